@@ -1,0 +1,40 @@
+"""Entry point of the `zhenzhi` command: ledger, verifier and gateway commands in one tree."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from ledger.cli import register_all as register_ledger
+from ledger.errors import LedgerError
+
+app = typer.Typer(
+    name="zhenzhi",
+    help="Zhenzhi (真知): permissioned traceability ledger for GS1 EPCIS 2.0 events.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+register_ledger(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; a domain error becomes one plain line on stderr and a non-zero exit."""
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except LedgerError as exc:
+        print(f"zhenzhi: {exc}", file=sys.stderr)
+        return 1
+    except click.exceptions.Abort:
+        print("zhenzhi: aborted", file=sys.stderr)
+        return 130
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Deterministic Solidity builds: `contracts/*.sol` → `contracts/build/<Name>.json`.
+
+Compiles through py-solc-x with the pinned wasm solc behind `hardhat-free-devnet/solc`, with the
+optimizer on and a pinned EVM version. The standard-JSON input is built from sorted source paths
+relative to the repository, so the same sources give byte-identical artifacts on any machine;
+`check()` recompiles and compares, which is how CI catches a stale artifact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ledger.errors import BuildError
+from ledger.paths import ARTIFACTS_DIR, CONTRACTS_DIR, NODE_MODULES, REPO_ROOT, SOLC_SHIM
+
+__all__ = ["EVM_VERSION", "BuildResult", "build", "check", "compile_sources", "load_artifact"]
+
+EVM_VERSION = "cancun"
+OPTIMIZER_RUNS = 200
+INDEX_FILE = "index.json"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    solc_version: str
+    artifacts: dict[str, bytes]  # file name -> exact bytes to write
+
+    def digest(self, name: str) -> str:
+        return hashlib.sha256(self.artifacts[name]).hexdigest()
+
+
+def _sources(src_dir: Path) -> dict[str, dict[str, str]]:
+    files = sorted(p for p in src_dir.rglob("*.sol") if "build" not in p.relative_to(src_dir).parts)
+    if not files:
+        raise BuildError(f"no Solidity sources under {src_dir}")
+    return {
+        p.relative_to(REPO_ROOT).as_posix(): {"content": p.read_text(encoding="utf-8")}
+        for p in files
+    }
+
+
+def compile_sources(src_dir: Path = CONTRACTS_DIR, solc_binary: Path = SOLC_SHIM) -> BuildResult:
+    """Compile every source under `src_dir`; artifacts only for contracts defined there."""
+    import solcx  # deferred: the import is slow and only builds need it
+
+    if not Path(solc_binary).exists():
+        raise BuildError(
+            f"solc shim not found at {solc_binary}; run `npm ci --ignore-scripts` in hardhat-free-devnet"
+        )
+    sources = _sources(src_dir)
+    std_input: dict[str, Any] = {
+        "language": "Solidity",
+        "sources": sources,
+        "settings": {
+            "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
+            "evmVersion": EVM_VERSION,
+            "metadata": {"bytecodeHash": "ipfs"},
+            "outputSelection": {
+                "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "metadata"]}
+            },
+        },
+    }
+    try:
+        version = str(solcx.get_solc_version(solc_binary, with_commit_hash=True))
+        out = solcx.compile_standard(
+            std_input,
+            solc_binary=solc_binary,
+            base_path=REPO_ROOT,
+            allow_paths=[REPO_ROOT, NODE_MODULES],
+        )
+    except solcx.exceptions.SolcError as exc:
+        errors = [e for e in (getattr(exc, "error_dict", None) or {}).get("errors", [])
+                  if e.get("severity") == "error"]
+        first = errors[0]["formattedMessage"].strip().splitlines()[0] if errors else str(exc).splitlines()[0]
+        raise BuildError(f"contract compile failed: {first}", errors=len(errors) or 1) from exc
+    problems = [e for e in out.get("errors", []) if e.get("severity") == "error"]
+    if problems:
+        raise BuildError(f"contract compile failed: {problems[0]['formattedMessage'].strip()}")
+
+    artifacts: dict[str, bytes] = {}
+    index: dict[str, Any] = {"solcVersion": version, "evmVersion": EVM_VERSION,
+                             "optimizerRuns": OPTIMIZER_RUNS, "artifacts": {}}
+    for source_name in sorted(sources):
+        for name, c in sorted(out["contracts"].get(source_name, {}).items()):
+            bytecode = c["evm"]["bytecode"]["object"]
+            artifact = {
+                "contractName": name,
+                "sourceName": source_name,
+                "abi": c["abi"],
+                "bytecode": "0x" + bytecode,
+                "deployedBytecode": "0x" + c["evm"]["deployedBytecode"]["object"],
+                "metadata": json.loads(c["metadata"]),
+            }
+            data = (json.dumps(artifact, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
+            artifacts[f"{name}.json"] = data
+            index["artifacts"][name] = hashlib.sha256(data).hexdigest()
+    artifacts[INDEX_FILE] = (json.dumps(index, indent=1, sort_keys=True) + "\n").encode()
+    return BuildResult(version, artifacts)
+
+
+def build(out_dir: Path = ARTIFACTS_DIR, src_dir: Path = CONTRACTS_DIR) -> BuildResult:
+    """Compile and (re)write the artifact folder; files no longer produced are removed."""
+    result = compile_sources(src_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob("*.json"):
+        if stale.name not in result.artifacts:
+            stale.unlink()
+    for name, data in result.artifacts.items():
+        tmp = out_dir / f".{name}.tmp"
+        tmp.write_bytes(data)
+        tmp.replace(out_dir / name)
+    return result
+
+
+def check(out_dir: Path = ARTIFACTS_DIR, src_dir: Path = CONTRACTS_DIR) -> list[str]:
+    """Names of artifacts whose committed bytes differ from a fresh compile (empty: up to date)."""
+    result = compile_sources(src_dir)
+    on_disk = {p.name for p in out_dir.glob("*.json")} if out_dir.exists() else set()
+    differ = [n for n, data in result.artifacts.items()
+              if not (out_dir / n).exists() or (out_dir / n).read_bytes() != data]
+    return sorted(set(differ) | (on_disk - set(result.artifacts)))
+
+
+def load_artifact(name: str, out_dir: Path = ARTIFACTS_DIR) -> dict[str, Any]:
+    path = out_dir / f"{name}.json"
+    if not path.exists():
+        raise BuildError(f"no artifact {path}; run `zhenzhi contracts build`")
+    artifact: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return artifact

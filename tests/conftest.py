@@ -1,0 +1,74 @@
+"""Shared fixtures. Anything that starts a chain is session-scoped: one anvil per test session
+(per xdist worker), started and stopped by the real `hardhat-free-devnet/devnet` script."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ledger.paths import DEVNET_DIR, REPO_ROOT
+
+DEVNET = DEVNET_DIR / "devnet"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class AnvilProcess:
+    """A devnet started for tests; `restart()` and `kill9()` serve the fault tests."""
+
+    def __init__(self, directory: Path, port: int) -> None:
+        self.dir = directory
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+
+    def _run(self, *args: str) -> dict:
+        out = subprocess.run([sys.executable, str(DEVNET), *args, "--dir", str(self.dir), "--json"],
+                             capture_output=True, text=True, timeout=60)
+        if out.returncode not in (0, 3):
+            raise RuntimeError(f"devnet {args[0]} failed: {out.stderr.strip()}")
+        return json.loads(out.stdout)
+
+    def up(self) -> dict:
+        return self._run("up", "--port", str(self.port))
+
+    def down(self) -> None:
+        self._run("down")
+
+    def kill9(self) -> None:
+        pid = int((self.dir / "anvil.pid").read_text())
+        os.kill(pid, 9)
+        os.waitpid(pid, 0) if False else None  # not our child: the devnet script spawned it
+
+    def web3(self):
+        from web3 import Web3
+
+        return Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 30}))
+
+
+@pytest.fixture(scope="session")
+def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilProcess]:
+    proc = AnvilProcess(tmp_path_factory.mktemp("devnet"), free_port())
+    proc.up()
+    yield proc
+    proc.down()
+
+
+@pytest.fixture(scope="session")
+def w3(anvil: AnvilProcess):
+    return anvil.web3()
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT

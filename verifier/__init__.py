@@ -1,0 +1,1 @@
+"""Zhenzhi verifier: trust-minimised scan verification against the chain. Never imports gateway."""
