@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.errors import BuildError
-from ledger.paths import ARTIFACTS_DIR, CONTRACTS_DIR, NODE_MODULES, REPO_ROOT, SOLC_SHIM
+from ledger.paths import ARTIFACTS_DIR, CONTRACTS_DIR, NODE_MODULES, SOLC_SHIM
 
 __all__ = ["EVM_VERSION", "BuildResult", "build", "check", "compile_sources", "load_artifact"]
 
@@ -38,13 +38,16 @@ def _sources(src_dir: Path) -> dict[str, dict[str, str]]:
     if not files:
         raise BuildError(f"no Solidity sources under {src_dir}")
     return {
-        p.relative_to(REPO_ROOT).as_posix(): {"content": p.read_text(encoding="utf-8")}
+        # Names relative to the folder's parent ("contracts/X.sol"), never absolute paths:
+        # source names enter the metadata hash, so they must not depend on the checkout.
+        p.relative_to(src_dir.parent).as_posix(): {"content": p.read_text(encoding="utf-8")}
         for p in files
     }
 
 
 def compile_sources(src_dir: Path = CONTRACTS_DIR, solc_binary: Path = SOLC_SHIM) -> BuildResult:
     """Compile every source under `src_dir`; artifacts only for contracts defined there."""
+    src_dir = Path(src_dir).resolve()
     import solcx  # deferred: the import is slow and only builds need it
 
     if not Path(solc_binary).exists():
@@ -65,21 +68,21 @@ def compile_sources(src_dir: Path = CONTRACTS_DIR, solc_binary: Path = SOLC_SHIM
         },
     }
     try:
-        version = str(solcx.get_solc_version(solc_binary, with_commit_hash=True))
+        version = str(solcx.wrapper.get_solc_version(solc_binary, with_commit_hash=True))
         out = solcx.compile_standard(
             std_input,
             solc_binary=solc_binary,
-            base_path=REPO_ROOT,
-            allow_paths=[REPO_ROOT, NODE_MODULES],
+            base_path=src_dir.parent,
+            allow_paths=[src_dir.parent, NODE_MODULES],
         )
     except solcx.exceptions.SolcError as exc:
-        errors = [e for e in (getattr(exc, "error_dict", None) or {}).get("errors", [])
-                  if e.get("severity") == "error"]
-        first = errors[0]["formattedMessage"].strip().splitlines()[0] if errors else str(exc).splitlines()[0]
-        raise BuildError(f"contract compile failed: {first}", errors=len(errors) or 1) from exc
+        # py-solc-x raises on any error-severity message; error_dict is then the errors list.
+        errors = [e for e in (exc.error_dict or []) if e.get("severity") == "error"]
+        raise BuildError(_first_error(errors, sources) if errors else f"solc failed: {exc.message}",
+                         errors=len(errors)) from exc
     problems = [e for e in out.get("errors", []) if e.get("severity") == "error"]
     if problems:
-        raise BuildError(f"contract compile failed: {problems[0]['formattedMessage'].strip()}")
+        raise BuildError(_first_error(problems, sources), errors=len(problems))
 
     artifacts: dict[str, bytes] = {}
     index: dict[str, Any] = {"solcVersion": version, "evmVersion": EVM_VERSION,
@@ -100,6 +103,20 @@ def compile_sources(src_dir: Path = CONTRACTS_DIR, solc_binary: Path = SOLC_SHIM
             index["artifacts"][name] = hashlib.sha256(data).hexdigest()
     artifacts[INDEX_FILE] = (json.dumps(index, indent=1, sort_keys=True) + "\n").encode()
     return BuildResult(version, artifacts)
+
+
+def _first_error(errors: list[dict[str, Any]], sources: dict[str, dict[str, str]]) -> str:
+    """`contracts/X.sol:3:44: DeclarationError: Undeclared identifier.`: one line, like native solc."""
+    e = errors[0]
+    loc = e.get("sourceLocation") or {}
+    where = loc.get("file", "")
+    if where and "start" in loc:
+        source = sources.get(where, {}).get("content", "")
+        line = source.count("\n", 0, max(loc["start"], 0)) + 1
+        col = loc["start"] - (source.rfind("\n", 0, loc["start"]) + 1) + 1
+        where = f"{where}:{line}:{col}"
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"contract compile failed: {where}: {e.get('type', 'Error')}: {e.get('message', '')}{more}"
 
 
 def build(out_dir: Path = ARTIFACTS_DIR, src_dir: Path = CONTRACTS_DIR) -> BuildResult:

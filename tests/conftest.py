@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,9 +47,15 @@ class AnvilProcess:
         self._run("down")
 
     def kill9(self) -> None:
+        """SIGKILL the chain and wait until it is gone (it is not our child: no waitpid)."""
         pid = int((self.dir / "anvil.pid").read_text())
         os.kill(pid, 9)
-        os.waitpid(pid, 0) if False else None  # not our child: the devnet script spawned it
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            stat = Path(f"/proc/{pid}/stat").read_text() if Path(f"/proc/{pid}").exists() else ""
+            if ") Z" in stat:
+                break
+            time.sleep(0.02)
 
     def web3(self):
         from web3 import Web3
