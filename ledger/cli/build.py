@@ -8,7 +8,11 @@ from typing import Annotated
 import typer
 
 from ledger.cli.chain_options import (
-    DEFAULT_MANIFEST, DEFAULT_RPC, ManifestOption, RpcOption, web3_for,
+    DEFAULT_MANIFEST,
+    DEFAULT_RPC,
+    ManifestOption,
+    RpcOption,
+    web3_for,
 )
 from ledger.cli.output import console, fail, print_json
 from ledger.errors import LedgerError
