@@ -1,0 +1,80 @@
+"""`create_app(settings)`: the FastAPI application of the gateway.
+
+The lifespan opens the runtime (`gateway.services.Services`: store, chain view, intake and,
+if configured, the in-process anchoring worker) and closes it on shutdown. Routers come from
+`gateway.routes.ROUTER_MODULES`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from gateway.body_limit import BodyLimitMiddleware
+from gateway.problems import install_problem_handler, problem_responses
+from gateway.responses import OrjsonResponse
+from gateway.routes import ROUTER_MODULES
+from gateway.settings import GatewaySettings, default_settings
+from ledger import __version__
+
+__all__ = ["OPENAPI_DESCRIPTION", "create_app", "limit_headers"]
+
+OPENAPI_DESCRIPTION = """\
+Zhenzhi gateway: the **EPCIS 2.0 REST binding** (capture, events, EPCs) with a signed capture.
+
+**Signed capture.** `POST /capture` takes an EPCISDocument (JSON-LD) as the body and the
+organisation's EIP-712 capture signature in four headers: `Zhenzhi-Capture-Signature`
+(0x r‖s‖v, 65 bytes, low s), `Zhenzhi-Capture-Org` (0x bytes32 organisation id),
+`Zhenzhi-Capture-Nonce` (decimal uint64, never reused by the organisation) and
+`Zhenzhi-Capture-Signed-At` (decimal unix seconds). The typed message is
+`Capture(bytes32 eventsRoot,uint32 count,bytes32 org,uint64 nonce,uint64 signedAt)` in the domain
+`{name: "Zhenzhi", version: "1", chainId, verifyingContract: Consortium}`; `eventsRoot` and
+`count` are recomputed from the body. See `GET /capture/domain` for the domain.
+
+**Errors** are RFC 9457 `application/problem+json` with a stable `type`
+(`urn:zhenzhi:problem:<slug>`) and the EPCIS exception name in `epcisException`.
+"""
+
+
+def limit_headers(settings: GatewaySettings) -> dict[str, str]:
+    """The capture limits, advertised on OPTIONS /capture and on every 413."""
+    return {
+        "GS1-EPCIS-Capture-Limit": str(settings.capture_limit),
+        "GS1-EPCIS-Capture-File-Size-Limit": str(settings.max_body_bytes),
+    }
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    """Build the gateway app. Nothing connects until the lifespan starts."""
+    settings = settings or default_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from gateway.services import Services
+
+        services = Services.open(settings)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            services.close()
+
+    app = FastAPI(
+        title="Zhenzhi gateway",
+        version=__version__,
+        description=OPENAPI_DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=OrjsonResponse,
+        responses=problem_responses(400, 404, 405, 413),
+    )
+    app.state.settings = settings
+    app.state.problem_headers = limit_headers(settings)
+    install_problem_handler(app)
+    for name in ROUTER_MODULES:
+        app.include_router(importlib.import_module(name).router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       headers=limit_headers(settings))
+    return app

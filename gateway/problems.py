@@ -1,0 +1,180 @@
+"""RFC 9457 problem details: the one place where failures become HTTP responses.
+
+Every `LedgerError` carries its problem `type`, status and fields; `problem_handler` turns it,
+and FastAPI's request-validation errors and Starlette's 404/405/413, into
+`application/problem+json`. Routes raise domain errors and never build error responses.
+
+Each problem also names the EPCIS 2.0 exception it corresponds to (`epcisException`), so an
+EPCIS client that only knows the binding's exception names can still classify it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway.responses import ProblemResponse
+from ledger.errors import PROBLEM_PREFIX, InvalidInputError, LedgerError, NotFoundError
+
+__all__ = [
+    "BodyTooLargeError", "CaptureLimitError", "MethodNotAllowedError", "ProblemDetails",
+    "RequestValidationProblem", "UnknownRouteError", "UnsupportedMediaTypeError",
+    "install_problem_handler", "problem_handler", "problem_responses",
+]
+
+log = logging.getLogger("zhenzhi.gateway")
+
+
+class BodyTooLargeError(LedgerError):
+    """The request body is larger than the gateway accepts; it was not parsed."""
+
+    slug = "body-too-large"
+    title = "Request body too large"
+    status = 413
+
+
+class CaptureLimitError(LedgerError):
+    """More events in one capture than GS1-EPCIS-Capture-Limit allows."""
+
+    slug = "capture-limit-exceeded"
+    title = "Too many events in one capture"
+    status = 413
+
+
+class UnsupportedMediaTypeError(LedgerError):
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
+    status = 415
+
+
+class RequestValidationProblem(InvalidInputError):
+    """A path, query or header parameter failed its declared schema."""
+
+    slug = "invalid-request"
+    title = "Invalid request parameters"
+
+
+class UnknownRouteError(NotFoundError):
+    slug = "no-such-resource"
+    title = "No such resource"
+
+
+class MethodNotAllowedError(LedgerError):
+    slug = "method-not-allowed"
+    title = "Method not allowed"
+    status = 405
+
+
+# EPCIS 2.0 exception names by status (REST binding, components/responses).
+_EPCIS_EXCEPTION = {
+    400: "ValidationException",
+    401: "SecurityException",
+    403: "SecurityException",
+    404: "NoSuchResourceException",
+    405: "ImplementationException",
+    409: "ResourceAlreadyExistsException",
+    413: "CaptureLimitExceededException",
+    415: "ImplementationException",
+    502: "ImplementationException",
+}
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details. Extra members carry the error's structured fields."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"example": {
+        "type": PROBLEM_PREFIX + "invalid-capture-signature",
+        "title": "Invalid capture signature",
+        "status": 403,
+        "detail": "signature s is in the upper half of the curve order",
+        "instance": "/capture",
+        "epcisException": "SecurityException",
+        "reason": "high-s",
+    }})
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    epcisException: str | None = None
+
+
+_DESCRIPTIONS = {
+    400: "Malformed input (JSON-LD, EPCIS schema, parameters, capture fields).",
+    403: "The capture signature does not verify, the key is unknown or revoked, or the "
+         "organisation lacks the role the events need.",
+    404: "No such resource.",
+    405: "Method not allowed on this resource.",
+    409: "Conflicts with what is recorded (e.g. a replayed capture nonce).",
+    413: "Body larger than GS1-EPCIS-Capture-File-Size-Limit or more events than "
+         "GS1-EPCIS-Capture-Limit; nothing was parsed or stored.",
+    415: "The body is not JSON.",
+    502: "The chain did not answer; nothing was stored. Retry later.",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries: each status answers with problem+json."""
+    return {
+        status: {
+            "description": _DESCRIPTIONS.get(status, "Problem details (RFC 9457)."),
+            "model": ProblemDetails,
+            "content": {"application/problem+json": {}},
+        }
+        for status in statuses
+    }
+
+
+def _as_ledger_error(exc: Exception) -> LedgerError:
+    if isinstance(exc, LedgerError):
+        return exc
+    if isinstance(exc, RequestValidationError):
+        errors = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")),
+             "type": str(e.get("type", ""))}
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        return RequestValidationProblem(
+            f"{'.'.join(first['loc'])}: {first['msg']}", errors=errors)
+    if isinstance(exc, StarletteHTTPException):
+        if exc.status_code == 404:
+            return UnknownRouteError("no such resource")
+        if exc.status_code == 405:
+            return MethodNotAllowedError("method not allowed on this resource")
+        if exc.status_code == 413:
+            return BodyTooLargeError(str(exc.detail))
+        generic = LedgerError(str(exc.detail))
+        generic.status = exc.status_code  # type: ignore[misc] - instance override of a ClassVar
+        return generic
+    return LedgerError("internal error")
+
+
+async def problem_handler(request: Request, exc: Exception) -> ProblemResponse:
+    """The one handler: any failure → application/problem+json with a stable `type`."""
+    error = _as_ledger_error(exc)
+    if error.status >= 500:
+        log.error("%s %s failed: %r", request.method, request.url.path, exc,
+                  exc_info=not isinstance(exc, LedgerError))
+    body = error.to_problem(instance=request.url.path)
+    epcis = _EPCIS_EXCEPTION.get(error.status)
+    if epcis and "epcisException" not in body:
+        body["epcisException"] = epcis
+    headers = dict(getattr(exc, "headers", None) or {})
+    extra = getattr(request.app.state, "problem_headers", None)
+    if error.status == 413 and extra:
+        headers.update(extra)
+    if error.status == 405 and isinstance(exc, StarletteHTTPException) and exc.headers:
+        headers.update(exc.headers)
+    return ProblemResponse(body, status_code=error.status, headers=headers or None)
+
+
+def install_problem_handler(app: FastAPI) -> None:
+    for kind in (LedgerError, RequestValidationError, StarletteHTTPException, Exception):
+        app.add_exception_handler(kind, problem_handler)  # type: ignore[arg-type]

@@ -1,0 +1,10 @@
+"""The gateway's routers. Each module here exposes `router: fastapi.APIRouter`.
+
+To add a router: create the module and add its name to `ROUTER_MODULES` (one line).
+"""
+
+from __future__ import annotations
+
+ROUTER_MODULES: tuple[str, ...] = (
+    "gateway.routes.discovery",
+)

@@ -1,0 +1,58 @@
+"""Gateway configuration: one pydantic-settings class, read from `ZHENZHI_*` variables.
+
+`create_app(settings)` takes an instance; nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ledger.paths import REPO_ROOT
+
+__all__ = ["GatewaySettings", "default_settings"]
+
+VAR_DIR = REPO_ROOT / "var"
+
+
+class GatewaySettings(BaseSettings):
+    """Everything the gateway process needs to know; every field has a `ZHENZHI_` variable."""
+
+    model_config = SettingsConfigDict(env_prefix="ZHENZHI_", extra="ignore", frozen=True)
+
+    database_url: str = Field(default=f"sqlite:///{VAR_DIR / 'zhenzhi.db'}",
+                              description="SQLAlchemy URL of the store (SQLite or PostgreSQL)")
+    rpc_url: str = Field(default="http://127.0.0.1:8545", description="JSON-RPC URL of the chain")
+    manifest: Path = Field(default=VAR_DIR / "deployment.json",
+                           description="deployment manifest written by `zhenzhi deploy`")
+    migrate_on_start: bool = Field(default=True,
+                                   description="apply store migrations when the app starts")
+
+    # The in-process anchoring worker (optional: a separate `zhenzhi anchor` process may run it).
+    run_anchor_worker: bool = False
+    anchor_key: SecretStr | None = Field(default=None, description="anchoring account key (hex)")
+    anchor_keyfile: Path | None = Field(default=None, description="anchoring keystore file")
+    anchor_passphrase: SecretStr | None = None
+    anchor_interval_s: float = Field(default=1.0, gt=0, description="seconds between batches")
+
+    # Limits. The body limit is enforced on the raw byte stream, before any parsing.
+    capture_limit: int = Field(default=500, ge=1, le=100_000,
+                               description="most events in one capture (GS1-EPCIS-Capture-Limit)")
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024,
+                                description="largest request body (GS1-EPCIS-Capture-File-Size-Limit)")
+    per_page_default: int = Field(default=30, ge=1)
+    per_page_max: int = Field(default=1000, ge=1)
+
+    redis_url: str | None = Field(default=None, description="optional Redis (rate limits, caches)")
+    public_url: str | None = Field(default=None,
+                                   description="external base URL used in Link headers; "
+                                               "default: the request's own base URL")
+
+
+@lru_cache(maxsize=1)
+def default_settings() -> GatewaySettings:
+    """Settings from the environment, read once per process (for `zhenzhi serve`)."""
+    return GatewaySettings()
