@@ -150,3 +150,20 @@ def test_proof_index_out_of_range(index):
     tree = MerkleTree.build([b"\x01" * 32] * 3)
     with pytest.raises(InvalidInputError, match="outside a tree of 3"):
         tree.proof(index)
+
+
+def test_pycryptodome_fallback_gives_the_same_tree():
+    """Where safe-pysha3 is not installed the module falls back; the bytes must not change."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['sha3'] = None\n"
+        "from ledger.merkle import KECCAK_BACKEND, MerkleTree, keccak256\n"
+        "assert KECCAK_BACKEND == 'pycryptodome', KECCAK_BACKEND\n"
+        "ls = [keccak256(bytes([i])) for i in range(11)]\n"
+        "print(MerkleTree.build(ls).root.hex())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    ls = [ref_keccak(bytes([i])) for i in range(11)]
+    assert out.stdout.strip() == naive_root(ls).hex() == MerkleTree.build(ls).root.hex()
