@@ -35,6 +35,11 @@ class RateLimitedError(LedgerError):
     title = "Too many requests"
     status = 429
 
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, retryAfter=retry_after)
+        # The gateway's problem handler copies an error's `headers` onto the response.
+        self.headers = {"Retry-After": str(retry_after)}
+
 
 class RateLimiterUnavailable(ChainError):
     """The shared limiter's store did not answer (503: try again, nothing was recorded)."""
@@ -162,5 +167,5 @@ def limit(limiter: RateLimiter, key: str, cost: float = 1.0) -> RateDecision:
     decision = limiter.take(key, cost)
     if not decision.allowed:
         retry = max(1, math.ceil(decision.retry_after))
-        raise RateLimitedError(f"too many requests; retry in {retry} s", retryAfter=retry)
+        raise RateLimitedError(f"too many requests; retry in {retry} s", retry_after=retry)
     return decision

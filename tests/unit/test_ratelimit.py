@@ -82,6 +82,7 @@ def test_limit_raises_429_problem_with_whole_seconds(make) -> None:
     assert problem["status"] == 429
     assert problem["type"] == "urn:zhenzhi:problem:rate-limited"
     assert problem["retryAfter"] == 10
+    assert info.value.headers == {"Retry-After": "10"}
 
 
 def test_concurrent_takers_never_get_more_than_capacity(make) -> None:
