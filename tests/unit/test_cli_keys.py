@@ -1,0 +1,123 @@
+"""`zhenzhi keys new|show` and `zhenzhi sign`, run through the real command tree."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from gateway.cli import main
+from ledger.cli.keys import org_bytes
+from ledger.errors import InvalidInputError
+from ledger.keystore import load_key, new_key
+
+FAST = ["--scrypt-n", "16"]  # tests only: the default scrypt cost takes ~1 s per key
+
+
+@pytest.fixture(autouse=True)
+def _no_env_passphrase(monkeypatch):
+    monkeypatch.delenv("ZHENZHI_KEY_PASSPHRASE", raising=False)
+
+
+@pytest.fixture
+def passfile(tmp_path):
+    path = tmp_path / "pass.txt"
+    path.write_text("s3cret phrase\n")  # trailing newline is not part of the passphrase
+    return path
+
+
+def test_keys_new_prints_address_and_writes_0600_keystore(tmp_path, passfile, capsys):
+    out = tmp_path / "org.json"
+    assert main(["keys", "new", "--out", str(out), "--passphrase-file", str(passfile), *FAST]) == 0
+    address = capsys.readouterr().out.strip()
+    assert address.startswith("0x") and len(address) == 42
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert load_key(out, "s3cret phrase").address == address
+
+    assert main(["keys", "show", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == address
+
+
+def test_keys_new_uses_strong_scrypt_by_default(tmp_path, passfile):
+    out = tmp_path / "k.json"
+    assert main(["keys", "new", "-o", str(out), "--passphrase-file", str(passfile)]) == 0
+    assert json.loads(out.read_text())["crypto"]["kdfparams"]["n"] == 2**18
+
+
+def test_keys_new_refuses_to_overwrite(tmp_path, passfile, capsys):
+    out = tmp_path / "k.json"
+    out.write_text("{}")
+    assert main(["keys", "new", "-o", str(out), "--passphrase-file", str(passfile), *FAST]) == 1
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert out.read_text() == "{}"
+
+
+def test_keys_new_passphrase_from_env(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ZHENZHI_KEY_PASSPHRASE", "from-env")
+    out = tmp_path / "k.json"
+    assert main(["keys", "new", "-o", str(out), *FAST]) == 0
+    assert load_key(out, "from-env").address == capsys.readouterr().out.strip()
+
+
+def test_keys_new_refuses_empty_passphrase_file(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    out = tmp_path / "k.json"
+    assert main(["keys", "new", "-o", str(out), "--passphrase-file", str(empty), *FAST]) == 1
+    assert "non-empty passphrase" in capsys.readouterr().err and not out.exists()
+
+
+def test_keys_new_prompts_with_confirmation(tmp_path):
+    out = tmp_path / "k.json"
+    env = {k: v for k, v in os.environ.items() if k != "ZHENZHI_KEY_PASSPHRASE"}
+    # A new session has no controlling terminal, so the hidden prompt reads stdin.
+    run = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "keys", "new", "-o", str(out), *FAST],
+        input="typed pw\ntyped pw\n", capture_output=True, text=True, env=env,
+        start_new_session=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert load_key(out, "typed pw").address == run.stdout.strip()  # prompts went to stderr
+    assert "Passphrase" in run.stderr
+
+
+def test_keys_new_prompt_mismatch_aborts(tmp_path):
+    out = tmp_path / "k.json"
+    env = {k: v for k, v in os.environ.items() if k != "ZHENZHI_KEY_PASSPHRASE"}
+    run = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "keys", "new", "-o", str(out), *FAST],
+        input="one\ntwo\n", capture_output=True, text=True, env=env,
+        start_new_session=True, timeout=60)
+    assert run.returncode != 0 and not out.exists()
+
+
+def test_keys_show_bad_file(tmp_path, capsys):
+    assert main(["keys", "show", str(tmp_path / "missing.json")]) == 1
+    assert "no key file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("0614141000005", b"0614141000005" + bytes(19)),
+    ("0x" + "ab" * 32, bytes([0xAB]) * 32),
+])
+def test_org_bytes(text, expected):
+    assert org_bytes(text) == expected
+
+
+@pytest.mark.parametrize("text", ["0614141000006", "061414100000", "0x" + "ab" * 31, "0x" + "zz" * 32, "acme"])
+def test_org_bytes_rejects(text):
+    with pytest.raises(InvalidInputError):
+        org_bytes(text)
+
+
+def test_sign_refuses_half_a_domain(tmp_path, passfile, capsys):
+    key = tmp_path / "k.json"
+    new_key(key, "s3cret phrase", scrypt_n=16)
+    doc = tmp_path / "doc.json"
+    doc.write_text("{}")
+    code = main(["sign", str(doc), "--key", str(key), "--org", "0614141000005",
+                 "--chain-id", "1", "--passphrase-file", str(passfile)])
+    assert code == 1 and "go together" in capsys.readouterr().err
