@@ -159,7 +159,7 @@ def _sign(doc_path: Path, key: Path, org: str, nonce: int | None, chain_id: int 
     domain = _domain(chain_id, consortium, manifest)
 
     from ledger.epcis import parse_document
-    from ledger.event_hash import event_hash
+    from ledger.event_hash import event_hashes
     try:
         document: Any = json.loads(doc_path.read_bytes())
     except OSError as exc:
@@ -167,7 +167,9 @@ def _sign(doc_path: Path, key: Path, org: str, nonce: int | None, chain_id: int 
     except ValueError as exc:
         raise InvalidInputError(f"{doc_path} is not JSON: {exc}") from None
     parsed = parse_document(document)
-    event_ids = [event_hash(event, parsed.context) for event in parsed.events]
+    # The document-level call, not one event_hash per event: it honours the document's
+    # ignoreFields, which the gateway will too, so both compute the same ids.
+    event_ids = event_hashes(parsed)
     if not event_ids:
         raise InvalidInputError(f"{doc_path} holds no events: there is nothing to sign")
     account = load_key(key, _passphrase(passphrase_file, confirm=False))
