@@ -32,6 +32,7 @@ class Stage(StrEnum):
     PORT_OF_ENTRY = "port_of_entry"
     CUSTOMS = "customs"
     WAREHOUSE = "warehouse"
+    PLATFORM = "platform"
     SALE = "sale"
     OTHER = "other"
 
@@ -40,8 +41,9 @@ _ORIGIN = {"commissioning", "encoding", "creating_class_instance", "assembling",
            "labelling"}
 _SHIPPING = {"departing", "loading", "transporting", "staging_outbound"}
 _ARRIVAL = {"arriving", "unloading"}
-_CUSTOMS = {"inspecting", "holding", "urn:zhenzhi:bizstep:customs_holding",
-            "urn:zhenzhi:bizstep:customs_releasing"}
+_CUSTOMS = {"inspecting", "holding", "urn:zhenzhi:bizstep:customs_declaring",
+            "urn:zhenzhi:bizstep:customs_holding", "urn:zhenzhi:bizstep:customs_releasing"}
+_PLATFORM = {"urn:zhenzhi:bizstep:platform_listing"}
 _WAREHOUSE = {"receiving", "accepting", "storing", "stocking", "picking", "unpacking",
               "repackaging"}
 _SALE = {"retail_selling", "dispensing"}
@@ -105,6 +107,8 @@ def steps(events: Iterable[tuple[bytes, Mapping[str, Any]]]) -> list[Step]:
             stage = Stage.CUSTOMS
         elif step in _WAREHOUSE:
             stage = Stage.WAREHOUSE
+        elif step in _PLATFORM:
+            stage = Stage.PLATFORM
         elif step in _SALE:
             stage = Stage.SALE
         else:
