@@ -10,12 +10,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from gateway.body_limit import BodyLimitMiddleware
 from gateway.problems import install_problem_handler, problem_responses
-from gateway.responses import OrjsonResponse
 from gateway.routes import ROUTER_MODULES
 from gateway.settings import GatewaySettings, default_settings
 from ledger import __version__
@@ -47,6 +47,26 @@ def limit_headers(settings: GatewaySettings) -> dict[str, str]:
     }
 
 
+def _describe_problems_only(app: FastAPI) -> None:
+    """Drop FastAPI's generated 422 responses from the OpenAPI: validation failures answer 400
+    problem+json (the binding's status), which every operation already documents."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for ops in schema.get("paths", {}).values():
+                for op in ops.values():
+                    if isinstance(op, dict):
+                        op.get("responses", {}).pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(name, None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     """Build the gateway app. Nothing connects until the lifespan starts."""
     settings = settings or default_settings()
@@ -67,7 +87,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         version=__version__,
         description=OPENAPI_DESCRIPTION,
         lifespan=lifespan,
-        default_response_class=OrjsonResponse,
         responses=problem_responses(400, 404, 405, 413),
     )
     app.state.settings = settings
@@ -75,6 +94,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     install_problem_handler(app)
     for name in ROUTER_MODULES:
         app.include_router(importlib.import_module(name).router)
+    _describe_problems_only(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                        headers=limit_headers(settings))
     return app

@@ -7,6 +7,7 @@ import sys
 import click
 import typer
 
+from gateway import commands as gateway_commands
 from ledger.cli import register_all as register_ledger
 from ledger.errors import LedgerError
 
@@ -18,6 +19,7 @@ app = typer.Typer(
     add_completion=False,
 )
 register_ledger(app)
+gateway_commands.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

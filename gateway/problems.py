@@ -121,11 +121,11 @@ _DESCRIPTIONS = {
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries: each status answers with problem+json."""
+    schema = ProblemDetails.model_json_schema()
     return {
         status: {
             "description": _DESCRIPTIONS.get(status, "Problem details (RFC 9457)."),
-            "model": ProblemDetails,
-            "content": {"application/problem+json": {}},
+            "content": {"application/problem+json": {"schema": schema}},
         }
         for status in statuses
     }

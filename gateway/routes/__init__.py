@@ -7,4 +7,6 @@ from __future__ import annotations
 
 ROUTER_MODULES: tuple[str, ...] = (
     "gateway.routes.discovery",
+    "gateway.routes.capture",
+    "gateway.routes.events",
 )

@@ -21,8 +21,13 @@ DISCOVERY_HEADERS = {
 router = APIRouter(tags=["Discovery"])
 
 
-@router.get("/", summary="Top-level resources of this EPCIS repository",
-            response_class=OrjsonResponse)
+@router.get("/", summary="Top-level resources of this EPCIS repository", response_model=None,
+            responses={200: {"description": "Top-level resources", "content": {
+                "application/json": {"schema": {
+                    "type": "object", "required": ["type", "member"],
+                    "properties": {"@context": {}, "type": {"type": "string"},
+                                   "member": {"type": "array", "items": {"type": "string"}}},
+                }}}}})
 def top_level() -> OrjsonResponse:
     body = {
         "@context": "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",

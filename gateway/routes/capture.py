@@ -1,0 +1,196 @@
+"""EPCIS 2.0 capture: `POST /capture`, `GET /capture/{captureID}`, `OPTIONS /capture`.
+
+Capture is synchronous (validate ▶ hash ▶ recover ▶ role check ▶ store + outbox, in
+`ledger.intake`): when `POST /capture` answers 202 the events are stored and queued for
+anchoring, so the capture job it points to is already finished. The body is read raw and parsed
+once by the ledger (no FastAPI body model: that would parse it twice and cost more than the
+capture itself).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+
+from gateway.deps import ServicesDep, SettingsDep
+from gateway.problems import UnsupportedMediaTypeError, problem_responses
+from gateway.responses import OrjsonResponse
+from gateway.routes.discovery import EPCIS_HEADERS
+from gateway.schemas import EPCIS_DOCUMENT_SCHEMA, CaptureDomainOut, CaptureJob
+from ledger.errors import InvalidInputError, NotFoundError
+from ledger.signing import HEADER_NONCE, HEADER_ORG, HEADER_SIGNATURE, HEADER_SIGNED_AT
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["Capture"])
+
+_JSON_TYPES = ("application/json", "application/ld+json")
+
+
+class UnknownCaptureError(NotFoundError):
+    slug = "unknown-capture"
+    title = "No such capture job"
+
+
+class InvalidBehaviourError(InvalidInputError):
+    slug = "invalid-capture-error-behaviour"
+    title = "Unsupported GS1-Capture-Error-Behaviour"
+
+
+_SIGNATURE_DOC = (
+    "EIP-712 `Capture` signature, 0x-hex r‖s‖v (65 bytes, v 27/28, low s), by a key that the "
+    "Consortium lists for the organisation in `Zhenzhi-Capture-Org` and that was valid at "
+    "`Zhenzhi-Capture-Signed-At`.")
+
+SignatureHeader = Annotated[str, Header(alias=HEADER_SIGNATURE, description=_SIGNATURE_DOC,
+                                        pattern=r"^0[xX][0-9a-fA-F]{130}$")]
+OrgHeader = Annotated[str, Header(alias=HEADER_ORG, pattern=r"^0[xX][0-9a-fA-F]{64}$",
+                                  description="The signing organisation's id on Consortium "
+                                              "(bytes32, 0x-hex).")]
+NonceHeader = Annotated[str, Header(alias=HEADER_NONCE, pattern=r"^[0-9]{1,20}$",
+                                    description="Decimal uint64, never reused by the "
+                                                "organisation (a replay answers 409).")]
+SignedAtHeader = Annotated[str, Header(alias=HEADER_SIGNED_AT, pattern=r"^[0-9]{1,20}$",
+                                       description="Decimal unix seconds at signing; judged "
+                                                   "against the key's validity window.")]
+BehaviourHeader = Annotated[str | None, Header(
+    alias="GS1-Capture-Error-Behaviour",
+    description="`rollback` (default): all or nothing. `proceed`: store the events the signer "
+                "may capture and report the others in the capture job's `errors`.")]
+
+
+def _header_location(capture_id: str) -> str:
+    return f"/capture/{capture_id}"
+
+
+@router.options("/capture", status_code=204, response_class=Response,
+                summary="Capture limits and behaviours (GS1-EPCIS-Capture-Limit, …)",
+                responses={204: {"description": "Capture settings in the headers", "headers": {
+                    "GS1-EPCIS-Capture-Limit": {"schema": {"type": "integer"},
+                                                "description": "most events per capture"},
+                    "GS1-EPCIS-Capture-File-Size-Limit": {"schema": {"type": "integer"},
+                                                          "description": "largest body (bytes)"},
+                    "GS1-Capture-Error-Behaviour": {"schema": {"type": "string"},
+                                                    "description": "`all`: rollback and proceed"},
+                }}})
+def capture_options(settings: SettingsDep) -> Response:
+    return Response(status_code=204, headers={
+        **EPCIS_HEADERS,
+        "Allow": "OPTIONS, POST, GET",
+        "GS1-EPCIS-Capture-Limit": str(settings.capture_limit),
+        "GS1-EPCIS-Capture-File-Size-Limit": str(settings.max_body_bytes),
+        "GS1-Capture-Error-Behaviour": "all",
+        "GS1-EPCIS-Min": "2.0.0", "GS1-EPCIS-Max": "2.0.0",
+        "GS1-CBV-Min": "2.0.0", "GS1-CBV-Max": "2.0.0",
+    })
+
+
+@router.post(
+    "/capture",
+    status_code=202,
+    summary="Capture a signed EPCISDocument",
+    description=(
+        "Validates the EPCISDocument (JSON-LD), computes each event's CBV 2.0 event hash, "
+        "recovers the capture signature's signer from the `Zhenzhi-Capture-*` headers, checks "
+        "on chain that the key was valid for the organisation at signing time and that the "
+        "organisation holds the role each event's bizStep needs, then stores the events and "
+        "queues them for anchoring in one transaction. Answers 202 with `Location: "
+        "/capture/{captureID}`; the job is already finished. The same capture sent twice is "
+        "one capture (same captureID); a different document with a used nonce is a replay (409)."
+    ),
+    response_model=CaptureJob,
+    responses={
+        202: {"description": "Stored and queued for anchoring; `Location` names the job.",
+              "headers": {"Location": {"schema": {"type": "string"},
+                                       "description": "/capture/{captureID}"}}},
+        **problem_responses(400, 403, 409, 413, 415, 502),
+    },
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": EPCIS_DOCUMENT_SCHEMA},
+        "application/ld+json": {"schema": EPCIS_DOCUMENT_SCHEMA},
+    }}},
+)
+async def capture(
+    request: Request,
+    services: ServicesDep,
+    signature: SignatureHeader,
+    org: OrgHeader,
+    nonce: NonceHeader,
+    signed_at: SignedAtHeader,
+    behaviour: BehaviourHeader = None,
+) -> OrjsonResponse:
+    content_type = request.headers.get("content-type", "application/json")
+    if content_type.split(";", 1)[0].strip().lower() not in _JSON_TYPES:
+        raise UnsupportedMediaTypeError(
+            f"capture takes application/json or application/ld+json, not {content_type!r}",
+            contentType=content_type)
+    mode = (behaviour or "rollback").strip().lower()
+    if mode not in ("rollback", "proceed"):
+        raise InvalidBehaviourError(
+            f"GS1-Capture-Error-Behaviour must be rollback or proceed, not {behaviour!r}",
+            value=behaviour)
+    body = await request.body()  # bounded by BodyLimitMiddleware before we get here
+    headers = {HEADER_SIGNATURE: signature, HEADER_ORG: org, HEADER_NONCE: nonce,
+               HEADER_SIGNED_AT: signed_at}
+    # Synchronous on purpose: the work is ~1 ms of CPU and one SQLite commit; a thread hop
+    # would add latency and GIL contention on a 2-core box without adding throughput.
+    result = services.intake.accept(body, headers, behaviour=mode)  # type: ignore[arg-type]
+    job = services.capture_job(result.capture_id, result=result)
+    return OrjsonResponse(job, status_code=202, headers={
+        **EPCIS_HEADERS, "Location": _header_location(result.capture_id)})
+
+
+@router.get(
+    "/capture/domain",
+    summary="The EIP-712 domain and types captures are signed in (Zhenzhi extension)",
+    response_model=CaptureDomainOut,
+    responses=problem_responses(400, 502),
+)
+def capture_domain(services: ServicesDep, settings: SettingsDep,
+                   signer: Annotated[str | None, Query(
+                       pattern=r"^0[xX][0-9a-fA-F]{40}$",
+                       description="a signing key's address: the answer then names its org")
+                   ] = None) -> dict[str, Any]:
+    from ledger.signing import checksum_address
+
+    domain = services.domain
+    org = None
+    if signer is not None:
+        found = services.org_of_key(checksum_address(signer.lower()))
+        org = "0x" + found.hex() if found else None
+    return {
+        **domain.to_eip712(),
+        "primaryType": "Capture",
+        "types": {
+            "EIP712Domain": [{"name": "name", "type": "string"},
+                             {"name": "version", "type": "string"},
+                             {"name": "chainId", "type": "uint256"},
+                             {"name": "verifyingContract", "type": "address"}],
+            "Capture": [{"name": "eventsRoot", "type": "bytes32"},
+                        {"name": "count", "type": "uint32"},
+                        {"name": "org", "type": "bytes32"},
+                        {"name": "nonce", "type": "uint64"},
+                        {"name": "signedAt", "type": "uint64"}],
+        },
+        "captureLimit": settings.capture_limit,
+        "fileSizeLimit": settings.max_body_bytes,
+        "org": org,
+    }
+
+
+@router.get(
+    "/capture/{captureID}",
+    summary="A capture job: outcome, per-event errors, event ids and anchoring",
+    response_model=CaptureJob,
+    responses=problem_responses(400, 404),
+)
+def capture_job(
+    captureID: str,  # noqa: N803 - the binding's parameter name
+    services: ServicesDep,
+    anchors: Annotated[bool, Query(description="include per-event anchoring status")] = False,
+) -> OrjsonResponse:
+    job = services.capture_job(captureID, with_anchors=anchors)
+    if job is None:
+        raise UnknownCaptureError(f"no capture job {captureID!r}", captureID=captureID)
+    return OrjsonResponse(job, headers=EPCIS_HEADERS)

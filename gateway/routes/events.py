@@ -1,0 +1,221 @@
+"""EPCIS 2.0 queries: `GET /events`, `GET /events/{eventID}`, `GET /epcs/{epc}/events`.
+
+Answers are EPCISQueryDocuments. Paging follows the binding: `perPage` (default 30) and an
+opaque `nextPageToken`; while more results exist, `Link: <…&nextPageToken=…>; rel="next"`.
+Query parameters the gateway does not implement are refused (400, QueryParameterException)
+rather than ignored: silently dropping a filter would return wrong answers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Path, Query, Request
+
+from gateway.deps import ServicesDep, SettingsDep
+from gateway.problems import problem_responses
+from gateway.responses import JSONLDResponse
+from gateway.routes.discovery import EPCIS_HEADERS
+from gateway.schemas import QUERY_DOCUMENT_SCHEMA
+from ledger.errors import InvalidInputError, NotFoundError
+
+__all__ = ["SUPPORTED_PARAMETERS", "router"]
+
+router = APIRouter(tags=["Events"])
+
+EVENT_TYPES = ("ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent",
+               "AssociationEvent")
+SUPPORTED_PARAMETERS = frozenset({
+    "eventType", "GE_eventTime", "LT_eventTime", "EQ_bizStep", "EQ_disposition",
+    "EQ_readPoint", "EQ_bizLocation", "MATCH_epc", "MATCH_anyEPC", "perPage", "nextPageToken",
+})
+CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
+
+
+class QueryParameterError(InvalidInputError):
+    """EPCIS QueryParameterException: a parameter is unknown, unsupported or malformed."""
+
+    slug = "query-parameter"
+    title = "Invalid query parameter"
+
+
+class UnknownEventError(NotFoundError):
+    slug = "unknown-event"
+    title = "No such event"
+
+
+def _pipe(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split("|") if v.strip()]
+    return items or None
+
+
+def _time(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise QueryParameterError(f"{name} must be an ISO 8601 date-time, got {value!r}",
+                                  parameter=name) from None
+    if parsed.tzinfo is None:
+        raise QueryParameterError(f"{name} needs a time zone (e.g. Z or +08:00)", parameter=name)
+    return parsed.astimezone(UTC)
+
+
+_PIPE_DOC = " Several values: separate with `|`."
+EventTypeQ = Annotated[str | None, Query(alias="eventType", description=(
+    "ObjectEvent, AggregationEvent, TransactionEvent, TransformationEvent or AssociationEvent."
+    + _PIPE_DOC), examples=["ObjectEvent"])]
+GEEventTime = Annotated[str | None, Query(alias="GE_eventTime", description=(
+    "eventTime ≥ this ISO 8601 date-time (with zone)."), examples=["2024-01-01T00:00:00Z"])]
+LTEventTime = Annotated[str | None, Query(alias="LT_eventTime", description=(
+    "eventTime < this ISO 8601 date-time (with zone)."), examples=["2030-01-01T00:00:00Z"])]
+BizStepQ = Annotated[str | None, Query(alias="EQ_bizStep", description=(
+    "bizStep equals (bare CBV word or URI)." + _PIPE_DOC), examples=["shipping"])]
+DispositionQ = Annotated[str | None, Query(alias="EQ_disposition", description=(
+    "disposition equals." + _PIPE_DOC), examples=["in_transit"])]
+ReadPointQ = Annotated[str | None, Query(alias="EQ_readPoint", description=(
+    "readPoint id equals." + _PIPE_DOC))]
+BizLocationQ = Annotated[str | None, Query(alias="EQ_bizLocation", description=(
+    "bizLocation id equals." + _PIPE_DOC))]
+MatchEpcQ = Annotated[str | None, Query(alias="MATCH_epc", description=(
+    "an EPC in epcList or childEPCs." + _PIPE_DOC))]
+MatchAnyEpcQ = Annotated[str | None, Query(alias="MATCH_anyEPC", description=(
+    "an EPC in epcList, childEPCs, parentID, inputEPCList or outputEPCList." + _PIPE_DOC))]
+PerPageQ = Annotated[int | None, Query(alias="perPage", ge=1, description=(
+    "most events per page (default 30; larger values are capped at the server maximum)."))]
+TokenQ = Annotated[str | None, Query(alias="nextPageToken", max_length=512,
+                                     description="opaque token from a `Link: rel=\"next\"` URL")]
+
+_QUERY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "An EPCISQueryDocument with the matching events.",
+          "headers": {"Link": {"schema": {"type": "string"},
+                               "description": "`<URL>; rel=\"next\"` while more pages exist"}},
+          "content": {"application/json": {"schema": QUERY_DOCUMENT_SCHEMA}}},
+    **problem_responses(400, 404),
+}
+
+
+def _query_document(events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "@context": CONTEXT,
+        "type": "EPCISQueryDocument",
+        "schemaVersion": "2.0",
+        "creationDate": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        "epcisBody": {"queryResults": {
+            "queryName": "SimpleEventQuery",
+            "resultsBody": {"eventList": events},
+        }},
+    }
+
+
+def _run_query(request: Request, services: Any, settings: Any, *, epc: str | None = None,
+               event_type: str | None, ge_time: str | None, lt_time: str | None,
+               biz_step: str | None, disposition: str | None, read_point: str | None,
+               biz_location: str | None, match_epc: str | None, match_any: str | None,
+               per_page: int | None, token: str | None) -> JSONLDResponse:
+    unknown = sorted(set(request.query_params) - SUPPORTED_PARAMETERS)
+    if unknown:
+        raise QueryParameterError(
+            f"unsupported query parameter(s): {', '.join(unknown)}; this gateway implements "
+            f"{', '.join(sorted(SUPPORTED_PARAMETERS))}", parameters=unknown)
+    types = _pipe(event_type)
+    if types:
+        bad = [t for t in types if t not in EVENT_TYPES]
+        if bad:
+            raise QueryParameterError(f"unknown eventType {bad[0]!r}", parameter="eventType")
+    any_epcs = _pipe(match_any) or []
+    if epc is not None:
+        any_epcs = [epc, *any_epcs] if not any_epcs else any_epcs
+    filters = {
+        "event_types": types,
+        "ge_event_time": _time("GE_eventTime", ge_time),
+        "lt_event_time": _time("LT_eventTime", lt_time),
+        "biz_steps": _pipe(biz_step),
+        "dispositions": _pipe(disposition),
+        "read_points": _pipe(read_point),
+        "biz_locations": _pipe(biz_location),
+        "epcs": _pipe(match_epc),
+        "any_epcs": any_epcs or None,
+    }
+    if epc is not None and match_any:
+        # /epcs/{epc}/events narrows to that EPC; a MATCH_anyEPC on top must match as well.
+        filters["path_epc"] = epc
+    limit = min(per_page or settings.per_page_default, settings.per_page_max)
+    events, next_token = services.query_events(filters, limit, token)
+    headers = dict(EPCIS_HEADERS)
+    if next_token:
+        params = [(k, v) for k, v in request.query_params.multi_items() if k != "nextPageToken"]
+        params.append(("nextPageToken", next_token))
+        base = settings.public_url.rstrip("/") if settings.public_url else \
+            str(request.base_url).rstrip("/")
+        # raw_path keeps the client's percent-encoding: a decoded Digital Link EPC would put
+        # extra slashes into the URL.
+        path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+        headers["Link"] = f'<{base}{path}?{urlencode(params)}>; rel="next"'
+    return JSONLDResponse(_query_document(events), headers=headers)
+
+
+@router.get("/events", summary="Query events (EPCIS simple query parameters)",
+            response_model=None, responses=_QUERY_RESPONSES)
+def list_events(
+    request: Request, services: ServicesDep, settings: SettingsDep,
+    eventType: EventTypeQ = None, GE_eventTime: GEEventTime = None,  # noqa: N803
+    LT_eventTime: LTEventTime = None, EQ_bizStep: BizStepQ = None,  # noqa: N803
+    EQ_disposition: DispositionQ = None, EQ_readPoint: ReadPointQ = None,  # noqa: N803
+    EQ_bizLocation: BizLocationQ = None, MATCH_epc: MatchEpcQ = None,  # noqa: N803
+    MATCH_anyEPC: MatchAnyEpcQ = None, perPage: PerPageQ = None,  # noqa: N803
+    nextPageToken: TokenQ = None,  # noqa: N803
+) -> JSONLDResponse:
+    return _run_query(request, services, settings, event_type=eventType, ge_time=GE_eventTime,
+                      lt_time=LT_eventTime, biz_step=EQ_bizStep, disposition=EQ_disposition,
+                      read_point=EQ_readPoint, biz_location=EQ_bizLocation, match_epc=MATCH_epc,
+                      match_any=MATCH_anyEPC, per_page=perPage, token=nextPageToken)
+
+
+@router.get("/events/{eventID:path}", summary="One event by its CBV 2.0 event id",
+            response_model=None,
+            responses={200: {"description": "An EPCISQueryDocument with the one event.",
+                             "content": {"application/json": {"schema": QUERY_DOCUMENT_SCHEMA}}},
+                       **problem_responses(400, 404)})
+def get_event(
+    request: Request,
+    services: ServicesDep,
+    eventID: Annotated[str, Path(description=(  # noqa: N803
+        "The CBV 2.0 event hash: `ni:///sha-256;<hex>?ver=CBV2.0` URL-encoded, or the "
+        "64 hex digits alone."),
+        examples=["ni%3A%2F%2F%2Fsha-256%3Bdf7bb3c352fef055578554f09f5e2aa41782150ced7bd0b8af24dd3ccb30ba69%3Fver%3DCBV2.0"])],
+) -> JSONLDResponse:
+    raw = eventID
+    # An unencoded `?ver=CBV2.0` arrives as the query string, not in the path.
+    if raw.startswith("ni:") and "?" not in raw and request.url.query:
+        raw = f"{raw}?{request.url.query}"
+    event_id = services.parse_event_id(raw)
+    event = services.get_event(event_id)
+    if event is None:
+        raise UnknownEventError(f"no event {raw}", eventID=raw)
+    return JSONLDResponse(_query_document([event]), headers=EPCIS_HEADERS)
+
+
+@router.get("/epcs/{epc:path}/events", summary="Events that name an EPC (URN or Digital Link)",
+            response_model=None, responses=_QUERY_RESPONSES)
+def epc_events(
+    request: Request, services: ServicesDep, settings: SettingsDep,
+    epc: Annotated[str, Path(description="an EPC URN or constrained Digital Link, URL-encoded",
+                             examples=["urn:epc:id:sgtin:0614141.107346.2018"])],
+    eventType: EventTypeQ = None, GE_eventTime: GEEventTime = None,  # noqa: N803
+    LT_eventTime: LTEventTime = None, EQ_bizStep: BizStepQ = None,  # noqa: N803
+    EQ_disposition: DispositionQ = None, EQ_readPoint: ReadPointQ = None,  # noqa: N803
+    EQ_bizLocation: BizLocationQ = None, MATCH_epc: MatchEpcQ = None,  # noqa: N803
+    MATCH_anyEPC: MatchAnyEpcQ = None, perPage: PerPageQ = None,  # noqa: N803
+    nextPageToken: TokenQ = None,  # noqa: N803
+) -> JSONLDResponse:
+    return _run_query(request, services, settings, epc=epc, event_type=eventType,
+                      ge_time=GE_eventTime, lt_time=LT_eventTime, biz_step=EQ_bizStep,
+                      disposition=EQ_disposition, read_point=EQ_readPoint,
+                      biz_location=EQ_bizLocation, match_epc=MATCH_epc, match_any=MATCH_anyEPC,
+                      per_page=perPage, token=nextPageToken)
