@@ -1,0 +1,225 @@
+"""Read-only, per-block cached view of the contract state that verification needs.
+
+Verifying one scan needs a dozen view calls (a signer's validity per capture, an anchor per
+batch root, the lot, the prefix owner, customs decisions); most repeat from one scan to the
+next, and none can change until a new block. So every answer is memoised against the block
+number it was read at, and the whole cache is dropped when the chain moves on. Reads are made
+at that pinned block (`block_identifier`), so one verification sees one consistent state, and
+the misses of one verification are sent as one JSON-RPC batch (`prefetch`).
+
+The block number itself is polled at most once per `max_staleness` seconds (default 0.25 s):
+that bounds how long a new recall can go unseen, and keeps `eth_blockNumber` off the hot path
+of a gateway serving thousands of scans a second. `max_staleness=0` checks on every `sync()`.
+
+The gateway's capture path (signature/role checks) and the verifier share this class.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from eth_abi import decode as abi_decode
+from eth_utils import get_abi_output_types
+
+from ledger.compiler import load_artifact
+from ledger.deployment import Deployment
+from ledger.merkle import keccak256
+from ledger.paths import ARTIFACTS_DIR
+from ledger.roles import ROLES
+from ledger.signing import CaptureDomain
+
+__all__ = ["AnchorRecord", "ChainView", "CustomsRecord", "Read"]
+
+KeyVerdict = Literal["valid", "unknown", "revoked"]
+_DECISIONS = ("DIRECT_RELEASE", "NORMAL_CONTROL", "IMMEDIATE_CONTROL")
+_INSPECTIONS = ("NOT_INSPECTED", "PASSED", "FAILED")
+
+
+@dataclass(frozen=True, slots=True)
+class AnchorRecord:
+    timestamp: int
+    block_number: int
+    leaf_count: int
+    submitter: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustomsRecord:
+    events_root: bytes
+    decision: str  # DIRECT_RELEASE | NORMAL_CONTROL | IMMEDIATE_CONTROL
+    inspection: str  # NOT_INSPECTED | PASSED | FAILED
+    decided_at: int
+    recorder: str
+    count: int  # decisions recorded for the consignment (the history length)
+
+    @property
+    def released(self) -> bool:
+        # Direct release needs no inspection; a controlled consignment is released once its
+        # inspection passed.
+        return self.inspection == "PASSED" or (self.decision == "DIRECT_RELEASE"
+                                               and self.inspection != "FAILED")
+
+    @property
+    def refused(self) -> bool:
+        return self.inspection == "FAILED"
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """One cacheable view call: `method` of the wrapped chain client with `args`."""
+
+    method: str
+    args: tuple[Hashable, ...]
+
+
+class ChainView:
+    """Memoising, block-pinned reads of Consortium, TraceAnchor and CustomsRelease."""
+
+    def __init__(self, w3: Any, deployment: Deployment, *, max_staleness: float = 0.25,
+                 artifacts_dir: Any = ARTIFACTS_DIR,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.w3 = w3
+        self.deployment = deployment
+        self.max_staleness = max_staleness
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._block: int | None = None
+        self._checked_at = float("-inf")
+        self._cache: dict[Read, Any] = {}
+        self._contracts = {
+            name: w3.eth.contract(address=rec.address, abi=load_artifact(name, artifacts_dir)["abi"])
+            for name, rec in deployment.contracts.items()}
+        self.domain = CaptureDomain(deployment.chainId, deployment.address("Consortium"))
+        self.hits = 0
+        self.misses = 0
+
+    @classmethod
+    def of(cls, chain: Any, **kwargs: Any) -> ChainView:
+        """A view over a `ledger.chain.Chain` (its web3 client and deployment)."""
+        return cls(chain.w3, chain.deployment, **kwargs)
+
+    # --- block tracking --------------------------------------------------------------------
+
+    @property
+    def chain_id(self) -> int:
+        return self.deployment.chainId
+
+    @property
+    def contracts(self) -> dict[str, str]:
+        return {name: rec.address for name, rec in self.deployment.contracts.items()}
+
+    def sync(self, *, force: bool = False) -> int:
+        """The block the cache is pinned to, re-read if it may be stale; a new block drops
+        every cached answer."""
+        now = self._clock()
+        if force or self._block is None or now - self._checked_at >= self.max_staleness:
+            block = int(self.w3.eth.block_number)
+            with self._lock:
+                self._checked_at = now
+                if block != self._block:
+                    self._block = block
+                    self._cache = {}
+        assert self._block is not None
+        return self._block
+
+    @property
+    def block_number(self) -> int:
+        return self._block if self._block is not None else self.sync()
+
+    # --- the reads (each cached per block) ----------------------------------------------------
+
+    def key_verdict(self, org: bytes, key: str, at: int) -> KeyVerdict:
+        """Whether `key` was a signing key of `org` at unix time `at` (the intake's question)."""
+        k_org, added_at, _, revoked_at, _ = self._read(Read("keyInfo", (key,)))
+        if bytes(k_org) != bytes(org) or bytes(org) == bytes(32):
+            return "unknown"
+        if at < added_at or (revoked_at and at >= revoked_at):
+            return "revoked"
+        return "valid"
+
+    def org_roles(self, org: bytes) -> frozenset[str]:
+        """The role names `org` holds now."""
+        now = int(time.time())
+        held = set()
+        self.prefetch(Read("roleHistory", (bytes(org), r)) for r in ROLES)
+        for role in ROLES:
+            for start, until in self._read(Read("roleHistory", (bytes(org), role))):
+                if start <= now and (until == 0 or now < until):
+                    held.add(role)
+        return frozenset(held)
+
+    def was_valid_signer(self, org: bytes, key: str, role: str, at: int) -> bool:
+        """Consortium.wasValidSigner: key, membership and role all valid at `at`."""
+        return bool(self._read(Read("wasValidSigner", (bytes(org), key, role, at))))
+
+    def anchored(self, root: bytes) -> AnchorRecord | None:
+        at, block, leaves, submitter, _ = self._read(Read("anchorOf", (bytes(root),)))
+        if int(submitter, 16) == 0:
+            return None
+        return AnchorRecord(int(at), int(block), int(leaves), submitter)
+
+    def prefix_owner(self, gtin14: str) -> bytes | None:
+        org, _ = self._read(Read("gtinOwner", (gtin14,)))
+        return None if bytes(org) == bytes(32) else bytes(org)
+
+    def customs(self, consignment: bytes) -> CustomsRecord | None:
+        count = int(self._read(Read("decisionCount", (bytes(consignment),))))
+        if count == 0:
+            return None
+        rec = self._read(Read("latestDecision", (bytes(consignment),)))
+        root, _, _, recorder, decided_at, decision, inspection = rec
+        return CustomsRecord(bytes(root), _DECISIONS[decision], _INSPECTIONS[inspection],
+                             int(decided_at), recorder, count)
+
+    # --- cache and batch --------------------------------------------------------------------
+
+    def _read(self, read: Read) -> Any:
+        cache = self._cache
+        if read in cache:
+            self.hits += 1
+            return cache[read]
+        self.prefetch((read,))
+        return self._cache[read]
+
+    def prefetch(self, reads: Iterable[Read]) -> None:
+        """Load every uncached read at the pinned block, as one JSON-RPC batch."""
+        block = self.block_number
+        cache = self._cache
+        todo = [r for r in dict.fromkeys(reads) if r not in cache]
+        if not todo:
+            return
+        self.misses += len(todo)
+        calls = [self._function(r) for r in todo]
+        if len(calls) == 1:
+            raw = [self.w3.eth.call(calls[0][0], block)]
+        else:
+            with self.w3.batch_requests() as batch:
+                for tx, _ in calls:
+                    batch.add(self.w3.eth.call(tx, block))
+                raw = batch.execute()
+        for r, (_, types), data in zip(todo, calls, raw, strict=True):
+            values = abi_decode(types, bytes(data))
+            cache[r] = values[0] if len(values) == 1 else values
+
+    def _function(self, read: Read) -> tuple[dict[str, Any], list[str]]:
+        contract_name, args = _CONTRACT_OF[read.method], read.args
+        if read.method == "wasValidSigner":
+            org, key, role, at = args
+            args = (org, key, keccak256(str(role).encode()), at)
+        elif read.method == "roleHistory":
+            org, role = args
+            args = (org, keccak256(str(role).encode()))
+        fn = getattr(self._contracts[contract_name].functions, read.method)(*args)
+        tx = {"to": self._contracts[contract_name].address, "data": fn._encode_transaction_data()}
+        return tx, list(get_abi_output_types(fn.abi))
+
+
+_CONTRACT_OF = {
+    "keyInfo": "Consortium", "roleHistory": "Consortium", "wasValidSigner": "Consortium",
+    "gtinOwner": "Consortium", "anchorOf": "TraceAnchor", "decisionCount": "CustomsRelease",
+    "latestDecision": "CustomsRelease",
+}

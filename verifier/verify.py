@@ -1,0 +1,385 @@
+"""`verify(code, bundle, chain_view) -> Verdict`: check a scanned code against the chain.
+
+Nothing in the bundle is believed: event ids are recomputed from the events, proofs re-hashed,
+signers recovered, and every root, key, role, lot, prefix and customs decision is read from the
+chain through the injected `ChainView` (pinned to one block, so one verification sees one
+state). The order follows DESIGN.md "Verifier"; each step adds `Check`s, and
+`verifier.verdict.decide` turns them into the verdict.
+
+Pure functions of their inputs are memoised (signature recovery by digest and signature, event
+hashes by the event's exact JSON): a gateway serves the same few hundred journeys all day, and
+recomputing a result from identical bytes cannot give a different answer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+from ledger.capture import capture_leaf, event_leaf
+from ledger.errors import LedgerError
+from ledger.event_hash import event_hash
+from ledger.evidence import Bundle, CaptureEvidence, ScanRecord
+from ledger.merkle import process_proof
+from ledger.roles import required_role
+from ledger.signing import CaptureDomain, capture_digest, recover_signer
+from verifier import journey as journey_mod
+from verifier.clone import ClonePolicy, check_scans
+from verifier.verdict import Check, CheckName, Outcome, Verdict, VerdictKind, decide
+
+__all__ = ["VerifyOptions", "verify"]
+
+RECALLED = VerdictKind.RECALLED
+MISSING = Outcome.MISSING
+PASS = Outcome.PASS
+FAIL = Outcome.FAIL
+SKIPPED = Outcome.SKIPPED
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyOptions:
+    # The market the verifier serves: goods whose brand declares another country of origin
+    # are imported and need a customs decision.
+    market: str = "CN"
+    # How long a capture may wait between signing and anchoring: the signing key must still
+    # have been valid this long before the anchor. Without it, a thief holding a revoked key
+    # could sign with a back-dated `signedAt` that falls inside the key's old window.
+    anchor_grace_s: int = 3600
+    # Clock skew tolerated between the signer's clock and the chain's.
+    skew_s: int = 300
+    clone: ClonePolicy = ClonePolicy()
+
+
+def verify(code: str, bundle: Bundle | None, chain_view: Any, *,
+           scans: Sequence[ScanRecord] | None = None, now: int | None = None,
+           options: VerifyOptions = VerifyOptions()) -> Verdict:
+    """Judge one scanned code (a Digital Link URI) with a gateway's bundle (or None)."""
+    from ledger.gs1 import DigitalLink
+
+    checked_at = int(time.time()) if now is None else now
+    block = chain_view.sync()
+    chain_id = chain_view.chain_id
+
+    def done(checks: list[Check], key: str) -> Verdict:
+        return decide(key, checks, chain_id=chain_id, block_number=block, checked_at=checked_at)
+
+    checks: list[Check] = []
+    try:
+        link = DigitalLink.parse(code)
+    except LedgerError as exc:
+        checks.append(Check(CheckName.CODE_FORMAT, FAIL,
+                            f"not a valid GS1 Digital Link item code: {exc}"))
+        return done(checks, code)
+    key = link.key()
+    if link.serial is None:
+        checks.append(Check(CheckName.CODE_FORMAT, FAIL,
+                            "the code names a product but no serial: it identifies no item"))
+        return done(checks, key)
+    checks.append(Check(CheckName.CODE_FORMAT, PASS, f"GTIN {link.gtin14}, serial {link.serial}"))
+
+    if bundle is None:
+        checks.append(Check(CheckName.BUNDLE_CODE, MISSING, "no evidence was available for this code"))
+        return done(checks, key)
+    try:
+        bundle_key = DigitalLink.parse(bundle.code).key()
+    except LedgerError:
+        bundle_key = None
+    if bundle_key != key:
+        checks.append(Check(CheckName.BUNDLE_CODE, MISSING,
+                            f"the evidence is for another code ({bundle.code})"))
+        return done(checks, key)
+    if bundle.chain.chain_id != chain_id or not _same_contracts(bundle.chain.contracts,
+                                                                  chain_view.contracts):
+        checks.append(Check(CheckName.BUNDLE_CHAIN, MISSING,
+                            f"the evidence names chain {bundle.chain.chain_id} or contracts "
+                            f"this verifier does not read (chain {chain_id})"))
+        return done(checks, key)
+    checks.append(Check(CheckName.BUNDLE_CHAIN, PASS, f"evidence for chain {chain_id}"))
+
+    _prefetch(chain_view, link, bundle)
+    checks.extend(_registration(link, bundle, chain_view))
+    verified_events, event_checks = _events(bundle, chain_view, options)
+    checks.extend(event_checks)
+    steps = journey_mod.steps(verified_events)
+    gap = journey_mod.continuity_gap(steps)
+    checks.append(Check(CheckName.JOURNEY_COMPLETE, MISSING, gap, fails_as=VerdictKind.UNVERIFIED)
+                  if gap else
+                  Check(CheckName.JOURNEY_COMPLETE, PASS,
+                        f"{len(steps)} events from origin, with no gap in where the goods were"))
+    checks.append(_customs(steps, bundle, chain_view, options))
+    checks.append(check_scans(bundle.scans if scans is None else scans,
+                              journey_mod.sale_time(steps), policy=options.clone, now=checked_at))
+    return done(checks, key)
+
+
+# --- registration ---------------------------------------------------------------------------
+
+def _registration(link: Any, bundle: Bundle, view: Any) -> list[Check]:
+    reg = bundle.registration
+    lot_name = link.lot or (reg.lot if reg else None)
+    if reg is None or lot_name is None:
+        return [Check(CheckName.CODE_REGISTERED, FAIL,
+                      "no registered lot commits to this code: it was never issued by the brand")]
+    if link.lot and reg.lot != link.lot:
+        return [Check(CheckName.CODE_REGISTERED, FAIL,
+                      f"the code is printed with lot {link.lot} but evidence names lot {reg.lot}")]
+    lot_reader = getattr(view, "lot", None)
+    if lot_reader is None:
+        # CodeRegistry is not deployed yet in this tree: say so, never pretend it passed.
+        return [Check(CheckName.CODE_REGISTERED, MISSING,
+                      "this chain view cannot read CodeRegistry: registration unchecked")]
+    lot = lot_reader(link.gtin14, lot_name)
+    if lot is None:
+        return [Check(CheckName.CODE_REGISTERED, FAIL,
+                      f"lot {lot_name} of GTIN {link.gtin14} is not registered on CodeRegistry")]
+    leaf = view.code_leaf(link.gtin14, link.serial)
+    if process_proof(leaf, reg.code_proof) != lot.codes_root:
+        return [Check(CheckName.CODE_REGISTERED, FAIL,
+                      f"serial {link.serial} is not among the {lot.count} codes registered "
+                      f"for lot {lot_name}", details={"lot": lot_name})]
+    out = [Check(CheckName.CODE_REGISTERED, PASS,
+                 f"registered in lot {lot_name} ({lot.count} codes) on CodeRegistry",
+                 details={"lot": lot_name, "owner": "0x" + lot.owner.hex()})]
+    owner = view.prefix_owner(link.gtin14)
+    if owner is None or owner != lot.owner:
+        out.append(Check(CheckName.CODE_PREFIX_OWNER, FAIL,
+                         f"lot registered by 0x{lot.owner.hex()[:12]}…, which does not own the "
+                         f"GS1 company prefix of GTIN {link.gtin14}",
+                         details={"registrant": "0x" + lot.owner.hex(),
+                                  "prefixOwner": None if owner is None else "0x" + owner.hex()}))
+    else:
+        out.append(Check(CheckName.CODE_PREFIX_OWNER, PASS,
+                         "registered by the owner of the GTIN's company prefix"))
+    if lot.status == "active":
+        out.append(Check(CheckName.LOT_STATUS, PASS, f"lot {lot_name} is active", fails_as=RECALLED))
+    else:
+        out.append(Check(CheckName.LOT_STATUS, FAIL, f"lot {lot_name} is {lot.status}",
+                         fails_as=RECALLED,
+                         details={"status": lot.status,
+                                  "reasonHash": "0x" + bytes(lot.reason_hash or b"").hex()}))
+    return out
+
+
+# --- events, captures, anchors --------------------------------------------------------------
+
+@lru_cache(maxsize=65_536)
+def _recover(domain: CaptureDomain, sig: Any) -> tuple[str | None, str]:
+    try:
+        return recover_signer(domain, sig), ""
+    except LedgerError as exc:
+        return None, str(exc)
+
+
+@lru_cache(maxsize=65_536)
+def _hash_json(event_json: bytes, context_json: bytes) -> bytes | None:
+    try:
+        return event_hash(orjson.loads(event_json), orjson.loads(context_json))
+    except LedgerError:
+        return None
+
+
+def _recompute_id(event: Mapping[str, Any], context: Any) -> bytes | None:
+    # Keyed by the exact JSON (keys sorted); the hash itself is always recomputed from it.
+    try:
+        return _hash_json(orjson.dumps(event, option=orjson.OPT_SORT_KEYS),
+                          orjson.dumps(context, option=orjson.OPT_SORT_KEYS))
+    except TypeError:
+        return None
+
+
+def _prefetch(view: Any, link: Any, bundle: Bundle) -> None:
+    """Queue every chain read this verification will make, so misses go in one batch."""
+    from ledger.chain_view import Read
+
+    reads = [Read("gtinOwner", (link.gtin14,))]
+    domain = view.domain
+    roles_by_capture: dict[int, set[str]] = {}
+    for e in bundle.events:
+        roles_by_capture.setdefault(e.capture, set()).add(required_role(e.event))
+    for index, c in enumerate(bundle.captures):
+        sig = c.signature
+        if c.anchor is not None:
+            reads.append(Read("anchorOf", (c.anchor.batch_root,)))
+        signer, _ = _recover(domain, sig)
+        if signer is not None:
+            reads.append(Read("keyInfo", (signer,)))
+            for role in sorted(roles_by_capture.get(index, ())):
+                reads.append(Read("wasValidSigner", (sig.org, signer, role, sig.signed_at)))
+    for c in bundle.customs:
+        reads.append(Read("decisionCount", (c.consignment,)))
+    view.prefetch(reads)
+
+
+def _events(bundle: Bundle, view: Any, options: VerifyOptions
+            ) -> tuple[list[tuple[bytes, Mapping[str, Any]]], list[Check]]:
+    domain = view.domain
+    checks: list[Check] = []
+    capture_ok: dict[int, tuple[bool, str | None, int | None]] = {}
+    if not bundle.events:
+        return [], checks
+    for index in sorted({e.capture for e in bundle.events}):
+        capture_ok[index] = _capture(index, bundle.captures[index], domain, view, options, checks)
+
+    good: list[tuple[bytes, Mapping[str, Any]]] = []
+    for e in bundle.events:
+        ev_subject = "ni:///sha-256;" + e.event_id.hex()
+        actual = _recompute_id(e.event, e.context)
+        if actual != e.event_id:
+            checks.append(Check(CheckName.EVENT_ID, FAIL,
+                                "an event's content does not hash to its id: it was altered "
+                                "after capture", subject=ev_subject,
+                                details={"recomputed": None if actual is None else actual.hex()}))
+            continue
+        checks.append(Check(CheckName.EVENT_ID, PASS, "event id recomputed", subject=ev_subject))
+        cap = bundle.captures[e.capture]
+        if process_proof(event_leaf(actual), e.proof) != cap.signature.events_root:
+            checks.append(Check(CheckName.EVENT_PROOF, FAIL,
+                                "the event is not in the signed capture it claims",
+                                subject=ev_subject))
+            continue
+        checks.append(Check(CheckName.EVENT_PROOF, PASS, "event is in its signed capture",
+                            subject=ev_subject))
+        ok, signer, anchored_at = capture_ok[e.capture]
+        if signer is not None:
+            role = required_role(e.event)
+            at = cap.signature.signed_at
+            if view.was_valid_signer(cap.signature.org, signer, role, at):
+                checks.append(Check(CheckName.SIGNER_ROLE, PASS,
+                                    f"signer's organisation holds {role}", subject=ev_subject))
+            else:
+                step = e.event.get("bizStep") or "none"
+                checks.append(Check(CheckName.SIGNER_ROLE, FAIL,
+                                    f"bizStep {step} needs role {role}, which the signer's "
+                                    "organisation does not hold", subject=ev_subject,
+                                    details={"role": role}))
+                continue
+        if ok:
+            good.append((actual, e.event))
+    return good, checks
+
+
+def _capture(index: int, cap: CaptureEvidence, domain: CaptureDomain, view: Any,
+             options: VerifyOptions, checks: list[Check]) -> tuple[bool, str | None, int | None]:
+    """Check one capture's signature, signer key and anchor; return (ok, signer, anchor time)."""
+    sig = cap.signature
+    subject = f"capture {index}"
+    signer, error = _recover(domain, sig)
+    if signer is None:
+        checks.append(Check(CheckName.CAPTURE_SIGNATURE, FAIL,
+                            f"the capture signature is invalid: {error}", subject=subject))
+        return False, None, None
+    org_hex = "0x" + sig.org.hex()
+    state = view.key_verdict(sig.org, signer, sig.signed_at)
+    if state == "unknown":
+        checks.append(Check(CheckName.CAPTURE_SIGNATURE, FAIL,
+                            f"the signature recovers {signer}, which is no key of "
+                            f"organisation {org_hex[:14]}…", subject=subject,
+                            details={"recovered": signer, "org": org_hex}))
+        return False, None, None
+    checks.append(Check(CheckName.CAPTURE_SIGNATURE, PASS,
+                        f"signed by {signer} of organisation {org_hex[:14]}…", subject=subject,
+                        details={"signer": signer, "org": org_hex}))
+    if state != "valid":
+        checks.append(Check(CheckName.SIGNER_KEY, FAIL,
+                            f"key {signer} was not valid (revoked or not yet added) when it "
+                            f"signed at {_iso(sig.signed_at)}", subject=subject,
+                            details={"signedAt": sig.signed_at}))
+        return False, signer, None
+
+    anchor = cap.anchor
+    if anchor is None:
+        checks.append(Check(CheckName.SIGNER_KEY, PASS, f"key valid at {_iso(sig.signed_at)}",
+                            subject=subject))
+        checks.append(Check(CheckName.CAPTURE_ANCHORED, MISSING,
+                            "a capture is not anchored on the chain yet", subject=subject))
+        return False, signer, None
+    digest = capture_digest(domain, sig.events_root, sig.count, sig.org, sig.nonce, sig.signed_at)
+    if process_proof(capture_leaf(digest, signer), anchor.proof) != anchor.batch_root:
+        checks.append(Check(CheckName.SIGNER_KEY, PASS, f"key valid at {_iso(sig.signed_at)}",
+                            subject=subject))
+        checks.append(Check(CheckName.CAPTURE_ANCHORED, FAIL,
+                            "the anchoring proof does not lead to the batch root it names: "
+                            "forged", subject=subject))
+        return False, signer, None
+    record = view.anchored(anchor.batch_root)
+    if record is None:
+        checks.append(Check(CheckName.SIGNER_KEY, PASS, f"key valid at {_iso(sig.signed_at)}",
+                            subject=subject))
+        checks.append(Check(CheckName.CAPTURE_ANCHORED, FAIL,
+                            "the batch root it claims is not on TraceAnchor", subject=subject,
+                            details={"batchRoot": "0x" + anchor.batch_root.hex()}))
+        return False, signer, None
+    anchored_at = int(record.timestamp)
+    if sig.signed_at > anchored_at + options.skew_s:
+        checks.append(Check(CheckName.SIGNER_KEY, FAIL,
+                            "signed after the batch it is in was anchored: the signing time "
+                            "is false", subject=subject))
+        return False, signer, anchored_at
+    # Back-dating guard: the key must still have been valid shortly before the anchor.
+    late = max(sig.signed_at, anchored_at - options.anchor_grace_s)
+    if late != sig.signed_at and view.key_verdict(sig.org, signer, late) != "valid":
+        checks.append(Check(CheckName.SIGNER_KEY, FAIL,
+                            f"key {signer} was revoked before {_iso(late)}, yet this capture "
+                            f"was only anchored at {_iso(anchored_at)}: back-dated",
+                            subject=subject))
+        return False, signer, anchored_at
+    checks.append(Check(CheckName.SIGNER_KEY, PASS, f"key valid at {_iso(sig.signed_at)}",
+                        subject=subject))
+    checks.append(Check(CheckName.CAPTURE_ANCHORED, PASS,
+                        f"anchored in block {record.block_number} at {_iso(anchored_at)}",
+                        subject=subject,
+                        details={"batchRoot": "0x" + anchor.batch_root.hex(),
+                                 "block": record.block_number}))
+    return True, signer, anchored_at
+
+
+# --- customs --------------------------------------------------------------------------------
+
+def _customs(steps: Sequence[journey_mod.Step], bundle: Bundle, view: Any,
+             options: VerifyOptions) -> Check:
+    origin = journey_mod.imported_origin(steps, options.market)
+    if origin is None:
+        return Check(CheckName.CUSTOMS_DECISION, SKIPPED,
+                     f"made in {options.market}: no customs clearance needed")
+    item_events = {event_id for event_id, _ in ((s.event_id, s) for s in steps)}
+    best: Check | None = None
+    for claim in bundle.customs:
+        if claim.event_id not in item_events:
+            continue
+        record = view.customs(claim.consignment)
+        if record is None or process_proof(event_leaf(claim.event_id), claim.proof) != record.events_root:
+            best = best or Check(CheckName.CUSTOMS_DECISION, FAIL,
+                                 "the customs decision it cites is not on CustomsRelease or "
+                                 "does not cover this item")
+            continue
+        details = {"consignment": "0x" + claim.consignment.hex(), "decision": record.decision,
+                   "inspection": record.inspection, "origin": origin}
+        if record.released:
+            return Check(CheckName.CUSTOMS_DECISION, PASS,
+                         f"imported from {origin}: customs {record.decision}, "
+                         f"inspection {record.inspection}", details=details)
+        if record.refused:
+            return Check(CheckName.CUSTOMS_DECISION, FAIL,
+                         f"imported from {origin}: customs refused the goods "
+                         f"({record.decision}, inspection {record.inspection})", details=details)
+        best = Check(CheckName.CUSTOMS_DECISION, MISSING,
+                     f"imported from {origin}: customs {record.decision}, not released yet",
+                     details=details)
+    return best or Check(CheckName.CUSTOMS_DECISION, MISSING,
+                         f"imported from {origin}, but no customs decision on the chain covers it")
+
+
+# --- small helpers --------------------------------------------------------------------------
+
+def _same_contracts(claimed: Mapping[str, str], actual: Mapping[str, str]) -> bool:
+    return all(claimed.get(name, "").lower() == address.lower()
+               for name, address in actual.items())
+
+
+def _iso(ts: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
