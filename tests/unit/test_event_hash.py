@@ -295,3 +295,22 @@ def test_extension_namespace_prefix_name_does_not_matter() -> None:
     assert event_id(renamed, other_context) == event_id(BASE, CONTEXT)
     assert event_id(renamed, [CONTEXT[0], {"other": "https://elsewhere.example/"}]) != \
         event_id(BASE, CONTEXT)
+
+
+EXAMPLES = SHARED_DIR / "conformance" / "epcis" / "examples"
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.jsonld")) + _json_vectors(),
+                         ids=lambda p: p.stem)
+def test_fast_path_writes_what_the_tree_writes(path: Path) -> None:
+    from ledger import event_hash as eh
+
+    document = json.loads(path.read_text(encoding="utf-8"))
+    context, events, ignore = eh._document_parts(document)
+    ns = eh._namespaces(context)
+    for event in events:
+        event = {k: v for k, v in event.items() if k not in ignore}
+        build = eh._Build(ns, eh._resolver(eh._collect_vocab(event)))
+        fast = eh._fast_prehash(event, build)
+        if fast is not None:
+            assert fast == eh._tree_prehash(event, eh._Build(ns, build.resolve))
