@@ -31,7 +31,7 @@ the lot's codesRoot on CodeRegistry. A reader refuses other formats and newer ve
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,7 @@ from ledger.errors import InvalidInputError
 __all__ = [
     "FORMAT", "VERSION", "AnchorEvidence", "Bundle", "CaptureEvidence", "ChainRef",
     "CustomsEvidence", "EventEvidence", "InvalidBundleError", "Registration", "ScanRecord",
+    "build_bundle",
 ]
 
 FORMAT = "zhenzhi-evidence"
@@ -284,3 +285,45 @@ def _parse(obj: Any) -> Bundle:
         source=obj.get("source") if isinstance(obj.get("source"), str) else None,
         version=VERSION,
     )
+
+
+# --- building a bundle from the store --------------------------------------------------------
+
+def build_bundle(store: Any, code: str, *, chain: ChainRef, events: Sequence[Any] | None = None,
+                 registration: Registration | None = None,
+                 customs: Sequence[CustomsEvidence] = (), scans: Sequence[ScanRecord] = (),
+                 source: str | None = None, now: int | None = None) -> Bundle:
+    """The bundle for one item code from the store's events and anchoring proofs.
+
+    `events` are the item's stored events (e.g. traced through aggregation and
+    transformation); by default the events that name the code's EPC. `registration`,
+    `customs` and `scans` come from the tables that hold them. Captures are shared between
+    the events they signed, so each signature travels once.
+    """
+    import time
+
+    from ledger.gs1 import DigitalLink
+
+    link = DigitalLink.parse(code)
+    uri = link.canonical_uri()
+    stored = list(events) if events is not None else store.events_for_epc(uri)
+    captures: list[CaptureEvidence] = []
+    index_of: dict[str, int] = {}
+    out_events: list[EventEvidence] = []
+    for ev in stored:
+        status = store.require_anchor_status(ev.event_id)
+        if status.capture_id not in index_of:
+            index_of[status.capture_id] = len(captures)
+            anchor = None if status.batch_root is None else AnchorEvidence(
+                status.batch_root, tuple(status.capture_proof), status.tx_hash,
+                status.block_number)
+            captures.append(CaptureEvidence(
+                CaptureSignature(status.events_root, status.event_count, status.org,
+                                 status.nonce, status.signed_at, status.signature),
+                status.signer, anchor))
+        out_events.append(EventEvidence(ev.event_id, index_of[status.capture_id],
+                                        tuple(status.event_proof), ev.event,
+                                        getattr(ev, "context", None)))
+    return Bundle(code=uri, chain=chain, registration=registration, captures=tuple(captures),
+                  events=tuple(out_events), customs=tuple(customs), scans=tuple(scans),
+                  generated_at=int(time.time()) if now is None else now, source=source)

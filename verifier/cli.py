@@ -1,0 +1,150 @@
+"""`zhenzhi verify` and `zhenzhi evidence`: check an item against the chain, export its proofs.
+
+    zhenzhi verify <digital-link-uri | qr-image.png> [--gateway URL] [--rpc URL] [--manifest F] [--json]
+    zhenzhi verify --bundle bundle.json --rpc URL          # re-check an exported bundle (arbitration)
+    zhenzhi evidence <code> -o bundle.json [--gateway URL | --database URL]
+
+The verifier talks to a gateway only over plain HTTP (httpx) and never imports it: the bundle
+it gets is evidence to check, not an answer. Exit status: 0 only for GENUINE, so scripts can
+gate on it; 2 UNVERIFIED, 3 RECALLED, 4 SUSPECTED_CLONE, 5 COUNTERFEIT, 1 for errors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ledger.cli.chain_options import DEFAULT_MANIFEST, DEFAULT_RPC, ManifestOption, RpcOption
+from ledger.cli.output import console, fail, print_json
+from ledger.errors import LedgerError
+
+EXIT_CODES = {"GENUINE": 0, "UNVERIFIED": 2, "RECALLED": 3, "SUSPECTED_CLONE": 4,
+              "COUNTERFEIT": 5}
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp"}
+GatewayOption = Annotated[str | None, typer.Option("--gateway", envvar="ZHENZHI_GATEWAY_URL",
+                                                   help="gateway base URL to fetch evidence from")]
+
+
+def decode_image(path: Path) -> str:
+    """The text of the first QR / Data Matrix symbol in an image (zxing-cpp)."""
+    import zxingcpp
+    from PIL import Image
+
+    with Image.open(path) as img:
+        found = zxingcpp.read_barcodes(img.convert("L"))
+    if not found:
+        fail(f"no barcode found in {path}")
+    return str(found[0].text)
+
+
+def fetch_bundle(gateway: str, code: str):
+    """The gateway resolver's JSON for `code` (Accept: application/json), as a Bundle."""
+    import httpx  # noqa: I001 - ledger.gs1 is first-party once it lands
+
+    from ledger.evidence import Bundle
+    from ledger.gs1 import DigitalLink
+
+    link = DigitalLink.parse(code)
+    url = f"{gateway.rstrip('/')}/{link.key()}"
+    try:
+        resp = httpx.get(url, headers={"Accept": "application/json"}, timeout=30)
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach the gateway at {gateway} ({type(exc).__name__})")
+    if resp.status_code == 404:
+        return None  # the gateway knows nothing of the code: the verifier decides what that means
+    if resp.status_code != 200:
+        fail(f"gateway answered {resp.status_code} for {url}")
+    body = resp.json()
+    # The resolver may wrap the bundle beside its own verdict; only the bundle is evidence.
+    return Bundle.from_json(body.get("bundle", body) if isinstance(body, dict) else body)
+
+
+def _chain_view(rpc: str, manifest: Path):
+    from ledger.chain_view import ChainView
+    from ledger.cli.chain_options import web3_for
+    from ledger.deployment import Deployment
+
+    w3 = web3_for(rpc)
+    deployment = Deployment.load(manifest)
+    try:
+        actual = int(w3.eth.chain_id)
+    except Exception as exc:  # noqa: BLE001 - any transport failure is the same to the user
+        fail(f"cannot reach a chain at {rpc} ({type(exc).__name__}); pass --rpc")
+    if actual != deployment.chainId:
+        fail(f"the chain at {rpc} is chain {actual}, the manifest is for {deployment.chainId}")
+    return ChainView(w3, deployment, max_staleness=0)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("verify")
+    def verify_cmd(
+        target: Annotated[str | None, typer.Argument(help="Digital Link URI or a QR image file")] = None,
+        bundle_file: Annotated[Path | None, typer.Option("--bundle", help="evidence bundle (JSON) to re-check")] = None,
+        gateway: GatewayOption = None,
+        rpc: RpcOption = DEFAULT_RPC,
+        manifest: ManifestOption = DEFAULT_MANIFEST,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Verify an item against the chain; exit 0 only if it is GENUINE."""
+        from ledger.evidence import Bundle
+        from verifier.verify import verify
+
+        try:
+            bundle = None
+            if bundle_file is not None:
+                if not Path(bundle_file).is_file():
+                    fail(f"no evidence bundle at {bundle_file}")
+                bundle = Bundle.loads(Path(bundle_file).read_bytes())
+            code = target
+            if code and Path(code).suffix.lower() in _IMAGE_SUFFIXES and Path(code).exists():
+                code = decode_image(Path(code))
+            code = code or (bundle.code if bundle else None)
+            if not code:
+                fail("give a Digital Link URI, a QR image or --bundle")
+            if bundle is None and gateway:
+                bundle = fetch_bundle(gateway, code)
+            verdict = verify(code, bundle, _chain_view(rpc, manifest))
+        except LedgerError as exc:
+            fail(str(exc))
+        if as_json:
+            print_json(verdict.to_json())
+        else:
+            style = "green" if verdict.genuine else "red"
+            console.print(f"[bold {style}]{verdict.kind}[/] {verdict.code}: {verdict.reason}")
+            for c in verdict.checks:
+                mark = {"PASS": "✓", "FAIL": "✗", "MISSING": "?", "SKIPPED": "-"}[str(c.outcome)]
+                console.print(f"  {mark} {c.name:18} {c.reason}")
+        raise typer.Exit(EXIT_CODES[str(verdict.kind)])
+
+    @app.command("evidence")
+    def evidence_cmd(
+        code: Annotated[str, typer.Argument(help="Digital Link URI of the item")],
+        output: Annotated[Path, typer.Option("-o", "--output", help="where to write the bundle")],
+        gateway: GatewayOption = None,
+        database: Annotated[str | None, typer.Option("--database", envvar="ZHENZHI_DATABASE_URL",
+                                                     help="store URL (instead of a gateway)")] = None,
+        rpc: RpcOption = DEFAULT_RPC,
+        manifest: ManifestOption = DEFAULT_MANIFEST,
+    ) -> None:
+        """Export everything needed to re-verify an item offline against any node."""
+        from ledger.evidence import ChainRef, build_bundle
+
+        try:
+            if gateway:
+                bundle = fetch_bundle(gateway, code)
+                if bundle is None:
+                    fail(f"the gateway has no evidence for {code}")
+            elif database:
+                from ledger.store import Store
+
+                view = _chain_view(rpc, manifest)
+                bundle = build_bundle(Store(database), code,
+                                      chain=ChainRef(view.chain_id, view.contracts, view.sync()))
+            else:
+                fail("give --gateway URL or --database URL")
+        except LedgerError as exc:
+            fail(str(exc))
+        output.write_text(bundle.dumps(indent=2) + "\n", encoding="utf-8")
+        console.print(f"wrote {len(bundle.events)} events, {len(bundle.captures)} captures → {output}")
