@@ -20,6 +20,7 @@ app = typer.Typer(
 )
 register_ledger(app)
 gateway_commands.register(app)
+__import__("verifier.cli", fromlist=["register"]).register(app)  # verify, evidence
 
 
 def main(argv: list[str] | None = None) -> int:
