@@ -79,3 +79,72 @@ def w3(anvil: AnvilProcess):
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+# --- store fixtures (ledger.store): every store test runs on SQLite and on PostgreSQL ----------
+
+PG_URL_ENV = "ZHENZHI_TEST_PG_URL"
+
+
+@pytest.fixture(scope="session")
+def pg_database_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this session (and xdist worker), dropped afterwards."""
+    base = os.environ.get(PG_URL_ENV)
+    if not base:
+        pytest.skip(f"PostgreSQL tests need {PG_URL_ENV} (e.g. "
+                    "postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+    import uuid
+
+    from sqlalchemy import create_engine, make_url, text
+
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    name = f"zz_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _pg_schema_url(database_url: str, schema: str) -> str:
+    from sqlalchemy import make_url
+
+    url = make_url(database_url)
+    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False)
+
+
+def make_store_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A URL of an empty database of `kind` ('sqlite' or 'postgresql') for one test."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    database_url = request.getfixturevalue("pg_database_url")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    return _pg_schema_url(database_url, schema)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return make_store_url(request.param, tmp_path, request)
+
+
+@pytest.fixture
+def store(store_url: str):
+    """A migrated, empty `ledger.store.Store` on SQLite and on PostgreSQL."""
+    from ledger.store import Store
+
+    s = Store(store_url)
+    s.migrate()
+    yield s
+    s.close()

@@ -1,0 +1,863 @@
+"""The durable store: signed captures, their events, the anchoring outbox and batches.
+
+`Store(url)` works on SQLite (the embedded default, WAL) and PostgreSQL with the same code. The
+schema is `ledger.tables`, created and upgraded by Alembic (`Store.migrate()`).
+
+Accepting a capture is one transaction: the capture row (signature fields and ordered event
+ids, so every event's proof into the signed root can be rebuilt), the events not stored before
+(idempotent by event id: the first capture that brought an event owns it), their EPC index rows
+and an outbox row that queues the capture for anchoring. The same capture twice is one capture;
+the same (org, nonce) with another digest is a replay and is refused.
+
+The anchoring worker (`ledger.anchoring`) drives batches through the `*_batch` methods; readers
+see an event as `pending` until its capture's batch is `anchored`.
+
+Leader election for the worker (`try_anchor_lease`): PostgreSQL takes a session advisory lock on
+a dedicated connection; SQLite takes an exclusive `flock` on `<database file>.anchor-lock`. Both
+are released by the operating system or the server when the holder dies (even by SIGKILL), so a
+crashed leader never blocks its successor. An in-memory SQLite store is private to one process,
+so its lease is a process-local lock.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import os
+import re
+import threading
+import time
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import StaticPool
+
+from ledger import tables as t
+from ledger.capture import SignedCapture, events_tree
+from ledger.errors import ConflictError, InvalidInputError, NotFoundError
+from ledger.merkle import MerkleTree, keccak256
+
+__all__ = [
+    "AcceptResult", "AnchorLease", "AnchorStatus", "BatchRecord", "EventQuery",
+    "InvalidPageTokenError", "NonceReplayError", "Store", "StoredEvent", "UnknownEventError",
+    "normalise_cbv", "split_proof",
+]
+
+AnchorState = Literal["pending", "anchored"]
+
+# Rows per executemany chunk and ids per IN (...): well under SQLite's variable limit.
+_CHUNK = 500
+_PG_LOCK_KEY = 0x7A68656E7A686901  # "zhenzhi" + 1: the anchoring leader's advisory lock
+
+
+class NonceReplayError(ConflictError):
+    """The organisation already used this nonce for a different capture."""
+
+    slug = "nonce-replay"
+    title = "Capture nonce already used"
+
+
+class UnknownEventError(NotFoundError):
+    slug = "unknown-event"
+    title = "Unknown event"
+
+
+class InvalidPageTokenError(InvalidInputError):
+    slug = "invalid-page-token"
+    title = "Invalid page token"
+
+
+# ---------------------------------------------------------------------------------------------
+# Value objects
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptResult:
+    capture_id: str  # hex of the capture's EIP-712 digest
+    new_event_ids: tuple[bytes, ...]
+    duplicate_event_ids: tuple[bytes, ...]  # already stored (from this or another capture)
+    duplicate: bool  # the very same capture was accepted before; nothing was written
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    event_id: bytes
+    event: dict[str, Any]  # as captured
+    capture_id: str
+    record_time_ms: int
+    anchor_state: AnchorState
+    seq: int
+
+    @property
+    def record_time(self) -> str:
+        return _iso_ms(self.record_time_ms)
+
+    def as_epcis(self) -> dict[str, Any]:
+        """The event as a repository returns it: `recordTime` added, `eventID` if absent."""
+        out = dict(self.event)
+        out.setdefault("eventID", f"ni:///sha-256;{self.event_id.hex()}?ver=CBV2.0")
+        out["recordTime"] = self.record_time
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class AnchorStatus:
+    """Everything a verifier needs for one event: event ∈ capture (signed), capture ∈ batch
+    root (on chain). Proofs are sorted-pair sibling lists (`ledger.merkle.verify_proof`)."""
+
+    event_id: bytes
+    state: AnchorState
+    capture_id: str
+    # the signed capture: EIP-712 fields, the signature and who signed it
+    digest: bytes
+    signer: str
+    org: bytes
+    nonce: int
+    signed_at: int
+    events_root: bytes
+    event_count: int
+    signature: bytes
+    event_index: int
+    event_proof: list[bytes]  # event_leaf(event_id) ▶ events_root
+    capture_leaf: bytes
+    # the batch; None while pending (the batch may be built but not yet anchored)
+    batch_root: bytes | None = None
+    batch_index: int | None = None
+    leaf_count: int | None = None
+    capture_proof: list[bytes] = field(default_factory=list)  # capture_leaf ▶ batch_root
+    tx_hash: bytes | None = None
+    block_number: int | None = None
+    anchored_at: int | None = None  # block timestamp, unix seconds
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRecord:
+    id: int
+    root: bytes
+    leaf_count: int
+    event_count: int
+    meta_hash: bytes
+    state: str
+    tx_hash: bytes | None
+    tx_nonce: int | None
+    block_number: int | None
+    anchored_at: int | None
+    send_count: int
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """EPCIS 2.0 simple-event-query parameters the gateway offers. Several values in one field
+    mean any of them; fields combine with AND. Times are timezone-aware datetimes. EPC values
+    match exactly, or by prefix when they end in `*`."""
+
+    event_types: tuple[str, ...] = ()
+    ge_event_time: datetime | None = None
+    lt_event_time: datetime | None = None
+    ge_record_time: datetime | None = None
+    lt_record_time: datetime | None = None
+    eq_biz_step: tuple[str, ...] = ()
+    eq_disposition: tuple[str, ...] = ()
+    eq_read_point: tuple[str, ...] = ()
+    eq_biz_location: tuple[str, ...] = ()
+    match_epc: tuple[str, ...] = ()  # epcList and childEPCs
+    match_any_epc: tuple[str, ...] = ()  # any role but quantity classes
+    match_parent_id: tuple[str, ...] = ()
+    match_input_epc: tuple[str, ...] = ()
+    match_output_epc: tuple[str, ...] = ()
+    match_epc_class: tuple[str, ...] = ()
+    eq_lot: tuple[str, ...] = ()
+
+
+class AnchorLease:
+    """The anchoring leader's lock; `release()` it, or let process death release it."""
+
+    def __init__(self, release: Any) -> None:
+        self._release = release
+
+    def release(self) -> None:
+        if self._release is not None:
+            self._release()
+            self._release = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Event fields
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _iso_ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def _ms(dt: datetime) -> int:
+    if dt.tzinfo is None:
+        raise InvalidInputError("query times must carry a time zone", value=dt.isoformat())
+    return int(dt.timestamp() * 1000)
+
+
+_TIME_CACHE: dict[str, int] = {}
+
+
+def _time_ms(value: Any, field_name: str) -> int:
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{field_name} must be a date-time string", field=field_name)
+    cached = _TIME_CACHE.get(value)
+    if cached is not None:
+        return cached
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInputError(f"{field_name} {value!r} is not an ISO 8601 date-time",
+                                field=field_name) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)  # as ledger.event_hash reads it: no offset means UTC
+    ms = int(dt.timestamp() * 1000)
+    if len(_TIME_CACHE) < 100_000:  # event times repeat within a capture; bound the memo
+        _TIME_CACHE[value] = ms
+    return ms
+
+
+_CBV_PREFIXES = (
+    "urn:epcglobal:cbv:bizstep:", "urn:epcglobal:cbv:disp:",
+    "https://ref.gs1.org/cbv/BizStep-", "https://ref.gs1.org/cbv/Disp-",
+    "https://gs1.org/voc/BizStep-", "https://gs1.org/voc/Disp-",
+)
+
+
+def normalise_cbv(value: str | None) -> str | None:
+    """A CBV bizStep or disposition as its bare term (`shipping`), however it was spelled;
+    anything else (a user vocabulary IRI) unchanged. Queries go through the same function."""
+    if value is None:
+        return None
+    for prefix in _CBV_PREFIXES:
+        if value.startswith(prefix):
+            return value[len(prefix):]
+    return value
+
+
+def _epcs_fallback(event: Mapping[str, Any]) -> dict[str, list[str]]:
+    """EPCs of an event by role, as `ledger.epcis.event_epcs` returns them."""
+    out: dict[str, list[str]] = {}
+
+    def add(role: str, values: Any) -> None:
+        if isinstance(values, str):
+            values = [values]
+        if isinstance(values, list):
+            for v in values:
+                if isinstance(v, str) and v:
+                    out.setdefault(role, []).append(v)
+
+    add("epc", event.get("epcList"))
+    add("parent", event.get("parentID"))
+    add("child", event.get("childEPCs"))
+    add("input", event.get("inputEPCList"))
+    add("output", event.get("outputEPCList"))
+    for key in ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList"):
+        items = event.get(key)
+        if isinstance(items, list):
+            add("class", [q.get("epcClass") for q in items if isinstance(q, Mapping)])
+    return out
+
+
+try:  # the EPCIS module owns EPC extraction; until it lands, the same rules live here
+    from ledger.epcis import event_epcs as _event_epcs  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - depends on the tree's state
+    _event_epcs = _epcs_fallback
+
+
+def _gtin14(body13: str) -> str:
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body13)))
+    return body13 + str((10 - total % 10) % 10)
+
+
+_LGTIN = re.compile(r"urn:epc:class:lgtin:(\d+)\.(\d+)\.(.+)")
+_SGTIN = re.compile(r"urn:epc:id:sgtin:(\d+)\.(\d+)\.")
+_DL_GTIN = re.compile(r"https?://[^/]+(?:/.*?)?/01/(\d{14})(?:/10/([^/?#]+))?")
+
+
+def _gtin_lot(event: Mapping[str, Any], epcs: Mapping[str, list[str]]) -> tuple[str | None, str | None]:
+    """(GTIN-14, lot) of an event: lot from ILMD lotNumber, an LGTIN class or a Digital Link
+    /10/; GTIN from the same key or the first SGTIN / Digital Link EPC."""
+    gtin = lot = None
+    ilmd = event.get("ilmd")
+    if isinstance(ilmd, Mapping):
+        for key, value in ilmd.items():
+            if (key == "lotNumber" or key.endswith(":lotNumber")) and isinstance(value, str):
+                lot = value
+                break
+    for role in ("class", "output", "epc", "child", "input"):
+        for epc in epcs.get(role, ()):
+            if m := _LGTIN.match(epc):
+                cp, ref, lot_part = m.groups()
+                gtin = gtin or _gtin14(ref[:1] + cp + ref[1:])
+                lot = lot or lot_part
+            elif m := _DL_GTIN.match(epc):
+                gtin = gtin or m.group(1)
+                if m.group(2):
+                    lot = lot or m.group(2)
+            elif m := _SGTIN.match(epc):
+                cp, ref = m.groups()
+                gtin = gtin or _gtin14(ref[:1] + cp + ref[1:])
+            if gtin and lot:
+                return gtin, lot[:64]
+    return gtin, lot[:64] if lot else None
+
+
+def _id_of(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        value = value.get("id")
+    return value if isinstance(value, str) else None
+
+
+def split_proof(blob: bytes | None) -> list[bytes]:
+    if not blob:
+        return []
+    return [bytes(blob[i:i + 32]) for i in range(0, len(blob), 32)]
+
+
+def _chunks(seq: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(seq), size):
+        yield seq[i:i + size]
+
+
+def batch_meta_hash(event_count: int) -> bytes:
+    """`metaHash` anchored with a batch: commits to the number of events it covers."""
+    return keccak256(b"zhenzhi.batch.v1" + event_count.to_bytes(8, "big"))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class Store:
+    """The store over one database URL (`sqlite:///path.db`, `postgresql+psycopg://...`)."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.dialect = url.split(":", 1)[0].split("+", 1)[0]
+        self._memory = self.dialect == "sqlite" and (url in ("sqlite://", "sqlite:///:memory:")
+                                                    or "mode=memory" in url)
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self._memory:
+            # One shared connection, or every checkout would see its own empty database.
+            kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+        elif self.dialect == "sqlite":
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs.update(pool_pre_ping=True)
+        self.engine: Engine = create_engine(url, **kwargs)
+        if self.dialect == "sqlite":
+            self._configure_sqlite(self.engine)
+        self._insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
+        self._memory_lock = threading.Lock()
+
+    @staticmethod
+    def _configure_sqlite(engine: Engine) -> None:
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # pysqlite's own transaction handling begins lazily at the first write, so two
+            # writers that both read first deadlock (SQLITE_BUSY on upgrade). Take control:
+            # autocommit at the driver, and BEGIN ourselves in `_on_begin`.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a power cut may lose the last commits but never corrupts; a
+            # process crash (the fault tests' SIGKILL) loses nothing.
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            # Writers take the write lock up front (IMMEDIATE) so they queue on busy_timeout
+            # instead of failing mid-transaction; readers begin deferred and never block.
+            mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- schema --------------------------------------------------------------------------------
+
+    def migrate(self, revision: str = "head") -> None:
+        """Create or upgrade the schema with Alembic (idempotent)."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self.engine.connect() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+            conn.commit()
+
+    def schema_revision(self) -> str | None:
+        from alembic.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    # -- capture -------------------------------------------------------------------------------
+
+    def accept_capture(self, capture: SignedCapture, *,
+                       keep: Collection[int] | None = None) -> AcceptResult:
+        """Store a signed capture and queue it for anchoring, in one transaction.
+
+        `keep` (indices into `capture.event_ids`) stores only those events (the intake's
+        `proceed` behaviour); the capture still records every signed id, so each kept event's
+        proof into the signed root can be rebuilt. Raises `NonceReplayError` if the org already
+        used the nonce for another capture."""
+        sig = capture.signature
+        if len(capture.events) != len(capture.event_ids):
+            raise InvalidInputError("a capture needs one event per event id",
+                                    events=len(capture.events), event_ids=len(capture.event_ids))
+        capture_id = capture.digest.hex()
+        nonce = str(sig.nonce)
+        indices = range(len(capture.event_ids)) if keep is None else sorted(set(keep))
+        for _attempt in range(3):
+            try:
+                return self._accept(capture, capture_id, nonce, indices)
+            except IntegrityError:
+                # A concurrent writer (PostgreSQL) stored the same capture or nonce between
+                # our check and our insert: run again, and the check will see it.
+                continue
+        raise ConflictError("capture kept conflicting with concurrent writes",
+                            capture_id=capture_id)
+
+    def _accept(self, capture: SignedCapture, capture_id: str, nonce: str,
+                indices: Iterable[int]) -> AcceptResult:
+        sig = capture.signature
+        ids = capture.event_ids
+        now = _now_ms()
+        with self._write() as conn:
+            prior = conn.execute(
+                select(t.captures.c.id, t.captures.c.digest).where(or_(
+                    t.captures.c.digest == capture.digest,
+                    and_(t.captures.c.org == sig.org, t.captures.c.nonce == nonce),
+                ))).all()
+            for row in prior:
+                if bytes(row.digest) != capture.digest:
+                    raise NonceReplayError(
+                        f"organisation 0x{sig.org.hex()} already used nonce {sig.nonce} for "
+                        f"capture {row.id}", org="0x" + sig.org.hex(), nonce=sig.nonce,
+                        capture_id=row.id)
+            if prior:
+                return AcceptResult(capture_id, (), tuple(ids[i] for i in indices), True)
+
+            conn.execute(insert(t.captures), [{
+                "id": capture_id, "digest": capture.digest, "signer": capture.signer,
+                "org": sig.org, "nonce": nonce, "events_root": sig.events_root,
+                "event_count": sig.count, "signed_at": sig.signed_at,
+                "signature": sig.signature, "leaf": capture.leaf,
+                "event_ids": b"".join(ids),
+                "context": (orjson.dumps(capture.context).decode()
+                            if capture.context is not None else None),
+                "received_ms": now,
+            }])
+
+            wanted = [i for i in indices]
+            seen: set[bytes] = set()
+            for chunk in _chunks([ids[i] for i in wanted]):
+                seen.update(bytes(r[0]) for r in conn.execute(
+                    select(t.events.c.event_id).where(t.events.c.event_id.in_(chunk))))
+            new_ids: list[bytes] = []
+            dup_ids: list[bytes] = []
+            event_rows: list[dict[str, Any]] = []
+            epc_rows: list[dict[str, Any]] = []
+            for i in wanted:
+                eid = ids[i]
+                if eid in seen:  # stored before, or twice in this very document
+                    dup_ids.append(eid)
+                    continue
+                seen.add(eid)
+                new_ids.append(eid)
+                row, epcs = self._event_row(capture.events[i], eid, capture_id, i, now)
+                event_rows.append(row)
+                for role, values in epcs.items():
+                    for epc in dict.fromkeys(values):
+                        epc_rows.append({"event_id": eid, "role": role, "epc": epc})
+            # ON CONFLICT DO NOTHING: a concurrent capture of the same event on PostgreSQL
+            # must not fail ours; the first writer owns the event.
+            for chunk in _chunks(event_rows):
+                conn.execute(self._insert(t.events).on_conflict_do_nothing(), list(chunk))
+            for chunk in _chunks(epc_rows, 2000):
+                conn.execute(self._insert(t.event_epcs).on_conflict_do_nothing(), list(chunk))
+            conn.execute(insert(t.outbox), [{
+                "capture_id": capture_id, "event_count": len(ids), "enqueued_ms": now}])
+        return AcceptResult(capture_id, tuple(new_ids), tuple(dup_ids), False)
+
+    @staticmethod
+    def _event_row(ev: Mapping[str, Any], eid: bytes, capture_id: str, index: int,
+                   now: int) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        if not isinstance(ev, Mapping):
+            raise InvalidInputError("an EPCIS event must be a JSON object", index=index)
+        epcs = _event_epcs(ev)
+        gtin, lot = _gtin_lot(ev, epcs)
+        return {
+            "event_id": eid, "capture_id": capture_id, "event_index": index,
+            "event_type": str(ev.get("type", ""))[:32],
+            "action": ev.get("action") if isinstance(ev.get("action"), str) else None,
+            "event_time_ms": _time_ms(ev.get("eventTime"), "eventTime"),
+            "event_time_zone_offset": (str(ev["eventTimeZoneOffset"])[:8]
+                                       if ev.get("eventTimeZoneOffset") else None),
+            "record_time_ms": now,
+            "biz_step": normalise_cbv(ev.get("bizStep") if isinstance(ev.get("bizStep"), str) else None),
+            "disposition": normalise_cbv(ev.get("disposition")
+                                         if isinstance(ev.get("disposition"), str) else None),
+            "read_point": _id_of(ev.get("readPoint")),
+            "biz_location": _id_of(ev.get("bizLocation")),
+            "gtin": gtin, "lot": lot,
+            "body": orjson.dumps(ev).decode(),
+        }, epcs
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def _event_select(self) -> Any:
+        e, c, b = t.events, t.captures, t.batches
+        anchored = and_(b.c.id.is_not(None), b.c.state == "anchored")
+        return (select(e.c.seq, e.c.event_id, e.c.body, e.c.capture_id, e.c.record_time_ms,
+                       anchored.label("anchored"))
+                .select_from(e.join(c, c.c.id == e.c.capture_id)
+                             .outerjoin(b, b.c.id == c.c.batch_id)))
+
+    @staticmethod
+    def _stored(row: Any) -> StoredEvent:
+        return StoredEvent(event_id=bytes(row.event_id), event=orjson.loads(row.body),
+                           capture_id=row.capture_id, record_time_ms=row.record_time_ms,
+                           anchor_state="anchored" if row.anchored else "pending", seq=row.seq)
+
+    def get_event(self, event_id: bytes) -> StoredEvent | None:
+        with self._read() as conn:
+            row = conn.execute(self._event_select().where(t.events.c.event_id == event_id)).first()
+        return self._stored(row) if row else None
+
+    def count_events(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(t.events)).scalar_one())
+
+    def events_for_epc(self, epc: str, roles: Collection[str] | None = None) -> list[StoredEvent]:
+        """Every event naming `epc` (a trailing `*` matches a prefix) in any of `roles` (default:
+        all), in event-time order."""
+        cond = self._epc_condition([epc], tuple(roles) if roles else t.EPC_ROLES)
+        with self._read() as conn:
+            rows = conn.execute(self._event_select().where(cond)
+                                .order_by(t.events.c.event_time_ms, t.events.c.seq)).all()
+        return [self._stored(r) for r in rows]
+
+    @staticmethod
+    def _epc_condition(values: Sequence[str], roles: Sequence[str]) -> Any:
+        ee = t.event_epcs
+        matches = []
+        for value in values:
+            if value.endswith("*"):
+                # A range, not LIKE: both databases then use the (epc, role) index, and no
+                # LIKE metacharacter in an EPC can widen the match.
+                prefix = value[:-1]
+                matches.append(and_(ee.c.epc >= prefix, ee.c.epc < prefix + "\U0010ffff"))
+            else:
+                matches.append(ee.c.epc == value)
+        return exists(select(1).where(ee.c.event_id == t.events.c.event_id,
+                                      ee.c.role.in_(list(roles)), or_(*matches)))
+
+    def query_events(self, filters: EventQuery, per_page: int = 100,
+                     page_token: str | None = None) -> tuple[list[StoredEvent], str | None]:
+        """Events matching `filters` in insert order (≈ recordTime), `per_page` at a time;
+        pass the returned token for the next page (None: no more)."""
+        if not 1 <= per_page <= 10_000:
+            raise InvalidInputError("per_page must be between 1 and 10000", per_page=per_page)
+        e = t.events
+        conds: list[Any] = []
+        f = filters
+        if f.event_types:
+            conds.append(e.c.event_type.in_(f.event_types))
+        if f.ge_event_time:
+            conds.append(e.c.event_time_ms >= _ms(f.ge_event_time))
+        if f.lt_event_time:
+            conds.append(e.c.event_time_ms < _ms(f.lt_event_time))
+        if f.ge_record_time:
+            conds.append(e.c.record_time_ms >= _ms(f.ge_record_time))
+        if f.lt_record_time:
+            conds.append(e.c.record_time_ms < _ms(f.lt_record_time))
+        if f.eq_biz_step:
+            conds.append(e.c.biz_step.in_([normalise_cbv(v) for v in f.eq_biz_step]))
+        if f.eq_disposition:
+            conds.append(e.c.disposition.in_([normalise_cbv(v) for v in f.eq_disposition]))
+        if f.eq_read_point:
+            conds.append(e.c.read_point.in_(f.eq_read_point))
+        if f.eq_biz_location:
+            conds.append(e.c.biz_location.in_(f.eq_biz_location))
+        if f.eq_lot:
+            conds.append(e.c.lot.in_(f.eq_lot))
+        for values, roles in ((f.match_epc, ("epc", "child")),
+                              (f.match_any_epc, ("epc", "child", "parent", "input", "output")),
+                              (f.match_parent_id, ("parent",)),
+                              (f.match_input_epc, ("input",)),
+                              (f.match_output_epc, ("output",)),
+                              (f.match_epc_class, ("class",))):
+            if values:
+                conds.append(self._epc_condition(values, roles))
+        if page_token:
+            conds.append(e.c.seq > _decode_token(page_token))
+        stmt = self._event_select().where(*conds).order_by(e.c.seq).limit(per_page + 1)
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+        more = len(rows) > per_page
+        rows = rows[:per_page]
+        token = _encode_token(rows[-1].seq) if more else None
+        return [self._stored(r) for r in rows], token
+
+    # -- anchoring status ----------------------------------------------------------------------
+
+    def anchor_status(self, event_id: bytes) -> AnchorStatus | None:
+        """Proofs and anchoring facts for one stored event; None if the event is unknown."""
+        e, c, b = t.events, t.captures, t.batches
+        stmt = (select(e.c.event_index, c, b.c.root, b.c.state, b.c.leaf_count, b.c.tx_hash,
+                       b.c.block_number, b.c.anchored_at)
+                .select_from(e.join(c, c.c.id == e.c.capture_id)
+                             .outerjoin(b, b.c.id == c.c.batch_id))
+                .where(e.c.event_id == event_id))
+        with self._read() as conn:
+            row = conn.execute(stmt).first()
+        if row is None:
+            return None
+        ids = split_proof(row.event_ids)
+        anchored = row.state == "anchored"
+        return AnchorStatus(
+            event_id=event_id, state="anchored" if anchored else "pending",
+            capture_id=row.id, digest=bytes(row.digest), signer=row.signer, org=bytes(row.org),
+            nonce=int(row.nonce), signed_at=row.signed_at, events_root=bytes(row.events_root),
+            event_count=row.event_count, signature=bytes(row.signature),
+            event_index=row.event_index, event_proof=events_tree(ids).proof(row.event_index),
+            capture_leaf=bytes(row.leaf),
+            batch_root=bytes(row.root) if anchored else None,
+            batch_index=row.batch_index if anchored else None,
+            leaf_count=row.leaf_count if anchored else None,
+            capture_proof=split_proof(row.batch_proof) if anchored else [],
+            tx_hash=bytes(row.tx_hash) if anchored else None,
+            block_number=row.block_number if anchored else None,
+            anchored_at=row.anchored_at if anchored else None,
+        )
+
+    def require_anchor_status(self, event_id: bytes) -> AnchorStatus:
+        status = self.anchor_status(event_id)
+        if status is None:
+            raise UnknownEventError(f"no event 0x{event_id.hex()}", event_id="0x" + event_id.hex())
+        return status
+
+    def pending_count(self) -> tuple[int, int]:
+        """(captures, events) accepted but not yet anchored."""
+        with self._read() as conn:
+            row = conn.execute(select(func.count(), func.coalesce(func.sum(
+                t.outbox.c.event_count), 0))).first()
+        return int(row[0]), int(row[1])
+
+    # -- anchoring worker API ------------------------------------------------------------------
+
+    def oldest_pending_ms(self) -> int | None:
+        """When the oldest capture not yet in a batch was queued (None: none waiting)."""
+        with self._read() as conn:
+            return conn.execute(select(func.min(t.outbox.c.enqueued_ms))
+                                .where(t.outbox.c.batch_id.is_(None))).scalar()
+
+    def unbatched_count(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(t.outbox)
+                                    .where(t.outbox.c.batch_id.is_(None))).scalar_one())
+
+    def build_batch(self, max_captures: int) -> BatchRecord | None:
+        """Cut the next batch from the outbox, oldest first, and persist it ('built') with every
+        capture's leaf index and proof, in one transaction. A capture enters one batch only."""
+        o, c = t.outbox, t.captures
+        with self._write() as conn:
+            rows = conn.execute(
+                select(o.c.capture_id, o.c.event_count, c.c.leaf)
+                .join(c, c.c.id == o.c.capture_id)
+                .where(o.c.batch_id.is_(None)).order_by(o.c.seq).limit(max_captures)).all()
+            if not rows:
+                return None
+            tree = MerkleTree.build([bytes(r.leaf) for r in rows])
+            events = sum(r.event_count for r in rows)
+            meta = batch_meta_hash(events)
+            batch_id = conn.execute(insert(t.batches).values(
+                root=tree.root, leaf_count=len(rows), event_count=events, meta_hash=meta,
+                state="built", created_ms=_now_ms()).returning(t.batches.c.id)).scalar_one()
+            ids = [r.capture_id for r in rows]
+            for chunk in _chunks(ids):
+                conn.execute(update(o).where(o.c.capture_id.in_(chunk)).values(batch_id=batch_id))
+            # Proofs are fixed by the tree, so they are written now; readers still see the
+            # captures as pending until the batch row says 'anchored'.
+            conn.execute(
+                update(c).where(c.c.id == bindparam("cid"))
+                .values(batch_id=batch_id, batch_index=bindparam("idx"), batch_proof=bindparam("proof")),
+                [{"cid": cid, "idx": i, "proof": b"".join(tree.proof(i))}
+                 for i, cid in enumerate(ids)])
+        return BatchRecord(batch_id, tree.root, len(rows), events, meta, "built", None, None,
+                           None, None, 0)
+
+    def open_batches(self) -> list[BatchRecord]:
+        """Batches built or sent but not yet anchored, oldest first."""
+        return self._batches(t.batches.c.state != "anchored")
+
+    def batches_anchored_since(self, block_number: int) -> list[BatchRecord]:
+        return self._batches(and_(t.batches.c.state == "anchored",
+                                  t.batches.c.block_number >= block_number))
+
+    def batch(self, batch_id: int) -> BatchRecord:
+        found = self._batches(t.batches.c.id == batch_id)
+        if not found:
+            raise NotFoundError(f"no batch {batch_id}", batch_id=batch_id)
+        return found[0]
+
+    def batches(self) -> list[BatchRecord]:
+        return self._batches(None)
+
+    def _batches(self, cond: Any) -> list[BatchRecord]:
+        b = t.batches
+        stmt = select(b.c.id, b.c.root, b.c.leaf_count, b.c.event_count, b.c.meta_hash,
+                      b.c.state, b.c.tx_hash, b.c.tx_nonce, b.c.block_number, b.c.anchored_at,
+                      b.c.send_count).order_by(b.c.id)
+        if cond is not None:
+            stmt = stmt.where(cond)
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+        return [BatchRecord(r.id, bytes(r.root), r.leaf_count, r.event_count,
+                            bytes(r.meta_hash), r.state,
+                            bytes(r.tx_hash) if r.tx_hash is not None else None, r.tx_nonce,
+                            r.block_number, r.anchored_at, r.send_count) for r in rows]
+
+    def batch_leaves(self, batch_id: int) -> list[bytes]:
+        c = t.captures
+        with self._read() as conn:
+            rows = conn.execute(select(c.c.leaf).where(c.c.batch_id == batch_id)
+                                .order_by(c.c.batch_index)).all()
+        return [bytes(r.leaf) for r in rows]
+
+    def mark_batch_sent(self, batch_id: int, tx_hash: bytes, tx_nonce: int) -> None:
+        b = t.batches
+        with self._write() as conn:
+            conn.execute(update(b).where(b.c.id == batch_id, b.c.state != "anchored").values(
+                state="sent", tx_hash=tx_hash, tx_nonce=tx_nonce, sent_ms=_now_ms(),
+                send_count=b.c.send_count + 1))
+
+    def mark_batch_anchored(self, batch_id: int, *, tx_hash: bytes, block_number: int,
+                            block_hash: bytes | None, anchored_at: int) -> None:
+        """Record the anchoring transaction and drop the batch's captures from the outbox."""
+        b = t.batches
+        with self._write() as conn:
+            conn.execute(update(b).where(b.c.id == batch_id).values(
+                state="anchored", tx_hash=tx_hash, block_number=block_number,
+                block_hash=block_hash, anchored_at=anchored_at, anchored_ms=_now_ms()))
+            conn.execute(delete(t.outbox).where(t.outbox.c.batch_id == batch_id))
+
+    def reopen_batch(self, batch_id: int) -> None:
+        """The chain no longer holds this batch's root (it restarted from an older state):
+        make it pending again, to be sent anew. The tree, and so every proof, stays."""
+        b = t.batches
+        with self._write() as conn:
+            conn.execute(update(b).where(b.c.id == batch_id).values(
+                state="built", tx_hash=None, tx_nonce=None, block_number=None, block_hash=None,
+                anchored_at=None, anchored_ms=None))
+            # Back into the outbox: the queue again lists everything not yet anchored.
+            rows = conn.execute(select(t.captures.c.id, t.captures.c.event_count)
+                                .where(t.captures.c.batch_id == batch_id)).all()
+            have = {r[0] for r in conn.execute(select(t.outbox.c.capture_id)
+                                               .where(t.outbox.c.batch_id == batch_id))}
+            missing = [{"capture_id": r.id, "event_count": r.event_count,
+                        "enqueued_ms": _now_ms(), "batch_id": batch_id}
+                       for r in rows if r.id not in have]
+            if missing:
+                conn.execute(insert(t.outbox), missing)
+
+    # -- leader lease --------------------------------------------------------------------------
+
+    def try_anchor_lease(self) -> AnchorLease | None:
+        """Become the one anchoring worker, or None if another process already is."""
+        if self.dialect == "postgresql":
+            conn = self.engine.connect()
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _PG_LOCK_KEY}).scalar()
+            conn.commit()
+            if not got:
+                conn.close()
+                return None
+
+            def release_pg() -> None:
+                try:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_LOCK_KEY})
+                    conn.commit()
+                finally:
+                    conn.close()
+
+            return AnchorLease(release_pg)
+        if self._memory:
+            if not self._memory_lock.acquire(blocking=False):
+                return None
+            return AnchorLease(self._memory_lock.release)
+        path = self.engine.url.database
+        fd = os.open(f"{path}.anchor-lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+
+        def release_file() -> None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+        return AnchorLease(release_file)
+
+
+def _encode_token(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"v1:{seq}".encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        version, seq = raw.split(":", 1)
+        if version != "v1":
+            raise ValueError(version)
+        return int(seq)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidPageTokenError("the page token is not one this store issued",
+                                    token=token[:100]) from None
