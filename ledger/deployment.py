@@ -16,15 +16,38 @@ from typing import Any
 
 from web3 import Web3
 
+from ledger.codes import org_id
 from ledger.compiler import INDEX_FILE, load_artifact
 from ledger.errors import BuildError, InvalidInputError
+from ledger.merkle import keccak256
 from ledger.paths import ARTIFACTS_DIR
 from ledger.transactor import Transactor
 
-__all__ = ["CONTRACT_NAMES", "ContractRecord", "Deployment", "deploy", "is_current"]
+__all__ = [
+    "CONTRACT_NAMES", "DEFAULT_OPERATOR_GLN", "DEFAULT_OPERATOR_NAME", "ContractRecord",
+    "Deployment", "Founder", "default_constructor_args", "deploy", "is_current",
+]
 
 # Deployment order; every later contract takes the Consortium's address first.
 CONTRACT_NAMES = ("Consortium", "TraceAnchor", "CodeRegistry", "CustomsRelease")
+
+# The organisation that runs the deployment (and the gateway's anchoring) unless told otherwise.
+DEFAULT_OPERATOR_GLN = "0614141000005"
+DEFAULT_OPERATOR_NAME = "Zhenzhi operator"
+
+
+@dataclass(frozen=True)
+class Founder:
+    """A founding member of the Consortium, admitted by its constructor (no proposal)."""
+
+    gln: str
+    name: str
+    roles: tuple[str, ...]  # role names: ADMIN, ENTERPRISE, CUSTOMS, REGULATOR, ANCHORER
+    keys: tuple[str, ...]  # addresses
+
+    def as_arg(self) -> tuple[bytes, str, list[bytes], list[str]]:
+        return (org_id(self.gln), self.name, [keccak256(r.encode()) for r in self.roles],
+                [Web3.to_checksum_address(k) for k in self.keys])
 
 
 @dataclass(frozen=True)
@@ -83,12 +106,12 @@ def _artifact_hashes(artifacts_dir: Path) -> tuple[str, dict[str, str]]:
 ConstructorArgs = Callable[[str, dict[str, str]], Sequence[Any]]
 
 
-def default_constructor_args(admins: Sequence[str], quorum: int) -> ConstructorArgs:
+def default_constructor_args(founders: Sequence[Founder], quorum: int) -> ConstructorArgs:
     """Constructor arguments per contract, given the addresses deployed so far."""
 
     def args(name: str, deployed: dict[str, str]) -> Sequence[Any]:
         if name == "Consortium":
-            return ([Web3.to_checksum_address(a) for a in admins], quorum)
+            return ([f.as_arg() for f in founders], quorum)
         return (deployed["Consortium"],)
 
     return args
@@ -96,12 +119,27 @@ def default_constructor_args(admins: Sequence[str], quorum: int) -> ConstructorA
 
 def deploy(transactor: Transactor, *, admins: Sequence[str] | None = None, quorum: int = 1,
            artifacts_dir: Path = ARTIFACTS_DIR, rpc_url: str | None = None,
-           constructor_args: ConstructorArgs | None = None) -> Deployment:
-    """Deploy every contract in order and return the manifest (not yet saved)."""
-    admins = list(admins or [transactor.address])
-    if not 1 <= quorum <= len(admins):
-        raise InvalidInputError(f"quorum {quorum} must be between 1 and {len(admins)} admins")
-    args_for = constructor_args or default_constructor_args(admins, quorum)
+           constructor_args: ConstructorArgs | None = None,
+           founders: Sequence[Founder] | None = None,
+           operator_gln: str = DEFAULT_OPERATOR_GLN,
+           operator_name: str = DEFAULT_OPERATOR_NAME) -> Deployment:
+    """Deploy every contract in order and return the manifest (not yet saved).
+
+    Without `founders`, the Consortium starts with one organisation, the operator
+    (`operator_gln`), holding ADMIN and ANCHORER, whose keys are `admins` (default: the
+    deployer). Quorum counts organisations, not keys, so it is then 1; a consortium that wants
+    M-of-N from the first block passes N ADMIN `founders`.
+    """
+    if founders is None:
+        keys = tuple(admins or [transactor.address])
+        founders = [Founder(operator_gln, operator_name, ("ADMIN", "ANCHORER"), keys)]
+    admin_orgs = sum(1 for f in founders if "ADMIN" in f.roles)
+    if not 1 <= quorum <= admin_orgs:
+        raise InvalidInputError(
+            f"quorum {quorum} needs {quorum} founding ADMIN organisations, there are {admin_orgs}"
+            " (quorum counts organisations, not keys: deploy with quorum 1, admit more ADMIN"
+            " organisations, then propose a new quorum)", field="quorum")
+    args_for = constructor_args or default_constructor_args(founders, quorum)
     solc_version, hashes = _artifact_hashes(artifacts_dir)
     deployed: dict[str, str] = {}
     records: dict[str, ContractRecord] = {}

@@ -148,3 +148,15 @@ def store(store_url: str):
     s.migrate()
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def deployment(w3):
+    """All contracts, deployed once per session by dev account 0, the operator organisation
+    (`ledger.deployment.DEFAULT_OPERATOR_GLN`, ADMIN and ANCHORER, quorum 1)."""
+    from eth_account import Account
+
+    from ledger.deployment import deploy
+    from ledger.transactor import Transactor, anvil_dev_key
+
+    return deploy(Transactor(w3, Account.from_key(anvil_dev_key(0))))
