@@ -103,27 +103,17 @@ def _passphrase(passphrase_file: Path | None, *, confirm: bool) -> str:
     return typer.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
 
 
-def _gln_check_digit_ok(gln: str) -> bool:
-    # GS1 mod-10: weights 3,1,3,... from the rightmost data digit.
-    digits = [int(c) for c in gln[:-1]]
-    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
-    return (10 - total % 10) % 10 == int(gln[-1])
-
-
 def org_bytes(text: str) -> bytes:
-    """An org id as bytes32: a 13-digit GLN as ASCII right-padded with zero bytes, or 0x-hex.
-
-    Same rule as the org ids registered on Consortium.
-    """
-    if len(text) == 13 and text.isascii() and text.isdigit():
-        if not _gln_check_digit_ok(text):
-            raise InvalidInputError(f"GLN {text} has a wrong check digit", field="org")
-        return text.encode("ascii").ljust(32, b"\0")
+    """An org id as bytes32: a 13-digit GLN (`ledger.codes.org_id`) or 0x + 64 hex digits."""
     if text[:2] in ("0x", "0X") and len(text) == 66:
         try:
             return bytes.fromhex(text[2:])
         except ValueError:
             pass
+    elif len(text) == 13 and text.isascii() and text.isdigit():
+        from ledger.codes import org_id
+
+        return org_id(text)  # checks the GLN's check digit
     raise InvalidInputError(f"--org must be a 13-digit GLN or 0x + 64 hex digits, got {text!r}",
                             field="org")
 
