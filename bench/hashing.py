@@ -32,7 +32,7 @@ def _sgtin(rnd: random.Random) -> str:
 
 def make_events(n: int, seed: int = 7) -> list[dict[str, Any]]:
     """Realistic captures: mostly ObjectEvents, some aggregations and quantity events."""
-    rnd = random.Random(seed)
+    rnd = random.Random(seed)  # noqa: S311 -- reproducible test data, not secrets
     events = []
     for i in range(n):
         minute = i % 60

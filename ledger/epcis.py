@@ -101,6 +101,8 @@ def _pointer(path: Any) -> str:
 
 
 def _first_problem(validator: Any, instance: Any, prefix: str = "") -> InvalidDocumentError | None:
+    if validator.is_valid(instance):  # the common case, and twice as fast as collecting errors
+        return None
     errors = validator.iter_errors(instance)
     first = None
     for error in errors:
