@@ -351,3 +351,14 @@ def test_headers_missing_repeated_or_malformed():
         signature_from_headers({**headers, HEADER_SIGNED_AT: "-1"}, events_root=ROOT, count=3)
     with pytest.raises(InvalidSignatureError):
         signature_from_headers({**headers, HEADER_SIGNATURE: "0x1234"}, events_root=ROOT, count=3)
+
+
+def test_headers_from_starlette_request_headers():
+    """The gateway passes Starlette's Headers (lower-case raw names, repeats kept)."""
+    from starlette.datastructures import Headers
+
+    sig = sign()
+    raw = [(k.lower().encode(), v.encode()) for k, v in signature_to_headers(sig).items()]
+    assert signature_from_headers(Headers(raw=raw), events_root=ROOT, count=3) == sig
+    with pytest.raises(InvalidCaptureError, match="repeated"):
+        signature_from_headers(Headers(raw=[*raw, raw[0]]), events_root=ROOT, count=3)
