@@ -16,11 +16,11 @@ from gateway.settings import GatewaySettings
 __all__ = ["ServicesDep", "SettingsDep", "get_services", "get_settings"]
 
 
-def get_settings(request: Request) -> GatewaySettings:
+async def get_settings(request: Request) -> GatewaySettings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 

@@ -1,36 +1,74 @@
-"""The gateway's runtime: what the lifespan opens and closes.
+"""The gateway's runtime: what the lifespan opens and closes, and the reads routes need.
 
-Routes reach these through `gateway.deps`; the ledger objects here know nothing of HTTP.
+`Services.open(settings)` opens the store (migrating it), loads the deployment manifest,
+builds the per-block cached chain view and the capture intake, and starts the in-process
+anchoring worker when configured. Routes reach it through `gateway.deps`; everything here
+returns plain data, and the HTTP shapes are made in the routes.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.settings import GatewaySettings
+from ledger.chain_view import ChainView
+from ledger.deployment import Deployment
+from ledger.event_hash import format_event_id, parse_event_id
+from ledger.intake import Intake, IntakeResult, capture_record
+from ledger.signing import CaptureDomain
+from ledger.store import EventQuery, Store
 
 __all__ = ["Services"]
 
 log = logging.getLogger("zhenzhi.gateway")
 
 
+def _iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 @dataclass
 class Services:
     settings: GatewaySettings
-    store: Any
-    chain: Any = None
-    chain_view: Any = None
-    intake: Any = None
-    domain: Any = None
+    store: Store
+    chain_view: ChainView
+    intake: Intake
+    domain: CaptureDomain
     worker: Any = None
-    _closers: list[Any] = field(default_factory=list)
+    _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def open(cls, settings: GatewaySettings) -> Services:
-        """Open the store, connect to the chain and start the anchoring worker if configured."""
-        raise NotImplementedError("wired up once ledger.store and ledger.chain land")
+        """Open the store, load the deployment, connect to the chain, start the worker."""
+        from web3 import Web3
+
+        deployment = Deployment.load(settings.manifest)
+        w3 = Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 30}))
+        store = Store(settings.database_url)
+        closers: list[Callable[[], None]] = [store.close]
+        try:
+            if settings.migrate_on_start:
+                store.migrate()
+            view = ChainView(w3, deployment)
+            intake = Intake(store, view, view.domain, max_bytes=settings.max_body_bytes,
+                            max_events=settings.capture_limit)
+            services = cls(settings=settings, store=store, chain_view=view, intake=intake,
+                           domain=view.domain, _closers=closers)
+            if settings.run_anchor_worker:
+                services.worker = _start_worker(settings, store, w3, deployment, closers)
+        except BaseException:
+            for close in reversed(closers):
+                close()
+            raise
+        return services
 
     def close(self) -> None:
         for closer in reversed(self._closers):
@@ -38,3 +76,128 @@ class Services:
                 closer()
             except Exception:  # noqa: BLE001 - shutdown must close every resource it can
                 log.exception("error while closing %r", closer)
+        self._closers.clear()
+
+    # -- reads for the routes ---------------------------------------------------------------
+
+    def parse_event_id(self, raw: str) -> bytes:
+        return parse_event_id(raw)
+
+    def get_event(self, event_id: bytes) -> dict[str, Any] | None:
+        stored = self.store.get_event(event_id)
+        return stored.as_epcis() if stored else None
+
+    def query_events(self, filters: dict[str, Any], limit: int, token: str | None
+                     ) -> tuple[list[dict[str, Any]], str | None]:
+        def tup(name: str) -> tuple[str, ...]:
+            return tuple(filters.get(name) or ())
+
+        query = EventQuery(
+            event_types=tup("event_types"),
+            ge_event_time=filters.get("ge_event_time"),
+            lt_event_time=filters.get("lt_event_time"),
+            eq_biz_step=tup("biz_steps"),
+            eq_disposition=tup("dispositions"),
+            eq_read_point=tup("read_points"),
+            eq_biz_location=tup("biz_locations"),
+            match_epc=tup("epcs"),
+            match_any_epc=tup("any_epcs"),
+        )
+        events, next_token = self.store.query_events(query, limit, token)
+        return [e.as_epcis() for e in events], next_token
+
+    def org_of_key(self, key: str) -> bytes | None:
+        """The organisation a signing key is registered to (None: none). Uncached: this is a
+        convenience for clients, not on the capture path."""
+        consortium = self.chain_view._contracts["Consortium"]  # noqa: SLF001 - same ABI, one call
+        org = bytes(consortium.functions.keyInfo(key).call()[0])
+        return None if org == bytes(32) else org
+
+    def capture_job(self, capture_id: str, *, result: IntakeResult | None = None,
+                    with_anchors: bool = False) -> dict[str, Any] | None:
+        """The EPCIS capture job of a stored capture (None if unknown)."""
+        record = capture_record(self.store, capture_id)
+        if record is None:
+            return None
+        signed_ids = record["event_ids"]
+        left_out = set(record["left_out"])
+        errors: list[dict[str, Any]] = []
+        if result is not None:
+            errors = list(result.rejected)
+        behaviour = result.behaviour if result is not None else (
+            "proceed" if record["left_out"] else "rollback")
+        job: dict[str, Any] = {
+            "captureID": capture_id,
+            "createdAt": _iso(record["received_ms"]),
+            "finishedAt": _iso(record["received_ms"]),
+            "running": False,
+            "success": not errors and not record["left_out"],
+            "captureErrorBehaviour": behaviour,
+            "errors": errors,
+            "eventIDs": [format_event_id(e) for e in signed_ids if e not in left_out],
+            "signer": record["signer"],
+            "org": "0x" + record["org"].hex(),
+            "nonce": record["nonce"],
+        }
+        if record["left_out"] and not errors:
+            errors.extend({
+                "type": "urn:zhenzhi:problem:event-not-captured",
+                "title": "Event not captured",
+                "status": 403,
+                "detail": "this signed event was left out (proceed): its organisation lacked "
+                          "the role it needs",
+                "eventID": format_event_id(e),
+            } for e in record["left_out"])
+            job["success"] = not errors
+        job["anchored"] = record["anchored"]
+        if with_anchors:
+            anchors = []
+            for eid in signed_ids:
+                status = self.store.anchor_status(eid)
+                if status is None:
+                    continue
+                anchors.append({
+                    "eventID": format_event_id(eid),
+                    "anchored": status.state == "anchored",
+                    "status": status.state,
+                    "txHash": "0x" + status.tx_hash.hex() if status.tx_hash else None,
+                    "batchRoot": "0x" + status.batch_root.hex() if status.batch_root else None,
+                    "blockNumber": status.block_number,
+                })
+            job["anchors"] = anchors
+        return job
+
+
+def _start_worker(settings: GatewaySettings, store: Store, w3: Any, deployment: Deployment,
+                  closers: list[Callable[[], None]]) -> Any:
+    from eth_account import Account
+    from ledger.anchoring import AnchorWorker
+
+    from ledger.transactor import Transactor
+
+    if settings.anchor_key is not None:
+        account = Account.from_key(settings.anchor_key.get_secret_value())
+    elif settings.anchor_keyfile is not None:
+        from ledger.keystore import load_key
+
+        passphrase = settings.anchor_passphrase.get_secret_value() \
+            if settings.anchor_passphrase else ""
+        account = load_key(settings.anchor_keyfile, passphrase)
+    else:
+        from ledger.errors import InvalidInputError
+
+        raise InvalidInputError("run_anchor_worker needs ZHENZHI_ANCHOR_KEY or "
+                                "ZHENZHI_ANCHOR_KEYFILE")
+    worker = AnchorWorker(store, Transactor(w3, account), deployment,
+                          interval=settings.anchor_interval_s)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, kwargs={"stop": stop}, name="anchor-worker",
+                              daemon=True)
+    thread.start()
+
+    def halt() -> None:
+        stop.set()
+        thread.join(timeout=30)
+
+    closers.append(halt)
+    return worker

@@ -74,7 +74,7 @@ def _header_location(capture_id: str) -> str:
                     "GS1-Capture-Error-Behaviour": {"schema": {"type": "string"},
                                                     "description": "`all`: rollback and proceed"},
                 }}})
-def capture_options(settings: SettingsDep) -> Response:
+async def capture_options(settings: SettingsDep) -> Response:
     return Response(status_code=204, headers={
         **EPCIS_HEADERS,
         "Allow": "OPTIONS, POST, GET",
@@ -147,7 +147,7 @@ async def capture(
     response_model=CaptureDomainOut,
     responses=problem_responses(400, 502),
 )
-def capture_domain(services: ServicesDep, settings: SettingsDep,
+async def capture_domain(services: ServicesDep, settings: SettingsDep,
                    signer: Annotated[str | None, Query(
                        pattern=r"^0[xX][0-9a-fA-F]{40}$",
                        description="a signing key's address: the answer then names its org")
@@ -185,7 +185,7 @@ def capture_domain(services: ServicesDep, settings: SettingsDep,
     response_model=CaptureJob,
     responses=problem_responses(400, 404),
 )
-def capture_job(
+async def capture_job(
     captureID: str,  # noqa: N803 - the binding's parameter name
     services: ServicesDep,
     anchors: Annotated[bool, Query(description="include per-event anchoring status")] = False,

@@ -28,7 +28,7 @@ router = APIRouter(tags=["Discovery"])
                     "properties": {"@context": {}, "type": {"type": "string"},
                                    "member": {"type": "array", "items": {"type": "string"}}},
                 }}}}})
-def top_level() -> OrjsonResponse:
+async def top_level() -> OrjsonResponse:
     body = {
         "@context": "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
         "type": "Collection",
@@ -39,5 +39,5 @@ def top_level() -> OrjsonResponse:
 
 @router.options("/", status_code=204, summary="EPCIS and CBV versions this server speaks",
                 response_class=Response)
-def discover() -> Response:
+async def discover() -> Response:
     return Response(status_code=204, headers={**DISCOVERY_HEADERS, "Allow": "OPTIONS, GET"})

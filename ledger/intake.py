@@ -1,0 +1,249 @@
+"""The capture pipeline: validate ▶ hash ▶ recover ▶ role check ▶ store (+ outbox).
+
+`Intake(store, chain_view, domain).accept(document, signature)` is everything the gateway does
+for `POST /capture`, with no web framework, so the CLI and tests run the very same code. It is
+synchronous and cheap per event: one JSON parse and schema check, one sha-256 per event, one
+Merkle tree, one signature recovery per document, role checks against chain reads cached per
+block, then one database transaction that stores the events and queues the capture for
+anchoring.
+
+Nothing is stored unless every check passes (`rollback`, the EPCIS default). With `proceed`,
+events whose required role the signer's organisation lacks are left out and reported, and the
+rest are stored: each event keeps its own proof into the signed root, so a subset is still
+verifiable.
+
+Errors (all `LedgerError`, so the gateway maps them to problem+json):
+
+    InvalidDocumentError (400)   malformed JSON-LD or schema failure (from ledger.epcis)
+    CaptureLimitExceededError    more events than the capture limit (413)
+    InvalidCaptureError (400)    malformed signature headers/fields (from ledger.signing)
+    InvalidSignatureError (403)  signature malformed, high-s or not recoverable
+    UnknownSigningKeyError (403) the recovered key is not registered to that organisation
+    RevokedSigningKeyError (403) the key was not valid at `signedAt` (revoked or not yet added)
+    MissingRoleError (403)       the organisation lacks the role an event's bizStep needs
+    (store) replayed nonce (409)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from ledger.capture import CaptureSignature, SignedCapture, events_tree
+from ledger.epcis import InvalidDocumentError, parse_document
+from ledger.errors import AuthorizationError, LedgerError
+from ledger.event_hash import event_hashes
+from ledger.roles import required_role
+from ledger.signing import CaptureDomain, build_signed_capture, signature_from_headers
+
+__all__ = [
+    "CaptureLimitExceededError", "ErrorBehaviour", "Intake", "IntakeResult", "capture_record",
+    "MissingRoleError", "RevokedSigningKeyError", "SignerAuthority", "UnknownSigningKeyError",
+]
+
+ErrorBehaviour = Literal["rollback", "proceed"]
+_CAPTURE_ID = re.compile(r"[0-9a-f]{64}")
+
+
+class CaptureLimitExceededError(LedgerError):
+    slug = "capture-limit-exceeded"
+    title = "Too many events in one capture"
+    status = 413
+
+
+class UnknownSigningKeyError(AuthorizationError):
+    slug = "unknown-signing-key"
+    title = "Signing key not registered to the organisation"
+
+
+class RevokedSigningKeyError(AuthorizationError):
+    slug = "revoked-signing-key"
+    title = "Signing key not valid at signing time"
+
+
+class MissingRoleError(AuthorizationError):
+    slug = "missing-role"
+    title = "Organisation lacks the role these events need"
+
+
+class SignerAuthority(Protocol):
+    """Chain reads the intake needs: `ledger.chain_view.ChainView` (cached per block)."""
+
+    def sync(self) -> int:
+        """Refresh the pinned block if it may be stale; returns it."""
+
+    def key_verdict(self, org: bytes, key: str, at: int) -> str:
+        """"valid", "unknown" (not a key of `org`) or why it was not valid at unix time `at`."""
+
+    def was_valid_signer(self, org: bytes, key: str, role: str, at: int) -> bool:
+        """`key` was valid for `org` at `at` and `org` holds `role`."""
+
+
+class CaptureStore(Protocol):
+    def accept_capture(self, capture: SignedCapture) -> Any: ...
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    """What the intake did with one document."""
+
+    capture: SignedCapture  # the capture as stored (with `proceed`, only the accepted events)
+    stored: Any  # the store's AcceptResult
+    behaviour: ErrorBehaviour
+    rejected: tuple[dict[str, Any], ...] = field(default=())  # per-event problems (proceed)
+
+    @property
+    def capture_id(self) -> str:
+        return self.capture.digest.hex()
+
+    @property
+    def success(self) -> bool:
+        return not self.rejected
+
+
+class Intake:
+    """Validate, hash, recover, authorise and store signed EPCIS captures."""
+
+    def __init__(self, store: CaptureStore, chain_view: SignerAuthority, domain: CaptureDomain,
+                 *, max_bytes: int = 2 * 1024 * 1024, max_events: int = 500) -> None:
+        self.store = store
+        self.chain_view = chain_view
+        self.domain = domain
+        self.max_bytes = max_bytes
+        self.max_events = max_events
+
+    # -- the steps, each usable alone ---------------------------------------------------------
+
+    def parse(self, document: bytes | str | Mapping[str, Any]) -> Any:
+        """Parse and validate an EPCISDocument (the size limit is checked before parsing)."""
+        try:
+            doc = parse_document(document, max_bytes=self.max_bytes, max_events=self.max_events)
+        except InvalidDocumentError as exc:
+            if "max_events" in exc.fields:
+                # Too many events is a limit (413, like GS1-EPCIS-Capture-Limit), not bad input.
+                raise CaptureLimitExceededError(
+                    f"the document has {exc.fields.get('count')} events; at most "
+                    f"{self.max_events} per capture", limit=self.max_events,
+                    count=exc.fields.get("count")) from None
+            raise
+        if not doc.events:
+            raise InvalidDocumentError("the document holds no events: nothing to capture",
+                                       pointer="/epcisBody/eventList")
+        return doc
+
+    def hash_events(self, doc: Any) -> list[bytes]:
+        """Event hashes in document order (a document's ignoreFields are honoured)."""
+        return event_hashes(doc)
+
+    def signature_for(self, signature: CaptureSignature | Mapping[str, str],
+                      event_ids: Sequence[bytes]) -> CaptureSignature:
+        if isinstance(signature, CaptureSignature):
+            return signature
+        return signature_from_headers(signature, events_root=events_tree(event_ids).root,
+                                      count=len(event_ids))
+
+    def authorise(self, capture: SignedCapture, behaviour: ErrorBehaviour = "rollback"
+                  ) -> tuple[list[int], list[dict[str, Any]]]:
+        """Indices of the events the signer may capture, and a problem for each other one."""
+        org = capture.signature.org
+        at = capture.signature.signed_at
+        view = self.chain_view
+        view.sync()
+        verdict = view.key_verdict(org, capture.signer, at)
+        org_hex = "0x" + org.hex()
+        if verdict == "unknown":
+            raise UnknownSigningKeyError(
+                f"key {capture.signer} is not a signing key of organisation {org_hex}",
+                org=org_hex, signer=capture.signer)
+        if verdict != "valid":
+            raise RevokedSigningKeyError(
+                f"key {capture.signer} of organisation {org_hex} was not valid at "
+                f"signedAt={at} ({verdict})",
+                org=org_hex, signer=capture.signer, signedAt=at, reason=str(verdict))
+        granted: dict[str, bool] = {}
+        allowed: list[int] = []
+        problems: list[dict[str, Any]] = []
+        for index, event in enumerate(capture.events):
+            role = required_role(event)
+            ok = granted.get(role)
+            if ok is None:
+                ok = granted[role] = bool(view.was_valid_signer(org, capture.signer, role, at))
+            if ok:
+                allowed.append(index)
+                continue
+            error = MissingRoleError(
+                f"event {index} (bizStep {event.get('bizStep')!r}) needs role {role}, which "
+                f"organisation {org_hex} does not hold",
+                org=org_hex, role=role, eventIndex=index, eventID=_ni(capture.event_ids[index]))
+            if behaviour == "rollback":
+                raise error
+            problems.append(error.to_problem())
+        return allowed, problems
+
+    # -- the pipeline -------------------------------------------------------------------------
+
+    def accept(self, document: bytes | str | Mapping[str, Any],
+               signature: CaptureSignature | Mapping[str, str], *,
+               behaviour: ErrorBehaviour = "rollback",
+               expected_signer: str | None = None) -> IntakeResult:
+        """Run the whole pipeline; raise a `LedgerError` and store nothing if it fails.
+
+        `signature` is either a parsed `CaptureSignature` (e.g. from a signed capture file) or
+        the HTTP headers (`Zhenzhi-Capture-*`), whose root and count come from the document.
+        """
+        doc = self.parse(document)
+        event_ids = self.hash_events(doc)
+        sig = self.signature_for(signature, event_ids)
+        signed = build_signed_capture(list(doc.events), doc.context, event_ids, sig, self.domain,
+                                      expected_signer=expected_signer)
+        allowed, problems = self.authorise(signed, behaviour)
+        if not allowed:
+            raise MissingRoleError(
+                "no event of this capture may be signed by this organisation",
+                org="0x" + signed.signature.org.hex(), errors=problems)
+        # `keep` stores only the allowed events; the capture row still records every signed
+        # id, so each stored event's proof into the signed root can be rebuilt.
+        stored = self.store.accept_capture(signed, keep=allowed if problems else None)
+        return IntakeResult(capture=signed, stored=stored, behaviour=behaviour,
+                            rejected=tuple(problems))
+
+
+def capture_record(store: Any, capture_id: str) -> dict[str, Any] | None:
+    """What a capture job reports, read from the store's tables (None: no such capture).
+
+    `left_out` are signed event ids stored neither by this capture nor by an earlier one:
+    the events a `proceed` capture did not keep.
+    """
+    if not isinstance(capture_id, str) or not _CAPTURE_ID.fullmatch(capture_id):
+        return None
+    from sqlalchemy import select
+
+    from ledger import tables as t
+
+    c, e, b = t.captures, t.events, t.batches
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            select(c.c.signer, c.c.org, c.c.nonce, c.c.event_ids, c.c.received_ms, b.c.state)
+            .select_from(c.outerjoin(b, b.c.id == c.c.batch_id))
+            .where(c.c.id == capture_id)).first()
+        if row is None:
+            return None
+        blob = bytes(row.event_ids)
+        ids = [blob[i:i + 32] for i in range(0, len(blob), 32)]
+        found: set[bytes] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            found.update(bytes(r[0]) for r in conn.execute(
+                select(e.c.event_id).where(e.c.event_id.in_(chunk))))
+    return {
+        "signer": row.signer, "org": bytes(row.org), "nonce": row.nonce,
+        "received_ms": row.received_ms, "event_ids": ids,
+        "left_out": [i for i in dict.fromkeys(ids) if i not in found],
+        "anchored": row.state == "anchored",
+    }
+
+
+def _ni(event_id: bytes) -> str:
+    return f"ni:///sha-256;{event_id.hex()}?ver=CBV2.0"
