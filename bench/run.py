@@ -1,0 +1,185 @@
+"""`scripts/bench`: run every benchmark in one go and write bench/results.json + bench/RESULTS.md.
+
+Each section is one module's `measure(...)`; a section that fails is recorded with its error and
+the run goes on, so one broken part never hides the others' figures. Targets come from the
+issues; the table says for each figure whether it met its target on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from importlib import import_module, metadata
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+
+# figure -> (comparison, target, unit, what it measures)
+TARGETS: dict[str, tuple[str, float, str, str]] = {
+    "hash_events_per_s": (">=", 0, "events/s", "CBV 2.0 event ids, one core"),
+    "hash_speedup_vs_gs1_reference": (">=", 10, "×", "vs epcis-event-hash-generator, same events"),
+    "validate_hash_verify_500_events_per_s": (">=", 20_000, "events/s", "signed 500-event capture, one core"),
+    "capture_single_events_per_s": (">=", 1_000, "events/s", "HTTP single-event signed captures"),
+    "capture_single_p99_ms": ("<=", 50, "ms", "p99 of those"),
+    "capture_batch_events_per_s": (">=", 15_000, "events/s", "HTTP 500-event captures"),
+    "anchor_events_per_s": (">=", 20_000, "events/s", "anchored on anvil, sustained"),
+    "anchor_gas_per_event_1024": ("<=", 100, "gas", "per event, 1,024-event batches"),
+    "anchor_gas_per_event_4096": ("<=", 30, "gas", "per event, 4,096-event batches"),
+    "anchored_vs_naive_speedup": (">=", 50, "×", "vs one transaction per event, same run"),
+    "verify_lib_per_s": (">=", 2_000, "/s", "8-event journey, warm cache, one core"),
+    "verify_http_per_s": (">=", 1_000, "/s", "resolver JSON + verification"),
+    "verify_http_p99_ms": ("<=", 25, "ms", "p99 of those"),
+    "trace_p95_ms": ("<=", 50, "ms", "item history p95"),
+    "recall_scope_s": ("<=", 1, "s", "recall scope, lot with ≥10,000 descendants"),
+    "events_in_store": (">=", 0, "events", "store size for the query figures"),
+}
+
+Section = Callable[[bool], dict[str, Any]]
+
+
+def _hashing(quick: bool) -> dict[str, Any]:
+    return import_module("bench.hashing").measure(repeat=3 if quick else 7)
+
+
+def _signing(quick: bool) -> dict[str, Any]:
+    return import_module("bench.signing").measure(recoveries=500 if quick else 2000,
+                                                  intake_rounds=5 if quick else 20)
+
+
+def _gas(quick: bool) -> dict[str, Any]:
+    return import_module("bench.gas").measure_standalone()
+
+
+def _anchoring(quick: bool) -> dict[str, Any]:
+    return import_module("bench.anchoring").measure_standalone(quick=quick)
+
+
+def _gateway(quick: bool) -> dict[str, Any]:
+    mod = import_module("bench.gateway")
+    return mod.measure(single=1500, batches=8) if quick else mod.measure()
+
+
+def _queries(quick: bool) -> dict[str, Any]:
+    mod = import_module("bench.queries")
+    return mod.measure(quick=quick)
+
+
+def _verify(quick: bool) -> dict[str, Any]:
+    return import_module("bench.verify").measure(quick=quick)
+
+
+SECTIONS: dict[str, Section] = {
+    "hashing": _hashing,
+    "signing": _signing,
+    "gas": _gas,
+    "anchoring": _anchoring,
+    "gateway": _gateway,
+    "verify": _verify,
+    "queries": _queries,
+}
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for pkg in ("zhenzhi", "web3", "sqlalchemy", "fastapi", "uvicorn", "coincurve",
+                "epcis-event-hash-generator"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    versions["python"] = platform.python_version()
+    index = BENCH_DIR.parent / "contracts" / "build" / "index.json"
+    if index.exists():
+        versions["solc"] = json.loads(index.read_text()).get("solcVersion")
+    return {"cores": os.cpu_count(), "cpu_model": cpu, "platform": platform.platform(),
+            "versions": versions}
+
+
+def verdict(key: str, value: Any) -> str:
+    if key not in TARGETS or not isinstance(value, int | float):
+        return ""
+    op, target, _, _ = TARGETS[key]
+    if target == 0:
+        return ""
+    ok = value >= target if op == ">=" else value <= target
+    return "met" if ok else "MISSED"
+
+
+def render(results: dict[str, Any]) -> str:
+    lines = [
+        "# Benchmark results",
+        "",
+        f"{results['machine']['cores']} cores, {results['machine']['cpu_model']}; "
+        f"{'quick' if results['quick'] else 'full'} run of {results['duration_s']} s on "
+        f"{results['finished_at']}.",
+        "",
+        "| figure | value | target | | what |",
+        "|---|---|---|---|---|",
+    ]
+    for key, (op, target, unit, what) in TARGETS.items():
+        value = results.get(key)
+        shown = "—" if value is None else f"{value:,}" if isinstance(value, int | float) else str(value)
+        tgt = "" if target == 0 else f"{op} {target:,} {unit}"
+        lines.append(f"| `{key}` | {shown} | {tgt} | {verdict(key, value)} | {what} |")
+    errors = results.get("errors", {})
+    if errors:
+        lines += ["", "Sections that failed:", ""]
+        lines += [f"- {name}: {msg}" for name, msg in errors.items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/bench")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, under 5 minutes")
+    parser.add_argument("--only", action="append", choices=sorted(SECTIONS), help="run only these")
+    parser.add_argument("--out", type=Path, default=BENCH_DIR)
+    args = parser.parse_args(argv)
+
+    started = time.monotonic()
+    results: dict[str, Any] = {"quick": args.quick, "machine": machine(), "sections": {},
+                               "errors": {}}
+    for name in args.only or list(SECTIONS):
+        print(f"==> {name}", file=sys.stderr, flush=True)
+        t0 = time.monotonic()
+        try:
+            figures = SECTIONS[name](args.quick)
+        except Exception as exc:  # noqa: BLE001 - one broken section must not hide the others
+            traceback.print_exc()
+            results["errors"][name] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            continue
+        figures["section_s"] = round(time.monotonic() - t0, 1)
+        results["sections"][name] = figures
+        for key in TARGETS:
+            if key in figures:
+                results[key] = figures[key]
+        print(f"    {name}: {figures['section_s']} s", file=sys.stderr, flush=True)
+    results["duration_s"] = round(time.monotonic() - started, 1)
+    results["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for key in TARGETS:
+        results.setdefault(key, None)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    table = render(results)
+    (args.out / "RESULTS.md").write_text(table)
+    print(table)
+    return 1 if results["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
