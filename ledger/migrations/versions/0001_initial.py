@@ -134,9 +134,7 @@ def upgrade() -> None:
     op.create_index(op.f('ix_events_disposition'), 'events', ['disposition'], unique=False)
     op.create_index(op.f('ix_events_event_time_ms'), 'events', ['event_time_ms'], unique=False)
     op.create_index(op.f('ix_events_gtin_lot'), 'events', ['gtin', 'lot'], unique=False)
-    op.create_index(op.f('ix_events_lot'), 'events', ['lot'], unique=False)
     op.create_index(op.f('ix_events_read_point'), 'events', ['read_point'], unique=False)
-    op.create_index(op.f('ix_events_record_time_ms'), 'events', ['record_time_ms'], unique=False)
     op.create_table('outbox',
     sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('capture_id', sa.String(length=64), nullable=False),
@@ -154,7 +152,8 @@ def upgrade() -> None:
     sa.Column('role', sa.String(length=8), nullable=False),
     sa.Column('epc', sa.String(length=512), nullable=False),
     sa.ForeignKeyConstraint(['event_id'], ['events.event_id'], name=op.f('fk_event_epcs_event_id_events')),
-    sa.PrimaryKeyConstraint('event_id', 'role', 'epc', name=op.f('pk_event_epcs'))
+    sa.PrimaryKeyConstraint('event_id', 'role', 'epc', name=op.f('pk_event_epcs')),
+    sqlite_with_rowid=False,
     )
     op.create_index(op.f('ix_event_epcs_epc_role'), 'event_epcs', ['epc', 'role'], unique=False)
 
@@ -165,9 +164,7 @@ def downgrade() -> None:
     op.drop_table('event_epcs')
     op.drop_index(op.f('ix_outbox_batch_id'), table_name='outbox')
     op.drop_table('outbox')
-    op.drop_index(op.f('ix_events_record_time_ms'), table_name='events')
     op.drop_index(op.f('ix_events_read_point'), table_name='events')
-    op.drop_index(op.f('ix_events_lot'), table_name='events')
     op.drop_index(op.f('ix_events_gtin_lot'), table_name='events')
     op.drop_index(op.f('ix_events_event_time_ms'), table_name='events')
     op.drop_index(op.f('ix_events_disposition'), table_name='events')
