@@ -21,7 +21,6 @@ from typing import Any
 
 from ledger.errors import InvalidInputError
 from ledger.event_hash import _gs1_key_uri
-from ledger.paths import SHARED_DIR
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -35,7 +34,8 @@ __all__ = [
     "validate_event",
 ]
 
-SCHEMA_FILE = SHARED_DIR / "conformance" / "epcis" / "schema" / "EPCIS-JSON-Schema.json"
+# The official schema, vendored: a deployed gateway has no conformance folder beside it.
+SCHEMA_FILE = Path(__file__).resolve().parent / "schemas" / "EPCIS-JSON-Schema.json"
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_EVENTS = 10_000
 EVENT_TYPES = frozenset(("ObjectEvent", "AggregationEvent", "TransactionEvent",

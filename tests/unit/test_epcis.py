@@ -119,3 +119,13 @@ def test_event_epcs_by_role_in_canonical_digital_link() -> None:
                                              "urn:example:not-gs1"]}
     assert event_epcs(urn)["epc"] == ["https://id.gs1.org/01/10614141073464/21/2017",
                                       "urn:example:not-gs1"]
+
+
+def test_vendored_schema_equals_the_official_one() -> None:
+    from ledger.epcis import SCHEMA_FILE
+    from ledger.paths import SHARED_DIR
+
+    official = SHARED_DIR / "conformance" / "epcis" / "schema" / "EPCIS-JSON-Schema.json"
+    if not official.exists():
+        pytest.skip(f"no conformance folder at {official.parent}")
+    assert SCHEMA_FILE.read_bytes() == official.read_bytes()
