@@ -1,0 +1,153 @@
+"""Complaints about an item code: anyone may file one, brand owners and regulators read them.
+
+    POST /complaints   JSON or the consumer page's form; rate-limited per client, size-limited
+    GET  /complaints   brand owner's members: complaints about GTINs their organisation owns;
+                       regulators: all
+
+Filing needs no account: the per-client token bucket (shared through Redis when configured)
+and the text limit are what keep the endpoint from being flooded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
+
+from gateway.auth import Access, MemberDep
+from gateway.deps import ServicesDep
+from gateway.problems import problem_responses
+from gateway.traceability import RuntimeDep
+from ledger.codes import validate_gtin14, validate_lot
+from ledger.complaints import CATEGORIES, ComplaintBook, InvalidComplaintError
+from ledger.errors import InvalidInputError
+from ledger.ratelimit import limit
+
+__all__ = ["client_key", "parse_code", "router"]
+
+router = APIRouter(tags=["Complaints"])
+
+_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {
+            "type": "object", "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "the item's Digital Link (or its path)"},
+                "category": {"type": "string", "enum": list(CATEGORIES)},
+                "message": {"type": "string", "maxLength": 20000},
+            }}},
+        "application/x-www-form-urlencoded": {"schema": {
+            "type": "object", "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "category": {"type": "string"},
+                           "message": {"type": "string"}}}},
+    },
+}
+
+
+def client_key(request: Request) -> str:
+    """The rate-limit key of the client: its address, hashed (keys may sit in Redis)."""
+    host = request.client.host if request.client else "unknown"
+    return hashlib.sha256(host.encode()).hexdigest()[:32]
+
+
+def gtin14(text: str) -> str:
+    if text.isdigit() and len(text) in (8, 12, 13):
+        text = text.zfill(14)
+    return validate_gtin14(text)
+
+
+def parse_code(code: str) -> tuple[str, str | None, str | None]:
+    """(gtin, serial, lot) of a Digital Link URI or path (`/01/<gtin>[/10/<lot>]/21/<serial>`)."""
+    from urllib.parse import unquote
+
+    parts = [unquote(p) for p in urlsplit(code.strip()).path.split("/") if p]
+    try:
+        start = parts.index("01")
+    except ValueError:
+        raise InvalidComplaintError("code must be a GS1 Digital Link (…/01/<GTIN>/21/<serial>)",
+                                    field="code") from None
+    pairs = parts[start:]
+    if len(pairs) % 2:
+        raise InvalidComplaintError("code path must be AI/value pairs", field="code")
+    values = dict(zip(pairs[0::2], pairs[1::2], strict=True))
+    gtin = gtin14(values["01"])
+    serial = values.get("21")
+    lot = values.get("10")
+    if serial is not None:
+        validate_lot(serial, "serial")
+    if lot is not None:
+        validate_lot(lot)
+    return gtin, serial, lot
+
+
+@router.post("/complaints", status_code=201, summary="File a complaint about an item code",
+             openapi_extra={"requestBody": _BODY},
+             responses={303: {"description": "form posts: back to the item page"},
+                        **problem_responses(400, 413, 415, 429)})
+async def file_complaint(request: Request, services: ServicesDep, runtime: RuntimeDep) -> Any:
+    """No account needed. Rate-limited per client (429 with Retry-After) and size-limited."""
+    settings = runtime.settings
+    limit(runtime.complaints, client_key(request))
+    raw = await request.body()
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    is_form = kind == "application/x-www-form-urlencoded"
+    if is_form:
+        fields = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace"),
+                                                max_num_fields=10).items()}
+    elif kind == "application/json":
+        try:
+            fields = json.loads(raw)
+        except ValueError as exc:
+            raise InvalidInputError(f"body is not JSON: {exc}") from None
+        if not isinstance(fields, dict):
+            raise InvalidInputError("body must be a JSON object")
+    else:
+        from gateway.problems import UnsupportedMediaTypeError
+
+        raise UnsupportedMediaTypeError("send application/json or a form", contentType=kind)
+    code, message = fields.get("code"), fields.get("message")
+    if not isinstance(code, str) or not isinstance(message, str):
+        raise InvalidComplaintError("code and message are required strings")
+    category = fields.get("category") or "other"
+    if not isinstance(category, str):
+        raise InvalidComplaintError("category must be a string", field="category")
+    gtin, serial, lot = parse_code(code)
+    book = ComplaintBook(services.store.engine)
+    complaint = await run_in_threadpool(book.file, gtin, serial, lot, message, category=category,
+                                        max_chars=settings.complaint_max_chars)
+    if is_form:
+        back = urlsplit(code).path or "/"
+        return RedirectResponse(f"{back}?complaint={complaint.id}", status_code=303)
+    return {"id": complaint.id, "gtin": gtin, "serial": serial, "lot": lot,
+            "category": complaint.category, "status": complaint.status}
+
+
+@router.get("/complaints", summary="Complaints (brand owners: their GTINs; regulators: all)",
+            responses=problem_responses(400, 401, 403))
+def list_complaints(viewer: MemberDep, services: ServicesDep,
+                    gtin: Annotated[str | None, Query(pattern=r"^[0-9]{14}$")] = None,
+                    lot: Annotated[str | None, Query(max_length=20)] = None,
+                    after: Annotated[int, Query(ge=0)] = 0,
+                    limit_: Annotated[int, Query(alias="limit", ge=1, le=1000)] = 100,
+                    ) -> dict[str, Any]:
+    book = ComplaintBook(services.store.engine)
+    gtins: list[str] | None
+    if viewer.access is Access.REGULATOR:
+        gtins = [gtin] if gtin else None
+    else:
+        view = services.chain_view
+        view.sync()
+        # Only GTINs whose company prefix this organisation owns now, on chain.
+        candidates = [gtin] if gtin else book.gtins()
+        gtins = [g for g in candidates if view.prefix_owner(g) == viewer.org]
+    items = book.list(gtins, lot=lot, after_id=after, limit=limit_)
+    out: dict[str, Any] = {"complaints": [c.to_json() for c in items]}
+    if len(items) == limit_:
+        out["next"] = f"/complaints?after={items[-1].id}&limit={limit_}"
+    return out

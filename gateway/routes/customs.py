@@ -1,0 +1,114 @@
+"""Customs: explainable risk assessment of a consignment, and its recorded decision.
+
+    POST /consignments/{id}/risk     the rules that fired, their weights, the suggested decision
+    GET  /consignments/{id}/decision the decision in force on CustomsRelease (public)
+    GET  /risk-rules/{version}       a published rule set (public: anyone may check the rules)
+
+The assessment reveals an enterprise's complaint and inspection record, so it is for customs
+and regulators (signed member requests). The decision itself is recorded by the customs node
+with its own key (`zhenzhi customs decide`), never by the gateway.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, Field
+
+from gateway.auth import Access, MemberDep, require
+from gateway.deps import ServicesDep
+from gateway.problems import problem_responses
+from gateway.traceability import RuntimeDep
+from ledger.codes import org_id
+from ledger.customs import Declaration, consignment_key, gather_facts
+from ledger.errors import InvalidInputError, NotFoundError
+from ledger.risk import RULES_DIR, assess, load_rules
+from ledger.roles import CUSTOMS, REGULATOR
+
+__all__ = ["parse_event_id", "parse_org", "router"]
+
+router = APIRouter(tags=["Customs"])
+
+ConsignmentId = Annotated[str, Path(min_length=1, max_length=66,
+                                    description="customs reference or 0x bytes32 key")]
+_NI_RE = re.compile(r"^ni:///sha-256;([0-9a-f]{64})\?ver=CBV2\.0$")
+
+
+class UnknownDecisionError(NotFoundError):
+    slug = "no-customs-decision"
+    title = "No customs decision recorded"
+
+
+class RiskRequest(BaseModel):
+    enterprise: str = Field(description="declaring enterprise: GLN (13 digits) or 0x bytes32 org id")
+    originCountry: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    category: str | None = Field(default=None, pattern=r"^[0-9]{2,10}$", description="HS code")
+    eventIds: list[str] = Field(default_factory=list, max_length=10_000,
+                                description="ni:///sha-256;…?ver=CBV2.0 ids the decision covers")
+    rulesVersion: str | None = Field(default=None, description="default: the gateway's current set")
+
+
+def parse_org(text: str) -> bytes:
+    if re.fullmatch(r"0x[0-9a-fA-F]{64}", text):
+        return bytes.fromhex(text[2:])
+    return org_id(text)
+
+
+def parse_event_id(text: str) -> bytes:
+    m = _NI_RE.match(text.lower() if text.startswith("ni:") else text)
+    if not m:
+        raise InvalidInputError(f"not an event id (ni:///sha-256;<64 hex>?ver=CBV2.0): {text!r}",
+                                field="eventIds")
+    return bytes.fromhex(m.group(1))
+
+
+@router.post("/consignments/{consignment}/risk", summary="Explainable risk assessment",
+             responses=problem_responses(400, 401, 403, 404))
+def risk(consignment: ConsignmentId, body: RiskRequest, viewer: MemberDep,
+         services: ServicesDep, runtime: RuntimeDep) -> dict[str, Any]:
+    """Judges the consignment with the versioned rule set: every rule that fired, with its
+    weight and why, the score, and the suggested decision (DIRECT_RELEASE, NORMAL_CONTROL or
+    IMMEDIATE_CONTROL). Adding a firing rule can never lower the decision."""
+    require(viewer, Access.MEMBER, CUSTOMS, REGULATOR)
+    rules = load_rules(body.rulesVersion or runtime.settings.risk_rules_version)
+    declaration = Declaration(
+        consignment=consignment, enterprise=parse_org(body.enterprise),
+        origin_country=body.originCountry, category=body.category,
+        event_ids=tuple(parse_event_id(e) for e in body.eventIds))
+    services.chain_view.sync()
+    facts = gather_facts(declaration, chain=runtime.chain(services.chain_view),
+                         engine=services.store.engine)
+    result = assess(facts, rules).to_json()
+    result["consignment"] = consignment
+    result["consignmentKey"] = "0x" + consignment_key(consignment).hex()
+    return result
+
+
+@router.get("/consignments/{consignment}/decision", summary="Customs decision on chain",
+            responses=problem_responses(400, 404))
+def decision(consignment: ConsignmentId, services: ServicesDep) -> dict[str, Any]:
+    key = consignment_key(consignment)
+    view = services.chain_view
+    view.sync()
+    record = view.customs(key)
+    if record is None:
+        raise UnknownDecisionError(f"no customs decision recorded for {consignment}",
+                                   consignment=consignment)
+    return {"consignment": consignment, "consignmentKey": "0x" + key.hex(),
+            "decision": record.decision, "inspection": record.inspection,
+            "eventsRoot": "0x" + record.events_root.hex(), "decidedAt": record.decided_at,
+            "recorder": record.recorder, "decisions": record.count,
+            "released": record.released, "refused": record.refused}
+
+
+@router.get("/risk-rules/{version}", summary="A published risk rule set",
+            responses=problem_responses(404))
+def rules_file(version: Annotated[str, Path(pattern=r"^v[0-9]{1,4}$")]) -> dict[str, Any]:
+    import json
+
+    rules = load_rules(version)  # validates and 404s for unknown versions
+    raw = json.loads((RULES_DIR / f"{version}.json").read_text(encoding="utf-8"))
+    raw["sha256"] = rules.sha256
+    return dict(raw)

@@ -1,0 +1,77 @@
+"""Read access to an item, by who is asking.
+
+    GET /items/{gtin}/{serial}/profile   anyone: the consumer profile (~20 traceability fields)
+    GET /items/{gtin}/{serial}/events    members: the full EPCIS events of the item's history
+                                         (signed request; regulators likewise)
+
+Full events name trading partners, quantities and business transactions: members share them
+with each other, the public sees the profile derived from them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from starlette.concurrency import run_in_threadpool
+
+from gateway.auth import MemberDep
+from gateway.deps import ServicesDep
+from gateway.problems import problem_responses
+from gateway.routes.resolver import _customs_decision, assemble, profile_of
+from gateway.traceability import RuntimeDep
+from ledger.gs1 import DigitalLink
+from ledger.trace import Tracer
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["Items"])
+
+Gtin = Annotated[str, Path(pattern=r"^[0-9]{8,14}$")]
+Serial = Annotated[str, Path(min_length=1, max_length=20)]
+
+
+def _link(gtin: str, serial: str) -> DigitalLink:
+    from urllib.parse import quote
+
+    return DigitalLink.parse(f"https://id.gs1.org/01/{gtin}/21/{quote(serial, safe='')}")
+
+
+@router.get("/items/{gtin}/{serial}/profile", summary="Consumer profile of an item (public)",
+            responses=problem_responses(400))
+async def item_profile(gtin: Gtin, serial: Serial, services: ServicesDep,
+                       runtime: RuntimeDep) -> dict[str, Any]:
+    link = _link(gtin, serial)
+
+    def work() -> dict[str, Any]:
+        bundle = assemble(services, link, source=None, scans=[])
+        profile = profile_of(services, runtime, link, bundle,
+                             customs_decision=_customs_decision(services, bundle))
+        return dict(profile.to_json())
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/items/{gtin}/{serial}/events", summary="Full EPCIS events of an item (members)",
+            responses=problem_responses(400, 401, 403))
+async def item_events(gtin: Gtin, serial: Serial, viewer: MemberDep,
+                      services: ServicesDep) -> dict[str, Any]:
+    link = _link(gtin, serial)
+
+    def work() -> dict[str, Any]:
+        history = Tracer(services.store.engine).item_history(link.canonical_uri())
+        return {
+            "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+            "type": "EPCISQueryDocument",
+            "schemaVersion": "2.0",
+            "epcisBody": {"queryResults": {
+                "queryName": "ItemHistory",
+                "resultsBody": {"eventList": [
+                    {**h.event, "eventID": f"ni:///sha-256;{h.event_id.hex()}?ver=CBV2.0"}
+                    for h in history]}}},
+            "zhenzhi:relations": [{"eventID": f"ni:///sha-256;{h.event_id.hex()}?ver=CBV2.0",
+                                   "relation": h.relation, "via": h.via} for h in history],
+            "zhenzhi:viewer": {"org": viewer.org_hex, "access": viewer.access.name},
+        }
+
+    return await run_in_threadpool(work)

@@ -1,0 +1,227 @@
+"""GS1 Digital Link resolver: what a scanned QR code opens.
+
+    GET /01/{gtin}/21/{serial}             and, with a lot qualifier,
+    GET /01/{gtin}/10/{lot}/21/{serial}
+
+- a browser (Accept: text/html, the default) gets the consumer page: the verifier's verdict
+  on this gateway's evidence, rendered by `verifier.page`;
+- `Accept: application/json` gets the proof bundle (`ledger.evidence`, format v1), which any
+  verifier re-checks against the chain without trusting this gateway;
+- `?linkType=all` gets the RFC 9264 linkset (`application/linkset+json`); `?linkType=<type>`
+  redirects (307) to that link.
+
+Each page or bundle resolution is recorded as a scan (coarse region only: `?region=CN-31`, or
+the `X-Client-Region` header a proxy with GeoIP may set) for the clone rules. Resolutions are
+rate-limited per client, so a script cannot flood an item's scan history.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from gateway.deps import ServicesDep
+from gateway.problems import problem_responses
+from gateway.responses import OrjsonResponse
+from gateway.routes.complaints import client_key
+from gateway.traceability import RuntimeDep, TraceabilityRuntime
+from ledger import item_evidence
+from ledger.errors import NotFoundError
+from ledger.evidence import Bundle, ChainRef, build_bundle
+from ledger.gs1 import DigitalLink
+from ledger.profile import ProfileEvent, consumer_profile
+from ledger.ratelimit import limit
+from ledger.trace import Tracer
+
+__all__ = ["LINKSET_MEDIA_TYPE", "router"]
+
+router = APIRouter(tags=["Digital Link resolver"])
+
+LINKSET_MEDIA_TYPE = "application/linkset+json"
+GS1 = "https://gs1.org/voc/"
+
+
+class UnknownLinkTypeError(NotFoundError):
+    slug = "unknown-link-type"
+    title = "No link of this type for the item"
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "consumer page (text/html), proof bundle (application/json) or "
+                         "linkset (application/linkset+json)",
+          "content": {"text/html": {}, "application/json": {}, LINKSET_MEDIA_TYPE: {}}},
+    307: {"description": "redirect to the link of the requested linkType"},
+    **problem_responses(400, 404, 429),
+}
+
+Gtin = Annotated[str, Path(pattern=r"^[0-9]{8,14}$", description="GTIN-8/12/13/14")]
+Segment = Annotated[str, Path(min_length=1, max_length=20)]
+LinkType = Annotated[str | None, Query(alias="linkType", max_length=80,
+                                       description="`all` for the linkset, or one link type")]
+Region = Annotated[str | None, Query(max_length=10, description="ISO 3166 region, e.g. CN-31")]
+
+
+def _wants_json(request: Request) -> bool:
+    """True if the client ranks JSON above HTML (a browser never does)."""
+    best: dict[str, float] = {}
+    for part in request.headers.get("accept", "").split(","):
+        kind, _, params = part.strip().partition(";")
+        q = 1.0
+        for p in params.split(";"):
+            name, _, value = p.strip().partition("=")
+            if name == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        best[kind.strip().lower()] = max(q, best.get(kind.strip().lower(), 0.0))
+    json_q = max(best.get("application/json", 0.0), best.get("application/ld+json", 0.0))
+    html_q = max(best.get("text/html", 0.0), best.get("*/*", 0.0) * 0.99)
+    return json_q > 0 and json_q >= html_q
+
+
+def _base(request: Request, services: Any) -> str:
+    return (services.settings.public_url or str(request.base_url)).rstrip("/")
+
+
+def linkset(anchor: str, base: str, path: str) -> dict[str, Any]:
+    """RFC 9264 linkset: the resolver's links for one item, keyed by GS1 link type."""
+    gtin, serial = path.split("/")[2], path.rsplit("/", 1)[-1]
+    return {"linkset": [{
+        "anchor": anchor,
+        GS1 + "defaultLink": [{"href": base + path, "type": "text/html", "title": "Verification"}],
+        GS1 + "pip": [{"href": base + path, "type": "text/html",
+                       "title": "Product information and verification"}],
+        GS1 + "verificationService": [{"href": base + path, "type": "application/json",
+                                       "title": "Proof bundle (zhenzhi-evidence v1)"}],
+        GS1 + "traceability": [{"href": f"{base}/items/{gtin}/{quote(serial, safe='')}/events",
+                                "type": "application/json",
+                                "title": "EPCIS events (signed member requests)"}],
+        GS1 + "consumerHandlingStorageInfo": [{
+            "href": f"{base}/items/{gtin}/{quote(serial, safe='')}/profile",
+            "type": "application/json", "title": "Consumer profile"}],
+        "https://ns.zhenzhi.example/linktype/complaint": [{
+            "href": base + "/complaints", "type": "application/json",
+            "title": "Report a problem"}],
+    }]}
+
+
+def assemble(services: Any, link: DigitalLink, *, source: str | None,
+             scans: list[Any] | None = None) -> Bundle:
+    """The item's proof bundle from the store: events (with aggregation and transformation),
+    lot registration and code proof, customs decisions covering it, scan history."""
+    engine = services.store.engine
+    code = link.canonical_uri()
+    history = Tracer(engine).item_history(code)
+    view = services.chain_view
+    block = view.sync()
+    chain = ChainRef(view.chain_id, view.contracts, block)
+    registration = item_evidence.registration(engine, link.gtin14, str(link.serial))
+    customs = item_evidence.customs_evidence(engine, (h.event_id for h in history))
+    if scans is None:
+        scans = item_evidence.scan_history(engine, link.gtin14, str(link.serial))
+    return build_bundle(services.store, code, chain=chain, events=history,
+                        registration=registration, customs=customs, scans=scans, source=source)
+
+
+def profile_of(services: Any, runtime: TraceabilityRuntime, link: DigitalLink, bundle: Bundle,
+               *, customs_decision: str | None = None) -> Any:
+    chain = runtime.chain(services.chain_view)
+    names: dict[bytes, str | None] = {}
+
+    def name(org: bytes) -> str | None:
+        if org not in names:
+            record = chain.organisation(org)
+            names[org] = record.name if record else None
+        return names[org]
+
+    events = [ProfileEvent(e.event, "0x" + bundle.captures[e.capture].signature.org.hex(),
+                           name(bundle.captures[e.capture].signature.org))
+              for e in bundle.events]
+    lot = bundle.registration.lot if bundle.registration else link.lot
+    owner = services.chain_view.prefix_owner(link.gtin14)
+    on_chain = chain.lot(link.gtin14, lot) if lot else None
+    return consumer_profile(link.gtin14, str(link.serial), events, lot=lot,
+                            brand_owner=name(owner) if owner else None,
+                            lot_status=on_chain.status if on_chain else None,
+                            customs_decision=customs_decision)
+
+
+def _customs_decision(services: Any, bundle: Bundle) -> str | None:
+    view = services.chain_view
+    for claim in bundle.customs:
+        record = view.customs(claim.consignment)
+        if record is not None:
+            return str(record.decision)
+    return None
+
+
+async def _resolve(request: Request, services: Any, runtime: TraceabilityRuntime, gtin: str,
+                   serial: str, lot: str | None, link_type: str | None,
+                   region: str | None) -> Response:
+    path = f"/01/{gtin}" + (f"/10/{quote(lot, safe='')}" if lot else "") + \
+        f"/21/{quote(serial, safe='')}"
+    link = DigitalLink.parse("https://id.gs1.org" + path)
+    base = _base(request, services)
+    if link_type is not None:
+        links = linkset(link.canonical_uri(), base, path)
+        if link_type == "all":
+            return OrjsonResponse(links, media_type=LINKSET_MEDIA_TYPE,
+                                  headers={"Link": f'<{base}{path}?linkType=all>; rel="linkset"; '
+                                                   f'type="{LINKSET_MEDIA_TYPE}"'})
+        key = link_type if link_type.startswith("http") else GS1 + link_type.removeprefix("gs1:")
+        targets = links["linkset"][0].get(key)
+        if not targets:
+            raise UnknownLinkTypeError(f"no {link_type} link for this item", linkType=link_type)
+        return RedirectResponse(targets[0]["href"], status_code=307)
+
+    region = item_evidence.normalise_region(region or request.headers.get("x-client-region"))
+    who = client_key(request)
+    limit(runtime.scans, who)
+    wants_json = _wants_json(request)
+    salt = runtime.settings.scan_salt.get_secret_value()
+
+    def work() -> Response:
+        engine = services.store.engine
+        if wants_json:
+            item_evidence.record_scan(engine, link.gtin14, str(link.serial), region=region,
+                                      client=who, salt=salt)
+            bundle = assemble(services, link, source=base)
+            return OrjsonResponse(bundle.to_json(), headers={"Vary": "Accept"})
+        from verifier.page import negotiate, render_page
+        from verifier.verify import verify
+
+        bundle = assemble(services, link, source=base)
+        verdict = verify(link.canonical_uri(), bundle, services.chain_view)
+        # The scan is recorded with the verdict it got; the page counts it among the scans.
+        item_evidence.record_scan(engine, link.gtin14, str(link.serial), region=region,
+                                  client=who, salt=salt, verdict=str(verdict.kind))
+        profile = profile_of(services, runtime, link, bundle,
+                             customs_decision=_customs_decision(services, bundle))
+        html = render_page(verdict, bundle, profile,
+                           negotiate(request.headers.get("accept-language")),
+                           scan_count=len(bundle.scans) + 1, complaint_url="/complaints")
+        return HTMLResponse(html, headers={"Vary": "Accept, Accept-Language",
+                                           "Cache-Control": "no-store"})
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/01/{gtin}/21/{serial}", summary="Resolve an item's Digital Link",
+            response_class=Response, responses=_RESPONSES)
+async def resolve_item(request: Request, gtin: Gtin, serial: Segment, services: ServicesDep,
+                       runtime: RuntimeDep, link_type: LinkType = None,
+                       region: Region = None) -> Response:
+    return await _resolve(request, services, runtime, gtin, serial, None, link_type, region)
+
+
+@router.get("/01/{gtin}/10/{lot}/21/{serial}", summary="Resolve an item's Digital Link (with lot)",
+            response_class=Response, responses=_RESPONSES)
+async def resolve_item_with_lot(request: Request, gtin: Gtin, lot: Segment, serial: Segment,
+                                services: ServicesDep, runtime: RuntimeDep,
+                                link_type: LinkType = None, region: Region = None) -> Response:
+    return await _resolve(request, services, runtime, gtin, serial, lot, link_type, region)

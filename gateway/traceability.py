@@ -1,0 +1,181 @@
+"""Runtime of the traceability extensions (codes, customs, recalls, complaints, resolver, member
+reads): their settings, rate limiters and nonce memory, built once per app from its settings.
+
+`TraceabilitySettings` reads `ZHENZHI_*` variables like `GatewaySettings` (the Redis URL is the
+gateway's). Tests replace it with `app.dependency_overrides[get_traceability_settings]`. The
+runtime is created on first use and kept on `app.state`, so an app that never serves these
+routes never opens a Redis connection.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gateway.deps import SettingsDep
+from ledger.errors import LedgerError
+from ledger.ratelimit import (
+    MemoryRateLimiter,
+    RateLimiter,
+    RateLimiterUnavailable,
+    RedisRateLimiter,
+)
+
+__all__ = [
+    "NonceMemory", "RuntimeDep", "TraceabilityRuntime", "TraceabilitySettings",
+    "TraceabilitySettingsDep", "get_runtime", "get_traceability_settings",
+]
+
+
+class TraceabilitySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ZHENZHI_", extra="ignore", frozen=True)
+
+    # Public endpoints: per client address. A burst lets a family scan a shelf; the rate stops
+    # a script from flooding complaints or scan history.
+    complaint_burst: int = Field(default=5, ge=1)
+    complaint_per_minute: float = Field(default=2.0, gt=0)
+    complaint_max_chars: int = Field(default=2000, ge=10, le=20_000)
+    scan_burst: int = Field(default=60, ge=1)
+    scan_per_minute: float = Field(default=120.0, gt=0)
+    # Member request signatures: accepted clock skew; nonces are remembered twice as long.
+    member_max_skew_s: int = Field(default=300, ge=5, le=3600)
+    # Digital Link base for labels (the resolver's public address).
+    resolver_base_url: str = Field(default="https://id.zhenzhi.example",
+                                   description="base URL printed in label QR codes")
+    risk_rules_version: str = Field(default="v1", description="risk rule set used by default")
+    # The account that relays enterprises' signed lot registrations (pays gas, gains no
+    # authority: CodeRegistry checks the enterprise's signature). Not the anchoring account:
+    # two processes tracking one account's nonce would collide.
+    relayer_key: SecretStr | None = Field(default=None, description="relayer private key (hex)")
+    # Scan records keep a salted hash of the client address, never the address.
+    scan_salt: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_hex(16)))
+
+
+def _settings_from_env() -> TraceabilitySettings:
+    return TraceabilitySettings()
+
+
+def get_traceability_settings(request: Request) -> TraceabilitySettings:
+    settings = getattr(request.app.state, "traceability_settings", None)
+    if settings is None:
+        settings = request.app.state.traceability_settings = _settings_from_env()
+    return settings  # type: ignore[no-any-return]
+
+
+class NonceMemory:
+    """Remembers request nonces for `ttl` seconds: `first_use` is True once per nonce.
+
+    In process by default; through Redis (SET NX EX, atomic) when the gateway has a Redis URL,
+    so a request replayed to another gateway process is refused too.
+    """
+
+    def __init__(self, ttl: int, redis_client: Any = None, *, max_entries: int = 1_000_000) -> None:
+        self.ttl = ttl
+        self._redis = redis_client
+        self._seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._max = max_entries
+
+    def first_use(self, nonce: str) -> bool:
+        if self._redis is not None:
+            import redis
+
+            try:
+                return bool(self._redis.set(f"zhenzhi:nonce:{nonce}", b"1", nx=True, ex=self.ttl))
+            except redis.RedisError as exc:
+                raise RateLimiterUnavailable("nonce store unreachable") from exc
+        now = time.monotonic()
+        with self._lock:
+            if len(self._seen) >= self._max or len(self._seen) % 4096 == 0:
+                self._seen = {n: t for n, t in self._seen.items() if t > now}
+            if self._seen.get(nonce, 0) > now:
+                return False
+            if len(self._seen) >= self._max:
+                # Full of live nonces: refuse rather than forget one (forgetting allows replay).
+                raise RateLimiterUnavailable("too many signed requests in flight")
+            self._seen[nonce] = now + self.ttl
+            return True
+
+
+@dataclass
+class TraceabilityRuntime:
+    settings: TraceabilitySettings
+    complaints: RateLimiter
+    scans: RateLimiter
+    nonces: NonceMemory
+    _chain: Any = None
+    _relayer: Any = None
+
+    def chain(self, chain_view: Any) -> Any:
+        """A `ledger.chain.Chain` over the gateway's web3 client and deployment (built once)."""
+        if self._chain is None:
+            from ledger.chain import Chain
+
+            self._chain = Chain(chain_view.w3, chain_view.deployment)
+        return self._chain
+
+    def relayer(self, chain_view: Any) -> Any:
+        if self._relayer is None:
+            if self.settings.relayer_key is None:
+                raise RelayerNotConfiguredError(
+                    "this gateway relays no registrations (ZHENZHI_RELAYER_KEY is not set); "
+                    "register the lot with your own transaction instead")
+            from eth_account import Account
+
+            from ledger.transactor import Transactor
+
+            self._relayer = Transactor(chain_view.w3, Account.from_key(
+                self.settings.relayer_key.get_secret_value()))
+        return self._relayer
+
+
+class RelayerNotConfiguredError(LedgerError):
+    slug = "relayer-not-configured"
+    title = "This gateway does not relay transactions"
+    status = 501
+
+    @classmethod
+    def build(cls, settings: TraceabilitySettings, redis_url: str | None) -> TraceabilityRuntime:
+        def limiter(burst: int, per_minute: float, name: str) -> RateLimiter:
+            if redis_url:
+                return RedisRateLimiter(client, burst, per_minute / 60, prefix=f"zhenzhi:rl:{name}:")
+            return MemoryRateLimiter(burst, per_minute / 60)
+
+        client = None
+        if redis_url:
+            import redis
+
+            client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        return cls(
+            settings=settings,
+            complaints=limiter(settings.complaint_burst, settings.complaint_per_minute, "complaints"),
+            scans=limiter(settings.scan_burst, settings.scan_per_minute, "scans"),
+            nonces=NonceMemory(settings.member_max_skew_s * 2, client),
+        )
+
+
+_build_lock = threading.Lock()
+
+
+def get_runtime(request: Request, gateway: SettingsDep,
+                settings: Annotated[TraceabilitySettings, Depends(get_traceability_settings)]
+                ) -> TraceabilityRuntime:
+    runtime = getattr(request.app.state, "traceability_runtime", None)
+    if runtime is None or runtime.settings is not settings:
+        with _build_lock:
+            runtime = getattr(request.app.state, "traceability_runtime", None)
+            if runtime is None or runtime.settings is not settings:
+                runtime = TraceabilityRuntime.build(settings, gateway.redis_url)
+                request.app.state.traceability_runtime = runtime
+    return runtime  # type: ignore[no-any-return]
+
+
+TraceabilitySettingsDep = Annotated[TraceabilitySettings, Depends(get_traceability_settings)]
+RuntimeDep = Annotated[TraceabilityRuntime, Depends(get_runtime)]
