@@ -228,7 +228,7 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) 
 
 def measure(*, single: int = 4000, batches: int = 16, batch_size: int = 500,
             concurrency: int = 16, batch_concurrency: int = 4,
-            anchor_worker: bool = True) -> dict[str, Any]:
+            anchor_worker: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="zhenzhi-bench-") as tmp, BenchStack(Path(tmp)) as stack:
         port = stack.free_port()
         url = f"http://127.0.0.1:{port}"

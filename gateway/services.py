@@ -116,6 +116,8 @@ class Services:
     def capture_job(self, capture_id: str, *, result: IntakeResult | None = None,
                     with_anchors: bool = False) -> dict[str, Any] | None:
         """The EPCIS capture job of a stored capture (None if unknown)."""
+        if result is not None and not with_anchors:
+            return self._job_of(result)
         record = capture_record(self.store, capture_id)
         if record is None:
             return None
@@ -168,11 +170,37 @@ class Services:
         return job
 
 
+    @staticmethod
+    def _job_of(result: IntakeResult) -> dict[str, Any]:
+        """The job of a capture just accepted, from the intake's result (no database read:
+        this is the hot path of `POST /capture`)."""
+        from datetime import UTC, datetime
+
+        capture = result.capture
+        rejected = {e.get("eventID") for e in result.rejected}
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        ids = [format_event_id(e) for e in capture.event_ids]
+        return {
+            "captureID": result.capture_id,
+            "createdAt": now,
+            "finishedAt": now,
+            "running": False,
+            "success": result.success,
+            "captureErrorBehaviour": result.behaviour,
+            "errors": list(result.rejected),
+            "eventIDs": [i for i in ids if i not in rejected],
+            "signer": capture.signer,
+            "org": "0x" + capture.signature.org.hex(),
+            "nonce": str(capture.signature.nonce),
+            "anchored": False,
+        }
+
+
 def _start_worker(settings: GatewaySettings, store: Store, w3: Any, deployment: Deployment,
                   closers: list[Callable[[], None]]) -> Any:
     from eth_account import Account
-    from ledger.anchoring import AnchorWorker
 
+    from ledger.anchoring import AnchorWorker
     from ledger.transactor import Transactor
 
     if settings.anchor_key is not None:

@@ -118,7 +118,8 @@ def _run_query(request: Request, services: Any, settings: Any, *, epc: str | Non
                biz_step: str | None, disposition: str | None, read_point: str | None,
                biz_location: str | None, match_epc: str | None, match_any: str | None,
                per_page: int | None, token: str | None) -> JSONLDResponse:
-    unknown = sorted(set(request.query_params) - SUPPORTED_PARAMETERS)
+    allowed = SUPPORTED_PARAMETERS if epc is None else SUPPORTED_PARAMETERS - {"MATCH_anyEPC"}
+    unknown = sorted(set(request.query_params) - allowed)
     if unknown:
         raise QueryParameterError(
             f"unsupported query parameter(s): {', '.join(unknown)}; this gateway implements "
@@ -128,9 +129,7 @@ def _run_query(request: Request, services: Any, settings: Any, *, epc: str | Non
         bad = [t for t in types if t not in EVENT_TYPES]
         if bad:
             raise QueryParameterError(f"unknown eventType {bad[0]!r}", parameter="eventType")
-    any_epcs = _pipe(match_any) or []
-    if epc is not None:
-        any_epcs = [epc, *any_epcs] if not any_epcs else any_epcs
+    any_epcs = [epc] if epc is not None else (_pipe(match_any) or [])
     filters = {
         "event_types": types,
         "ge_event_time": _time("GE_eventTime", ge_time),
@@ -142,9 +141,6 @@ def _run_query(request: Request, services: Any, settings: Any, *, epc: str | Non
         "epcs": _pipe(match_epc),
         "any_epcs": any_epcs or None,
     }
-    if epc is not None and match_any:
-        # /epcs/{epc}/events narrows to that EPC; a MATCH_anyEPC on top must match as well.
-        filters["path_epc"] = epc
     limit = min(per_page or settings.per_page_default, settings.per_page_max)
     events, next_token = services.query_events(filters, limit, token)
     headers = dict(EPCIS_HEADERS)
@@ -211,11 +207,11 @@ def epc_events(
     LT_eventTime: LTEventTime = None, EQ_bizStep: BizStepQ = None,  # noqa: N803
     EQ_disposition: DispositionQ = None, EQ_readPoint: ReadPointQ = None,  # noqa: N803
     EQ_bizLocation: BizLocationQ = None, MATCH_epc: MatchEpcQ = None,  # noqa: N803
-    MATCH_anyEPC: MatchAnyEpcQ = None, perPage: PerPageQ = None,  # noqa: N803
-    nextPageToken: TokenQ = None,  # noqa: N803
+    perPage: PerPageQ = None, nextPageToken: TokenQ = None,  # noqa: N803
 ) -> JSONLDResponse:
+    # The binding offers no MATCH_anyEPC here: the path's EPC is that filter.
     return _run_query(request, services, settings, epc=epc, event_type=eventType,
                       ge_time=GE_eventTime, lt_time=LT_eventTime, biz_step=EQ_bizStep,
                       disposition=EQ_disposition, read_point=EQ_readPoint,
-                      biz_location=EQ_bizLocation, match_epc=MATCH_epc, match_any=MATCH_anyEPC,
+                      biz_location=EQ_bizLocation, match_epc=MATCH_epc, match_any=None,
                       per_page=perPage, token=nextPageToken)

@@ -1,0 +1,265 @@
+# ruff: noqa: F811 - pytest fixtures are imported from gateway_env and named as parameters
+"""POST /capture against a real chain and store: what is accepted, and every class of bad
+input answered with its problem type while nothing already stored changes."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+from typing import Any
+
+import httpx
+import pytest
+from eth_account import Account
+
+from ledger.event_hash import event_hashes, format_event_id
+from ledger.signing import SECP256K1_N, CaptureSignature
+from ledger.store import Store
+from tests.integration.gateway_env import (  # noqa: F401 - fixtures
+    CAPTURE_LIMIT,
+    MAX_BODY,
+    GatewayStack,
+    document,
+    gateway_stack,
+)
+
+pytestmark = [pytest.mark.chain]
+PROBLEM = "urn:zhenzhi:problem:"
+
+
+def _snapshot(stack: GatewayStack) -> tuple[int, int]:
+    store = Store(stack.database_url)
+    try:
+        return store.count_events(), store.pending_count()[0]
+    finally:
+        store.close()
+
+
+def _post(stack: GatewayStack, doc: Any, sig: CaptureSignature, **headers: str) -> httpx.Response:
+    body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+    with stack.client() as client:
+        return client.post("/capture", content=body, headers=stack.headers(sig, **headers))
+
+
+@pytest.fixture
+def accepted(gateway_stack: GatewayStack) -> dict[str, Any]:
+    """One accepted capture, to prove that rejections leave it untouched."""
+    doc = document(2)
+    response = _post(gateway_stack, doc, gateway_stack.sign(doc, gateway_stack.enterprise))
+    assert response.status_code == 202, response.text
+    return {"doc": doc, "job": response.json()}
+
+
+def _assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["type"] == PROBLEM + slug, body
+    assert body["status"] == status
+    return body
+
+
+def _unchanged(stack: GatewayStack, before: tuple[int, int], accepted: dict[str, Any]) -> None:
+    assert _snapshot(stack) == before
+    with stack.client() as client:
+        for event_id in accepted["job"]["eventIDs"]:
+            got = client.get("/events/" + urllib.parse.quote(event_id, safe=""))
+            assert got.status_code == 200
+            (event,) = got.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+            assert event["eventID"] == event_id
+
+
+def test_capture_is_stored_and_its_job_names_the_event_ids(gateway_stack: GatewayStack) -> None:
+    doc = document(3)
+    sig = gateway_stack.sign(doc, gateway_stack.enterprise)
+    response = _post(gateway_stack, doc, sig)
+    assert response.status_code == 202, response.text
+    expected = [format_event_id(h) for h in event_hashes(doc)]
+    job = response.json()
+    assert response.headers["location"] == f"/capture/{job['captureID']}"
+    assert job["eventIDs"] == expected
+    assert job["signer"] == gateway_stack.enterprise.address
+    with gateway_stack.client() as client:
+        again = client.get(response.headers["location"], params={"anchors": "true"})
+        assert again.status_code == 200
+        stored = again.json()
+        assert stored["eventIDs"] == expected and stored["success"] is True
+        assert stored["running"] is False and stored["captureErrorBehaviour"] == "rollback"
+        assert [a["status"] for a in stored["anchors"]] == ["pending"] * 3
+        plain_hex = expected[0].split(";")[1].split("?")[0]
+        event = client.get(f"/events/{plain_hex}").json()
+        (got,) = event["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        assert got["epcList"] == doc["epcisBody"]["eventList"][0]["epcList"]
+
+
+def test_same_capture_twice_is_one_capture(gateway_stack: GatewayStack) -> None:
+    doc = document(1)
+    sig = gateway_stack.sign(doc, gateway_stack.enterprise)
+    first = _post(gateway_stack, doc, sig)
+    before = _snapshot(gateway_stack)
+    second = _post(gateway_stack, doc, sig)
+    assert first.status_code == second.status_code == 202
+    assert first.json()["captureID"] == second.json()["captureID"]
+    assert _snapshot(gateway_stack) == before
+
+
+def test_customs_may_capture_inspecting(gateway_stack: GatewayStack) -> None:
+    doc = document(1, bizStep="inspecting")
+    response = _post(gateway_stack, doc, gateway_stack.sign(doc, gateway_stack.customs))
+    assert response.status_code == 202, response.text
+
+
+def test_options_capture_advertises_limits(gateway_stack: GatewayStack) -> None:
+    with gateway_stack.client() as client:
+        response = client.options("/capture")
+    assert response.status_code == 204
+    assert response.headers["GS1-EPCIS-Capture-Limit"] == str(CAPTURE_LIMIT)
+    assert response.headers["GS1-EPCIS-Capture-File-Size-Limit"] == str(MAX_BODY)
+    assert response.headers["GS1-Capture-Error-Behaviour"] == "all"
+
+
+def test_proceed_stores_the_events_the_signer_may_capture(gateway_stack: GatewayStack) -> None:
+    doc = document(2)
+    doc["epcisBody"]["eventList"][1]["bizStep"] = "inspecting"
+    sig = gateway_stack.sign(doc, gateway_stack.enterprise)
+    before = _snapshot(gateway_stack)
+    rollback = _post(gateway_stack, doc, sig)
+    _assert_problem(rollback, 403, "missing-role")
+    assert _snapshot(gateway_stack) == before
+    response = _post(gateway_stack, doc, sig, **{"GS1-Capture-Error-Behaviour": "proceed"})
+    assert response.status_code == 202, response.text
+    job = response.json()
+    ids = [format_event_id(h) for h in event_hashes(doc)]
+    assert job["success"] is False and job["eventIDs"] == ids[:1]
+    assert [e["eventID"] for e in job["errors"]] == [ids[1]]
+    assert job["errors"][0]["type"] == PROBLEM + "missing-role"
+    with gateway_stack.client() as client:
+        assert client.get("/events/" + urllib.parse.quote(ids[1], safe="")).status_code == 404
+        stored = client.get(response.headers["location"]).json()
+    assert stored["success"] is False and stored["eventIDs"] == ids[:1]
+    assert [e["eventID"] for e in stored["errors"]] == [ids[1]]
+
+
+# --- every class of bad input: the right 4xx problem, and nothing accepted changes ----------
+
+def _high_s(sig: CaptureSignature) -> CaptureSignature:
+    s = int.from_bytes(sig.signature[32:64], "big")
+    v = sig.signature[64]
+    twin = sig.signature[:32] + (SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - v])
+    return CaptureSignature(sig.events_root, sig.count, sig.org, sig.nonce, sig.signed_at, twin)
+
+
+def _bad_requests(stack: GatewayStack) -> dict[str, tuple[int, str, Any]]:
+    ent = stack.enterprise
+    good = document(1)
+    good_sig = stack.sign(good, ent)
+    missing_time = document(1)
+    del missing_time["epcisBody"]["eventList"][0]["eventTime"]
+    stranger = Account.create()
+    revoked_doc = document(1)
+    used_nonce_doc, other_doc = document(1), document(1)
+    nonce = stack.next_nonce()
+    assert _post(stack, used_nonce_doc, stack.sign(used_nonce_doc, ent, nonce=nonce)).status_code == 202
+    inspecting = document(1, bizStep="inspecting")
+    commissioning = document(1, bizStep="commissioning")
+    too_many = document(CAPTURE_LIMIT + 1)
+    tampered = json.loads(json.dumps(good))
+    tampered["epcisBody"]["eventList"][0]["disposition"] = "destroyed"
+    return {
+        "malformed JSON": (400, "invalid-epcis-document", (b'{"type": "EPCISDocument", ', good_sig)),
+        "schema failure": (400, "invalid-epcis-document",
+                           (missing_time, stack.sign(missing_time, ent))),
+        "body changed after signing": (403, "unknown-signing-key", (tampered, good_sig)),
+        "high-s signature": (403, "invalid-capture-signature", (good, _high_s(good_sig))),
+        "unknown key": (403, "unknown-signing-key",
+                        (good, stack.sign(good, ent, key=bytes(stranger.key)))),
+        "revoked key": (403, "revoked-signing-key",
+                        (revoked_doc, stack.sign(revoked_doc, stack.revoked,
+                                                 signed_at=int(time.time()) + 5))),
+        "enterprise signs inspecting": (403, "missing-role",
+                                        (inspecting, stack.sign(inspecting, ent))),
+        "customs signs commissioning": (403, "missing-role",
+                                        (commissioning, stack.sign(commissioning, stack.customs))),
+        "replayed nonce": (409, "nonce-replay", (other_doc, stack.sign(other_doc, ent, nonce=nonce))),
+        "too many events": (413, "capture-limit-exceeded", (too_many, stack.sign(too_many, ent))),
+        "oversized body": (413, "body-too-large", (b" " * (MAX_BODY + 1), good_sig)),
+    }
+
+
+@pytest.mark.parametrize("case", [
+    "malformed JSON", "schema failure", "body changed after signing", "high-s signature",
+    "unknown key", "revoked key", "enterprise signs inspecting", "customs signs commissioning",
+    "replayed nonce", "too many events", "oversized body",
+])
+def test_bad_capture_is_refused_and_changes_nothing(gateway_stack: GatewayStack,
+                                                    accepted: dict[str, Any], case: str) -> None:
+    status, slug, (doc, sig) = _bad_requests(gateway_stack)[case]
+    before = _snapshot(gateway_stack)
+    body = _assert_problem(_post(gateway_stack, doc, sig), status, slug)
+    assert body["instance"] == "/capture"
+    _unchanged(gateway_stack, before, accepted)
+
+
+def test_schema_failure_names_the_json_pointer(gateway_stack: GatewayStack) -> None:
+    doc = document(1)
+    doc["epcisBody"]["eventList"][0]["action"] = "TELEPORT"
+    body = _assert_problem(_post(gateway_stack, doc, gateway_stack.sign(doc, gateway_stack.enterprise)),
+                           400, "invalid-epcis-document")
+    assert body["pointer"].startswith("/epcisBody/eventList/0")
+
+
+def test_chunked_oversized_body_is_cut_off(gateway_stack: GatewayStack,
+                                           accepted: dict[str, Any]) -> None:
+    doc = document(1)
+    sig = gateway_stack.sign(doc, gateway_stack.enterprise)
+    before = _snapshot(gateway_stack)
+
+    def chunks():
+        for _ in range(MAX_BODY // 4096 + 2):
+            yield b" " * 4096
+
+    with gateway_stack.client() as client:
+        response = client.post("/capture", content=chunks(), headers=gateway_stack.headers(sig))
+    _assert_problem(response, 413, "body-too-large")
+    _unchanged(gateway_stack, before, accepted)
+
+
+@pytest.mark.parametrize(("headers", "status", "slug"), [
+    ({"Zhenzhi-Capture-Signature": "0x1234"}, 400, "invalid-request"),
+    ({"Zhenzhi-Capture-Nonce": "-1"}, 400, "invalid-request"),
+    ({"Content-Type": "text/plain"}, 415, "unsupported-media-type"),
+    ({"GS1-Capture-Error-Behaviour": "sometimes"}, 400, "invalid-capture-error-behaviour"),
+])
+def test_malformed_headers_are_refused(gateway_stack: GatewayStack, accepted: dict[str, Any],
+                                       headers: dict[str, str], status: int, slug: str) -> None:
+    doc = document(1)
+    sig = gateway_stack.sign(doc, gateway_stack.enterprise)
+    before = _snapshot(gateway_stack)
+    with gateway_stack.client() as client:
+        response = client.post("/capture", content=json.dumps(doc).encode(),
+                               headers={**gateway_stack.headers(sig), **headers})
+    _assert_problem(response, status, slug)
+    _unchanged(gateway_stack, before, accepted)
+
+
+def test_missing_signature_headers_are_refused(gateway_stack: GatewayStack) -> None:
+    with gateway_stack.client() as client:
+        response = client.post("/capture", content=json.dumps(document(1)).encode(),
+                               headers={"Content-Type": "application/json"})
+    _assert_problem(response, 400, "invalid-request")
+
+
+@pytest.mark.parametrize(("path", "status", "slug"), [
+    ("/capture/" + "ab" * 32, 404, "unknown-capture"),
+    ("/capture/not-a-capture", 404, "unknown-capture"),
+    ("/events/" + "cd" * 32, 404, "unknown-event"),
+    ("/events/" + urllib.parse.quote("ni:///sha-256;" + "cd" * 32 + "?ver=CBV2.0", safe=""),
+     404, "unknown-event"),
+    ("/events/nonsense", 400, "invalid-event-id"),
+    ("/no/such/path", 404, "no-such-resource"),
+])
+def test_unknown_ids_are_404_problems(gateway_stack: GatewayStack, path: str, status: int,
+                                      slug: str) -> None:
+    with gateway_stack.client() as client:
+        _assert_problem(client.get(path), status, slug)
