@@ -789,7 +789,7 @@ class Store:
                                 .order_by(c.c.batch_index)).all()
         return [bytes(r.leaf) for r in rows]
 
-    def mark_batch_sent(self, batch_id: int, tx_hash: bytes, tx_nonce: int) -> None:
+    def mark_batch_sent(self, batch_id: int, tx_hash: bytes, tx_nonce: int | None = None) -> None:
         b = t.batches
         with self._write() as conn:
             conn.execute(update(b).where(b.c.id == batch_id, b.c.state != "anchored").values(

@@ -14,6 +14,7 @@ __all__ = ["COMMAND_MODULES", "register_all"]
 
 # Modules with a `register(app: typer.Typer) -> None`, in help order.
 COMMAND_MODULES = (
+    "ledger.cli.anchor",
     "ledger.cli.build",
     "ledger.cli.hash",
     "ledger.cli.keys",

@@ -1,0 +1,95 @@
+"""`zhenzhi anchor-worker`: the anchoring worker as its own process.
+
+    zhenzhi anchor-worker --db URL --rpc URL --manifest FILE --key HEX_OR_KEYFILE
+                          [--batch-size N] [--window S] [--in-flight N] [--once]
+
+`--key` is a private key in hex (a dev chain) or an encrypted key file (passphrase as for
+`zhenzhi keys`: --passphrase-file, else ZHENZHI_KEY_PASSPHRASE, else a prompt); its account must
+hold ANCHORER on the deployment's Consortium. The store is migrated before the worker starts.
+Only one worker anchors at a time (`Store.try_anchor_lease`); another waits its turn, or with
+`--once` exits with an error.
+
+Fault injection for the crash tests: ZHENZHI_FAULT=before_send|after_send|after_receipt makes the
+process SIGKILL itself at that point (see `ledger.anchoring`). Unset, it does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ledger.cli.chain_options import (
+    DEFAULT_MANIFEST,
+    DEFAULT_RPC,
+    ManifestOption,
+    RpcOption,
+    web3_for,
+)
+from ledger.cli.output import fail, print_json
+from ledger.errors import LedgerError
+
+FAULT_ENV = "ZHENZHI_FAULT"
+PASSPHRASE_ENV = "ZHENZHI_KEY_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
+_HEX_KEY = re.compile(r"(0x)?[0-9a-fA-F]{64}")
+
+
+def _account(key: str, passphrase_file: Path | None):
+    from eth_account import Account
+
+    if _HEX_KEY.fullmatch(key.strip()):
+        return Account.from_key(key.strip())
+    from ledger.keystore import load_key
+
+    if passphrase_file is not None:
+        passphrase = passphrase_file.read_text(encoding="utf-8").splitlines()[0]
+    elif os.environ.get(PASSPHRASE_ENV):
+        passphrase = os.environ[PASSPHRASE_ENV]
+    else:
+        passphrase = typer.prompt("passphrase", hide_input=True)
+    return load_key(Path(key), passphrase)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("anchor-worker")
+    def anchor_worker(
+        db: Annotated[str, typer.Option("--db", envvar="ZHENZHI_DB_URL",
+                                        help="store URL (sqlite:///file.db, postgresql+psycopg://...)")],
+        key: Annotated[str, typer.Option("--key", help="anchoring key: hex, or an encrypted key file")],
+        rpc: RpcOption = DEFAULT_RPC,
+        manifest: ManifestOption = DEFAULT_MANIFEST,
+        batch_size: Annotated[int, typer.Option("--batch-size", help="captures per batch at most")] = 1024,
+        window: Annotated[float, typer.Option("--window", help="seconds a capture may wait for a fuller batch")] = 2.0,
+        in_flight: Annotated[int, typer.Option("--in-flight", help="batches sent before awaiting receipts")] = 4,
+        once: Annotated[bool, typer.Option("--once", help="anchor everything pending, then exit")] = False,
+        passphrase_file: Annotated[Path | None, typer.Option("--passphrase-file")] = None,
+    ) -> None:
+        """Anchor accepted captures on TraceAnchor in Merkle batches (crash-safe, resumable)."""
+        from ledger.anchoring import AnchorWorker
+        from ledger.chain import Chain
+        from ledger.deployment import Deployment
+        from ledger.store import Store
+        from ledger.transactor import Transactor
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        try:
+            store = Store(db)
+            store.migrate()
+            w3 = web3_for(rpc)
+            chain = Chain(w3, Deployment.load(manifest))
+            worker = AnchorWorker(store, chain, Transactor(w3, _account(key, passphrase_file)),
+                                  batch_size=batch_size, window=window, in_flight=in_flight,
+                                  fault=os.environ.get(FAULT_ENV) or None)
+            stats = worker.run(once=once, stop=stop)
+        except LedgerError as exc:
+            fail(str(exc))
+        print_json(vars(stats))
