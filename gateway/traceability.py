@@ -104,6 +104,12 @@ class NonceMemory:
             return True
 
 
+class RelayerNotConfiguredError(LedgerError):
+    slug = "relayer-not-configured"
+    title = "This gateway does not relay transactions"
+    status = 501
+
+
 @dataclass
 class TraceabilityRuntime:
     settings: TraceabilitySettings
@@ -135,11 +141,6 @@ class TraceabilityRuntime:
                 self.settings.relayer_key.get_secret_value()))
         return self._relayer
 
-
-class RelayerNotConfiguredError(LedgerError):
-    slug = "relayer-not-configured"
-    title = "This gateway does not relay transactions"
-    status = 501
 
     @classmethod
     def build(cls, settings: TraceabilitySettings, redis_url: str | None) -> TraceabilityRuntime:

@@ -90,7 +90,7 @@ def _lot_json(runtime: TraceabilityRuntime, services: Any, issued: issuance.Issu
     out: dict[str, Any] = {
         "gtin": issued.gtin, "lot": issued.lot, "count": issued.count,
         "codesRoot": "0x" + issued.codes_root.hex(),
-        "chain": {"status": on_chain.status if on_chain else "unregistered",
+        "chain": {"status": on_chain.status.lower() if on_chain else "unregistered",
                   "matchesIssued": bool(on_chain and on_chain.codes_root == issued.codes_root),
                   "org": "0x" + on_chain.org.hex() if on_chain else None},
         "links": {"labelsPdf": f"/codes/lots/{issued.gtin}/{quote(issued.lot, safe='')}/labels.pdf"},

@@ -72,7 +72,7 @@ async def recall_scope(gtin: Gtin, lot: Lot, viewer: MemberDep, services: Servic
     on_chain, scope = await run_in_threadpool(_scope, viewer, services, runtime, gtin, lot)
     return {
         "gtin": scope.gtin, "lot": scope.lot,
-        "status": on_chain.status if on_chain else "unregistered",
+        "status": on_chain.status.lower() if on_chain else "unregistered",
         "reasonHash": "0x" + on_chain.reason_hash.hex() if on_chain else None,
         "lots": list(scope.lots),
         "count": len(scope.items),

@@ -147,7 +147,7 @@ def profile_of(services: Any, runtime: TraceabilityRuntime, link: DigitalLink, b
     on_chain = chain.lot(link.gtin14, lot) if lot else None
     return consumer_profile(link.gtin14, str(link.serial), events, lot=lot,
                             brand_owner=name(owner) if owner else None,
-                            lot_status=on_chain.status if on_chain else None,
+                            lot_status=on_chain.status.lower() if on_chain else None,
                             customs_decision=customs_decision)
 
 
