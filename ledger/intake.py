@@ -128,6 +128,11 @@ class Intake:
                     f"{self.max_events} per capture", limit=self.max_events,
                     count=exc.fields.get("count")) from None
             raise
+        except (TypeError, AttributeError, KeyError) as exc:
+            # A document whose values have the wrong JSON types (e.g. an object where a string
+            # belongs) must be refused as input, never fail as a server error.
+            raise InvalidDocumentError(
+                f"the document has a value of the wrong JSON type ({exc})") from None
         if not doc.events:
             raise InvalidDocumentError("the document holds no events: nothing to capture",
                                        pointer="/epcisBody/eventList")
