@@ -216,8 +216,10 @@ def _start_worker(settings: GatewaySettings, store: Store, w3: Any, deployment: 
 
         raise InvalidInputError("run_anchor_worker needs ZHENZHI_ANCHOR_KEY or "
                                 "ZHENZHI_ANCHOR_KEYFILE")
-    worker = AnchorWorker(store, Transactor(w3, account), deployment,
-                          interval=settings.anchor_interval_s)
+    from ledger.chain import Chain
+
+    worker = AnchorWorker(store, Chain(w3, deployment), Transactor(w3, account),
+                          window=settings.anchor_interval_s)
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, kwargs={"stop": stop}, name="anchor-worker",
                               daemon=True)

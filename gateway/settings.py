@@ -36,7 +36,8 @@ class GatewaySettings(BaseSettings):
     anchor_key: SecretStr | None = Field(default=None, description="anchoring account key (hex)")
     anchor_keyfile: Path | None = Field(default=None, description="anchoring keystore file")
     anchor_passphrase: SecretStr | None = None
-    anchor_interval_s: float = Field(default=1.0, gt=0, description="seconds between batches")
+    anchor_interval_s: float = Field(default=1.0, gt=0,
+                                     description="longest a capture waits before its batch is cut")
 
     # Limits. The body limit is enforced on the raw byte stream, before any parsing.
     capture_limit: int = Field(default=500, ge=1, le=100_000,

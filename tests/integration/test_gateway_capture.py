@@ -263,3 +263,76 @@ def test_unknown_ids_are_404_problems(gateway_stack: GatewayStack, path: str, st
                                       slug: str) -> None:
     with gateway_stack.client() as client:
         _assert_problem(client.get(path), status, slug)
+
+
+# --- the real thing: `zhenzhi serve` in its own process, `zhenzhi capture` as a client --------
+
+@pytest.mark.slow
+def test_zhenzhi_serve_and_capture_wait_until_anchored(gateway_stack: GatewayStack, w3: Any,
+                                                        deployment: Any, tmp_path: Any) -> None:
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from bench.gateway import admit_member
+    from ledger.keystore import new_key
+    from ledger.transactor import anvil_dev_key
+    from tests.conftest import free_port
+
+    passphrase = tmp_path / "pass"
+    passphrase.write_text("correct horse\n")
+    keyfile = tmp_path / "key.json"
+    address = new_key(keyfile, "correct horse", scrypt_n=2)
+    admit_member(w3, deployment, "9506000140018", ["ENTERPRISE"], [address])
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "ZHENZHI_DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}",
+           "ZHENZHI_RPC_URL": gateway_stack.rpc_url, "ZHENZHI_MANIFEST": str(gateway_stack.manifest),
+           "ZHENZHI_ANCHOR_KEY": anvil_dev_key(0), "ZHENZHI_ANCHOR_INTERVAL_S": "0.2"}
+    zhenzhi = [sys.executable, "-m", "gateway.cli"]
+    server = subprocess.Popen([*zhenzhi, "serve", "--port", str(port), "--anchor",
+                               "--log-level", "warning"], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, "zhenzhi serve exited"
+            try:
+                if httpx.get(url + "/capture/domain", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "zhenzhi serve did not start"
+            time.sleep(0.2)
+        doc = document(3)
+        doc_path = tmp_path / "doc.jsonld"
+        doc_path.write_text(json.dumps(doc))
+        out = subprocess.run([*zhenzhi, "capture", str(doc_path), "--key", str(keyfile),
+                              "--gateway", url, "--wait", "--timeout", "60",
+                              "--passphrase-file", str(passphrase)],
+                             env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        lines = out.stdout.strip().splitlines()
+        expected = [format_event_id(h) for h in event_hashes(doc)]
+        assert [line.split()[0] for line in lines] == expected
+        assert all(re.search(r"anchored tx 0x[0-9a-f]{64} block \d+", line) for line in lines)
+
+        # A signed capture file from `zhenzhi sign` goes through unchanged.
+        doc2 = document(1)
+        (tmp_path / "doc2.jsonld").write_text(json.dumps(doc2))
+        signed = tmp_path / "signed.json"
+        sign = subprocess.run([*zhenzhi, "sign", str(tmp_path / "doc2.jsonld"), "--key",
+                               str(keyfile), "--org", "9506000140018", "--manifest",
+                               str(gateway_stack.manifest), "--out", str(signed),
+                               "--passphrase-file", str(passphrase)],
+                              env=env, capture_output=True, text=True, timeout=60)
+        assert sign.returncode == 0, sign.stderr
+        out2 = subprocess.run([*zhenzhi, "capture", str(signed), "--gateway", url, "--json"],
+                              env=env, capture_output=True, text=True, timeout=60)
+        assert out2.returncode == 0, out2.stderr
+        assert json.loads(out2.stdout)["eventIDs"] == [format_event_id(event_hashes(doc2)[0])]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    # uvicorn shuts down gracefully, then re-raises the SIGTERM it caught.
+    assert server.returncode in (0, -15)
