@@ -154,6 +154,8 @@ class AnchorWorker:
         state (or reorganised), perhaps without batches the store holds as anchored."""
         head = int(self.chain.w3.eth.block_number)
         went_back = head < self._head
+        if went_back:
+            log.warning("chain head went back from %d to %d; recovering", self._head, head)
         self._head = head
         return went_back
 
