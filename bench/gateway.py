@@ -12,7 +12,7 @@ Reported:
     capture_single_p99_ms         99th percentile latency of those requests
     capture_batch_events_per_s    events per second in 500-event captures
 
-    .venv/bin/python -m bench.gateway [--json]
+    .venv/bin/python -m bench.gateway [--json] [--anchor]   (--anchor: worker in the gateway)
 """
 
 from __future__ import annotations
@@ -271,7 +271,7 @@ def measure(*, single: int = 4000, batches: int = 16, batch_size: int = 500,
 
 
 if __name__ == "__main__":
-    result = measure()
+    result = measure(anchor_worker="--anchor" in sys.argv)
     if "--json" in sys.argv:
         print(json.dumps(result, indent=2, sort_keys=True))
     else:
