@@ -20,11 +20,12 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from eth_abi import decode as abi_decode
 from eth_utils import get_abi_output_types
 
+from ledger.codes import code_leaf, lot_key
 from ledger.compiler import load_artifact
 from ledger.deployment import Deployment
 from ledger.merkle import keccak256
@@ -32,11 +33,13 @@ from ledger.paths import ARTIFACTS_DIR
 from ledger.roles import ROLES
 from ledger.signing import CaptureDomain
 
-__all__ = ["AnchorRecord", "ChainView", "CustomsRecord", "Read"]
+__all__ = ["AnchorRecord", "ChainView", "CustomsRecord", "LotRecord", "Read"]
 
 KeyVerdict = Literal["valid", "unknown", "revoked"]
 _DECISIONS = ("DIRECT_RELEASE", "NORMAL_CONTROL", "IMMEDIATE_CONTROL")
 _INSPECTIONS = ("NOT_INSPECTED", "PASSED", "FAILED")
+# CodeRegistry.LotStatus, in enum order (0 = never registered).
+_LOT_STATUSES = (None, "active", "recalled", "withdrawn")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,18 @@ class AnchorRecord:
     block_number: int
     leaf_count: int
     submitter: str
+
+
+@dataclass(frozen=True, slots=True)
+class LotRecord:
+    """A lot on CodeRegistry: the root of its item codes and who registered it."""
+
+    codes_root: bytes
+    owner: bytes  # the registering organisation's id (bytes32)
+    count: int
+    registered_at: int
+    status: str  # active | recalled | withdrawn
+    reason_hash: bytes | None  # set by a recall
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,16 +83,17 @@ class CustomsRecord:
         return self.inspection == "FAILED"
 
 
-@dataclass(frozen=True, slots=True)
-class Read:
-    """One cacheable view call: `method` of the wrapped chain client with `args`."""
+class Read(NamedTuple):
+    """One cacheable view call: `method` of the wrapped chain client with `args`. A tuple, not
+    a dataclass: a verification builds dozens and hashes each as a cache key."""
 
     method: str
     args: tuple[Hashable, ...]
 
 
 class ChainView:
-    """Memoising, block-pinned reads of Consortium, TraceAnchor and CustomsRelease."""
+    """Memoising, block-pinned reads of Consortium, TraceAnchor, CodeRegistry and
+    CustomsRelease."""
 
     def __init__(self, w3: Any, deployment: Deployment, *, max_staleness: float = 0.25,
                  artifacts_dir: Any = ARTIFACTS_DIR,
@@ -90,6 +106,7 @@ class ChainView:
         self._block: int | None = None
         self._checked_at = float("-inf")
         self._cache: dict[Read, Any] = {}
+        self._derived: dict[Hashable, Any] = {}
         self._contracts = {
             name: w3.eth.contract(address=rec.address, abi=load_artifact(name, artifacts_dir)["abi"])
             for name, rec in deployment.contracts.items()}
@@ -123,6 +140,7 @@ class ChainView:
                 if block != self._block:
                     self._block = block
                     self._cache = {}
+                    self._derived = {}
         assert self._block is not None
         return self._block
 
@@ -166,6 +184,20 @@ class ChainView:
         org, _ = self._read(Read("gtinOwner", (gtin14,)))
         return None if bytes(org) == bytes(32) else bytes(org)
 
+    def lot(self, gtin14: str, lot: str) -> LotRecord | None:
+        """Lot `lot` of `gtin14` on CodeRegistry, or None if it was never registered."""
+        root, org, reason, count, registered_at, status = self._read(
+            Read("lotOf", (lot_key(gtin14, lot),)))
+        if status == 0:
+            return None
+        return LotRecord(bytes(root), bytes(org), int(count), int(registered_at),
+                         _LOT_STATUSES[status], bytes(reason) if any(reason) else None)
+
+    @staticmethod
+    def code_leaf(gtin14: str, serial: str) -> bytes:
+        """The item-code leaf CodeRegistry commits to (pure: no chain read)."""
+        return code_leaf(gtin14, serial)
+
     def customs(self, consignment: bytes) -> CustomsRecord | None:
         count = int(self._read(Read("decisionCount", (bytes(consignment),))))
         if count == 0:
@@ -174,6 +206,21 @@ class ChainView:
         root, _, _, recorder, decided_at, decision, inspection = rec
         return CustomsRecord(bytes(root), _DECISIONS[decision], _INSPECTIONS[inspection],
                              int(decided_at), recorder, count)
+
+    def memo(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """A result computed only from pure inputs (named by `key`) and reads at the pinned
+        block, kept until the block changes, like the reads themselves. The verifier keeps its
+        per-capture and per-lot conclusions here: the same item is scanned many times a block."""
+        derived = self._derived
+        try:
+            return derived[key]
+        except KeyError:
+            pass
+        value = compute()
+        if len(derived) >= 100_000:  # bounded: a block's worth of distinct items, at most
+            derived.clear()
+        derived[key] = value
+        return value
 
     # --- cache and batch --------------------------------------------------------------------
 
@@ -220,6 +267,7 @@ class ChainView:
 
 _CONTRACT_OF = {
     "keyInfo": "Consortium", "roleHistory": "Consortium", "wasValidSigner": "Consortium",
-    "gtinOwner": "Consortium", "anchorOf": "TraceAnchor", "decisionCount": "CustomsRelease",
+    "gtinOwner": "Consortium", "anchorOf": "TraceAnchor", "lotOf": "CodeRegistry",
+    "decisionCount": "CustomsRelease",
     "latestDecision": "CustomsRelease",
 }
