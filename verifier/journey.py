@@ -4,7 +4,9 @@ when it was sold, whether it was imported, and whether the story has a hole in i
 A gateway can withhold events but not forge them, so the one thing left to catch here is a
 dropped event. Goods do not teleport: after an event at location L they are at L, after a
 shipping event with destination D they are on their way to D. The next event that names a
-location must be there; if it is somewhere else, the events in between were withheld. And
+location must be there; if it is somewhere else, the events in between were withheld (customs
+and sale steps are not judged: they say where the inspector or seller was, see
+`_NOT_WHERE_GOODS_ARE`). And
 every journey starts where the goods were made: a commissioning event. (Withholding the *last*
 events cannot be detected this way, only that the story stops early: that is why the timeline
 shows the last known stage.)
@@ -16,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from ledger.roles import bizstep_name
@@ -63,7 +66,12 @@ class Step:
 
 
 def event_time(event: Mapping[str, Any]) -> int:
-    text = str(event.get("eventTime") or "")
+    return _unix(str(event.get("eventTime") or ""))
+
+
+@lru_cache(maxsize=65_536)
+def _unix(text: str) -> int:
+    # Memoised: a pure function of the text, and a verifier parses the same times all day.
     try:
         return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
     except ValueError:
@@ -93,7 +101,8 @@ def steps(events: Iterable[tuple[bytes, Mapping[str, Any]]]) -> list[Step]:
     out: list[Step] = []
     shipped = False
     for event_id, event in ordered:
-        step = bizstep_name(event.get("bizStep"))
+        raw_step = event.get("bizStep")
+        step = _bizstep(raw_step) if isinstance(raw_step, str) else None
         if step in _ORIGIN:
             stage = Stage.ORIGIN
         elif step == "shipping":
@@ -118,6 +127,16 @@ def steps(events: Iterable[tuple[bytes, Mapping[str, Any]]]) -> list[Step]:
     return out
 
 
+# Steps whose location says where the *actor* was, not where the goods came to rest: customs
+# inspects goods in transit at the border (they stay bound for their destination), and a sale
+# or listing is recorded at the seller's site while the goods wait in the (bonded) warehouse,
+# as in `ledger.journey`'s cross-border sales. Judging them would call an honest journey holed.
+_NOT_WHERE_GOODS_ARE = frozenset({Stage.CUSTOMS, Stage.SALE, Stage.PLATFORM})
+
+
+_bizstep = lru_cache(maxsize=4096)(bizstep_name)
+
+
 def continuity_gap(journey: Sequence[Step]) -> str | None:
     """A one-line description of the first hole in the journey, or None if it is whole."""
     if not journey:
@@ -128,6 +147,8 @@ def continuity_gap(journey: Sequence[Step]) -> str | None:
     here: str | None = None
     bound_for: set[str] = set()
     for step in journey:
+        if step.stage in _NOT_WHERE_GOODS_ARE:
+            continue
         loc = step.location
         if loc is not None:
             if bound_for and loc not in bound_for:

@@ -133,14 +133,24 @@ class Verdict:
         }
 
 
+_RANK = {kind: rank for rank, kind in enumerate(SEVERITY)}
+_NOT_JUDGED = (Outcome.PASS, Outcome.SKIPPED)
+
+
 def deciding_check(checks: Iterable[Check]) -> Check | None:
     """The first check (in check order) whose meaning is the most severe, or None."""
-    checks = tuple(checks)
-    for kind in SEVERITY:
-        for check in checks:
-            if check.verdict_if_not_passed is kind:
-                return check
-    return None
+    best: Check | None = None
+    best_rank = len(SEVERITY)
+    for check in checks:  # one pass: a verification makes dozens of checks, most of them PASS
+        if check.outcome in _NOT_JUDGED:
+            continue
+        rank = _RANK[VerdictKind.UNVERIFIED if check.outcome is Outcome.MISSING
+                     else check.fails_as]
+        if rank < best_rank:
+            best, best_rank = check, rank
+            if rank == 0:
+                break
+    return best
 
 
 def decide(code: str, checks: Iterable[Check], *, chain_id: int | None = None,

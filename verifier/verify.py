@@ -22,9 +22,12 @@ from typing import Any
 import orjson
 
 from ledger.capture import capture_leaf, event_leaf
+from ledger.codes import lot_key
+from ledger.epcis import event_epcs
 from ledger.errors import LedgerError
 from ledger.event_hash import event_hash
 from ledger.evidence import Bundle, CaptureEvidence, ScanRecord
+from ledger.gs1 import DigitalLink
 from ledger.merkle import process_proof
 from ledger.roles import required_role
 from ledger.signing import CaptureDomain, capture_digest, recover_signer
@@ -59,8 +62,6 @@ def verify(code: str, bundle: Bundle | None, chain_view: Any, *,
            scans: Sequence[ScanRecord] | None = None, now: int | None = None,
            options: VerifyOptions = VerifyOptions()) -> Verdict:
     """Judge one scanned code (a Digital Link URI) with a gateway's bundle (or None)."""
-    from ledger.gs1 import DigitalLink
-
     checked_at = int(time.time()) if now is None else now
     block = chain_view.sync()
     chain_id = chain_view.chain_id
@@ -70,7 +71,7 @@ def verify(code: str, bundle: Bundle | None, chain_view: Any, *,
 
     checks: list[Check] = []
     try:
-        link = DigitalLink.parse(code)
+        link = _parse_link(code)
     except LedgerError as exc:
         checks.append(Check(CheckName.CODE_FORMAT, FAIL,
                             f"not a valid GS1 Digital Link item code: {exc}"))
@@ -86,7 +87,7 @@ def verify(code: str, bundle: Bundle | None, chain_view: Any, *,
         checks.append(Check(CheckName.BUNDLE_CODE, MISSING, "no evidence was available for this code"))
         return done(checks, key)
     try:
-        bundle_key = DigitalLink.parse(bundle.code).key()
+        bundle_key = _parse_link(bundle.code).key()
     except LedgerError:
         bundle_key = None
     if bundle_key != key:
@@ -101,20 +102,41 @@ def verify(code: str, bundle: Bundle | None, chain_view: Any, *,
         return done(checks, key)
     checks.append(Check(CheckName.BUNDLE_CHAIN, PASS, f"evidence for chain {chain_id}"))
 
-    _prefetch(chain_view, link, bundle)
-    checks.extend(_registration(link, bundle, chain_view))
-    verified_events, event_checks = _events(bundle, chain_view, options)
+    facts = _facts(bundle)
+    memo = getattr(chain_view, "memo", _no_memo)
+    # Conclusions drawn from bytes and the pinned block only: kept for the block's lifetime.
+    memo(("prefetch", link, bundle.registration, bundle.captures, tuple(facts), bundle.customs),
+         lambda: _prefetch(chain_view, link, bundle, facts))
+    checks.extend(memo(("registration", link, bundle.registration),
+                       lambda: tuple(_registration(link, bundle, chain_view))))
+    verified, event_checks = _events(bundle, facts, chain_view, options)
     checks.extend(event_checks)
-    steps = journey_mod.steps(verified_events)
-    gap = journey_mod.continuity_gap(steps)
+    steps, gap = _journey(tuple(verified), link)
     checks.append(Check(CheckName.JOURNEY_COMPLETE, MISSING, gap, fails_as=VerdictKind.UNVERIFIED)
                   if gap else
                   Check(CheckName.JOURNEY_COMPLETE, PASS,
                         f"{len(steps)} events from origin, with no gap in where the goods were"))
-    checks.append(_customs(steps, bundle, chain_view, options))
+    checks.append(memo(("customs", tuple(verified), bundle.customs, options.market),
+                       lambda: _customs(steps, bundle, chain_view, options)))
     checks.append(check_scans(bundle.scans if scans is None else scans,
                               journey_mod.sale_time(steps), policy=options.clone, now=checked_at))
     return done(checks, key)
+
+
+def _no_memo(_key: Any, compute: Any) -> Any:
+    return compute()
+
+
+@lru_cache(maxsize=16_384)
+def _journey(verified: tuple[_EventFacts, ...], link: Any
+             ) -> tuple[list[journey_mod.Step], str | None]:
+    # Keyed by the facts objects, which `_event_facts` memoises by the events' exact bytes.
+    steps = journey_mod.steps((f.actual, f.event) for f in verified)
+    return steps, journey_mod.continuity_gap(steps) or _not_about(steps, link)
+
+
+# Pure, and a gateway sees the same codes over and over (failures are not cached: they raise).
+_parse_link = lru_cache(maxsize=65_536)(DigitalLink.parse)
 
 
 # --- registration ---------------------------------------------------------------------------
@@ -128,12 +150,12 @@ def _registration(link: Any, bundle: Bundle, view: Any) -> list[Check]:
     if link.lot and reg.lot != link.lot:
         return [Check(CheckName.CODE_REGISTERED, FAIL,
                       f"the code is printed with lot {link.lot} but evidence names lot {reg.lot}")]
-    lot_reader = getattr(view, "lot", None)
-    if lot_reader is None:
-        # CodeRegistry is not deployed yet in this tree: say so, never pretend it passed.
-        return [Check(CheckName.CODE_REGISTERED, MISSING,
-                      "this chain view cannot read CodeRegistry: registration unchecked")]
-    lot = lot_reader(link.gtin14, lot_name)
+    try:
+        lot = view.lot(link.gtin14, lot_name)
+    except LedgerError:
+        # A lot name the contract could never have accepted (not GS1 set 82): never registered.
+        return [Check(CheckName.CODE_REGISTERED, FAIL,
+                      f"the evidence names lot {lot_name[:40]!r}, which no GS1 lot can be")]
     if lot is None:
         return [Check(CheckName.CODE_REGISTERED, FAIL,
                       f"lot {lot_name} of GTIN {link.gtin14} is not registered on CodeRegistry")]
@@ -175,32 +197,73 @@ def _recover(domain: CaptureDomain, sig: Any) -> tuple[str | None, str]:
         return None, str(exc)
 
 
+@dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: see `_journey`
+class _EventFacts:
+    """What an event's bytes alone establish (no chain): its recomputed id, whether its proof
+    leads to the root its capture signed, the role its bizStep needs, and the checks saying so."""
+
+    actual: bytes | None
+    in_capture: bool
+    role: str
+    checks: tuple[Check, ...]
+    event: Mapping[str, Any]  # this memo's own parsed copy, never the caller's object
+
+
 @lru_cache(maxsize=65_536)
-def _hash_json(event_json: bytes, context_json: bytes) -> bytes | None:
+def _event_facts(event_json: bytes, context_json: bytes, claimed: bytes,
+                 proof: tuple[bytes, ...], events_root: bytes) -> _EventFacts:
+    event = orjson.loads(event_json)
+    role = required_role(event)
+    subject = "ni:///sha-256;" + claimed.hex()
     try:
-        return event_hash(orjson.loads(event_json), orjson.loads(context_json))
+        actual: bytes | None = event_hash(event, orjson.loads(context_json))
     except LedgerError:
-        return None
+        actual = None
+    if actual != claimed:
+        return _EventFacts(actual, False, role, (Check(
+            CheckName.EVENT_ID, FAIL, "an event's content does not hash to its id: it was "
+            "altered after capture", subject=subject,
+            details={"recomputed": None if actual is None else actual.hex()}),), event)
+    id_ok = Check(CheckName.EVENT_ID, PASS, "event id recomputed", subject=subject)
+    if process_proof(event_leaf(actual), proof) != events_root:
+        return _EventFacts(actual, False, role, (id_ok, Check(
+            CheckName.EVENT_PROOF, FAIL, "the event is not in the signed capture it claims",
+            subject=subject)), event)
+    return _EventFacts(actual, True, role, (id_ok, Check(
+        CheckName.EVENT_PROOF, PASS, "event is in its signed capture", subject=subject)), event)
 
 
-def _recompute_id(event: Mapping[str, Any], context: Any) -> bytes | None:
-    # Keyed by the exact JSON (keys sorted); the hash itself is always recomputed from it.
-    try:
-        return _hash_json(orjson.dumps(event, option=orjson.OPT_SORT_KEYS),
-                          orjson.dumps(context, option=orjson.OPT_SORT_KEYS))
-    except TypeError:
-        return None
+def _facts(bundle: Bundle) -> list[_EventFacts | None]:
+    """Facts per bundle event, memoised by the event's exact JSON (keys sorted): the hash is
+    always computed from those bytes, so equal bytes cannot deserve a different answer."""
+    out: list[_EventFacts | None] = []
+    dumps, sort = orjson.dumps, orjson.OPT_SORT_KEYS
+    for e in bundle.events:
+        try:
+            out.append(_event_facts(dumps(e.event, option=sort), dumps(e.context, option=sort),
+                                    e.event_id, e.proof,
+                                    bundle.captures[e.capture].signature.events_root))
+        except TypeError:  # not JSON-serialisable: cannot be an EPCIS event
+            out.append(None)
+    return out
 
 
-def _prefetch(view: Any, link: Any, bundle: Bundle) -> None:
+def _prefetch(view: Any, link: Any, bundle: Bundle, facts: Sequence[_EventFacts | None]) -> None:
     """Queue every chain read this verification will make, so misses go in one batch."""
     from ledger.chain_view import Read
 
     reads = [Read("gtinOwner", (link.gtin14,))]
+    lot_name = link.lot or (bundle.registration.lot if bundle.registration else None)
+    if lot_name is not None:
+        try:
+            reads.append(Read("lotOf", (lot_key(link.gtin14, lot_name),)))
+        except LedgerError:
+            pass  # `_registration` reports the malformed lot
     domain = view.domain
     roles_by_capture: dict[int, set[str]] = {}
-    for e in bundle.events:
-        roles_by_capture.setdefault(e.capture, set()).add(required_role(e.event))
+    for e, f in zip(bundle.events, facts, strict=True):
+        if f is not None:
+            roles_by_capture.setdefault(e.capture, set()).add(f.role)
     for index, c in enumerate(bundle.captures):
         sig = c.signature
         if c.anchor is not None:
@@ -215,52 +278,68 @@ def _prefetch(view: Any, link: Any, bundle: Bundle) -> None:
     view.prefetch(reads)
 
 
-def _events(bundle: Bundle, view: Any, options: VerifyOptions
-            ) -> tuple[list[tuple[bytes, Mapping[str, Any]]], list[Check]]:
+def _events(bundle: Bundle, facts: Sequence[_EventFacts | None], view: Any,
+            options: VerifyOptions) -> tuple[list[_EventFacts], list[Check]]:
     domain = view.domain
     checks: list[Check] = []
     capture_ok: dict[int, tuple[bool, str | None, int | None]] = {}
     if not bundle.events:
         return [], checks
+    memo = getattr(view, "memo", _no_memo)
     for index in sorted({e.capture for e in bundle.events}):
-        capture_ok[index] = _capture(index, bundle.captures[index], domain, view, options, checks)
+        cap = bundle.captures[index]
+        result, cap_checks = memo(("capture", index, cap, options),
+                                  lambda cap=cap, index=index: _capture_checked(
+                                      index, cap, domain, view, options))
+        capture_ok[index] = result
+        checks.extend(cap_checks)
 
-    good: list[tuple[bytes, Mapping[str, Any]]] = []
-    for e in bundle.events:
-        ev_subject = "ni:///sha-256;" + e.event_id.hex()
-        actual = _recompute_id(e.event, e.context)
-        if actual != e.event_id:
-            checks.append(Check(CheckName.EVENT_ID, FAIL,
-                                "an event's content does not hash to its id: it was altered "
-                                "after capture", subject=ev_subject,
-                                details={"recomputed": None if actual is None else actual.hex()}))
+    good: list[_EventFacts] = []
+    for e, f in zip(bundle.events, facts, strict=True):
+        if f is None:
+            checks.append(Check(CheckName.EVENT_ID, FAIL, "an event is not JSON: it cannot have "
+                                "been captured", subject="ni:///sha-256;" + e.event_id.hex()))
             continue
-        checks.append(Check(CheckName.EVENT_ID, PASS, "event id recomputed", subject=ev_subject))
-        cap = bundle.captures[e.capture]
-        if process_proof(event_leaf(actual), e.proof) != cap.signature.events_root:
-            checks.append(Check(CheckName.EVENT_PROOF, FAIL,
-                                "the event is not in the signed capture it claims",
-                                subject=ev_subject))
+        checks.extend(f.checks)
+        if not f.in_capture or f.actual is None:
             continue
-        checks.append(Check(CheckName.EVENT_PROOF, PASS, "event is in its signed capture",
-                            subject=ev_subject))
-        ok, signer, anchored_at = capture_ok[e.capture]
+        ok, signer, _ = capture_ok[e.capture]
         if signer is not None:
-            role = required_role(e.event)
-            at = cap.signature.signed_at
-            if view.was_valid_signer(cap.signature.org, signer, role, at):
-                checks.append(Check(CheckName.SIGNER_ROLE, PASS,
-                                    f"signer's organisation holds {role}", subject=ev_subject))
+            sig = bundle.captures[e.capture].signature
+            if view.was_valid_signer(sig.org, signer, f.role, sig.signed_at):
+                checks.append(_role_pass(f.role, f.checks[0].subject))
             else:
                 step = e.event.get("bizStep") or "none"
                 checks.append(Check(CheckName.SIGNER_ROLE, FAIL,
-                                    f"bizStep {step} needs role {role}, which the signer's "
-                                    "organisation does not hold", subject=ev_subject,
-                                    details={"role": role}))
+                                    f"bizStep {step} needs role {f.role}, which the signer's "
+                                    "organisation does not hold", subject=f.checks[0].subject,
+                                    details={"role": f.role}))
                 continue
         if ok:
-            good.append((actual, e.event))
+            good.append(f)
     return good, checks
+
+
+@lru_cache(maxsize=65_536)
+def _role_pass(role: str, subject: str | None) -> Check:
+    # Checks are immutable: one instance per (role, event) serves every scan of the item.
+    return Check(CheckName.SIGNER_ROLE, PASS, f"signer's organisation holds {role}",
+                 subject=subject)
+
+
+@lru_cache(maxsize=65_536)
+def _anchor_root(domain: CaptureDomain, sig: Any, signer: str, proof: tuple[bytes, ...]) -> bytes:
+    """The batch root a capture's anchoring proof leads to (pure; memoised like `_recover`)."""
+    digest = capture_digest(domain, sig.events_root, sig.count, sig.org, sig.nonce, sig.signed_at)
+    return process_proof(capture_leaf(digest, signer), proof)
+
+
+def _capture_checked(index: int, cap: CaptureEvidence, domain: CaptureDomain, view: Any,
+                     options: VerifyOptions
+                     ) -> tuple[tuple[bool, str | None, int | None], tuple[Check, ...]]:
+    checks: list[Check] = []
+    result = _capture(index, cap, domain, view, options, checks)
+    return result, tuple(checks)
 
 
 def _capture(index: int, cap: CaptureEvidence, domain: CaptureDomain, view: Any,
@@ -298,8 +377,7 @@ def _capture(index: int, cap: CaptureEvidence, domain: CaptureDomain, view: Any,
         checks.append(Check(CheckName.CAPTURE_ANCHORED, MISSING,
                             "a capture is not anchored on the chain yet", subject=subject))
         return False, signer, None
-    digest = capture_digest(domain, sig.events_root, sig.count, sig.org, sig.nonce, sig.signed_at)
-    if process_proof(capture_leaf(digest, signer), anchor.proof) != anchor.batch_root:
+    if _anchor_root(domain, sig, signer, anchor.proof) != anchor.batch_root:
         checks.append(Check(CheckName.SIGNER_KEY, PASS, f"key valid at {_iso(sig.signed_at)}",
                             subject=subject))
         checks.append(Check(CheckName.CAPTURE_ANCHORED, FAIL,
@@ -336,6 +414,37 @@ def _capture(index: int, cap: CaptureEvidence, domain: CaptureDomain, view: Any,
                         details={"batchRoot": "0x" + anchor.batch_root.hex(),
                                  "block": record.block_number}))
     return True, signer, anchored_at
+
+
+def _not_about(steps: Sequence[journey_mod.Step], link: Any) -> str | None:
+    """Why the journey is not this item's, or None. Authentic events of *another* item prove
+    nothing about this one: the origin event must commission this very code."""
+    if not steps or steps[0].bizstep != "commissioning":
+        return None  # continuity_gap has said so already
+    if _item_epc(link) not in _named_epcs(steps[0].event_id, steps[0].event):
+        return "the journey's origin event does not commission this item: it is another's story"
+    return None
+
+
+def _item_epc(link: Any) -> str:
+    # The EPC as events name the item: serial level, no lot (canonical Digital Link).
+    return f"https://id.gs1.org/01/{link.gtin14}/21/{link.serial}"
+
+
+_NAMED: dict[bytes, frozenset[str]] = {}
+
+
+def _named_epcs(event_id: bytes, event: Mapping[str, Any]) -> frozenset[str]:
+    # Keyed by the recomputed event id, i.e. by content: canonicalising a commissioning event's
+    # sixty EPCs on every scan would cost more than the rest of the verification.
+    found = _NAMED.get(event_id)
+    if found is None:
+        epcs = event_epcs(event)
+        found = frozenset(epcs["epc"]) | frozenset(epcs["child"]) | frozenset(epcs["output"])
+        if len(_NAMED) >= 65_536:
+            _NAMED.clear()
+        _NAMED[event_id] = found
+    return found
 
 
 # --- customs --------------------------------------------------------------------------------
@@ -381,5 +490,6 @@ def _same_contracts(claimed: Mapping[str, str], actual: Mapping[str, str]) -> bo
                for name, address in actual.items())
 
 
+@lru_cache(maxsize=4096)
 def _iso(ts: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))

@@ -147,7 +147,10 @@ def test_dropping_a_move_leaves_a_gap(dropped: int) -> None:
     kept = [e for i, e in enumerate(HONEST) if i != dropped]
     gap = continuity_gap(steps(kept))
     step = HONEST[dropped][1]["bizStep"]
-    if step in ("commissioning", "shipping"):
+    # The last leg before a sale is the exception: a sale is recorded where the seller is (a
+    # cross-border platform sells from the bonded warehouse), so it cannot show a missing move.
+    last_leg = dropped + 1 < len(HONEST) and HONEST[dropped + 1][1]["bizStep"] == "retail_selling"
+    if step in ("commissioning", "shipping") and not last_leg:
         assert gap is not None
     else:
         assert gap is None
