@@ -306,9 +306,12 @@ def build_bundle(store: Any, code: str, *, chain: ChainRef, events: Sequence[Any
 
     link = DigitalLink.parse(code)
     uri = link.canonical_uri()
-    stored = list(events) if events is not None else store.events_for_epc(uri)
+    # Events name the item at serial level (a printed lot is a label detail, not part of the EPC).
+    epc = DigitalLink(link.gtin14, link.serial).canonical_uri() if link.serial else uri
+    stored = list(events) if events is not None else store.events_for_epc(epc)
     captures: list[CaptureEvidence] = []
     index_of: dict[str, int] = {}
+    contexts = _capture_contexts(store, {ev.capture_id for ev in stored})
     out_events: list[EventEvidence] = []
     for ev in stored:
         status = store.require_anchor_status(ev.event_id)
@@ -323,7 +326,24 @@ def build_bundle(store: Any, code: str, *, chain: ChainRef, events: Sequence[Any
                 status.signer, anchor))
         out_events.append(EventEvidence(ev.event_id, index_of[status.capture_id],
                                         tuple(status.event_proof), ev.event,
-                                        getattr(ev, "context", None)))
+                                        contexts.get(status.capture_id)))
     return Bundle(code=uri, chain=chain, registration=registration, captures=tuple(captures),
                   events=tuple(out_events), customs=tuple(customs), scans=tuple(scans),
                   generated_at=int(time.time()) if now is None else now, source=source)
+
+
+def _capture_contexts(store: Any, capture_ids: set[str]) -> dict[str, Any]:
+    """The @context each capture document declared: an event's id depends on it as soon as the
+    event uses a namespace prefix the standard context does not define."""
+    from sqlalchemy import select
+
+    from ledger import tables as t
+
+    out: dict[str, Any] = {}
+    ids = sorted(capture_ids)
+    with store.engine.connect() as conn:
+        for start in range(0, len(ids), 500):
+            rows = conn.execute(select(t.captures.c.id, t.captures.c.context)
+                                .where(t.captures.c.id.in_(ids[start:start + 500])))
+            out.update({r.id: json.loads(r.context) for r in rows if r.context is not None})
+    return out
