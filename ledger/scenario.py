@@ -8,8 +8,8 @@ Everything goes through the production paths, with no shortcut the verifier coul
   `Capture`) and taken in by `ledger.intake.Intake` (validate, hash, recover, key and role
   checks against the chain, `Store.accept_capture` with its outbox);
 - the manufacturer registers each finished lot's item codes on CodeRegistry itself;
-- the outbox is anchored on TraceAnchor by the operator's ANCHORER key (`anchor_pending`,
-  the anchoring worker's steps: `build_batch`, `anchor`, `mark_batch_anchored`);
+- the outbox is anchored on TraceAnchor by `ledger.anchoring.AnchorWorker` with the operator's
+  ANCHORER key (`anchor_pending`);
 - customs records its decision on the consignment on CustomsRelease with its own key.
 
 `bundle(code)` then builds the evidence a gateway would serve for one can: its events traced
@@ -31,6 +31,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from ledger.anchoring import AnchorWorker
 from ledger.capture import CaptureSignature, SignedCapture, events_tree
 from ledger.chain import Chain
 from ledger.chain_view import ChainView
@@ -201,19 +202,11 @@ class Scenario:
             self.chain.register_lot(brand.tx, lot.ref.gtin, lot.ref.lot, tree.root,
                                     len(lot.items))
 
-    def anchor_pending(self, *, max_captures: int = 1000) -> list[bytes]:
-        """Anchor everything in the outbox, batch by batch, as the anchoring worker does;
-        returns the roots anchored."""
-        roots = []
-        while (batch := self.store.build_batch(max_captures)) is not None:
-            outcome = self.chain.anchor(self.admin, batch.root, batch.leaf_count, batch.meta_hash)
-            block = self.w3.eth.get_block(outcome.block_number)
-            self.store.mark_batch_anchored(
-                batch.id, tx_hash=bytes.fromhex(outcome.tx_hash[2:]),
-                block_number=outcome.block_number, block_hash=bytes(block["hash"]),
-                anchored_at=int(block["timestamp"]))
-            roots.append(batch.root)
-        return roots
+    def anchor_pending(self) -> int:
+        """Anchor everything in the outbox with the real anchoring worker (the operator's
+        ANCHORER key), until nothing is pending; returns the captures anchored."""
+        worker = AnchorWorker(self.store, self.chain, self.admin)
+        return worker.run(once=True).captures
 
     def record_customs(self, *, ref: str | None = None, decision: str = "NORMAL_CONTROL",
                        inspection: str = "PASSED") -> bytes:
