@@ -21,6 +21,7 @@ app = typer.Typer(
 register_ledger(app)
 gateway_commands.register(app)
 __import__("verifier.cli", fromlist=["register"]).register(app)  # verify, evidence
+__import__("gateway.commands_ext", fromlist=["register"]).register(app)  # codes issue, customs decide, recall
 
 
 def main(argv: list[str] | None = None) -> int:

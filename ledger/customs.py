@@ -33,7 +33,7 @@ from ledger.tables import events
 
 __all__ = [
     "NAMESPACE", "Declaration", "Inspection", "InvalidConsignmentError", "UnknownEnterpriseError",
-    "consignment_key", "enterprise_gtins", "events_root", "gather_facts", "inspecting_event", "inspection_history", "rules_version_bytes",
+    "consignment_key", "enterprise_gtins", "events_root", "gather_facts", "inspecting_document", "inspecting_event", "inspection_history", "rules_version_bytes",
 ]
 
 NAMESPACE = "https://ns.zhenzhi.example/epcis/"
@@ -201,3 +201,16 @@ def inspecting_event(declaration: Declaration, decision: Decision, inspection: I
     if read_point:
         event["readPoint"] = {"id": read_point}
     return event
+
+
+def inspecting_document(event: dict[str, Any], *, created: str) -> dict[str, Any]:
+    """An EPCIS 2.0 document holding the customs event, with the `zhenzhi` namespace declared
+    (the event hash expands extension fields through it)."""
+    return {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+                     {"zhenzhi": NAMESPACE}],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": created,
+        "epcisBody": {"eventList": [event]},
+    }

@@ -26,6 +26,7 @@ from ledger.customs import Declaration, consignment_key, gather_facts
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.risk import RULES_DIR, assess, load_rules
 from ledger.roles import CUSTOMS, REGULATOR
+from ledger.signing import checksum_address
 
 __all__ = ["parse_event_id", "parse_org", "router"]
 
@@ -33,7 +34,7 @@ router = APIRouter(tags=["Customs"])
 
 ConsignmentId = Annotated[str, Path(min_length=1, max_length=66,
                                     description="customs reference or 0x bytes32 key")]
-_NI_RE = re.compile(r"^ni:///sha-256;([0-9a-f]{64})\?ver=CBV2\.0$")
+_NI_RE = re.compile(r"^ni:///sha-256;([0-9a-fA-F]{64})\?ver=CBV2\.0$")
 
 
 class UnknownDecisionError(NotFoundError):
@@ -57,7 +58,7 @@ def parse_org(text: str) -> bytes:
 
 
 def parse_event_id(text: str) -> bytes:
-    m = _NI_RE.match(text.lower() if text.startswith("ni:") else text)
+    m = _NI_RE.match(text) if isinstance(text, str) else None
     if not m:
         raise InvalidInputError(f"not an event id (ni:///sha-256;<64 hex>?ver=CBV2.0): {text!r}",
                                 field="eventIds")
@@ -91,7 +92,8 @@ def risk(consignment: ConsignmentId, body: RiskRequest, viewer: MemberDep,
 def decision(consignment: ConsignmentId, services: ServicesDep) -> dict[str, Any]:
     key = consignment_key(consignment)
     view = services.chain_view
-    view.sync()
+    # Forced: whoever asks has usually just recorded it; one eth_blockNumber is cheap here.
+    view.sync(force=True)
     record = view.customs(key)
     if record is None:
         raise UnknownDecisionError(f"no customs decision recorded for {consignment}",
@@ -99,7 +101,7 @@ def decision(consignment: ConsignmentId, services: ServicesDep) -> dict[str, Any
     return {"consignment": consignment, "consignmentKey": "0x" + key.hex(),
             "decision": record.decision, "inspection": record.inspection,
             "eventsRoot": "0x" + record.events_root.hex(), "decidedAt": record.decided_at,
-            "recorder": record.recorder, "decisions": record.count,
+            "recorder": checksum_address(record.recorder), "decisions": record.count,
             "released": record.released, "refused": record.refused}
 
 

@@ -74,6 +74,19 @@ class TraceStack:
 
         return Transactor(self.w3, Account.from_key(who.key))
 
+    def member(self, name: str, body12: str, roles: list[str], prefix: str | None = None) -> Org:
+        """Admit a new organisation with one funded key (and a company prefix, if given)."""
+        account = Account.create()
+        admin = self.admin()
+        admin.send(to=account.address, value=10**19)  # gas money for its own transactions
+        g = gln(body12)
+        outcome = self.chain.propose_admit(admin, org_id(g), name, roles, [account.address])
+        self.chain.execute(admin, outcome.event("ProposalCreated")["id"])
+        if prefix:
+            proposal = self.chain.propose_assign_prefix(admin, org_id(g), prefix)
+            self.chain.execute(admin, proposal.event("ProposalCreated")["id"])
+        return Org(name, g, org_id(g), "0x" + bytes(account.key).hex(), account.address)
+
 
 def signed(client: Any, who: Org, method: str, path: str, *, json_body: Any = None,
            **kwargs: Any) -> Any:
@@ -95,22 +108,10 @@ def trace_stack(w3: Any, deployment: Any, tmp_path_factory: pytest.TempPathFacto
     deployment.save(manifest)
     stack = TraceStack(None, None, None, None, "", chain, w3, deployment, manifest)  # type: ignore[arg-type]
 
-    def member(name: str, body12: str, roles: list[str]) -> Org:
-        account = Account.create()
-        admin = stack.admin()
-        admin.send(to=account.address, value=10**19)  # gas money for its own transactions
-        g = gln(body12)
-        outcome = chain.propose_admit(admin, org_id(g), name, roles, [account.address])
-        chain.execute(admin, outcome.event("ProposalCreated")["id"])
-        return Org(name, g, org_id(g), "0x" + bytes(account.key).hex(), account.address)
-
-    stack.brand = member("Kiwi Dairy Ltd", "471234560001", ["ENTERPRISE"])
-    stack.other = member("Other Trader Co", "471299990001", ["ENTERPRISE"])
-    stack.customs = member("Nansha Customs", "471288880001", ["CUSTOMS"])
-    stack.regulator = member("Market Regulator", "471277770001", ["REGULATOR"])
-    admin = stack.admin()
-    proposal = chain.propose_assign_prefix(admin, stack.brand.org, BRAND_PREFIX)
-    chain.execute(admin, proposal.event("ProposalCreated")["id"])
+    stack.brand = stack.member("Kiwi Dairy Ltd", "471234560001", ["ENTERPRISE"], BRAND_PREFIX)
+    stack.other = stack.member("Other Trader Co", "471299990001", ["ENTERPRISE"])
+    stack.customs = stack.member("Nansha Customs", "471288880001", ["CUSTOMS"])
+    stack.regulator = stack.member("Market Regulator", "471277770001", ["REGULATOR"])
     reg = stack.tx(stack.regulator)
     for grade in ("A", "B", "C", "D"):
         if grade not in chain.grade_levels():
