@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - pytest fixtures are imported from gateway_env and named as parameters
 """POST /capture against a real chain and store: what is accepted, and every class of bad
 input answered with its problem type while nothing already stored changes."""
 
@@ -21,7 +20,6 @@ from tests.integration.gateway_env import (  # noqa: F401 - fixtures
     MAX_BODY,
     GatewayStack,
     document,
-    gateway_stack,
 )
 
 pytestmark = [pytest.mark.chain]

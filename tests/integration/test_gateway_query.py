@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - pytest fixtures are imported from gateway_env and named as parameters
 """EPCIS 2.0 queries over HTTP: the simple query parameters, paging by Link, EPC paths."""
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from typing import Any
 import pytest
 
 from ledger.event_hash import event_hashes, format_event_id
-from tests.integration.gateway_env import GatewayStack, document, gateway_stack  # noqa: F401
+from tests.integration.gateway_env import GatewayStack, document
 
 pytestmark = [pytest.mark.chain]
 

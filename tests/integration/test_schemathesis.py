@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - pytest fixtures are imported from gateway_env and named as parameters
 """Schemathesis over the gateway's whole OpenAPI, against the real stack (anvil, SQLite,
 uvicorn): no 5xx, and every response matches the documented status codes, content types,
 headers and schemas."""
@@ -18,7 +17,7 @@ from schemathesis.specs.openapi.checks import (
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
-from tests.integration.gateway_env import GatewayStack, gateway_stack  # noqa: F401
+from tests.integration.gateway_env import GatewayStack
 
 pytestmark = [pytest.mark.chain]
 

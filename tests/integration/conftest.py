@@ -1,0 +1,5 @@
+"""Fixtures shared by the integration tests. A session fixture must be defined once, here:
+imported into several test modules it would be a separate fixture in each (and, for the
+gateway stack, admit the same organisations on chain twice)."""
+
+from tests.integration.gateway_env import gateway_stack  # noqa: F401 - registers the fixture
