@@ -44,6 +44,7 @@ class TraceabilitySettings(BaseSettings):
     complaint_max_chars: int = Field(default=2000, ge=10, le=20_000)
     scan_burst: int = Field(default=60, ge=1)
     scan_per_minute: float = Field(default=120.0, gt=0)
+    redis_prefix: str = Field(default="zhenzhi:", description="key prefix in the shared Redis")
     # Member request signatures: accepted clock skew; nonces are remembered twice as long.
     member_max_skew_s: int = Field(default=300, ge=5, le=3600)
     # Digital Link base for labels (the resolver's public address).
@@ -76,8 +77,10 @@ class NonceMemory:
     so a request replayed to another gateway process is refused too.
     """
 
-    def __init__(self, ttl: int, redis_client: Any = None, *, max_entries: int = 1_000_000) -> None:
+    def __init__(self, ttl: int, redis_client: Any = None, *, max_entries: int = 1_000_000,
+                 prefix: str = "zhenzhi:nonce:") -> None:
         self.ttl = ttl
+        self._prefix = prefix
         self._redis = redis_client
         self._seen: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -88,7 +91,7 @@ class NonceMemory:
             import redis
 
             try:
-                return bool(self._redis.set(f"zhenzhi:nonce:{nonce}", b"1", nx=True, ex=self.ttl))
+                return bool(self._redis.set(self._prefix + nonce, b"1", nx=True, ex=self.ttl))
             except redis.RedisError as exc:
                 raise RateLimiterUnavailable("nonce store unreachable") from exc
         now = time.monotonic()
@@ -146,7 +149,8 @@ class TraceabilityRuntime:
     def build(cls, settings: TraceabilitySettings, redis_url: str | None) -> TraceabilityRuntime:
         def limiter(burst: int, per_minute: float, name: str) -> RateLimiter:
             if redis_url:
-                return RedisRateLimiter(client, burst, per_minute / 60, prefix=f"zhenzhi:rl:{name}:")
+                return RedisRateLimiter(client, burst, per_minute / 60,
+                                        prefix=f"{settings.redis_prefix}rl:{name}:")
             return MemoryRateLimiter(burst, per_minute / 60)
 
         client = None
@@ -158,7 +162,8 @@ class TraceabilityRuntime:
             settings=settings,
             complaints=limiter(settings.complaint_burst, settings.complaint_per_minute, "complaints"),
             scans=limiter(settings.scan_burst, settings.scan_per_minute, "scans"),
-            nonces=NonceMemory(settings.member_max_skew_s * 2, client),
+            nonces=NonceMemory(settings.member_max_skew_s * 2, client,
+                               prefix=f"{settings.redis_prefix}nonce:"),
         )
 
 
