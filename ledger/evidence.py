@@ -311,10 +311,11 @@ def build_bundle(store: Any, code: str, *, chain: ChainRef, events: Sequence[Any
     stored = list(events) if events is not None else store.events_for_epc(epc)
     captures: list[CaptureEvidence] = []
     index_of: dict[str, int] = {}
-    contexts = _capture_contexts(store, {ev.capture_id for ev in stored})
+    # Anything with `event_id` and `event` will do (StoredEvent, a trace's HistoryEntry).
+    statuses = [store.require_anchor_status(ev.event_id) for ev in stored]
+    contexts = _capture_contexts(store, {status.capture_id for status in statuses})
     out_events: list[EventEvidence] = []
-    for ev in stored:
-        status = store.require_anchor_status(ev.event_id)
+    for ev, status in zip(stored, statuses, strict=True):
         if status.capture_id not in index_of:
             index_of[status.capture_id] = len(captures)
             anchor = None if status.batch_root is None else AnchorEvidence(

@@ -47,6 +47,7 @@ from ledger.evidence import (
     build_bundle,
 )
 from ledger.intake import Intake, IntakeResult
+from ledger.issuance import store_lot
 from ledger.journey import Journey, Organisation, build_journey
 from ledger.merkle import keccak256
 from ledger.signing import CaptureDomain, build_signed_capture, sign_capture
@@ -195,12 +196,15 @@ class Scenario:
         for lot in self.journey.lots:
             if not lot.items:
                 continue  # bulk base powder: weighed, not serialised
-            tree = codes_tree(lot.ref.gtin, [serial_of(e) for e in lot.items])
+            # The gateway's issuance record first (the resolver proves codes from it), then
+            # the commitment on chain: the same serials in the same order, so the same root.
+            issued = store_lot(self.store.engine, lot.ref.gtin, lot.ref.lot,
+                               [serial_of(e) for e in lot.items])
             on_chain = self.chain.lot(lot.ref.gtin, lot.ref.lot)
-            if on_chain is not None and on_chain.codes_root == tree.root:
+            if on_chain is not None and on_chain.codes_root == issued.codes_root:
                 continue  # played before onto this chain
-            self.chain.register_lot(brand.tx, lot.ref.gtin, lot.ref.lot, tree.root,
-                                    len(lot.items))
+            self.chain.register_lot(brand.tx, lot.ref.gtin, lot.ref.lot, issued.codes_root,
+                                    issued.count)
 
     def anchor_pending(self) -> int:
         """Anchor everything in the outbox with the real anchoring worker (the operator's

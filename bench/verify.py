@@ -1,0 +1,180 @@
+"""Verification speed: the library on a warm cache, and through the gateway's resolver over HTTP.
+
+A throwaway devnet gets the contracts and one `ledger.scenario` journey (real signed captures
+through the intake, lots on CodeRegistry, anchoring by the AnchorWorker, a customs decision);
+the item is a sold stage 1 can, whose journey runs through its case and pallet.
+
+- `verify_lib_per_s`: `verifier.verify` on one core with a warm `ChainView` (chain reads and
+  per-block conclusions cached; event hashes and signature recoveries memoised by content),
+  the bundle as `ledger.scenario` builds it.
+- `verify_http_per_s`, `verify_http_p99_ms`: `GET /01/{gtin}/21/{serial}` with
+  Accept: application/json from `zhenzhi serve` (one uvicorn worker), parsed as a bundle and
+  verified here, `concurrency` requests in flight; latency is request start to verdict.
+
+    .venv/bin/python -m bench.verify [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["measure"]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _lib(scenario: Any, epc: str, rounds: int) -> dict[str, Any]:
+    from ledger.chain_view import ChainView
+    from verifier.verify import verify
+
+    bundle = scenario.bundle(epc)
+    view = ChainView(scenario.w3, scenario.deployment)  # default staleness: the gateway's
+    first = verify(epc, bundle, view)
+    start = time.perf_counter()
+    for _ in range(rounds):
+        verdict = verify(epc, bundle, view)
+    elapsed = time.perf_counter() - start
+    return {"verify_lib_per_s": round(rounds / elapsed, 1),
+            "verify_lib_events": len(bundle.events),
+            "verify_lib_captures": len(bundle.captures),
+            "verify_lib_verdict": str(verdict.kind), "verify_lib_first_verdict": str(first.kind)}
+
+
+async def _http(url: str, paths: list[str], view: Any, concurrency: int) -> tuple[float, list[float], list[str]]:
+    import httpx
+
+    from ledger.evidence import Bundle
+    from verifier.verify import verify
+
+    latencies: list[float] = []
+    verdicts: list[str] = []
+    queue = list(reversed(paths))
+    async with httpx.AsyncClient(base_url=url, timeout=30,
+                                 headers={"Accept": "application/json"}) as client:
+        async def worker() -> None:
+            while queue:
+                path = queue.pop()
+                t0 = time.perf_counter()
+                resp = await client.get(path)
+                resp.raise_for_status()
+                bundle = Bundle.from_json(resp.json())
+                verdicts.append(str(verify(bundle.code, bundle, view).kind))
+                latencies.append(time.perf_counter() - t0)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - start, latencies, verdicts
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the gateway exited during start-up")
+        try:
+            if httpx.get(url + "/capture/domain", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the gateway did not become ready")
+
+
+def measure(*, quick: bool = False, rounds: int | None = None, requests: int | None = None,
+            concurrency: int = 16) -> dict[str, Any]:
+    from eth_account import Account
+    from web3 import Web3
+
+    from ledger.chain_view import ChainView
+    from ledger.deployment import deploy
+    from ledger.paths import DEVNET_DIR
+    from ledger.scenario import Scenario
+    from ledger.store import Store
+    from ledger.transactor import Transactor, anvil_dev_key
+
+    rounds = rounds or (2_000 if quick else 20_000)
+    requests = requests or (500 if quick else 3_000)
+    devnet = [sys.executable, str(DEVNET_DIR / "devnet")]
+    with tempfile.TemporaryDirectory(prefix="zz-bench-verify-") as tmp:
+        tmp_path = Path(tmp)
+        import socket
+
+        def free_port() -> int:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                return int(s.getsockname()[1])
+
+        rpc_port = free_port()
+        rpc = f"http://127.0.0.1:{rpc_port}"
+        subprocess.run([*devnet, "up", "--port", str(rpc_port), "--dir", str(tmp_path / "net")],
+                       check=True, capture_output=True)
+        try:
+            w3 = Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": 30}))
+            deployment = deploy(Transactor(w3, Account.from_key(anvil_dev_key(0))), rpc_url=rpc)
+            manifest = tmp_path / "deployment.json"
+            deployment.save(manifest)
+            database = tmp_path / "store.db"
+            store = Store(f"sqlite:///{database}")
+            store.migrate()
+            scenario = Scenario(w3, deployment, store, admin_key=anvil_dev_key(0), seed=11)
+            scenario.play()
+            cans = scenario.sold_cans()
+            out = _lib(scenario, cans[0], rounds)
+            store.close()
+
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            env = {**os.environ, "ZHENZHI_DATABASE_URL": f"sqlite:///{database}",
+                   "ZHENZHI_RPC_URL": rpc, "ZHENZHI_MANIFEST": str(manifest),
+                   "ZHENZHI_RUN_ANCHOR_WORKER": "false",
+                   # One bench client is many shoppers: lift the per-client scan limit.
+                   "ZHENZHI_SCAN_BURST": "1000000", "ZHENZHI_SCAN_PER_MINUTE": "100000000"}
+            proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--port",
+                                     str(port), "--log-level", "warning"], env=env)
+            try:
+                _wait_ready(url, proc)
+                paths = ["/" + c.split("https://id.gs1.org/", 1)[1]
+                         for c in (cans * (requests // len(cans) + 1))[:requests]]
+                view = ChainView(w3, deployment)
+                asyncio.run(_http(url, paths[:50], view, concurrency))  # warm both sides
+                elapsed, lat, verdicts = asyncio.run(_http(url, paths, view, concurrency))
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+        finally:
+            subprocess.run([*devnet, "down", "--dir", str(tmp_path / "net")], capture_output=True)
+    out.update({
+        "verify_http_per_s": round(len(paths) / elapsed, 1),
+        "verify_http_p50_ms": round(_percentile(lat, 0.50) * 1000, 2),
+        "verify_http_p99_ms": round(_percentile(lat, 0.99) * 1000, 2),
+        "verify_http_concurrency": concurrency,
+        "verify_http_verdicts": {v: verdicts.count(v) for v in sorted(set(verdicts))},
+    })
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    json.dump(measure(quick=args.quick), sys.stdout, indent=2)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
