@@ -659,7 +659,8 @@ def _new_builder(seed: int, size: int, budget: int | None, truth: _Truth | None
 # --- public entry points ------------------------------------------------------------------
 
 def build_journey(seed: int = 0, *, cans: tuple[int, int] = (90, 60),
-                  sold_fraction: float = 0.5, document_size: int = 500) -> Journey:
+                  sold_fraction: float = 0.5, document_size: int = 500,
+                  start_ms: int = _START_MS) -> Journey:
     """One small consignment with two base-powder lots and two finished lots:
 
     - base lots: whole milk powder (WM…) and whey protein (WP…);
@@ -669,6 +670,8 @@ def build_journey(seed: int = 0, *, cans: tuple[int, int] = (90, 60),
     so recalling the whey lot reaches stage 1 only, and the milk lot reaches both. Cans go six
     to a case, fifty cases to a pallet (a lot per pallet); `sold_fraction` of the cases are
     opened and sold at retail. Documents are grouped per capturing organisation.
+    `start_ms` (unix ms) is when the base powder is made: consignments that share a store and
+    a chain need different days, since lot numbers carry the production date.
     """
     if min(cans) < 1:
         raise ValueError("each finished lot needs at least one can")
@@ -676,7 +679,7 @@ def build_journey(seed: int = 0, *, cans: tuple[int, int] = (90, 60),
     b, sink = _new_builder(seed, document_size, None, truth)
     plans = [_FinishedLotPlan("stage1", cans[0], (("wmp", 0.52), ("wpc", 0.21))),
              _FinishedLotPlan("stage2", cans[1], (("wmp", 0.68),))]
-    b.consignment(_START_MS, [("wmp", 1500.0), ("wpc", 600.0)], plans, sold_fraction)
+    b.consignment(start_ms, [("wmp", 1500.0), ("wpc", 600.0)], plans, sold_fraction)
     sink.flush_all()
     containers = tuple(
         Container(epc, c["kind"], c["children"], c["packed_at"], c["unpacked_at"])
