@@ -124,8 +124,15 @@ def assemble(services: Any, link: DigitalLink, *, source: str | None,
     customs = item_evidence.customs_evidence(engine, (h.event_id for h in history))
     if scans is None:
         scans = item_evidence.scan_history(engine, link.gtin14, str(link.serial))
-    return build_bundle(services.store, code, chain=chain, events=history,
-                        registration=registration, customs=customs, scans=scans, source=source)
+    bundle = build_bundle(services.store, code, chain=chain, events=history,
+                          registration=registration, customs=customs, scans=scans, source=source)
+    newest = max((c.anchor.block_number or 0 for c in bundle.captures if c.anchor), default=0)
+    if newest > block:
+        # The store saw an anchor in a block the cached view has not reached yet (it re-reads
+        # the head at most every 0.25 s): judged at the old block, a genuine item would look
+        # forged. Catch up before anyone verifies against this view.
+        view.sync(force=True)
+    return bundle
 
 
 def profile_of(services: Any, runtime: TraceabilityRuntime, link: DigitalLink, bundle: Bundle,
