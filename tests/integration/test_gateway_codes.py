@@ -143,3 +143,50 @@ def test_labels_carry_the_digital_link(trace_stack, client_for):
     # Serials are secret until printed: another member cannot fetch labels.
     r = signed(client, trace_stack.other, "GET", f"/codes/{GTIN}/{serial}/label.png")
     assert r.status_code == 403
+
+
+@pytest.mark.parametrize("direct", [False, True], ids=["relayed", "own-transaction"])
+def test_cli_codes_issue_registers_and_prints_labels(trace_stack, client_for, monkeypatch, capsys,
+                                                     tmp_path, direct):
+    import json as _json
+
+    from gateway.cli import main
+
+    client = client_for()
+    lot = "L-CLI-D" if direct else "L-CLI-R"
+    monkeypatch.setenv("ZHENZHI_SIGNING_KEY", trace_stack.brand.key)
+    pdf = tmp_path / "labels.pdf"
+    code = main(["codes", "issue", "--gtin", GTIN, "--lot", lot, "--count", "4",
+                 "--labels", str(pdf), *(["--direct"] if direct else []),
+                 "--gateway", str(client.base_url).rstrip("/"),
+                 "--rpc", trace_stack.w3.provider.endpoint_uri,
+                 "--manifest", str(trace_stack.manifest), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    out = _json.loads(captured.out)
+    on_chain = trace_stack.chain.lot(GTIN, lot)
+    assert on_chain is not None and "0x" + on_chain.codes_root.hex() == out["codesRoot"]
+    assert on_chain.count == 4 and on_chain.org == trace_stack.brand.org
+    assert pdf.read_bytes().startswith(b"%PDF-")
+
+
+def test_cli_refuses_a_key_of_no_organisation(trace_stack, monkeypatch, capsys):
+    from gateway.cli import main
+
+    monkeypatch.setenv("ZHENZHI_SIGNING_KEY", "0x" + "11" * 32)
+    code = main(["codes", "issue", "--gtin", GTIN, "--lot", "L-NOBODY", "--count", "1",
+                 "--rpc", trace_stack.w3.provider.endpoint_uri,
+                 "--manifest", str(trace_stack.manifest)])
+    assert code == 1 and "belongs to no organisation" in capsys.readouterr().err
+
+
+def test_openapi_documents_the_extensions_beside_the_core(client_for):
+    spec = client_for().get("/openapi.json").json()
+    for path in ("/capture", "/codes/lots", "/consignments/{consignment}/risk",
+                 "/recalls/{gtin}/{lot}/scope.csv", "/complaints", "/01/{gtin}/21/{serial}",
+                 "/01/{gtin}/10/{lot}/21/{serial}", "/items/{gtin}/{serial}/events"):
+        assert path in spec["paths"], path
+    params = {p["name"] for p in spec["paths"]["/codes/lots"]["post"]["parameters"]}
+    assert {"Zhenzhi-Auth-Signature", "Zhenzhi-Auth-Nonce"} <= params
+    responses = spec["paths"]["/complaints"]["post"]["responses"]
+    assert "application/problem+json" in responses["429"]["content"]
