@@ -31,7 +31,6 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, bindparam, text
 
-from ledger.codes import gln_of
 from ledger.epcis import event_epcs
 from ledger.errors import InvalidInputError
 
@@ -385,39 +384,38 @@ class Tracer:
         with self._read() as conn:
             lots = self._downstream_lots(conn, start)
             members_sql, params = _members_sql(lots)
-            # The latest event naming each EPC, and the latest aggregation naming it as a
-            # child (with that event's parent): if that was not a DELETE, the EPC is still
-            # inside, and its container's later events are its own.
-            latest = conn.execute(_scope_sql(members_sql, _LATEST), params).all()
-            inside = conn.execute(_scope_sql(members_sql, _INSIDE), params).all()
+            # One pass over the scope, reading the trace index (`ledger.trace_index`): each
+            # EPC's latest event, and its latest aggregation as a child with that event's
+            # parent. If that was not a DELETE, the EPC is still inside, and its container's
+            # later events are its own.
+            own = {r.epc: r for r in conn.execute(_scope_sql(members_sql, _STATE), params)}
             emptied: dict[str, int] = {}
-            parents = {r.parent for r in inside if r.action != "DELETE"}
+            parents = {r.parent for r in own.values()
+                       if r.parent is not None and r.action != "DELETE"}
             for r in self._rows(conn, _DELETE_ALL, parents):
                 emptied[r.parent] = max(emptied.get(r.parent, -_FOREVER), r.event_time_ms)
-            holder = {r.epc: r.parent for r in inside
-                      if r.action != "DELETE" and emptied.get(r.parent, -_FOREVER)
-                      < r.event_time_ms}
-            own = {r.epc: r for r in latest}
+            holder = {r.epc: r.parent for r in own.values()
+                      if r.parent is not None and r.action != "DELETE"
+                      and emptied.get(r.parent, -_FOREVER) < r.held_ms}
 
-            def last_known(epc: str, depth: int = 0) -> Any:
-                mine = own[epc]
-                parent = holder.get(epc)
-                if parent is None or parent not in own or depth > _MAX_DEPTH:
-                    return mine
-                theirs = last_known(parent, depth + 1)
-                return theirs if (theirs.event_time_ms, theirs.seq) > (
-                    mine.event_time_ms, mine.seq) else mine
+        def last_known(epc: str, depth: int = 0) -> Any:
+            mine = own[epc]
+            parent = holder.get(epc)
+            if parent is None or parent not in own or depth > _MAX_DEPTH:
+                return mine
+            theirs = last_known(parent, depth + 1)
+            return theirs if (theirs.event_time_ms, theirs.seq) > (
+                mine.event_time_ms, mine.seq) else mine
 
-            resolved = {epc: last_known(epc) for epc in own}
-            custodians = self._custodians(conn, {bytes(r.event_id): r for r in
-                                                 resolved.values()})
-        items = tuple(RecallItem(
-            epc=epc, level=own[epc].level, last_event_id=bytes(r.event_id),
-            last_event_time_ms=r.event_time_ms, last_biz_step=r.biz_step,
-            last_disposition=r.disposition, location=r.biz_location or r.read_point,
-            custodian=custodians[bytes(r.event_id)], via=r.epc)
-            for epc, r in sorted(resolved.items(), key=lambda kv: (own[kv[0]].level, kv[0])))
-        return RecallScope(gtin, lot, tuple(lots), items)
+        items = []
+        for epc in sorted(own, key=lambda e: (own[e].level, e)):
+            r = last_known(epc)
+            items.append(RecallItem(
+                epc=epc, level=own[epc].level, last_event_id=bytes(r.event_id),
+                last_event_time_ms=r.event_time_ms, last_biz_step=r.biz_step,
+                last_disposition=r.disposition, location=r.location, custodian=r.custodian,
+                via=r.epc))
+        return RecallScope(gtin, lot, tuple(lots), tuple(items))
 
     def _downstream_lots(self, conn: Connection, start: str) -> list[str]:
         lots = [start]
@@ -440,59 +438,25 @@ class Tracer:
             lots.extend(sorted(frontier))
         return lots
 
-    def _custodians(self, conn: Connection, last: dict[bytes, Any]) -> dict[bytes, str]:
-        stmt = text("""
-            SELECT e.event_id, e.body, c.org FROM events e
-            JOIN captures c ON c.id = e.capture_id WHERE e.event_id IN :ids
-        """).bindparams(bindparam("ids", expanding=True))
-        out: dict[bytes, str] = {}
-        for chunk in _chunks(sorted(last)):
-            for r in conn.execute(stmt, {"ids": list(chunk)}):
-                body = orjson.loads(r.body)
-                holder = next((d.get("destination") for d in body.get("destinationList") or ()
-                               if isinstance(d, dict) and d.get("type") in (
-                                   "possessing_party", "https://ref.gs1.org/cbv/SDT-possessing_party",
-                                   "urn:epcglobal:cbv:sdt:possessing_party")), None)
-                out[bytes(r.event_id)] = holder or _party(bytes(r.org))
-        return out
-
 
 _SCOPE = """
     WITH RECURSIVE members(epc) AS ({members}),
     scope(epc, level) AS (
         SELECT epc, 0 FROM members
       UNION
-        SELECT p.epc, s.level + 1 FROM scope s
-        JOIN event_epcs c ON c.epc = s.epc AND c.role = 'child'
-        JOIN event_epcs p ON p.event_id = c.event_id AND p.role = 'parent'
+        SELECT l.parent, s.level + 1 FROM scope s
+        JOIN trace_links l ON l.child = s.epc
         WHERE s.level < {depth}
     ),
     levels AS (SELECT epc, MIN(level) AS level FROM scope GROUP BY epc)
 """
 
-_LATEST = """
-    SELECT epc, level, event_id, event_time_ms, seq, biz_step, disposition,
-           read_point, biz_location FROM (
-        SELECT l.epc, l.level, e.event_id, e.event_time_ms, e.seq, e.biz_step,
-               e.disposition, e.read_point, e.biz_location,
-               ROW_NUMBER() OVER (PARTITION BY l.epc
-                                  ORDER BY e.event_time_ms DESC, e.seq DESC) AS rn
-        FROM levels l
-        JOIN event_epcs x ON x.epc = l.epc
-        JOIN events e ON e.event_id = x.event_id
-    ) ranked WHERE rn = 1
-"""
-
-_INSIDE = """
-    SELECT epc, parent, action, event_time_ms FROM (
-        SELECT l.epc, p.epc AS parent, e.action, e.event_time_ms,
-               ROW_NUMBER() OVER (PARTITION BY l.epc
-                                  ORDER BY e.event_time_ms DESC, e.seq DESC) AS rn
-        FROM levels l
-        JOIN event_epcs c ON c.epc = l.epc AND c.role = 'child'
-        JOIN events e ON e.event_id = c.event_id AND e.event_type = 'AggregationEvent'
-        JOIN event_epcs p ON p.event_id = e.event_id AND p.role = 'parent'
-    ) ranked WHERE rn = 1
+_STATE = """
+    SELECT l.epc, l.level, x.event_id, x.event_time_ms, x.seq, x.biz_step, x.disposition,
+           x.location, x.custodian, h.parent, h.action, h.event_time_ms AS held_ms
+    FROM levels l
+    JOIN trace_latest x ON x.epc = l.epc
+    LEFT JOIN trace_holder h ON h.epc = l.epc
 """
 
 
@@ -549,14 +513,6 @@ def _sides(event: dict[str, Any]) -> dict[str, set[str]]:
                             *classes("inputQuantityList")]),
             "output": canon([*(event.get("outputEPCList") or ()),
                              *classes("outputQuantityList")])}
-
-
-def _party(org: bytes) -> str:
-    """A capture's organisation as a party id (PGLN) when it is a GLN-based id."""
-    try:
-        return "https://id.gs1.org/417/" + gln_of(org)
-    except InvalidInputError:
-        return "org:0x" + org.hex()
 
 
 def _entry(r: Any, relation: str, via: str) -> HistoryEntry:

@@ -72,7 +72,7 @@ def test_migrate_from_empty_matches_the_tables(store_url: str) -> None:
         assert s.schema_revision() is None
         s.migrate()
         s.migrate()  # idempotent
-        assert s.schema_revision() == "0001"
+        assert s.schema_revision() == "0002"
         with s.engine.connect() as conn:
             diffs = compare_metadata(MigrationContext.configure(conn), t.metadata)
         assert diffs == []
