@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "ledger.cli.build",
     "ledger.cli.hash",
     "ledger.cli.keys",
+    "ledger.cli.org",
 )
 
 
