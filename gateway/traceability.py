@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -121,6 +121,21 @@ class TraceabilityRuntime:
     nonces: NonceMemory
     _chain: Any = None
     _relayer: Any = None
+    _names: dict[bytes, tuple[str | None, float]] = field(default_factory=dict)
+
+    def org_name(self, chain_view: Any, org: bytes, *, ttl: float = 60.0) -> str | None:
+        """An organisation's name on Consortium, cached for `ttl` seconds: every page shows
+        the names of the same few organisations, and Chain.organisation costs several calls."""
+        now = time.monotonic()
+        hit = self._names.get(org)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        record = self.chain(chain_view).organisation(org)
+        name = record.name if record else None
+        if len(self._names) > 10_000:
+            self._names.clear()
+        self._names[org] = (name, now + ttl)
+        return name
 
     def chain(self, chain_view: Any) -> Any:
         """A `ledger.chain.Chain` over the gateway's web3 client and deployment (built once)."""

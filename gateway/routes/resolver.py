@@ -138,13 +138,9 @@ def assemble(services: Any, link: DigitalLink, *, source: str | None,
 def profile_of(services: Any, runtime: TraceabilityRuntime, link: DigitalLink, bundle: Bundle,
                *, customs_decision: str | None = None) -> Any:
     chain = runtime.chain(services.chain_view)
-    names: dict[bytes, str | None] = {}
 
     def name(org: bytes) -> str | None:
-        if org not in names:
-            record = chain.organisation(org)
-            names[org] = record.name if record else None
-        return names[org]
+        return runtime.org_name(services.chain_view, org)
 
     events = [ProfileEvent(e.event, "0x" + bundle.captures[e.capture].signature.org.hex(),
                            name(bundle.captures[e.capture].signature.org))
