@@ -84,7 +84,10 @@ async def get_viewer(
     if signed is None:
         return PUBLIC
     body = await request.body()
-    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    # The path as sent (percent-encoding intact): the client signed those bytes.
+    raw = request.scope.get("raw_path") or request.url.path.encode()
+    query = request.scope.get("query_string") or b""
+    path = raw.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
     # Recovery and chain reads block: keep them off the event loop.
     return await run_in_threadpool(_check, signed, request.method, path, body, services, runtime)
 

@@ -61,7 +61,9 @@ class _Context:
         from ledger.request_signing import sign_request
 
         raw = b"" if body is None else json.dumps(body).encode()
-        headers = sign_request(self.account.key, method, path, raw,
+        # The signature covers the path as sent on the wire (percent-encoded).
+        wire = httpx.URL(path).raw_path.decode("ascii")
+        headers = sign_request(self.account.key, method, wire, raw,
                                org="0x" + self.org.hex()).headers()
         if body is not None:
             headers["Content-Type"] = "application/json"

@@ -5,6 +5,7 @@ by one of the organisation's registered signing keys, over
 
     Zhenzhi-Request-v1 \\n METHOD \\n path?query \\n sha256(body) hex \\n timestamp \\n nonce \\n org
 
+(path and query exactly as sent on the wire, percent-encoding included)
 as an EIP-191 personal message (so a hardware wallet or MetaMask can sign it too). The
 timestamp bounds how long a captured request stays usable; the nonce, remembered by the gateway
 for that long, makes each request usable once; the org binds the signature to the organisation

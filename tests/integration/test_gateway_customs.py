@@ -14,9 +14,16 @@ from tests.integration.traceability_env import client_for, signed, trace_stack  
 pytestmark = pytest.mark.chain
 
 
-@pytest.fixture(scope="module")
+_IMPORTER: list = []
+
+
+@pytest.fixture
 def importer(trace_stack):
-    return trace_stack.member("Pacific Import Co", "471266660001", ["ENTERPRISE"], "47126666")
+    # Admitted once per chain (module fixtures would run again if another module imported this).
+    if not _IMPORTER:
+        _IMPORTER.append(trace_stack.member("Pacific Import Co", "471266660001", ["ENTERPRISE"],
+                                            "47126666"))
+    return _IMPORTER[0]
 
 
 def risk(client, who, ref, **body):

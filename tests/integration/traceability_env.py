@@ -91,16 +91,32 @@ class TraceStack:
 def signed(client: Any, who: Org, method: str, path: str, *, json_body: Any = None,
            **kwargs: Any) -> Any:
     """Send a member-signed request (the signature covers method, path+query and body)."""
+    import httpx
+
     body = b"" if json_body is None else json.dumps(json_body).encode()
-    headers = sign_request(who.key, method, path, body, org=who.org_hex).headers()
+    # Sign the path as it goes on the wire (percent-encoded), which is what the gateway checks.
+    wire = httpx.URL(path).raw_path.decode("ascii")
+    headers = sign_request(who.key, method, wire, body, org=who.org_hex).headers()
     if json_body is not None:
         headers["Content-Type"] = "application/json"
     return client.request(method, path, content=body or None,
                           headers={**headers, **kwargs.pop("headers", {})}, **kwargs)
 
 
+# Each test module that imports the fixture gets its own fixture definition, so pytest would
+# build the stack once per module; the organisations can be admitted only once per chain.
+_STACKS: dict[str, TraceStack] = {}
+
+
 @pytest.fixture(scope="session")
 def trace_stack(w3: Any, deployment: Any, tmp_path_factory: pytest.TempPathFactory) -> TraceStack:
+    key = deployment.address("Consortium")
+    if key not in _STACKS:
+        _STACKS[key] = _build_stack(w3, deployment, tmp_path_factory)
+    return _STACKS[key]
+
+
+def _build_stack(w3: Any, deployment: Any, tmp_path_factory: pytest.TempPathFactory) -> TraceStack:
     from ledger.chain import Chain
 
     chain = Chain(w3, deployment)
