@@ -418,12 +418,18 @@ def _capture(index: int, cap: CaptureEvidence, domain: CaptureDomain, view: Any,
 
 def _not_about(steps: Sequence[journey_mod.Step], link: Any) -> str | None:
     """Why the journey is not this item's, or None. Authentic events of *another* item prove
-    nothing about this one: the origin event must commission this very code."""
+    nothing about this one: the origin must commission this very code. The origin is the run
+    of commissioning steps the journey starts with, since a traced history puts the item's
+    lots (ingredients made, blended) before the can itself is commissioned."""
     if not steps or steps[0].bizstep != "commissioning":
         return None  # continuity_gap has said so already
-    if _item_epc(link) not in _named_epcs(steps[0].event_id, steps[0].event):
-        return "the journey's origin event does not commission this item: it is another's story"
-    return None
+    epc = _item_epc(link)
+    for step in steps:
+        if step.bizstep != "commissioning":
+            break
+        if epc in _named_epcs(step.event_id, step.event):
+            return None
+    return "the journey's origin event does not commission this item: it is another's story"
 
 
 def _item_epc(link: Any) -> str:
