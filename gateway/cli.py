@@ -22,6 +22,7 @@ register_ledger(app)
 gateway_commands.register(app)
 __import__("verifier.cli", fromlist=["register"]).register(app)  # verify, evidence
 __import__("gateway.commands_ext", fromlist=["register"]).register(app)  # codes issue, customs decide, recall
+__import__("gateway.demo", fromlist=["register"]).register(app)  # demo: the main job
 
 
 def main(argv: list[str] | None = None) -> int:
