@@ -1,11 +1,13 @@
 """Read access to an item, by who is asking.
 
     GET /items/{gtin}/{serial}/profile   anyone: the consumer profile (~20 traceability fields)
-    GET /items/{gtin}/{serial}/events    members: the full EPCIS events of the item's history
-                                         (signed request; regulators likewise)
+    GET /items/{gtin}/{serial}/events    the full EPCIS events of the item's history, for
+                                         members that are party to it (signed one of its
+                                         events, or own the GTIN's prefix) and for regulators
 
-Full events name trading partners, quantities and business transactions: members share them
-with each other, the public sees the profile derived from them.
+Full events name trading partners, quantities and business transactions: the parties to an
+item's supply chain share them with each other and with regulators; the public sees the profile
+derived from them.
 """
 
 from __future__ import annotations
@@ -15,17 +17,37 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from starlette.concurrency import run_in_threadpool
 
-from gateway.auth import MemberDep
+from gateway.auth import Access, MemberDep
 from gateway.deps import ServicesDep
 from gateway.problems import problem_responses
 from gateway.routes.resolver import _customs_decision, assemble, profile_of
 from gateway.traceability import RuntimeDep
+from ledger.errors import AuthorizationError
 from ledger.gs1 import DigitalLink
 from ledger.trace import Tracer
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["Items"])
+
+
+class NotAPartyError(AuthorizationError):
+    slug = "not-a-party"
+    title = "Not a party to this item's supply chain"
+
+
+def _signers(engine: Any, event_ids: list[bytes]) -> set[bytes]:
+    """Organisations whose signed captures hold any of the events."""
+    from sqlalchemy import select
+
+    from ledger.tables import captures, events
+
+    if not event_ids:
+        return set()
+    q = (select(captures.c.org).join(events, events.c.capture_id == captures.c.id)
+         .where(events.c.event_id.in_(event_ids)).distinct())
+    with engine.connect() as conn:
+        return {bytes(r[0]) for r in conn.execute(q)}
 
 Gtin = Annotated[str, Path(pattern=r"^[0-9]{8,14}$")]
 Serial = Annotated[str, Path(min_length=1, max_length=20)]
@@ -60,6 +82,14 @@ async def item_events(gtin: Gtin, serial: Serial, viewer: MemberDep,
 
     def work() -> dict[str, Any]:
         history = Tracer(services.store.engine).item_history(link.canonical_uri())
+        if viewer.access is not Access.REGULATOR:
+            parties = _signers(services.store.engine, [h.event_id for h in history])
+            view = services.chain_view
+            view.sync()
+            if viewer.org not in parties and view.prefix_owner(link.gtin14) != viewer.org:
+                raise NotAPartyError(
+                    f"organisation {viewer.org_hex} signed none of this item's events and does "
+                    "not own its GTIN", org=viewer.org_hex)
         return {
             "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
             "type": "EPCISQueryDocument",

@@ -165,11 +165,16 @@ def test_public_profile_and_member_only_events(trace_stack, item):
     assert profile["brandOwner"] == trace_stack.brand.name
     assert profile["expiryDate"] == "2026-03-01" and profile["lotStatus"] in ("active", "recalled")
     assert "epcList" not in json.dumps(profile)
-    assert client.get(f"/items/{GTIN}/{item['serial']}/events").status_code == 401
-    r = signed(client, trace_stack.other, "GET", f"/items/{GTIN}/{item['serial']}/events")
-    assert r.status_code == 200
-    events = r.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
-    assert [e["bizStep"] for e in events] == ["commissioning"]
+    path = f"/items/{GTIN}/{item['serial']}/events"
+    assert client.get(path).status_code == 401
+    # A member that is no party to this item's chain sees the profile, not the events.
+    r = signed(client, trace_stack.other, "GET", path)
+    assert r.status_code == 403 and r.json()["type"] == "urn:zhenzhi:problem:not-a-party"
+    for who in (trace_stack.brand, trace_stack.regulator):
+        r = signed(client, who, "GET", path)
+        assert r.status_code == 200
+        events = r.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        assert [e["bizStep"] for e in events] == ["commissioning"]
 
 
 def test_recall_by_the_brand_then_scope_and_verdict(trace_stack, item, monkeypatch, capsys, tmp_path):
