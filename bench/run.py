@@ -53,12 +53,52 @@ def _signing(quick: bool) -> dict[str, Any]:
                                                   intake_rounds=5 if quick else 20)
 
 
+class _LocalChain:
+    """One throwaway anvil + deployment shared by the sections that need a chain directly."""
+
+    def __init__(self) -> None:
+        self.proc: Any = None
+        self.w3: Any = None
+        self.deployment: Any = None
+
+    def get(self) -> tuple[Any, Any]:
+        if self.proc is None:
+            import tempfile
+
+            from eth_account import Account
+
+            from ledger.deployment import deploy
+            from ledger.transactor import Transactor, anvil_dev_key
+            from tests.conftest import AnvilProcess, free_port
+
+            self.proc = AnvilProcess(Path(tempfile.mkdtemp(prefix="zhenzhi-bench-")), free_port())
+            self.proc.up()
+            self.w3 = self.proc.web3()
+            self.deployment = deploy(Transactor(self.w3, Account.from_key(anvil_dev_key(0))))
+        return self.w3, self.deployment
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.down()
+            self.proc = None
+
+
+_chain = _LocalChain()
+
+
 def _gas(quick: bool) -> dict[str, Any]:
-    return import_module("bench.gas").measure_standalone()
+    result = import_module("bench.gas").measure(*_chain.get())
+    flat: dict[str, Any] = {"gas": result}
+    for n, row in result["anchor"].items():
+        flat[f"anchor_gas_per_event_{n}"] = round(row["per_event"], 1)
+    flat["register_lot_10000_gas"] = result["register_lot"]["gas"]
+    flat["customs_decision_gas"] = result["customs"]["gas"]
+    return flat
 
 
 def _anchoring(quick: bool) -> dict[str, Any]:
-    return import_module("bench.anchoring").measure_standalone(quick=quick)
+    return import_module("bench.anchoring").measure(*_chain.get(),
+                                                    events=50_000 if quick else 200_000)
 
 
 def _gateway(quick: bool) -> dict[str, Any]:
@@ -168,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             if key in figures:
                 results[key] = figures[key]
         print(f"    {name}: {figures['section_s']} s", file=sys.stderr, flush=True)
+    _chain.close()
     results["duration_s"] = round(time.monotonic() - started, 1)
     results["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     for key in TARGETS:
