@@ -10,4 +10,5 @@ ROUTER_MODULES: tuple[str, ...] = (
     "gateway.routes.capture",
     "gateway.routes.events",
     *(f"gateway.routes.{m}" for m in ("codes", "customs", "recalls", "complaints", "members", "resolver")),
+    "gateway.routes.console",
 )
