@@ -19,7 +19,13 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.responses import ProblemResponse
-from ledger.errors import PROBLEM_PREFIX, InvalidInputError, LedgerError, NotFoundError
+from ledger.errors import (
+    PROBLEM_PREFIX,
+    ChainError,
+    InvalidInputError,
+    LedgerError,
+    NotFoundError,
+)
 
 __all__ = [
     "BodyTooLargeError", "CaptureLimitError", "MethodNotAllowedError", "ProblemDetails",
@@ -153,7 +159,21 @@ def _as_ledger_error(exc: Exception) -> LedgerError:
         generic = LedgerError(str(exc.detail))
         generic.status = exc.status_code  # type: ignore[misc] - instance override of a ClassVar
         return generic
+    if _is_chain_unreachable(exc):
+        return ChainError("the chain did not answer; retry later",
+                          reason=type(exc).__name__)
     return LedgerError("internal error")
+
+
+def _is_chain_unreachable(exc: Exception) -> bool:
+    """A chain read that never got an answer (node down, restarting, too slow). Chain reads go
+    through web3's HTTP provider from many places (intake, verifier, resolver); this is where
+    their transport failure becomes the documented 502, not an "internal error" 500."""
+    from requests.exceptions import ConnectionError as RequestsConnectionError
+    from requests.exceptions import Timeout
+    from web3.exceptions import ProviderConnectionError
+
+    return isinstance(exc, RequestsConnectionError | Timeout | ProviderConnectionError)
 
 
 async def problem_handler(request: Request, exc: Exception) -> ProblemResponse:
