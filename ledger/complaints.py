@@ -95,7 +95,7 @@ class ComplaintBook:
 
     def gtins(self, *, with_scans: bool = False) -> list[str]:
         """Every GTIN that has complaints (and scans, if asked): few, one per product."""
-        q = select(complaints.c.gtin)
+        q: Any = select(complaints.c.gtin)
         if with_scans:
             q = union(q, select(scans.c.gtin))
         with self.engine.connect() as conn:

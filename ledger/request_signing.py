@@ -21,6 +21,7 @@ import hashlib
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from eth_account import Account
@@ -63,14 +64,13 @@ class SignedRequest:
                 HEADER_NONCE: self.nonce, HEADER_ORG: self.org}
 
     @classmethod
-    def from_headers(cls, headers: dict[str, str] | object) -> SignedRequest | None:
+    def from_headers(cls, headers: Mapping[str, str]) -> SignedRequest | None:
         """The signed-request headers, None if none were sent, an error if some are bad."""
-        get = headers.get  # type: ignore[attr-defined]
-        values = [get(h) for h in (HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_NONCE, HEADER_ORG)]
-        if not any(values):
+        sig, ts, nonce, org = (headers.get(h) or "" for h in
+                               (HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_NONCE, HEADER_ORG))
+        if not (sig or ts or nonce or org):
             return None
-        sig, ts, nonce, org = values
-        if not all(values):
+        if not (sig and ts and nonce and org):
             raise InvalidRequestAuthError("a signed request needs all four Zhenzhi-Auth-* headers",
                                           reason="incomplete")
         if not _SIG_RE.match(sig) or not _ORG_RE.match(org) or not _NONCE_RE.match(nonce):
