@@ -1,5 +1,4 @@
 """Codes and labels through the gateway, against anvil and a real store."""
-# ruff: noqa: F811 - pytest fixtures are imported from traceability_env and used as arguments
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ from eth_account import Account
 from PIL import Image
 
 from ledger.codes import code_leaf, codes_tree
-from tests.integration.traceability_env import client_for, gtin, signed, trace_stack  # noqa: F401
+from tests.integration.traceability_env import gtin, signed
 
 pytestmark = pytest.mark.chain
 

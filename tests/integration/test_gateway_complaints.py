@@ -1,6 +1,5 @@
 """Complaints: filed by anyone (rate- and size-limited), read by the brand owner and regulators,
 counted by the customs risk rules. The Redis-shared limit is tested against a real Redis."""
-# ruff: noqa: F811 - pytest fixtures are imported from traceability_env and used as arguments
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.integration.traceability_env import client_for, gtin, signed, trace_stack  # noqa: F401
+from tests.integration.traceability_env import gtin, signed
 
 pytestmark = pytest.mark.chain
 

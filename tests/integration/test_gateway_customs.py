@@ -1,6 +1,5 @@
 """Customs: explainable risk over real chain facts, and `zhenzhi customs decide` recording on
 CustomsRelease and capturing a signed `inspecting` event that later assessments read back."""
-# ruff: noqa: F811 - pytest fixtures are imported from traceability_env and used as arguments
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ import json
 import pytest
 
 from gateway.cli import main
-from tests.integration.traceability_env import client_for, signed, trace_stack  # noqa: F401
+from tests.integration.traceability_env import signed
 
 pytestmark = pytest.mark.chain
 

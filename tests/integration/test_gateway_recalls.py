@@ -1,12 +1,11 @@
 """Recalls on chain by the brand owner or a regulator (never another member), and the scope."""
-# ruff: noqa: F811 - pytest fixtures are imported from traceability_env and used as arguments
 
 from __future__ import annotations
 
 import pytest
 
 from gateway.cli import main
-from tests.integration.traceability_env import client_for, gtin, signed, trace_stack  # noqa: F401
+from tests.integration.traceability_env import gtin, signed
 
 pytestmark = pytest.mark.chain
 

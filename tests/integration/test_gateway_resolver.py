@@ -2,7 +2,6 @@
 item's commissioning, the capture is anchored by the real worker; then a scan gets the page,
 the proof bundle (which the verifier checks against the chain), the linkset, scans recorded
 with regions, the consumer profile, member-only events, and a recall with its scope."""
-# ruff: noqa: F811 - pytest fixtures are imported from traceability_env and used as arguments
 
 from __future__ import annotations
 
@@ -18,7 +17,7 @@ from gateway.cli import main
 from ledger.capture import events_tree
 from ledger.evidence import Bundle
 from ledger.signing import CaptureDomain, sign_capture, signature_to_headers
-from tests.integration.traceability_env import client_for, gtin, signed, trace_stack  # noqa: F401
+from tests.integration.traceability_env import gtin, signed
 
 pytestmark = pytest.mark.chain
 

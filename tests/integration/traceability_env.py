@@ -103,17 +103,11 @@ def signed(client: Any, who: Org, method: str, path: str, *, json_body: Any = No
                           headers={**headers, **kwargs.pop("headers", {})}, **kwargs)
 
 
-# Each test module that imports the fixture gets its own fixture definition, so pytest would
-# build the stack once per module; the organisations can be admitted only once per chain.
-_STACKS: dict[str, TraceStack] = {}
-
-
 @pytest.fixture(scope="session")
 def trace_stack(w3: Any, deployment: Any, tmp_path_factory: pytest.TempPathFactory) -> TraceStack:
-    key = deployment.address("Consortium")
-    if key not in _STACKS:
-        _STACKS[key] = _build_stack(w3, deployment, tmp_path_factory)
-    return _STACKS[key]
+    # Registered once in tests/integration/conftest.py: the organisations can be admitted
+    # only once per chain.
+    return _build_stack(w3, deployment, tmp_path_factory)
 
 
 def _build_stack(w3: Any, deployment: Any, tmp_path_factory: pytest.TempPathFactory) -> TraceStack:
