@@ -49,8 +49,8 @@ from eth_account.signers.local import LocalAccount
 from ledger.cli.chain_options import DEFAULT_MANIFEST, DEFAULT_RPC, ManifestOption, RpcOption
 from ledger.errors import InvalidInputError, LedgerError
 
-__all__ = ["DEMO_RECORD", "CONSIGNMENTS", "DemoResult", "PortInUseError", "play", "register",
-           "run_demo"]
+__all__ = ["CONSIGNMENTS", "DEMO_RECORD", "DemoResult", "PortInUseError", "demo_gateway", "play",
+           "register", "run_demo"]
 
 DEMO_RECORD = "demo.json"
 RECORD_VERSION = 1
@@ -626,11 +626,12 @@ def _gateway(var: Path, rpc_url: str, manifest: Path, keyring: Keyring, host: st
         server.stop()
 
 
-def run_demo(var: Path, *, rpc_url: str, manifest: Path, port: int = 8000,
-             host: str = "127.0.0.1", serve: bool = True, console: Any = None,
-             on_ready: Callable[[DemoResult, str], None] | None = None) -> DemoResult:
-    """Play the demo into `var` (or reuse what is there) and, with `serve`, keep the gateway
-    running until Ctrl-C. Returns the record (also in `var/demo.json`)."""
+@contextmanager
+def demo_gateway(var: Path, *, rpc_url: str, manifest: Path, port: int = 8000,
+                 host: str = "127.0.0.1", console: Any = None
+                 ) -> Iterator[tuple[DemoResult, str]]:
+    """Play the demo into `var` (or find it there) and yield the record and the URL of the
+    gateway serving it; the gateway stops when the block ends."""
     import httpx
     from rich.console import Console
     from web3 import Web3
@@ -665,11 +666,11 @@ def run_demo(var: Path, *, rpc_url: str, manifest: Path, port: int = 8000,
                              "fresh with `scripts/run --reset`")
     else:
         # The gateway's anchoring key must be on chain before the gateway's worker starts.
-        admin_key = _admin_key(deployment.chainId)
-        bootstrap = Player(w3, deployment, admin_key, keyring, None, var, lambda _: None)
         from ledger.codes import org_id
         from ledger.deployment import DEFAULT_OPERATOR_GLN
 
+        bootstrap = Player(w3, deployment, _admin_key(deployment.chainId), keyring, None, var,
+                           lambda _: None)
         with console.status("admitting the operator's anchoring key"):
             bootstrap._admit(org_id(DEFAULT_OPERATOR_GLN), "", ("ANCHORER",),
                              keyring.account("operator-anchorer").address)
@@ -690,13 +691,23 @@ def run_demo(var: Path, *, rpc_url: str, manifest: Path, port: int = 8000,
             tmp = record_path.with_suffix(".tmp")
             tmp.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
             tmp.replace(record_path)
-        print_summary(console, result, server.url, var)
-        if on_ready is not None:
-            on_ready(result, server.url)
+        yield result, server.url
+
+
+def run_demo(var: Path, *, rpc_url: str, manifest: Path, port: int = 8000,
+             host: str = "127.0.0.1", serve: bool = True, console: Any = None) -> DemoResult:
+    """Play the demo into `var` (or reuse what is there), print the summary and, with `serve`,
+    keep the gateway running until Ctrl-C. Returns the record (also in `var/demo.json`)."""
+    from rich.console import Console
+
+    console = console or Console(stderr=True)
+    with demo_gateway(var, rpc_url=rpc_url, manifest=manifest, port=port, host=host,
+                      console=console) as (result, url):
+        print_summary(console, result, url, var.resolve())
         if serve:
-            console.print(f"\nServing on [bold]{server.url}[/] — Ctrl-C to stop.")
+            console.print(f"\nServing on [bold]{url}[/] — Ctrl-C to stop.")
             try:
-                while server.thread.is_alive():
+                while True:
                     time.sleep(0.5)
             except KeyboardInterrupt:
                 console.print("stopping the gateway (the chain keeps running)")

@@ -1,0 +1,265 @@
+"""The main job end to end, as a new user meets it: `zhenzhi demo` on a fresh anvil (its own,
+deployed) and SQLite in a temporary var/, then the pages it prints, in a real headless
+Chromium. Screenshots go to test-artifacts/e2e/ (gitignored) for a human to look at.
+
+What is asserted comes from the chain, the store and the pages, not from the demo's own
+claims: the verdicts are read off the consumer pages, the customs decisions off
+CustomsRelease, the members off the console's table.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import AnvilProcess, free_port
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("ZHENZHI_CHROMIUM") or (
+    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
+
+
+class Stack:
+    def __init__(self, anvil: AnvilProcess, var: Path, manifest: Path) -> None:
+        self.anvil = anvil
+        self.var = var
+        self.manifest = manifest
+        self.result: Any = None
+        self.url = ""
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A fresh devnet, the contracts deployed as `scripts/run` does, and the demo played into a
+    new var/ with its gateway serving for the module's tests."""
+    from eth_account import Account
+    from rich.console import Console
+
+    from gateway.demo import demo_gateway
+    from ledger.deployment import deploy
+    from ledger.transactor import Transactor, anvil_dev_key
+
+    root = tmp_path_factory.mktemp("e2e")
+    anvil = AnvilProcess(root / "devnet", free_port())
+    anvil.up()
+    try:
+        var = root / "var"
+        manifest = var / "deployment.json"
+        deploy(Transactor(anvil.web3(), Account.from_key(anvil_dev_key(0)))).save(manifest)
+        s = Stack(anvil, var, manifest)
+        console = Console(file=open(os.devnull, "w"), width=120)  # noqa: SIM115 - closed below
+        try:
+            with demo_gateway(var, rpc_url=anvil.url, manifest=manifest, port=free_port(),
+                              console=console) as (result, url):
+                s.result, s.url = result, url
+                yield s
+        finally:
+            console.file.close()
+    finally:
+        anvil.down()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if CHROMIUM is None:
+        pytest.skip("no Chromium: set ZHENZHI_CHROMIUM or `apt-get install chromium "
+                    "fonts-wqy-microhei`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                               args=["--no-sandbox", "--disable-gpu",
+                                     "--disable-background-networking"])
+        yield b
+        b.close()
+
+
+def _open(browser: Any, url: str, shot: str, *, width: int = 390) -> tuple[Any, list[str]]:
+    page = browser.new_page(viewport={"width": width, "height": 844})
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    response = page.goto(url, wait_until="load")
+    assert response is not None and response.status == 200, url
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{shot}.png"), full_page=True)
+    return page, requests
+
+
+def test_the_chain_holds_what_the_journey_did(stack: Stack) -> None:
+    """Three consignments, three different customs decisions, read back from CustomsRelease;
+    the recalled lot recalled on CodeRegistry; every capture anchored."""
+    from ledger.chain import Chain
+    from ledger.customs import consignment_key
+    from ledger.deployment import Deployment
+    from ledger.store import Store
+
+    chain = Chain(stack.anvil.web3(), Deployment.load(stack.manifest))
+    decided = {}
+    for k in stack.result.consignments:
+        latest = chain.latest_decision(consignment_key(k["ref"]))
+        assert latest is not None, k["ref"]
+        decided[k["ref"]] = (latest.decision.name, latest.inspection)
+    assert sorted(d for d, _ in decided.values()) == [
+        "DIRECT_RELEASE", "IMMEDIATE_CONTROL", "NORMAL_CONTROL"]
+    assert ("NORMAL_CONTROL", "PASSED") in decided.values()  # controlled, inspected, released
+    held = [k for k in stack.result.consignments if not k["released"]]
+    assert [decided[k["ref"]][0] for k in held] == ["IMMEDIATE_CONTROL"]
+
+    # The recalled can's lot is recalled on CodeRegistry, and no other lot is.
+    recalled = stack.result.items["recalled"]
+    recalled_lot = _lot_of(stack, recalled["gtin"], recalled["serial"])
+    statuses = {(g, x): chain.lot(g, x).status for g, x in _lots(stack)}
+    assert [k for k, v in statuses.items() if v != "ACTIVE"] == [(recalled["gtin"], recalled_lot)]
+    assert statuses[(recalled["gtin"], recalled_lot)] == "RECALLED"
+
+    store = Store(f"sqlite:///{stack.var / 'zhenzhi.db'}")
+    try:
+        with store.engine.connect() as conn:
+            from sqlalchemy import func, select
+
+            from ledger.tables import captures, outbox
+
+            assert conn.execute(select(func.count()).select_from(outbox)).scalar_one() == 0
+            assert conn.execute(select(func.count()).select_from(captures).where(
+                captures.c.batch_id.is_(None))).scalar_one() == 0
+    finally:
+        store.close()
+
+
+def _query(stack: Stack, query: Any) -> list[tuple[Any, ...]]:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(f"sqlite:///{stack.var / 'zhenzhi.db'}")
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(query)]
+    finally:
+        engine.dispose()
+
+
+def _lots(stack: Stack) -> list[tuple[str, str]]:
+    from sqlalchemy import select
+
+    from ledger.tables import codes
+
+    return _query(stack, select(codes.c.gtin, codes.c.lot).distinct())  # type: ignore[return-value]
+
+
+def _lot_of(stack: Stack, gtin: str, serial: str) -> str:
+    from sqlalchemy import select
+
+    from ledger.tables import codes
+
+    (lot,), = _query(stack, select(codes.c.lot).where(codes.c.gtin == gtin,
+                                                      codes.c.serial == serial))
+    return str(lot)
+
+
+def test_keys_are_encrypted_and_labels_are_printed(stack: Stack) -> None:
+    keys = stack.var / "keys"
+    passphrase = keys / ".passphrase"
+    assert passphrase.stat().st_mode & 0o777 == 0o600
+    files = sorted(keys.glob("*.json"))
+    assert len(files) == len(stack.result.members) + 1  # each member, plus the anchorer
+    for f in files:
+        assert f.stat().st_mode & 0o777 == 0o600
+        assert '"crypto"' in f.read_text() and "privateKey" not in f.read_text()
+    sheets = sorted((stack.var / "labels").glob("labels-*.pdf"))
+    assert len(sheets) == stack.result.counts["lots"] > 0
+    assert all(s.read_bytes().startswith(b"%PDF") for s in sheets)
+    for name in ("genuine", "clone", "recalled"):
+        assert (stack.var / "labels" / f"item-{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert b"<svg" in (stack.var / "labels" / f"item-{name}.svg").read_bytes()[:400]
+
+
+def test_genuine_page_shows_genuine_and_the_whole_journey(stack: Stack, browser: Any) -> None:
+    item = stack.result.items["genuine"]
+    page, requests = _open(browser, stack.url + item["path"] + "?region=CN-GD", "genuine")
+    verdict = page.locator("#verdict")
+    assert verdict.is_visible() and verdict.get_attribute("data-verdict") == "GENUINE"
+    stages = page.locator("ol.timeline li").evaluate_all("els => els.map(e => e.dataset.stage)")
+    for stage in ("origin", "export", "port_of_entry", "customs", "warehouse", "sale"):
+        assert stage in stages, stages
+    assert page.locator("#recall").count() == 0
+    assert [u for u in requests if not u.startswith(stack.url)] == []
+    page.close()
+
+
+def test_cloned_code_is_suspected(stack: Stack, browser: Any) -> None:
+    item = stack.result.items["clone"]
+    page, _ = _open(browser, stack.url + item["path"], "clone")
+    assert page.locator("#verdict").get_attribute("data-verdict") == "SUSPECTED_CLONE"
+    page.close()
+
+
+def test_recalled_can_shows_the_recall_banner(stack: Stack, browser: Any) -> None:
+    item = stack.result.items["recalled"]
+    page, _ = _open(browser, stack.url + item["path"], "recalled")
+    assert page.locator("#verdict").get_attribute("data-verdict") == "RECALLED"
+    banner = page.locator("#recall")
+    assert banner.is_visible()
+    assert _lot_of(stack, item["gtin"], item["serial"]) in banner.inner_text()
+    page.close()
+
+
+def test_console_shows_members_decisions_and_charts(stack: Stack, browser: Any) -> None:
+    page, requests = _open(browser, stack.url + "/console", "console", width=1280)
+    names = page.locator("#members-table tbody tr td:first-child").all_inner_texts()
+    for m in stack.result.members:
+        assert any(m["name"] in n for n in names), m["name"]
+    assert len(names) == len(stack.result.members) + 1  # and the operator
+    assert "C" in page.locator("#members-table").inner_text()  # the downgraded brand
+    decisions = page.locator("#decisions-table").inner_text()
+    for kind in ("DIRECT_RELEASE", "NORMAL_CONTROL", "IMMEDIATE_CONTROL"):
+        assert kind in decisions
+    assert "credit-grade-poor" in decisions  # the rules fired are shown
+    assert page.locator("#chart-events svg rect.bar").count() > 5
+    assert page.locator("#chart-decisions svg rect.bar").count() >= 3
+    assert page.locator("#complaints-table tbody tr").count() == stack.result.counts["complaints"]
+    assert page.locator("#recalls-table tbody tr").count() == 1
+    assert page.locator("#pending").inner_text().startswith("0 events")
+    assert page.locator("script").count() == 0
+    assert [u for u in requests if not u.startswith(stack.url)] == []
+    page.close()
+
+
+def test_api_docs_are_served(stack: Stack) -> None:
+    assert httpx.get(stack.url + "/docs", timeout=30).status_code == 200
+    spec = httpx.get(stack.url + "/openapi.json", timeout=30).json()
+    assert "/console" in spec["paths"]
+
+
+def test_a_second_run_on_the_same_var_serves_the_same_journey(stack: Stack) -> None:
+    from rich.console import Console
+
+    from gateway.demo import run_demo
+
+    console = Console(file=open(os.devnull, "w"))  # noqa: SIM115
+    try:
+        again = run_demo(stack.var, rpc_url=stack.anvil.url, manifest=stack.manifest,
+                         port=free_port(), serve=False, console=console)
+    finally:
+        console.file.close()
+    assert again.reused
+    assert again.items == stack.result.items
+    assert again.consignments == stack.result.consignments
+
+
+def test_a_port_in_use_is_one_clear_error(stack: Stack) -> None:
+    from gateway.demo import PortInUseError, run_demo
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(PortInUseError, match=f"port {port}"):
+            run_demo(stack.var, rpc_url=stack.anvil.url, manifest=stack.manifest, port=port,
+                     serve=False)
