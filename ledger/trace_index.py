@@ -23,6 +23,7 @@ the event (the owner of `events.capture_id`), as a PGLN when it is GLN-based.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import orjson
@@ -86,6 +87,7 @@ _NEWER = ("excluded.event_time_ms > {t}.event_time_ms OR (excluded.event_time_ms
           "{t}.event_time_ms AND excluded.seq > {t}.seq)")
 
 
+@lru_cache(maxsize=4096)  # a handful of organisations sign most events
 def _party(org: bytes) -> str:
     try:
         return "https://id.gs1.org/417/" + gln_of(org)
