@@ -98,8 +98,13 @@ async def file_complaint(request: Request, services: ServicesDep, runtime: Runti
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     is_form = kind == "application/x-www-form-urlencoded"
     if is_form:
-        fields = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace"),
-                                                max_num_fields=10).items()}
+        try:
+            parsed = parse_qs(raw.decode("utf-8", "replace"), max_num_fields=10)
+        except ValueError:
+            # parse_qs refuses a form with more fields than the cap by raising ValueError: that
+            # is the client's input, a 400, not a server error.
+            raise InvalidComplaintError("the form has too many fields (at most 10)") from None
+        fields = {k: v[0] for k, v in parsed.items()}
     elif kind == "application/json":
         try:
             fields = json.loads(raw)
