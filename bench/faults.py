@@ -473,7 +473,8 @@ def _schemathesis(url: str, examples: int, tally: Tally) -> dict[str, Any]:
                            phase="schemathesis")
             try:
                 case.validate_response(response, checks=checks)
-            except Exception as exc:  # noqa: BLE001 - each violation is counted, not raised
+            except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - counted, not raised
+                # (schemathesis reports failures as a FailureGroup, a BaseExceptionGroup)
                 key = f"{operation.label}: {type(exc).__name__}"
                 violations[key] += 1
                 if len(samples) < 20:
