@@ -17,6 +17,7 @@ rate-limited per client, so a script cannot flood an item's scan history.
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -31,7 +32,7 @@ from gateway.routes.complaints import client_key
 from gateway.traceability import RuntimeDep, TraceabilityRuntime
 from ledger import item_evidence
 from ledger.errors import NotFoundError
-from ledger.evidence import Bundle, ChainRef, build_bundle
+from ledger.evidence import Bundle, ChainRef, ScanRecord, build_bundle
 from ledger.gs1 import DigitalLink
 from ledger.profile import ProfileEvent, consumer_profile
 from ledger.ratelimit import limit
@@ -199,7 +200,11 @@ async def _resolve(request: Request, services: Any, runtime: TraceabilityRuntime
         from verifier.verify import verify
 
         bundle = assemble(services, link, source=base)
-        verdict = verify(link.canonical_uri(), bundle, services.chain_view)
+        # This scan is judged too: the copy scanned in one region too many learns it now,
+        # not at the next scan somewhere else.
+        now_scan = ScanRecord(int(time.time()), region or "unknown")
+        verdict = verify(link.canonical_uri(), bundle, services.chain_view,
+                         scans=[*bundle.scans, now_scan])
         # The scan is recorded with the verdict it got; the page counts it among the scans.
         item_evidence.record_scan(engine, link.gtin14, str(link.serial), region=region,
                                   client=who, salt=salt, verdict=str(verdict.kind))
