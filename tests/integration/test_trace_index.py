@@ -22,6 +22,7 @@ from ledger.codes import org_id
 from ledger.event_hash import event_hash
 from ledger.signing import CaptureDomain, build_signed_capture, sign_capture
 from ledger.store import Store
+from ledger.trace import Tracer
 from ledger.transactor import anvil_dev_key
 from tests.conftest import make_store_url
 
@@ -212,3 +213,20 @@ def test_custodian_is_the_possessing_destination_else_the_signing_organisation()
     assert trace_index.custodian_of({"destinationList": [
         {"type": "owning_party", "destination": "x:owner"}]}, org) == PARTY[org]
     assert trace_index.custodian_of({}, b"\x01" * 32) == "org:0x" + "01" * 32
+
+
+def test_recall_from_shuffled_captures_equals_recall_from_captures_in_order(
+        shuffled: Store, tmp_path: Path) -> None:
+    in_order = Store(f"sqlite:///{tmp_path / 'in-order.db'}")
+    in_order.migrate()
+    try:
+        capturer = Capturer(in_order)
+        for run in _runs(list(range(len(EVENTS))), 500):
+            capturer.capture(run)
+        for lot in (lot for lot in JOURNEY.lots if not lot.inputs):
+            want = Tracer(in_order.engine).recall_scope(lot.ref.gtin, lot.ref.lot)
+            got = Tracer(shuffled.engine).recall_scope(lot.ref.gtin, lot.ref.lot)
+            assert len(want.items) > 12  # cans, their cases and pallets
+            assert got.items == want.items and got.lots == want.lots
+    finally:
+        in_order.close()
