@@ -555,6 +555,10 @@ def play(player: Player, *, wait_anchored: Callable[[], None]) -> DemoResult:
                             hashlib.sha256(notice.encode()).digest())
     player.counts["recalls"] += 1
     step(f"brand recalls lot {stage2.ref.lot} on CodeRegistry")
+    # The gateway reads the chain through a per-block cache re-checked every 0.25 s
+    # (ChainView.max_staleness): a scan right after the recall's block could still see the lot
+    # active. A consumer is never that fast; the demo waits as long.
+    time.sleep(2 * 0.25)
     verdicts["recalled"] = player.scan(recalled, "CN-ZJ")
     player.complain(recalled, "quality", "The seal under the lid was broken when opened.")
     step(f"consumer (Hangzhou) scans a can of the recalled lot: {verdicts['recalled']}")
