@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import logging
 import os
 import re
 import threading
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -52,20 +53,23 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from ledger import tables as t
+from ledger import trace_index
 from ledger.capture import SignedCapture, events_tree
 from ledger.epcis import event_epcs
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
 from ledger.merkle import MerkleTree, keccak256
 
 __all__ = [
-    "AcceptResult", "AnchorLease", "AnchorStatus", "BatchRecord", "EventQuery",
+    "AcceptResult", "AnchorLease", "AnchorStatus", "BatchRecord", "CaptureRecord", "EventQuery",
     "InvalidPageTokenError", "NonceReplayError", "Store", "StoredEvent", "UnknownEventError",
     "canonical_epc", "normalise_cbv", "split_proof",
 ]
+
+log = logging.getLogger("zhenzhi.store")
 
 AnchorState = Literal["pending", "anchored"]
 
@@ -101,6 +105,21 @@ class AcceptResult:
     new_event_ids: tuple[bytes, ...]
     duplicate_event_ids: tuple[bytes, ...]  # already stored (from this or another capture)
     duplicate: bool  # the very same capture was accepted before; nothing was written
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureRecord:
+    """A stored capture as its capture job reports it."""
+
+    capture_id: str
+    signer: str
+    org: bytes
+    nonce: str  # uint64 as decimal text
+    received_ms: int
+    event_ids: tuple[bytes, ...]  # every signed id, in document order
+    # signed ids stored neither by this capture nor an earlier one: what `proceed` left out
+    left_out: tuple[bytes, ...]
+    anchored: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,7 +381,13 @@ def batch_meta_hash(event_count: int) -> bytes:
 class Store:
     """The store over one database URL (`sqlite:///path.db`, `postgresql+psycopg://...`)."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, background_checkpoint: bool = False
+                 ) -> None:
+        """`background_checkpoint` (file SQLite only): WAL checkpoints run on a thread of their
+        own instead of inside whichever commit crosses SQLite's threshold. A checkpoint copies
+        the WAL into the database and fsyncs it; in a commit it stalls that commit (and every
+        capture waiting on it) for tens of milliseconds. For a long-lived writer such as the
+        gateway; `close()` stops the thread."""
         self.url = url
         self.dialect = url.split(":", 1)[0].split("+", 1)[0]
         self._memory = self.dialect == "sqlite" and (url in ("sqlite://", "sqlite:///:memory:")
@@ -376,13 +401,22 @@ class Store:
         else:
             kwargs.update(pool_pre_ping=True)
         self.engine: Engine = create_engine(url, **kwargs)
+        self._checkpointer: _Checkpointer | None = None
         if self.dialect == "sqlite":
-            self._configure_sqlite(self.engine)
-        self._insert_sql: dict[str, str] = {}
+            background_checkpoint = background_checkpoint and not self._memory
+            self._configure_sqlite(self.engine, auto_checkpoint=not background_checkpoint)
+            if background_checkpoint:
+                self._checkpointer = _Checkpointer(self.engine.url.database)
+        self._sql = _Sql(self.dialect)
+        dbapi = self.engine.dialect.dbapi
+        # The accept path runs on the driver's own cursor, whose errors SQLAlchemy does not
+        # wrap: both spellings of each error are caught.
+        self._integrity_errors = (IntegrityError, dbapi.IntegrityError)
+        self._db_errors = (DBAPIError, dbapi.Error)
         self._memory_lock = threading.Lock()
 
     @staticmethod
-    def _configure_sqlite(engine: Engine) -> None:
+    def _configure_sqlite(engine: Engine, *, auto_checkpoint: bool = True) -> None:
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
             # pysqlite's own transaction handling begins lazily at the first write, so two
@@ -396,6 +430,13 @@ class Store:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # Page cache of 64 MiB (negative: KiB) and reads through a memory map: the event
+            # indexes of a busy store stay in memory, so an insert touches no cold page.
+            cur.execute("PRAGMA cache_size=-65536")
+            cur.execute("PRAGMA mmap_size=268435456")
+            cur.execute("PRAGMA temp_store=MEMORY")
+            if not auto_checkpoint:
+                cur.execute("PRAGMA wal_autocheckpoint=0")  # the `_Checkpointer` does it
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -419,7 +460,25 @@ class Store:
             yield conn
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         self.engine.dispose()
+
+    def optimize(self) -> None:
+        """Refresh the planner's statistics, e.g. after a bulk load: SQLite's `PRAGMA optimize`
+        (analyses only what changed enough to matter), PostgreSQL's `ANALYZE`. Without fresh
+        statistics the planner may pick a low-selectivity index (biz_step) over a selective
+        one (event_id, epc) once tables have grown from empty."""
+        with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                # Sampled (analysis_limit) so it stays quick on a large store; 0x10002: every
+                # table, not only those this connection happened to query.
+                conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+                conn.exec_driver_sql("PRAGMA optimize=0x10002")
+            else:
+                conn.exec_driver_sql("ANALYZE")
+            conn.commit()
 
     # -- schema --------------------------------------------------------------------------------
 
@@ -451,121 +510,201 @@ class Store:
         `proceed` behaviour); the capture still records every signed id, so each kept event's
         proof into the signed root can be rebuilt. Raises `NonceReplayError` if the org already
         used the nonce for another capture."""
-        sig = capture.signature
-        if len(capture.events) != len(capture.event_ids):
-            raise InvalidInputError("a capture needs one event per event id",
-                                    events=len(capture.events), event_ids=len(capture.event_ids))
-        capture_id = capture.digest.hex()
-        nonce = str(sig.nonce)
-        indices = range(len(capture.event_ids)) if keep is None else sorted(set(keep))
+        (outcome,) = self.accept_captures([(capture, keep)])
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def accept_captures(self, items: Sequence[SignedCapture | tuple[SignedCapture,
+                                                                    Collection[int] | None]]
+                        ) -> list[AcceptResult | Exception]:
+        """Group commit: store many captures in one transaction, each as `accept_capture` would.
+
+        `items` are captures or `(capture, keep)` pairs. Returns one outcome per item, in order:
+        its `AcceptResult` once the transaction holding it has committed, or the exception that
+        capture alone raised (`NonceReplayError`, `InvalidInputError`, ...). One bad capture
+        never costs the others: input errors are found before the transaction and leave that
+        capture out, and if the database refuses the group (a concurrent writer on PostgreSQL,
+        say) every capture is retried in a transaction of its own.
+
+        Within a group, captures are taken in order: the same capture twice is stored once
+        (the second a `duplicate`), a second use of an (org, nonce) with another digest is a
+        replay, and an event brought by two captures belongs to the first."""
+        pending: list[_Pending | Exception] = []
+        for item in items:
+            capture, keep = item if isinstance(item, tuple) else (item, None)
+            try:
+                pending.append(self._prepare(capture, keep))
+            except Exception as exc:  # noqa: BLE001 - it is this capture's outcome, not the group's
+                pending.append(exc)
+        outcomes: list[AcceptResult | Exception] = [p for p in pending]  # errors stay in place
+        todo = [i for i, p in enumerate(pending) if isinstance(p, _Pending)]
+        if not todo:
+            return outcomes
+        try:
+            done = self._accept_group([pending[i] for i in todo])  # type: ignore[misc]
+        except self._db_errors:
+            # The group's transaction rolled back. Which capture the database objected to is
+            # not worth finding out in one go: each one again, in a transaction of its own,
+            # gets its own verdict (and an IntegrityError its retries).
+            done = [self._accept_alone(pending[i]) for i in todo]  # type: ignore[arg-type]
+        for i, outcome in zip(todo, done, strict=True):
+            outcomes[i] = outcome
+        return outcomes
+
+    def _accept_alone(self, p: _Pending) -> AcceptResult | Exception:
         for _attempt in range(3):
             try:
-                return self._accept(capture, capture_id, nonce, indices)
-            except IntegrityError:
+                return self._accept_group([p])[0]
+            except self._integrity_errors:
                 # A concurrent writer (PostgreSQL) stored the same capture or nonce between
                 # our check and our insert: run again, and the check will see it.
                 continue
-        raise ConflictError("capture kept conflicting with concurrent writes",
-                            capture_id=capture_id)
+            except self._db_errors as exc:
+                return exc
+        return ConflictError("capture kept conflicting with concurrent writes",
+                             capture_id=p.capture_id)
 
-    def _accept(self, capture: SignedCapture, capture_id: str, nonce: str,
-                indices: Iterable[int]) -> AcceptResult:
-        sig = capture.signature
+    def _prepare(self, capture: SignedCapture, keep: Collection[int] | None) -> _Pending:
+        """Everything about a capture that needs no database: rows for each kept event (their
+        indexed columns, EPCs and JSON) are built here, outside the write lock."""
         ids = capture.event_ids
+        if len(capture.events) != len(ids):
+            raise InvalidInputError("a capture needs one event per event id",
+                                    events=len(capture.events), event_ids=len(ids))
+        indices = range(len(ids)) if keep is None else sorted(set(keep))
+        if indices and (indices[0] < 0 or indices[-1] >= len(ids)):
+            raise InvalidInputError("keep names an event the capture does not hold",
+                                    keep=[i for i in indices if not 0 <= i < len(ids)][:10])
+        capture_id = capture.digest.hex()
+        row_of = _event_row
+        rows: list[tuple[bytes, tuple[Any, ...], list[tuple[bytes, str, str]]]] = []
+        firsts: set[bytes] = set()
+        for i in indices:
+            eid = ids[i]
+            if eid in firsts:  # twice in this very document: the first one is the event
+                continue
+            firsts.add(eid)
+            row, epcs = row_of(capture.events[i], eid, capture_id, i)
+            rows.append((eid, row, [(eid, role, epc) for role, values in epcs.items()
+                                    for epc in dict.fromkeys(values)]))
+        sig = capture.signature
+        context = (orjson.dumps(capture.context).decode() if capture.context is not None
+                   else None)
+        return _Pending(capture, capture_id, str(sig.nonce), [ids[i] for i in indices], rows,
+                        context)
+
+    def _accept_group(self, group: Sequence[_Pending]) -> list[AcceptResult | Exception]:
+        """One transaction for `group` (prepared captures). Raises the database's error for
+        the whole group; returns each capture's outcome once committed."""
         now = _now_ms()
-        with self._write() as conn:
-            prior = conn.execute(
-                select(t.captures.c.id, t.captures.c.digest).where(or_(
-                    t.captures.c.digest == capture.digest,
-                    and_(t.captures.c.org == sig.org, t.captures.c.nonce == nonce),
-                ))).all()
-            for row in prior:
-                if bytes(row.digest) != capture.digest:
-                    raise NonceReplayError(
-                        f"organisation 0x{sig.org.hex()} already used nonce {sig.nonce} for "
-                        f"capture {row.id}", org="0x" + sig.org.hex(), nonce=sig.nonce,
-                        capture_id=row.id)
-            if prior:
-                return AcceptResult(capture_id, (), tuple(ids[i] for i in indices), True)
+        sqlite = self.dialect == "sqlite"
+        with self.engine.connect() as sa_conn:
+            if sqlite:
+                sa_conn = sa_conn.execution_options(sqlite_begin="IMMEDIATE")
+            with sa_conn.begin():
+                # The driver's own cursor, inside SQLAlchemy's transaction: the statements are
+                # fixed strings (prepared once and cached by the driver), with none of
+                # SQLAlchemy's per-statement compilation or per-row parameter processing.
+                cur = sa_conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+                try:
+                    return self._write_group(cur, group, now)
+                finally:
+                    cur.close()
 
-            conn.execute(insert(t.captures), [{
-                "id": capture_id, "digest": capture.digest, "signer": capture.signer,
-                "org": sig.org, "nonce": nonce, "events_root": sig.events_root,
-                "event_count": sig.count, "signed_at": sig.signed_at,
-                "signature": sig.signature, "leaf": capture.leaf,
-                "event_ids": b"".join(ids),
-                "context": (orjson.dumps(capture.context).decode()
-                            if capture.context is not None else None),
-                "received_ms": now,
-            }])
+    def _write_group(self, cur: Any, group: Sequence[_Pending], now: int
+                     ) -> list[AcceptResult | Exception]:
+        sql = self._sql
+        # Captures already stored, by digest or by (org, nonce). Superset by org × nonce,
+        # narrowed here: both columns lead the unique index, so this is index lookups only.
+        digests = list({p.capture.digest for p in group})
+        known_digest: dict[bytes, str] = {}
+        used_nonce: dict[tuple[bytes, str], tuple[str, bytes]] = {}
+        for chunk in _chunks(digests):
+            cur.execute(sql.in_("SELECT id, digest, org, nonce FROM captures WHERE digest", chunk),
+                        sql.in_args(chunk))
+            for cid, digest, org, nonce in cur.fetchall():
+                known_digest[bytes(digest)] = cid
+                used_nonce[(bytes(org), nonce)] = (cid, bytes(digest))
+        orgs = list({p.capture.signature.org for p in group})
+        nonces = list({p.nonce for p in group})
+        for org_chunk in _chunks(orgs, 50):
+            for nonce_chunk in _chunks(nonces, 400):
+                cur.execute(sql.in2("SELECT id, digest, org, nonce FROM captures WHERE org",
+                                    org_chunk, "nonce", nonce_chunk),
+                            sql.in_args(org_chunk) + sql.in_args(nonce_chunk))
+                for cid, digest, org, nonce in cur.fetchall():
+                    used_nonce[(bytes(org), nonce)] = (cid, bytes(digest))
 
-            wanted = [i for i in indices]
-            seen: set[bytes] = set()
-            for chunk in _chunks([ids[i] for i in wanted]):
-                seen.update(bytes(r[0]) for r in conn.execute(
-                    select(t.events.c.event_id).where(t.events.c.event_id.in_(chunk))))
+        outcomes: list[AcceptResult | Exception] = []
+        fresh: list[_Pending] = []
+        for p in group:
+            cap, sig = p.capture, p.capture.signature
+            owner = used_nonce.get((sig.org, p.nonce))
+            if owner is not None and owner[1] != cap.digest:
+                outcomes.append(NonceReplayError(
+                    f"organisation 0x{sig.org.hex()} already used nonce {sig.nonce} for "
+                    f"capture {owner[0]}", org="0x" + sig.org.hex(), nonce=sig.nonce,
+                    capture_id=owner[0]))
+                continue
+            if cap.digest in known_digest:
+                outcomes.append(AcceptResult(p.capture_id, (), tuple(p.wanted), True))
+                continue
+            # Later captures of this group see this one as stored.
+            known_digest[cap.digest] = p.capture_id
+            used_nonce[(sig.org, p.nonce)] = (p.capture_id, cap.digest)
+            fresh.append(p)
+            outcomes.append(None)  # type: ignore[arg-type]  # filled in below
+        if not fresh:
+            return outcomes
+
+        wanted = list({eid for p in fresh for eid, _row, _epcs in p.rows})
+        stored: set[bytes] = set()
+        for chunk in _chunks(wanted):
+            cur.execute(sql.in_("SELECT event_id FROM events WHERE event_id", chunk),
+                        sql.in_args(chunk))
+            stored.update(bytes(r[0]) for r in cur.fetchall())
+
+        capture_rows, event_rows, epc_rows, outbox_rows = [], [], [], []
+        indexed: list[trace_index.Indexed] = []
+        results: list[AcceptResult] = []
+        for p in fresh:
+            cap, sig = p.capture, p.capture.signature
+            capture_rows.append((
+                p.capture_id, cap.digest, cap.signer, sig.org, p.nonce, sig.events_root,
+                sig.count, sig.signed_at, sig.signature, cap.leaf, b"".join(cap.event_ids),
+                p.context, now))
             new_ids: list[bytes] = []
-            dup_ids: list[bytes] = []
-            event_rows: list[tuple[Any, ...]] = []
-            epc_rows: list[tuple[str, ...]] = []
-            row_of = self._event_row
-            for i in wanted:
-                eid = ids[i]
-                if eid in seen:  # stored before, or twice in this very document
-                    dup_ids.append(eid)
+            for eid, row, epcs in p.rows:
+                if eid in stored:
                     continue
-                seen.add(eid)
+                stored.add(eid)  # a later capture in this group brings it as a duplicate
                 new_ids.append(eid)
-                row, epcs = row_of(capture.events[i], eid, capture_id, i, now)
-                event_rows.append(row)
-                for role, values in epcs.items():
-                    epc_rows.extend((eid, role, epc) for epc in dict.fromkeys(values))
-            # The two bulk inserts go straight to the driver's executemany: SQLAlchemy's
-            # per-row parameter processing would cost more than SQLite's own work here.
-            # ON CONFLICT DO NOTHING: a concurrent capture of the same event on PostgreSQL must
-            # not fail ours; the first writer owns the event.
-            self._bulk(conn, t.events, _EVENT_COLUMNS, event_rows)
-            self._bulk(conn, t.event_epcs, ("event_id", "role", "epc"), epc_rows)
-            conn.execute(insert(t.outbox), [{
-                "capture_id": capture_id, "event_count": len(ids), "enqueued_ms": now}])
-        return AcceptResult(capture_id, tuple(new_ids), tuple(dup_ids), False)
-
-    def _bulk(self, conn: Connection, table: Any, columns: Sequence[str],
-              rows: list[tuple[Any, ...]]) -> None:
-        """INSERT ... ON CONFLICT DO NOTHING of many rows through the driver itself.
-
-        One prepared statement run by the driver's executemany: SQLite loops in C; psycopg
-        pipelines the rows. (On PostgreSQL, unnest() arrays and many-row VALUES measured no
-        faster: psycopg's text quoting then dominates; COPY is the next step if needed.)
-        Both skip SQLAlchemy's per-row parameter processing, which here would cost more than
-        the database's own work."""
-        if not rows:
-            return
-        sql = self._insert_sql.get(table.name)
-        if sql is None:
-            sql = self._insert_sql[table.name] = _insert_sql(table, columns, self.dialect)
-        conn.exec_driver_sql(sql, rows)
-
-    @staticmethod
-    def _event_row(ev: Mapping[str, Any], eid: bytes, capture_id: str, index: int,
-                   now: int) -> tuple[tuple[Any, ...], dict[str, list[str]]]:
-        if not isinstance(ev, Mapping):
-            raise InvalidInputError("an EPCIS event must be a JSON object", index=index)
-        epcs = event_epcs(ev)
-        gtin, lot = _gtin_lot(ev, epcs)
-        get = ev.get
-        action, offset = get("action"), get("eventTimeZoneOffset")
-        return (
-            eid, capture_id, index, str(get("type", ""))[:32],
-            action if isinstance(action, str) else None,
-            _time_ms(get("eventTime"), "eventTime"),
-            str(offset)[:8] if offset else None,
-            now,
-            normalise_cbv(_str_or_none(get("bizStep"))),
-            normalise_cbv(_str_or_none(get("disposition"))),
-            _id_of(get("readPoint")), _id_of(get("bizLocation")),
-            gtin, lot, orjson.dumps(ev).decode(),
-        ), epcs
+                event_rows.append((*row, now))
+                epc_rows.extend(epcs)
+                indexed.append((eid, p.capture_id, sig.org, cap.events[row[2]], epcs))
+            outbox_rows.append((p.capture_id, len(cap.event_ids), now))
+            # Duplicates: kept ids stored before, and second mentions within the document.
+            first = set(new_ids)
+            dups = []
+            for eid in p.wanted:
+                if eid in first:
+                    first.discard(eid)
+                else:
+                    dups.append(eid)
+            results.append(AcceptResult(p.capture_id, tuple(new_ids), tuple(dups), False))
+        # Parents first: events name their capture, EPC rows their event.
+        cur.executemany(sql.insert_captures, capture_rows)
+        if event_rows:
+            # ON CONFLICT DO NOTHING: a concurrent capture of the same event on PostgreSQL
+            # must not fail ours; the first writer owns the event.
+            cur.executemany(sql.insert_events, event_rows)
+        if epc_rows:
+            cur.executemany(sql.insert_epcs, epc_rows)
+            trace_index.index_events(cur, self.dialect, indexed)  # same transaction
+        cur.executemany(sql.insert_outbox, outbox_rows)
+        it = iter(results)
+        return [o if o is not None else next(it) for o in outcomes]
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -582,6 +721,28 @@ class Store:
         return StoredEvent(event_id=bytes(row.event_id), event=orjson.loads(row.body),
                            capture_id=row.capture_id, record_time_ms=row.record_time_ms,
                            anchor_state="anchored" if row.anchored else "pending", seq=row.seq)
+
+    def get_capture(self, capture_id: str) -> CaptureRecord | None:
+        """A stored capture and what became of its events (None: no such capture)."""
+        c, e, b = t.captures, t.events, t.batches
+        with self._read() as conn:
+            row = conn.execute(
+                select(c.c.signer, c.c.org, c.c.nonce, c.c.event_ids, c.c.received_ms,
+                       b.c.state)
+                .select_from(c.outerjoin(b, b.c.id == c.c.batch_id))
+                .where(c.c.id == capture_id)).first()
+            if row is None:
+                return None
+            ids = tuple(split_proof(row.event_ids))
+            found: set[bytes] = set()
+            for chunk in _chunks(ids):
+                found.update(bytes(r[0]) for r in conn.execute(
+                    select(e.c.event_id).where(e.c.event_id.in_(chunk))))
+        return CaptureRecord(
+            capture_id=capture_id, signer=row.signer, org=bytes(row.org), nonce=row.nonce,
+            received_ms=row.received_ms, event_ids=ids,
+            left_out=tuple(i for i in dict.fromkeys(ids) if i not in found),
+            anchored=row.state == "anchored")
 
     def get_event(self, event_id: bytes) -> StoredEvent | None:
         with self._read() as conn:
@@ -864,20 +1025,145 @@ class Store:
         return AnchorLease(release_file)
 
 
+# Ordered as `_event_row` builds them; record_time_ms last: the committing group stamps it.
 _EVENT_COLUMNS = (
     "event_id", "capture_id", "event_index", "event_type", "action", "event_time_ms",
-    "event_time_zone_offset", "record_time_ms", "biz_step", "disposition", "read_point",
-    "biz_location", "gtin", "lot", "body",
+    "event_time_zone_offset", "biz_step", "disposition", "read_point", "biz_location", "gtin",
+    "lot", "body", "record_time_ms",
 )
+_CAPTURE_COLUMNS = (
+    "id", "digest", "signer", "org", "nonce", "events_root", "event_count", "signed_at",
+    "signature", "leaf", "event_ids", "context", "received_ms",
+)
+_OUTBOX_COLUMNS = ("capture_id", "event_count", "enqueued_ms")
+_EPC_COLUMNS = ("event_id", "role", "epc")
 
 
-def _insert_sql(table: Any, columns: Sequence[str], dialect: str) -> str:
+def _event_row(ev: Mapping[str, Any], eid: bytes, capture_id: str, index: int
+               ) -> tuple[tuple[Any, ...], dict[str, list[str]]]:
+    """The `events` row of one event (without record_time_ms) and its EPCs by role."""
+    if not isinstance(ev, Mapping):
+        raise InvalidInputError("an EPCIS event must be a JSON object", index=index)
+    epcs = event_epcs(ev)
+    gtin, lot = _gtin_lot(ev, epcs)
+    get = ev.get
+    action, offset = get("action"), get("eventTimeZoneOffset")
+    return (
+        eid, capture_id, index, str(get("type", ""))[:32],
+        action if isinstance(action, str) else None,
+        _time_ms(get("eventTime"), "eventTime"),
+        str(offset)[:8] if offset else None,
+        normalise_cbv(_str_or_none(get("bizStep"))),
+        normalise_cbv(_str_or_none(get("disposition"))),
+        _id_of(get("readPoint")), _id_of(get("bizLocation")),
+        gtin, lot, orjson.dumps(ev).decode(),
+    ), epcs
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A capture made ready for a group commit: its rows built, nothing yet written."""
+
+    capture: SignedCapture
+    capture_id: str
+    nonce: str  # uint64 as the column stores it
+    wanted: list[bytes]  # the kept event ids, in order (duplicates included)
+    rows: list[tuple[bytes, tuple[Any, ...], list[tuple[bytes, str, str]]]]  # id, row, EPC rows
+    context: str | None
+
+
+class _Checkpointer:
+    """WAL checkpoints on a thread and a connection of their own (see `Store.__init__`).
+
+    PASSIVE checkpoints never block a writer: they copy what the WAL holds while commits go on.
+    Under sustained writes a passive checkpoint may never catch up with the WAL's end, so the
+    WAL could grow without bound; past `restart_frames` a RESTART checkpoint waits for the
+    current writer, copies everything and makes the next writer start the WAL again."""
+
+    def __init__(self, path: str | None, *, interval: float = 0.2,
+                 restart_frames: int = 32_768) -> None:  # 128 MiB of 4 KiB pages
+        import sqlite3
+
+        self._conn = sqlite3.connect(path or "", timeout=30, isolation_level=None,
+                                     check_same_thread=False)
+        self._conn.execute("PRAGMA busy_timeout=30000")
+        self._interval = interval
+        self._restart_frames = restart_frames
+        self._stop = threading.Event()
+        self.checkpoints = 0
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import sqlite3
+
+        while not self._stop.wait(self._interval):
+            try:
+                _busy, frames, _done = self._conn.execute(
+                    "PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                self.checkpoints += 1
+                if frames > self._restart_frames:
+                    self._conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            except sqlite3.Error:
+                # Busy or locked: another process is checkpointing, or the database is
+                # going away. The next round tries again; nothing is lost by skipping one.
+                log.debug("checkpoint skipped", exc_info=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        try:
+            # A last full checkpoint, so a stopped gateway leaves a short WAL behind.
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            self._conn.close()
+
+
+def _bucket(n: int) -> int:
+    size = 1
+    while size < n:
+        size *= 2
+    return size
+
+
+class _Sql:
+    """The accept path's statements for one dialect, as fixed strings.
+
+    Fixed text is what lets the drivers prepare once and reuse: SQLite's statement cache and
+    psycopg's prepared statements both key on it. An `IN` list on SQLite is padded to a power
+    of two (repeating a value changes no answer), so a handful of texts cover every size;
+    PostgreSQL takes the whole list as one array parameter (`= ANY(%s)`)."""
+
+    def __init__(self, dialect: str) -> None:
+        self.sqlite = dialect == "sqlite"
+        self.insert_captures = _insert_sql(t.captures, _CAPTURE_COLUMNS, dialect, conflict=False)
+        self.insert_events = _insert_sql(t.events, _EVENT_COLUMNS, dialect)
+        self.insert_epcs = _insert_sql(t.event_epcs, _EPC_COLUMNS, dialect)
+        self.insert_outbox = _insert_sql(t.outbox, _OUTBOX_COLUMNS, dialect, conflict=False)
+
+    def in_(self, prefix: str, values: Sequence[Any]) -> str:
+        if not self.sqlite:
+            return f"{prefix} = ANY(%s)"
+        return f"{prefix} IN ({', '.join('?' * _bucket(len(values)))})"
+
+    def in2(self, prefix: str, a: Sequence[Any], column: str, b: Sequence[Any]) -> str:
+        return f"{self.in_(prefix, a)} AND {self.in_(column, b)}"
+
+    def in_args(self, values: Sequence[Any]) -> list[Any]:
+        if not self.sqlite:
+            return [list(values)]
+        return [*values, *[values[0]] * (_bucket(len(values)) - len(values))]
+
+
+def _insert_sql(table: Any, columns: Sequence[str], dialect: str, *, conflict: bool = True
+                ) -> str:
     for name in columns:  # a KeyError here, not a database error mid-capture
         table.c[name]  # noqa: B018
     mark = "?" if dialect == "sqlite" else "%s"  # the drivers' paramstyles
     names, marks = ", ".join(columns), ", ".join([mark] * len(columns))
     # Names come from ledger.tables (checked above), values are bound: nothing user-made here.
-    return f"INSERT INTO {table.name} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"  # noqa: S608
+    tail = " ON CONFLICT DO NOTHING" if conflict else ""
+    return f"INSERT INTO {table.name} ({names}) VALUES ({marks}){tail}"  # noqa: S608
 
 
 def _encode_token(seq: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,8 @@ from sqlalchemy import func, select
 
 from ledger import tables as t
 from ledger.capture import event_leaf, events_tree
+from ledger.committer import CaptureCommitter
+from ledger.errors import InvalidInputError
 from ledger.event_hash import event_hash
 from ledger.merkle import keccak256, verify_proof
 from ledger.paths import SHARED_DIR
@@ -293,3 +296,149 @@ def test_file_lease_is_per_database_file(tmp_path: Path) -> None:
     assert la is not None and lb is not None
     la.release()
     lb.release()
+
+
+# --- group commit -----------------------------------------------------------------------------
+
+
+def _poison(store: Store) -> dict[str, Any]:
+    """An event this database refuses at insert time, for real: PostgreSQL enforces the 512
+    characters of `read_point`; SQLite does not, so there a trigger refuses a marked lot."""
+    if store.dialect == "sqlite":
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.lot = 'POISON' "
+                "BEGIN SELECT RAISE(ABORT, 'poisoned lot'); END")
+        return object_event(900, lot="POISON")
+    return {**object_event(900), "readPoint": {"id": "urn:example:rp:" + "x" * 600}}
+
+
+def test_group_commit_gives_each_capture_its_own_outcome(store: Store) -> None:
+    stored_before = signed([object_event(1)], nonce=1)
+    store.accept_capture(stored_before)
+    good = signed([object_event(2), object_event(3)], nonce=2)
+    replay_of_stored = signed([object_event(4)], nonce=1)
+    not_an_object = build_signed_capture(
+        ["not an event"], None, [keccak256(b"x")],  # type: ignore[list-item]
+        sign_capture(KEY, DOMAIN, events_tree([keccak256(b"x")]).root, 1, ORG, 3,
+                     1_700_000_000), DOMAIN)
+    shares_an_event = signed([object_event(3), object_event(5)], nonce=4)
+    replay_in_group = signed([object_event(6)], nonce=4)
+    out = store.accept_captures([good, replay_of_stored, not_an_object, shares_an_event,
+                                 good, (replay_in_group, None)])
+    assert [type(o).__name__ for o in out] == [
+        "AcceptResult", "NonceReplayError", "InvalidInputError", "AcceptResult",
+        "AcceptResult", "NonceReplayError"]
+    assert out[0].new_event_ids == good.event_ids and not out[0].duplicate
+    assert out[1].fields["capture_id"] == stored_before.digest.hex()
+    # The event both captures bring belongs to the first; the second records it as a duplicate.
+    assert out[3].new_event_ids == (shares_an_event.event_ids[1],)
+    assert out[3].duplicate_event_ids == (shares_an_event.event_ids[0],)
+    owner = store.get_event(good.event_ids[1])
+    assert owner is not None and owner.capture_id == good.digest.hex()
+    assert out[4].duplicate and out[4].new_event_ids == ()
+    assert out[5].fields["capture_id"] == shares_an_event.digest.hex()
+    assert store.count_events() == 4
+    assert store.pending_count() == (3, 5)
+
+
+def test_group_commit_survives_a_capture_the_database_refuses(store: Store) -> None:
+    bad_event = _poison(store)
+    first, last = signed([object_event(1)], nonce=1), signed([object_event(2)], nonce=3)
+    bad = signed([object_event(7), bad_event], nonce=2)
+    out = store.accept_captures([first, bad, last])
+    assert out[0].new_event_ids == first.event_ids
+    assert out[2].new_event_ids == last.event_ids
+    assert isinstance(out[1], Exception) and not hasattr(out[1], "new_event_ids")
+    # Nothing of the refused capture is stored, not even its first (acceptable) event.
+    assert store.get_event(bad.event_ids[0]) is None and store.get_capture(
+        bad.digest.hex()) is None
+    assert store.count_events() == 2 and store.pending_count() == (2, 2)
+    with pytest.raises(type(out[1])):
+        store.accept_capture(bad)
+
+
+def test_get_capture_names_what_proceed_left_out(store: Store) -> None:
+    cap = signed([object_event(i) for i in range(3)], nonce=11)
+    store.accept_capture(cap, keep=[0, 2])
+    record = store.get_capture(cap.digest.hex())
+    assert record is not None
+    assert record.event_ids == cap.event_ids and record.left_out == (cap.event_ids[1],)
+    assert record.signer == cap.signer and record.org == ORG and record.nonce == "11"
+    assert not record.anchored
+    assert store.get_capture("00" * 32) is None
+    with pytest.raises(InvalidInputError):
+        store.accept_capture(signed([object_event(5)], nonce=12), keep=[1])
+
+
+def test_committer_acknowledges_each_capture_only_once_committed(store_url: str) -> None:
+    """Many threads submit at once, some replaying a nonce another thread uses: every future
+    resolves only once its capture is visible to a separate connection, exactly one capture per
+    contested nonce wins, and concurrent captures share commits."""
+    writer, reader = Store(store_url), Store(store_url)
+    writer.migrate()
+    committer = CaptureCommitter(writer)
+    threads, per_thread = 12, 15
+    caps = {(t_, i): signed([object_event(t_ * 1000 + i)], nonce=t_ * 1000 + i)
+            for t_ in range(threads) for i in range(per_thread)}
+    # Thread t also sends another document under thread (t+1)'s first nonce.
+    rivals = {t_: signed([object_event(50_000 + t_)], nonce=(t_ + 1) % threads * 1000)
+              for t_ in range(threads)}
+    errors: list[BaseException] = []
+    replays: list[bytes] = []
+    barrier = threading.Barrier(threads)
+
+    def work(t_: int) -> None:
+        try:
+            barrier.wait()
+            mine = [caps[(t_, i)] for i in range(per_thread)]
+            for cap in mine[:1] + [rivals[t_]] + mine[1:]:
+                try:
+                    result = committer.submit(cap).result(timeout=60)
+                except NonceReplayError:
+                    replays.append(cap.digest)
+                    continue
+                assert result.capture_id == cap.digest.hex()
+                assert reader.get_capture(result.capture_id) is not None  # committed
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    pool = [threading.Thread(target=work, args=(t_,)) for t_ in range(threads)]
+    try:
+        for th in pool:
+            th.start()
+        for th in pool:
+            th.join(120)
+        assert not errors, errors
+        assert len(replays) == threads
+        for t_ in range(threads):
+            contested = (caps[((t_ + 1) % threads, 0)], rivals[t_])
+            kept = [c for c in contested if reader.get_capture(c.digest.hex()) is not None]
+            assert len(kept) == 1 and kept[0].digest not in replays
+        assert reader.count_events() == threads * per_thread
+        assert committer.captures == threads * (per_thread + 1)
+        assert committer.groups < committer.captures  # concurrent captures shared commits
+    finally:
+        committer.close()
+        writer.close()
+        reader.close()
+
+
+def test_background_checkpoint_keeps_the_wal_short_and_loses_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bg.db'}"
+    s = Store(url, background_checkpoint=True)
+    s.migrate()
+    for n in range(1, 21):
+        s.accept_capture(signed([object_event(n * 100 + i) for i in range(50)], nonce=n))
+    deadline = time.monotonic() + 10
+    while s._checkpointer.checkpoints < 2 and time.monotonic() < deadline:  # noqa: SLF001
+        time.sleep(0.05)
+    with s.engine.connect() as conn:
+        busy, frames, done = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+    assert busy == 0 and done == frames  # nothing left behind that a commit would have to copy
+    s.close()
+    again = Store(url)
+    try:
+        assert again.count_events() == 1000 and again.pending_count() == (20, 1000)
+    finally:
+        again.close()
