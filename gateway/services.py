@@ -16,6 +16,7 @@ from typing import Any
 
 from gateway.settings import GatewaySettings
 from ledger.chain_view import ChainView
+from ledger.committer import CaptureCommitter
 from ledger.deployment import Deployment
 from ledger.event_hash import format_event_id, parse_event_id
 from ledger.intake import Intake, IntakeResult, capture_record
@@ -52,14 +53,17 @@ class Services:
 
         deployment = Deployment.load(settings.manifest)
         w3 = Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 30}))
-        store = Store(settings.database_url)
+        store = Store(settings.database_url, background_checkpoint=True)
         closers: list[Callable[[], None]] = [store.close]
         try:
             if settings.migrate_on_start:
                 store.migrate()
             view = ChainView(w3, deployment)
+            # Concurrent captures share commits (one writer thread); closed before the store.
+            committer = CaptureCommitter(store)
+            closers.append(committer.close)
             intake = Intake(store, view, view.domain, max_bytes=settings.max_body_bytes,
-                            max_events=settings.capture_limit)
+                            max_events=settings.capture_limit, committer=committer)
             services = cls(settings=settings, store=store, chain_view=view, intake=intake,
                            domain=view.domain, _closers=closers)
             if settings.run_anchor_worker:

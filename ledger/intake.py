@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -39,7 +40,8 @@ from ledger.roles import required_role
 from ledger.signing import CaptureDomain, build_signed_capture, signature_from_headers
 
 __all__ = [
-    "CaptureLimitExceededError", "ErrorBehaviour", "Intake", "IntakeResult", "capture_record",
+    "CaptureLimitExceededError", "CheckedCapture", "ErrorBehaviour", "Intake", "IntakeResult",
+    "capture_record",
     "MissingRoleError", "RevokedSigningKeyError", "SignerAuthority", "UnknownSigningKeyError",
 ]
 
@@ -82,7 +84,13 @@ class SignerAuthority(Protocol):
 
 
 class CaptureStore(Protocol):
-    def accept_capture(self, capture: SignedCapture) -> Any: ...
+    def accept_capture(self, capture: SignedCapture, *, keep: Any = None) -> Any: ...
+
+
+class CaptureSink(Protocol):
+    """`ledger.committer.CaptureCommitter`: group commits of concurrent captures."""
+
+    def submit(self, capture: SignedCapture, keep: Any = None) -> Future[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -107,8 +115,10 @@ class Intake:
     """Validate, hash, recover, authorise and store signed EPCIS captures."""
 
     def __init__(self, store: CaptureStore, chain_view: SignerAuthority, domain: CaptureDomain,
-                 *, max_bytes: int = 2 * 1024 * 1024, max_events: int = 500) -> None:
+                 *, max_bytes: int = 2 * 1024 * 1024, max_events: int = 500,
+                 committer: CaptureSink | None = None) -> None:
         self.store = store
+        self.committer = committer
         self.chain_view = chain_view
         self.domain = domain
         self.max_bytes = max_bytes
@@ -189,15 +199,11 @@ class Intake:
 
     # -- the pipeline -------------------------------------------------------------------------
 
-    def accept(self, document: bytes | str | Mapping[str, Any],
-               signature: CaptureSignature | Mapping[str, str], *,
-               behaviour: ErrorBehaviour = "rollback",
-               expected_signer: str | None = None) -> IntakeResult:
-        """Run the whole pipeline; raise a `LedgerError` and store nothing if it fails.
-
-        `signature` is either a parsed `CaptureSignature` (e.g. from a signed capture file) or
-        the HTTP headers (`Zhenzhi-Capture-*`), whose root and count come from the document.
-        """
+    def check(self, document: bytes | str | Mapping[str, Any],
+              signature: CaptureSignature | Mapping[str, str], *,
+              behaviour: ErrorBehaviour = "rollback",
+              expected_signer: str | None = None) -> CheckedCapture:
+        """Every step but storing: parse, hash, recover, authorise. Raises a `LedgerError`."""
         doc = self.parse(document)
         event_ids = self.hash_events(doc)
         sig = self.signature_for(signature, event_ids)
@@ -210,43 +216,60 @@ class Intake:
                 org="0x" + signed.signature.org.hex(), errors=problems)
         # `keep` stores only the allowed events; the capture row still records every signed
         # id, so each stored event's proof into the signed root can be rebuilt.
-        stored = self.store.accept_capture(signed, keep=allowed if problems else None)
-        return IntakeResult(capture=signed, stored=stored, behaviour=behaviour,
-                            rejected=tuple(problems))
+        return CheckedCapture(signed, behaviour, allowed if problems else None, tuple(problems))
+
+    def submit(self, checked: CheckedCapture) -> Future[Any]:
+        """Store a checked capture: through the committer (a group commit) if there is one.
+        The future resolves to the store's `AcceptResult` once the capture is committed."""
+        if self.committer is not None:
+            return self.committer.submit(checked.capture, checked.keep)
+        future: Future[Any] = Future()
+        try:
+            future.set_result(self.store.accept_capture(checked.capture, keep=checked.keep))
+        except LedgerError as exc:
+            future.set_exception(exc)
+        return future
+
+    def accept(self, document: bytes | str | Mapping[str, Any],
+               signature: CaptureSignature | Mapping[str, str], *,
+               behaviour: ErrorBehaviour = "rollback",
+               expected_signer: str | None = None) -> IntakeResult:
+        """Run the whole pipeline; raise a `LedgerError` and store nothing if it fails.
+
+        `signature` is either a parsed `CaptureSignature` (e.g. from a signed capture file) or
+        the HTTP headers (`Zhenzhi-Capture-*`), whose root and count come from the document.
+        Returns once the capture is committed.
+        """
+        checked = self.check(document, signature, behaviour=behaviour,
+                             expected_signer=expected_signer)
+        return checked.result(self.submit(checked).result())
+
+
+@dataclass(frozen=True)
+class CheckedCapture:
+    """A capture that passed every check and awaits storing."""
+
+    capture: SignedCapture
+    behaviour: ErrorBehaviour
+    keep: list[int] | None  # with `proceed`, the indices of the events to store
+    rejected: tuple[dict[str, Any], ...]
+
+    def result(self, stored: Any) -> IntakeResult:
+        return IntakeResult(capture=self.capture, stored=stored, behaviour=self.behaviour,
+                            rejected=self.rejected)
 
 
 def capture_record(store: Any, capture_id: str) -> dict[str, Any] | None:
-    """What a capture job reports, read from the store's tables (None: no such capture).
-
-    `left_out` are signed event ids stored neither by this capture nor by an earlier one:
-    the events a `proceed` capture did not keep.
-    """
+    """What a capture job reports (None: no such capture); see `Store.get_capture`."""
     if not isinstance(capture_id, str) or not _CAPTURE_ID.fullmatch(capture_id):
         return None
-    from sqlalchemy import select
-
-    from ledger import tables as t
-
-    c, e, b = t.captures, t.events, t.batches
-    with store.engine.connect() as conn:
-        row = conn.execute(
-            select(c.c.signer, c.c.org, c.c.nonce, c.c.event_ids, c.c.received_ms, b.c.state)
-            .select_from(c.outerjoin(b, b.c.id == c.c.batch_id))
-            .where(c.c.id == capture_id)).first()
-        if row is None:
-            return None
-        blob = bytes(row.event_ids)
-        ids = [blob[i:i + 32] for i in range(0, len(blob), 32)]
-        found: set[bytes] = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            found.update(bytes(r[0]) for r in conn.execute(
-                select(e.c.event_id).where(e.c.event_id.in_(chunk))))
+    record = store.get_capture(capture_id)
+    if record is None:
+        return None
     return {
-        "signer": row.signer, "org": bytes(row.org), "nonce": row.nonce,
-        "received_ms": row.received_ms, "event_ids": ids,
-        "left_out": [i for i in dict.fromkeys(ids) if i not in found],
-        "anchored": row.state == "anchored",
+        "signer": record.signer, "org": record.org, "nonce": record.nonce,
+        "received_ms": record.received_ms, "event_ids": list(record.event_ids),
+        "left_out": list(record.left_out), "anchored": record.anchored,
     }
 
 
