@@ -163,6 +163,13 @@ def _lot_of(stack: Stack, gtin: str, serial: str) -> str:
     return str(lot)
 
 
+def test_each_consumer_saw_the_verdict_at_the_time_of_their_scan(stack: Stack) -> None:
+    # Read off the consumer page while the demo played: the recall scan came right after the
+    # recall's block, the clone's last scan was its fourth region.
+    assert {k: v["verdict"] for k, v in stack.result.items.items()} == {
+        "genuine": "GENUINE", "clone": "SUSPECTED_CLONE", "recalled": "RECALLED"}
+
+
 def test_keys_are_encrypted_and_labels_are_printed(stack: Stack) -> None:
     keys = stack.var / "keys"
     passphrase = keys / ".passphrase"
