@@ -11,9 +11,11 @@ capture itself).
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 
 from gateway.deps import ServicesDep, SettingsDep
 from gateway.problems import UnsupportedMediaTypeError, problem_responses
@@ -45,21 +47,53 @@ _SIGNATURE_DOC = (
     "Consortium lists for the organisation in `Zhenzhi-Capture-Org` and that was valid at "
     "`Zhenzhi-Capture-Signed-At`.")
 
-SignatureHeader = Annotated[str, Header(alias=HEADER_SIGNATURE, description=_SIGNATURE_DOC,
-                                        pattern=r"^0[xX][0-9a-fA-F]{130}$")]
-OrgHeader = Annotated[str, Header(alias=HEADER_ORG, pattern=r"^0[xX][0-9a-fA-F]{64}$",
-                                  description="The signing organisation's id on Consortium "
-                                              "(bytes32, 0x-hex).")]
-NonceHeader = Annotated[str, Header(alias=HEADER_NONCE, pattern=r"^[0-9]{1,20}$",
-                                    description="Decimal uint64, never reused by the "
-                                                "organisation (a replay answers 409).")]
-SignedAtHeader = Annotated[str, Header(alias=HEADER_SIGNED_AT, pattern=r"^[0-9]{1,20}$",
-                                       description="Decimal unix seconds at signing; judged "
-                                                   "against the key's validity window.")]
-BehaviourHeader = Annotated[str | None, Header(
-    alias="GS1-Capture-Error-Behaviour",
-    description="`rollback` (default): all or nothing. `proceed`: store the events the signer "
-                "may capture and report the others in the capture job's `errors`.")]
+BEHAVIOUR_HEADER = "GS1-Capture-Error-Behaviour"
+
+# The signature headers: (name, pattern, description). Declared in the OpenAPI below and
+# checked by `_signature_headers`, not as FastAPI `Header` parameters: validating five header
+# parameters through pydantic cost more per request than parsing and hashing a one-event
+# document, on the gateway's hottest path.
+_SIGNATURE_HEADERS = (
+    (HEADER_SIGNATURE, r"^0[xX][0-9a-fA-F]{130}$", _SIGNATURE_DOC),
+    (HEADER_ORG, r"^0[xX][0-9a-fA-F]{64}$",
+     "The signing organisation's id on Consortium (bytes32, 0x-hex)."),
+    (HEADER_NONCE, r"^[0-9]{1,20}$",
+     "Decimal uint64, never reused by the organisation (a replay answers 409)."),
+    (HEADER_SIGNED_AT, r"^[0-9]{1,20}$",
+     "Decimal unix seconds at signing; judged against the key's validity window."),
+)
+_HEADER_CHECKS = tuple((name, name.lower(), re.compile(pattern), pattern)
+                       for name, pattern, _doc in _SIGNATURE_HEADERS)
+_HEADER_PARAMETERS = [
+    *({"name": name, "in": "header", "required": True, "description": doc,
+       "schema": {"type": "string", "pattern": pattern, "title": name}}
+      for name, pattern, doc in _SIGNATURE_HEADERS),
+    {"name": BEHAVIOUR_HEADER, "in": "header", "required": False,
+     "description": "`rollback` (default): all or nothing. `proceed`: store the events the "
+                    "signer may capture and report the others in the capture job's `errors`.",
+     "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": BEHAVIOUR_HEADER}},
+]
+
+
+def _signature_headers(headers: Any) -> dict[str, str]:
+    """The four signature headers, or a RequestValidationError naming every one that is
+    missing or malformed (what FastAPI's own header validation reported, field for field)."""
+    found: dict[str, str] = {}
+    errors: list[dict[str, Any]] = []
+    for name, key, regex, pattern in _HEADER_CHECKS:
+        value = headers.get(key)
+        if value is None:
+            errors.append({"type": "missing", "loc": ("header", name), "msg": "Field required",
+                           "input": None})
+        elif regex.search(value) is None:
+            errors.append({"type": "string_pattern_mismatch", "loc": ("header", name),
+                           "msg": f"String should match pattern '{pattern}'", "input": value,
+                           "ctx": {"pattern": pattern}})
+        else:
+            found[name] = value
+    if errors:
+        raise RequestValidationError(errors)
+    return found
 
 
 def _header_location(capture_id: str) -> str:
@@ -108,33 +142,25 @@ async def capture_options(settings: SettingsDep) -> Response:
                                        "description": "/capture/{captureID}"}}},
         **problem_responses(400, 403, 409, 413, 415, 502),
     },
-    openapi_extra={"requestBody": {"required": True, "content": {
+    openapi_extra={"parameters": _HEADER_PARAMETERS, "requestBody": {"required": True, "content": {
         "application/json": {"schema": EPCIS_DOCUMENT_SCHEMA},
         "application/ld+json": {"schema": EPCIS_DOCUMENT_SCHEMA},
     }}},
 )
-async def capture(
-    request: Request,
-    services: ServicesDep,
-    signature: SignatureHeader,
-    org: OrgHeader,
-    nonce: NonceHeader,
-    signed_at: SignedAtHeader,
-    behaviour: BehaviourHeader = None,
-) -> OrjsonResponse:
+async def capture(request: Request, services: ServicesDep) -> OrjsonResponse:
+    headers = _signature_headers(request.headers)
     content_type = request.headers.get("content-type", "application/json")
     if content_type.split(";", 1)[0].strip().lower() not in _JSON_TYPES:
         raise UnsupportedMediaTypeError(
             f"capture takes application/json or application/ld+json, not {content_type!r}",
             contentType=content_type)
+    behaviour = request.headers.get(BEHAVIOUR_HEADER.lower())
     mode = (behaviour or "rollback").strip().lower()
     if mode not in ("rollback", "proceed"):
         raise InvalidBehaviourError(
             f"GS1-Capture-Error-Behaviour must be rollback or proceed, not {behaviour!r}",
             value=behaviour)
     body = await request.body()  # bounded by BodyLimitMiddleware before we get here
-    headers = {HEADER_SIGNATURE: signature, HEADER_ORG: org, HEADER_NONCE: nonce,
-               HEADER_SIGNED_AT: signed_at}
     # The checks run here, on the event loop: they are CPU work a thread hop would only slow
     # (GIL). Storing goes to the group committer: while its thread writes one group, this loop
     # serves the next requests, whose captures then share the following commit. 202 is sent
