@@ -57,6 +57,9 @@ trace_latest = Table(
     Column("disposition", String(256), nullable=True),
     Column("location", String(512), nullable=True),
     Column("custodian", String(512), nullable=False),
+    # Read and written by epc only: on SQLite the primary key b-tree is the table, one b-tree
+    # to update per EPC instead of a rowid table plus its key index.
+    sqlite_with_rowid=False,
 )
 
 trace_holder = Table(
@@ -66,13 +69,14 @@ trace_holder = Table(
     Column("event_time_ms", BigInteger, nullable=False),
     Column("seq", BigInteger, nullable=False),
     Column("action", String(8), nullable=True),
+    sqlite_with_rowid=False,  # as trace_latest
 )
 
 trace_links = Table(
     "trace_links", t.metadata,
     Column("child", String(512), primary_key=True),
     Column("parent", String(512), primary_key=True),
-    # Looked up by child only: the primary key's prefix; no rowid b-tree to write on SQLite.
+    # Looked up by child, the primary key's prefix; WITHOUT ROWID as trace_latest.
     sqlite_with_rowid=False,
 )
 

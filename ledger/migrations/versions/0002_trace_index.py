@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("location", sa.String(length=512), nullable=True),
         sa.Column("custodian", sa.String(length=512), nullable=False),
         sa.PrimaryKeyConstraint("epc", name=op.f("pk_trace_latest")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "trace_holder",
@@ -39,6 +40,7 @@ def upgrade() -> None:
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("action", sa.String(length=8), nullable=True),
         sa.PrimaryKeyConstraint("epc", name=op.f("pk_trace_holder")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "trace_links",
