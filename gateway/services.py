@@ -9,6 +9,7 @@ returns plain data, and the HTTP shapes are made in the routes.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from ledger.committer import CaptureCommitter
 from ledger.deployment import Deployment
 from ledger.event_hash import format_event_id, parse_event_id
 from ledger.intake import Intake, IntakeResult, capture_record
+from ledger.intake_pool import IntakePool
 from ledger.signing import CaptureDomain
 from ledger.store import EventQuery, Store
 
@@ -44,6 +46,11 @@ class Services:
     intake: Intake
     domain: CaptureDomain
     worker: Any = None
+    # Large documents are checked in worker processes (`ledger.intake_pool`); None: inline.
+    intake_pool: IntakePool | None = None
+    # Bodies at least this large go to the pool: below it (a one-event capture is ~1 KiB) the
+    # round trip to a process would cost more than the checks it moves.
+    pool_min_bytes: int = 64 * 1024
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
@@ -66,6 +73,11 @@ class Services:
                             max_events=settings.capture_limit, committer=committer)
             services = cls(settings=settings, store=store, chain_view=view, intake=intake,
                            domain=view.domain, _closers=closers)
+            if (os.cpu_count() or 1) >= 2:
+                services.intake_pool = IntakePool(
+                    settings.rpc_url, settings.manifest, max_bytes=settings.max_body_bytes,
+                    max_events=settings.capture_limit, processes=min(2, os.cpu_count() or 1))
+                closers.append(services.intake_pool.close)
             if settings.run_anchor_worker:
                 services.worker = _start_worker(settings, store, w3, deployment, closers)
         except BaseException:

@@ -25,6 +25,7 @@ from typing import Any
 
 from ledger.capture import SignedCapture
 from ledger.errors import LedgerError
+from ledger.store import PreparedCapture
 
 __all__ = ["CaptureCommitter", "CommitterClosedError"]
 
@@ -55,8 +56,9 @@ class CaptureCommitter:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, capture: SignedCapture, keep: Collection[int] | None = None
-               ) -> Future[Any]:
+    def submit(self, capture: SignedCapture | PreparedCapture,
+               keep: Collection[int] | None = None) -> Future[Any]:
+        """Queue a capture (or a `prepare_capture` result, whose `keep` is already applied)."""
         future: Future[Any] = Future()
         with self._lock:
             if self._closed:

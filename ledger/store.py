@@ -65,8 +65,8 @@ from ledger.merkle import MerkleTree, keccak256
 
 __all__ = [
     "AcceptResult", "AnchorLease", "AnchorStatus", "BatchRecord", "CaptureRecord", "EventQuery",
-    "InvalidPageTokenError", "NonceReplayError", "Store", "StoredEvent", "UnknownEventError",
-    "canonical_epc", "normalise_cbv", "split_proof",
+    "InvalidPageTokenError", "NonceReplayError", "PreparedCapture", "Store", "StoredEvent",
+    "UnknownEventError", "canonical_epc", "normalise_cbv", "prepare_capture", "split_proof",
 ]
 
 log = logging.getLogger("zhenzhi.store")
@@ -521,12 +521,12 @@ class Store:
             raise outcome
         return outcome
 
-    def accept_captures(self, items: Sequence[SignedCapture | tuple[SignedCapture,
-                                                                    Collection[int] | None]]
+    def accept_captures(self, items: Sequence[SignedCapture | PreparedCapture | tuple[
+                            SignedCapture, Collection[int] | None]]
                         ) -> list[AcceptResult | Exception]:
         """Group commit: store many captures in one transaction, each as `accept_capture` would.
 
-        `items` are captures or `(capture, keep)` pairs. Returns one outcome per item, in order:
+        `items` are captures, `(capture, keep)` pairs or `prepare_capture` results. Returns one outcome per item, in order:
         its `AcceptResult` once the transaction holding it has committed, or the exception that
         capture alone raised (`NonceReplayError`, `InvalidInputError`, ...). One bad capture
         never costs the others: input errors are found before the transaction and leave that
@@ -536,15 +536,16 @@ class Store:
         Within a group, captures are taken in order: the same capture twice is stored once
         (the second a `duplicate`), a second use of an (org, nonce) with another digest is a
         replay, and an event brought by two captures belongs to the first."""
-        pending: list[_Pending | Exception] = []
+        pending: list[PreparedCapture | Exception] = []
         for item in items:
-            capture, keep = item if isinstance(item, tuple) else (item, None)
+            capture, keep = item if isinstance(item, tuple) else (item, None)  # type: ignore[misc]
             try:
-                pending.append(self._prepare(capture, keep))
+                pending.append(capture if isinstance(capture, PreparedCapture)
+                               else prepare_capture(capture, keep))
             except Exception as exc:  # noqa: BLE001 - it is this capture's outcome, not the group's
                 pending.append(exc)
         outcomes: list[AcceptResult | Exception] = [p for p in pending]  # errors stay in place
-        todo = [i for i, p in enumerate(pending) if isinstance(p, _Pending)]
+        todo = [i for i, p in enumerate(pending) if isinstance(p, PreparedCapture)]
         if not todo:
             return outcomes
         try:
@@ -558,7 +559,7 @@ class Store:
             outcomes[i] = outcome
         return outcomes
 
-    def _accept_alone(self, p: _Pending) -> AcceptResult | Exception:
+    def _accept_alone(self, p: PreparedCapture) -> AcceptResult | Exception:
         for _attempt in range(3):
             try:
                 return self._accept_group([p])[0]
@@ -571,36 +572,7 @@ class Store:
         return ConflictError("capture kept conflicting with concurrent writes",
                              capture_id=p.capture_id)
 
-    def _prepare(self, capture: SignedCapture, keep: Collection[int] | None) -> _Pending:
-        """Everything about a capture that needs no database: rows for each kept event (their
-        indexed columns, EPCs and JSON) are built here, outside the write lock."""
-        ids = capture.event_ids
-        if len(capture.events) != len(ids):
-            raise InvalidInputError("a capture needs one event per event id",
-                                    events=len(capture.events), event_ids=len(ids))
-        indices = range(len(ids)) if keep is None else sorted(set(keep))
-        if indices and (indices[0] < 0 or indices[-1] >= len(ids)):
-            raise InvalidInputError("keep names an event the capture does not hold",
-                                    keep=[i for i in indices if not 0 <= i < len(ids)][:10])
-        capture_id = capture.digest.hex()
-        row_of = _event_row
-        rows: list[tuple[bytes, tuple[Any, ...], list[tuple[bytes, str, str]]]] = []
-        firsts: set[bytes] = set()
-        for i in indices:
-            eid = ids[i]
-            if eid in firsts:  # twice in this very document: the first one is the event
-                continue
-            firsts.add(eid)
-            row, epcs = row_of(capture.events[i], eid, capture_id, i)
-            rows.append((eid, row, [(eid, role, epc) for role, values in epcs.items()
-                                    for epc in dict.fromkeys(values)]))
-        sig = capture.signature
-        context = (orjson.dumps(capture.context).decode() if capture.context is not None
-                   else None)
-        return _Pending(capture, capture_id, str(sig.nonce), [ids[i] for i in indices], rows,
-                        context)
-
-    def _accept_group(self, group: Sequence[_Pending]) -> list[AcceptResult | Exception]:
+    def _accept_group(self, group: Sequence[PreparedCapture]) -> list[AcceptResult | Exception]:
         """One transaction for `group` (prepared captures). Raises the database's error for
         the whole group; returns each capture's outcome once committed."""
         now = _now_ms()
@@ -620,7 +592,7 @@ class Store:
                 finally:
                     cur.close()
 
-    def _accept_on_writer(self, group: Sequence[_Pending], now: int
+    def _accept_on_writer(self, group: Sequence[PreparedCapture], now: int
                           ) -> list[AcceptResult | Exception]:
         """SQLite: the group on this store's one writer connection, kept open.
 
@@ -645,7 +617,7 @@ class Store:
                 cur.close()
             return outcomes
 
-    def _write_group(self, cur: Any, group: Sequence[_Pending], now: int
+    def _write_group(self, cur: Any, group: Sequence[PreparedCapture], now: int
                      ) -> list[AcceptResult | Exception]:
         sql = self._sql
         # Captures already stored, by digest or by (org, nonce). Superset by org × nonce,
@@ -670,7 +642,7 @@ class Store:
                     used_nonce[(bytes(org), nonce)] = (cid, bytes(digest))
 
         outcomes: list[AcceptResult | Exception] = []
-        fresh: list[_Pending] = []
+        fresh: list[PreparedCapture] = []
         for p in group:
             cap, sig = p.capture, p.capture.signature
             owner = used_nonce.get((sig.org, p.nonce))
@@ -1094,8 +1066,9 @@ def _event_row(ev: Mapping[str, Any], eid: bytes, capture_id: str, index: int
 
 
 @dataclass(slots=True)
-class _Pending:
-    """A capture made ready for a group commit: its rows built, nothing yet written."""
+class PreparedCapture:
+    """A capture made ready for a group commit (`prepare_capture`): rows built, nothing
+    written. Picklable, so it may be made in another process."""
 
     capture: SignedCapture
     capture_id: str
@@ -1150,6 +1123,38 @@ class _Checkpointer:
             self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:
             self._conn.close()
+
+
+def prepare_capture(capture: SignedCapture, keep: Collection[int] | None = None
+                    ) -> PreparedCapture:
+    """Everything about accepting a capture that needs no database: the rows of each kept
+    event (indexed columns, EPCs, JSON), built outside the write lock, or in another process
+    (`ledger.intake_pool`). `Store.accept_captures` takes the result as it takes a capture."""
+    ids = capture.event_ids
+    if len(capture.events) != len(ids):
+        raise InvalidInputError("a capture needs one event per event id",
+                                events=len(capture.events), event_ids=len(ids))
+    indices = range(len(ids)) if keep is None else sorted(set(keep))
+    if indices and (indices[0] < 0 or indices[-1] >= len(ids)):
+        raise InvalidInputError("keep names an event the capture does not hold",
+                                keep=[i for i in indices if not 0 <= i < len(ids)][:10])
+    capture_id = capture.digest.hex()
+    row_of = _event_row
+    rows: list[tuple[bytes, tuple[Any, ...], list[tuple[bytes, str, str]]]] = []
+    firsts: set[bytes] = set()
+    for i in indices:
+        eid = ids[i]
+        if eid in firsts:  # twice in this very document: the first one is the event
+            continue
+        firsts.add(eid)
+        row, epcs = row_of(capture.events[i], eid, capture_id, i)
+        rows.append((eid, row, [(eid, role, epc) for role, values in epcs.items()
+                                for epc in dict.fromkeys(values)]))
+    sig = capture.signature
+    context = (orjson.dumps(capture.context).decode() if capture.context is not None
+               else None)
+    return PreparedCapture(capture, capture_id, str(sig.nonce), [ids[i] for i in indices],
+                           rows, context)
 
 
 def _bucket(n: int) -> int:

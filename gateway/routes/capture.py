@@ -165,8 +165,15 @@ async def capture(request: Request, services: ServicesDep) -> OrjsonResponse:
     # (GIL). Storing goes to the group committer: while its thread writes one group, this loop
     # serves the next requests, whose captures then share the following commit. 202 is sent
     # only once the future says that this capture's transaction has committed.
-    checked = services.intake.check(body, headers, behaviour=mode)  # type: ignore[arg-type]
-    stored = await asyncio.wrap_future(services.intake.submit(checked))
+    pool = services.intake_pool
+    if pool is not None and len(body) >= services.pool_min_bytes:
+        # A large document: checked (and its rows built) in a worker process, so this
+        # process's one core of Python is left for HTTP and the commits.
+        checked, prepared = await asyncio.wrap_future(pool.check(body, headers, mode))
+        stored = await asyncio.wrap_future(services.intake.submit(checked, prepared))
+    else:
+        checked = services.intake.check(body, headers, behaviour=mode)  # type: ignore[arg-type]
+        stored = await asyncio.wrap_future(services.intake.submit(checked))
     result = checked.result(stored)
     job = services.capture_job(result.capture_id, result=result)
     return OrjsonResponse(job, status_code=202, headers={

@@ -334,3 +334,42 @@ def test_zhenzhi_serve_and_capture_wait_until_anchored(gateway_stack: GatewaySta
         server.wait(timeout=30)
     # uvicorn shuts down gracefully, then re-raises the SIGTERM it caught.
     assert server.returncode in (0, -15)
+
+
+def test_intake_pool_checks_in_another_process_as_the_gateway_does(
+        gateway_stack: GatewayStack, tmp_path: Any) -> None:
+    """The worker-process path of large captures: the same checked capture and rows as the
+    in-process intake, and the same error, class and fields, for a bad one."""
+    from ledger.intake_pool import IntakePool
+    from ledger.store import PreparedCapture
+
+    pool = IntakePool(gateway_stack.rpc_url, gateway_stack.manifest, max_bytes=MAX_BODY,
+                      max_events=CAPTURE_LIMIT, processes=1)
+    store = Store(f"sqlite:///{tmp_path / 'pool.db'}")
+    try:
+        store.migrate()
+        doc = document(CAPTURE_LIMIT)
+        sig = gateway_stack.sign(doc, gateway_stack.enterprise)
+        headers = {k: v for k, v in gateway_stack.headers(sig).items() if k != "Content-Type"}
+        checked, prepared = pool.check(json.dumps(doc).encode(), headers, "rollback").result(60)
+        assert isinstance(prepared, PreparedCapture)
+        assert checked.capture.event_ids == tuple(event_hashes(doc))
+        assert checked.capture.signer == gateway_stack.enterprise.address
+        (stored,) = store.accept_captures([prepared])
+        assert stored.new_event_ids == checked.capture.event_ids
+        assert store.count_events() == CAPTURE_LIMIT
+
+        forged = gateway_stack.sign(doc, gateway_stack.enterprise,
+                                    key=Account.create().key)
+        bad = {k: v for k, v in gateway_stack.headers(forged).items() if k != "Content-Type"}
+        with pytest.raises(Exception) as err:
+            pool.check(json.dumps(doc).encode(), bad, "rollback").result(60)
+        assert err.value.type == PROBLEM + "unknown-signing-key"
+        assert err.value.fields["org"] == "0x" + gateway_stack.enterprise.org.hex()
+        with pytest.raises(Exception) as err:
+            pool.check(b'{"type": "EPCISDocument"', headers, "rollback").result(60)
+        assert err.value.type == PROBLEM + "invalid-epcis-document"
+        assert err.value.status == 400 and "pointer" in err.value.fields
+    finally:
+        pool.close()
+        store.close()
