@@ -472,16 +472,17 @@ class Store:
         self.engine.dispose()
 
     def optimize(self) -> None:
-        """Refresh the planner's statistics, e.g. after a bulk load: SQLite's `PRAGMA optimize`
-        (analyses only what changed enough to matter), PostgreSQL's `ANALYZE`. Without fresh
+        """Refresh the planner's statistics, e.g. after a bulk load (`ANALYZE`). Without fresh
         statistics the planner may pick a low-selectivity index (biz_step) over a selective
         one (event_id, epc) once tables have grown from empty."""
         with self.engine.connect() as conn:
             if self.dialect == "sqlite":
-                # Sampled (analysis_limit) so it stays quick on a large store; 0x10002: every
-                # table, not only those this connection happened to query.
+                # ANALYZE itself, sampled (analysis_limit: about that many rows per index) so
+                # it stays quick on a large store. Not `PRAGMA optimize`: before SQLite 3.46 it
+                # only analyses tables this very connection has queried, so on a fresh one
+                # it does nothing.
                 conn.exec_driver_sql("PRAGMA analysis_limit=1000")
-                conn.exec_driver_sql("PRAGMA optimize=0x10002")
+                conn.exec_driver_sql("ANALYZE")
             else:
                 conn.exec_driver_sql("ANALYZE")
             conn.commit()

@@ -442,3 +442,17 @@ def test_background_checkpoint_keeps_the_wal_short_and_loses_nothing(tmp_path: P
         assert again.count_events() == 1000 and again.pending_count() == (20, 1000)
     finally:
         again.close()
+
+
+def test_optimize_gives_the_planner_statistics(store: Store) -> None:
+    for n in range(1, 4):
+        store.accept_capture(signed([object_event(n * 100 + i) for i in range(20)], nonce=n))
+    store.optimize()
+    with store.engine.connect() as conn:
+        if store.dialect == "sqlite":
+            analysed = {r[0] for r in conn.exec_driver_sql("SELECT tbl FROM sqlite_stat1")}
+        else:
+            analysed = {r[0] for r in conn.exec_driver_sql(
+                "SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL")}
+    assert {"events", "event_epcs"} <= analysed
+    assert store.count_events() == 60  # and the store still answers
