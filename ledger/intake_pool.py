@@ -15,15 +15,19 @@ would lose its fields, so they travel as data and are rebuilt here.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
 from ledger.errors import LedgerError
 
 __all__ = ["IntakePool"]
+
+log = logging.getLogger("zhenzhi.intake_pool")
 
 _intake: Any = None  # the worker process's own Intake, made by `_start` (never in the parent)
 
@@ -68,18 +72,28 @@ class IntakePool:
         self._pool = ProcessPoolExecutor(
             processes, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
             initargs=(rpc_url, str(manifest), max_bytes, max_events))
+        self.broken = False  # a worker died: callers check in-process instead
         # Start the workers now (imports take seconds), not on the first large capture.
         self._warm = [self._pool.submit(_ready) for _ in range(processes)]
 
     def check(self, document: bytes, headers: Mapping[str, str], behaviour: str
               ) -> Future[tuple[Any, Any]]:
         out: Future[tuple[Any, Any]] = Future()
-        inner = self._pool.submit(_check, document, dict(headers), behaviour)
+        try:
+            inner = self._pool.submit(_check, document, dict(headers), behaviour)
+        except BrokenProcessPool as exc:
+            self.broken = True
+            out.set_exception(exc)
+            return out
 
         def settle(done: Future[tuple[Any, ...]]) -> None:
             try:
                 result = done.result()
-            except BaseException as exc:  # noqa: BLE001 - a dead worker: the caller's 500
+            except BaseException as exc:  # noqa: BLE001 - the caller decides what it means
+                if isinstance(exc, BrokenProcessPool):
+                    log.error("intake pool broken (%s); large captures are checked in the "
+                              "gateway process from now on", exc)
+                    self.broken = True
                 out.set_exception(exc)
                 return
             if result[0] == "ok":

@@ -373,3 +373,30 @@ def test_intake_pool_checks_in_another_process_as_the_gateway_does(
     finally:
         pool.close()
         store.close()
+
+
+def test_intake_pool_whose_worker_dies_says_so(gateway_stack: GatewayStack) -> None:
+    """A worker killed (OOM, SIGKILL) breaks the pool; it reports itself broken, so the route
+    checks large captures in the gateway process instead of failing each one."""
+    import os
+    import signal
+    from concurrent.futures.process import BrokenProcessPool
+
+    from ledger.intake_pool import IntakePool
+
+    pool = IntakePool(gateway_stack.rpc_url, gateway_stack.manifest, max_bytes=MAX_BODY,
+                      max_events=CAPTURE_LIMIT, processes=1)
+    try:
+        for warm in pool._warm:  # noqa: SLF001 - the worker must exist to be killed
+            warm.result(60)
+        assert not pool.broken
+        (pid,) = pool._pool._processes  # noqa: SLF001
+        os.kill(pid, signal.SIGKILL)
+        doc = document(2)
+        headers = {k: v for k, v in gateway_stack.headers(
+            gateway_stack.sign(doc, gateway_stack.enterprise)).items() if k != "Content-Type"}
+        with pytest.raises(BrokenProcessPool):
+            pool.check(json.dumps(doc).encode(), headers, "rollback").result(60)
+        assert pool.broken
+    finally:
+        pool.close()
