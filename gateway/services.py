@@ -4,6 +4,16 @@
 builds the per-block cached chain view and the capture intake, and starts the in-process
 anchoring worker when configured. Routes reach it through `gateway.deps`; everything here
 returns plain data, and the HTTP shapes are made in the routes.
+
+The capture path: one `CaptureCommitter` (a writer thread: concurrent captures share a commit),
+SQLite WAL checkpoints on a thread of their own, and on machines with more than one core an
+`IntakePool` that checks large documents in worker processes.
+
+Production layout: run the anchoring worker as its own process, `zhenzhi anchor-worker --db
+<same database URL> ...`, beside `zhenzhi serve` (`run_anchor_worker` off, the default). In
+the gateway's process it would compete with capture for the GIL and, on SQLite, for the write
+lock; as a process it has its own interpreter, and its leader lease keeps it the only one.
+`run_anchor_worker` remains for demos and tests that want one process.
 """
 
 from __future__ import annotations
