@@ -416,6 +416,8 @@ class Store:
         self._memory_lock = threading.Lock()
         self._writer_lock = threading.Lock()
         self._writer: Any = None  # SQLite file stores: the accept path's own connection
+        self._turn_path = (f"{self.engine.url.database}.write-turn"
+                           if self.dialect == "sqlite" and not self._memory else None)
 
     @staticmethod
     def _configure_sqlite(engine: Engine, *, auto_checkpoint: bool = True) -> None:
@@ -450,11 +452,35 @@ class Store:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with self._write_turn(), self.engine.connect() as conn:
             if self.dialect == "sqlite":
                 conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
                 yield conn
+
+    @contextmanager
+    def _write_turn(self) -> Iterator[None]:
+        """SQLite file stores: wait for the write lock in the kernel, not in SQLite's busy loop.
+
+        SQLite's busy handler sleeps and polls (up to 100 ms a try). Against a writer that
+        commits back to back (the gateway's committer under load) a polling process rarely
+        finds the lock free: the anchoring worker's three short transactions per batch then
+        waited seconds while captures kept coming. An exclusive `flock` taken around every
+        write transaction by every Store is a queue instead: a blocked process is woken the
+        moment the lock is released, while the committer is still preparing its next group.
+        The SQLite lock is still what guarantees exclusion; this only orders the waiters. The
+        OS drops the flock when a process dies, so a crash cannot leave it held."""
+        if self._turn_path is None:
+            yield
+            return
+        # A descriptor per turn: flock excludes per open file, so threads of one process
+        # queue too.
+        fd = os.open(self._turn_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the flock
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -600,7 +626,7 @@ class Store:
         SQLite allows one writer at a time anyway, so a lock costs no concurrency here, and a
         connection of its own skips the pool checkout and SQLAlchemy's transaction bookkeeping
         (a third of a small group's cost)."""
-        with self._writer_lock:
+        with self._writer_lock, self._write_turn():
             if self._writer is None:
                 self._writer = self.engine.raw_connection()  # pragmas from `_on_connect`
             conn = self._writer.driver_connection
