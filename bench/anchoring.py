@@ -5,11 +5,11 @@ the same run.
     python -m bench.anchoring [--rpc URL --manifest FILE] [--events N] [--seconds S]
 
 Layout, as in production: `zhenzhi anchor-worker` runs as its own process (its own GIL, its own
-SQLite connection and leader lease) on the store's file; this process is the accepting side, as
-the gateway accepts large captures: rows built in `producers` worker processes, committed here
-with `Store.accept_captures`, for `--seconds` or until `--events` are accepted, whichever comes
-first (captures are hashed and signed before the clock starts: that is the intake's work, which
-`bench.gateway` measures). The
+SQLite connection and leader lease) on the store's file. The accepting side is `--producers`
+processes, each standing for one gateway's committer: it prepares and commits its captures
+(500 events each) with `Store.accept_captures`, for `--seconds` or until `--events` are
+accepted, whichever comes first. Captures are hashed and signed before the clock starts: that
+is the intake's work, which `bench.gateway` measures. The
 run ends when every accepted event is anchored; nothing is pre-loaded, so the worker never
 drains a backlog that was built while it was not looking.
 
@@ -35,7 +35,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -48,7 +47,7 @@ from ledger.deployment import Deployment, deploy
 from ledger.event_hash import event_hash
 from ledger.merkle import keccak256
 from ledger.signing import CaptureDomain, build_signed_capture, sign_capture
-from ledger.store import Store, prepare_capture
+from ledger.store import Store
 from ledger.transactor import Transactor, anvil_dev_key
 
 __all__ = ["measure"]
@@ -56,11 +55,11 @@ __all__ = ["measure"]
 TARGETS = {"anchor_events_per_s": 20_000, "anchored_vs_naive_speedup": 50}
 
 
-def _captures(total: int, per_capture: int) -> list[Any]:
+def _captures(total: int, per_capture: int, tag: int = 0) -> list[Any]:
     domain = CaptureDomain(chain_id=31337, verifying_contract="0x" + "33" * 20)
     key = bytes.fromhex(anvil_dev_key(3)[2:])
     org = keccak256(b"org:bench")
-    run = time.time_ns()  # unique EPCs per run, should a store be reused
+    run = time.time_ns() + tag * 10**9  # unique EPCs and nonces per run and producer
     caps = []
     for c in range(total // per_capture):
         events = [{"type": "ObjectEvent", "action": "OBSERVE", "bizStep": "shipping",
@@ -74,6 +73,29 @@ def _captures(total: int, per_capture: int) -> list[Any]:
                            1_700_000_000)
         caps.append(build_signed_capture(events, None, ids, sig, domain))
     return caps
+
+
+def _produce(url: str, index: int, producers: int, events: int, per_capture: int,
+             seconds: float, ready: Any, start: Any, accepted: Any) -> None:
+    """One accepting process, as one gateway: its share of the captures, hashed and signed
+    before `start`, then each one prepared and committed by itself (`Store.accept_captures`,
+    what the gateway's committer runs) until `seconds` have passed or its share is done."""
+    caps = _captures(events // producers, per_capture, tag=index)
+    store = Store(url, background_checkpoint=True)  # as the gateway opens it
+    ready.set()
+    start.wait()
+    began = time.perf_counter()
+    try:
+        for cap in caps:
+            (outcome,) = store.accept_captures([cap])
+            if isinstance(outcome, Exception):
+                raise outcome
+            with accepted.get_lock():
+                accepted.value += len(cap.event_ids)
+            if time.perf_counter() - began >= seconds:
+                break
+    finally:
+        store.close()
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -123,30 +145,34 @@ def measure(w3: Any, deployment: Deployment, rpc_url: str, manifest: Path, *,
     url = f"sqlite:///{tmp / 'bench.db'}"
     store = Store(url, background_checkpoint=True)
     store.migrate()
-    caps = _captures(events, per_capture)
+    ctx = get_context("spawn")
+    start_event = ctx.Event()
+    accepted_count = ctx.Value("q", 0)
+    readies = [ctx.Event() for _ in range(producers)]
+    procs = [ctx.Process(target=_produce, args=(url, i, producers, events, per_capture, seconds,
+                                                readies[i], start_event, accepted_count))
+             for i in range(producers)]
+    for proc in procs:
+        proc.start()
     worker = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "anchor-worker", "--db", url, "--rpc", rpc_url,
          "--manifest", str(manifest), "--key", anvil_dev_key(0), "--batch-size",
          str(batch_size), "--window", str(window), "--in-flight", "4"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
-        time.sleep(3)  # let the worker start, migrate and take the lease before the clock
+        for ready in readies:  # captures hashed and signed: not part of the clock
+            if not ready.wait(600):
+                raise RuntimeError("a producer did not get ready")
+        time.sleep(2)  # the worker has started, migrated and taken the lease by now
         if worker.poll() is not None:
             raise RuntimeError("the anchoring worker exited at start-up")
         start = time.perf_counter()
-        accepted = 0
-        # The accepting side as the gateway runs it for large captures: rows built in worker
-        # processes (`prepare_capture`, what `ledger.intake_pool` does), each capture committed
-        # here as it comes (what `ledger.committer` does).
-        with ProcessPoolExecutor(producers, mp_context=get_context("spawn")) as pool:
-            for prepared in pool.map(prepare_capture, caps, chunksize=1):
-                (outcome,) = store.accept_captures([prepared])
-                if isinstance(outcome, Exception):
-                    raise outcome
-                accepted += len(prepared.wanted)
-                if time.perf_counter() - start >= seconds:
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    break
+        start_event.set()
+        for proc in procs:
+            proc.join()
+            if proc.exitcode != 0:
+                raise RuntimeError(f"a producer failed (exit {proc.exitcode})")
+        accepted = accepted_count.value
         accept_s = time.perf_counter() - start
         anchored_during = sum(b.event_count for b in store.batches() if b.state == "anchored")
         deadline = time.monotonic() + 300
@@ -171,6 +197,7 @@ def measure(w3: Any, deployment: Deployment, rpc_url: str, manifest: Path, *,
     return {
         "events": anchored, "captures": len(lags), "batches": len(batches),
         "accept_seconds": round(accept_s, 1),
+        "producers": producers,
         "accept_events_per_s": round(accepted / accept_s),
         "anchor_events_per_s": round(rate),
         "anchored_during_accept": anchored_during,
@@ -195,11 +222,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0,
                         help="stop accepting after this long")
     parser.add_argument("--naive-seconds", type=float, default=10.0)
+    parser.add_argument("--producers", type=int, default=2,
+                        help="accepting processes (gateways) writing at the same time")
     args = parser.parse_args(argv)
     from web3 import Web3
 
     kwargs = {"events": args.events, "seconds": args.seconds,
-              "naive_seconds": args.naive_seconds}
+              "naive_seconds": args.naive_seconds, "producers": args.producers}
     if args.rpc and args.manifest:
         w3 = Web3(Web3.HTTPProvider(args.rpc, request_kwargs={"timeout": 30}))
         result = measure(w3, Deployment.load(args.manifest), args.rpc, args.manifest, **kwargs)

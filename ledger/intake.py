@@ -218,24 +218,14 @@ class Intake:
         # id, so each stored event's proof into the signed root can be rebuilt.
         return CheckedCapture(signed, behaviour, allowed if problems else None, tuple(problems))
 
-    def submit(self, checked: CheckedCapture, prepared: Any = None) -> Future[Any]:
+    def submit(self, checked: CheckedCapture) -> Future[Any]:
         """Store a checked capture: through the committer (a group commit) if there is one.
-        `prepared` is its `ledger.store.prepare_capture` result if already made (by
-        `ledger.intake_pool`). The future resolves to the store's `AcceptResult` once the
-        capture is committed."""
+        The future resolves to the store's `AcceptResult` once the capture is committed."""
         if self.committer is not None:
-            if prepared is not None:
-                return self.committer.submit(prepared)
             return self.committer.submit(checked.capture, checked.keep)
         future: Future[Any] = Future()
         try:
-            if prepared is not None:
-                (outcome,) = self.store.accept_captures([prepared])
-                if isinstance(outcome, BaseException):
-                    raise outcome
-                future.set_result(outcome)
-            else:
-                future.set_result(self.store.accept_capture(checked.capture, keep=checked.keep))
+            future.set_result(self.store.accept_capture(checked.capture, keep=checked.keep))
         except LedgerError as exc:
             future.set_exception(exc)
         return future

@@ -1155,8 +1155,8 @@ class _Checkpointer:
 def prepare_capture(capture: SignedCapture, keep: Collection[int] | None = None
                     ) -> PreparedCapture:
     """Everything about accepting a capture that needs no database: the rows of each kept
-    event (indexed columns, EPCs, JSON), built outside the write lock, or in another process
-    (`ledger.intake_pool`). `Store.accept_captures` takes the result as it takes a capture."""
+    event (indexed columns, EPCs, JSON), built outside the write lock (or ahead of time, in
+    another process). `Store.accept_captures` takes the result as it takes a capture."""
     ids = capture.event_ids
     if len(capture.events) != len(ids):
         raise InvalidInputError("a capture needs one event per event id",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from concurrent.futures.process import BrokenProcessPool
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -166,20 +165,8 @@ async def capture(request: Request, services: ServicesDep) -> OrjsonResponse:
     # (GIL). Storing goes to the group committer: while its thread writes one group, this loop
     # serves the next requests, whose captures then share the following commit. 202 is sent
     # only once the future says that this capture's transaction has committed.
-    pool = services.intake_pool
-    if pool is not None and not pool.broken and len(body) >= services.pool_min_bytes:
-        # A large document: checked (and its rows built) in a worker process, so this
-        # process's one core of Python is left for HTTP and the commits.
-        try:
-            checked, prepared = await asyncio.wrap_future(pool.check(body, headers, mode))
-        except BrokenProcessPool:
-            # A worker died (killed, out of memory): the pool is marked broken and every
-            # capture is checked here from now on; this one too.
-            checked, prepared = services.intake.check(body, headers, behaviour=mode), None  # type: ignore[arg-type]
-        stored = await asyncio.wrap_future(services.intake.submit(checked, prepared))
-    else:
-        checked = services.intake.check(body, headers, behaviour=mode)  # type: ignore[arg-type]
-        stored = await asyncio.wrap_future(services.intake.submit(checked))
+    checked = services.intake.check(body, headers, behaviour=mode)  # type: ignore[arg-type]
+    stored = await asyncio.wrap_future(services.intake.submit(checked))
     result = checked.result(stored)
     job = services.capture_job(result.capture_id, result=result)
     return OrjsonResponse(job, status_code=202, headers={
