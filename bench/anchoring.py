@@ -76,7 +76,7 @@ def _captures(total: int, per_capture: int, tag: int = 0) -> list[Any]:
 
 
 def _produce(url: str, index: int, producers: int, events: int, per_capture: int,
-             seconds: float, ready: Any, start: Any, accepted: Any) -> None:
+             seconds: float, ready: Any, start: Any, accepted: Any, finished: Any) -> None:
     """One accepting process, as one gateway: its share of the captures, hashed and signed
     before `start`, then each one prepared and committed by itself (`Store.accept_captures`,
     what the gateway's committer runs) until `seconds` have passed or its share is done."""
@@ -94,6 +94,8 @@ def _produce(url: str, index: int, producers: int, events: int, per_capture: int
                 accepted.value += len(cap.event_ids)
             if time.perf_counter() - began >= seconds:
                 break
+        with finished.get_lock():  # wall clock: comparable with the store's *_ms columns
+            finished.value = max(finished.value, time.time())
     finally:
         store.close()
 
@@ -115,6 +117,19 @@ def _lags(store: Store) -> list[float]:
                             .join(b, b.c.id == c.c.batch_id)
                             .where(b.c.state == "anchored")).all()
     return [(r.anchored_ms - r.received_ms) / 1000 for r in rows]
+
+
+def _anchored_by(store: Store, ms: int) -> int:
+    """Events whose batch the store had recorded as anchored at `ms` (unix milliseconds)."""
+    from sqlalchemy import func, select
+
+    from ledger import tables as t
+
+    b = t.batches
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.coalesce(func.sum(b.c.event_count), 0))
+                                .where(b.c.state == "anchored", b.c.anchored_ms <= ms))
+                   .scalar_one())
 
 
 def _naive(w3: Any, deployment: Deployment, seconds: float) -> tuple[int, float]:
@@ -148,9 +163,11 @@ def measure(w3: Any, deployment: Deployment, rpc_url: str, manifest: Path, *,
     ctx = get_context("spawn")
     start_event = ctx.Event()
     accepted_count = ctx.Value("q", 0)
+    finished = ctx.Value("d", 0.0)
     readies = [ctx.Event() for _ in range(producers)]
     procs = [ctx.Process(target=_produce, args=(url, i, producers, events, per_capture, seconds,
-                                                readies[i], start_event, accepted_count))
+                                                readies[i], start_event, accepted_count,
+                                                finished))
              for i in range(producers)]
     for proc in procs:
         proc.start()
@@ -166,15 +183,14 @@ def measure(w3: Any, deployment: Deployment, rpc_url: str, manifest: Path, *,
         time.sleep(2)  # the worker has started, migrated and taken the lease by now
         if worker.poll() is not None:
             raise RuntimeError("the anchoring worker exited at start-up")
-        start = time.perf_counter()
+        start, start_wall = time.perf_counter(), time.time()
         start_event.set()
         for proc in procs:
             proc.join()
             if proc.exitcode != 0:
                 raise RuntimeError(f"a producer failed (exit {proc.exitcode})")
         accepted = accepted_count.value
-        accept_s = time.perf_counter() - start
-        anchored_during = sum(b.event_count for b in store.batches() if b.state == "anchored")
+        accept_s = finished.value - start_wall
         deadline = time.monotonic() + 300
         while store.pending_count() != (0, 0):
             if worker.poll() is not None or time.monotonic() > deadline:
@@ -190,6 +206,7 @@ def measure(w3: Any, deployment: Deployment, rpc_url: str, manifest: Path, *,
     if anchored != accepted:
         raise RuntimeError(f"{accepted} events accepted but {anchored} anchored")
     lags = _lags(store)
+    anchored_during = _anchored_by(store, int(finished.value * 1000))
     store.close()
     naive_n, naive_s = _naive(w3, deployment, naive_seconds)
     rate = anchored / total_s
