@@ -10,7 +10,10 @@ Everything goes through the production paths, with no shortcut the verifier coul
 - the manufacturer registers each finished lot's item codes on CodeRegistry itself;
 - the outbox is anchored on TraceAnchor by `ledger.anchoring.AnchorWorker` with the operator's
   ANCHORER key (`anchor_pending`);
-- customs records its decision on the consignment on CustomsRelease with its own key.
+- customs records its decision on the consignment on CustomsRelease with its own key, and
+  captures it as a signed EPCIS `inspecting` event (`ledger.customs.inspecting_event`) that
+  lists the covered event ids: what a real customs node does (`zhenzhi customs decide`), and
+  what a gateway proves an item's customs cover from.
 
 `bundle(code)` then builds the evidence a gateway would serve for one can: its events traced
 through the case and pallet it travelled in, the code's registration proof and the customs
@@ -94,6 +97,8 @@ class _Played:
     ids: dict[tuple[int, int], bytes] = field(default_factory=dict)  # (capture, index) → id
     customs_ref: str | None = None
     customs_ids: tuple[bytes, ...] = ()
+    # customs' signed decision events: (event as captured, its id)
+    decisions: list[tuple[dict[str, Any], bytes]] = field(default_factory=list)
 
 
 class Scenario:
@@ -185,8 +190,8 @@ class Scenario:
             for e_index, event_id in enumerate(result.capture.event_ids):
                 self.played.ids[(c_index, e_index)] = event_id
         self.register_lots()
-        self.anchor_pending()
         self.record_customs()
+        self.anchor_pending()
 
     # --- chain facts ------------------------------------------------------------------------
 
@@ -214,14 +219,40 @@ class Scenario:
 
     def record_customs(self, *, ref: str | None = None, decision: str = "NORMAL_CONTROL",
                        inspection: str = "PASSED") -> bytes:
-        """Customs records its decision on the consignment: the export shipping, the voyage
-        and its own inspections of the pallets, as one events root."""
+        """Customs records its decision on the consignment (the export shipping, the voyage
+        and its own inspections of the pallets, as one events root) on CustomsRelease with its
+        own key, then captures the decision as its signed `inspecting` event listing the
+        covered ids, through the intake. Call `anchor_pending` afterwards to anchor it."""
+        from datetime import datetime, timedelta
+
+        from ledger.customs import Declaration, Inspection, inspecting_document, inspecting_event
+        from ledger.risk import Decision, load_rules
+
         ref = ref or f"CN-NS-{self.journey.seed:06d}"
         covered = self._consignment_event_ids()
         key = consignment_key(ref)
+        rules = load_rules("v1")
         self.chain.record_decision(self.parties["customs"].tx, key, decision, inspection,
-                                   events_tree(covered).root, "v1")
+                                   events_tree(covered).root, rules.version,
+                                   bytes.fromhex(rules.sha256))
+        # Business time: just after customs' last inspection of the consignment, at the same
+        # site, naming the pallets it inspected (so the decision is part of each can's story).
+        last = max((ev for cap in self.journey.captures if cap.org.key == "customs"
+                    for ev in cap.events if ev.get("bizStep") == "inspecting"),
+                   key=lambda ev: datetime.fromisoformat(ev["eventTime"]))
+        at = datetime.fromisoformat(last["eventTime"]) + timedelta(minutes=30)
+        event_time = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        pallets = [c.epc for c in self.journey.containers if c.kind == "pallet"]
+        declaration = Declaration(ref, self.parties["manufacturer"].org_id, "NZ", None,
+                                  tuple(covered))
+        event = inspecting_event(declaration, Decision.parse(decision), Inspection.parse(inspection),
+                                 rules, event_time=event_time, epcs=pallets,
+                                 read_point=(last.get("readPoint") or {}).get("id"))
+        event["eventTimeZoneOffset"] = last.get("eventTimeZoneOffset", "+00:00")
+        result = self.capture(self.parties["customs"],
+                              inspecting_document(event, created=event_time))
         self.played.customs_ref, self.played.customs_ids = ref, tuple(covered)
+        self.played.decisions.append((event, result.capture.event_ids[0]))
         return key
 
     def _consignment_event_ids(self) -> list[bytes]:
@@ -252,8 +283,9 @@ class Scenario:
                         if lo <= hi:
                             spans.append((c.epc, lo, hi))
         wanted: list[tuple[str, bytes]] = []
-        for (c_index, e_index), event_id in sorted(self.played.ids.items()):
-            ev = self.journey.captures[c_index].events[e_index]
+        played = [(self.journey.captures[c].events[e], event_id)
+                  for (c, e), event_id in sorted(self.played.ids.items())]
+        for ev, event_id in [*played, *self.played.decisions]:
             named = set(ev.get("epcList") or ()) | set(ev.get("childEPCs") or ())
             if ev.get("parentID"):
                 named.add(ev["parentID"])
