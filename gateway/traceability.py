@@ -55,6 +55,17 @@ class TraceabilitySettings(BaseSettings):
     # authority: CodeRegistry checks the enterprise's signature). Not the anchoring account:
     # two processes tracking one account's nonce would collide.
     relayer_key: SecretStr | None = Field(default=None, description="relayer private key (hex)")
+    # Resolver: an assembled bundle is re-used until the store changes; the store is asked
+    # whether it changed at most this often, so a new capture or anchor reaches the resolver's
+    # answers within this many seconds.
+    evidence_max_staleness_s: float = Field(default=0.25, ge=0, le=10)
+    # Scans are written in batches; a scan is in the database at most this long (plus one
+    # commit) after the request, and a crash loses at most this window of scans.
+    scan_flush_interval_s: float = Field(default=0.05, gt=0, le=5)
+    # An item's scan history is re-read from the database at most this often (this process's
+    # own scans are added as they happen): scans through other gateway processes reach the
+    # clone rules here within this many seconds plus their flush interval.
+    scan_history_max_staleness_s: float = Field(default=1.0, ge=0, le=60)
     # Scan records keep a salted hash of the client address, never the address.
     scan_salt: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_hex(16)))
 
@@ -63,7 +74,9 @@ def _settings_from_env() -> TraceabilitySettings:
     return TraceabilitySettings()
 
 
-def get_traceability_settings(request: Request) -> TraceabilitySettings:
+# The dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in a
+# worker thread, a hop per request for what is an attribute lookup.
+async def get_traceability_settings(request: Request) -> TraceabilitySettings:
     settings = getattr(request.app.state, "traceability_settings", None)
     if settings is None:
         settings = request.app.state.traceability_settings = _settings_from_env()
@@ -122,6 +135,38 @@ class TraceabilityRuntime:
     _chain: Any = None
     _relayer: Any = None
     _names: dict[bytes, tuple[str | None, float]] = field(default_factory=dict)
+    _evidence: Any = None
+    _scan_log: Any = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def evidence(self, store: Any) -> Any:
+        """The resolver's `ledger.item_evidence.EvidenceCache` over `store` (built once)."""
+        cache = self._evidence
+        if cache is None or cache.store is not store:
+            from ledger.item_evidence import EvidenceCache
+
+            with self._lock:
+                if self._evidence is None or self._evidence.store is not store:
+                    self._evidence = EvidenceCache(
+                        store, max_staleness=self.settings.evidence_max_staleness_s)
+                cache = self._evidence
+        return cache
+
+    def scan_log(self, engine: Any) -> Any:
+        """The buffered `ledger.scan_log.ScanLog` writing scans into `engine` (built once)."""
+        log = self._scan_log
+        if log is None or log.engine is not engine:
+            from ledger.scan_log import ScanLog
+
+            with self._lock:
+                if self._scan_log is None or self._scan_log.engine is not engine:
+                    if self._scan_log is not None:
+                        self._scan_log.close()
+                    self._scan_log = ScanLog(
+                        engine, flush_interval=self.settings.scan_flush_interval_s,
+                        max_staleness=self.settings.scan_history_max_staleness_s)
+                log = self._scan_log
+        return log
 
     def org_name(self, chain_view: Any, org: bytes, *, ttl: float = 60.0) -> str | None:
         """An organisation's name on Consortium, cached for `ttl` seconds: every page shows
@@ -185,7 +230,7 @@ class TraceabilityRuntime:
 _build_lock = threading.Lock()
 
 
-def get_runtime(request: Request, gateway: SettingsDep,
+async def get_runtime(request: Request, gateway: SettingsDep,
                 settings: Annotated[TraceabilitySettings, Depends(get_traceability_settings)]
                 ) -> TraceabilityRuntime:
     runtime = getattr(request.app.state, "traceability_runtime", None)

@@ -144,6 +144,15 @@ class ChainView:
         assert self._block is not None
         return self._block
 
+    def fresh_block(self) -> int | None:
+        """The pinned block if it was checked less than `max_staleness` ago, else None: what
+        `sync()` would return without a call to the node (callers on an event loop use it to
+        stay off the network)."""
+        block = self._block
+        if block is None or self._clock() - self._checked_at >= self.max_staleness:
+            return None
+        return block
+
     @property
     def block_number(self) -> int:
         return self._block if self._block is not None else self.sync()

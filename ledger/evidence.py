@@ -309,42 +309,69 @@ def build_bundle(store: Any, code: str, *, chain: ChainRef, events: Sequence[Any
     # Events name the item at serial level (a printed lot is a label detail, not part of the EPC).
     epc = DigitalLink(link.gtin14, link.serial).canonical_uri() if link.serial else uri
     stored = list(events) if events is not None else store.events_for_epc(epc)
+    # Anything with `event_id` and `event` will do (StoredEvent, a trace's HistoryEntry).
+    rows = _proof_rows(store.engine, [bytes(ev.event_id) for ev in stored])
     captures: list[CaptureEvidence] = []
     index_of: dict[str, int] = {}
-    # Anything with `event_id` and `event` will do (StoredEvent, a trace's HistoryEntry).
-    statuses = [store.require_anchor_status(ev.event_id) for ev in stored]
-    contexts = _capture_contexts(store, {status.capture_id for status in statuses})
+    trees: dict[str, Any] = {}
+    contexts: dict[str, Any] = {}
     out_events: list[EventEvidence] = []
-    for ev, status in zip(stored, statuses, strict=True):
-        if status.capture_id not in index_of:
-            index_of[status.capture_id] = len(captures)
-            anchor = None if status.batch_root is None else AnchorEvidence(
-                status.batch_root, tuple(status.capture_proof), status.tx_hash,
-                status.block_number)
+    for ev in stored:
+        row = rows.get(bytes(ev.event_id))
+        if row is None:
+            from ledger.store import UnknownEventError
+
+            raise UnknownEventError(f"no event 0x{bytes(ev.event_id).hex()}",
+                                    event_id="0x" + bytes(ev.event_id).hex())
+        cid = row.id
+        if cid not in index_of:
+            index_of[cid] = len(captures)
+            anchored = row.state == "anchored"
+            anchor = AnchorEvidence(bytes(row.root), tuple(_split(row.batch_proof)),
+                                    None if row.tx_hash is None else bytes(row.tx_hash),
+                                    row.block_number) if anchored else None
             captures.append(CaptureEvidence(
-                CaptureSignature(status.events_root, status.event_count, status.org,
-                                 status.nonce, status.signed_at, status.signature),
-                status.signer, anchor))
-        out_events.append(EventEvidence(ev.event_id, index_of[status.capture_id],
-                                        tuple(status.event_proof), ev.event,
-                                        contexts.get(status.capture_id)))
+                CaptureSignature(bytes(row.events_root), row.event_count, bytes(row.org),
+                                 int(row.nonce), row.signed_at, bytes(row.signature)),
+                row.signer, anchor))
+            # One tree per capture, however many of its events the item has (a capture
+            # document may hold hundreds).
+            from ledger.capture import events_tree
+
+            trees[cid] = events_tree(_split(row.event_ids))
+            if row.context is not None:
+                contexts[cid] = json.loads(row.context)
+        out_events.append(EventEvidence(bytes(ev.event_id), index_of[cid],
+                                        tuple(trees[cid].proof(row.event_index)), ev.event,
+                                        contexts.get(cid)))
     return Bundle(code=uri, chain=chain, registration=registration, captures=tuple(captures),
                   events=tuple(out_events), customs=tuple(customs), scans=tuple(scans),
                   generated_at=int(time.time()) if now is None else now, source=source)
 
 
-def _capture_contexts(store: Any, capture_ids: set[str]) -> dict[str, Any]:
-    """The @context each capture document declared: an event's id depends on it as soon as the
-    event uses a namespace prefix the standard context does not define."""
+def _split(blob: bytes | None) -> list[bytes]:
+    return [] if not blob else [bytes(blob[i:i + 32]) for i in range(0, len(blob), 32)]
+
+
+def _proof_rows(engine: Any, event_ids: list[bytes]) -> dict[bytes, Any]:
+    """Each event's capture (signature, signed ids, @context) and batch (root, proof, tx), in
+    one query per 500 events: a journey's bundle needs them all, and a query per event made
+    assembling a bundle cost a round trip per event."""
     from sqlalchemy import select
 
     from ledger import tables as t
 
-    out: dict[str, Any] = {}
-    ids = sorted(capture_ids)
-    with store.engine.connect() as conn:
+    e, c, b = t.events, t.captures, t.batches
+    out: dict[bytes, Any] = {}
+    ids = sorted(set(event_ids))
+    with engine.connect() as conn, conn.begin():  # one snapshot for every chunk
         for start in range(0, len(ids), 500):
-            rows = conn.execute(select(t.captures.c.id, t.captures.c.context)
-                                .where(t.captures.c.id.in_(ids[start:start + 500])))
-            out.update({r.id: json.loads(r.context) for r in rows if r.context is not None})
+            stmt = (select(e.c.event_id, e.c.event_index, c.c.id, c.c.signer, c.c.org,
+                           c.c.nonce, c.c.signed_at, c.c.events_root, c.c.event_count,
+                           c.c.signature, c.c.event_ids, c.c.context, c.c.batch_proof,
+                           b.c.root, b.c.state, b.c.tx_hash, b.c.block_number)
+                    .select_from(e.join(c, c.c.id == e.c.capture_id)
+                                 .outerjoin(b, b.c.id == c.c.batch_id))
+                    .where(e.c.event_id.in_(ids[start:start + 500])))
+            out.update({bytes(r.event_id): r for r in conn.execute(stmt)})
     return out

@@ -66,7 +66,7 @@ async def item_profile(gtin: Gtin, serial: Serial, services: ServicesDep,
     link = _link(gtin, serial)
 
     def work() -> dict[str, Any]:
-        bundle = assemble(services, link, source=None, scans=[])
+        bundle = assemble(services, runtime, link, source=None, scans=[])
         profile = profile_of(services, runtime, link, bundle,
                              customs_decision=_customs_decision(services, bundle))
         return dict(profile.to_json())

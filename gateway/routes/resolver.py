@@ -32,11 +32,11 @@ from gateway.routes.complaints import client_key
 from gateway.traceability import RuntimeDep, TraceabilityRuntime
 from ledger import item_evidence
 from ledger.errors import NotFoundError
-from ledger.evidence import Bundle, ChainRef, ScanRecord, build_bundle
+from ledger.evidence import Bundle, ChainRef, ScanRecord
 from ledger.gs1 import DigitalLink
+from ledger.item_evidence import ItemEvidence
 from ledger.profile import ProfileEvent, consumer_profile
 from ledger.ratelimit import limit
-from ledger.trace import Tracer
 
 __all__ = ["LINKSET_MEDIA_TYPE", "router"]
 
@@ -111,47 +111,76 @@ def linkset(anchor: str, base: str, path: str) -> dict[str, Any]:
     }]}
 
 
-def assemble(services: Any, link: DigitalLink, *, source: str | None,
-             scans: list[Any] | None = None) -> Bundle:
-    """The item's proof bundle from the store: events (with aggregation and transformation),
-    lot registration and code proof, customs decisions covering it, scan history."""
-    engine = services.store.engine
-    code = link.canonical_uri()
-    history = Tracer(engine).item_history(code)
+def _item(services: Any, runtime: TraceabilityRuntime, link: DigitalLink
+          ) -> tuple[ItemEvidence, ChainRef]:
+    """The item's cached evidence, and the chain block to serve it with."""
     view = services.chain_view
     block = view.sync()
-    chain = ChainRef(view.chain_id, view.contracts, block)
-    registration = item_evidence.registration(engine, link.gtin14, str(link.serial))
-    customs = item_evidence.customs_evidence(engine, (h.event_id for h in history))
-    if scans is None:
-        scans = item_evidence.scan_history(engine, link.gtin14, str(link.serial))
-    bundle = build_bundle(services.store, code, chain=chain, events=history,
-                          registration=registration, customs=customs, scans=scans, source=source)
-    newest = max((c.anchor.block_number or 0 for c in bundle.captures if c.anchor), default=0)
-    if newest > block:
+    item = runtime.evidence(services.store).get(
+        link, ChainRef(view.chain_id, view.contracts, block))
+    if item.newest_anchor_block > block:
         # The store saw an anchor in a block the cached view has not reached yet (it re-reads
         # the head at most every 0.25 s): judged at the old block, a genuine item would look
         # forged. Catch up before anyone verifies against this view.
-        view.sync(force=True)
-    return bundle
+        block = view.sync(force=True)
+    return item, ChainRef(view.chain_id, view.contracts, block)
+
+
+def _cached_json(services: Any, runtime: TraceabilityRuntime, link: DigitalLink,
+                 region: str | None, client: bytes, base: str) -> Response | None:
+    """The JSON answer if the block, the store version and the item's evidence are in memory
+    and fresh (and its scan history too, or the store is a local SQLite file); None otherwise,
+    and the caller does the work off the event loop."""
+    view = services.chain_view
+    block = view.fresh_block()
+    item = runtime.evidence(services.store).peek(link)
+    if block is None or item is None or item.newest_anchor_block > block:
+        return None
+    scan_log = runtime.scan_log(services.store.engine)
+    gtin14, serial = link.gtin14, str(link.serial)
+    history = scan_log.cached_history(gtin14, serial)
+    if history is None:
+        if services.store.dialect != "sqlite":
+            return None
+        # One indexed read of a local file (~0.2 ms) costs less than the hop to a worker
+        # thread and back; a networked database is read off the loop.
+        history = scan_log.history(gtin14, serial)
+    now_ms = int(time.time() * 1000)
+    scans = [*history, ScanRecord(now_ms // 1000, region or "unknown")]
+    scan_log.record(gtin14, serial, region=region, client_hash=client, now_ms=now_ms)
+    chain = ChainRef(view.chain_id, view.contracts, block)
+    return Response(item.dumps(chain=chain, scans=scans, source=base),
+                    media_type="application/json", headers={"Vary": "Accept"})
+
+
+def assemble(services: Any, runtime: TraceabilityRuntime, link: DigitalLink, *,
+             source: str | None, scans: list[Any] | None = None) -> Bundle:
+    """The item's proof bundle (`ledger.item_evidence.assemble`, through the runtime's cache):
+    events (with aggregation and transformation), lot registration and code proof, customs
+    decisions covering it, and the scan history unless `scans` are given."""
+    item, chain = _item(services, runtime, link)
+    if scans is None:
+        scans = runtime.scan_log(services.store.engine).history(link.gtin14, str(link.serial))
+    return item.complete(chain=chain, scans=scans, source=source)
 
 
 def profile_of(services: Any, runtime: TraceabilityRuntime, link: DigitalLink, bundle: Bundle,
                *, customs_decision: str | None = None) -> Any:
-    chain = runtime.chain(services.chain_view)
+    view = services.chain_view
 
     def name(org: bytes) -> str | None:
-        return runtime.org_name(services.chain_view, org)
+        return runtime.org_name(view, org)
 
     events = [ProfileEvent(e.event, "0x" + bundle.captures[e.capture].signature.org.hex(),
                            name(bundle.captures[e.capture].signature.org))
               for e in bundle.events]
     lot = bundle.registration.lot if bundle.registration else link.lot
-    owner = services.chain_view.prefix_owner(link.gtin14)
-    on_chain = chain.lot(link.gtin14, lot) if lot else None
+    owner = view.prefix_owner(link.gtin14)
+    # The view's reads are cached per block: a page costs no call for a lot already read.
+    on_chain = view.lot(link.gtin14, lot) if lot else None
     return consumer_profile(link.gtin14, str(link.serial), events, lot=lot,
                             brand_owner=name(owner) if owner else None,
-                            lot_status=on_chain.status.lower() if on_chain else None,
+                            lot_status=on_chain.status if on_chain else None,
                             customs_decision=customs_decision)
 
 
@@ -187,32 +216,41 @@ async def _resolve(request: Request, services: Any, runtime: TraceabilityRuntime
     who = client_key(request)
     limit(runtime.scans, who)
     wants_json = _wants_json(request)
-    salt = runtime.settings.scan_salt.get_secret_value()
+    client = item_evidence.client_hash(who, runtime.settings.scan_salt.get_secret_value())
+
+    if wants_json:
+        # Served from memory on the event loop when nothing needs reading: the thread hop
+        # and the dependency-free work cost less than a thread switch.
+        fast = _cached_json(services, runtime, link, region, client, base)
+        if fast is not None:
+            return fast
 
     def work() -> Response:
-        engine = services.store.engine
+        scan_log = runtime.scan_log(services.store.engine)
+        gtin14, serial = link.gtin14, str(link.serial)
+        item, chain = _item(services, runtime, link)
+        history = scan_log.history(gtin14, serial)
+        now_ms = int(time.time() * 1000)
+        # This scan is part of the history it is served with (and judged by): the copy scanned
+        # in one region too many learns it now, not at the next scan somewhere else.
+        scans = [*history, ScanRecord(now_ms // 1000, region or "unknown")]
         if wants_json:
-            item_evidence.record_scan(engine, link.gtin14, str(link.serial), region=region,
-                                      client=who, salt=salt)
-            bundle = assemble(services, link, source=base)
-            return OrjsonResponse(bundle.to_json(), headers={"Vary": "Accept"})
+            scan_log.record(gtin14, serial, region=region, client_hash=client, now_ms=now_ms)
+            return Response(item.dumps(chain=chain, scans=scans, source=base),
+                            media_type="application/json", headers={"Vary": "Accept"})
         from verifier.page import negotiate, render_page
         from verifier.verify import verify
 
-        bundle = assemble(services, link, source=base)
-        # This scan is judged too: the copy scanned in one region too many learns it now,
-        # not at the next scan somewhere else.
-        now_scan = ScanRecord(int(time.time()), region or "unknown")
-        verdict = verify(link.canonical_uri(), bundle, services.chain_view,
-                         scans=[*bundle.scans, now_scan])
+        bundle = item.complete(chain=chain, scans=scans, source=base)
+        verdict = verify(link.canonical_uri(), bundle, services.chain_view, scans=scans)
         # The scan is recorded with the verdict it got; the page counts it among the scans.
-        item_evidence.record_scan(engine, link.gtin14, str(link.serial), region=region,
-                                  client=who, salt=salt, verdict=str(verdict.kind))
+        scan_log.record(gtin14, serial, region=region, client_hash=client, now_ms=now_ms,
+                        verdict=str(verdict.kind))
         profile = profile_of(services, runtime, link, bundle,
                              customs_decision=_customs_decision(services, bundle))
         html = render_page(verdict, bundle, profile,
                            negotiate(request.headers.get("accept-language")),
-                           scan_count=len(bundle.scans) + 1, complaint_url="/complaints")
+                           scan_count=len(scans), complaint_url="/complaints")
         return HTMLResponse(html, headers={"Vary": "Accept, Accept-Language",
                                            "Cache-Control": "no-store"})
 
