@@ -2,7 +2,11 @@
 
     zhenzhi verify <digital-link-uri | qr-image.png> [--gateway URL] [--rpc URL] [--manifest F] [--json]
     zhenzhi verify --bundle bundle.json --rpc URL          # re-check an exported bundle (arbitration)
-    zhenzhi evidence <code> -o bundle.json [--gateway URL | --database URL]
+    zhenzhi evidence <code> -o bundle.json [--gateway URL | --database URL --rpc URL --manifest F]
+
+`evidence --database` assembles the bundle from a store with `ledger.item_evidence.assemble`,
+the function the gateway's resolver serves: events traced through containers and
+transformations, the lot registration, customs decisions, scans.
 
 The verifier talks to a gateway only over plain HTTP (httpx) and never imports it: the bundle
 it gets is evidence to check, not an answer. Exit status: 0 only for GENUINE, so scripts can
@@ -129,7 +133,7 @@ def register(app: typer.Typer) -> None:
         manifest: ManifestOption = DEFAULT_MANIFEST,
     ) -> None:
         """Export everything needed to re-verify an item offline against any node."""
-        from ledger.evidence import ChainRef, build_bundle
+        from ledger.evidence import ChainRef
 
         try:
             if gateway:
@@ -137,11 +141,18 @@ def register(app: typer.Typer) -> None:
                 if bundle is None:
                     fail(f"the gateway has no evidence for {code}")
             elif database:
+                from ledger.item_evidence import assemble
                 from ledger.store import Store
 
                 view = _chain_view(rpc, manifest)
-                bundle = build_bundle(Store(database), code,
+                store = Store(database)
+                try:
+                    # The resolver's own assembly (trace through containers and
+                    # transformations, registration, customs, scans): the same bundle.
+                    bundle = assemble(store, code,
                                       chain=ChainRef(view.chain_id, view.contracts, view.sync()))
+                finally:
+                    store.close()
             else:
                 fail("give --gateway URL or --database URL")
         except LedgerError as exc:
