@@ -17,6 +17,7 @@ from enum import IntEnum
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 
 from gateway.deps import ServicesDep
@@ -34,7 +35,8 @@ from ledger.request_signing import (
 )
 from ledger.roles import CUSTOMS, ENTERPRISE, REGULATOR
 
-__all__ = ["Access", "MemberDep", "RegulatorDep", "Viewer", "ViewerDep", "require"]
+__all__ = ["MEMBER_PROBLEM_TYPE", "Access", "MemberDep", "RegulatorDep", "Viewer", "ViewerDep",
+           "require"]
 
 
 class Access(IntEnum):
@@ -129,11 +131,30 @@ def require(viewer: Viewer, access: Access, *roles: str) -> Viewer:
     return viewer
 
 
-def _member(viewer: ViewerDep) -> Viewer:
+# The OpenAPI security scheme of member-only operations. OpenAPI cannot describe a signature
+# over four headers, so the scheme names the signature header and its description the rest;
+# the value is checked by `get_viewer`, never by this object (auto_error=False).
+_SIGNED_REQUEST = APIKeyHeader(
+    name=HEADER_SIGNATURE, scheme_name="MemberSignature", auto_error=False,
+    description=(
+        "A member organisation's signed request (ledger.request_signing): "
+        f"`{HEADER_SIGNATURE}` (65-byte secp256k1 signature, 0x-hex) over the method, the path "
+        f"with its query as sent and the body's hash, with `{HEADER_TIMESTAMP}` (unix seconds, "
+        f"within the allowed skew), `{HEADER_NONCE}` (16-64 URL-safe characters, used once: "
+        f"a replay is refused) and `{HEADER_ORG}` (0x bytes32 organisation id). The key must "
+        "be one the organisation holds on Consortium now. Missing: 401 "
+        "`urn:zhenzhi:problem:member-access-required`; invalid, stale or replayed: 401 "
+        "`urn:zhenzhi:problem:invalid-request-signature`."))
+MEMBER_PROBLEM_TYPE = "urn:zhenzhi:problem:" + MemberAccessRequired.slug
+
+
+async def _member(viewer: ViewerDep,
+                  _scheme: Annotated[str | None, Depends(_SIGNED_REQUEST)] = None) -> Viewer:
     return require(viewer, Access.MEMBER)
 
 
-def _regulator(viewer: ViewerDep) -> Viewer:
+async def _regulator(viewer: ViewerDep,
+                     _scheme: Annotated[str | None, Depends(_SIGNED_REQUEST)] = None) -> Viewer:
     return require(viewer, Access.REGULATOR)
 
 

@@ -4,6 +4,14 @@ Answers are EPCISQueryDocuments. Paging follows the binding: `perPage` (default 
 opaque `nextPageToken`; while more results exist, `Link: <…&nextPageToken=…>; rel="next"`.
 Query parameters the gateway does not implement are refused (400, QueryParameterException)
 rather than ignored: silently dropping a filter would return wrong answers.
+
+Read access (issue 6): full events name trading partners, quantities and business
+transactions, so every route here needs a signed member request (`gateway.auth.MemberDep`:
+timestamp + nonce, replays refused). Any member organisation may query, since the consortium
+shares its ledger among its members (per-item, party-only reading is
+`GET /items/{gtin}/{serial}/events`); regulators are members too and see everything. Without
+a signature: 401 `urn:zhenzhi:problem:member-access-required`. The public reads an item's
+consumer profile and the resolver's proof bundle instead.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
 
+from gateway.auth import MemberDep
 from gateway.deps import ServicesDep, SettingsDep
 from gateway.problems import problem_responses
 from gateway.responses import JSONLDResponse
@@ -96,7 +105,7 @@ _QUERY_RESPONSES: dict[int | str, dict[str, Any]] = {
           "headers": {"Link": {"schema": {"type": "string"},
                                "description": "`<URL>; rel=\"next\"` while more pages exist"}},
           "content": {"application/json": {"schema": QUERY_DOCUMENT_SCHEMA}}},
-    **problem_responses(400, 404),
+    **problem_responses(400, 401, 404),
 }
 
 
@@ -159,7 +168,7 @@ def _run_query(request: Request, services: Any, settings: Any, *, epc: str | Non
 @router.get("/events", summary="Query events (EPCIS simple query parameters)",
             response_model=None, responses=_QUERY_RESPONSES)
 def list_events(
-    request: Request, services: ServicesDep, settings: SettingsDep,
+    request: Request, services: ServicesDep, settings: SettingsDep, viewer: MemberDep,
     eventType: EventTypeQ = None, GE_eventTime: GEEventTime = None,  # noqa: N803
     LT_eventTime: LTEventTime = None, EQ_bizStep: BizStepQ = None,  # noqa: N803
     EQ_disposition: DispositionQ = None, EQ_readPoint: ReadPointQ = None,  # noqa: N803
@@ -177,10 +186,11 @@ def list_events(
             response_model=None,
             responses={200: {"description": "An EPCISQueryDocument with the one event.",
                              "content": {"application/json": {"schema": QUERY_DOCUMENT_SCHEMA}}},
-                       **problem_responses(400, 404)})
+                       **problem_responses(400, 401, 404)})
 def get_event(
     request: Request,
     services: ServicesDep,
+    viewer: MemberDep,
     eventID: Annotated[str, Path(description=(  # noqa: N803
         "The CBV 2.0 event hash: `ni:///sha-256;<hex>?ver=CBV2.0` URL-encoded, or the "
         "64 hex digits alone."),
@@ -200,7 +210,7 @@ def get_event(
 @router.get("/epcs/{epc:path}/events", summary="Events that name an EPC (URN or Digital Link)",
             response_model=None, responses=_QUERY_RESPONSES)
 def epc_events(
-    request: Request, services: ServicesDep, settings: SettingsDep,
+    request: Request, services: ServicesDep, settings: SettingsDep, viewer: MemberDep,
     epc: Annotated[str, Path(description="an EPC URN or constrained Digital Link, URL-encoded",
                              examples=["urn:epc:id:sgtin:0614141.107346.2018"])],
     eventType: EventTypeQ = None, GE_eventTime: GEEventTime = None,  # noqa: N803

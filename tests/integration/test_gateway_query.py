@@ -1,4 +1,5 @@
-"""EPCIS 2.0 queries over HTTP: the simple query parameters, paging by Link, EPC paths."""
+"""EPCIS 2.0 queries over HTTP: the simple query parameters, paging by Link, EPC paths, and
+who may ask (signed member requests only; the public gets a 401 problem)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,23 @@ import re
 import urllib.parse
 from typing import Any
 
+import httpx
 import pytest
 
 from ledger.event_hash import event_hashes, format_event_id
-from tests.integration.gateway_env import GatewayStack, document
+from ledger.request_signing import sign_request
+from tests.integration.gateway_env import GatewayStack, Member, document
 
 pytestmark = [pytest.mark.chain]
+
+
+def _get(client: httpx.Client, member: Member, url: str, **kwargs: Any) -> httpx.Response:
+    """GET signed by `member` (the signature covers the path and query as sent)."""
+    request = client.build_request("GET", url, **kwargs)
+    wire = request.url.raw_path.decode("ascii")
+    signed = sign_request(member.key, "GET", wire, b"", org="0x" + member.org.hex())
+    request.headers.update(signed.headers())
+    return client.send(request)
 
 
 def _events(response: Any) -> list[dict[str, Any]]:
@@ -47,7 +59,8 @@ def corpus(gateway_stack: GatewayStack) -> dict[str, Any]:
 
 def _query(stack: GatewayStack, corpus: dict[str, Any], **params: str) -> list[str]:
     with stack.client() as client:
-        got = _events(client.get("/events", params={"EQ_readPoint": corpus["marker"], **params}))
+        got = _events(_get(client, stack.enterprise, "/events",
+                                 params={"EQ_readPoint": corpus["marker"], **params}))
     return [e["eventID"] for e in got]
 
 
@@ -85,7 +98,7 @@ def test_paging_follows_link_headers_to_every_event(gateway_stack: GatewayStack,
     pages = 0
     with gateway_stack.client() as client:
         while url:
-            response = client.get(url)
+            response = _get(client, gateway_stack.enterprise, url)
             seen += [e["eventID"] for e in _events(response)]
             pages += 1
             link = response.headers.get("link")
@@ -106,7 +119,8 @@ def test_epc_path_finds_events_in_either_spelling(gateway_stack: GatewayStack,
     urn = f"urn:epc:id:sgtin:{gtin[1:8]}.{gtin[0]}{gtin[8:13]}.{serial}"
     epc = urn if spelling == "urn" else dl
     with gateway_stack.client() as client:
-        got = _events(client.get("/epcs/" + urllib.parse.quote(epc, safe="") + "/events"))
+        got = _events(_get(client, gateway_stack.customs,
+                           "/epcs/" + urllib.parse.quote(epc, safe="") + "/events"))
     assert [e["eventID"] for e in got] == [corpus["ids"][1]]
 
 
@@ -114,7 +128,8 @@ def test_event_by_id_returns_the_event_as_captured(gateway_stack: GatewayStack,
                                                    corpus: dict[str, Any]) -> None:
     event_id = corpus["ids"][2]
     with gateway_stack.client() as client:
-        (event,) = _events(client.get("/events/" + urllib.parse.quote(event_id, safe="")))
+        (event,) = _events(_get(client, gateway_stack.enterprise,
+                                "/events/" + urllib.parse.quote(event_id, safe="")))
     captured = corpus["doc"]["epcisBody"]["eventList"][2]
     assert {k: v for k, v in event.items() if k not in ("eventID", "recordTime")} == captured
     assert event["eventID"] == event_id
@@ -131,7 +146,44 @@ def test_event_by_id_returns_the_event_as_captured(gateway_stack: GatewayStack,
 def test_bad_query_parameters_are_400_problems(gateway_stack: GatewayStack, query: str,
                                                slug: str) -> None:
     with gateway_stack.client() as client:
-        response = client.get("/events?" + query)
+        response = _get(client, gateway_stack.enterprise, "/events?" + query)
     assert response.status_code == 400, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["type"] == "urn:zhenzhi:problem:" + slug
+
+
+@pytest.mark.parametrize("path", ["/events", "/events/" + "ab" * 32,
+                                  "/epcs/urn%3Aepc%3Aid%3Asscc%3A0614141.1234567890/events"])
+def test_the_public_gets_a_401_problem(gateway_stack: GatewayStack, path: str) -> None:
+    with gateway_stack.client() as client:
+        response = client.get(path)
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "urn:zhenzhi:problem:member-access-required"
+
+
+def test_a_replayed_or_revoked_signature_is_refused(gateway_stack: GatewayStack,
+                                                   corpus: dict[str, Any]) -> None:
+    url = "/events?" + urllib.parse.urlencode({"EQ_readPoint": corpus["marker"]})
+    member = gateway_stack.enterprise
+    signed = sign_request(member.key, "GET", url, b"", org="0x" + member.org.hex())
+    with gateway_stack.client() as client:
+        assert len(_events(client.get(url, headers=signed.headers()))) == 5
+        replay = client.get(url, headers=signed.headers())
+        assert replay.status_code == 401
+        assert replay.json()["type"] == "urn:zhenzhi:problem:invalid-request-signature"
+        # Signed for another query: the signature covers the query string.
+        other = client.get(url + "&perPage=1", headers=sign_request(
+            member.key, "GET", url, b"", org="0x" + member.org.hex()).headers())
+        assert other.status_code == 401
+        revoked = _get(client, gateway_stack.revoked, url)
+        assert revoked.status_code == 401
+
+
+def test_the_openapi_documents_the_member_signature(gateway_stack: GatewayStack) -> None:
+    with gateway_stack.client() as client:
+        spec = client.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["MemberSignature"]["in"] == "header"
+    for path in ("/events", "/events/{eventID}", "/epcs/{epc}/events"):
+        op = spec["paths"][path]["get"]
+        assert {"MemberSignature": []} in op["security"] and "401" in op["responses"]
