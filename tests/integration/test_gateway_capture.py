@@ -13,6 +13,7 @@ import pytest
 from eth_account import Account
 
 from ledger.event_hash import event_hashes, format_event_id
+from ledger.request_signing import sign_request
 from ledger.signing import SECP256K1_N, CaptureSignature
 from ledger.store import Store
 from tests.integration.gateway_env import (  # noqa: F401 - fixtures
@@ -58,11 +59,19 @@ def _assert_problem(response: httpx.Response, status: int, slug: str) -> dict[st
     return body
 
 
+def _member_get(client: httpx.Client, stack: GatewayStack, path: str) -> httpx.Response:
+    """GET signed by the enterprise member: event reads are member-only (issue 6)."""
+    wire = httpx.URL(path).raw_path.decode("ascii")
+    headers = sign_request(stack.enterprise.key, "GET", wire, b"",
+                           org="0x" + stack.enterprise.org.hex()).headers()
+    return client.get(path, headers=headers)
+
+
 def _unchanged(stack: GatewayStack, before: tuple[int, int], accepted: dict[str, Any]) -> None:
     assert _snapshot(stack) == before
     with stack.client() as client:
         for event_id in accepted["job"]["eventIDs"]:
-            got = client.get("/events/" + urllib.parse.quote(event_id, safe=""))
+            got = _member_get(client, stack, "/events/" + urllib.parse.quote(event_id, safe=""))
             assert got.status_code == 200
             (event,) = got.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
             assert event["eventID"] == event_id
@@ -86,7 +95,7 @@ def test_capture_is_stored_and_its_job_names_the_event_ids(gateway_stack: Gatewa
         assert stored["running"] is False and stored["captureErrorBehaviour"] == "rollback"
         assert [a["status"] for a in stored["anchors"]] == ["pending"] * 3
         plain_hex = expected[0].split(";")[1].split("?")[0]
-        event = client.get(f"/events/{plain_hex}").json()
+        event = _member_get(client, gateway_stack, f"/events/{plain_hex}").json()
         (got,) = event["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
         assert got["epcList"] == doc["epcisBody"]["eventList"][0]["epcList"]
 
@@ -133,7 +142,8 @@ def test_proceed_stores_the_events_the_signer_may_capture(gateway_stack: Gateway
     assert [e["eventID"] for e in job["errors"]] == [ids[1]]
     assert job["errors"][0]["type"] == PROBLEM + "missing-role"
     with gateway_stack.client() as client:
-        assert client.get("/events/" + urllib.parse.quote(ids[1], safe="")).status_code == 404
+        assert _member_get(client, gateway_stack,
+                           "/events/" + urllib.parse.quote(ids[1], safe="")).status_code == 404
         stored = client.get(response.headers["location"]).json()
     assert stored["success"] is False and stored["eventIDs"] == ids[:1]
     assert [e["eventID"] for e in stored["errors"]] == [ids[1]]
@@ -260,7 +270,7 @@ def test_missing_signature_headers_are_refused(gateway_stack: GatewayStack) -> N
 def test_unknown_ids_are_404_problems(gateway_stack: GatewayStack, path: str, status: int,
                                       slug: str) -> None:
     with gateway_stack.client() as client:
-        _assert_problem(client.get(path), status, slug)
+        _assert_problem(_member_get(client, gateway_stack, path), status, slug)
 
 
 # --- the real thing: `zhenzhi serve` in its own process, `zhenzhi capture` as a client --------

@@ -85,7 +85,8 @@ def test_decide_records_on_chain_and_the_next_assessment_counts_it(
     from ledger.customs import events_root
 
     assert on_chain["eventsRoot"] == "0x" + events_root([bytes.fromhex("ab" * 32)]).hex()
-    stored = client.get(f"/events/{out['eventID']}")
+    # Full events are for members (issue 6): customs reads its own event back, signed.
+    stored = signed(client, trace_stack.customs, "GET", f"/events/{out['eventID']}")
     assert stored.status_code == 200
     (event,) = stored.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
     assert event["bizStep"] == "inspecting" and event["disposition"] == "non_conformant"
