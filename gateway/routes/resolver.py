@@ -13,6 +13,12 @@
 Each page or bundle resolution is recorded as a scan (coarse region only: `?region=CN-31`, or
 the `X-Client-Region` header a proxy with GeoIP may set) for the clone rules. Resolutions are
 rate-limited per client, so a script cannot flood an item's scan history.
+
+Speed: the bundle is assembled once per store version (`ledger.item_evidence.EvidenceCache`;
+new captures and anchors show within 0.25 s) and its JSON encoded once; scans go through a
+buffered writer (`ledger.scan_log`, in the database within 0.05 s). A JSON answer whose parts
+are all in memory is served on the event loop; anything that reads the chain or assembles a
+bundle runs in a worker thread.
 """
 
 from __future__ import annotations
