@@ -1115,41 +1115,65 @@ class _Checkpointer:
 
     def __init__(self, path: str | None, *, interval: float = 0.2,
                  restart_frames: int = 32_768) -> None:  # 128 MiB of 4 KiB pages
-        import sqlite3
-
-        self._conn = sqlite3.connect(path or "", timeout=30, isolation_level=None,
-                                     check_same_thread=False)
-        self._conn.execute("PRAGMA busy_timeout=30000")
+        self._path = path or ""
+        self._conn: Any = None
         self._interval = interval
         self._restart_frames = restart_frames
         self._stop = threading.Event()
-        self.checkpoints = 0
+        self.checkpoints = 0  # rounds that checkpointed at least one frame
+        self.frames_checkpointed = 0
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
         self._thread.start()
+
+    def _connect(self) -> Any:
+        import sqlite3
+
+        conn = sqlite3.connect(self._path, timeout=30, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=30000")
+        # Opened once the store exists, and WAL named here too: a connection that has not
+        # seen the database in WAL mode answers a checkpoint with (0, -1, -1) and does nothing.
+        conn.execute("PRAGMA journal_mode=WAL")
+        return conn
+
+    def _checkpoint(self) -> None:
+        if self._conn is None:
+            self._conn = self._connect()
+        _busy, frames, done = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if frames < 0:  # not in WAL mode (yet): ask again, next round
+            self._conn.close()
+            self._conn = None
+            return
+        if done > 0:
+            self.checkpoints += 1
+            self.frames_checkpointed += done
+        if frames > self._restart_frames:
+            self._conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
 
     def _run(self) -> None:
         import sqlite3
 
         while not self._stop.wait(self._interval):
             try:
-                _busy, frames, _done = self._conn.execute(
-                    "PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                self.checkpoints += 1
-                if frames > self._restart_frames:
-                    self._conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                self._checkpoint()
             except sqlite3.Error:
                 # Busy or locked: another process is checkpointing, or the database is
                 # going away. The next round tries again; nothing is lost by skipping one.
                 log.debug("checkpoint skipped", exc_info=True)
 
     def stop(self) -> None:
+        import sqlite3
+
         self._stop.set()
         self._thread.join(timeout=30)
         try:
-            # A last full checkpoint, so a stopped gateway leaves a short WAL behind.
-            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            # A last checkpoint, so a stopped gateway leaves a short WAL behind.
+            self._checkpoint()
+        except sqlite3.Error:
+            log.debug("last checkpoint skipped", exc_info=True)
         finally:
-            self._conn.close()
+            if self._conn is not None:
+                self._conn.close()
 
 
 def prepare_capture(capture: SignedCapture, keep: Collection[int] | None = None
