@@ -265,7 +265,7 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) 
     raise RuntimeError("the gateway did not become ready")
 
 
-def measure(*, single: int = 4000, batches: int = 16, batch_size: int = 500,
+def measure(*, single: int = 4000, batches: int = 48, batch_size: int = 500,
             concurrency: int = 16, batch_concurrency: int = 4,
             anchor: str = "process") -> dict[str, Any]:
     """`anchor`: "process" runs `zhenzhi anchor-worker` beside the gateway (the production
@@ -374,7 +374,7 @@ if __name__ == "__main__":
     parser.add_argument("--anchor", choices=("process", "in-process", "off"), default="process",
                         help="where the anchoring worker runs (default: its own process)")
     parser.add_argument("--single", type=int, default=4000)
-    parser.add_argument("--batches", type=int, default=16)
+    parser.add_argument("--batches", type=int, default=48)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     result = measure(anchor=args.anchor, single=args.single, batches=args.batches,
