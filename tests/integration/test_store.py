@@ -274,19 +274,14 @@ def test_only_one_anchoring_leader(store: Store) -> None:
     again.release()
 
 
-def test_accepting_a_500_event_capture_is_fast(store: Store) -> None:
+def test_accepting_several_500_event_captures_keeps_every_event(store: Store) -> None:
+    # Speed is measured by bench/anchoring.py and bench/gateway.py, not here: a timed bound
+    # in the suite fails on a loaded CI machine and proves nothing about the target.
     caps = [signed([object_event(c * 1000 + i, minute=i % 60) for i in range(500)], nonce=c)
             for c in range(1, 5)]
-    store.accept_capture(caps[0])  # warm caches and the connection pool
-    start = time.perf_counter()
-    for cap in caps[1:]:
-        store.accept_capture(cap)
-    rate = 1500 / (time.perf_counter() - start)
-    print(f"\naccept_capture on {store.dialect}: {rate:,.0f} events/s")
+    results = [store.accept_capture(cap) for cap in caps]
+    assert [len(r.new_event_ids) for r in results] == [500] * 4
     assert store.count_events() == 2000
-    # Targets: 15,000/s on SQLite (measured ~20,000 on 2 cores); PostgreSQL ~4,000 through
-    # psycopg's executemany. The bounds leave room for a loaded CI machine.
-    assert rate > (5_000 if store.dialect == "sqlite" else 1_500)
 
 
 def test_file_lease_is_per_database_file(tmp_path: Path) -> None:
