@@ -538,10 +538,13 @@ async def _timed(client: httpx.AsyncClient, path: str, headers: dict[str, str],
                    r.text if r.status_code >= 500 else "", phase="burst")
 
 
-async def _legit(url: str, items: list[str], seconds: float, tally: Tally
+async def _legit(url: str, items: list[str], seconds: float, tally: Tally, member: BenchStack
                  ) -> tuple[list[float], Counter[int]]:
     """A consumer and an EPCIS reader on their own address, below every limit: one resolver
-    JSON read a second and three event queries a second."""
+    JSON read a second and three event queries a second. Event data is for members only, so
+    the reader signs each query with the bench member's key."""
+    from ledger.request_signing import sign_request
+
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     transport = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
@@ -555,7 +558,9 @@ async def _legit(url: str, items: list[str], seconds: float, tally: Tally
             if n % 4 == 0:
                 path, headers = rng.choice(items), {"accept": "application/json"}
             else:
-                path, headers = "/events?perPage=10", {}
+                path = "/events?perPage=10"
+                headers = sign_request(member.key, "GET", path, b"",
+                                       org="0x" + member.org.hex()).headers()
             tasks.append(asyncio.create_task(
                 _timed(client, path, headers, latencies, tally, statuses)))
             n += 1
@@ -586,12 +591,12 @@ async def _attacker(url: str, address: str, items: list[str], rate: float, secon
 
 
 async def _burst(url: str, items: list[str], seconds: float, attackers: int, tally: Tally,
-                 limits: Any) -> dict[str, Any]:
+                 limits: Any, member: BenchStack) -> dict[str, Any]:
     rate = limits.scan_per_minute / 60  # per client address, after its burst allowance
     attack_rate = 10 * rate
-    base_lat, base_status = await _legit(url, items, 5.0, tally)
+    base_lat, base_status = await _legit(url, items, 5.0, tally, member)
     attack_status: Counter[int] = Counter()
-    legit_task = asyncio.create_task(_legit(url, items, seconds, tally))
+    legit_task = asyncio.create_task(_legit(url, items, seconds, tally, member))
     await asyncio.gather(*(_attacker(url, f"127.0.0.{10 + i}", items, attack_rate, seconds,
                                      tally, attack_status) for i in range(attackers)))
     legit_lat, legit_status = await legit_task
@@ -748,7 +753,7 @@ async def _run_async(stack: Stack, plan: FaultPlan, tally: Tally, result: dict[s
             items = [f"/01/{_gtin()}/21/{_serial_of(e)}" for e in _recent_epcs(stack, 50)]
             try:
                 result["burst"] = await _burst(stack.url, items, plan.burst_s, plan.attackers,
-                                               tally, limits)
+                                               tally, limits, stack.bench)
             except Exception as exc:  # noqa: BLE001
                 result.setdefault("phase_errors", {})["burst"] = repr(exc)[:500]
     finally:
