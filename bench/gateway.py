@@ -30,6 +30,8 @@ from typing import Any
 import httpx  # readiness checks only: the load itself uses `_fire`
 import orjson
 
+from bench.wire import closed_loop, run
+
 __all__ = ["BenchStack", "admit_member", "make_document", "measure", "revoke_key"]
 
 _GTIN_PREFIX = "0950600013435"
@@ -199,51 +201,18 @@ def _wire(requests: list[tuple[bytes, dict[str, str]]], host: str) -> list[bytes
 
 async def _fire(url: str, requests: list[tuple[bytes, dict[str, str]]], concurrency: int
                 ) -> tuple[float, list[float], list[int]]:
-    """A closed loop of `concurrency` keep-alive connections, each sending its next request as
-    soon as the previous answer is read in full.
-
-    A lean client on asyncio streams rather than httpx: on a 2-core machine the load generator
-    shares the CPU with the gateway, and httpx's per-request cost (~0.5 ms) would be measured
-    as the gateway's. Requests are pre-serialised; responses are read by Content-Length."""
+    """A closed loop of `concurrency` keep-alive connections (bench.wire), timing each answer."""
     host_port = url.split("://", 1)[1]
-    host, port = host_port.rsplit(":", 1)
-    wire = _wire(requests, host_port)
     latencies: list[float] = []
     statuses: list[int] = []
-    queue = iter(wire)
 
-    async def worker() -> None:
-        reader, writer = await asyncio.open_connection(host, int(port))
-        try:
-            for raw in queue:
-                start = time.perf_counter()
-                writer.write(raw)
-                status = int((await reader.readline()).split(b" ", 2)[1])
-                length = 0
-                while (line := await reader.readline()) not in (b"\r\n", b""):
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                    elif name.strip().lower() == b"transfer-encoding":
-                        raise RuntimeError("the gateway answered chunked; this client reads "
-                                           "Content-Length bodies only")
-                await reader.readexactly(length)
-                latencies.append(time.perf_counter() - start)
-                statuses.append(status)
-        finally:
-            writer.close()
+    def record(start: float, status: int, body: bytes) -> None:
+        latencies.append(asyncio.get_running_loop().time() - start)
+        statuses.append(status)
 
     start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await closed_loop(url, _wire(requests, host_port), concurrency, record)
     return time.perf_counter() - start, latencies, statuses
-
-
-def _run(coro: Any) -> Any:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
-        return asyncio.run(coro)
-    return uvloop.run(coro)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -295,17 +264,17 @@ def measure(*, single: int = 4000, batches: int = 48, batch_size: int = 500,
             domain = stack.domain
             warm = _signed_requests([make_document(1, 900_000 + i) for i in range(200)],
                                     stack.key, stack.org, domain, 10_000_000)
-            _run(_fire(url, warm, concurrency))
+            run(_fire(url, warm, concurrency))
             singles = _signed_requests([make_document(1, i) for i in range(single)],
                                        stack.key, stack.org, domain, 20_000_000)
             cpu0 = _cpu_seconds(proc.pid)
-            elapsed, lat, statuses = _run(_fire(url, singles, concurrency))
+            elapsed, lat, statuses = run(_fire(url, singles, concurrency))
             single_cpu = _cpu_seconds(proc.pid) - cpu0
             bad = [s for s in statuses if s != 202]
             big = _signed_requests([make_document(batch_size, 500_000 + i) for i in range(batches)],
                                    stack.key, stack.org, domain, 30_000_000)
             cpu0 = _cpu_seconds(proc.pid)
-            b_elapsed, b_lat, b_statuses = _run(_fire(url, big, batch_concurrency))
+            b_elapsed, b_lat, b_statuses = run(_fire(url, big, batch_concurrency))
             batch_cpu = _cpu_seconds(proc.pid) - cpu0
             b_bad = [s for s in b_statuses if s != 202]
             anchored = _anchored_events(gateway_env["ZHENZHI_DATABASE_URL"], anchor)

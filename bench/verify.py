@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.wire import closed_loop, run
+
 __all__ = ["measure"]
 
 
@@ -58,61 +60,29 @@ def _lib(scenario: Any, epc: str, rounds: int) -> dict[str, Any]:
 
 async def _http(url: str, paths: list[str], view: Any, concurrency: int
                 ) -> tuple[float, list[float], list[str]]:
-    """A closed loop of `concurrency` keep-alive connections, each sending its next GET as soon
-    as the previous bundle is parsed and verified.
-
-    A lean client on asyncio streams (as in `bench.gateway`), not httpx: on a 2-core machine
-    the load generator shares the CPU with the gateway, and httpx's per-request cost (over
-    2 ms here, more than parsing and verifying the bundle) would be measured as the
-    gateway's. Requests are pre-serialised; responses are read by Content-Length."""
+    """A closed loop of `concurrency` keep-alive connections (bench.wire), each sending its next
+    GET as soon as the previous bundle is parsed and verified: the time is resolver + verifier."""
     import orjson
 
     from ledger.evidence import Bundle
     from verifier.verify import verify
 
     host_port = url.split("://", 1)[1]
-    host, port = host_port.rsplit(":", 1)
     wire = [f"GET {p} HTTP/1.1\r\nhost: {host_port}\r\naccept: application/json\r\n\r\n".encode()
             for p in paths]
     latencies: list[float] = []
     verdicts: list[str] = []
-    queue = iter(wire)
 
-    async def worker() -> None:
-        reader, writer = await asyncio.open_connection(host, int(port))
-        try:
-            for raw in queue:
-                t0 = time.perf_counter()
-                writer.write(raw)
-                status = int((await reader.readline()).split(b" ", 2)[1])
-                length = 0
-                while (line := await reader.readline()) not in (b"\r\n", b""):
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                    elif name.strip().lower() == b"transfer-encoding":
-                        raise RuntimeError("the gateway answered chunked; this client reads "
-                                           "Content-Length bodies only")
-                body = await reader.readexactly(length)
-                if status != 200:
-                    raise RuntimeError(f"the resolver answered {status}: {body[:200]!r}")
-                bundle = Bundle.from_json(orjson.loads(body))
-                verdicts.append(str(verify(bundle.code, bundle, view).kind))
-                latencies.append(time.perf_counter() - t0)
-        finally:
-            writer.close()
+    def check(start: float, status: int, body: bytes) -> None:
+        if status != 200:
+            raise RuntimeError(f"the resolver answered {status}: {body[:200]!r}")
+        bundle = Bundle.from_json(orjson.loads(body))
+        verdicts.append(str(verify(bundle.code, bundle, view).kind))
+        latencies.append(asyncio.get_running_loop().time() - start)
 
     start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await closed_loop(url, wire, concurrency, check)
     return time.perf_counter() - start, latencies, verdicts
-
-
-def _run(coro: Any) -> Any:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
-        return asyncio.run(coro)
-    return uvloop.run(coro)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -201,10 +171,10 @@ def measure(*, quick: bool = False, rounds: int | None = None, requests: int | N
                 # Warm both sides with one scan of every can: a gateway serving all day has
                 # its items' bundles assembled, the client its per-block chain reads.
                 warm_start = time.perf_counter()
-                _run(_http(url, distinct, view, concurrency))
+                run(_http(url, distinct, view, concurrency))
                 warm_s = time.perf_counter() - warm_start
                 cpu0 = _cpu_seconds(proc.pid)
-                elapsed, lat, verdicts = _run(_http(url, paths, view, concurrency))
+                elapsed, lat, verdicts = run(_http(url, paths, view, concurrency))
                 server_cpu = _cpu_seconds(proc.pid) - cpu0
             finally:
                 proc.terminate()

@@ -49,13 +49,12 @@ def _template() -> Template:
     return Template((TEMPLATES / "page.html").read_text(encoding="utf-8"))
 
 
-def negotiate(accept_language: str | None) -> str:
-    """The best of zh-Hans, zh-Hant and en for an Accept-Language header (RFC 9110 q-values)."""
-    best, best_q = DEFAULT_LANGUAGE, -1.0
-    if not accept_language:
-        return best
-    for position, part in enumerate(accept_language.split(",")[:20]):
-        tag, _, params = part.strip().partition(";")
+def quality_values(header: str | None, limit: int = 20) -> list[tuple[str, float]]:
+    """The (lower-cased token, q) pairs of an Accept-style header in order (RFC 9110 §12.4.2);
+    at most `limit` of them, so a hostile header costs little."""
+    out: list[tuple[str, float]] = []
+    for part in (header or "").split(",")[:limit]:
+        token, _, params = part.strip().partition(";")
         q = 1.0
         for p in params.split(";"):
             name, _, value = p.strip().partition("=")
@@ -64,7 +63,15 @@ def negotiate(accept_language: str | None) -> str:
                     q = float(value)
                 except ValueError:
                     q = 0.0
-        lang = _match(tag.strip().lower())
+        out.append((token.strip().lower(), q))
+    return out
+
+
+def negotiate(accept_language: str | None) -> str:
+    """The best of zh-Hans, zh-Hant and en for an Accept-Language header (RFC 9110 q-values)."""
+    best, best_q = DEFAULT_LANGUAGE, -1.0
+    for position, (tag, q) in enumerate(quality_values(accept_language)):
+        lang = _match(tag)
         # Ties go to the earlier tag: the browser lists preferences in order.
         if lang is not None and q > 0 and q - position * 1e-6 > best_q:
             best, best_q = lang, q - position * 1e-6

@@ -43,6 +43,7 @@ from ledger.gs1 import DigitalLink
 from ledger.item_evidence import ItemEvidence
 from ledger.profile import ProfileEvent, consumer_profile
 from ledger.ratelimit import limit
+from verifier.page import quality_values
 
 __all__ = ["LINKSET_MEDIA_TYPE", "router"]
 
@@ -75,17 +76,8 @@ Region = Annotated[str | None, Query(max_length=10, description="ISO 3166 region
 def _wants_json(request: Request) -> bool:
     """True if the client ranks JSON above HTML (a browser never does)."""
     best: dict[str, float] = {}
-    for part in request.headers.get("accept", "").split(","):
-        kind, _, params = part.strip().partition(";")
-        q = 1.0
-        for p in params.split(";"):
-            name, _, value = p.strip().partition("=")
-            if name == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        best[kind.strip().lower()] = max(q, best.get(kind.strip().lower(), 0.0))
+    for kind, q in quality_values(request.headers.get("accept"), limit=64):
+        best[kind] = max(q, best.get(kind, 0.0))
     json_q = max(best.get("application/json", 0.0), best.get("application/ld+json", 0.0))
     html_q = max(best.get("text/html", 0.0), best.get("*/*", 0.0) * 0.99)
     return json_q > 0 and json_q >= html_q
