@@ -60,6 +60,7 @@ class _LocalChain:
         self.proc: Any = None
         self.w3: Any = None
         self.deployment: Any = None
+        self.manifest: Path | None = None
 
     def get(self) -> tuple[Any, Any]:
         if self.proc is None:
@@ -75,6 +76,8 @@ class _LocalChain:
             self.proc.up()
             self.w3 = self.proc.web3()
             self.deployment = deploy(Transactor(self.w3, Account.from_key(anvil_dev_key(0))))
+            self.manifest = self.proc.dir / "deployment.json"
+            self.deployment.save(self.manifest)
         return self.w3, self.deployment
 
     def close(self) -> None:
@@ -97,8 +100,10 @@ def _gas(quick: bool) -> dict[str, Any]:
 
 
 def _anchoring(quick: bool) -> dict[str, Any]:
-    return import_module("bench.anchoring").measure(*_chain.get(),
-                                                    events=50_000 if quick else 200_000)
+    w3, deployment = _chain.get()
+    kwargs = {"events": 60_000, "seconds": 20.0, "naive_seconds": 5.0} if quick else {}
+    return import_module("bench.anchoring").measure(w3, deployment, _chain.proc.url,
+                                                    _chain.manifest, **kwargs)
 
 
 def _gateway(quick: bool) -> dict[str, Any]:
