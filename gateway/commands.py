@@ -139,9 +139,8 @@ def _capture(doc_path: Path, base: str, key: Path | None, org: str | None, nonce
     else:
         if key is None:
             raise InvalidInputError(f"{doc_path} is not signed: pass --key KEYFILE")
-        from ledger.epcis import parse_document
-
         from ledger.cli.keys import _passphrase, org_bytes
+        from ledger.epcis import parse_document
         from ledger.event_hash import event_hash
         from ledger.keystore import load_key
 

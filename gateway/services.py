@@ -78,6 +78,7 @@ class Services:
                             max_events=settings.capture_limit, committer=committer)
             services = cls(settings=settings, store=store, chain_view=view, intake=intake,
                            domain=view.domain, _closers=closers)
+            services.follow("chain-follower", view.follow)
             if settings.run_anchor_worker:
                 services.worker = _start_worker(settings, store, w3, deployment, closers)
         except BaseException:
@@ -85,6 +86,20 @@ class Services:
                 close()
             raise
         return services
+
+    def follow(self, name: str, loop: Callable[[threading.Event], None]) -> None:
+        """Run `loop(stop)` on a daemon thread until the services close (the followers that
+        keep cached state fresh off the request path: `ChainView.follow`,
+        `StoreVersion.follow`)."""
+        stop = threading.Event()
+        thread = threading.Thread(target=loop, args=(stop,), name=name, daemon=True)
+        thread.start()
+
+        def halt() -> None:
+            stop.set()
+            thread.join(timeout=30)
+
+        self._closers.append(halt)
 
     def close(self) -> None:
         for closer in reversed(self._closers):

@@ -139,16 +139,18 @@ class TraceabilityRuntime:
     _scan_log: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def evidence(self, store: Any) -> Any:
-        """The resolver's `ledger.item_evidence.EvidenceCache` over `store` (built once)."""
+    def evidence(self, services: Any) -> Any:
+        """The resolver's `ledger.item_evidence.EvidenceCache` over the services' store (built
+        once), its store version kept fresh by a follower thread of the services."""
         cache = self._evidence
-        if cache is None or cache.store is not store:
+        if cache is None or cache.store is not services.store:
             from ledger.item_evidence import EvidenceCache
 
             with self._lock:
-                if self._evidence is None or self._evidence.store is not store:
+                if self._evidence is None or self._evidence.store is not services.store:
                     self._evidence = EvidenceCache(
-                        store, max_staleness=self.settings.evidence_max_staleness_s)
+                        services.store, max_staleness=self.settings.evidence_max_staleness_s)
+                    services.follow("store-version-follower", self._evidence.version.follow)
                 cache = self._evidence
         return cache
 

@@ -10,6 +10,10 @@ the misses of one verification are sent as one JSON-RPC batch (`prefetch`).
 The block number itself is polled at most once per `max_staleness` seconds (default 0.25 s):
 that bounds how long a new recall can go unseen, and keeps `eth_blockNumber` off the hot path
 of a gateway serving thousands of scans a second. `max_staleness=0` checks on every `sync()`.
+When the pinned block goes stale, one caller asks the node and concurrent callers wait for its
+answer (a herd of threads each asking would stall a busy gateway for tens of milliseconds every
+`max_staleness`), and a long-running server keeps the block fresh with `follow()` on a thread of
+its own, so that requests on its event loop find `fresh_block()` set and never wait on the node.
 
 The gateway's capture path (signature/role checks) and the verifier share this class.
 """
@@ -28,6 +32,7 @@ from eth_utils import get_abi_output_types
 from ledger.codes import code_leaf, lot_key
 from ledger.compiler import load_artifact
 from ledger.deployment import Deployment
+from ledger.freshness import follow
 from ledger.merkle import keccak256
 from ledger.paths import ARTIFACTS_DIR
 from ledger.roles import ROLES
@@ -103,6 +108,7 @@ class ChainView:
         self.max_staleness = max_staleness
         self._clock = clock
         self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()  # one eth_blockNumber in flight at a time
         self._block: int | None = None
         self._checked_at = float("-inf")
         self._cache: dict[Read, Any] = {}
@@ -132,17 +138,28 @@ class ChainView:
     def sync(self, *, force: bool = False) -> int:
         """The block the cache is pinned to, re-read if it may be stale; a new block drops
         every cached answer."""
-        now = self._clock()
-        if force or self._block is None or now - self._checked_at >= self.max_staleness:
-            block = int(self.w3.eth.block_number)
-            with self._lock:
-                self._checked_at = now
-                if block != self._block:
-                    self._block = block
-                    self._cache = {}
-                    self._derived = {}
+        asked = self._clock()
+        if force or self._block is None or asked - self._checked_at >= self.max_staleness:
+            with self._sync_lock:
+                # Whoever held the lock before us asked the node after we decided to: its
+                # answer is as fresh as ours would be (for `force` too), so take it.
+                if self._block is None or self._checked_at < asked:
+                    now = self._clock()
+                    block = int(self.w3.eth.block_number)
+                    with self._lock:
+                        self._checked_at = now
+                        if block != self._block:
+                            self._block = block
+                            self._cache = {}
+                            self._derived = {}
         assert self._block is not None
         return self._block
+
+    def follow(self, stop: threading.Event, interval: float | None = None) -> None:
+        """Re-read the head every `interval` seconds (default: half of `max_staleness`) until
+        `stop` is set, on a thread of its own (`ledger.freshness.follow`)."""
+        every = self.max_staleness / 2 if interval is None else interval
+        follow(lambda: self.sync(force=True), stop, every, what="the chain head")
 
     def fresh_block(self) -> int | None:
         """The pinned block if it was checked less than `max_staleness` ago, else None: what

@@ -42,6 +42,7 @@ from ledger.evidence import (
     ScanRecord,
     build_bundle,
 )
+from ledger.freshness import follow
 from ledger.gs1 import DigitalLink
 from ledger.tables import codes, events, scans
 
@@ -250,6 +251,7 @@ class StoreVersion:
         self._clock = clock
         self._token: tuple[Any, ...] | None = None
         self._checked_at = float("-inf")
+        self._read_lock = threading.Lock()  # one version read in flight at a time
 
     def cached(self) -> tuple[Any, ...] | None:
         """The token if it was read less than `max_staleness` ago (no I/O), else None."""
@@ -257,15 +259,29 @@ class StoreVersion:
             return None
         return self._token
 
-    def current(self) -> tuple[Any, ...]:
-        now = self._clock()
-        if self._token is None or now - self._checked_at >= self.max_staleness:
-            with self.engine.connect() as conn:
-                # A reopened batch lowers the count; a batch anchored (again) raises the
-                # latest anchored_ms, which is when the store learnt it and only grows.
-                self._token = tuple(conn.execute(_VERSION_SQL).one())
-            self._checked_at = now
+    def current(self, *, force: bool = False) -> tuple[Any, ...]:
+        """The token, read again if it may be stale. When it is, one caller reads and
+        concurrent callers wait for its answer: a herd of request threads each reading would
+        stall a busy resolver every `max_staleness`."""
+        asked = self._clock()
+        if force or self._token is None or asked - self._checked_at >= self.max_staleness:
+            with self._read_lock:
+                if self._token is None or self._checked_at < asked:  # else: read meanwhile
+                    now = self._clock()
+                    with self.engine.connect() as conn:
+                        # A reopened batch lowers the count; a batch anchored (again) raises
+                        # the latest anchored_ms, which is when the store learnt it and only
+                        # grows.
+                        self._token = tuple(conn.execute(_VERSION_SQL).one())
+                    self._checked_at = now
+        assert self._token is not None
         return self._token
+
+    def follow(self, stop: threading.Event, interval: float | None = None) -> None:
+        """Re-read the token every `interval` seconds (default: half of `max_staleness`)
+        until `stop` is set, on a thread of its own (`ledger.freshness.follow`)."""
+        every = self.max_staleness / 2 if interval is None else interval
+        follow(lambda: self.current(force=True), stop, every, what="the store version")
 
 
 @dataclass(frozen=True, slots=True)

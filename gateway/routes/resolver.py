@@ -114,7 +114,7 @@ def _item(services: Any, runtime: TraceabilityRuntime, link: DigitalLink
     """The item's cached evidence, and the chain block to serve it with."""
     view = services.chain_view
     block = view.sync()
-    item = runtime.evidence(services.store).get(
+    item = runtime.evidence(services).get(
         link, ChainRef(view.chain_id, view.contracts, block))
     if item.newest_anchor_block > block:
         # The store saw an anchor in a block the cached view has not reached yet (it re-reads
@@ -131,7 +131,7 @@ def _cached_json(services: Any, runtime: TraceabilityRuntime, link: DigitalLink,
     and the caller does the work off the event loop."""
     view = services.chain_view
     block = view.fresh_block()
-    item = runtime.evidence(services.store).peek(link)
+    item = runtime.evidence(services).peek(link)
     if block is None or item is None or item.newest_anchor_block > block:
         return None
     scan_log = runtime.scan_log(services.store.engine)
