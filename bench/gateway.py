@@ -17,7 +17,6 @@ Reported:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -207,7 +206,7 @@ async def _fire(url: str, requests: list[tuple[bytes, dict[str, str]]], concurre
     statuses: list[int] = []
 
     def record(start: float, status: int, body: bytes) -> None:
-        latencies.append(asyncio.get_running_loop().time() - start)
+        latencies.append(time.perf_counter() - start)
         statuses.append(status)
 
     start = time.perf_counter()
