@@ -67,8 +67,10 @@ def _describe_problems_only(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def create_app(settings: GatewaySettings | None = None) -> FastAPI:
-    """Build the gateway app. Nothing connects until the lifespan starts."""
+def create_app(settings: GatewaySettings | None = None, *, freeze_heap: bool = False
+               ) -> FastAPI:
+    """Build the gateway app. Nothing connects until the lifespan starts. `freeze_heap`
+    (`zhenzhi serve`): once started, freeze the start-up heap (`ledger.heap`)."""
     settings = settings or default_settings()
 
     @asynccontextmanager
@@ -77,6 +79,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
         services = Services.open(settings)
         app.state.services = services
+        if freeze_heap:
+            from ledger.heap import freeze_startup_heap
+
+            freeze_startup_heap()
         try:
             yield
         finally:

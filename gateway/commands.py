@@ -50,8 +50,8 @@ def register(app: typer.Typer) -> None:
             fail(f"bad gateway settings: {exc}")
         # One worker: the anchoring worker and the per-block chain cache live in-process, and
         # several stateless gateways belong behind a load balancer, not in one uvicorn.
-        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level,
-                    access_log=access_log, workers=1)
+        uvicorn.run(create_app(settings, freeze_heap=True), host=host, port=port,
+                    log_level=log_level, access_log=access_log, workers=1)
 
     @app.command("capture")
     def capture_cmd(

@@ -34,6 +34,7 @@ from ledger.cli.chain_options import (
 )
 from ledger.cli.output import fail, print_json
 from ledger.errors import LedgerError
+from ledger.heap import freeze_startup_heap
 
 FAULT_ENV = "ZHENZHI_FAULT"
 PASSPHRASE_ENV = "ZHENZHI_KEY_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
@@ -89,6 +90,7 @@ def register(app: typer.Typer) -> None:
             worker = AnchorWorker(store, chain, Transactor(w3, _account(key, passphrase_file)),
                                   batch_size=batch_size, window=window, in_flight=in_flight,
                                   fault=os.environ.get(FAULT_ENV) or None)
+            freeze_startup_heap()  # no 100 ms collections while it holds the write lock
             stats = worker.run(once=once, stop=stop)
         except LedgerError as exc:
             fail(str(exc))
