@@ -233,26 +233,54 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) 
     raise RuntimeError("the gateway did not become ready")
 
 
+def redis_url() -> str | None:
+    """A Redis to share between gateway processes (ZHENZHI_REDIS_URL, else a local one on
+    the default port), or None."""
+    import socket
+
+    url = os.environ.get("ZHENZHI_REDIS_URL")
+    if url:
+        return url
+    try:
+        socket.create_connection(("127.0.0.1", 6379), 1).close()
+    except OSError:
+        return None
+    return "redis://127.0.0.1:6379/14"
+
+
+def default_workers() -> int:
+    """Gateway processes for the benchmark: one per core (`zhenzhi serve --workers`), when a
+    Redis is there for them to share; else one."""
+    return max(1, os.cpu_count() or 1) if redis_url() else 1
+
+
 def measure(*, single: int = 4000, batches: int = 48, batch_size: int = 500,
             concurrency: int = 16, batch_concurrency: int = 4,
-            anchor: str = "process") -> dict[str, Any]:
+            anchor: str = "process", workers: int = 1) -> dict[str, Any]:
     """`anchor`: "process" runs `zhenzhi anchor-worker` beside the gateway (the production
     layout: its own GIL, its own SQLite connection), "in-process" the gateway's own worker
-    thread, "off" none."""
+    thread, "off" none. `workers`: `zhenzhi serve --workers` (more than one needs Redis)."""
     if anchor not in ("process", "in-process", "off"):
         raise ValueError(f"anchor must be process, in-process or off, not {anchor!r}")
+    if workers > 1 and redis_url() is None:
+        raise RuntimeError("several gateway workers need a Redis (ZHENZHI_REDIS_URL)")
     with tempfile.TemporaryDirectory(prefix="zhenzhi-bench-") as tmp, BenchStack(Path(tmp)) as stack:
         port = stack.free_port()
         url = f"http://127.0.0.1:{port}"
         gateway_env = stack.gateway_env(Path(tmp) / "bench.db")
         env = {**os.environ, **gateway_env,
                "ZHENZHI_RUN_ANCHOR_WORKER": "true" if anchor == "in-process" else "false"}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port),
-             "--log-level", "warning"], env=env)
+        if workers > 1:
+            env["ZHENZHI_REDIS_URL"] = redis_url()  # type: ignore[assignment]
+        log_path = Path(tmp) / "serve.log"
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port),
+                 "--workers", str(workers), "--log-level", "info"], env=env, stderr=log)
         worker = None
         try:
             _wait_ready(url, proc)  # the gateway migrates the store before it listens
+            _wait_started(log_path, workers, proc)  # every process, not just the first
             if anchor == "process":
                 worker = subprocess.Popen(
                     [sys.executable, "-m", "gateway.cli", "anchor-worker",
@@ -297,11 +325,23 @@ def measure(*, single: int = 4000, batches: int = 48, batch_size: int = 500,
         "capture_batch_gateway_cpu_ms": round(batch_cpu / batches * 1000, 2),
         "capture_batch_non_202": len(b_bad),
         "concurrency": concurrency,
+        "gateway_workers": workers,
         "anchor_worker": anchor,
         "events_anchored_during_run": anchored,
         "cpu_count": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
+
+
+def _wait_started(log_path: Path, workers: int, proc: subprocess.Popen[bytes],
+                  timeout: float = 60.0) -> None:
+    """Until each of the `workers` processes has logged that its start-up is complete."""
+    deadline = time.monotonic() + timeout
+    while log_path.read_bytes().count(b"Application startup complete") < workers:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the gateway's {workers} processes did not all start:\n"
+                               + log_path.read_text(errors="replace")[-2000:])
+        time.sleep(0.1)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -344,9 +384,12 @@ if __name__ == "__main__":
     parser.add_argument("--single", type=int, default=4000)
     parser.add_argument("--batches", type=int, default=48)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="gateway processes (default: one per core when Redis is there)")
     args = parser.parse_args()
     result = measure(anchor=args.anchor, single=args.single, batches=args.batches,
-                     concurrency=args.concurrency)
+                     concurrency=args.concurrency,
+                     workers=args.workers if args.workers is not None else default_workers())
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))
     else:

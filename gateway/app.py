@@ -20,7 +20,7 @@ from gateway.routes import ROUTER_MODULES
 from gateway.settings import GatewaySettings, default_settings
 from ledger import __version__
 
-__all__ = ["OPENAPI_DESCRIPTION", "create_app", "limit_headers"]
+__all__ = ["OPENAPI_DESCRIPTION", "create_app", "limit_headers", "served_app"]
 
 OPENAPI_DESCRIPTION = """\
 Zhenzhi gateway: the **EPCIS 2.0 REST binding** (capture, events, EPCs) with a signed capture.
@@ -104,3 +104,9 @@ def create_app(settings: GatewaySettings | None = None, *, freeze_heap: bool = F
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                        headers=limit_headers(settings))
     return app
+
+
+def served_app() -> FastAPI:
+    """The app of each `zhenzhi serve --workers N` process (a uvicorn factory): settings from
+    the environment, start-up heap frozen."""
+    return create_app(default_settings(), freeze_heap=True)

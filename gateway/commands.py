@@ -30,12 +30,18 @@ def register(app: typer.Typer) -> None:
         ] = None,
         log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
         access_log: Annotated[bool, typer.Option(help="log every request")] = False,
+        workers: Annotated[int, typer.Option(
+            min=1, max=64,
+            help="gateway processes sharing the port (one per core); more than one needs "
+                 "ZHENZHI_REDIS_URL, where they share request nonces and rate limits")] = 1,
     ) -> None:
-        """Serve the gateway (EPCIS 2.0 REST binding + extensions) with uvicorn, one process.
+        """Serve the gateway (EPCIS 2.0 REST binding + extensions) with uvicorn.
 
         Configuration comes from ZHENZHI_* variables (see gateway/README.md): database URL,
         RPC URL, deployment manifest, anchoring key, limits.
         """
+        import os
+
         import uvicorn
 
         from gateway.app import create_app
@@ -48,10 +54,33 @@ def register(app: typer.Typer) -> None:
             settings = GatewaySettings(**overrides)
         except ValueError as exc:
             fail(f"bad gateway settings: {exc}")
-        # One worker: the anchoring worker and the per-block chain cache live in-process, and
-        # several stateless gateways belong behind a load balancer, not in one uvicorn.
-        uvicorn.run(create_app(settings, freeze_heap=True), host=host, port=port,
-                    log_level=log_level, access_log=access_log, workers=1)
+        if workers == 1:
+            uvicorn.run(create_app(settings, freeze_heap=True), host=host, port=port,
+                        log_level=log_level, access_log=access_log, workers=1)
+            return
+        # Several processes, each a whole gateway (store, committer, chain view): the store's
+        # write lock orders their commits, and its nonce and capture checks run inside the
+        # write transaction, so a capture replayed to another process is still refused. What
+        # a process keeps in memory must be shared instead: a member request's nonce seen by
+        # one process and replayed to another would pass.
+        if not settings.redis_url:
+            fail("--workers > 1 needs ZHENZHI_REDIS_URL: the processes share request nonces "
+                 "and rate limits there")
+        if settings.migrate_on_start:
+            # Once, here, before the processes start: concurrent migrations would race.
+            from ledger.store import Store
+
+            store = Store(settings.database_url)
+            try:
+                store.migrate()
+            finally:
+                store.close()
+        os.environ["ZHENZHI_MIGRATE_ON_START"] = "false"
+        # The anchoring worker's leader lease already keeps it one across processes.
+        if anchor is not None:
+            os.environ["ZHENZHI_RUN_ANCHOR_WORKER"] = "true" if anchor else "false"
+        uvicorn.run("gateway.app:served_app", factory=True, host=host, port=port,
+                    log_level=log_level, access_log=access_log, workers=workers)
 
     @app.command("capture")
     def capture_cmd(

@@ -345,3 +345,83 @@ def test_zhenzhi_serve_and_capture_wait_until_anchored(gateway_stack: GatewaySta
     # uvicorn shuts down gracefully, then re-raises the SIGTERM it caught.
     assert server.returncode in (0, -15)
 
+
+
+def _children(pid: int) -> list[int]:
+    from pathlib import Path
+
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+@pytest.mark.slow
+def test_zhenzhi_serve_workers_share_one_store_and_refuse_replays_across_processes(
+        gateway_stack: GatewayStack, tmp_path: Any) -> None:
+    """`zhenzhi serve --workers 2`: two processes on one port, one store. Captures reach
+    both; a used nonce is refused (409) whichever process the replay reaches; the same capture
+    twice is one capture; every accepted event is stored once."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import free_port
+
+    redis_url = os.environ.get("ZHENZHI_TEST_REDIS_URL")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    database_url = f"sqlite:///{tmp_path / 'workers.db'}"
+    env = {**os.environ, "ZHENZHI_DATABASE_URL": database_url,
+           "ZHENZHI_RPC_URL": gateway_stack.rpc_url, "ZHENZHI_MANIFEST": str(gateway_stack.manifest)}
+    env.pop("ZHENZHI_REDIS_URL", None)
+    serve = [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--workers", "2",
+             "--log-level", "warning"]
+    refused = subprocess.run(serve, env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0
+    assert "--workers > 1 needs ZHENZHI_REDIS_URL" in refused.stderr + refused.stdout
+    if not redis_url:
+        pytest.skip("set ZHENZHI_TEST_REDIS_URL to run several gateway processes")
+
+    server = subprocess.Popen(serve, env={**env, "ZHENZHI_REDIS_URL": redis_url})
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert server.poll() is None, "zhenzhi serve --workers 2 exited"
+            try:
+                if httpx.get(url + "/capture/domain", timeout=1).status_code == 200 \
+                        and len(_children(server.pid)) >= 2:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "zhenzhi serve --workers 2 did not start"
+            time.sleep(0.2)
+        stack = gateway_stack
+        docs = [document(2) for _ in range(12)]
+        sigs = [stack.sign(doc, stack.enterprise) for doc in docs]
+        ids = set()
+        for doc, sig in zip(docs, sigs, strict=True):  # a connection each: both processes serve
+            r = httpx.post(url + "/capture", content=json.dumps(doc).encode(),
+                           headers=stack.headers(sig), timeout=30)
+            assert r.status_code == 202, r.text
+            ids.add(r.json()["captureID"])
+        assert len(ids) == 12
+        for _ in range(6):
+            # Replays on fresh connections: the same nonce with another document, and the same
+            # capture again. Whichever process answers, the store's write transaction decides.
+            other = document(1)
+            replay = stack.sign(other, stack.enterprise, nonce=sigs[0].nonce)
+            r = httpx.post(url + "/capture", content=json.dumps(other).encode(),
+                           headers=stack.headers(replay), timeout=30)
+            assert r.status_code == 409, r.text
+            again = httpx.post(url + "/capture", content=json.dumps(docs[1]).encode(),
+                               headers=stack.headers(sigs[1]), timeout=30)
+            assert again.status_code == 202 and again.json()["captureID"] in ids
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    store = Store(database_url)
+    try:
+        assert store.count_events() == 24  # 12 captures × 2 events, each stored once
+    finally:
+        store.close()
