@@ -28,8 +28,8 @@ import os
 import re
 import threading
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -406,7 +406,8 @@ class Store:
             background_checkpoint = background_checkpoint and not self._memory
             self._configure_sqlite(self.engine, auto_checkpoint=not background_checkpoint)
             if background_checkpoint:
-                self._checkpointer = _Checkpointer(self.engine.url.database)
+                self._checkpointer = _Checkpointer(self.engine.url.database,
+                                                   turn=self._write_turn)
         self._sql = _Sql(self.dialect)
         dbapi = self.engine.dialect.dbapi
         # The accept path runs on the driver's own cursor, whose errors SQLAlchemy does not
@@ -1108,20 +1109,29 @@ class PreparedCapture:
 class _Checkpointer:
     """WAL checkpoints on a thread and a connection of their own (see `Store.__init__`).
 
-    PASSIVE checkpoints never block a writer: they copy what the WAL holds while commits go on.
-    Under sustained writes a passive checkpoint may never catch up with the WAL's end, so the
-    WAL could grow without bound; past `restart_frames` a RESTART checkpoint waits for the
-    current writer, copies everything and makes the next writer start the WAL again."""
+    PASSIVE checkpoints never block a writer: every `interval` they copy what the WAL holds
+    while commits go on. But they never shorten the WAL: a writer starts it over only when it
+    finds every frame copied, and under back-to-back commits the newest frames never are, so
+    the WAL grows without bound (measured: 1.7 GB of WAL beside a 70 MB database after 200,000
+    events, every insert slowing from 25 to 80 µs an event as page lookups crossed it). So
+    past `restart_frames` a TRUNCATE checkpoint takes the store's write turn (writers of every
+    process queue behind it instead of racing it), copies the few frames the passive rounds
+    left and empties the WAL. It waits at most `restart_wait` for readers still on old
+    snapshots, else it gives up until the next round."""
 
-    def __init__(self, path: str | None, *, interval: float = 0.2,
-                 restart_frames: int = 32_768) -> None:  # 128 MiB of 4 KiB pages
+    def __init__(self, path: str | None, *, turn: Callable[[], Any] | None = None,
+                 interval: float = 0.2, restart_frames: int = 4096,  # 16 MiB of 4 KiB pages
+                 restart_wait: float = 0.25) -> None:
         self._path = path or ""
         self._conn: Any = None
+        self._turn = turn or nullcontext
         self._interval = interval
         self._restart_frames = restart_frames
+        self._restart_wait_ms = int(restart_wait * 1000)
         self._stop = threading.Event()
         self.checkpoints = 0  # rounds that checkpointed at least one frame
         self.frames_checkpointed = 0
+        self.truncations = 0  # WAL emptied
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
         self._thread.start()
 
@@ -1130,7 +1140,7 @@ class _Checkpointer:
 
         conn = sqlite3.connect(self._path, timeout=30, isolation_level=None,
                                check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute(f"PRAGMA busy_timeout={self._restart_wait_ms}")
         # Opened once the store exists, and WAL named here too: a connection that has not
         # seen the database in WAL mode answers a checkpoint with (0, -1, -1) and does nothing.
         conn.execute("PRAGMA journal_mode=WAL")
@@ -1148,7 +1158,11 @@ class _Checkpointer:
             self.checkpoints += 1
             self.frames_checkpointed += done
         if frames > self._restart_frames:
-            self._conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            with self._turn():
+                busy, _frames, _done = self._conn.execute(
+                    "PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if not busy:
+                self.truncations += 1
 
     def _run(self) -> None:
         import sqlite3
