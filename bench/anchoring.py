@@ -7,7 +7,8 @@ the same run.
 Layout, as in production: `zhenzhi anchor-worker` runs as its own process (its own GIL, its own
 SQLite connection and leader lease) on the store's file. The accepting side is `--producers`
 processes, each standing for one gateway's committer: it prepares and commits its captures
-(500 events each) with `Store.accept_captures`, for `--seconds` or until `--events` are
+(500 events each) with `Store.accept_captures`, `--group` captures per transaction as a
+loaded gateway's committer does (default 4), for `--seconds` or until `--events` are
 accepted, whichever comes first. Captures are hashed and signed before the clock starts: that
 is the intake's work, which `bench.gateway` measures. The
 run ends when every accepted event is anchored; nothing is pre-loaded, so the worker never
@@ -76,22 +77,25 @@ def _captures(total: int, per_capture: int, tag: int = 0) -> list[Any]:
 
 
 def _produce(url: str, index: int, producers: int, events: int, per_capture: int,
-             seconds: float, ready: Any, start: Any, accepted: Any, finished: Any) -> None:
-    """One accepting process, as one gateway: its share of the captures, hashed and signed
-    before `start`, then each one prepared and committed by itself (`Store.accept_captures`,
-    what the gateway's committer runs) until `seconds` have passed or its share is done."""
+             group: int, seconds: float, ready: Any, start: Any, accepted: Any,
+             finished: Any) -> None:
+    """One accepting process, as one loaded gateway: its share of the captures, hashed and
+    signed before `start`, then prepared and committed `group` at a time (`Store.
+    accept_captures`, what the gateway's committer runs on the captures waiting for it) until
+    `seconds` have passed or its share is done."""
     caps = _captures(events // producers, per_capture, tag=index)
     store = Store(url, background_checkpoint=True)  # as the gateway opens it
     ready.set()
     start.wait()
     began = time.perf_counter()
     try:
-        for cap in caps:
-            (outcome,) = store.accept_captures([cap])
-            if isinstance(outcome, Exception):
-                raise outcome
+        for i in range(0, len(caps), group):
+            chunk = caps[i:i + group]
+            for outcome in store.accept_captures(chunk):
+                if isinstance(outcome, Exception):
+                    raise outcome
             with accepted.get_lock():
-                accepted.value += len(cap.event_ids)
+                accepted.value += sum(len(cap.event_ids) for cap in chunk)
             if time.perf_counter() - began >= seconds:
                 break
         with finished.get_lock():  # wall clock: comparable with the store's *_ms columns
@@ -155,7 +159,10 @@ def _naive(w3: Any, deployment: Deployment, seconds: float) -> tuple[int, float]
 def measure(w3: Any, deployment: Deployment, rpc_url: str, manifest: Path, *,
             events: int = 200_000, seconds: float = 60.0, per_capture: int = 500,
             batch_size: int = 1024, window: float = 1.0, naive_seconds: float = 10.0,
-            producers: int = 2, db_dir: Path | None = None) -> dict[str, Any]:
+            producers: int = 2, group: int = 4, db_dir: Path | None = None) -> dict[str, Any]:
+    """`group`: captures per accepting transaction. The gateway's committer stores every
+    capture waiting for it in one transaction; 4 is what it sees with four 500-event
+    captures in flight (`bench.gateway`'s batch load)."""
     tmp = Path(db_dir or tempfile.mkdtemp(prefix="zz-bench-"))
     url = f"sqlite:///{tmp / 'bench.db'}"
     store = Store(url, background_checkpoint=True)
@@ -165,9 +172,9 @@ def measure(w3: Any, deployment: Deployment, rpc_url: str, manifest: Path, *,
     accepted_count = ctx.Value("q", 0)
     finished = ctx.Value("d", 0.0)
     readies = [ctx.Event() for _ in range(producers)]
-    procs = [ctx.Process(target=_produce, args=(url, i, producers, events, per_capture, seconds,
-                                                readies[i], start_event, accepted_count,
-                                                finished))
+    procs = [ctx.Process(target=_produce, args=(url, i, producers, events, per_capture, group,
+                                                seconds, readies[i], start_event,
+                                                accepted_count, finished))
              for i in range(producers)]
     for proc in procs:
         proc.start()
@@ -215,6 +222,7 @@ def measure(w3: Any, deployment: Deployment, rpc_url: str, manifest: Path, *,
         "events": anchored, "captures": len(lags), "batches": len(batches),
         "accept_seconds": round(accept_s, 1),
         "producers": producers,
+        "captures_per_commit": group,
         "accept_events_per_s": round(accepted / accept_s),
         "anchor_events_per_s": round(rate),
         "anchored_during_accept": anchored_during,
@@ -241,11 +249,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive-seconds", type=float, default=10.0)
     parser.add_argument("--producers", type=int, default=2,
                         help="accepting processes (gateways) writing at the same time")
+    parser.add_argument("--group", type=int, default=4,
+                        help="captures per accepting transaction (the committer's group)")
     args = parser.parse_args(argv)
     from web3 import Web3
 
     kwargs = {"events": args.events, "seconds": args.seconds,
-              "naive_seconds": args.naive_seconds, "producers": args.producers}
+              "naive_seconds": args.naive_seconds, "producers": args.producers,
+              "group": args.group}
     if args.rpc and args.manifest:
         w3 = Web3(Web3.HTTPProvider(args.rpc, request_kwargs={"timeout": 30}))
         result = measure(w3, Deployment.load(args.manifest), args.rpc, args.manifest, **kwargs)
