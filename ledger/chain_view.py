@@ -15,6 +15,13 @@ answer (a herd of threads each asking would stall a busy gateway for tens of mil
 `max_staleness`), and a long-running server keeps the block fresh with `follow()` on a thread of
 its own, so that requests on its event loop find `fresh_block()` set and never wait on the node.
 
+While the node does not answer (restarting, say), `sync()` keeps serving the pinned block for up
+to `stale_if_error` seconds (default 30) after the last good read, asking again at most every
+`max_staleness`: answers already cached at that block stay usable (a known signer's key, the
+roles it holds), so captures and scans go on through a short outage; anything not cached still
+needs the node and fails. A scan's verdict never rests on this: the verifier reads the chain
+itself.
+
 The gateway's capture path (signature/role checks) and the verifier share this class.
 """
 
@@ -101,16 +108,18 @@ class ChainView:
     CustomsRelease."""
 
     def __init__(self, w3: Any, deployment: Deployment, *, max_staleness: float = 0.25,
-                 artifacts_dir: Any = ARTIFACTS_DIR,
+                 stale_if_error: float = 30.0, artifacts_dir: Any = ARTIFACTS_DIR,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.w3 = w3
         self.deployment = deployment
         self.max_staleness = max_staleness
+        self.stale_if_error = stale_if_error
         self._clock = clock
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()  # one eth_blockNumber in flight at a time
         self._block: int | None = None
-        self._checked_at = float("-inf")
+        self._checked_at = float("-inf")  # the last good read of the head
+        self._failed_at = float("-inf")  # the last failed one
         self._cache: dict[Read, Any] = {}
         self._derived: dict[Hashable, Any] = {}
         self._contracts = {
@@ -140,12 +149,21 @@ class ChainView:
         every cached answer."""
         asked = self._clock()
         if force or self._block is None or asked - self._checked_at >= self.max_staleness:
+            if not force and self._stale_usable(asked) \
+                    and asked - self._failed_at < self.max_staleness:
+                return self._block  # type: ignore[return-value]  # the node failed just now
             with self._sync_lock:
                 # Whoever held the lock before us asked the node after we decided to: its
                 # answer is as fresh as ours would be (for `force` too), so take it.
                 if self._block is None or self._checked_at < asked:
                     now = self._clock()
-                    block = int(self.w3.eth.block_number)
+                    try:
+                        block = int(self.w3.eth.block_number)
+                    except Exception:
+                        self._failed_at = self._clock()
+                        if force or not self._stale_usable(now):
+                            raise
+                        return self._block  # type: ignore[return-value]
                     with self._lock:
                         self._checked_at = now
                         if block != self._block:
@@ -154,6 +172,9 @@ class ChainView:
                             self._derived = {}
         assert self._block is not None
         return self._block
+
+    def _stale_usable(self, now: float) -> bool:
+        return self._block is not None and now - self._checked_at < self.stale_if_error
 
     def follow(self, stop: threading.Event, interval: float | None = None) -> None:
         """Re-read the head every `interval` seconds (default: half of `max_staleness`) until

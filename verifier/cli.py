@@ -78,7 +78,8 @@ def _chain_view(rpc: str, manifest: Path):
         fail(f"cannot reach a chain at {rpc} ({type(exc).__name__}); pass --rpc")
     if actual != deployment.chainId:
         fail(f"the chain at {rpc} is chain {actual}, the manifest is for {deployment.chainId}")
-    return ChainView(w3, deployment, max_staleness=0)
+    # Every read asks the node, and a node that stops answering fails the verification.
+    return ChainView(w3, deployment, max_staleness=0, stale_if_error=0)
 
 
 def register(app: typer.Typer) -> None:

@@ -177,3 +177,35 @@ def test_a_stale_store_version_is_read_once_for_a_herd_of_callers(tmp_path) -> N
     assert len(reads) == 2  # one read for sixteen stale callers
     assert all(t == tokens[0] for t in tokens) and tokens[0] != first and tokens[0][0] == 41
     engine.dispose()
+
+
+def test_while_the_node_is_down_the_pinned_block_serves_for_a_while_then_fails() -> None:
+    eth = _SlowEth(delay=0)
+    now = [1000.0]
+    view = _view(eth, clock=lambda: now[0])
+    assert view.sync() == 100
+    eth.fail = True
+    now[0] += 1.0  # stale: the view asks, the node does not answer
+    assert view.sync() == 100  # the block it had, 1 s old
+    calls = eth.calls
+    now[0] += 0.1
+    assert view.sync() == 100 and eth.calls == calls  # failed a moment ago: not asked again
+    with pytest.raises(ConnectionError):
+        view.sync(force=True)  # a caller that must see a newer block is told
+    now[0] += 40.0  # past stale_if_error since the last good read
+    with pytest.raises(ConnectionError):
+        view.sync()
+    eth.fail = False
+    eth.head = 120
+    assert view.sync() == 120  # back, and the cache moved on
+
+
+def test_a_view_without_stale_if_error_fails_at_once() -> None:
+    eth = _SlowEth(delay=0)
+    deployment_view = _view(eth)
+    strict = ChainView(deployment_view.w3, deployment_view.deployment, max_staleness=0,
+                       stale_if_error=0)
+    assert strict.sync() == 100
+    eth.fail = True
+    with pytest.raises(ConnectionError):
+        strict.sync()
