@@ -35,6 +35,7 @@ from typing import Any, Literal, NamedTuple
 
 from eth_abi import decode as abi_decode
 from eth_utils import get_abi_output_types
+from web3.exceptions import Web3RPCError
 
 from ledger.codes import code_leaf, lot_key
 from ledger.compiler import load_artifact
@@ -276,28 +277,47 @@ class ChainView:
         if read in cache:
             self.hits += 1
             return cache[read]
-        self.prefetch((read,))
-        return self._cache[read]
+        return self.prefetch((read,))[read]
 
-    def prefetch(self, reads: Iterable[Read]) -> None:
-        """Load every uncached read at the pinned block, as one JSON-RPC batch."""
-        block = self.block_number
-        cache = self._cache
-        todo = [r for r in dict.fromkeys(reads) if r not in cache]
-        if not todo:
-            return
-        self.misses += len(todo)
-        calls = [self._function(r) for r in todo]
+    def _pinned(self) -> tuple[int, dict[Read, Any]]:
+        """The pinned block and its cache, as one pair (`sync` may replace both at any time
+        from another thread: the follower's)."""
+        if self._block is None:
+            self.sync()
+        with self._lock:
+            return self._block, self._cache  # type: ignore[return-value]
+
+    def prefetch(self, reads: Iterable[Read]) -> dict[Read, Any]:
+        """Load every uncached read at the pinned block, as one JSON-RPC batch; returns the
+        value of each read."""
+        wanted = list(dict.fromkeys(reads))
+        block, cache = self._pinned()
+        todo = [r for r in wanted if r not in cache]
+        if todo:
+            self.misses += len(todo)
+            calls = [self._function(r) for r in todo]
+            try:
+                raw = self._call(calls, block)
+            except Web3RPCError as exc:
+                if not any(m in str(exc).lower() for m in _UNKNOWN_BLOCK):
+                    raise
+                # The chain restarted from an older state and no longer has the pinned
+                # block: move to its head and read there.
+                self.sync(force=True)
+                block, cache = self._pinned()
+                raw = self._call(calls, block)
+            for r, (_, types), data in zip(todo, calls, raw, strict=True):
+                values = abi_decode(types, bytes(data))
+                cache[r] = values[0] if len(values) == 1 else values
+        return {r: cache[r] for r in wanted}
+
+    def _call(self, calls: list[tuple[dict[str, Any], list[str]]], block: int) -> list[Any]:
         if len(calls) == 1:
-            raw = [self.w3.eth.call(calls[0][0], block)]
-        else:
-            with self.w3.batch_requests() as batch:
-                for tx, _ in calls:
-                    batch.add(self.w3.eth.call(tx, block))
-                raw = batch.execute()
-        for r, (_, types), data in zip(todo, calls, raw, strict=True):
-            values = abi_decode(types, bytes(data))
-            cache[r] = values[0] if len(values) == 1 else values
+            return [self.w3.eth.call(calls[0][0], block)]
+        with self.w3.batch_requests() as batch:
+            for tx, _ in calls:
+                batch.add(self.w3.eth.call(tx, block))
+            return list(batch.execute())
 
     def _function(self, read: Read) -> tuple[dict[str, Any], list[str]]:
         contract_name, args = _CONTRACT_OF[read.method], read.args
@@ -311,6 +331,9 @@ class ChainView:
         tx = {"to": self._contracts[contract_name].address, "data": fn._encode_transaction_data()}
         return tx, list(get_abi_output_types(fn.abi))
 
+
+# How nodes say they do not have a block (anvil, geth, Besu).
+_UNKNOWN_BLOCK = ("blockoutofrange", "header not found", "block not found", "unknown block")
 
 _CONTRACT_OF = {
     "keyInfo": "Consortium", "roleHistory": "Consortium", "wasValidSigner": "Consortium",

@@ -11,7 +11,9 @@ import time
 import pytest
 from sqlalchemy import create_engine, event, text
 
-from ledger.chain_view import ChainView
+from web3.exceptions import Web3RPCError
+
+from ledger.chain_view import ChainView, Read
 from ledger.deployment import ContractRecord, Deployment
 from ledger.freshness import follow
 from ledger.item_evidence import StoreVersion
@@ -27,6 +29,8 @@ class _SlowEth:
         self.calls = 0
         self.head = 100
         self.fail = False
+        self.calls_at: list[int] = []
+        self.on_call: object = None
         self._lock = threading.Lock()
 
     @property
@@ -39,7 +43,33 @@ class _SlowEth:
         return self.head
 
     def contract(self, address: str, abi: object) -> object:
-        return object()
+        return _Contract(address)
+
+    def call(self, tx: dict, block: int) -> bytes:
+        self.calls_at.append(block)
+        if self.on_call is not None:
+            self.on_call()
+        if block > self.head:
+            raise Web3RPCError(f"BlockOutOfRangeError: block height is {self.head} but "
+                               f"requested was {block}")
+        return (7).to_bytes(32, "big")  # decisionCount 7, say
+
+
+class _Fn:
+    abi = {"type": "function", "name": "decisionCount", "outputs": [{"type": "uint256"}],
+           "inputs": [{"type": "bytes32"}]}
+
+    def _encode_transaction_data(self) -> str:
+        return "0x"
+
+
+class _Contract:
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self.functions = self
+
+    def __getattr__(self, name: str) -> object:
+        return lambda *args: _Fn()
 
 
 class _W3:
@@ -209,3 +239,27 @@ def test_a_view_without_stale_if_error_fails_at_once() -> None:
     eth.fail = True
     with pytest.raises(ConnectionError):
         strict.sync()
+
+
+def test_a_read_survives_the_follower_moving_the_block_under_it() -> None:
+    eth = _SlowEth(delay=0)
+    view = _view(eth)
+    view.sync()
+
+    def follower_moves_on() -> None:  # what the follower thread does at any moment
+        eth.on_call = None
+        eth.head += 1
+        view.sync(force=True)
+
+    eth.on_call = follower_moves_on
+    assert view._read(Read("decisionCount", (bytes(32),))) == 7  # noqa: SLF001
+    assert view.block_number == 101
+
+
+def test_a_chain_restarted_from_older_state_is_read_at_its_own_head() -> None:
+    eth = _SlowEth(delay=0)
+    view = _view(eth)
+    assert view.sync() == 100
+    eth.head = 90  # anvil restarted from its state file: the last blocks are gone
+    assert view._read(Read("decisionCount", (bytes(32),))) == 7  # noqa: SLF001
+    assert eth.calls_at == [100, 90] and view.block_number == 90
