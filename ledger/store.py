@@ -728,16 +728,39 @@ class Store:
             results.append(AcceptResult(p.capture_id, tuple(new_ids), tuple(dups), False))
         # Parents first: events name their capture, EPC rows their event.
         cur.executemany(sql.insert_captures, capture_rows)
+        known = None
         if event_rows:
             # ON CONFLICT DO NOTHING: a concurrent capture of the same event on PostgreSQL
             # must not fail ours; the first writer owns the event.
+            base = self._max_seq(cur) if sql.sqlite else None
             cur.executemany(sql.insert_events, event_rows)
+            if base is not None:
+                known = self._inserted(cur, base, event_rows)
         if epc_rows:
             cur.executemany(sql.insert_epcs, epc_rows)
-            trace_index.index_events(cur, self.dialect, indexed)  # same transaction
+            trace_index.index_events(cur, self.dialect, indexed, known)  # same transaction
         cur.executemany(sql.insert_outbox, outbox_rows)
         it = iter(results)
         return [o if o is not None else next(it) for o in outcomes]
+
+    @staticmethod
+    def _max_seq(cur: Any) -> int:
+        cur.execute("SELECT coalesce(max(seq), 0) FROM events")
+        return int(cur.fetchone()[0])
+
+    def _inserted(self, cur: Any, base: int, rows: Sequence[tuple[Any, ...]]
+                  ) -> dict[bytes, trace_index.StoredEvent] | None:
+        """SQLite, under the write lock: the rows just inserted, as the trace index reads them
+        back, without reading them back. If every row went in and the largest seq grew by
+        exactly their number, they took base+1 … base+n in insertion order (SQLite gives a new
+        row the largest rowid plus one). Anything else (a conflict, AUTOINCREMENT's sequence
+        ahead of the table): None, and the trace index reads them back itself."""
+        n = len(rows)
+        if cur.rowcount != n or self._max_seq(cur) != base + n:
+            return None
+        return {r[0]: trace_index.StoredEvent(r[0], base + 1 + i, r[1], r[5], r[3], r[4], r[7],
+                                              r[8], r[9], r[10])
+                for i, r in enumerate(rows)}
 
     # -- reads ---------------------------------------------------------------------------------
 

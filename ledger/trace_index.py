@@ -42,7 +42,7 @@ from ledger.codes import gln_of
 from ledger.epcis import event_epcs
 from ledger.errors import InvalidInputError
 
-__all__ = ["Indexed", "custodian_of", "index_events", "rebuild", "trace_holder",
+__all__ = ["Indexed", "StoredEvent", "custodian_of", "index_events", "rebuild", "trace_holder",
            "trace_latest", "trace_links"]
 
 _CHUNK = 500
@@ -131,12 +131,14 @@ _STORED = ("SELECT event_id, seq, capture_id, event_time_ms, event_type, action,
            "disposition, read_point, biz_location FROM events WHERE event_id ")
 
 
-def index_events(cur: Any, dialect: str, events: Iterable[Indexed]) -> None:
+def index_events(cur: Any, dialect: str, events: Iterable[Indexed],
+                 stored_rows: Mapping[bytes, StoredEvent] | None = None) -> None:
     """Fold events just written to `events` into the trace index, in the same transaction.
 
     `cur` is a DB-API cursor on the writing connection (the accept path runs on the driver's
     own cursor). Events whose stored row belongs to another capture (a concurrent writer stored
-    it first) are left to that capture's transaction, so custodian follows `events.capture_id`."""
+    it first) are left to that capture's transaction, so custodian follows `events.capture_id`.
+    `stored_rows`: the events' rows as stored, when the writer knows them (else read back)."""
     by_id = {eid: (cid, org, ev, rows) for eid, cid, org, ev, rows in events}
     if not by_id:
         return
@@ -144,12 +146,16 @@ def index_events(cur: Any, dialect: str, events: Iterable[Indexed]) -> None:
     holder: dict[str, tuple[Any, ...]] = {}
     links: set[tuple[str, str]] = set()
     for chunk in _chunks(sorted(by_id)):
-        if dialect == "sqlite":
+        if stored_rows is not None:
+            found: Iterable[Any] = (stored_rows[eid] for eid in chunk)
+        elif dialect == "sqlite":
             cur.execute(_STORED + f"IN ({', '.join('?' * len(chunk))})", list(chunk))
+            found = cur.fetchall()
         else:
             cur.execute(_STORED + "= ANY(%s)", [list(chunk)])
-        for r in cur.fetchall():
-            stored = _Stored(*r)
+            found = cur.fetchall()
+        for r in found:
+            stored = r if isinstance(r, StoredEvent) else StoredEvent(*r)
             eid = bytes(stored.event_id)
             cid, org, ev, rows = by_id[eid]
             if stored.capture_id != cid:
@@ -161,7 +167,7 @@ def index_events(cur: Any, dialect: str, events: Iterable[Indexed]) -> None:
     _write(cur, dialect, latest, holder, links)
 
 
-class _Stored(NamedTuple):
+class StoredEvent(NamedTuple):
     event_id: bytes
     seq: int
     capture_id: str
