@@ -42,6 +42,7 @@ from typing import Any
 
 from eth_account import Account
 
+from bench.wire import percentile
 from ledger.capture import events_tree
 from ledger.chain import Chain
 from ledger.deployment import Deployment, deploy
@@ -104,9 +105,6 @@ def _produce(url: str, index: int, producers: int, events: int, per_capture: int
         store.close()
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
 
 def _lags(store: Store) -> list[float]:
@@ -226,8 +224,8 @@ def measure(w3: Any, deployment: Deployment, rpc_url: str, manifest: Path, *,
         "accept_events_per_s": round(accepted / accept_s),
         "anchor_events_per_s": round(rate),
         "anchored_during_accept": anchored_during,
-        "lag_p50_s": round(_percentile(lags, 0.5), 2),
-        "lag_p99_s": round(_percentile(lags, 0.99), 2),
+        "lag_p50_s": round(percentile(lags, 0.5) or 0.0, 2),
+        "lag_p99_s": round(percentile(lags, 0.99) or 0.0, 2),
         "lag_max_s": round(max(lags), 2),
         "worker": {k: stats.get(k) for k in ("batches", "events", "errors", "resent")},
         "naive_txs": naive_n,

@@ -63,6 +63,7 @@ from typing import Any
 import httpx
 
 from bench.gateway import BenchStack, make_document
+from bench.wire import free_port, percentile
 
 __all__ = ["FaultPlan", "main", "run", "run_plan"]
 
@@ -106,11 +107,6 @@ def _rng(seed: int) -> random.Random:
     return random.Random(seed)  # noqa: S311
 
 
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 # --- what the run observed -------------------------------------------------------------------
@@ -357,7 +353,7 @@ class Stack:
         self.tmp = tmp
         self.db = tmp / "faults.db"
         self.database_url = f"sqlite:///{self.db}"
-        self.port = bench.free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, **bench.gateway_env(self.db), "ZHENZHI_ANCHOR_INTERVAL_S": "0.5"}
         env.pop("ZHENZHI_FAULT", None)
@@ -636,8 +632,8 @@ async def _burst(url: str, items: list[str], seconds: float, attackers: int, tal
         tally.server_errors.extend(errors)
         tally.transport_errors.update(transport)
         tally.statuses.update(phases)
-    p99 = _percentile(legit_lat, 0.99)
-    base = _percentile(base_lat, 0.99)
+    p99 = percentile(legit_lat, 0.99)
+    base = percentile(base_lat, 0.99)
     return {
         "endpoint": "GET /01/{gtin}/21/{serial} (resolver JSON)",
         "limit_per_client_per_s": rate, "limit_burst": limits.scan_burst,
@@ -648,7 +644,7 @@ async def _burst(url: str, items: list[str], seconds: float, attackers: int, tal
         "legit_requests": sum(legit_status.values()),
         "legit_statuses": {str(k): v for k, v in sorted(legit_status.items())},
         "legit_p99_ms": round(p99 * 1000, 1) if p99 is not None else None,
-        "legit_p50_ms": round((_percentile(legit_lat, 0.5) or 0) * 1000, 1),
+        "legit_p50_ms": round((percentile(legit_lat, 0.5) or 0) * 1000, 1),
         "baseline_legit_p99_ms": round(base * 1000, 1) if base is not None else None,
     }
 

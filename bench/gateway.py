@@ -26,10 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx  # readiness checks only: the load itself uses `_fire`
 import orjson
 
-from bench.wire import closed_loop, run
+from bench.wire import closed_loop, cpu_seconds, free_port, percentile, run, wait_ready
 
 __all__ = ["BenchStack", "admit_member", "make_document", "measure", "revoke_key"]
 
@@ -124,14 +123,6 @@ class BenchStack:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    @staticmethod
-    def free_port() -> int:
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            return int(s.getsockname()[1])
-
     def __enter__(self) -> BenchStack:
         from eth_account import Account
         from web3 import Web3
@@ -140,7 +131,7 @@ class BenchStack:
         from ledger.paths import DEVNET_DIR
         from ledger.signing import CaptureDomain
 
-        self.rpc_port = self.free_port()
+        self.rpc_port = free_port()
         self.rpc_url = f"http://127.0.0.1:{self.rpc_port}"
         self._devnet = [sys.executable, str(DEVNET_DIR / "devnet")]
         subprocess.run([*self._devnet, "up", "--port", str(self.rpc_port), "--dir",
@@ -214,23 +205,8 @@ async def _fire(url: str, requests: list[tuple[bytes, dict[str, str]]], concurre
     return time.perf_counter() - start, latencies, statuses
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the gateway exited during start-up")
-        try:
-            if httpx.get(url + "/capture/domain", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("the gateway did not become ready")
 
 
 def redis_url() -> str | None:
@@ -265,7 +241,7 @@ def measure(*, single: int = 4000, batches: int = 48, batch_size: int = 500,
     if workers > 1 and redis_url() is None:
         raise RuntimeError("several gateway workers need a Redis (ZHENZHI_REDIS_URL)")
     with tempfile.TemporaryDirectory(prefix="zhenzhi-bench-") as tmp, BenchStack(Path(tmp)) as stack:
-        port = stack.free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}"
         gateway_env = stack.gateway_env(Path(tmp) / "bench.db")
         env = {**os.environ, **gateway_env,
@@ -279,7 +255,7 @@ def measure(*, single: int = 4000, batches: int = 48, batch_size: int = 500,
                  "--workers", str(workers), "--log-level", "info"], env=env, stderr=log)
         worker = None
         try:
-            _wait_ready(url, proc)  # the gateway migrates the store before it listens
+            wait_ready(url, proc)  # the gateway migrates the store before it listens
             _wait_started(log_path, workers, proc)  # every process, not just the first
             if anchor == "process":
                 worker = subprocess.Popen(
@@ -294,15 +270,15 @@ def measure(*, single: int = 4000, batches: int = 48, batch_size: int = 500,
             run(_fire(url, warm, concurrency))
             singles = _signed_requests([make_document(1, i) for i in range(single)],
                                        stack.key, stack.org, domain, 20_000_000)
-            cpu0 = _cpu_seconds(proc.pid)
+            cpu0 = cpu_seconds(proc.pid)
             elapsed, lat, statuses = run(_fire(url, singles, concurrency))
-            single_cpu = _cpu_seconds(proc.pid) - cpu0
+            single_cpu = cpu_seconds(proc.pid) - cpu0
             bad = [s for s in statuses if s != 202]
             big = _signed_requests([make_document(batch_size, 500_000 + i) for i in range(batches)],
                                    stack.key, stack.org, domain, 30_000_000)
-            cpu0 = _cpu_seconds(proc.pid)
+            cpu0 = cpu_seconds(proc.pid)
             b_elapsed, b_lat, b_statuses = run(_fire(url, big, batch_concurrency))
-            batch_cpu = _cpu_seconds(proc.pid) - cpu0
+            batch_cpu = cpu_seconds(proc.pid) - cpu0
             b_bad = [s for s in b_statuses if s != 202]
             anchored = _anchored_events(gateway_env["ZHENZHI_DATABASE_URL"], anchor)
         finally:
@@ -312,15 +288,15 @@ def measure(*, single: int = 4000, batches: int = 48, batch_size: int = 500,
                     p.wait(timeout=30)
     return {
         "capture_single_events_per_s": round(single / elapsed, 1),
-        "capture_single_p50_ms": round(_percentile(lat, 0.50) * 1000, 2),
-        "capture_single_p99_ms": round(_percentile(lat, 0.99) * 1000, 2),
+        "capture_single_p50_ms": round((percentile(lat, 0.50) or 0.0) * 1000, 2),
+        "capture_single_p99_ms": round((percentile(lat, 0.99) or 0.0) * 1000, 2),
         "capture_single_requests": single,
         # CPU the gateway spent per request (all its threads and its intake pool processes):
         # its cost whatever else the machine was running meanwhile.
         "capture_single_gateway_cpu_ms": round(single_cpu / single * 1000, 3),
         "capture_single_non_202": len(bad),
         "capture_batch_events_per_s": round(batches * batch_size / b_elapsed, 1),
-        "capture_batch_p99_ms": round(_percentile(b_lat, 0.99) * 1000, 2),
+        "capture_batch_p99_ms": round((percentile(b_lat, 0.99) or 0.0) * 1000, 2),
         "capture_batch_requests": batches,
         "capture_batch_gateway_cpu_ms": round(batch_cpu / batches * 1000, 2),
         "capture_batch_non_202": len(b_bad),
@@ -344,21 +320,6 @@ def _wait_started(log_path: Path, workers: int, proc: subprocess.Popen[bytes],
         time.sleep(0.1)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time so far of a process and its live children (the gateway's intake
-    pool workers), from Linux /proc."""
-    total = 0.0
-    pids = [pid]
-    while pids:
-        p = pids.pop()
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-            for task in Path(f"/proc/{p}/task").iterdir():
-                pids += [int(c) for c in (task / "children").read_text().split()]
-        except (FileNotFoundError, ProcessLookupError):
-            continue  # exited meanwhile
-    return total
 
 
 def _anchored_events(database_url: str, anchor: str) -> int | None:

@@ -30,14 +30,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.wire import closed_loop, run
+from bench.wire import closed_loop, cpu_seconds, free_port, percentile, run, wait_ready
 
 __all__ = ["measure"]
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def _lib(scenario: Any, epc: str, rounds: int) -> dict[str, Any]:
@@ -84,27 +81,8 @@ async def _http(url: str, paths: list[str], view: Any, concurrency: int
     return time.perf_counter() - start, latencies, verdicts
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process (Linux /proc), to tell the gateway's cost from the
-    client's on a shared machine."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the gateway exited during start-up")
-        try:
-            if httpx.get(url + "/capture/domain", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("the gateway did not become ready")
 
 
 def measure(*, quick: bool = False, rounds: int | None = None, requests: int | None = None,
@@ -126,13 +104,6 @@ def measure(*, quick: bool = False, rounds: int | None = None, requests: int | N
     devnet = [sys.executable, str(DEVNET_DIR / "devnet")]
     with tempfile.TemporaryDirectory(prefix="zz-bench-verify-") as tmp:
         tmp_path = Path(tmp)
-        import socket
-
-        def free_port() -> int:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                return int(s.getsockname()[1])
-
         rpc_port = free_port()
         rpc = f"http://127.0.0.1:{rpc_port}"
         subprocess.run([*devnet, "up", "--port", str(rpc_port), "--dir", str(tmp_path / "net")],
@@ -164,7 +135,7 @@ def measure(*, quick: bool = False, rounds: int | None = None, requests: int | N
             proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--port",
                                      str(port), "--log-level", "warning"], env=env)
             try:
-                _wait_ready(url, proc)
+                wait_ready(url, proc)
                 distinct = ["/" + c.split("https://id.gs1.org/", 1)[1] for c in cans]
                 paths = (distinct * (requests // len(distinct) + 1))[:requests]
                 view = ChainView(w3, deployment)
@@ -173,9 +144,9 @@ def measure(*, quick: bool = False, rounds: int | None = None, requests: int | N
                 warm_start = time.perf_counter()
                 run(_http(url, distinct, view, concurrency))
                 warm_s = time.perf_counter() - warm_start
-                cpu0 = _cpu_seconds(proc.pid)
+                cpu0 = cpu_seconds(proc.pid)
                 elapsed, lat, verdicts = run(_http(url, paths, view, concurrency))
-                server_cpu = _cpu_seconds(proc.pid) - cpu0
+                server_cpu = cpu_seconds(proc.pid) - cpu0
             finally:
                 proc.terminate()
                 proc.wait(timeout=30)
@@ -183,8 +154,8 @@ def measure(*, quick: bool = False, rounds: int | None = None, requests: int | N
             subprocess.run([*devnet, "down", "--dir", str(tmp_path / "net")], capture_output=True)
     out.update({
         "verify_http_per_s": round(len(paths) / elapsed, 1),
-        "verify_http_p50_ms": round(_percentile(lat, 0.50) * 1000, 2),
-        "verify_http_p99_ms": round(_percentile(lat, 0.99) * 1000, 2),
+        "verify_http_p50_ms": round((percentile(lat, 0.50) or 0.0) * 1000, 2),
+        "verify_http_p99_ms": round((percentile(lat, 0.99) or 0.0) * 1000, 2),
         "verify_http_concurrency": concurrency,
         "verify_http_items": len(cans),
         "verify_http_server_cpu_ms_per_request": round(server_cpu / len(paths) * 1000, 3),

@@ -1,4 +1,6 @@
-"""A lean HTTP/1.1 keep-alive client on asyncio streams, for load generators.
+"""A lean HTTP/1.1 keep-alive client on asyncio streams, for load generators, and what the
+load benchmarks share about the gateway they start (a free port, readiness, its CPU time,
+latency percentiles).
 
 On a 2-core machine the load generator shares the CPU with the gateway, and httpx's
 per-request cost (~0.5 ms, more than some of the work measured) would be counted as the
@@ -8,8 +10,12 @@ gateway's. Requests are pre-serialised bytes; answers are read by Content-Length
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import subprocess
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -59,3 +65,51 @@ def run(coro: Any) -> Any:
     except ImportError:  # pragma: no cover
         return asyncio.run(coro)
     return uvloop.run(coro)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The `q` quantile (nearest rank), None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """Until the gateway at `url` answers (it migrates the store before it listens)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the gateway exited during start-up")
+        try:
+            if httpx.get(url + "/capture/domain", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the gateway did not become ready")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time so far of a process and its live children (a gateway's worker
+    processes), from Linux /proc: the gateway's cost, whatever else the machine runs."""
+    total = 0.0
+    pids = [pid]
+    while pids:
+        p = pids.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in Path(f"/proc/{p}/task").iterdir():
+                pids += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # exited meanwhile
+    return total
