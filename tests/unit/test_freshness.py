@@ -10,7 +10,6 @@ import time
 
 import pytest
 from sqlalchemy import create_engine, event, text
-
 from web3.exceptions import Web3RPCError
 
 from ledger.chain_view import ChainView, Read
