@@ -80,17 +80,17 @@ class Services:
                            domain=view.domain, _closers=closers)
             services.follow("chain-follower", view.follow)
             if settings.run_anchor_worker:
-                services.worker = _start_worker(settings, store, w3, deployment, closers)
+                services.worker = _start_worker(services, settings, store, w3, deployment)
         except BaseException:
             for close in reversed(closers):
                 close()
             raise
         return services
 
-    def follow(self, name: str, loop: Callable[[threading.Event], None]) -> None:
-        """Run `loop(stop)` on a daemon thread until the services close (the followers that
-        keep cached state fresh off the request path: `ChainView.follow`,
-        `StoreVersion.follow`)."""
+    def follow(self, name: str, loop: Callable[[threading.Event], object]) -> None:
+        """Run `loop(stop)` on a daemon thread until the services close: the followers that
+        keep cached state fresh off the request path (`ChainView.follow`,
+        `StoreVersion.follow`) and the in-process anchoring worker."""
         stop = threading.Event()
         thread = threading.Thread(target=loop, args=(stop,), name=name, daemon=True)
         thread.start()
@@ -227,8 +227,8 @@ class Services:
         }
 
 
-def _start_worker(settings: GatewaySettings, store: Store, w3: Any, deployment: Deployment,
-                  closers: list[Callable[[], None]]) -> Any:
+def _start_worker(services: Services, settings: GatewaySettings, store: Store, w3: Any,
+                  deployment: Deployment) -> Any:
     from eth_account import Account
 
     from ledger.anchoring import AnchorWorker
@@ -251,14 +251,5 @@ def _start_worker(settings: GatewaySettings, store: Store, w3: Any, deployment: 
 
     worker = AnchorWorker(store, Chain(w3, deployment), Transactor(w3, account),
                           window=settings.anchor_interval_s)
-    stop = threading.Event()
-    thread = threading.Thread(target=worker.run, kwargs={"stop": stop}, name="anchor-worker",
-                              daemon=True)
-    thread.start()
-
-    def halt() -> None:
-        stop.set()
-        thread.join(timeout=30)
-
-    closers.append(halt)
+    services.follow("anchor-worker", lambda stop: worker.run(stop=stop))
     return worker
