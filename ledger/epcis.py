@@ -218,7 +218,8 @@ _CLASS_LISTS = ("quantityList", "childQuantityList", "inputQuantityList", "outpu
 
 
 def _canonical_epc(value: str) -> str:
-    return _gs1_key_uri(value.strip()) or value.strip()
+    value = value.strip()
+    return _gs1_key_uri(value) or value
 
 
 def event_epcs(event: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -227,15 +228,25 @@ def event_epcs(event: Mapping[str, Any]) -> dict[str, list[str]]:
     Values are canonical Digital Links where the identifier is a GS1 key, else as written;
     duplicates are dropped, first occurrence order kept. Every role is present (maybe empty).
     """
+    # Runs for every stored event: absent keys and one-element lists (most of them) take the
+    # short way.
+    get = event.get
     out: dict[str, list[str]] = {}
     for key, role in _EPC_ROLES:
-        value = event.get(key)
-        values = value if isinstance(value, list) else [value] if isinstance(value, str) else []
-        out[role] = list(dict.fromkeys(_canonical_epc(v) for v in values if isinstance(v, str)))
+        value = get(key)
+        if isinstance(value, str):
+            out[role] = [_canonical_epc(value)]
+        elif not value or not isinstance(value, list):
+            out[role] = []
+        elif len(value) == 1:
+            out[role] = [_canonical_epc(value[0])] if isinstance(value[0], str) else []
+        else:
+            out[role] = list(dict.fromkeys(_canonical_epc(v) for v in value
+                                           if isinstance(v, str)))
     classes: list[str] = []
     for key in _CLASS_LISTS:
-        for element in event.get(key) or ():
+        for element in get(key) or ():
             if isinstance(element, dict) and isinstance(element.get("epcClass"), str):
                 classes.append(_canonical_epc(element["epcClass"]))
-    out["class"] = list(dict.fromkeys(classes))
+    out["class"] = list(dict.fromkeys(classes)) if classes else classes
     return out

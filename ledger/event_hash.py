@@ -596,7 +596,21 @@ _EPC_BODY_CP12 = {
 }
 
 
+def _plain_sgtin(body: str) -> str | None:
+    """The common SGTIN (ASCII digits, then an ASCII letters-and-digits serial: nothing to
+    check character by character, nothing to escape), as the pattern below reads it, without
+    the regular expression (a quarter of the cost); anything else None."""
+    cp, _, rest = body.partition(".")
+    ref, dot, serial = rest.partition(".")
+    if (dot and 6 <= len(cp) <= 12 and len(cp) + len(ref) == 13 and 1 <= len(serial) <= 20
+            and body.isascii() and cp.isdigit() and ref.isdigit() and serial.isalnum()):
+        return "https://id.gs1.org/01/" + _gtin(cp, ref) + "/21/" + serial
+    return None
+
+
 def _epc_id(scheme: str, body: str) -> str | None:
+    if scheme == "sgtin" and (plain := _plain_sgtin(body)) is not None:
+        return plain
     pattern = _EPC_BODY.get(scheme)
     if pattern is None:
         return None

@@ -314,3 +314,27 @@ def test_fast_path_writes_what_the_tree_writes(path: Path) -> None:
         fast = eh._fast_prehash(event, build)
         if fast is not None:
             assert fast == eh._tree_prehash(event, eh._Build(ns, build.resolve))
+
+
+_SGTIN_BODIES = [
+    "0614141.107346.2017", "0614141.107346.ABC123", "061414112345.1.9", "061414.1234567.x",
+    "0614141.107346.12345678901234567890", "0614141.107346.123456789012345678901",
+    "0614141.107346.A.B", "0614141.107346.a%2Fb", "0614141.107346.(1)", "0614141.107346.",
+    "0614141.10734.1", "06141.1073465.1", "0614141107346.1", "0614141.107346",
+    "٠614141.107346.1", "0614141.107346.ü", "0614141.107346.1-2", "0614141.107346._",
+    "0614141..107346.1", "x614141.107346.1",
+]
+
+
+@pytest.mark.parametrize("body", _SGTIN_BODIES)
+def test_plain_sgtin_shortcut_reads_as_the_pattern_does(body: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from ledger import event_hash as eh
+
+    fast = eh._plain_sgtin(body)
+    monkeypatch.setattr(eh, "_plain_sgtin", lambda _body: None)
+    slow = eh._epc_id("sgtin", body)
+    assert fast is None or fast == slow  # the shortcut either agrees or leaves it to the regex
+    if (body.isascii() and body.split(".")[-1].isalnum() and body.count(".") == 2
+            and slow is not None):
+        assert fast == slow  # and it takes every plain one
