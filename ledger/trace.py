@@ -136,8 +136,8 @@ def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]
 _AGG_AS_CHILD = text("""
     SELECT c.epc AS child, p.epc AS parent, e.event_time_ms, e.seq, e.action
     FROM event_epcs c
-    JOIN events e ON e.event_id = c.event_id
-    JOIN event_epcs p ON p.event_id = c.event_id AND p.role = 'parent'
+    JOIN events e ON e.seq = c.seq
+    JOIN event_epcs p ON p.seq = c.seq AND p.role = 'parent'
     WHERE c.role = 'child' AND c.epc IN :epcs AND e.event_type = 'AggregationEvent'
 """).bindparams(bindparam("epcs", expanding=True))
 
@@ -145,24 +145,24 @@ _AGG_AS_CHILD = text("""
 _DELETE_ALL = text("""
     SELECT p.epc AS parent, e.event_time_ms, e.seq
     FROM event_epcs p
-    JOIN events e ON e.event_id = p.event_id
+    JOIN events e ON e.seq = p.seq
     WHERE p.role = 'parent' AND p.epc IN :epcs AND e.event_type = 'AggregationEvent'
       AND e.action = 'DELETE'
-      AND NOT EXISTS (SELECT 1 FROM event_epcs c WHERE c.event_id = e.event_id
+      AND NOT EXISTS (SELECT 1 FROM event_epcs c WHERE c.seq = e.seq
                       AND c.role = 'child')
 """).bindparams(bindparam("epcs", expanding=True))
 
 _EVENTS_OF = text("""
     SELECT x.epc, x.role, e.event_id, e.seq, e.event_time_ms, e.event_type, e.action,
            e.biz_step, e.disposition, e.read_point, e.biz_location, e.gtin, e.lot, e.body
-    FROM event_epcs x JOIN events e ON e.event_id = x.event_id
+    FROM event_epcs x JOIN events e ON e.seq = x.seq
     WHERE x.epc IN :epcs
 """).bindparams(bindparam("epcs", expanding=True))
 
 _TRANSFORMATIONS_OF_CLASS = text("""
     SELECT x.epc, e.event_id, e.seq, e.event_time_ms, e.event_type, e.action, e.biz_step,
            e.disposition, e.read_point, e.biz_location, e.body
-    FROM event_epcs x JOIN events e ON e.event_id = x.event_id
+    FROM event_epcs x JOIN events e ON e.seq = x.seq
     WHERE x.role = 'class' AND x.epc IN :epcs AND e.event_type = 'TransformationEvent'
 """).bindparams(bindparam("epcs", expanding=True))
 
@@ -170,7 +170,7 @@ _TRANSFORMATIONS_OF_CLASS = text("""
 # one index probe per item on its side is half the work of probing both.
 _TRANSFORMATIONS_OF_EPC = {side: text(f"""
     SELECT x.epc, x.role, e.event_id, e.body
-    FROM event_epcs x JOIN events e ON e.event_id = x.event_id
+    FROM event_epcs x JOIN events e ON e.seq = x.seq
     WHERE x.role = '{side}' AND x.epc IN :epcs
       AND e.event_type = 'TransformationEvent'
 """).bindparams(bindparam("epcs", expanding=True))  # noqa: S608 - side is one of two constants
@@ -179,14 +179,14 @@ _TRANSFORMATIONS_OF_EPC = {side: text(f"""
 # The lot an item was commissioned in: ILMD on the ObjectEvent ADD, or on the transformation
 # that output it.
 _LOT_OF = text("""
-    SELECT x.epc, e.lot FROM event_epcs x JOIN events e ON e.event_id = x.event_id
+    SELECT x.epc, e.lot FROM event_epcs x JOIN events e ON e.seq = x.seq
     WHERE x.epc IN :epcs AND e.lot IS NOT NULL
       AND ((x.role = 'epc' AND e.event_type = 'ObjectEvent' AND e.action = 'ADD')
            OR (x.role = 'output' AND e.event_type = 'TransformationEvent'))
 """).bindparams(bindparam("epcs", expanding=True))
 
 _MEMBERS = """
-    SELECT ee.epc FROM events e JOIN event_epcs ee ON ee.event_id = e.event_id
+    SELECT ee.epc FROM events e JOIN event_epcs ee ON ee.seq = e.seq
     WHERE e.gtin = :g{i} AND e.lot = :l{i}
       AND ((ee.role = 'epc' AND e.event_type = 'ObjectEvent' AND e.action = 'ADD')
            OR (ee.role = 'output' AND e.event_type = 'TransformationEvent'))
@@ -370,12 +370,12 @@ class Tracer:
         stmt = text("""
             WITH RECURSIVE down(parent, child) AS (
                 SELECT p.epc, c.epc FROM event_epcs p
-                JOIN event_epcs c ON c.event_id = p.event_id AND c.role = 'child'
+                JOIN event_epcs c ON c.seq = p.seq AND c.role = 'child'
                 WHERE p.role = 'parent' AND p.epc IN :epcs
               UNION
                 SELECT p.epc, c.epc FROM down
                 JOIN event_epcs p ON p.epc = down.child AND p.role = 'parent'
-                JOIN event_epcs c ON c.event_id = p.event_id AND c.role = 'child'
+                JOIN event_epcs c ON c.seq = p.seq AND c.role = 'child'
             )
             SELECT parent, child FROM down
         """).bindparams(bindparam("epcs", expanding=True))

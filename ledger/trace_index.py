@@ -42,8 +42,8 @@ from ledger.codes import gln_of
 from ledger.epcis import event_epcs
 from ledger.errors import InvalidInputError
 
-__all__ = ["Indexed", "StoredEvent", "custodian_of", "index_events", "rebuild", "trace_holder",
-           "trace_latest", "trace_links"]
+__all__ = ["Folded", "Indexed", "StoredEvent", "custodian_of", "fold", "index_events", "rebuild",
+           "stored_events", "trace_holder", "trace_latest", "trace_links", "write"]
 
 _CHUNK = 500
 
@@ -80,9 +80,9 @@ trace_links = Table(
     sqlite_with_rowid=False,
 )
 
-# (event_id, capture_id, org of that capture, the event as captured, its `event_epcs` rows
-# (event_id, role, epc) as the store writes them)
-Indexed = tuple[bytes, str, bytes, Mapping[str, Any], Sequence[tuple[bytes, str, str]]]
+# (event_id, capture_id, org of that capture, the event as captured, its EPCs by role as the
+# store writes them to `event_epcs`: `ledger.epcis.event_epcs` of the event)
+Indexed = tuple[bytes, str, bytes, Mapping[str, Any], Mapping[str, Sequence[str]]]
 
 _POSSESSING = ("possessing_party", "https://ref.gs1.org/cbv/SDT-possessing_party",
                "urn:epcglobal:cbv:sdt:possessing_party")
@@ -127,47 +127,9 @@ def _upsert_sql(table: Table, dialect: str, newer_only: bool) -> str:
     return head + f"DO UPDATE SET {sets} WHERE " + _NEWER.format(t=table.name)
 
 
-_STORED = ("SELECT event_id, seq, capture_id, event_time_ms, event_type, action, biz_step, "
-           "disposition, read_point, biz_location FROM events WHERE event_id ")
-
-
-def index_events(cur: Any, dialect: str, events: Iterable[Indexed],
-                 stored_rows: Mapping[bytes, StoredEvent] | None = None) -> None:
-    """Fold events just written to `events` into the trace index, in the same transaction.
-
-    `cur` is a DB-API cursor on the writing connection (the accept path runs on the driver's
-    own cursor). Events whose stored row belongs to another capture (a concurrent writer stored
-    it first) are left to that capture's transaction, so custodian follows `events.capture_id`.
-    `stored_rows`: the events' rows as stored, when the writer knows them (else read back)."""
-    by_id = {eid: (cid, org, ev, rows) for eid, cid, org, ev, rows in events}
-    if not by_id:
-        return
-    latest: dict[str, tuple[Any, ...]] = {}
-    holder: dict[str, tuple[Any, ...]] = {}
-    links: set[tuple[str, str]] = set()
-    for chunk in _chunks(sorted(by_id)):
-        if stored_rows is not None:
-            found: Iterable[Any] = (stored_rows[eid] for eid in chunk)
-        elif dialect == "sqlite":
-            cur.execute(_STORED + f"IN ({', '.join('?' * len(chunk))})", list(chunk))
-            found = cur.fetchall()
-        else:
-            cur.execute(_STORED + "= ANY(%s)", [list(chunk)])
-            found = cur.fetchall()
-        for r in found:
-            stored = r if isinstance(r, StoredEvent) else StoredEvent(*r)
-            eid = bytes(stored.event_id)
-            cid, org, ev, rows = by_id[eid]
-            if stored.capture_id != cid:
-                continue
-            epcs: dict[str, list[str]] = {}
-            for _eid, role, epc in rows:
-                epcs.setdefault(role, []).append(epc)
-            _fold(stored, eid, org, ev, epcs, latest, holder, links)
-    _write(cur, dialect, latest, holder, links)
-
-
 class StoredEvent(NamedTuple):
+    """An `events` row as the index reads it."""
+
     event_id: bytes
     seq: int
     capture_id: str
@@ -178,6 +140,57 @@ class StoredEvent(NamedTuple):
     disposition: str | None
     read_point: str | None
     biz_location: str | None
+
+
+_STORED = ("SELECT event_id, seq, capture_id, event_time_ms, event_type, action, biz_step, "
+           "disposition, read_point, biz_location FROM events WHERE event_id ")
+
+
+def stored_events(cur: Any, dialect: str, ids: Sequence[bytes]) -> dict[bytes, StoredEvent]:
+    """The `events` rows of `ids` that exist, by event id (`cur`: a DB-API cursor)."""
+    out: dict[bytes, StoredEvent] = {}
+    for chunk in _chunks(ids):
+        if dialect == "sqlite":
+            cur.execute(_STORED + f"IN ({', '.join('?' * len(chunk))})", list(chunk))
+        else:
+            cur.execute(_STORED + "= ANY(%s)", [list(chunk)])
+        for r in cur.fetchall():
+            row = StoredEvent(bytes(r[0]), *r[1:])
+            out[row.event_id] = row
+    return out
+
+
+class Folded(NamedTuple):
+    """Trace facts of some events, ready to upsert (`write`): per EPC its latest row and,
+    if aggregated, its holder; and every (child, parent) link."""
+
+    latest: dict[str, tuple[Any, ...]]  # epc → (event_time_ms, seq, event_id, biz_step,
+    #                                             disposition, location, custodian)
+    holder: dict[str, tuple[Any, ...]]  # epc → (event_time_ms, seq, parent, action)
+    links: set[tuple[str, str]]
+
+
+def fold(events: Iterable[tuple[Indexed, Any]]) -> Folded:
+    """The trace facts of `events`: each event as the writer had it, paired with its stored
+    row (a `StoredEvent`, or anything with its fields). Pure: the store folds a group of
+    captures before it takes the write lock, with positions for seqs (`write`'s `seq_base`
+    then makes them seqs)."""
+    out = Folded({}, {}, set())
+    for (eid, _cid, org, ev, epcs), stored in events:
+        _fold(stored, eid, org, ev, epcs, out.latest, out.holder, out.links)
+    return out
+
+
+def index_events(cur: Any, dialect: str,
+                 events: Iterable[tuple[Indexed, StoredEvent]]) -> None:
+    """Fold events just written to `events` into the trace index, in the same transaction.
+
+    `cur` is a DB-API cursor on the writing connection (the accept path runs on the driver's
+    own cursor); `events` pairs each event as the writer had it with its row as stored. The
+    writer passes only events its own transaction stored: one whose row belongs to another
+    capture (a concurrent writer stored it first) is that capture's to index, so custodian
+    follows `events.capture_id`."""
+    write(cur, dialect, fold(events))
 
 
 def _fold(r: Any, eid: bytes, org: bytes, ev: Mapping[str, Any],
@@ -205,18 +218,25 @@ def _fold(r: Any, eid: bytes, org: bytes, ev: Mapping[str, Any],
                 holder[child] = mark
 
 
-def _write(cur: Any, dialect: str, latest: Mapping[str, tuple[Any, ...]],
-           holder: Mapping[str, tuple[Any, ...]], links: set[tuple[str, str]]) -> None:
-    # Sorted keys: concurrent PostgreSQL writers then lock shared rows in the same order and
-    # cannot deadlock on each other.
+def write(cur: Any, dialect: str, folded: Folded, *, seq_base: int = 0) -> None:
+    """Upsert `folded` into the trace index (`cur`: a DB-API cursor in the writer's
+    transaction), each seq in it plus `seq_base`."""
+    latest, holder, links = folded
+    # On PostgreSQL, sorted keys: concurrent writers then lock shared rows in the same order
+    # and cannot deadlock on each other. SQLite has one writer at a time.
+    order: Any = sorted if dialect != "sqlite" else list
     if latest:
-        cur.executemany(_upsert_sql(trace_latest, dialect, True),
-                             [(epc, *latest[epc]) for epc in sorted(latest)])
+        if seq_base:
+            rows = [(epc, r[0], r[1] + seq_base, *r[2:]) for epc, r in latest.items()]
+        else:
+            rows = [(epc, *r) for epc, r in latest.items()]
+        cur.executemany(_upsert_sql(trace_latest, dialect, True), order(rows))
     if holder:
         cur.executemany(_upsert_sql(trace_holder, dialect, True),
-                             [(epc, h[2], h[0], h[1], h[3]) for epc, h in sorted(holder.items())])
+                        order([(epc, h[2], h[0], h[1] + seq_base, h[3])
+                               for epc, h in holder.items()]))
     if links:
-        cur.executemany(_upsert_sql(trace_links, dialect, False), sorted(links))
+        cur.executemany(_upsert_sql(trace_links, dialect, False), order(links))
 
 
 def rebuild(conn: Connection, dialect: str, *, batch: int = 5_000) -> int:
@@ -243,7 +263,7 @@ def rebuild(conn: Connection, dialect: str, *, batch: int = 5_000) -> int:
             _fold(r, bytes(r.event_id), bytes(r.org), ev, event_epcs(ev), latest, holder, links)
         cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            _write(cur, dialect, latest, holder, links)
+            write(cur, dialect, Folded(latest, holder, links))
         finally:
             cur.close()
         total += len(rows)

@@ -83,7 +83,11 @@ def register(app: typer.Typer) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
         try:
-            store = Store(db)
+            # Checkpoints on a thread of its own, as the gateway's: SQLite's automatic one runs
+            # inside a commit, and this worker commits holding the store's write turn, so
+            # every gateway's committer waited while it copied the WAL (tens of ms, several
+            # times a second under load).
+            store = Store(db, background_checkpoint=True)
             store.migrate()
             w3 = web3_for(rpc)
             chain = Chain(w3, Deployment.load(manifest))
@@ -91,7 +95,10 @@ def register(app: typer.Typer) -> None:
                                   batch_size=batch_size, window=window, in_flight=in_flight,
                                   fault=os.environ.get(FAULT_ENV) or None)
             freeze_startup_heap()  # no 100 ms collections while it holds the write lock
-            stats = worker.run(once=once, stop=stop)
+            try:
+                stats = worker.run(once=once, stop=stop)
+            finally:
+                store.close()  # stops the checkpointer after a last checkpoint
         except LedgerError as exc:
             fail(str(exc))
         print_json(vars(stats))

@@ -129,3 +129,24 @@ def test_vendored_schema_equals_the_official_one() -> None:
     if not official.exists():
         pytest.skip(f"no conformance folder at {official.parent}")
     assert SCHEMA_FILE.read_bytes() == official.read_bytes()
+
+
+@pytest.mark.parametrize("epcs", [
+    {"epc": ["https://id.gs1.org/01/10614141073464/21/2017"]},
+    {"class": ["https://id.gs1.org/01/10614141073464/10/LOT-7"]},
+    {"output": ["https://id.gs1.org/01/10614141073464/10/L%2F1/21/9"]},
+    {"epc": ["https://id.gs1.org/01/1061414107346/21/short"]},
+    {"epc": ["https://id.gs1.org/01/106141410734645/21/long"]},
+    {"epc": ["https://id.gs1.org/01/10614141073464/10/"]},
+    {"epc": ["https://id.gs1.org/01/10614141073464/10/A?x=1"]},
+    {"epc": ["https://example.com/01/10614141073464/10/B"], "class": []},
+    {"child": ["urn:epc:id:sgtin:0614141.107346.2017"],
+     "input": ["https://id.gs1.org/01/20614141073461/10/C"]},
+])
+def test_gtin_lot_shortcut_reads_links_as_the_pattern_does(
+        epcs: dict[str, list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    from ledger import store
+
+    fast = store._gtin_lot({}, epcs)
+    monkeypatch.setattr(store, "_ID_GTIN", "\0")  # no link takes the shortcut
+    assert fast == store._gtin_lot({}, epcs)
