@@ -758,7 +758,8 @@ class Store:
                 # Every offered event is this transaction's, at seq base + its position.
                 cur.executemany(sql.insert_epcs, [(base + pos, role, epc)
                                                   for pos, role, epc in plan.epc_rows])
-                folded = plan.folded or trace_index.fold(_at_positions(plan))
+                folded = (plan.folded if plan.folded is not None
+                          else trace_index.fold(_at_positions(plan)))
                 trace_index.write(cur, self.dialect, folded, seq_base=base)
             else:
                 rows = trace_index.stored_events(cur, self.dialect,

@@ -1,5 +1,6 @@
 """Lighter event rows: event_epcs names its event by `events.seq` instead of
-`events.event_id`, and events.capture_id loses an index no query uses.
+`events.event_id`; events.capture_id loses an index no query uses; the indexes of optional
+fields cover only the events that have them.
 
 Revision ID: 0003
 Revises: 0002
@@ -12,6 +13,10 @@ grows, so new rows append. The rows are copied across (joined to `events` on the
 
 `ix_events_capture_id` was written on every insert and read by nothing: queries join events to
 their capture, never the reverse (a capture's events are found by id from captures.event_ids).
+
+bizStep, disposition, readPoint, bizLocation and lot are optional, and every query on them
+asks for values (`=`, `IN`), which both databases know cannot match NULL: their indexes become
+partial (`WHERE col IS NOT NULL`), so an event without the field adds no entry to them.
 """
 
 import sqlalchemy as sa
@@ -48,8 +53,23 @@ def _swap(key: sa.Column, fk: sa.ForeignKeyConstraint, copy: str) -> None:
     op.create_index(op.f("ix_event_epcs_epc_role"), "event_epcs", ["epc", "role"], unique=False)
 
 
+# index name → its columns; the last column is the one that may be NULL
+_OPTIONAL = {"ix_events_biz_step": ["biz_step"], "ix_events_disposition": ["disposition"],
+             "ix_events_read_point": ["read_point"], "ix_events_biz_location": ["biz_location"],
+             "ix_events_gtin_lot": ["gtin", "lot"]}
+
+
+def _optional_indexes(partial: bool) -> None:
+    for name, cols in _OPTIONAL.items():
+        op.drop_index(name, table_name="events")
+        where = sa.text(f"{cols[-1]} IS NOT NULL") if partial else None
+        op.create_index(name, "events", cols, unique=False, sqlite_where=where,
+                        postgresql_where=where)
+
+
 def upgrade() -> None:
     op.drop_index(op.f("ix_events_capture_id"), table_name="events")
+    _optional_indexes(partial=True)
     _swap(sa.Column("seq", _SERIAL, nullable=False),
           sa.ForeignKeyConstraint(["seq"], ["events.seq"],
                                   name=op.f("fk_event_epcs_seq_events")),
@@ -58,6 +78,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    _optional_indexes(partial=False)
     _swap(sa.Column("event_id", sa.LargeBinary(length=32), nullable=False),
           sa.ForeignKeyConstraint(["event_id"], ["events.event_id"],
                                   name=op.f("fk_event_epcs_event_id_events")),
