@@ -142,6 +142,17 @@ SECTIONS: dict[str, Section] = {
 }
 
 
+def speed_probe() -> float:
+    """Seconds this machine takes for 10 million pure-Python additions: the same code's
+    figures move with it (on these shared 2-core machines it has read 0.9–1.6 s within one
+    day), so each run records it at its start and end to make runs comparable."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return round(time.perf_counter() - start, 2)
+
+
 def machine() -> dict[str, Any]:
     cpu = "unknown"
     try:
@@ -183,6 +194,12 @@ def render(results: dict[str, Any]) -> str:
         f"{results['machine']['cores']} cores, {results['machine']['cpu_model']}; "
         f"{'quick' if results['quick'] else 'full'} run of {results['duration_s']} s on "
         f"{results['finished_at']}.",
+    ]
+    probe = results["machine"].get("speed_probe_s")
+    if probe:
+        lines.append(f"CPU speed probe (10 million Python additions, lower is faster): "
+                     f"{probe['start']} s at the start, {probe['end']} s at the end.")
+    lines += [
         "",
         "| figure | value | target | | what |",
         "|---|---|---|---|---|",
@@ -222,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results: dict[str, Any] = {"quick": args.quick, "machine": machine(), "sections": {},
                                "errors": {}}
+    probe_start = speed_probe()
     names = args.only or list(SECTIONS)
     for i, name in enumerate(names):
         if not _CHAIN_SECTIONS & set(names[i:]):
@@ -243,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
                 results[key] = figures[key]
         print(f"    {name}: {figures['section_s']} s", file=sys.stderr, flush=True)
     _chain.close()
+    results["machine"]["speed_probe_s"] = {"start": probe_start, "end": speed_probe()}
     results["duration_s"] = round(time.monotonic() - started, 1)
     results["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     for key in TARGETS:
