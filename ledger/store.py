@@ -45,7 +45,6 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
-    exists,
     func,
     insert,
     or_,
@@ -858,8 +857,12 @@ class Store:
                     # A range, not LIKE: both databases then use the (epc, role) index, and
                     # no LIKE metacharacter in an EPC can widen the match.
                     matches.append(and_(ee.c.epc >= epc, ee.c.epc < epc + "\U0010ffff"))
-        return exists(select(1).where(ee.c.seq == t.events.c.seq,
-                                      ee.c.role.in_(list(roles)), or_(*matches)))
+        # An uncorrelated `seq IN (...)`: the planner reads the matching EPC rows from their
+        # index first and fetches each event by seq. The correlated EXISTS it replaces was
+        # planned as a scan of every event with a probe each (27 ms at 20,000 events, and
+        # linear: over a second per call at 1,000,000).
+        return t.events.c.seq.in_(select(ee.c.seq).where(ee.c.role.in_(list(roles)),
+                                                         or_(*matches)))
 
     def query_events(self, filters: EventQuery, per_page: int = 100,
                      page_token: str | None = None) -> tuple[list[StoredEvent], str | None]:

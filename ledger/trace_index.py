@@ -10,10 +10,12 @@ Tables (on `ledger.tables.metadata`, created by migration 0002):
     trace_links    every (child, parent) pair any event has named: the containment graph that
                    a recall walks upwards from the items of a lot
 
-`index_events` runs inside the store's accept transaction, after the event rows are written.
-Upserts keep the maximum by (event_time_ms, seq), so captures may arrive in any order and a
-repeat indexes nothing new: the index is a function of the stored events alone (`rebuild`
-recomputes it from them, which migration 0002 uses to back-fill an existing store).
+The store writes the index inside its accept transaction, after the event rows: `fold` the
+group's events (before the write lock, positions standing for seqs) and `write` them (under
+it, positions made seqs), or `index_events` both at once when it learns under the lock which
+events it stored. Upserts keep the maximum by (event_time_ms, seq), so captures may arrive in
+any order and a repeat indexes nothing new: the index is a function of the stored events alone
+(`rebuild` recomputes it from them, which migration 0002 uses to back-fill an existing store).
 
 Custodian is fixed per event when it is stored: the destination's possessing party if the event
 has one in its destinationList, else the organisation that signed the capture that first brought
