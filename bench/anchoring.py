@@ -119,8 +119,6 @@ def _produce(url: str, index: int, producers: int, events: int, per_capture: int
         store.close()
 
 
-
-
 def _lags(store: Store) -> list[float]:
     """Seconds from each capture's acceptance to its batch's anchoring, from the store."""
     from sqlalchemy import select

@@ -144,8 +144,8 @@ SECTIONS: dict[str, Section] = {
 
 def speed_probe() -> float:
     """Seconds this machine takes for 10 million pure-Python additions: the same code's
-    figures move with it (on these shared 2-core machines it has read 0.9–1.6 s within one
-    day), so each run records it at its start and end to make runs comparable."""
+    figures move with its speed (on these shared 2-core machines it changed by half within an
+    hour), so each run records it at its start and end to make runs comparable."""
     start = time.perf_counter()
     total = 0
     for i in range(10_000_000):

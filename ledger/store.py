@@ -765,13 +765,13 @@ class Store:
                                                  [r[0] for r in plan.event_rows])
                 # A row of this transaction carries the capture that offered it; one stored
                 # before carries another (a capture already stored never gets this far).
-                mine = [(ix, rows[ix[0]]) for ix in plan.offered
-                        if ix[0] in rows and rows[ix[0]].capture_id == ix[1]]
-                cur.executemany(sql.insert_epcs, [(row.seq, role, epc) for ix, row in mine
-                                                  for role, epcs in ix[4].items()
-                                                  for epc in epcs])
-                trace_index.index_events(cur, self.dialect, mine)  # same transaction
-                results = _results(fresh, {ix[0] for ix, _row in mine})
+                mine = {pos: (ix, rows[ix[0]]) for pos, ix in enumerate(plan.offered, 1)
+                        if ix[0] in rows and rows[ix[0]].capture_id == ix[1]}
+                cur.executemany(sql.insert_epcs, [(mine[pos][1].seq, role, epc)
+                                                  for pos, role, epc in plan.epc_rows
+                                                  if pos in mine])
+                trace_index.index_events(cur, self.dialect, mine.values())  # same transaction
+                results = _results(fresh, {ix[0] for ix, _row in mine.values()})
         cur.executemany(sql.insert_outbox, plan.outbox_rows)
         it = iter(results)
         return [o if o is not None else next(it) for o in outcomes]

@@ -228,17 +228,22 @@ def write(cur: Any, dialect: str, folded: Folded, *, seq_base: int = 0) -> None:
     # and cannot deadlock on each other. SQLite has one writer at a time.
     order: Any = sorted if dialect != "sqlite" else list
     if latest:
-        if seq_base:
-            rows = [(epc, r[0], r[1] + seq_base, *r[2:]) for epc, r in latest.items()]
-        else:
-            rows = [(epc, *r) for epc, r in latest.items()]
-        cur.executemany(_upsert_sql(trace_latest, dialect, True), order(rows))
+        cur.executemany(_upsert_sql(trace_latest, dialect, True),
+                        order([(epc, r[0], r[1] + seq_base, *r[2:])
+                               for epc, r in latest.items()]))
     if holder:
         cur.executemany(_upsert_sql(trace_holder, dialect, True),
                         order([(epc, h[2], h[0], h[1] + seq_base, h[3])
                                for epc, h in holder.items()]))
     if links:
         cur.executemany(_upsert_sql(trace_links, dialect, False), order(links))
+
+
+def _stored_as_indexed(rows: Iterable[Any]) -> Iterator[tuple[Indexed, Any]]:
+    """`rebuild`'s rows (an events row with its capture's org) as `fold` takes them."""
+    for r in rows:
+        ev = orjson.loads(r.body)
+        yield (bytes(r.event_id), r.capture_id, bytes(r.org), ev, event_epcs(ev)), r
 
 
 def rebuild(conn: Connection, dialect: str, *, batch: int = 5_000) -> int:
@@ -257,15 +262,10 @@ def rebuild(conn: Connection, dialect: str, *, batch: int = 5_000) -> int:
         rows = conn.execute(stmt.where(e.c.seq > last).limit(batch)).all()
         if not rows:
             return total
-        latest: dict[str, tuple[Any, ...]] = {}
-        holder: dict[str, tuple[Any, ...]] = {}
-        links: set[tuple[str, str]] = set()
-        for r in rows:
-            ev = orjson.loads(r.body)
-            _fold(r, bytes(r.event_id), bytes(r.org), ev, event_epcs(ev), latest, holder, links)
+        folded = fold(_stored_as_indexed(rows))
         cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            write(cur, dialect, Folded(latest, holder, links))
+            write(cur, dialect, folded)
         finally:
             cur.close()
         total += len(rows)
