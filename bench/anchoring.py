@@ -51,15 +51,15 @@ from typing import Any
 from eth_account import Account
 
 from bench.wire import cpu_seconds, percentile
-from ledger.capture import events_tree
-from ledger.chain import Chain
-from ledger.deployment import Deployment, deploy
-from ledger.event_hash import event_hash
-from ledger.heap import freeze_startup_heap
-from ledger.merkle import keccak256
-from ledger.signing import CaptureDomain, build_signed_capture, sign_capture
-from ledger.store import Store
-from ledger.transactor import Transactor, anvil_dev_key
+from ledger.chain.client import Chain
+from ledger.chain.deployment import Deployment, deploy
+from ledger.chain.transactor import Transactor, anvil_dev_key
+from ledger.epcis.event_hash import event_hash
+from ledger.proofs.capture import events_tree
+from ledger.proofs.merkle import keccak256
+from ledger.proofs.signing import CaptureDomain, build_signed_capture, sign_capture
+from ledger.runtime.heap import freeze_startup_heap
+from ledger.store.store import Store
 
 __all__ = ["measure"]
 
@@ -95,7 +95,7 @@ def _produce(url: str, index: int, producers: int, events: int, per_capture: int
     `seconds` have passed or its share is done."""
     caps = _captures(events // producers, per_capture, tag=index)
     # The captures are this run's input, held for its length: out of the collector's sight,
-    # as a gateway's start-up heap is (`ledger.heap`), or every full collection walks them.
+    # as a gateway's start-up heap is (`ledger.runtime.heap`), or every full collection walks them.
     freeze_startup_heap()
     store = Store(url, background_checkpoint=True)  # as the gateway opens it
     ready.set()
@@ -123,7 +123,7 @@ def _lags(store: Store) -> list[float]:
     """Seconds from each capture's acceptance to its batch's anchoring, from the store."""
     from sqlalchemy import select
 
-    from ledger import tables as t
+    from ledger.store import tables as t
 
     c, b = t.captures, t.batches
     with store.engine.connect() as conn:
@@ -137,7 +137,7 @@ def _anchored_by(store: Store, ms: int) -> int:
     """Events whose batch the store had recorded as anchored at `ms` (unix milliseconds)."""
     from sqlalchemy import func, select
 
-    from ledger import tables as t
+    from ledger.store import tables as t
 
     b = t.batches
     with store.engine.connect() as conn:

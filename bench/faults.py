@@ -229,9 +229,9 @@ class Signer:
     def next(self, rng: random.Random) -> Signed:
         import orjson
 
-        from ledger.capture import events_tree
-        from ledger.event_hash import event_hashes, format_event_id
-        from ledger.signing import sign_capture, signature_to_headers
+        from ledger.epcis.event_hash import event_hashes, format_event_id
+        from ledger.proofs.capture import events_tree
+        from ledger.proofs.signing import sign_capture, signature_to_headers
 
         with self._lock:
             self._seed += 1
@@ -347,7 +347,7 @@ class Load:
 
 class Stack:
     def __init__(self, bench: BenchStack, tmp: Path) -> None:
-        from ledger.transactor import anvil_dev_key
+        from ledger.chain.transactor import anvil_dev_key
 
         self.bench = bench
         self.tmp = tmp
@@ -381,7 +381,7 @@ class Stack:
         raise RuntimeError("the gateway did not come back")
 
     def store(self) -> Any:
-        from ledger.store import Store
+        from ledger.store.store import Store
 
         return Store(self.database_url)
 
@@ -400,7 +400,7 @@ def _unanchored_before(store: Any, ms: int) -> int:
     """Captures received up to `ms` whose batch is not anchored (none yet, or built/sent)."""
     from sqlalchemy import func, select
 
-    from ledger import tables as t
+    from ledger.store import tables as t
 
     c, b = t.captures, t.batches
     with store.engine.connect() as conn:
@@ -540,7 +540,7 @@ async def _legit(url: str, items: list[str], seconds: float, tally: Tally, membe
     """A consumer and an EPCIS reader on their own address, below every limit: one resolver
     JSON read a second and three event queries a second. Event data is for members only, so
     the reader signs each query with the bench member's key."""
-    from ledger.request_signing import sign_request
+    from ledger.proofs.request_signing import sign_request
 
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
@@ -664,11 +664,11 @@ def _audit(stack: Stack, tally: Tally, sample: int, rng: random.Random) -> dict[
     """Everything acknowledged is stored and anchored exactly once, and proofs verify on chain."""
     from sqlalchemy import select
 
-    from ledger import tables as t
-    from ledger.capture import event_leaf
-    from ledger.chain import Chain
-    from ledger.event_hash import parse_event_id
-    from ledger.merkle import MerkleTree, keccak256, verify_proof
+    from ledger.chain.client import Chain
+    from ledger.epcis.event_hash import parse_event_id
+    from ledger.proofs.capture import event_leaf
+    from ledger.proofs.merkle import MerkleTree, keccak256, verify_proof
+    from ledger.store import tables as t
 
     store = stack.store()
     chain = Chain(stack.bench.w3, stack.bench.deployment)
@@ -808,7 +808,7 @@ def _serial_of(epc: str) -> str:
 def _recent_epcs(stack: Stack, n: int) -> list[str]:
     from sqlalchemy import select
 
-    from ledger import tables as t
+    from ledger.store import tables as t
 
     store = stack.store()
     try:

@@ -19,12 +19,12 @@ from typing import Any
 from eth_account import Account
 from web3 import Web3
 
-from ledger.capture import event_leaf
-from ledger.chain import Chain
-from ledger.codes import check_digit, codes_tree
-from ledger.deployment import Deployment
-from ledger.merkle import MerkleTree
-from ledger.transactor import Transactor, anvil_dev_key
+from ledger.chain.client import Chain
+from ledger.chain.deployment import Deployment
+from ledger.chain.transactor import Transactor, anvil_dev_key
+from ledger.proofs.capture import event_leaf
+from ledger.proofs.codes import check_digit, codes_tree
+from ledger.proofs.merkle import MerkleTree
 
 __all__ = ["BATCH_SIZES", "GOALS", "LOT_SIZE", "measure"]
 
@@ -93,7 +93,7 @@ def main() -> int:  # pragma: no cover - a manual benchmark
     import tempfile
     from pathlib import Path
 
-    from ledger.deployment import deploy
+    from ledger.chain.deployment import deploy
     from tests.conftest import AnvilProcess, free_port
 
     proc = AnvilProcess(Path(tempfile.mkdtemp(prefix="zhenzhi-gas-")), free_port())

@@ -76,7 +76,7 @@ def make_document(n_events: int, seed: int) -> dict[str, Any]:
 # --- consortium set-up (dev account 0 is the operator: ADMIN with quorum 1) -------------------
 
 def _consortium(w3: Any, deployment: Any) -> Any:
-    from ledger.compiler import load_artifact
+    from ledger.chain.compiler import load_artifact
 
     return w3.eth.contract(address=deployment.address("Consortium"),
                            abi=load_artifact("Consortium")["abi"])
@@ -85,7 +85,7 @@ def _consortium(w3: Any, deployment: Any) -> Any:
 def _admin(w3: Any) -> Any:
     from eth_account import Account
 
-    from ledger.transactor import Transactor, anvil_dev_key
+    from ledger.chain.transactor import Transactor, anvil_dev_key
 
     return Transactor(w3, Account.from_key(anvil_dev_key(0)))
 
@@ -93,8 +93,8 @@ def _admin(w3: Any) -> Any:
 def admit_member(w3: Any, deployment: Any, gln: str, roles: list[str],
                  keys: list[str], admin: Any = None) -> bytes:
     """Admit organisation `gln` with `roles` and signing `keys` (propose + execute, quorum 1)."""
-    from ledger.codes import org_id
-    from ledger.merkle import keccak256
+    from ledger.proofs.codes import org_id
+    from ledger.proofs.merkle import keccak256
 
     admin = admin or _admin(w3)
     consortium = _consortium(w3, deployment)
@@ -127,9 +127,9 @@ class BenchStack:
         from eth_account import Account
         from web3 import Web3
 
-        from ledger.deployment import deploy
+        from ledger.chain.deployment import deploy
         from ledger.paths import DEVNET_DIR
-        from ledger.signing import CaptureDomain
+        from ledger.proofs.signing import CaptureDomain
 
         self.rpc_port = free_port()
         self.rpc_url = f"http://127.0.0.1:{self.rpc_port}"
@@ -151,7 +151,7 @@ class BenchStack:
         return self
 
     def gateway_env(self, database: Path) -> dict[str, str]:
-        from ledger.transactor import anvil_dev_key
+        from ledger.chain.transactor import anvil_dev_key
 
         return {"ZHENZHI_DATABASE_URL": f"sqlite:///{database}",
                 "ZHENZHI_RPC_URL": self.rpc_url,
@@ -165,9 +165,9 @@ class BenchStack:
 
 def _signed_requests(docs: list[dict[str, Any]], key: bytes, org: bytes, domain: Any,
                      first_nonce: int) -> list[tuple[bytes, dict[str, str]]]:
-    from ledger.capture import events_tree
-    from ledger.event_hash import event_hashes
-    from ledger.signing import sign_capture, signature_to_headers
+    from ledger.epcis.event_hash import event_hashes
+    from ledger.proofs.capture import events_tree
+    from ledger.proofs.signing import sign_capture, signature_to_headers
 
     out = []
     now = int(time.time())
@@ -326,7 +326,7 @@ def _anchored_events(database_url: str, anchor: str) -> int | None:
     """Events the worker had anchored when the load stopped: proof that it ran alongside."""
     if anchor == "off":
         return None
-    from ledger.store import Store
+    from ledger.store.store import Store
 
     store = Store(database_url)
     try:

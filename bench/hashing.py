@@ -15,8 +15,8 @@ import random
 import time
 from typing import Any
 
-from ledger.epcis import parse_document
-from ledger.event_hash import event_ids
+from ledger.epcis.document import parse_document
+from ledger.epcis.event_hash import event_ids
 
 CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
            {"ex": "https://ns.example.com/epcis/"}]

@@ -6,7 +6,7 @@ second process hashes and signs while this one commits eight captures per transa
 store's group commit, which also keeps the trace index), then measures:
 - `trace_p95_ms`: item history (through cases, pallets and the lot transformation) of ≥200
   random cans, cases and pallets, 95th percentile (goal ≤ 50 ms at 1,000,000 events);
-- `recall_scope_s`: recall scope of `ledger.journey.RECALL_LOT` (median of three; the first
+- `recall_scope_s`: recall scope of `ledger.demo.journey.RECALL_LOT` (median of three; the first
   alone is `recall_scope_first_s`), whose descendants are 12,000
   cans, 2,000 cases and 40 pallets (goal ≤ 1 s).
 
@@ -31,13 +31,13 @@ from typing import Any
 
 from sqlalchemy import text
 
-from ledger import journey as J
-from ledger.capture import events_tree
-from ledger.codes import org_id
-from ledger.event_hash import event_hash
-from ledger.signing import CaptureDomain, build_signed_capture, sign_capture
-from ledger.store import Store
-from ledger.trace import Tracer
+from ledger.demo import journey as J
+from ledger.epcis.event_hash import event_hash
+from ledger.proofs.capture import events_tree
+from ledger.proofs.codes import org_id
+from ledger.proofs.signing import CaptureDomain, build_signed_capture, sign_capture
+from ledger.store.store import Store
+from ledger.store.trace import Tracer
 
 __all__ = ["load", "measure"]
 

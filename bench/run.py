@@ -68,8 +68,8 @@ class _LocalChain:
 
             from eth_account import Account
 
-            from ledger.deployment import deploy
-            from ledger.transactor import Transactor, anvil_dev_key
+            from ledger.chain.deployment import deploy
+            from ledger.chain.transactor import Transactor, anvil_dev_key
             from tests.conftest import AnvilProcess, free_port
 
             self.proc = AnvilProcess(Path(tempfile.mkdtemp(prefix="zhenzhi-bench-")), free_port())

@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ledger.capture import events_tree
-from ledger.merkle import KECCAK_BACKEND, MerkleTree
-from ledger.signing import CaptureDomain, build_signed_capture, recover_signer, sign_capture
+from ledger.proofs.capture import events_tree
+from ledger.proofs.merkle import KECCAK_BACKEND, MerkleTree
+from ledger.proofs.signing import CaptureDomain, build_signed_capture, recover_signer, sign_capture
 
 __all__ = ["make_document", "measure"]
 
@@ -95,8 +95,8 @@ def _best(fn: Callable[[], Any], rounds: int) -> float:
 
 
 def _intake(n_events: int, rounds: int) -> dict[str, Any]:
-    from ledger.epcis import parse_document
-    from ledger.event_hash import event_hashes
+    from ledger.epcis.document import parse_document
+    from ledger.epcis.event_hash import event_hashes
 
     # Signing happens at the enterprise, outside the timed path.
     prepared = []

@@ -1,12 +1,12 @@
 """Verification speed: the library on a warm cache, and through the gateway's resolver over HTTP.
 
-A throwaway devnet gets the contracts and one `ledger.scenario` journey (real signed captures
+A throwaway devnet gets the contracts and one `ledger.demo.scenario` journey (real signed captures
 through the intake, lots on CodeRegistry, anchoring by the AnchorWorker, a customs decision);
 the item is a sold stage 1 can, whose journey runs through its case and pallet.
 
 - `verify_lib_per_s`: `verifier.verify` on one core with a warm `ChainView` (chain reads and
   per-block conclusions cached; event hashes and signature recoveries memoised by content),
-  the bundle as `ledger.scenario` builds it.
+  the bundle as `ledger.demo.scenario` builds it.
 - `verify_http_per_s`, `verify_http_p99_ms`: `GET /01/{gtin}/21/{serial}` with
   Accept: application/json from `zhenzhi serve` (one uvicorn worker), parsed as a bundle and
   verified here (this process: the load comes from outside the gateway), `concurrency`
@@ -38,7 +38,7 @@ __all__ = ["measure"]
 
 
 def _lib(scenario: Any, epc: str, rounds: int) -> dict[str, Any]:
-    from ledger.chain_view import ChainView
+    from ledger.chain.view import ChainView
     from verifier.verify import verify
 
     bundle = scenario.bundle(epc)
@@ -60,7 +60,7 @@ async def _http(url: str, paths: list[str], view: Any, concurrency: int
     GET as soon as the previous bundle is parsed and verified: the time is resolver + verifier."""
     import orjson
 
-    from ledger.evidence import Bundle
+    from ledger.proofs.bundle import Bundle
     from verifier.verify import verify
 
     host_port = url.split("://", 1)[1]
@@ -90,13 +90,13 @@ def measure(*, quick: bool = False, rounds: int | None = None, requests: int | N
     from eth_account import Account
     from web3 import Web3
 
-    from ledger.chain_view import ChainView
-    from ledger.deployment import deploy
-    from ledger.journey import build_journey
+    from ledger.chain.deployment import deploy
+    from ledger.chain.transactor import Transactor, anvil_dev_key
+    from ledger.chain.view import ChainView
+    from ledger.demo.journey import build_journey
+    from ledger.demo.scenario import Scenario
     from ledger.paths import DEVNET_DIR
-    from ledger.scenario import Scenario
-    from ledger.store import Store
-    from ledger.transactor import Transactor, anvil_dev_key
+    from ledger.store.store import Store
 
     rounds = rounds or (2_000 if quick else 20_000)
     # A p99 wants samples: 1,500 even in a quick run (its 15 slowest, not its 5 slowest).

@@ -70,7 +70,7 @@ def _describe_problems_only(app: FastAPI) -> None:
 def create_app(settings: GatewaySettings | None = None, *, freeze_heap: bool = False
                ) -> FastAPI:
     """Build the gateway app. Nothing connects until the lifespan starts. `freeze_heap`
-    (`zhenzhi serve`): once started, freeze the start-up heap (`ledger.heap`)."""
+    (`zhenzhi serve`): once started, freeze the start-up heap (`ledger.runtime.heap`)."""
     settings = settings or default_settings()
 
     @asynccontextmanager
@@ -80,7 +80,7 @@ def create_app(settings: GatewaySettings | None = None, *, freeze_heap: bool = F
         services = Services.open(settings)
         app.state.services = services
         if freeze_heap:
-            from ledger.heap import freeze_startup_heap
+            from ledger.runtime.heap import freeze_startup_heap
 
             freeze_startup_heap()
         try:

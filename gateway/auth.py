@@ -1,7 +1,7 @@
 """Who is asking: the public, a member organisation, or a regulator.
 
 There are no accounts. A request without `Zhenzhi-Auth-*` headers is public. A request with
-them must be signed (see `ledger.request_signing`) by a key that the named organisation holds
+them must be signed (see `ledger.proofs.request_signing`) by a key that the named organisation holds
 on Consortium *now*; its nonce must be new (remembered for twice the allowed clock skew, in
 Redis when configured, so a replay to another gateway process fails too). The organisation's
 roles come from the chain, never from the request.
@@ -23,8 +23,9 @@ from starlette.concurrency import run_in_threadpool
 from gateway.deps import ServicesDep
 from gateway.services import Services
 from gateway.traceability import RuntimeDep, TraceabilityRuntime
+from ledger.chain.roles import CUSTOMS, ENTERPRISE, REGULATOR
 from ledger.errors import AuthorizationError
-from ledger.request_signing import (
+from ledger.proofs.request_signing import (
     HEADER_NONCE,
     HEADER_ORG,
     HEADER_SIGNATURE,
@@ -33,7 +34,6 @@ from ledger.request_signing import (
     SignedRequest,
     recover_request_signer,
 )
-from ledger.roles import CUSTOMS, ENTERPRISE, REGULATOR
 
 __all__ = ["MEMBER_PROBLEM_TYPE", "Access", "MemberDep", "RegulatorDep", "Viewer", "ViewerDep",
            "require"]
@@ -71,7 +71,7 @@ class RoleRequired(AuthorizationError):
 PUBLIC = Viewer(Access.PUBLIC)
 
 
-_H = "Part of a signed member request (see ledger.request_signing); omit all four to read as the public."
+_H = "Part of a signed member request (see ledger.proofs.request_signing); omit all four to read as the public."
 
 
 async def get_viewer(
@@ -137,7 +137,7 @@ def require(viewer: Viewer, access: Access, *roles: str) -> Viewer:
 _SIGNED_REQUEST = APIKeyHeader(
     name=HEADER_SIGNATURE, scheme_name="MemberSignature", auto_error=False,
     description=(
-        "A member organisation's signed request (ledger.request_signing): "
+        "A member organisation's signed request (ledger.proofs.request_signing): "
         f"`{HEADER_SIGNATURE}` (65-byte secp256k1 signature, 0x-hex) over the method, the path "
         f"with its query as sent and the body's hash, with `{HEADER_TIMESTAMP}` (unix seconds, "
         f"within the allowed skew), `{HEADER_NONCE}` (16-64 URL-safe characters, used once: "

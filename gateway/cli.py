@@ -8,6 +8,8 @@ import click
 import typer
 
 from gateway import commands as gateway_commands
+from gateway import trade_commands
+from gateway.demo import serving as demo
 from ledger.cli import register_all as register_ledger
 from ledger.errors import LedgerError
 
@@ -21,8 +23,8 @@ app = typer.Typer(
 register_ledger(app)
 gateway_commands.register(app)
 __import__("verifier.cli", fromlist=["register"]).register(app)  # verify, evidence
-__import__("gateway.commands_ext", fromlist=["register"]).register(app)  # codes issue, customs decide, recall
-__import__("gateway.demo", fromlist=["register"]).register(app)  # demo: the main job
+trade_commands.register(app)  # codes issue, customs decide, recall
+demo.register(app)  # demo: the main job
 
 
 def main(argv: list[str] | None = None) -> int:

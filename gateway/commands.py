@@ -68,7 +68,7 @@ def register(app: typer.Typer) -> None:
                  "and rate limits there")
         if settings.migrate_on_start:
             # Once, here, before the processes start: concurrent migrations would race.
-            from ledger.store import Store
+            from ledger.store.store import Store
 
             store = Store(settings.database_url)
             try:
@@ -137,8 +137,8 @@ def _capture(doc_path: Path, base: str, key: Path | None, org: str | None, nonce
              as_json: bool) -> int:
     import httpx
 
-    from ledger.capture import events_tree
-    from ledger.signing import (
+    from ledger.proofs.capture import events_tree
+    from ledger.proofs.signing import (
         CaptureDomain,
         sign_capture,
         signature_from_json,
@@ -169,9 +169,9 @@ def _capture(doc_path: Path, base: str, key: Path | None, org: str | None, nonce
         if key is None:
             raise InvalidInputError(f"{doc_path} is not signed: pass --key KEYFILE")
         from ledger.cli.keys import _passphrase, org_bytes
-        from ledger.epcis import parse_document
-        from ledger.event_hash import event_hash
-        from ledger.keystore import load_key
+        from ledger.epcis.document import parse_document
+        from ledger.epcis.event_hash import event_hash
+        from ledger.proofs.keystore import load_key
 
         parsed_doc = parse_document(data)
         event_ids = [event_hash(e, parsed_doc.context) for e in parsed_doc.events]

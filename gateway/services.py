@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.settings import GatewaySettings
-from ledger.chain_view import ChainView
-from ledger.committer import CaptureCommitter
-from ledger.deployment import Deployment
-from ledger.event_hash import format_event_id, parse_event_id
-from ledger.intake import Intake, IntakeResult, capture_record
-from ledger.signing import CaptureDomain
-from ledger.store import EventQuery, Store
+from ledger.chain.deployment import Deployment
+from ledger.chain.view import ChainView
+from ledger.epcis.event_hash import format_event_id, parse_event_id
+from ledger.pipeline.committer import CaptureCommitter
+from ledger.pipeline.intake import Intake, IntakeResult, capture_record
+from ledger.proofs.signing import CaptureDomain
+from ledger.store.store import EventQuery, Store
 
 __all__ = ["Services"]
 
@@ -231,13 +231,13 @@ def _start_worker(services: Services, settings: GatewaySettings, store: Store, w
                   deployment: Deployment) -> Any:
     from eth_account import Account
 
-    from ledger.anchoring import AnchorWorker
-    from ledger.transactor import Transactor
+    from ledger.chain.transactor import Transactor
+    from ledger.pipeline.anchoring import AnchorWorker
 
     if settings.anchor_key is not None:
         account = Account.from_key(settings.anchor_key.get_secret_value())
     elif settings.anchor_keyfile is not None:
-        from ledger.keystore import load_key
+        from ledger.proofs.keystore import load_key
 
         passphrase = settings.anchor_passphrase.get_secret_value() \
             if settings.anchor_passphrase else ""
@@ -247,7 +247,7 @@ def _start_worker(services: Services, settings: GatewaySettings, store: Store, w
 
         raise InvalidInputError("run_anchor_worker needs ZHENZHI_ANCHOR_KEY or "
                                 "ZHENZHI_ANCHOR_KEYFILE")
-    from ledger.chain import Chain
+    from ledger.chain.client import Chain
 
     worker = AnchorWorker(store, Chain(w3, deployment), Transactor(w3, account),
                           window=settings.anchor_interval_s)

@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.deps import SettingsDep
 from ledger.errors import LedgerError
-from ledger.ratelimit import (
+from ledger.runtime.ratelimit import (
     MemoryRateLimiter,
     RateLimiter,
     RateLimiterUnavailable,
@@ -140,11 +140,11 @@ class TraceabilityRuntime:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def evidence(self, services: Any) -> Any:
-        """The resolver's `ledger.item_evidence.EvidenceCache` over the services' store (built
+        """The resolver's `ledger.evidence.item.EvidenceCache` over the services' store (built
         once), its store version kept fresh by a follower thread of the services."""
         cache = self._evidence
         if cache is None or cache.store is not services.store:
-            from ledger.item_evidence import EvidenceCache
+            from ledger.evidence.item import EvidenceCache
 
             with self._lock:
                 if self._evidence is None or self._evidence.store is not services.store:
@@ -155,10 +155,10 @@ class TraceabilityRuntime:
         return cache
 
     def scan_log(self, engine: Any) -> Any:
-        """The buffered `ledger.scan_log.ScanLog` writing scans into `engine` (built once)."""
+        """The buffered `ledger.store.scan_log.ScanLog` writing scans into `engine` (built once)."""
         log = self._scan_log
         if log is None or log.engine is not engine:
-            from ledger.scan_log import ScanLog
+            from ledger.store.scan_log import ScanLog
 
             with self._lock:
                 if self._scan_log is None or self._scan_log.engine is not engine:
@@ -185,9 +185,9 @@ class TraceabilityRuntime:
         return name
 
     def chain(self, chain_view: Any) -> Any:
-        """A `ledger.chain.Chain` over the gateway's web3 client and deployment (built once)."""
+        """A `ledger.chain.client.Chain` over the gateway's web3 client and deployment (built once)."""
         if self._chain is None:
-            from ledger.chain import Chain
+            from ledger.chain.client import Chain
 
             self._chain = Chain(chain_view.w3, chain_view.deployment)
         return self._chain
@@ -200,7 +200,7 @@ class TraceabilityRuntime:
                     "register the lot with your own transaction instead")
             from eth_account import Account
 
-            from ledger.transactor import Transactor
+            from ledger.chain.transactor import Transactor
 
             self._relayer = Transactor(chain_view.w3, Account.from_key(
                 self.settings.relayer_key.get_secret_value()))

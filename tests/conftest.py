@@ -81,7 +81,7 @@ def repo_root() -> Path:
     return REPO_ROOT
 
 
-# --- store fixtures (ledger.store): every store test runs on SQLite and on PostgreSQL ----------
+# --- store fixtures (ledger.store.store): every store test runs on SQLite and on PostgreSQL ----------
 
 PG_URL_ENV = "ZHENZHI_TEST_PG_URL"
 
@@ -141,8 +141,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def store(store_url: str):
-    """A migrated, empty `ledger.store.Store` on SQLite and on PostgreSQL."""
-    from ledger.store import Store
+    """A migrated, empty `ledger.store.store.Store` on SQLite and on PostgreSQL."""
+    from ledger.store.store import Store
 
     s = Store(store_url)
     s.migrate()
@@ -153,10 +153,10 @@ def store(store_url: str):
 @pytest.fixture(scope="session")
 def deployment(w3):
     """All contracts, deployed once per session by dev account 0, the operator organisation
-    (`ledger.deployment.DEFAULT_OPERATOR_GLN`, ADMIN and ANCHORER, quorum 1)."""
+    (`ledger.chain.deployment.DEFAULT_OPERATOR_GLN`, ADMIN and ANCHORER, quorum 1)."""
     from eth_account import Account
 
-    from ledger.deployment import deploy
-    from ledger.transactor import Transactor, anvil_dev_key
+    from ledger.chain.deployment import deploy
+    from ledger.chain.transactor import Transactor, anvil_dev_key
 
     return deploy(Transactor(w3, Account.from_key(anvil_dev_key(0))))

@@ -4,7 +4,7 @@
     zhenzhi verify --bundle bundle.json --rpc URL          # re-check an exported bundle (arbitration)
     zhenzhi evidence <code> -o bundle.json [--gateway URL | --database URL --rpc URL --manifest F]
 
-`evidence --database` assembles the bundle from a store with `ledger.item_evidence.assemble`,
+`evidence --database` assembles the bundle from a store with `ledger.evidence.item.assemble`,
 the function the gateway's resolver serves: events traced through containers and
 transformations, the lot registration, customs decisions, scans.
 
@@ -45,10 +45,10 @@ def decode_image(path: Path) -> str:
 
 def fetch_bundle(gateway: str, code: str):
     """The gateway resolver's JSON for `code` (Accept: application/json), as a Bundle."""
-    import httpx  # noqa: I001 - ledger.gs1 is first-party once it lands
+    import httpx  # noqa: I001 - ledger.epcis.gs1 is first-party once it lands
 
-    from ledger.evidence import Bundle
-    from ledger.gs1 import DigitalLink
+    from ledger.proofs.bundle import Bundle
+    from ledger.epcis.gs1 import DigitalLink
 
     link = DigitalLink.parse(code)
     url = f"{gateway.rstrip('/')}/{link.key()}"
@@ -66,9 +66,9 @@ def fetch_bundle(gateway: str, code: str):
 
 
 def _chain_view(rpc: str, manifest: Path):
-    from ledger.chain_view import ChainView
+    from ledger.chain.deployment import Deployment
+    from ledger.chain.view import ChainView
     from ledger.cli.chain_options import web3_for
-    from ledger.deployment import Deployment
 
     w3 = web3_for(rpc)
     deployment = Deployment.load(manifest)
@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Verify an item against the chain; exit 0 only if it is GENUINE."""
-        from ledger.evidence import Bundle
+        from ledger.proofs.bundle import Bundle
         from verifier.verify import verify
 
         try:
@@ -134,7 +134,7 @@ def register(app: typer.Typer) -> None:
         manifest: ManifestOption = DEFAULT_MANIFEST,
     ) -> None:
         """Export everything needed to re-verify an item offline against any node."""
-        from ledger.evidence import ChainRef
+        from ledger.proofs.bundle import ChainRef
 
         try:
             if gateway:
@@ -142,8 +142,8 @@ def register(app: typer.Typer) -> None:
                 if bundle is None:
                     fail(f"the gateway has no evidence for {code}")
             elif database:
-                from ledger.item_evidence import assemble
-                from ledger.store import Store
+                from ledger.evidence.item import assemble
+                from ledger.store.store import Store
 
                 view = _chain_view(rpc, manifest)
                 store = Store(database)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ledger.evidence import ScanRecord
+from ledger.proofs.bundle import ScanRecord
 from verifier.verdict import Check, CheckName, Outcome, VerdictKind
 
 __all__ = ["ClonePolicy", "check_scans"]

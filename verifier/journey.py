@@ -21,7 +21,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from ledger.roles import bizstep_name
+from ledger.chain.roles import bizstep_name
 
 __all__ = [
     "Stage", "Step", "continuity_gap", "event_time", "imported_origin", "sale_time", "steps",
@@ -130,7 +130,7 @@ def steps(events: Iterable[tuple[bytes, Mapping[str, Any]]]) -> list[Step]:
 # Steps whose location says where the *actor* was, not where the goods came to rest: customs
 # inspects goods in transit at the border (they stay bound for their destination), and a sale
 # or listing is recorded at the seller's site while the goods wait in the (bonded) warehouse,
-# as in `ledger.journey`'s cross-border sales. Judging them would call an honest journey holed.
+# as in `ledger.demo.journey`'s cross-border sales. Judging them would call an honest journey holed.
 _NOT_WHERE_GOODS_ARE = frozenset({Stage.CUSTOMS, Stage.SALE, Stage.PLATFORM})
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from ledger.evidence import Bundle
+from ledger.proofs.bundle import Bundle
 from verifier import journey as journey_mod
 from verifier.verdict import CheckName, Outcome, Verdict, VerdictKind
 

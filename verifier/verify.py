@@ -21,16 +21,16 @@ from typing import Any
 
 import orjson
 
-from ledger.capture import capture_leaf, event_leaf
-from ledger.codes import lot_key
-from ledger.epcis import event_epcs
+from ledger.chain.roles import required_role
+from ledger.epcis.document import event_epcs
+from ledger.epcis.event_hash import event_hash
+from ledger.epcis.gs1 import DigitalLink
 from ledger.errors import LedgerError
-from ledger.event_hash import event_hash
-from ledger.evidence import Bundle, CaptureEvidence, ScanRecord
-from ledger.gs1 import DigitalLink
-from ledger.merkle import process_proof
-from ledger.roles import required_role
-from ledger.signing import CaptureDomain, capture_digest, recover_signer
+from ledger.proofs.bundle import Bundle, CaptureEvidence, ScanRecord
+from ledger.proofs.capture import capture_leaf, event_leaf
+from ledger.proofs.codes import lot_key
+from ledger.proofs.merkle import process_proof
+from ledger.proofs.signing import CaptureDomain, capture_digest, recover_signer
 from verifier import journey as journey_mod
 from verifier.clone import ClonePolicy, check_scans
 from verifier.verdict import Check, CheckName, Outcome, Verdict, VerdictKind, decide
@@ -250,7 +250,7 @@ def _facts(bundle: Bundle) -> list[_EventFacts | None]:
 
 def _prefetch(view: Any, link: Any, bundle: Bundle, facts: Sequence[_EventFacts | None]) -> None:
     """Queue every chain read this verification will make, so misses go in one batch."""
-    from ledger.chain_view import Read
+    from ledger.chain.view import Read
 
     reads = [Read("gtinOwner", (link.gtin14,))]
     lot_name = link.lot or (bundle.registration.lot if bundle.registration else None)

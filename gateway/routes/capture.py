@@ -1,8 +1,8 @@
 """EPCIS 2.0 capture: `POST /capture`, `GET /capture/{captureID}`, `OPTIONS /capture`.
 
 Capture is synchronous (validate ▶ hash ▶ recover ▶ role check ▶ store + outbox, in
-`ledger.intake`): when `POST /capture` answers 202 the events are stored (committed, in a group
-commit shared with concurrent requests: `ledger.committer`) and queued for anchoring, so the
+`ledger.pipeline.intake`): when `POST /capture` answers 202 the events are stored (committed, in a group
+commit shared with concurrent requests: `ledger.pipeline.committer`) and queued for anchoring, so the
 capture job it points to is already finished. The body is read raw and parsed
 once by the ledger (no FastAPI body model: that would parse it twice and cost more than the
 capture itself).
@@ -23,7 +23,7 @@ from gateway.responses import OrjsonResponse
 from gateway.routes.discovery import EPCIS_HEADERS
 from gateway.schemas import EPCIS_DOCUMENT_SCHEMA, CaptureDomainOut, CaptureJob
 from ledger.errors import InvalidInputError, NotFoundError
-from ledger.signing import HEADER_NONCE, HEADER_ORG, HEADER_SIGNATURE, HEADER_SIGNED_AT
+from ledger.proofs.signing import HEADER_NONCE, HEADER_ORG, HEADER_SIGNATURE, HEADER_SIGNED_AT
 
 __all__ = ["router"]
 
@@ -184,7 +184,7 @@ async def capture_domain(services: ServicesDep, settings: SettingsDep,
                        pattern=r"^0[xX][0-9a-fA-F]{40}$",
                        description="a signing key's address: the answer then names its org")
                    ] = None) -> dict[str, Any]:
-    from ledger.signing import checksum_address
+    from ledger.proofs.signing import checksum_address
 
     domain = services.domain
     org = None

@@ -26,11 +26,11 @@ from gateway.auth import Access, MemberDep, Viewer
 from gateway.deps import ServicesDep
 from gateway.problems import problem_responses
 from gateway.traceability import RuntimeDep, TraceabilityRuntime
-from ledger import issuance
-from ledger.codes import validate_gtin14, validate_lot
 from ledger.errors import AuthorizationError, InvalidInputError
-from ledger.labels import Label, label_png, label_svg, labels_pdf
-from ledger.serials import DEFAULT_LENGTH, MAX_BATCH, new_serials
+from ledger.proofs.codes import validate_gtin14, validate_lot
+from ledger.trade import issuance
+from ledger.trade.labels import Label, label_png, label_svg, labels_pdf
+from ledger.trade.serials import DEFAULT_LENGTH, MAX_BATCH, new_serials
 
 __all__ = ["digital_link", "router"]
 
@@ -187,7 +187,7 @@ def _one_label(gtin: str, serial: str, viewer: Viewer, services: Any,
                runtime: TraceabilityRuntime) -> Label:
     from sqlalchemy import select
 
-    from ledger.tables import codes
+    from ledger.store.tables import codes
 
     _require_owner(viewer, services, validate_gtin14(gtin))
     with services.store.engine.connect() as conn:

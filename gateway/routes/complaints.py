@@ -23,10 +23,10 @@ from gateway.auth import Access, MemberDep
 from gateway.deps import ServicesDep
 from gateway.problems import problem_responses
 from gateway.traceability import RuntimeDep
-from ledger.codes import validate_gtin14, validate_lot
-from ledger.complaints import CATEGORIES, ComplaintBook, InvalidComplaintError
 from ledger.errors import InvalidInputError
-from ledger.ratelimit import limit
+from ledger.proofs.codes import validate_gtin14, validate_lot
+from ledger.runtime.ratelimit import limit
+from ledger.trade.complaints import CATEGORIES, ComplaintBook, InvalidComplaintError
 
 __all__ = ["client_key", "parse_code", "router"]
 

@@ -27,8 +27,8 @@ from gateway.deps import get_services
 from gateway.problems import problem_responses
 from gateway.services import Services
 from gateway.traceability import RuntimeDep
-from ledger.console import STAGE_ORDER, ConsoleData, console_data
 from ledger.errors import AuthorizationError
+from ledger.trade.console import STAGE_ORDER, ConsoleData, console_data
 
 __all__ = ["render_console", "router"]
 

@@ -21,12 +21,12 @@ from gateway.auth import Access, MemberDep, require
 from gateway.deps import ServicesDep
 from gateway.problems import problem_responses
 from gateway.traceability import RuntimeDep
-from ledger.codes import org_id
-from ledger.customs import Declaration, consignment_key, gather_facts
+from ledger.chain.roles import CUSTOMS, REGULATOR
 from ledger.errors import InvalidInputError, NotFoundError
-from ledger.risk import RULES_DIR, assess, load_rules
-from ledger.roles import CUSTOMS, REGULATOR
-from ledger.signing import checksum_address
+from ledger.proofs.codes import org_id
+from ledger.proofs.signing import checksum_address
+from ledger.trade.customs import Declaration, consignment_key, gather_facts
+from ledger.trade.risk import RULES_DIR, assess, load_rules
 
 __all__ = ["parse_event_id", "parse_org", "router"]
 

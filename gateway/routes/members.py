@@ -22,9 +22,9 @@ from gateway.deps import ServicesDep
 from gateway.problems import problem_responses
 from gateway.routes.resolver import _customs_decision, assemble, profile_of
 from gateway.traceability import RuntimeDep
+from ledger.epcis.gs1 import DigitalLink
 from ledger.errors import AuthorizationError
-from ledger.gs1 import DigitalLink
-from ledger.trace import Tracer
+from ledger.store.trace import Tracer
 
 __all__ = ["router"]
 
@@ -40,7 +40,7 @@ def _signers(engine: Any, event_ids: list[bytes]) -> set[bytes]:
     """Organisations whose signed captures hold any of the events."""
     from sqlalchemy import select
 
-    from ledger.tables import captures, events
+    from ledger.store.tables import captures, events
 
     if not event_ids:
         return set()

@@ -24,8 +24,8 @@ from gateway.deps import ServicesDep
 from gateway.problems import problem_responses
 from gateway.routes.codes import NotPrefixOwnerError
 from gateway.traceability import RuntimeDep, TraceabilityRuntime
-from ledger.codes import validate_gtin14, validate_lot
-from ledger.trace import RecallScope, Tracer
+from ledger.proofs.codes import validate_gtin14, validate_lot
+from ledger.store.trace import RecallScope, Tracer
 
 __all__ = ["CSV_COLUMNS", "router"]
 

@@ -5,7 +5,7 @@
 
 - a browser (Accept: text/html, the default) gets the consumer page: the verifier's verdict
   on this gateway's evidence, rendered by `verifier.page`;
-- `Accept: application/json` gets the proof bundle (`ledger.evidence`, format v1), which any
+- `Accept: application/json` gets the proof bundle (`ledger.proofs.bundle`, format v1), which any
   verifier re-checks against the chain without trusting this gateway;
 - `?linkType=all` gets the RFC 9264 linkset (`application/linkset+json`); `?linkType=<type>`
   redirects (307) to that link.
@@ -14,9 +14,9 @@ Each page or bundle resolution is recorded as a scan (coarse region only: `?regi
 the `X-Client-Region` header a proxy with GeoIP may set) for the clone rules. Resolutions are
 rate-limited per client, so a script cannot flood an item's scan history.
 
-Speed: the bundle is assembled once per store version (`ledger.item_evidence.EvidenceCache`;
+Speed: the bundle is assembled once per store version (`ledger.evidence.item.EvidenceCache`;
 new captures and anchors show within 0.25 s) and its JSON encoded once; scans go through a
-buffered writer (`ledger.scan_log`, in the database within 0.05 s). A JSON answer whose parts
+buffered writer (`ledger.store.scan_log`, in the database within 0.05 s). A JSON answer whose parts
 are all in memory is served on the event loop; anything that reads the chain or assembles a
 bundle runs in a worker thread.
 """
@@ -36,13 +36,13 @@ from gateway.problems import problem_responses
 from gateway.responses import OrjsonResponse
 from gateway.routes.complaints import client_key
 from gateway.traceability import RuntimeDep, TraceabilityRuntime
-from ledger import item_evidence
+from ledger.epcis.gs1 import DigitalLink
 from ledger.errors import NotFoundError
-from ledger.evidence import Bundle, ChainRef, ScanRecord
-from ledger.gs1 import DigitalLink
-from ledger.item_evidence import ItemEvidence
-from ledger.profile import ProfileEvent, consumer_profile
-from ledger.ratelimit import limit
+from ledger.evidence import item as item_evidence
+from ledger.evidence.item import ItemEvidence
+from ledger.proofs.bundle import Bundle, ChainRef, ScanRecord
+from ledger.runtime.ratelimit import limit
+from ledger.trade.profile import ProfileEvent, consumer_profile
 from verifier.page import quality_values
 
 __all__ = ["LINKSET_MEDIA_TYPE", "router"]
@@ -153,7 +153,7 @@ def _cached_json(services: Any, runtime: TraceabilityRuntime, link: DigitalLink,
 
 def assemble(services: Any, runtime: TraceabilityRuntime, link: DigitalLink, *,
              source: str | None, scans: list[Any] | None = None) -> Bundle:
-    """The item's proof bundle (`ledger.item_evidence.assemble`, through the runtime's cache):
+    """The item's proof bundle (`ledger.evidence.item.assemble`, through the runtime's cache):
     events (with aggregation and transformation), lot registration and code proof, customs
     decisions covering it, and the scan history unless `scans` are given."""
     item, chain = _item(services, runtime, link)

@@ -10,7 +10,7 @@ Only one worker anchors at a time (`Store.try_anchor_lease`); another waits its 
 `--once` exits with an error.
 
 Fault injection for the crash tests: ZHENZHI_FAULT=before_send|after_send|after_receipt makes the
-process SIGKILL itself at that point (see `ledger.anchoring`). Unset, it does nothing.
+process SIGKILL itself at that point (see `ledger.pipeline.anchoring`). Unset, it does nothing.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from ledger.cli.chain_options import (
 )
 from ledger.cli.output import fail, print_json
 from ledger.errors import LedgerError
-from ledger.heap import freeze_startup_heap
+from ledger.runtime.heap import freeze_startup_heap
 
 FAULT_ENV = "ZHENZHI_FAULT"
 PASSPHRASE_ENV = "ZHENZHI_KEY_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
@@ -46,7 +46,7 @@ def _account(key: str, passphrase_file: Path | None):
 
     if _HEX_KEY.fullmatch(key.strip()):
         return Account.from_key(key.strip())
-    from ledger.keystore import load_key
+    from ledger.proofs.keystore import load_key
 
     if passphrase_file is not None:
         passphrase = passphrase_file.read_text(encoding="utf-8").splitlines()[0]
@@ -72,11 +72,11 @@ def register(app: typer.Typer) -> None:
         passphrase_file: Annotated[Path | None, typer.Option("--passphrase-file")] = None,
     ) -> None:
         """Anchor accepted captures on TraceAnchor in Merkle batches (crash-safe, resumable)."""
-        from ledger.anchoring import AnchorWorker
-        from ledger.chain import Chain
-        from ledger.deployment import Deployment
-        from ledger.store import Store
-        from ledger.transactor import Transactor
+        from ledger.chain.client import Chain
+        from ledger.chain.deployment import Deployment
+        from ledger.chain.transactor import Transactor
+        from ledger.pipeline.anchoring import AnchorWorker
+        from ledger.store.store import Store
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
         stop = threading.Event()

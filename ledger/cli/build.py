@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
         check: Annotated[bool, typer.Option(help="only compare a fresh compile with contracts/build")] = False,
     ) -> None:
         """Compile contracts/*.sol into contracts/build/ (deterministic)."""
-        from ledger import compiler
+        from ledger.chain import compiler
 
         try:
             if check:
@@ -58,8 +58,8 @@ def register(app: typer.Typer) -> None:
         """Deploy the contracts to any JSON-RPC chain and write the deployment manifest."""
         from eth_account import Account
 
-        from ledger.deployment import Deployment, deploy, is_current
-        from ledger.transactor import Transactor, anvil_dev_key
+        from ledger.chain.deployment import Deployment, deploy, is_current
+        from ledger.chain.transactor import Transactor, anvil_dev_key
 
         w3 = web3_for(rpc)
         try:

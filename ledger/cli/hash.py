@@ -27,8 +27,8 @@ def register(app: typer.Typer) -> None:
         file: Annotated[str, typer.Argument(help="EPCIS 2.0 JSON-LD document or event; - for stdin")],
     ) -> None:
         """Print one event id (ni:///sha-256;…?ver=CBV2.0) per event, in document order."""
-        from ledger import epcis
-        from ledger.event_hash import event_ids
+        from ledger.epcis import document as epcis
+        from ledger.epcis.event_hash import event_ids
 
         data = _read(file)
         try:

@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
         scrypt_n: Annotated[int | None, typer.Option(hidden=True, help="scrypt cost; tests only")] = None,
     ) -> None:
         """Create a signing key, write it encrypted (mode 0600) and print its address."""
-        from ledger.keystore import DEFAULT_SCRYPT_N, new_key
+        from ledger.proofs.keystore import DEFAULT_SCRYPT_N, new_key
 
         try:
             passphrase = _passphrase(passphrase_file, confirm=True)
@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
     @keys.command("show")
     def show_cmd(file: Annotated[Path, typer.Argument(help="key file")]) -> None:
         """Print the address a key file declares (no passphrase needed)."""
-        from ledger.keystore import keystore_address
+        from ledger.proofs.keystore import keystore_address
 
         try:
             print(keystore_address(file))
@@ -104,14 +104,14 @@ def _passphrase(passphrase_file: Path | None, *, confirm: bool) -> str:
 
 
 def org_bytes(text: str) -> bytes:
-    """An org id as bytes32: a 13-digit GLN (`ledger.codes.org_id`) or 0x + 64 hex digits."""
+    """An org id as bytes32: a 13-digit GLN (`ledger.proofs.codes.org_id`) or 0x + 64 hex digits."""
     if text[:2] in ("0x", "0X") and len(text) == 66:
         try:
             return bytes.fromhex(text[2:])
         except ValueError:
             pass
     elif len(text) == 13 and text.isascii() and text.isdigit():
-        from ledger.codes import org_id
+        from ledger.proofs.codes import org_id
 
         return org_id(text)  # checks the GLN's check digit
     raise InvalidInputError(f"--org must be a 13-digit GLN or 0x + 64 hex digits, got {text!r}",
@@ -119,7 +119,7 @@ def org_bytes(text: str) -> bytes:
 
 
 def _domain(chain_id: int | None, consortium: str | None, manifest: Path | None):
-    from ledger.signing import CaptureDomain
+    from ledger.proofs.signing import CaptureDomain
 
     if chain_id is not None or consortium is not None:
         if chain_id is None or consortium is None:
@@ -132,7 +132,7 @@ def _domain(chain_id: int | None, consortium: str | None, manifest: Path | None)
             raise InvalidInputError("say which chain to sign for: --chain-id and --consortium, "
                                     "or --manifest")
         manifest = DEFAULT_MANIFEST
-    from ledger.deployment import Deployment
+    from ledger.chain.deployment import Deployment
 
     deployment = Deployment.load(manifest)
     return CaptureDomain(deployment.chainId, deployment.address("Consortium"))
@@ -141,15 +141,15 @@ def _domain(chain_id: int | None, consortium: str | None, manifest: Path | None)
 def _sign(doc_path: Path, key: Path, org: str, nonce: int | None, chain_id: int | None,
           consortium: str | None, manifest: Path | None, signed_at: int | None,
           out: Path | None, passphrase_file: Path | None) -> None:
-    from ledger.capture import events_tree
-    from ledger.keystore import load_key
-    from ledger.signing import build_signed_capture, sign_capture, signature_to_json
+    from ledger.proofs.capture import events_tree
+    from ledger.proofs.keystore import load_key
+    from ledger.proofs.signing import build_signed_capture, sign_capture, signature_to_json
 
     org_id = org_bytes(org)
     domain = _domain(chain_id, consortium, manifest)
 
-    from ledger.epcis import parse_document
-    from ledger.event_hash import event_hashes
+    from ledger.epcis.document import parse_document
+    from ledger.epcis.event_hash import event_hashes
     try:
         document: Any = json.loads(doc_path.read_bytes())
     except OSError as exc:

@@ -35,9 +35,9 @@ class _Session:
     def __init__(self, rpc: str, manifest: Any, key: str | None) -> None:
         from eth_account import Account
 
-        from ledger.chain import Chain
-        from ledger.deployment import Deployment
-        from ledger.transactor import Transactor, anvil_dev_key
+        from ledger.chain.client import Chain
+        from ledger.chain.deployment import Deployment
+        from ledger.chain.transactor import Transactor, anvil_dev_key
 
         w3 = web3_for(rpc)
         self.deployment = Deployment.load(manifest)
@@ -236,7 +236,7 @@ def register(app: typer.Typer) -> None:
                   rpc: RpcOption = DEFAULT_RPC, manifest: ManifestOption = DEFAULT_MANIFEST,
                   key: KeyOption = None, as_json: JsonOption = False) -> None:
         """Put an organisation on (or, with --lift, off) the blacklist (REGULATOR)."""
-        from ledger.merkle import keccak256
+        from ledger.proofs.merkle import keccak256
 
         reason_hash = keccak256(reason.encode()) if reason else bytes(32)
         _run(rpc, manifest, key, as_json, lambda s: {

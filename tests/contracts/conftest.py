@@ -13,10 +13,10 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from ledger.chain import Chain
-from ledger.codes import check_digit, codes_tree
-from ledger.deployment import DEFAULT_OPERATOR_GLN
-from ledger.transactor import Transactor, anvil_dev_key
+from ledger.chain.client import Chain
+from ledger.chain.deployment import DEFAULT_OPERATOR_GLN
+from ledger.chain.transactor import Transactor, anvil_dev_key
+from ledger.proofs.codes import check_digit, codes_tree
 
 ROLE_ROWS = ("ADMIN", "ENTERPRISE", "CUSTOMS", "REGULATOR", "ANCHORER")
 

@@ -9,12 +9,12 @@ from hypothesis import strategies as st
 from web3.exceptions import ContractCustomError
 
 from bench.gas import GOALS, measure
-from ledger.chain import Chain, ContractRevertError
-from ledger.codes import code_leaf, codes_tree, gln_of, lot_key, org_id
-from ledger.deployment import Founder, deploy
+from ledger.chain.client import Chain, ContractRevertError
+from ledger.chain.deployment import Founder, deploy
 from ledger.errors import InvalidInputError
-from ledger.merkle import keccak256
-from ledger.signing import SECP256K1_N, CaptureDomain, sign_capture
+from ledger.proofs.codes import code_leaf, codes_tree, gln_of, lot_key, org_id
+from ledger.proofs.merkle import keccak256
+from ledger.proofs.signing import SECP256K1_N, CaptureDomain, sign_capture
 from tests.contracts.conftest import Actor, funded, gln, gtin
 
 pytestmark = pytest.mark.chain

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
-from ledger import compiler
+from ledger.chain import compiler
 from ledger.errors import BuildError
 from ledger.paths import ARTIFACTS_DIR
 

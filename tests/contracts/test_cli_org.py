@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
-from ledger.chain import Chain
+from ledger.chain.client import Chain
 from tests.contracts.conftest import Actor, gln
 
 pytestmark = pytest.mark.chain

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from ledger.transactor import Transactor, anvil_dev_key
+from ledger.chain.transactor import Transactor, anvil_dev_key
 from tests.conftest import DEVNET, AnvilProcess, free_port
 
 pytestmark = pytest.mark.chain

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from web3.exceptions import ContractCustomError
 
-from ledger.chain import Chain, ContractRevertError, role_id
-from ledger.codes import lot_key, org_id, prefix_bytes
-from ledger.compiler import load_artifact
-from ledger.deployment import CONTRACT_NAMES
+from ledger.chain.client import Chain, ContractRevertError, role_id
+from ledger.chain.compiler import load_artifact
+from ledger.chain.deployment import CONTRACT_NAMES
+from ledger.proofs.codes import lot_key, org_id, prefix_bytes
 from tests.contracts.conftest import Actor, gln, gtin
 
 pytestmark = pytest.mark.chain

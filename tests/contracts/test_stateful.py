@@ -25,10 +25,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from ledger.chain import Chain, ContractRevertError
-from ledger.codes import codes_tree, lot_key, org_id
-from ledger.deployment import Founder, deploy
-from ledger.merkle import MerkleTree
+from ledger.chain.client import Chain, ContractRevertError
+from ledger.chain.deployment import Founder, deploy
+from ledger.proofs.codes import codes_tree, lot_key, org_id
+from ledger.proofs.merkle import MerkleTree
 from tests.contracts.conftest import funded, gln, gtin
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]

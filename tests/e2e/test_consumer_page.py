@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger.capture import CaptureSignature
-from ledger.evidence import Bundle, CaptureEvidence, ChainRef, EventEvidence, ScanRecord
+from ledger.proofs.bundle import Bundle, CaptureEvidence, ChainRef, EventEvidence, ScanRecord
+from ledger.proofs.capture import CaptureSignature
 from verifier.page import LANGUAGES, render_page, strings
 from verifier.verdict import Check, CheckName, Outcome, VerdictKind, decide
 

@@ -43,9 +43,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     from eth_account import Account
     from rich.console import Console
 
-    from gateway.demo import demo_gateway
-    from ledger.deployment import deploy
-    from ledger.transactor import Transactor, anvil_dev_key
+    from gateway.demo.serving import demo_gateway
+    from ledger.chain.deployment import deploy
+    from ledger.chain.transactor import Transactor, anvil_dev_key
 
     root = tmp_path_factory.mktemp("e2e")
     anvil = AnvilProcess(root / "devnet", free_port())
@@ -96,10 +96,10 @@ def _open(browser: Any, url: str, shot: str, *, width: int = 390) -> tuple[Any, 
 def test_the_chain_holds_what_the_journey_did(stack: Stack) -> None:
     """Three consignments, three different customs decisions, read back from CustomsRelease;
     the recalled lot recalled on CodeRegistry; every capture anchored."""
-    from ledger.chain import Chain
-    from ledger.customs import consignment_key
-    from ledger.deployment import Deployment
-    from ledger.store import Store
+    from ledger.chain.client import Chain
+    from ledger.chain.deployment import Deployment
+    from ledger.store.store import Store
+    from ledger.trade.customs import consignment_key
 
     chain = Chain(stack.anvil.web3(), Deployment.load(stack.manifest))
     decided = {}
@@ -125,7 +125,7 @@ def test_the_chain_holds_what_the_journey_did(stack: Stack) -> None:
         with store.engine.connect() as conn:
             from sqlalchemy import func, select
 
-            from ledger.tables import captures, outbox
+            from ledger.store.tables import captures, outbox
 
             assert conn.execute(select(func.count()).select_from(outbox)).scalar_one() == 0
             assert conn.execute(select(func.count()).select_from(captures).where(
@@ -148,7 +148,7 @@ def _query(stack: Stack, query: Any) -> list[tuple[Any, ...]]:
 def _lots(stack: Stack) -> list[tuple[str, str]]:
     from sqlalchemy import select
 
-    from ledger.tables import codes
+    from ledger.store.tables import codes
 
     return _query(stack, select(codes.c.gtin, codes.c.lot).distinct())  # type: ignore[return-value]
 
@@ -156,7 +156,7 @@ def _lots(stack: Stack) -> list[tuple[str, str]]:
 def _lot_of(stack: Stack, gtin: str, serial: str) -> str:
     from sqlalchemy import select
 
-    from ledger.tables import codes
+    from ledger.store.tables import codes
 
     (lot,), = _query(stack, select(codes.c.lot).where(codes.c.gtin == gtin,
                                                       codes.c.serial == serial))
@@ -247,7 +247,7 @@ def test_api_docs_are_served(stack: Stack) -> None:
 def test_a_second_run_on_the_same_var_serves_the_same_journey(stack: Stack) -> None:
     from rich.console import Console
 
-    from gateway.demo import run_demo
+    from gateway.demo.serving import run_demo
 
     console = Console(file=open(os.devnull, "w"))  # noqa: SIM115
     try:
@@ -261,7 +261,7 @@ def test_a_second_run_on_the_same_var_serves_the_same_journey(stack: Stack) -> N
 
 
 def test_a_port_in_use_is_one_clear_error(stack: Stack) -> None:
-    from gateway.demo import PortInUseError, run_demo
+    from gateway.demo.serving import PortInUseError, run_demo
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -21,9 +21,14 @@ import pytest
 from eth_account import Account
 
 from bench.gateway import admit_member, make_document, revoke_key
-from ledger.capture import events_tree
-from ledger.event_hash import event_hashes
-from ledger.signing import CaptureDomain, CaptureSignature, sign_capture, signature_to_headers
+from ledger.epcis.event_hash import event_hashes
+from ledger.proofs.capture import events_tree
+from ledger.proofs.signing import (
+    CaptureDomain,
+    CaptureSignature,
+    sign_capture,
+    signature_to_headers,
+)
 
 CAPTURE_LIMIT = 50
 MAX_BODY = 256 * 1024

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from ledger.codes import check_digit, org_id
-from ledger.request_signing import sign_request
+from ledger.proofs.codes import check_digit, org_id
+from ledger.proofs.request_signing import sign_request
 
 BRAND_PREFIX = "47123456"
 
@@ -65,12 +65,12 @@ class TraceStack:
     def admin(self) -> Any:
         # A fresh transactor per use: several test helpers send from dev account 0, and a
         # transactor caches its nonce.
-        from ledger.transactor import Transactor, anvil_dev_key
+        from ledger.chain.transactor import Transactor, anvil_dev_key
 
         return Transactor(self.w3, Account.from_key(anvil_dev_key(0)))
 
     def tx(self, who: Org) -> Any:
-        from ledger.transactor import Transactor
+        from ledger.chain.transactor import Transactor
 
         return Transactor(self.w3, Account.from_key(who.key))
 
@@ -111,7 +111,7 @@ def trace_stack(w3: Any, deployment: Any, tmp_path_factory: pytest.TempPathFacto
 
 
 def _build_stack(w3: Any, deployment: Any, tmp_path_factory: pytest.TempPathFactory) -> TraceStack:
-    from ledger.chain import Chain
+    from ledger.chain.client import Chain
 
     chain = Chain(w3, deployment)
     manifest = tmp_path_factory.mktemp("trace") / "deployment.json"

@@ -1,0 +1,59 @@
+"""What the demo prints when it has played: what it did, and the URLs and files to open."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gateway.demo.story import DemoResult
+
+__all__ = ["print_summary"]
+
+
+def print_summary(console: Any, result: DemoResult, base: str, var: Path) -> None:
+    from rich.panel import Panel
+    from rich.table import Table
+
+    c = result.counts
+    what = Table.grid(padding=(0, 2))
+    what.add_row("consortium", f"{c.get('members', 0)} organisations admitted on Consortium "
+                               f"(keys: {var / 'keys'}, passphrase in keys/.passphrase, 0600)")
+    what.add_row("events", f"{c.get('events', 0)} signed EPCIS events in {c.get('captures', 0)} "
+                           "captures, all anchored on TraceAnchor")
+    what.add_row("codes", f"{c.get('codes', 0)} item codes in {c.get('lots', 0)} lots on "
+                          "CodeRegistry")
+    for k in result.consignments:
+        fate = ("released" if k.get("released") else "held at the port")
+        what.add_row("customs", f"{k['ref']}: {k['decision']} (score {k.get('score')}, "
+                                f"inspection {k['inspection']}) → {fate}")
+    what.add_row("consumers", f"{c.get('scans', 0)} scans, {c.get('complaints', 0)} complaints, "
+                              f"{c.get('recalls', 0)} recall")
+    if c.get("seconds") is not None:
+        what.add_row("time", f"{c['seconds']} s")
+    title = "reused from var/demo.json" if result.reused else "what it did"
+    console.print(Panel(what, title=f"[bold]Zhenzhi demo — {title}", expand=False))
+
+    # URLs whole, one per line: a table would wrap or truncate them, and they are for copying.
+    items = result.items
+    rows = [
+        ("genuine can", base + items["genuine"]["path"],
+         f"{items['genuine']['verdict']}: its journey NZ → Nansha customs → bonded warehouse → "
+         "sale, and every check the verifier made"),
+        ("cloned code", base + items["clone"]["path"],
+         f"{items['clone']['verdict']}: the same code scanned in 4 regions after its sale"),
+        ("recalled can", base + items["recalled"]["path"],
+         f"{items['recalled']['verdict']}: the recall banner for its lot"),
+        ("console", base + "/console",
+         "members, credit grades, anchoring lag, customs decisions, complaints, recalls, "
+         "charts (loopback only)"),
+        ("API docs", base + "/docs", "the EPCIS 2.0 REST binding and the traceability API"),
+    ]
+    console.print("[bold]Open:[/]")
+    for name, url, what in rows:
+        console.print(f"  [bold]{name:<13}[/] {url}", soft_wrap=True)
+        console.print(f"  {'':<13} [dim]{what}[/]")
+    sheets = [p for p in result.labels if p.endswith(".pdf")]
+    console.print(f"QR labels: {var / 'labels'} ({len(sheets)} lot sheets as PDF; the three "
+                  "items above as PNG and SVG, e.g. item-genuine.png)")
+    console.print("Stop: Ctrl-C (the chain keeps running: hardhat-free-devnet/devnet down "
+                  "--dir var/devnet). Start over: scripts/run --reset")

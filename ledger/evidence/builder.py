@@ -1,0 +1,106 @@
+"""Building a proof bundle (`ledger.proofs.bundle`) from the store: each event with its capture's
+signature and Merkle path, and each capture's anchoring proof, read in a few queries."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from ledger.epcis.gs1 import DigitalLink
+from ledger.proofs.bundle import (
+    AnchorEvidence,
+    Bundle,
+    CaptureEvidence,
+    ChainRef,
+    CustomsEvidence,
+    EventEvidence,
+    Registration,
+    ScanRecord,
+)
+from ledger.proofs.capture import CaptureSignature, events_tree
+from ledger.store import tables as t
+from ledger.store.store import UnknownEventError
+
+__all__ = ["build_bundle"]
+
+
+def build_bundle(store: Any, code: str, *, chain: ChainRef, events: Sequence[Any] | None = None,
+                 registration: Registration | None = None,
+                 customs: Sequence[CustomsEvidence] = (), scans: Sequence[ScanRecord] = (),
+                 source: str | None = None, now: int | None = None) -> Bundle:
+    """The bundle for one item code from the store's events and anchoring proofs.
+
+    `events` are the item's stored events (e.g. traced through aggregation and
+    transformation); by default the events that name the code's EPC. `registration`,
+    `customs` and `scans` come from the tables that hold them. Captures are shared between
+    the events they signed, so each signature travels once.
+    """
+    link = DigitalLink.parse(code)
+    uri = link.canonical_uri()
+    # Events name the item at serial level (a printed lot is a label detail, not part of the EPC).
+    epc = DigitalLink(link.gtin14, link.serial).canonical_uri() if link.serial else uri
+    stored = list(events) if events is not None else store.events_for_epc(epc)
+    # Anything with `event_id` and `event` will do (StoredEvent, a trace's HistoryEntry).
+    rows = _proof_rows(store.engine, [bytes(ev.event_id) for ev in stored])
+    captures: list[CaptureEvidence] = []
+    index_of: dict[str, int] = {}
+    trees: dict[str, Any] = {}
+    contexts: dict[str, Any] = {}
+    out_events: list[EventEvidence] = []
+    for ev in stored:
+        row = rows.get(bytes(ev.event_id))
+        if row is None:
+
+            raise UnknownEventError(f"no event 0x{bytes(ev.event_id).hex()}",
+                                    event_id="0x" + bytes(ev.event_id).hex())
+        cid = row.id
+        if cid not in index_of:
+            index_of[cid] = len(captures)
+            anchored = row.state == "anchored"
+            anchor = AnchorEvidence(bytes(row.root), tuple(_split(row.batch_proof)),
+                                    None if row.tx_hash is None else bytes(row.tx_hash),
+                                    row.block_number) if anchored else None
+            captures.append(CaptureEvidence(
+                CaptureSignature(bytes(row.events_root), row.event_count, bytes(row.org),
+                                 int(row.nonce), row.signed_at, bytes(row.signature)),
+                row.signer, anchor))
+            # One tree per capture, however many of its events the item has (a capture
+            # document may hold hundreds).
+
+            trees[cid] = events_tree(_split(row.event_ids))
+            if row.context is not None:
+                contexts[cid] = json.loads(row.context)
+        out_events.append(EventEvidence(bytes(ev.event_id), index_of[cid],
+                                        tuple(trees[cid].proof(row.event_index)), ev.event,
+                                        contexts.get(cid)))
+    return Bundle(code=uri, chain=chain, registration=registration, captures=tuple(captures),
+                  events=tuple(out_events), customs=tuple(customs), scans=tuple(scans),
+                  generated_at=int(time.time()) if now is None else now, source=source)
+
+
+def _split(blob: bytes | None) -> list[bytes]:
+    return [] if not blob else [bytes(blob[i:i + 32]) for i in range(0, len(blob), 32)]
+
+
+def _proof_rows(engine: Any, event_ids: list[bytes]) -> dict[bytes, Any]:
+    """Each event's capture (signature, signed ids, @context) and batch (root, proof, tx), in
+    one query per 500 events: a journey's bundle needs them all, and a query per event made
+    assembling a bundle cost a round trip per event."""
+    e, c, b = t.events, t.captures, t.batches
+    out: dict[bytes, Any] = {}
+    ids = sorted(set(event_ids))
+    with engine.connect() as conn, conn.begin():  # one snapshot for every chunk
+        for start in range(0, len(ids), 500):
+            stmt = (select(e.c.event_id, e.c.event_index, c.c.id, c.c.signer, c.c.org,
+                           c.c.nonce, c.c.signed_at, c.c.events_root, c.c.event_count,
+                           c.c.signature, c.c.event_ids, c.c.context, c.c.batch_proof,
+                           b.c.root, b.c.state, b.c.tx_hash, b.c.block_number)
+                    .select_from(e.join(c, c.c.id == e.c.capture_id)
+                                 .outerjoin(b, b.c.id == c.c.batch_id))
+                    .where(e.c.event_id.in_(ids[start:start + 500])))
+            out.update({bytes(r.event_id): r for r in conn.execute(stmt)})
+    return out

@@ -1,0 +1,289 @@
+"""The proof bundle: everything needed to re-verify one item code against any node, offline.
+
+A gateway builds it from its store (`ledger.evidence.builder.build_bundle`) and serves it; the verifier consumes it and
+trusts none of it: every event id is recomputed, every proof re-hashed, every signature
+recovered, every root looked up on the chain. So the bundle holds claims plus the data to test
+them, never conclusions. The same JSON is the `zhenzhi evidence` export used in arbitration.
+
+JSON format, version 1 (`FORMAT`, `VERSION`; bytes are 0x-hex, event ids are ni URIs):
+
+    {"format": "zhenzhi-evidence", "version": 1,
+     "code": "https://id.gs1.org/01/<gtin14>/21/<serial>",
+     "generatedAt": <unix s>, "source": "<gateway URL>" | null,
+     "chain": {"chainId": 31337, "blockNumber": <block the gateway saw>,
+               "contracts": {"Consortium": "0x…", "TraceAnchor": "0x…", ...}},
+     "registration": {"gtin": "<gtin14>", "lot": "<lot>", "codeProof": ["0x…", ...]} | null,
+     "captures": [{"eventsRoot": "0x…", "count": n, "org": "0x…", "nonce": n, "signedAt": n,
+                   "signature": "0x…(65 bytes)", "signer": "0x…",
+                   "anchor": {"batchRoot": "0x…", "proof": ["0x…"], "txHash": "0x…",
+                              "blockNumber": n} | null}],
+     "events": [{"eventId": "ni:///sha-256;…?ver=CBV2.0", "capture": <index into captures>,
+                 "proof": ["0x…"], "event": {EPCIS event}, "context": <@context> | null}],
+     "customs": [{"consignment": "0x…(32 bytes)", "eventId": "ni:…", "proof": ["0x…"]}],
+     "scans": [{"at": <unix s>, "region": "CN-31"}]}
+
+`proof` of an event is its path into the capture's signed eventsRoot (leaf
+`capture.event_leaf(id)`); `anchor.proof` is the capture's path into the anchored batch root
+(leaf `capture.capture_leaf(digest, signer)`); `codeProof` is the code commitment's path into
+the lot's codesRoot on CodeRegistry. A reader refuses other formats and newer versions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger.errors import InvalidInputError
+from ledger.proofs.capture import CaptureSignature
+
+__all__ = [
+    "FORMAT", "VERSION", "AnchorEvidence", "Bundle", "CaptureEvidence", "ChainRef",
+    "CustomsEvidence", "EventEvidence", "InvalidBundleError", "Registration", "ScanRecord",
+]
+
+FORMAT = "zhenzhi-evidence"
+VERSION = 1
+
+
+class InvalidBundleError(InvalidInputError):
+    slug = "invalid-evidence-bundle"
+    title = "Invalid evidence bundle"
+
+
+@dataclass(frozen=True, slots=True)
+class ChainRef:
+    chain_id: int
+    contracts: Mapping[str, str]  # contract name → address
+    block_number: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """The gateway's claim of which registered lot commits to the code, with the proof."""
+
+    gtin: str
+    lot: str
+    code_proof: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnchorEvidence:
+    batch_root: bytes
+    proof: tuple[bytes, ...]
+    tx_hash: bytes | None = None
+    block_number: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureEvidence:
+    signature: CaptureSignature
+    signer: str | None  # as claimed by the gateway; the verifier recovers its own
+    anchor: AnchorEvidence | None  # None: not anchored yet
+
+
+@dataclass(frozen=True, slots=True)
+class EventEvidence:
+    event_id: bytes  # claimed; the verifier recomputes it from `event`
+    capture: int  # index into Bundle.captures
+    proof: tuple[bytes, ...]
+    event: Mapping[str, Any]
+    context: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomsEvidence:
+    """A customs decision that covers one of the item's events, with the event's path into the
+    decision's events root on CustomsRelease."""
+
+    consignment: bytes
+    event_id: bytes
+    proof: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRecord:
+    at: int  # unix seconds
+    region: str  # e.g. an ISO 3166-2 subdivision such as "CN-31"
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    code: str
+    chain: ChainRef
+    registration: Registration | None
+    captures: tuple[CaptureEvidence, ...]
+    events: tuple[EventEvidence, ...]
+    customs: tuple[CustomsEvidence, ...] = ()
+    scans: tuple[ScanRecord, ...] = ()
+    generated_at: int | None = None
+    source: str | None = None
+    version: int = field(default=VERSION)
+
+    # --- JSON ------------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": self.version,
+            "code": self.code,
+            "generatedAt": self.generated_at,
+            "source": self.source,
+            "chain": {"chainId": self.chain.chain_id, "blockNumber": self.chain.block_number,
+                      "contracts": dict(self.chain.contracts)},
+            "registration": None if self.registration is None else {
+                "gtin": self.registration.gtin, "lot": self.registration.lot,
+                "codeProof": [_hex(p) for p in self.registration.code_proof]},
+            "captures": [_capture_json(c) for c in self.captures],
+            "events": [{"eventId": _event_id_uri(e.event_id), "capture": e.capture,
+                        "proof": [_hex(p) for p in e.proof], "event": e.event,
+                        "context": e.context} for e in self.events],
+            "customs": [{"consignment": _hex(c.consignment), "eventId": _event_id_uri(c.event_id),
+                         "proof": [_hex(p) for p in c.proof]} for c in self.customs],
+            "scans": [{"at": s.at, "region": s.region} for s in self.scans],
+        }
+
+    def dumps(self, *, indent: int | None = None) -> str:
+        return json.dumps(self.to_json(), indent=indent, ensure_ascii=False, sort_keys=indent is not None)
+
+    @classmethod
+    def from_json(cls, obj: Any) -> Bundle:
+        """Parse and shape-check a bundle. Nothing here is trusted: shapes only."""
+        try:
+            return _parse(obj)
+        except InvalidBundleError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            # Any shape error in untrusted JSON is one kind of failure to the caller.
+            raise InvalidBundleError(f"malformed evidence bundle: {type(exc).__name__}: {exc}",
+                                     ) from None
+
+    @classmethod
+    def loads(cls, text: str | bytes) -> Bundle:
+        try:
+            obj = json.loads(text)
+        except ValueError as exc:
+            raise InvalidBundleError(f"the evidence bundle is not JSON: {exc}") from None
+        return cls.from_json(obj)
+
+
+# --- helpers (private) ---------------------------------------------------------------------------
+
+def _hex(b: bytes) -> str:
+    return "0x" + bytes(b).hex()
+
+
+def _event_id_uri(event_id: bytes) -> str:
+    return f"ni:///sha-256;{bytes(event_id).hex()}?ver=CBV2.0"
+
+
+def _capture_json(c: CaptureEvidence) -> dict[str, Any]:
+    s = c.signature
+    return {
+        "eventsRoot": _hex(s.events_root), "count": s.count, "org": _hex(s.org),
+        "nonce": s.nonce, "signedAt": s.signed_at, "signature": _hex(s.signature),
+        "signer": c.signer,
+        "anchor": None if c.anchor is None else {
+            "batchRoot": _hex(c.anchor.batch_root),
+            "proof": [_hex(p) for p in c.anchor.proof],
+            "txHash": None if c.anchor.tx_hash is None else _hex(c.anchor.tx_hash),
+            "blockNumber": c.anchor.block_number,
+        },
+    }
+
+
+def _bytes(value: Any, size: int | None, what: str) -> bytes:
+    if not isinstance(value, str) or not value.startswith(("0x", "0X")):
+        raise InvalidBundleError(f"{what} must be 0x-hex", field=what)
+    try:
+        raw = bytes.fromhex(value[2:])
+    except ValueError:
+        raise InvalidBundleError(f"{what} is not valid hex", field=what) from None
+    if size is not None and len(raw) != size:
+        raise InvalidBundleError(f"{what} must be {size} bytes, got {len(raw)}", field=what)
+    return raw
+
+
+def _proof(value: Any, what: str) -> tuple[bytes, ...]:
+    if not isinstance(value, list) or len(value) > 64:
+        # 64 levels cover 2**64 leaves: a longer "proof" is an attempt to burn our CPU.
+        raise InvalidBundleError(f"{what} must be a list of at most 64 hashes", field=what)
+    return tuple(_bytes(p, 32, what) for p in value)
+
+
+def _int(value: Any, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InvalidBundleError(f"{what} must be a non-negative integer", field=what)
+    return value
+
+
+def _opt_int(value: Any, what: str) -> int | None:
+    return None if value is None else _int(value, what)
+
+
+def _parse_event_id(value: Any) -> bytes:
+    prefix, suffix = "ni:///sha-256;", "?ver=CBV2.0"
+    if isinstance(value, str) and value.startswith(prefix) and value.endswith(suffix):
+        return _bytes("0x" + value[len(prefix):-len(suffix)], 32, "eventId")
+    return _bytes(value, 32, "eventId")
+
+
+def _parse(obj: Any) -> Bundle:
+    if not isinstance(obj, Mapping) or obj.get("format") != FORMAT:
+        raise InvalidBundleError(f"not a {FORMAT} document", field="format")
+    version = obj.get("version")
+    if version != VERSION:
+        raise InvalidBundleError(f"evidence bundle version {version!r} is not supported "
+                                 f"(this verifier reads version {VERSION})", field="version")
+    chain = obj["chain"]
+    contracts = chain["contracts"]
+    if not isinstance(contracts, Mapping):
+        raise InvalidBundleError("chain.contracts must be an object", field="chain.contracts")
+    reg = obj.get("registration")
+    registration = None if reg is None else Registration(
+        gtin=str(reg["gtin"]), lot=str(reg["lot"]), code_proof=_proof(reg["codeProof"], "codeProof"))
+    captures = []
+    for c in obj["captures"]:
+        a = c.get("anchor")
+        anchor = None if a is None else AnchorEvidence(
+            batch_root=_bytes(a["batchRoot"], 32, "anchor.batchRoot"),
+            proof=_proof(a["proof"], "anchor.proof"),
+            tx_hash=None if a.get("txHash") is None else _bytes(a["txHash"], 32, "anchor.txHash"),
+            block_number=_opt_int(a.get("blockNumber"), "anchor.blockNumber"))
+        sig = CaptureSignature(
+            events_root=_bytes(c["eventsRoot"], 32, "eventsRoot"), count=_int(c["count"], "count"),
+            org=_bytes(c["org"], 32, "org"), nonce=_int(c["nonce"], "nonce"),
+            signed_at=_int(c["signedAt"], "signedAt"),
+            signature=_bytes(c["signature"], 65, "signature"))
+        signer = c.get("signer")
+        captures.append(CaptureEvidence(sig, signer if isinstance(signer, str) else None, anchor))
+    events = []
+    for e in obj["events"]:
+        index = _int(e["capture"], "capture")
+        if index >= len(captures):
+            raise InvalidBundleError(f"event refers to capture {index} of {len(captures)}",
+                                     field="capture")
+        if not isinstance(e["event"], Mapping):
+            raise InvalidBundleError("event must be a JSON object", field="event")
+        events.append(EventEvidence(_parse_event_id(e["eventId"]), index,
+                                    _proof(e["proof"], "proof"), e["event"], e.get("context")))
+    customs = tuple(CustomsEvidence(_bytes(c["consignment"], 32, "consignment"),
+                                    _parse_event_id(c["eventId"]), _proof(c["proof"], "customs.proof"))
+                    for c in obj.get("customs") or ())
+    scans = tuple(ScanRecord(_int(s["at"], "scan.at"), str(s.get("region") or ""))
+                  for s in obj.get("scans") or ())
+    return Bundle(
+        code=str(obj["code"]),
+        chain=ChainRef(_int(chain["chainId"], "chainId"),
+                       {str(k): str(v) for k, v in contracts.items()},
+                       _opt_int(chain.get("blockNumber"), "blockNumber")),
+        registration=registration, captures=tuple(captures), events=tuple(events),
+        customs=customs, scans=scans,
+        generated_at=_opt_int(obj.get("generatedAt"), "generatedAt"),
+        source=obj.get("source") if isinstance(obj.get("source"), str) else None,
+        version=VERSION,
+    )
+
+
+# --- building a bundle from the store --------------------------------------------------------

@@ -1,0 +1,61 @@
+"""The capture: one signed EPCIS document, the unit that enterprises sign and the gateway anchors.
+
+Leaves are double-hashed (keccak256(keccak256(x))) so that no leaf can be read as an inner node
+of the sorted-pair trees (see `ledger.proofs.merkle`):
+- a document's `eventsRoot` is the Merkle root of `event_leaf(id)` over its event ids, in
+  document order;
+- a batch root on TraceAnchor is the Merkle root of `capture_leaf(digest, signer)` over the
+  captures in the batch, where `digest` is the capture's EIP-712 digest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.proofs.merkle import MerkleTree, keccak256
+
+__all__ = ["CaptureSignature", "SignedCapture", "capture_leaf", "event_leaf", "events_tree"]
+
+
+def event_leaf(event_id: bytes) -> bytes:
+    """Leaf of one event id (the 32-byte sha-256 of its CBV 2.0 pre-hash string)."""
+    return keccak256(keccak256(event_id))
+
+
+def capture_leaf(digest: bytes, signer: str) -> bytes:
+    """Leaf of one capture in a batch: its EIP-712 digest bound to the recovered signer."""
+    return keccak256(keccak256(digest + bytes(12) + bytes.fromhex(signer[2:])))
+
+
+def events_tree(event_ids: Sequence[bytes]) -> MerkleTree:
+    return MerkleTree.build([event_leaf(e) for e in event_ids])
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureSignature:
+    """What the enterprise signed (EIP-712 `Capture`) and the signature over it."""
+
+    events_root: bytes  # 32 bytes
+    count: int  # uint32
+    org: bytes  # 32 bytes, the organisation id registered on Consortium
+    nonce: int  # uint64, unique per org: stops replay
+    signed_at: int  # uint64, unix seconds: judged against the key's validity window
+    signature: bytes  # 65 bytes r ‖ s ‖ v, low-s
+
+
+@dataclass(frozen=True, slots=True)
+class SignedCapture:
+    """A capture after validation, hashing and signature recovery: what the store accepts."""
+
+    signature: CaptureSignature
+    signer: str  # checksummed address recovered from the signature
+    digest: bytes  # the EIP-712 digest that was signed
+    event_ids: tuple[bytes, ...]  # in document order
+    events: tuple[dict[str, Any], ...]  # the EPCIS events as captured (JSON-LD objects)
+    context: Any = None  # the document's @context, kept to re-serialise events faithfully
+
+    @property
+    def leaf(self) -> bytes:
+        return capture_leaf(self.digest, self.signer)

@@ -1,0 +1,1432 @@
+"""The durable store: signed captures, their events, the anchoring outbox and batches.
+
+`Store(url)` works on SQLite (the embedded default, WAL) and PostgreSQL with the same code. The
+schema is `ledger.store.tables`, created and upgraded by Alembic (`Store.migrate()`).
+
+Accepting a capture is one transaction: the capture row (signature fields and ordered event
+ids, so every event's proof into the signed root can be rebuilt), the events not stored before
+(idempotent by event id: the first capture that brought an event owns it), their EPC index rows
+and an outbox row that queues the capture for anchoring. The same capture twice is one capture;
+the same (org, nonce) with another digest is a replay and is refused.
+
+The anchoring worker (`ledger.pipeline.anchoring`) drives batches through the `*_batch` methods; readers
+see an event as `pending` until its capture's batch is `anchored`.
+
+Leader election for the worker (`try_anchor_lease`): PostgreSQL takes a session advisory lock on
+a dedicated connection; SQLite takes an exclusive `flock` on `<database file>.anchor-lock`. Both
+are released by the operating system or the server when the holder dies (even by SIGKILL), so a
+crashed leader never blocks its successor. An in-memory SQLite store is private to one process,
+so its lease is a process-local lock.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.pool import StaticPool
+
+from ledger.epcis.document import event_epcs
+from ledger.errors import ConflictError, InvalidInputError, NotFoundError
+from ledger.proofs.capture import SignedCapture, events_tree
+from ledger.proofs.merkle import MerkleTree, keccak256
+from ledger.store import tables as t
+from ledger.store import trace_index
+
+__all__ = [
+    "AcceptResult", "AnchorLease", "AnchorStatus", "BatchRecord", "CaptureRecord", "EventQuery",
+    "InvalidPageTokenError", "NonceReplayError", "PreparedCapture", "Store", "StoredEvent",
+    "UnknownEventError", "canonical_epc", "normalise_cbv", "prepare_capture", "split_proof",
+]
+
+log = logging.getLogger("zhenzhi.store")
+
+AnchorState = Literal["pending", "anchored"]
+
+# Rows per executemany chunk and ids per IN (...): well under SQLite's variable limit.
+_CHUNK = 500
+_PG_LOCK_KEY = 0x7A68656E7A686901  # "zhenzhi" + 1: the anchoring leader's advisory lock
+
+
+class NonceReplayError(ConflictError):
+    """The organisation already used this nonce for a different capture."""
+
+    slug = "nonce-replay"
+    title = "Capture nonce already used"
+
+
+class UnknownEventError(NotFoundError):
+    slug = "unknown-event"
+    title = "Unknown event"
+
+
+class InvalidPageTokenError(InvalidInputError):
+    slug = "invalid-page-token"
+    title = "Invalid page token"
+
+
+# ---------------------------------------------------------------------------------------------
+# Value objects
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptResult:
+    capture_id: str  # hex of the capture's EIP-712 digest
+    new_event_ids: tuple[bytes, ...]
+    duplicate_event_ids: tuple[bytes, ...]  # already stored (from this or another capture)
+    duplicate: bool  # the very same capture was accepted before; nothing was written
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureRecord:
+    """A stored capture as its capture job reports it."""
+
+    capture_id: str
+    signer: str
+    org: bytes
+    nonce: str  # uint64 as decimal text
+    received_ms: int
+    event_ids: tuple[bytes, ...]  # every signed id, in document order
+    # signed ids stored neither by this capture nor an earlier one: what `proceed` left out
+    left_out: tuple[bytes, ...]
+    anchored: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    event_id: bytes
+    event: dict[str, Any]  # as captured
+    capture_id: str
+    record_time_ms: int
+    anchor_state: AnchorState
+    seq: int
+
+    @property
+    def record_time(self) -> str:
+        return _iso_ms(self.record_time_ms)
+
+    def as_epcis(self) -> dict[str, Any]:
+        """The event as a repository returns it: `recordTime` added, `eventID` if absent."""
+        out = dict(self.event)
+        out.setdefault("eventID", f"ni:///sha-256;{self.event_id.hex()}?ver=CBV2.0")
+        out["recordTime"] = self.record_time
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class AnchorStatus:
+    """Everything a verifier needs for one event: event ∈ capture (signed), capture ∈ batch
+    root (on chain). Proofs are sorted-pair sibling lists (`ledger.proofs.merkle.verify_proof`)."""
+
+    event_id: bytes
+    state: AnchorState
+    capture_id: str
+    # the signed capture: EIP-712 fields, the signature and who signed it
+    digest: bytes
+    signer: str
+    org: bytes
+    nonce: int
+    signed_at: int
+    events_root: bytes
+    event_count: int
+    signature: bytes
+    event_index: int
+    event_proof: list[bytes]  # event_leaf(event_id) ▶ events_root
+    capture_leaf: bytes
+    # the batch; None while pending (the batch may be built but not yet anchored)
+    batch_root: bytes | None = None
+    batch_index: int | None = None
+    leaf_count: int | None = None
+    capture_proof: list[bytes] = field(default_factory=list)  # capture_leaf ▶ batch_root
+    tx_hash: bytes | None = None
+    block_number: int | None = None
+    anchored_at: int | None = None  # block timestamp, unix seconds
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRecord:
+    id: int
+    root: bytes
+    leaf_count: int
+    event_count: int
+    meta_hash: bytes
+    state: str
+    tx_hash: bytes | None
+    tx_nonce: int | None
+    block_number: int | None
+    anchored_at: int | None
+    send_count: int
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """EPCIS 2.0 simple-event-query parameters the gateway offers. Several values in one field
+    mean any of them; fields combine with AND. Times are timezone-aware datetimes. EPC values
+    match exactly, or by prefix when they end in `*`."""
+
+    event_types: tuple[str, ...] = ()
+    ge_event_time: datetime | None = None
+    lt_event_time: datetime | None = None
+    ge_record_time: datetime | None = None
+    lt_record_time: datetime | None = None
+    eq_biz_step: tuple[str, ...] = ()
+    eq_disposition: tuple[str, ...] = ()
+    eq_read_point: tuple[str, ...] = ()
+    eq_biz_location: tuple[str, ...] = ()
+    match_epc: tuple[str, ...] = ()  # epcList and childEPCs
+    match_any_epc: tuple[str, ...] = ()  # any role but quantity classes
+    match_parent_id: tuple[str, ...] = ()
+    match_input_epc: tuple[str, ...] = ()
+    match_output_epc: tuple[str, ...] = ()
+    match_epc_class: tuple[str, ...] = ()
+    eq_lot: tuple[str, ...] = ()
+
+
+class AnchorLease:
+    """The anchoring leader's lock; `release()` it, or let process death release it."""
+
+    def __init__(self, release: Any) -> None:
+        self._release = release
+
+    def release(self) -> None:
+        if self._release is not None:
+            self._release()
+            self._release = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Event fields
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _bind_nulls_and_blobs_directly() -> None:
+    """Python's sqlite3 binds int, float and str as they are, but sends every other parameter
+    through its adapter lookup first, which for None and bytes finds nothing after three
+    failed lookups: ~0.8 µs a parameter, ~5 µs of every stored event (its id, its absent
+    fields, its trace rows). Registered identity adapters answer the first lookup. Nothing
+    is bound differently (None is NULL, bytes a BLOB); the registry is process-wide, which
+    is why the adapters change nothing."""
+    import sqlite3
+
+    for kind in (type(None), bytes):
+        if sqlite3.adapters.get((kind, sqlite3.PrepareProtocol)) is None:
+            sqlite3.register_adapter(kind, _same)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _iso_ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def _ms(dt: datetime) -> int:
+    if dt.tzinfo is None:
+        raise InvalidInputError("query times must carry a time zone", value=dt.isoformat())
+    return int(dt.timestamp() * 1000)
+
+
+_TIME_CACHE: dict[str, int] = {}
+
+
+def _time_ms(value: Any, field_name: str) -> int:
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{field_name} must be a date-time string", field=field_name)
+    cached = _TIME_CACHE.get(value)
+    if cached is not None:
+        return cached
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInputError(f"{field_name} {value!r} is not an ISO 8601 date-time",
+                                field=field_name) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)  # as ledger.epcis.event_hash reads it: no offset means UTC
+    ms = int(dt.timestamp() * 1000)
+    if len(_TIME_CACHE) < 100_000:  # event times repeat within a capture; bound the memo
+        _TIME_CACHE[value] = ms
+    return ms
+
+
+_CBV_PREFIXES = (
+    "urn:epcglobal:cbv:bizstep:", "urn:epcglobal:cbv:disp:",
+    "https://ref.gs1.org/cbv/BizStep-", "https://ref.gs1.org/cbv/Disp-",
+    "https://gs1.org/voc/BizStep-", "https://gs1.org/voc/Disp-",
+)
+
+
+def normalise_cbv(value: str | None) -> str | None:
+    """A CBV bizStep or disposition as its bare term (`shipping`), however it was spelled;
+    anything else (a user vocabulary IRI) unchanged. Queries go through the same function."""
+    if value is None or ":" not in value:  # a bare term already (or no value)
+        return value
+    for prefix in _CBV_PREFIXES:
+        if value.startswith(prefix):
+            return value[len(prefix):]
+    return value
+
+
+def canonical_epc(value: str) -> str:
+    """An EPC as the store indexes it (canonical Digital Link for GS1 keys, as `event_epcs`)."""
+    found = event_epcs({"epcList": [value]})["epc"]
+    return found[0] if found else value
+
+
+def _epc_prefixes(pattern: str) -> list[tuple[str, str]]:
+    """(kind, value) conditions for one MATCH_ value: ('eq', epc) or ('prefix', start).
+
+    EPCs are stored canonical, so a query value is canonicalised the same way. A trailing `*`
+    matches a prefix of what was written before it, in both spellings: an EPC pattern URN
+    (`urn:epc:idpat:sgtin:0614141.107346.*`) names a GTIN, whose Digital Link then prefixes
+    every serial; a URN or link cut short (`...107346.*`, `.../21/*`) prefixes its link."""
+    if not pattern.endswith("*"):
+        return [("eq", canonical_epc(pattern))]
+    raw = pattern[:-1]
+    out = [("prefix", raw)] if raw else []
+    canon = canonical_epc(pattern)
+    for star in ("%2A", "*"):
+        if canon.endswith(star):
+            out.append(("prefix", canon[:-len(star)]))
+            break
+    else:
+        if canon != pattern:  # a class-level pattern: the key itself and everything below
+            out += [("eq", canon), ("prefix", canon + "/")]
+    return out
+
+
+@lru_cache(maxsize=65536)
+def _gtin14(body13: str) -> str:
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body13)))
+    return body13 + str((10 - total % 10) % 10)
+
+
+_LGTIN = re.compile(r"urn:epc:class:lgtin:(\d+)\.(\d+)\.(.+)")
+_SGTIN = re.compile(r"urn:epc:id:sgtin:(\d+)\.(\d+)\.")
+_DL_GTIN = re.compile(r"https?://[^/]+(?:/.*?)?/01/(\d{14})(?:/10/([^/?#]+))?")
+
+
+_ID_GTIN = "https://id.gs1.org/01/"
+
+
+def _lot_end(link: str, start: int) -> int:
+    """Where the lot that starts at `start` in a link ends: the next '/', '?' or '#'."""
+    ends = [i for i in (link.find("/", start), link.find("?", start), link.find("#", start))
+            if i >= 0]
+    return min(ends) if ends else len(link)
+
+
+def _gtin_lot(event: Mapping[str, Any], epcs: Mapping[str, list[str]]) -> tuple[str | None, str | None]:
+    """(GTIN-14, lot) of an event: lot from ILMD lotNumber, an LGTIN class or a Digital Link
+    /10/; GTIN from the same key or the first SGTIN / Digital Link EPC."""
+    gtin = lot = None
+    ilmd = event.get("ilmd")
+    if isinstance(ilmd, Mapping):
+        for key, value in ilmd.items():
+            if (key == "lotNumber" or key.endswith(":lotNumber")) and isinstance(value, str):
+                lot = value
+                break
+    for role in ("class", "output", "epc", "child", "input"):
+        for epc in epcs.get(role, ()):
+            if epc.startswith(_ID_GTIN) and epc[22:36].isdigit():
+                # A canonical GTIN link (what `event_epcs` makes of SGTINs and LGTINs), read
+                # as _DL_GTIN reads it, without the regular expression.
+                gtin = gtin or epc[22:36]
+                if epc.startswith("/10/", 36) and (end := _lot_end(epc, 40)) > 40:
+                    lot = lot or epc[40:end]
+            elif m := _LGTIN.match(epc):
+                cp, ref, lot_part = m.groups()
+                gtin = gtin or _gtin14(ref[:1] + cp + ref[1:])
+                lot = lot or lot_part
+            elif m := _DL_GTIN.match(epc):
+                gtin = gtin or m.group(1)
+                if m.group(2):
+                    lot = lot or m.group(2)
+            elif m := _SGTIN.match(epc):
+                cp, ref = m.groups()
+                gtin = gtin or _gtin14(ref[:1] + cp + ref[1:])
+            if gtin and lot:
+                return gtin, lot[:64]
+    return gtin, lot[:64] if lot else None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _id_of(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        value = value.get("id")
+    return value if isinstance(value, str) else None
+
+
+def split_proof(blob: bytes | None) -> list[bytes]:
+    if not blob:
+        return []
+    return [bytes(blob[i:i + 32]) for i in range(0, len(blob), 32)]
+
+
+def _chunks(seq: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(seq), size):
+        yield seq[i:i + size]
+
+
+def batch_meta_hash(event_count: int) -> bytes:
+    """`metaHash` anchored with a batch: commits to the number of events it covers."""
+    return keccak256(b"zhenzhi.batch.v1" + event_count.to_bytes(8, "big"))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class Store:
+    """The store over one database URL (`sqlite:///path.db`, `postgresql+psycopg://...`)."""
+
+    def __init__(self, url: str, *, echo: bool = False, background_checkpoint: bool = False
+                 ) -> None:
+        """`background_checkpoint` (file SQLite only): WAL checkpoints run on a thread of their
+        own instead of inside whichever commit crosses SQLite's threshold. A checkpoint copies
+        the WAL into the database and fsyncs it; in a commit it stalls that commit (and every
+        capture waiting on it) for tens of milliseconds. For a long-lived writer such as the
+        gateway; `close()` stops the thread."""
+        self.url = url
+        self.dialect = url.split(":", 1)[0].split("+", 1)[0]
+        self._memory = self.dialect == "sqlite" and (url in ("sqlite://", "sqlite:///:memory:")
+                                                    or "mode=memory" in url)
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self._memory:
+            # One shared connection, or every checkout would see its own empty database.
+            kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+        elif self.dialect == "sqlite":
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs.update(pool_pre_ping=True)
+        self.engine: Engine = create_engine(url, **kwargs)
+        self._checkpointer: _Checkpointer | None = None
+        if self.dialect == "sqlite":
+            background_checkpoint = background_checkpoint and not self._memory
+            self._configure_sqlite(self.engine, auto_checkpoint=not background_checkpoint)
+            if background_checkpoint:
+                self._checkpointer = _Checkpointer(self.engine.url.database,
+                                                   turn=self._write_turn)
+        self._sql = _Sql(self.dialect)
+        dbapi = self.engine.dialect.dbapi
+        # The accept path runs on the driver's own cursor, whose errors SQLAlchemy does not
+        # wrap: both spellings of each error are caught.
+        self._integrity_errors = (IntegrityError, dbapi.IntegrityError)
+        self._db_errors = (DBAPIError, dbapi.Error)
+        self._memory_lock = threading.Lock()
+        self._writer_lock = threading.Lock()
+        self._writer: Any = None  # SQLite file stores: the accept path's own connection
+        self._turn_path = (f"{self.engine.url.database}.write-turn"
+                           if self.dialect == "sqlite" and not self._memory else None)
+
+    @staticmethod
+    def _configure_sqlite(engine: Engine, *, auto_checkpoint: bool = True) -> None:
+        _bind_nulls_and_blobs_directly()
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # pysqlite's own transaction handling begins lazily at the first write, so two
+            # writers that both read first deadlock (SQLITE_BUSY on upgrade). Take control:
+            # autocommit at the driver, and BEGIN ourselves in `_on_begin`.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a power cut may lose the last commits but never corrupts; a
+            # process crash (the fault tests' SIGKILL) loses nothing.
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            # Page cache of 64 MiB (negative: KiB) and reads through a memory map: the event
+            # indexes of a busy store stay in memory, so an insert touches no cold page.
+            cur.execute("PRAGMA cache_size=-65536")
+            cur.execute("PRAGMA mmap_size=268435456")
+            cur.execute("PRAGMA temp_store=MEMORY")
+            # A WAL that a burst grew past 256 MiB is cut back when it next starts over
+            # (`_Checkpointer` restarts it from 64 MiB on, reusing the file).
+            cur.execute("PRAGMA journal_size_limit=268435456")
+            if not auto_checkpoint:
+                cur.execute("PRAGMA wal_autocheckpoint=0")  # the `_Checkpointer` does it
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            # Writers take the write lock up front (IMMEDIATE) so they queue on busy_timeout
+            # instead of failing mid-transaction; readers begin deferred and never block.
+            mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._write_turn(), self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _write_turn(self) -> Iterator[None]:
+        """SQLite file stores: wait for the write lock in the kernel, not in SQLite's busy loop.
+
+        SQLite's busy handler sleeps and polls (up to 100 ms a try). Against a writer that
+        commits back to back (the gateway's committer under load) a polling process rarely
+        finds the lock free: the anchoring worker's three short transactions per batch then
+        waited seconds while captures kept coming. An exclusive `flock` taken around every
+        write transaction by every Store is a queue instead: a blocked process is woken the
+        moment the lock is released, while the committer is still preparing its next group.
+        The SQLite lock is still what guarantees exclusion; this only orders the waiters. The
+        OS drops the flock when a process dies, so a crash cannot leave it held."""
+        if self._turn_path is None:
+            yield
+            return
+        # A descriptor per turn: flock excludes per open file, so threads of one process
+        # queue too.
+        fd = os.open(self._turn_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the flock
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def close(self) -> None:
+        with self._writer_lock:
+            if self._writer is not None:
+                self._writer.close()  # back to the pool, which dispose() then closes
+                self._writer = None
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
+        self.engine.dispose()
+
+    def optimize(self) -> None:
+        """Refresh the planner's statistics, e.g. after a bulk load (`ANALYZE`). Without fresh
+        statistics the planner may pick a low-selectivity index (biz_step) over a selective
+        one (event_id, epc) once tables have grown from empty."""
+        with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                # ANALYZE itself, sampled (analysis_limit: about that many rows per index) so
+                # it stays quick on a large store. Not `PRAGMA optimize`: before SQLite 3.46 it
+                # only analyses tables this very connection has queried, so on a fresh one
+                # it does nothing.
+                conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+                conn.exec_driver_sql("ANALYZE")
+            else:
+                conn.exec_driver_sql("ANALYZE")
+            conn.commit()
+
+    # -- schema --------------------------------------------------------------------------------
+
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to `revision` with Alembic (default: the newest), creating it or
+        upgrading, or downgrading when `revision` is older than the store's (idempotent)."""
+        from alembic import command
+        from alembic.config import Config
+        from alembic.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self.engine.connect() as conn:
+            cfg.attributes["connection"] = conn
+            current = MigrationContext.configure(conn).get_current_revision()
+            older = ({r.revision for r in ScriptDirectory.from_config(cfg)
+                      .iterate_revisions(current, "base")} - {current} if current else set())
+            if revision in older:
+                command.downgrade(cfg, revision)
+            else:
+                command.upgrade(cfg, revision)
+            conn.commit()
+
+    def schema_revision(self) -> str | None:
+        from alembic.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    # -- capture -------------------------------------------------------------------------------
+
+    def accept_capture(self, capture: SignedCapture, *,
+                       keep: Collection[int] | None = None) -> AcceptResult:
+        """Store a signed capture and queue it for anchoring, in one transaction.
+
+        `keep` (indices into `capture.event_ids`) stores only those events (the intake's
+        `proceed` behaviour); the capture still records every signed id, so each kept event's
+        proof into the signed root can be rebuilt. Raises `NonceReplayError` if the org already
+        used the nonce for another capture."""
+        (outcome,) = self.accept_captures([(capture, keep)])
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def accept_captures(self, items: Sequence[SignedCapture | PreparedCapture | tuple[
+                            SignedCapture, Collection[int] | None]]
+                        ) -> list[AcceptResult | Exception]:
+        """Group commit: store many captures in one transaction, each as `accept_capture` would.
+
+        `items` are captures, `(capture, keep)` pairs or `prepare_capture` results. Returns one outcome per item, in order:
+        its `AcceptResult` once the transaction holding it has committed, or the exception that
+        capture alone raised (`NonceReplayError`, `InvalidInputError`, ...). One bad capture
+        never costs the others: input errors are found before the transaction and leave that
+        capture out, and if the database refuses the group (a concurrent writer on PostgreSQL,
+        say) every capture is retried in a transaction of its own.
+
+        Within a group, captures are taken in order: the same capture twice is stored once
+        (the second a `duplicate`), a second use of an (org, nonce) with another digest is a
+        replay, and an event brought by two captures belongs to the first."""
+        pending: list[PreparedCapture | Exception] = []
+        for item in items:
+            capture, keep = item if isinstance(item, tuple) else (item, None)  # type: ignore[misc]
+            try:
+                pending.append(capture if isinstance(capture, PreparedCapture)
+                               else prepare_capture(capture, keep))
+            except Exception as exc:  # noqa: BLE001 - it is this capture's outcome, not the group's
+                pending.append(exc)
+        outcomes: list[AcceptResult | Exception] = [p for p in pending]  # errors stay in place
+        todo = [i for i, p in enumerate(pending) if isinstance(p, PreparedCapture)]
+        if not todo:
+            return outcomes
+        try:
+            done = self._accept_group([pending[i] for i in todo])  # type: ignore[misc]
+        except self._db_errors:
+            # The group's transaction rolled back. Which capture the database objected to is
+            # not worth finding out in one go: each one again, in a transaction of its own,
+            # gets its own verdict (and an IntegrityError its retries).
+            done = [self._accept_alone(pending[i]) for i in todo]  # type: ignore[arg-type]
+        for i, outcome in zip(todo, done, strict=True):
+            outcomes[i] = outcome
+        return outcomes
+
+    def _accept_alone(self, p: PreparedCapture) -> AcceptResult | Exception:
+        for _attempt in range(3):
+            try:
+                return self._accept_group([p])[0]
+            except self._integrity_errors:
+                # A concurrent writer (PostgreSQL) stored the same capture or nonce between
+                # our check and our insert: run again, and the check will see it.
+                continue
+            except self._db_errors as exc:
+                return exc
+        return ConflictError("capture kept conflicting with concurrent writes",
+                             capture_id=p.capture_id)
+
+    def _accept_group(self, group: Sequence[PreparedCapture]) -> list[AcceptResult | Exception]:
+        """One transaction for `group` (prepared captures). Raises the database's error for
+        the whole group; returns each capture's outcome once committed."""
+        now = _now_ms()
+        sqlite = self.dialect == "sqlite"
+        # Rows, trace facts and outcomes as if every capture were new: work that needs no
+        # database, done before taking the write lock that every writer queues for.
+        plan = _plan(group, now, fold=sqlite)
+        if sqlite and not self._memory:
+            return self._accept_on_writer(group, now, plan)
+        with self.engine.connect() as sa_conn:
+            if sqlite:
+                sa_conn = sa_conn.execution_options(sqlite_begin="IMMEDIATE")
+            with sa_conn.begin():
+                # The driver's own cursor, inside SQLAlchemy's transaction: the statements are
+                # fixed strings (prepared once and cached by the driver), with none of
+                # SQLAlchemy's per-statement compilation or per-row parameter processing.
+                cur = sa_conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+                try:
+                    return self._write_group(cur, group, now, plan)
+                finally:
+                    cur.close()
+
+    def _accept_on_writer(self, group: Sequence[PreparedCapture], now: int, plan: _Plan
+                          ) -> list[AcceptResult | Exception]:
+        """SQLite: the group on this store's one writer connection, kept open.
+
+        SQLite allows one writer at a time anyway, so a lock costs no concurrency here, and a
+        connection of its own skips the pool checkout and SQLAlchemy's transaction bookkeeping
+        (a third of a small group's cost)."""
+        with self._writer_lock, self._write_turn():
+            if self._writer is None:
+                self._writer = self.engine.raw_connection()  # pragmas from `_on_connect`
+            conn = self._writer.driver_connection
+            cur = conn.cursor()
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+                try:
+                    outcomes = self._write_group(cur, group, now, plan)
+                    cur.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        cur.execute("ROLLBACK")
+                    raise
+            finally:
+                cur.close()
+            return outcomes
+
+    def _write_group(self, cur: Any, group: Sequence[PreparedCapture], now: int,
+                     plan: _Plan | None = None) -> list[AcceptResult | Exception]:
+        sql = self._sql
+        # Captures already stored, by digest or by (org, nonce). Superset by org × nonce,
+        # narrowed here: both columns lead the unique index, so this is index lookups only.
+        digests = list({p.capture.digest for p in group})
+        known_digest: dict[bytes, str] = {}
+        used_nonce: dict[tuple[bytes, str], tuple[str, bytes]] = {}
+        for chunk in _chunks(digests):
+            cur.execute(sql.in_("SELECT id, digest, org, nonce FROM captures WHERE digest", chunk),
+                        sql.in_args(chunk))
+            for cid, digest, org, nonce in cur.fetchall():
+                known_digest[bytes(digest)] = cid
+                used_nonce[(bytes(org), nonce)] = (cid, bytes(digest))
+        orgs = list({p.capture.signature.org for p in group})
+        nonces = list({p.nonce for p in group})
+        for org_chunk in _chunks(orgs, 50):
+            for nonce_chunk in _chunks(nonces, 400):
+                cur.execute(sql.in2("SELECT id, digest, org, nonce FROM captures WHERE org",
+                                    org_chunk, "nonce", nonce_chunk),
+                            sql.in_args(org_chunk) + sql.in_args(nonce_chunk))
+                for cid, digest, org, nonce in cur.fetchall():
+                    used_nonce[(bytes(org), nonce)] = (cid, bytes(digest))
+
+        outcomes: list[AcceptResult | Exception] = []
+        fresh: list[PreparedCapture] = []
+        for p in group:
+            cap, sig = p.capture, p.capture.signature
+            owner = used_nonce.get((sig.org, p.nonce))
+            if owner is not None and owner[1] != cap.digest:
+                outcomes.append(NonceReplayError(
+                    f"organisation 0x{sig.org.hex()} already used nonce {sig.nonce} for "
+                    f"capture {owner[0]}", org="0x" + sig.org.hex(), nonce=sig.nonce,
+                    capture_id=owner[0]))
+                continue
+            if cap.digest in known_digest:
+                outcomes.append(AcceptResult(p.capture_id, (), tuple(p.wanted), True))
+                continue
+            # Later captures of this group see this one as stored.
+            known_digest[cap.digest] = p.capture_id
+            used_nonce[(sig.org, p.nonce)] = (p.capture_id, cap.digest)
+            fresh.append(p)
+            outcomes.append(None)  # type: ignore[arg-type]  # filled in below
+        if not fresh:
+            return outcomes
+
+        # Every event of the fresh captures once (the first capture of the group to bring it
+        # offers it), inserted with ON CONFLICT DO NOTHING: an event stored before, or by a
+        # concurrent writer on PostgreSQL, stays its first writer's. Which rows went in is
+        # learnt afterwards, not asked before: on SQLite a full insert says so itself, and
+        # then the plan made before the lock holds as it is.
+        if plan is None or plan.capture_ids != [p.capture_id for p in fresh]:
+            plan = _plan(fresh, now, fold=False)  # some were stored already: plan again
+        # Parents first: events name their capture, EPC rows their event.
+        cur.executemany(sql.insert_captures, plan.capture_rows)
+        results = plan.results
+        if plan.event_rows:
+            base = self._max_seq(cur) if sql.sqlite else None
+            cur.executemany(sql.insert_events, plan.event_rows)
+            if base is not None and self._all_inserted(cur, base, len(plan.event_rows)):
+                # Every offered event is this transaction's, at seq base + its position.
+                cur.executemany(sql.insert_epcs, [(base + pos, role, epc)
+                                                  for pos, role, epc in plan.epc_rows])
+                folded = (plan.folded if plan.folded is not None
+                          else trace_index.fold(_at_positions(plan)))
+                trace_index.write(cur, self.dialect, folded, seq_base=base)
+            else:
+                rows = trace_index.stored_events(cur, self.dialect,
+                                                 [r[0] for r in plan.event_rows])
+                # A row of this transaction carries the capture that offered it; one stored
+                # before carries another (a capture already stored never gets this far).
+                mine = {pos: (ix, rows[ix[0]]) for pos, ix in enumerate(plan.offered, 1)
+                        if ix[0] in rows and rows[ix[0]].capture_id == ix[1]}
+                cur.executemany(sql.insert_epcs, [(mine[pos][1].seq, role, epc)
+                                                  for pos, role, epc in plan.epc_rows
+                                                  if pos in mine])
+                trace_index.index_events(cur, self.dialect, mine.values())  # same transaction
+                results = _results(fresh, {ix[0] for ix, _row in mine.values()})
+        cur.executemany(sql.insert_outbox, plan.outbox_rows)
+        it = iter(results)
+        return [o if o is not None else next(it) for o in outcomes]
+
+    @staticmethod
+    def _max_seq(cur: Any) -> int:
+        cur.execute("SELECT coalesce(max(seq), 0) FROM events")
+        return int(cur.fetchone()[0])
+
+    def _all_inserted(self, cur: Any, base: int, n: int) -> bool:
+        """SQLite, under the write lock, after inserting `n` event rows when the largest seq
+        was `base`: did every row go in, at base+1 … base+n in insertion order? Yes if the
+        insert counted `n` rows and the largest seq grew by exactly `n` (SQLite gives a new row
+        the largest rowid plus one). Anything else (a conflict skipped a row): no, and the
+        caller reads back what it stored."""
+        return bool(cur.rowcount == n and self._max_seq(cur) == base + n)
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def _event_select(self) -> Any:
+        e, c, b = t.events, t.captures, t.batches
+        anchored = and_(b.c.id.is_not(None), b.c.state == "anchored")
+        return (select(e.c.seq, e.c.event_id, e.c.body, e.c.capture_id, e.c.record_time_ms,
+                       anchored.label("anchored"))
+                .select_from(e.join(c, c.c.id == e.c.capture_id)
+                             .outerjoin(b, b.c.id == c.c.batch_id)))
+
+    @staticmethod
+    def _stored(row: Any) -> StoredEvent:
+        return StoredEvent(event_id=bytes(row.event_id), event=orjson.loads(row.body),
+                           capture_id=row.capture_id, record_time_ms=row.record_time_ms,
+                           anchor_state="anchored" if row.anchored else "pending", seq=row.seq)
+
+    def get_capture(self, capture_id: str) -> CaptureRecord | None:
+        """A stored capture and what became of its events (None: no such capture)."""
+        c, e, b = t.captures, t.events, t.batches
+        with self._read() as conn:
+            row = conn.execute(
+                select(c.c.signer, c.c.org, c.c.nonce, c.c.event_ids, c.c.received_ms,
+                       b.c.state)
+                .select_from(c.outerjoin(b, b.c.id == c.c.batch_id))
+                .where(c.c.id == capture_id)).first()
+            if row is None:
+                return None
+            ids = tuple(split_proof(row.event_ids))
+            found: set[bytes] = set()
+            for chunk in _chunks(ids):
+                found.update(bytes(r[0]) for r in conn.execute(
+                    select(e.c.event_id).where(e.c.event_id.in_(chunk))))
+        return CaptureRecord(
+            capture_id=capture_id, signer=row.signer, org=bytes(row.org), nonce=row.nonce,
+            received_ms=row.received_ms, event_ids=ids,
+            left_out=tuple(i for i in dict.fromkeys(ids) if i not in found),
+            anchored=row.state == "anchored")
+
+    def get_event(self, event_id: bytes) -> StoredEvent | None:
+        with self._read() as conn:
+            row = conn.execute(self._event_select().where(t.events.c.event_id == event_id)).first()
+        return self._stored(row) if row else None
+
+    def count_events(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(t.events)).scalar_one())
+
+    def events_for_epc(self, epc: str, roles: Collection[str] | None = None) -> list[StoredEvent]:
+        """Every event naming `epc` (a trailing `*` matches a prefix) in any of `roles` (default:
+        all), in event-time order."""
+        cond = self._epc_condition([epc], tuple(roles) if roles else t.EPC_ROLES)
+        with self._read() as conn:
+            rows = conn.execute(self._event_select().where(cond)
+                                .order_by(t.events.c.event_time_ms, t.events.c.seq)).all()
+        return [self._stored(r) for r in rows]
+
+    @staticmethod
+    def _epc_condition(values: Sequence[str], roles: Sequence[str]) -> Any:
+        ee = t.event_epcs
+        matches = []
+        for value in values:
+            for kind, epc in _epc_prefixes(value):
+                if kind == "eq":
+                    matches.append(ee.c.epc == epc)
+                else:
+                    # A range, not LIKE: both databases then use the (epc, role) index, and
+                    # no LIKE metacharacter in an EPC can widen the match.
+                    matches.append(and_(ee.c.epc >= epc, ee.c.epc < epc + "\U0010ffff"))
+        # An uncorrelated `seq IN (...)`: the planner reads the matching EPC rows from their
+        # index first and fetches each event by seq. The correlated EXISTS it replaces was
+        # planned as a scan of every event with a probe each (27 ms at 20,000 events, and
+        # linear: over a second per call at 1,000,000).
+        return t.events.c.seq.in_(select(ee.c.seq).where(ee.c.role.in_(list(roles)),
+                                                         or_(*matches)))
+
+    def query_events(self, filters: EventQuery, per_page: int = 100,
+                     page_token: str | None = None) -> tuple[list[StoredEvent], str | None]:
+        """Events matching `filters` in insert order (≈ recordTime), `per_page` at a time;
+        pass the returned token for the next page (None: no more)."""
+        if not 1 <= per_page <= 10_000:
+            raise InvalidInputError("per_page must be between 1 and 10000", per_page=per_page)
+        e = t.events
+        conds: list[Any] = []
+        f = filters
+        if f.event_types:
+            conds.append(e.c.event_type.in_(f.event_types))
+        if f.ge_event_time:
+            conds.append(e.c.event_time_ms >= _ms(f.ge_event_time))
+        if f.lt_event_time:
+            conds.append(e.c.event_time_ms < _ms(f.lt_event_time))
+        if f.ge_record_time:
+            conds.append(e.c.record_time_ms >= _ms(f.ge_record_time))
+        if f.lt_record_time:
+            conds.append(e.c.record_time_ms < _ms(f.lt_record_time))
+        if f.eq_biz_step:
+            conds.append(e.c.biz_step.in_([normalise_cbv(v) for v in f.eq_biz_step]))
+        if f.eq_disposition:
+            conds.append(e.c.disposition.in_([normalise_cbv(v) for v in f.eq_disposition]))
+        if f.eq_read_point:
+            conds.append(e.c.read_point.in_(f.eq_read_point))
+        if f.eq_biz_location:
+            conds.append(e.c.biz_location.in_(f.eq_biz_location))
+        if f.eq_lot:
+            conds.append(e.c.lot.in_(f.eq_lot))
+        for values, roles in ((f.match_epc, ("epc", "child")),
+                              (f.match_any_epc, ("epc", "child", "parent", "input", "output")),
+                              (f.match_parent_id, ("parent",)),
+                              (f.match_input_epc, ("input",)),
+                              (f.match_output_epc, ("output",)),
+                              (f.match_epc_class, ("class",))):
+            if values:
+                conds.append(self._epc_condition(values, roles))
+        if page_token:
+            conds.append(e.c.seq > _decode_token(page_token))
+        stmt = self._event_select().where(*conds).order_by(e.c.seq).limit(per_page + 1)
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+        more = len(rows) > per_page
+        rows = rows[:per_page]
+        token = _encode_token(rows[-1].seq) if more else None
+        return [self._stored(r) for r in rows], token
+
+    # -- anchoring status ----------------------------------------------------------------------
+
+    def anchor_status(self, event_id: bytes) -> AnchorStatus | None:
+        """Proofs and anchoring facts for one stored event; None if the event is unknown."""
+        e, c, b = t.events, t.captures, t.batches
+        stmt = (select(e.c.event_index, c, b.c.root, b.c.state, b.c.leaf_count, b.c.tx_hash,
+                       b.c.block_number, b.c.anchored_at)
+                .select_from(e.join(c, c.c.id == e.c.capture_id)
+                             .outerjoin(b, b.c.id == c.c.batch_id))
+                .where(e.c.event_id == event_id))
+        with self._read() as conn:
+            row = conn.execute(stmt).first()
+        if row is None:
+            return None
+        ids = split_proof(row.event_ids)
+        anchored = row.state == "anchored"
+        return AnchorStatus(
+            event_id=event_id, state="anchored" if anchored else "pending",
+            capture_id=row.id, digest=bytes(row.digest), signer=row.signer, org=bytes(row.org),
+            nonce=int(row.nonce), signed_at=row.signed_at, events_root=bytes(row.events_root),
+            event_count=row.event_count, signature=bytes(row.signature),
+            event_index=row.event_index, event_proof=events_tree(ids).proof(row.event_index),
+            capture_leaf=bytes(row.leaf),
+            batch_root=bytes(row.root) if anchored else None,
+            batch_index=row.batch_index if anchored else None,
+            leaf_count=row.leaf_count if anchored else None,
+            capture_proof=split_proof(row.batch_proof) if anchored else [],
+            tx_hash=bytes(row.tx_hash) if anchored else None,
+            block_number=row.block_number if anchored else None,
+            anchored_at=row.anchored_at if anchored else None,
+        )
+
+    def require_anchor_status(self, event_id: bytes) -> AnchorStatus:
+        status = self.anchor_status(event_id)
+        if status is None:
+            raise UnknownEventError(f"no event 0x{event_id.hex()}", event_id="0x" + event_id.hex())
+        return status
+
+    def pending_count(self) -> tuple[int, int]:
+        """(captures, events) accepted but not yet anchored."""
+        with self._read() as conn:
+            row = conn.execute(select(func.count(), func.coalesce(func.sum(
+                t.outbox.c.event_count), 0))).first()
+        return int(row[0]), int(row[1])
+
+    # -- anchoring worker API ------------------------------------------------------------------
+
+    def oldest_pending_ms(self) -> int | None:
+        """When the oldest capture not yet in a batch was queued (None: none waiting)."""
+        with self._read() as conn:
+            return conn.execute(select(func.min(t.outbox.c.enqueued_ms))
+                                .where(t.outbox.c.batch_id.is_(None))).scalar()
+
+    def unbatched_count(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(t.outbox)
+                                    .where(t.outbox.c.batch_id.is_(None))).scalar_one())
+
+    def build_batch(self, max_captures: int) -> BatchRecord | None:
+        """Cut the next batch from the outbox, oldest first, and persist it ('built') with every
+        capture's leaf index and proof, in one transaction. A capture enters one batch only."""
+        o, c = t.outbox, t.captures
+        with self._write() as conn:
+            rows = conn.execute(
+                select(o.c.capture_id, o.c.event_count, c.c.leaf)
+                .join(c, c.c.id == o.c.capture_id)
+                .where(o.c.batch_id.is_(None)).order_by(o.c.seq).limit(max_captures)).all()
+            if not rows:
+                return None
+            tree = MerkleTree.build([bytes(r.leaf) for r in rows])
+            events = sum(r.event_count for r in rows)
+            meta = batch_meta_hash(events)
+            batch_id = conn.execute(insert(t.batches).values(
+                root=tree.root, leaf_count=len(rows), event_count=events, meta_hash=meta,
+                state="built", created_ms=_now_ms()).returning(t.batches.c.id)).scalar_one()
+            ids = [r.capture_id for r in rows]
+            for chunk in _chunks(ids):
+                conn.execute(update(o).where(o.c.capture_id.in_(chunk)).values(batch_id=batch_id))
+            # Proofs are fixed by the tree, so they are written now; readers still see the
+            # captures as pending until the batch row says 'anchored'.
+            conn.execute(
+                update(c).where(c.c.id == bindparam("cid"))
+                .values(batch_id=batch_id, batch_index=bindparam("idx"), batch_proof=bindparam("proof")),
+                [{"cid": cid, "idx": i, "proof": b"".join(tree.proof(i))}
+                 for i, cid in enumerate(ids)])
+        return BatchRecord(batch_id, tree.root, len(rows), events, meta, "built", None, None,
+                           None, None, 0)
+
+    def open_batches(self) -> list[BatchRecord]:
+        """Batches built or sent but not yet anchored, oldest first."""
+        return self._batches(t.batches.c.state != "anchored")
+
+    def batches_anchored_since(self, block_number: int) -> list[BatchRecord]:
+        return self._batches(and_(t.batches.c.state == "anchored",
+                                  t.batches.c.block_number >= block_number))
+
+    def batch(self, batch_id: int) -> BatchRecord:
+        found = self._batches(t.batches.c.id == batch_id)
+        if not found:
+            raise NotFoundError(f"no batch {batch_id}", batch_id=batch_id)
+        return found[0]
+
+    def batches(self) -> list[BatchRecord]:
+        return self._batches(None)
+
+    def _batches(self, cond: Any) -> list[BatchRecord]:
+        b = t.batches
+        stmt = select(b.c.id, b.c.root, b.c.leaf_count, b.c.event_count, b.c.meta_hash,
+                      b.c.state, b.c.tx_hash, b.c.tx_nonce, b.c.block_number, b.c.anchored_at,
+                      b.c.send_count).order_by(b.c.id)
+        if cond is not None:
+            stmt = stmt.where(cond)
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+        return [BatchRecord(r.id, bytes(r.root), r.leaf_count, r.event_count,
+                            bytes(r.meta_hash), r.state,
+                            bytes(r.tx_hash) if r.tx_hash is not None else None, r.tx_nonce,
+                            r.block_number, r.anchored_at, r.send_count) for r in rows]
+
+    def batch_leaves(self, batch_id: int) -> list[bytes]:
+        c = t.captures
+        with self._read() as conn:
+            rows = conn.execute(select(c.c.leaf).where(c.c.batch_id == batch_id)
+                                .order_by(c.c.batch_index)).all()
+        return [bytes(r.leaf) for r in rows]
+
+    def mark_batch_sent(self, batch_id: int, tx_hash: bytes, tx_nonce: int | None = None) -> None:
+        b = t.batches
+        with self._write() as conn:
+            conn.execute(update(b).where(b.c.id == batch_id, b.c.state != "anchored").values(
+                state="sent", tx_hash=tx_hash, tx_nonce=tx_nonce, sent_ms=_now_ms(),
+                send_count=b.c.send_count + 1))
+
+    def mark_batch_anchored(self, batch_id: int, *, tx_hash: bytes, block_number: int,
+                            block_hash: bytes | None, anchored_at: int) -> None:
+        """Record the anchoring transaction and drop the batch's captures from the outbox."""
+        b = t.batches
+        with self._write() as conn:
+            conn.execute(update(b).where(b.c.id == batch_id).values(
+                state="anchored", tx_hash=tx_hash, block_number=block_number,
+                block_hash=block_hash, anchored_at=anchored_at, anchored_ms=_now_ms()))
+            conn.execute(delete(t.outbox).where(t.outbox.c.batch_id == batch_id))
+
+    def reopen_batch(self, batch_id: int) -> None:
+        """The chain no longer holds this batch's root (it restarted from an older state):
+        make it pending again, to be sent anew. The tree, and so every proof, stays."""
+        b = t.batches
+        with self._write() as conn:
+            conn.execute(update(b).where(b.c.id == batch_id).values(
+                state="built", tx_hash=None, tx_nonce=None, block_number=None, block_hash=None,
+                anchored_at=None, anchored_ms=None))
+            # Back into the outbox: the queue again lists everything not yet anchored.
+            rows = conn.execute(select(t.captures.c.id, t.captures.c.event_count)
+                                .where(t.captures.c.batch_id == batch_id)).all()
+            have = {r[0] for r in conn.execute(select(t.outbox.c.capture_id)
+                                               .where(t.outbox.c.batch_id == batch_id))}
+            missing = [{"capture_id": r.id, "event_count": r.event_count,
+                        "enqueued_ms": _now_ms(), "batch_id": batch_id}
+                       for r in rows if r.id not in have]
+            if missing:
+                conn.execute(insert(t.outbox), missing)
+
+    # -- leader lease --------------------------------------------------------------------------
+
+    def try_anchor_lease(self) -> AnchorLease | None:
+        """Become the one anchoring worker, or None if another process already is."""
+        if self.dialect == "postgresql":
+            conn = self.engine.connect()
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _PG_LOCK_KEY}).scalar()
+            conn.commit()
+            if not got:
+                conn.close()
+                return None
+
+            def release_pg() -> None:
+                try:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_LOCK_KEY})
+                    conn.commit()
+                finally:
+                    conn.close()
+
+            return AnchorLease(release_pg)
+        if self._memory:
+            if not self._memory_lock.acquire(blocking=False):
+                return None
+            return AnchorLease(self._memory_lock.release)
+        path = self.engine.url.database
+        fd = os.open(f"{path}.anchor-lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+
+        def release_file() -> None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+        return AnchorLease(release_file)
+
+
+# Ordered as `_event_row` builds them; record_time_ms last: the committing group stamps it.
+_EVENT_COLUMNS = (
+    "event_id", "capture_id", "event_index", "event_type", "action", "event_time_ms",
+    "event_time_zone_offset", "biz_step", "disposition", "read_point", "biz_location", "gtin",
+    "lot", "body", "record_time_ms",
+)
+_CAPTURE_COLUMNS = (
+    "id", "digest", "signer", "org", "nonce", "events_root", "event_count", "signed_at",
+    "signature", "leaf", "event_ids", "context", "received_ms",
+)
+_OUTBOX_COLUMNS = ("capture_id", "event_count", "enqueued_ms")
+_EPC_COLUMNS = ("seq", "role", "epc")
+
+
+def _event_row(ev: Mapping[str, Any], eid: bytes, capture_id: str, index: int
+               ) -> tuple[tuple[Any, ...], dict[str, list[str]]]:
+    """The `events` row of one event (without record_time_ms) and its EPCs by role."""
+    if not isinstance(ev, Mapping):
+        raise InvalidInputError("an EPCIS event must be a JSON object", index=index)
+    epcs = event_epcs(ev)
+    gtin, lot = _gtin_lot(ev, epcs)
+    get = ev.get
+    action, offset = get("action"), get("eventTimeZoneOffset")
+    return (
+        eid, capture_id, index, str(get("type", ""))[:32],
+        action if isinstance(action, str) else None,
+        _time_ms(get("eventTime"), "eventTime"),
+        str(offset)[:8] if offset else None,
+        normalise_cbv(_str_or_none(get("bizStep"))),
+        normalise_cbv(_str_or_none(get("disposition"))),
+        _id_of(get("readPoint")), _id_of(get("bizLocation")),
+        gtin, lot, orjson.dumps(ev).decode(),
+    ), epcs
+
+
+@dataclass(slots=True)
+class PreparedCapture:
+    """A capture made ready for a group commit (`prepare_capture`): rows built, nothing
+    written. Picklable, so it may be made in another process."""
+
+    capture: SignedCapture
+    capture_id: str
+    nonce: str  # uint64 as the column stores it
+    wanted: list[bytes]  # the kept event ids, in order (duplicates included)
+    rows: list[tuple[bytes, tuple[Any, ...], dict[str, list[str]]]]  # id, row, EPCs by role
+    context: str | None
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What a group commit writes if every capture in it is new and every event it offers
+    goes in: made before the write lock is taken (`_plan`), used as it is under the lock when
+    the database agrees (the common case), made again there when it does not.
+
+    `offered[i]` is the event of `event_rows[i]`; its EPC rows and trace facts carry
+    position i + 1 where the seq goes, and become seqs by adding the largest seq before the
+    insert (`_all_inserted` checks the rows took exactly those)."""
+
+    capture_ids: list[str]
+    capture_rows: list[tuple[Any, ...]]
+    event_rows: list[tuple[Any, ...]]
+    outbox_rows: list[tuple[Any, ...]]
+    offered: list[trace_index.Indexed]
+    epc_rows: list[tuple[int, str, str]]  # (position + 1, role, epc)
+    folded: trace_index.Folded | None  # None: not folded yet
+    results: list[AcceptResult]  # each capture's outcome if all it offered went in
+
+
+def _plan(fresh: Sequence[PreparedCapture], now: int, *, fold: bool) -> _Plan:
+    """The group's rows, each event offered by the first capture bringing it."""
+    capture_rows, event_rows, outbox_rows, epc_rows = [], [], [], []
+    offered: list[trace_index.Indexed] = []
+    seen: set[bytes] = set()
+    for p in fresh:
+        cap, sig = p.capture, p.capture.signature
+        capture_rows.append((
+            p.capture_id, cap.digest, cap.signer, sig.org, p.nonce, sig.events_root,
+            sig.count, sig.signed_at, sig.signature, cap.leaf, b"".join(cap.event_ids),
+            p.context, now))
+        for eid, row, epcs in p.rows:
+            if eid not in seen:
+                seen.add(eid)
+                event_rows.append((*row, now))
+                offered.append((eid, p.capture_id, sig.org, cap.events[row[2]], epcs))
+                position = len(event_rows)
+                for role, values in epcs.items():
+                    for epc in values:
+                        epc_rows.append((position, role, epc))
+        outbox_rows.append((p.capture_id, len(cap.event_ids), now))
+    plan = _Plan([p.capture_id for p in fresh], capture_rows, event_rows, outbox_rows, offered,
+                 epc_rows, None, _results(fresh, seen))
+    if fold:
+        plan.folded = trace_index.fold(_at_positions(plan))
+    return plan
+
+
+def _at_positions(plan: _Plan) -> Iterator[tuple[trace_index.Indexed, trace_index.StoredEvent]]:
+    """Each offered event with its row as stored, seq standing for position + 1."""
+    for i, (ix, r) in enumerate(zip(plan.offered, plan.event_rows, strict=True), 1):
+        yield ix, trace_index.StoredEvent(r[0], i, r[1], r[5], r[3], r[4], r[7], r[8], r[9],
+                                          r[10])
+
+
+def _results(fresh: Sequence[PreparedCapture], stored: set[bytes]) -> list[AcceptResult]:
+    """Each fresh capture's outcome, `stored` the event ids its group's transaction stored:
+    a capture's new events are those it offered (an event two captures bring is offered by
+    the first); the rest of what it kept are duplicates."""
+    results = []
+    taken: set[bytes] = set()
+    for p in fresh:
+        new_ids = [eid for eid, _row, _epcs in p.rows if eid in stored and eid not in taken]
+        taken.update(new_ids)
+        # Duplicates: kept ids stored before, and second mentions within the document.
+        first = set(new_ids)
+        dups = []
+        for eid in p.wanted:
+            if eid in first:
+                first.discard(eid)
+            else:
+                dups.append(eid)
+        results.append(AcceptResult(p.capture_id, tuple(new_ids), tuple(dups), False))
+    return results
+
+
+class _Checkpointer:
+    """WAL checkpoints on a thread and a connection of their own (see `Store.__init__`).
+
+    PASSIVE checkpoints never block a writer: every `interval` they copy what the WAL holds
+    while commits go on. But they never let the WAL start over: a writer goes back to its
+    start only when it finds every frame copied, and under back-to-back commits the newest
+    frames never are, so the WAL grows without bound (measured: 1.7 GB of WAL beside a 70 MB
+    database after 200,000 events, every insert slowing from 25 to 80 µs an event as page
+    lookups crossed it). So past `restart_frames` a RESTART checkpoint takes the store's write
+    turn (writers of every process queue behind it instead of racing it), copies the frames
+    the passive rounds left and has the next writer start the WAL over. It waits at most
+    `restart_wait` for readers still on old snapshots, else it gives up until the next round.
+
+    Writers wait while it runs, so it is made short. Passive rounds first bring what is left
+    to copy under `restart_tail` frames; and the WAL file is reused from its start, not
+    truncated: measured on this disk, a TRUNCATE under the turn took 150–290 ms (an fsync of
+    each file and a 35 ms ftruncate of a 16 MiB WAL; then the file grows again, and fsyncs of
+    a growing file flush its size too), 14 µs of every event's accept cost at 200,000 events.
+    `journal_size_limit` (set on every connection) trims a WAL that a burst grew far past
+    the threshold when it restarts."""
+
+    def __init__(self, path: str | None, *, turn: Callable[[], Any] | None = None,
+                 interval: float = 0.2, restart_frames: int = 16384,  # 64 MiB of 4 KiB pages
+                 restart_tail: int = 512, restart_wait: float = 0.1) -> None:
+        self._path = path or ""
+        self._conn: Any = None
+        self._turn = turn or nullcontext
+        self._interval = interval
+        self._restart_frames = restart_frames
+        self._restart_tail = restart_tail
+        self._restart_wait_ms = int(restart_wait * 1000)
+        self._stop = threading.Event()
+        self.checkpoints = 0  # rounds that checkpointed at least one frame
+        self.frames_checkpointed = 0
+        self.restarts = 0  # WAL started over
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _connect(self) -> Any:
+        import sqlite3
+
+        conn = sqlite3.connect(self._path, timeout=30, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout={self._restart_wait_ms}")
+        # Opened once the store exists, and WAL named here too: a connection that has not
+        # seen the database in WAL mode answers a checkpoint with (0, -1, -1) and does nothing.
+        conn.execute("PRAGMA journal_mode=WAL")
+        return conn
+
+    def _checkpoint(self) -> None:
+        if self._conn is None:
+            self._conn = self._connect()
+        _busy, frames, done = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if frames < 0:  # not in WAL mode (yet): ask again, next round
+            self._conn.close()
+            self._conn = None
+            return
+        if done > 0:
+            self.checkpoints += 1
+            self.frames_checkpointed += done
+        if frames > self._restart_frames:
+            # Back-to-back passive rounds, each copying what commits added during the last
+            # (copying is much faster than commits make frames), until one finds little new:
+            # what the RESTART then copies under the turn is about one short round's worth.
+            for _round in range(8):
+                copied = done
+                _busy, frames, done = self._conn.execute(
+                    "PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if done - copied <= self._restart_tail:
+                    break
+            with self._turn():
+                busy, _frames, _done = self._conn.execute(
+                    "PRAGMA wal_checkpoint(RESTART)").fetchone()
+            if not busy:
+                self.restarts += 1
+
+    def _run(self) -> None:
+        import sqlite3
+
+        while not self._stop.wait(self._interval):
+            try:
+                self._checkpoint()
+            except sqlite3.Error:
+                # Busy or locked: another process is checkpointing, or the database is
+                # going away. The next round tries again; nothing is lost by skipping one.
+                log.debug("checkpoint skipped", exc_info=True)
+
+    def stop(self) -> None:
+        import sqlite3
+
+        self._stop.set()
+        self._thread.join(timeout=30)
+        try:
+            # A last checkpoint, so a stopped gateway leaves a short WAL behind.
+            self._checkpoint()
+        except sqlite3.Error:
+            log.debug("last checkpoint skipped", exc_info=True)
+        finally:
+            if self._conn is not None:
+                self._conn.close()
+
+
+def prepare_capture(capture: SignedCapture, keep: Collection[int] | None = None
+                    ) -> PreparedCapture:
+    """Everything about accepting a capture that needs no database: the rows of each kept
+    event (indexed columns, EPCs, JSON), built outside the write lock (or ahead of time, in
+    another process). `Store.accept_captures` takes the result as it takes a capture."""
+    ids = capture.event_ids
+    if len(capture.events) != len(ids):
+        raise InvalidInputError("a capture needs one event per event id",
+                                events=len(capture.events), event_ids=len(ids))
+    indices = range(len(ids)) if keep is None else sorted(set(keep))
+    if indices and (indices[0] < 0 or indices[-1] >= len(ids)):
+        raise InvalidInputError("keep names an event the capture does not hold",
+                                keep=[i for i in indices if not 0 <= i < len(ids)][:10])
+    capture_id = capture.digest.hex()
+    row_of = _event_row
+    rows: list[tuple[bytes, tuple[Any, ...], dict[str, list[str]]]] = []
+    firsts: set[bytes] = set()
+    for i in indices:
+        eid = ids[i]
+        if eid in firsts:  # twice in this very document: the first one is the event
+            continue
+        firsts.add(eid)
+        row, epcs = row_of(capture.events[i], eid, capture_id, i)
+        rows.append((eid, row, epcs))
+    sig = capture.signature
+    context = (orjson.dumps(capture.context).decode() if capture.context is not None
+               else None)
+    return PreparedCapture(capture, capture_id, str(sig.nonce), [ids[i] for i in indices],
+                           rows, context)
+
+
+def _bucket(n: int) -> int:
+    size = 1
+    while size < n:
+        size *= 2
+    return size
+
+
+class _Sql:
+    """The accept path's statements for one dialect, as fixed strings.
+
+    Fixed text is what lets the drivers prepare once and reuse: SQLite's statement cache and
+    psycopg's prepared statements both key on it. An `IN` list on SQLite is padded to a power
+    of two (repeating a value changes no answer), so a handful of texts cover every size;
+    PostgreSQL takes the whole list as one array parameter (`= ANY(%s)`)."""
+
+    def __init__(self, dialect: str) -> None:
+        self.sqlite = dialect == "sqlite"
+        self.insert_captures = _insert_sql(t.captures, _CAPTURE_COLUMNS, dialect, conflict=False)
+        self.insert_events = _insert_sql(t.events, _EVENT_COLUMNS, dialect)
+        self.insert_epcs = _insert_sql(t.event_epcs, _EPC_COLUMNS, dialect)
+        self.insert_outbox = _insert_sql(t.outbox, _OUTBOX_COLUMNS, dialect, conflict=False)
+
+    def in_(self, prefix: str, values: Sequence[Any]) -> str:
+        if not self.sqlite:
+            return f"{prefix} = ANY(%s)"
+        return f"{prefix} IN ({', '.join('?' * _bucket(len(values)))})"
+
+    def in2(self, prefix: str, a: Sequence[Any], column: str, b: Sequence[Any]) -> str:
+        return f"{self.in_(prefix, a)} AND {self.in_(column, b)}"
+
+    def in_args(self, values: Sequence[Any]) -> list[Any]:
+        if not self.sqlite:
+            return [list(values)]
+        return [*values, *[values[0]] * (_bucket(len(values)) - len(values))]
+
+
+def _insert_sql(table: Any, columns: Sequence[str], dialect: str, *, conflict: bool = True
+                ) -> str:
+    for name in columns:  # a KeyError here, not a database error mid-capture
+        table.c[name]  # noqa: B018
+    mark = "?" if dialect == "sqlite" else "%s"  # the drivers' paramstyles
+    names, marks = ", ".join(columns), ", ".join([mark] * len(columns))
+    # Names come from ledger.store.tables (checked above), values are bound: nothing user-made here.
+    tail = " ON CONFLICT DO NOTHING" if conflict else ""
+    return f"INSERT INTO {table.name} ({names}) VALUES ({marks}){tail}"  # noqa: S608
+
+
+def _encode_token(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"v1:{seq}".encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        version, seq = raw.split(":", 1)
+        if version != "v1":
+            raise ValueError(version)
+        return int(seq)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidPageTokenError("the page token is not one this store issued",
+                                    token=token[:100]) from None

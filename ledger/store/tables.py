@@ -1,0 +1,198 @@
+"""The store's tables (SQLAlchemy Core): one schema for SQLite and PostgreSQL.
+
+Conventions, so that every query reads the same on both databases:
+- ids that are hashes are raw bytes (`LargeBinary`: BLOB / bytea), 32 bytes unless noted;
+- times are integer milliseconds since the Unix epoch, UTC (`*_ms`): sortable, no time-zone
+  handling differences between the two dialects; chain times are the block's unix seconds;
+- uint64 values that may exceed a signed BIGINT (a capture nonce) are decimal text;
+- proofs are the concatenated 32-byte siblings (`b"".join(proof)`), leaf to root.
+
+Tables and who writes them:
+    organisations   cache of Consortium organisations (names, roles) read from the chain
+    captures        one row per signed capture: signature fields, ordered event ids, batch proof
+    events          one row per event id (first capture wins), JSON + every indexed column
+    event_epcs      one row per (event, role, epc) for EPC queries; role in EPC_ROLES; the
+                    event is named by `events.seq`
+    outbox          captures accepted but not yet anchored (deleted when anchored)
+    batches         Merkle batches of captures and their anchoring transaction
+    codes, scans, complaints   item codes and consumer-facing records (minimal for now)
+
+Once committed, table and column names are an interface: the trace queries build on them, and a
+change needs a new migration in `ledger/store/migrations/versions/`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+__all__ = [
+    "BATCH_STATES", "EPC_ROLES", "batches", "captures", "codes", "complaints", "event_epcs",
+    "events", "metadata", "organisations", "outbox", "scans",
+]
+
+# Explicit constraint names keep migrations reproducible on both dialects.
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid); PostgreSQL gets BIGINT.
+_SERIAL = BigInteger().with_variant(Integer(), "sqlite")
+
+# Roles of an EPC in an event (keys of `ledger.epcis.document.event_epcs`).
+EPC_ROLES = ("epc", "parent", "child", "input", "output", "class")
+
+# built: persisted before sending; sent: a transaction is out; anchored: receipt stored.
+BATCH_STATES = ("built", "sent", "anchored")
+
+organisations = Table(
+    "organisations", metadata,
+    Column("org", LargeBinary(32), primary_key=True),
+    Column("name", String(256), nullable=False, server_default=""),
+    Column("roles", String(256), nullable=False, server_default=""),  # comma-separated names
+    Column("active", Integer, nullable=False, server_default="1"),
+    Column("block_number", BigInteger, nullable=True),  # chain block the cache was read at
+    Column("updated_ms", BigInteger, nullable=False),
+)
+
+batches = Table(
+    "batches", metadata,
+    Column("id", _SERIAL, primary_key=True, autoincrement=True),
+    Column("root", LargeBinary(32), nullable=False, unique=True),
+    Column("leaf_count", Integer, nullable=False),
+    Column("event_count", Integer, nullable=False),
+    Column("meta_hash", LargeBinary(32), nullable=False),
+    Column("state", String(16), nullable=False, index=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("tx_hash", LargeBinary(32), nullable=True),  # last transaction sent for this root
+    Column("tx_nonce", BigInteger, nullable=True),
+    Column("sent_ms", BigInteger, nullable=True),
+    Column("send_count", Integer, nullable=False, server_default="0"),
+    Column("block_number", BigInteger, nullable=True, index=True),
+    Column("block_hash", LargeBinary(32), nullable=True),
+    Column("anchored_at", BigInteger, nullable=True),  # block timestamp, unix seconds
+    Column("anchored_ms", BigInteger, nullable=True),  # when the store learnt it
+)
+
+captures = Table(
+    "captures", metadata,
+    Column("id", String(64), primary_key=True),  # hex of the EIP-712 digest
+    Column("digest", LargeBinary(32), nullable=False, unique=True),
+    Column("signer", String(42), nullable=False),
+    Column("org", LargeBinary(32), nullable=False),
+    Column("nonce", String(20), nullable=False),  # uint64 as decimal text
+    Column("events_root", LargeBinary(32), nullable=False),
+    Column("event_count", Integer, nullable=False),  # the signed count
+    Column("signed_at", BigInteger, nullable=False),
+    Column("signature", LargeBinary(65), nullable=False),
+    Column("leaf", LargeBinary(32), nullable=False, index=True),  # capture_leaf(digest, signer)
+    Column("event_ids", LargeBinary, nullable=False),  # all signed ids, 32 bytes each, in order
+    Column("context", Text, nullable=True),  # the document's @context as JSON
+    Column("received_ms", BigInteger, nullable=False),
+    Column("batch_id", ForeignKey("batches.id"), nullable=True, index=True),
+    Column("batch_index", Integer, nullable=True),  # leaf index in the batch tree
+    Column("batch_proof", LargeBinary, nullable=True),  # siblings to the batch root
+    UniqueConstraint("org", "nonce"),
+)
+
+events = Table(
+    "events", metadata,
+    Column("seq", _SERIAL, primary_key=True, autoincrement=True),  # insert order: paging key
+    Column("event_id", LargeBinary(32), nullable=False, unique=True),
+    # Not indexed: every query goes from events to their capture, none the other way (a
+    # capture lists its events by id, from captures.event_ids), and captures are never deleted.
+    Column("capture_id", ForeignKey("captures.id"), nullable=False),
+    Column("event_index", Integer, nullable=False),  # position in the capture's event_ids
+    Column("event_type", String(32), nullable=False),
+    Column("action", String(8), nullable=True),
+    Column("event_time_ms", BigInteger, nullable=False, index=True),
+    Column("event_time_zone_offset", String(8), nullable=True),
+    Column("record_time_ms", BigInteger, nullable=False),  # ≈ seq order: paging covers it
+    Column("biz_step", String(256), nullable=True),  # bare CBV term when CBV
+    Column("disposition", String(256), nullable=True),
+    Column("read_point", String(512), nullable=True),
+    Column("biz_location", String(512), nullable=True),
+    Column("gtin", String(14), nullable=True),
+    Column("lot", String(64), nullable=True),
+    Column("body", Text, nullable=False),  # the event JSON as captured
+    # Optional fields are indexed only where present: every query on them asks for values
+    # (`=`, `IN`), which both databases know excludes NULL, so an entry for an event without
+    # the field would never be read, only written (three of five per shipping event).
+    *(Index(None, *cols, sqlite_where=text(f"{cols[-1]} IS NOT NULL"),
+            postgresql_where=text(f"{cols[-1]} IS NOT NULL"))
+      for cols in (("biz_step",), ("disposition",), ("read_point",), ("biz_location",),
+                   ("gtin", "lot"))),
+)
+
+event_epcs = Table(
+    "event_epcs", metadata,
+    # The event's insert order, not its id: keys grow with every insert, so a capture's EPC
+    # rows land at the end of the primary key's b-tree instead of at random pages all over it
+    # (an event id is a hash). At 200,000 events that halved the pages each commit rewrites.
+    Column("seq", ForeignKey("events.seq"), primary_key=True),
+    Column("role", String(8), primary_key=True),
+    Column("epc", String(512), primary_key=True),
+    Index(None, "epc", "role"),
+    # On SQLite the primary key is the table itself (no hidden rowid b-tree): one index fewer
+    # to write per EPC, the biggest share of an accepted capture's rows.
+    sqlite_with_rowid=False,
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("seq", _SERIAL, primary_key=True, autoincrement=True),  # queue order
+    Column("capture_id", ForeignKey("captures.id"), nullable=False, unique=True),
+    Column("event_count", Integer, nullable=False),
+    Column("enqueued_ms", BigInteger, nullable=False),
+    Column("batch_id", ForeignKey("batches.id"), nullable=True, index=True),
+)
+
+codes = Table(
+    "codes", metadata,
+    Column("id", _SERIAL, primary_key=True, autoincrement=True),
+    Column("gtin", String(14), nullable=False),
+    Column("lot", String(64), nullable=True),
+    Column("serial", String(64), nullable=False),
+    Column("commitment", LargeBinary(32), nullable=False, unique=True),
+    Column("registered_ms", BigInteger, nullable=False),
+    UniqueConstraint("gtin", "serial"),
+    Index(None, "gtin", "lot"),
+)
+
+scans = Table(
+    "scans", metadata,
+    Column("id", _SERIAL, primary_key=True, autoincrement=True),
+    Column("gtin", String(14), nullable=False),
+    Column("serial", String(64), nullable=True),
+    Column("scanned_ms", BigInteger, nullable=False),
+    Column("region", String(64), nullable=True),
+    Column("client_hash", LargeBinary(32), nullable=True),  # salted hash, never a raw address
+    Column("verdict", String(32), nullable=True),
+    Index(None, "gtin", "serial", "scanned_ms"),
+)
+
+complaints = Table(
+    "complaints", metadata,
+    Column("id", _SERIAL, primary_key=True, autoincrement=True),
+    Column("gtin", String(14), nullable=True),
+    Column("serial", String(64), nullable=True),
+    Column("lot", String(64), nullable=True),
+    Column("text", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False, server_default="open"),
+)

@@ -1,0 +1,1 @@
+"""Attacks on the running system, one file per class; each test names the attack it stops."""

@@ -1,0 +1,189 @@
+"""EPCIS 2.0 queries over HTTP: the simple query parameters, paging by Link, EPC paths, and
+who may ask (signed member requests only; the public gets a 401 problem)."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+from typing import Any
+
+import httpx
+import pytest
+
+from ledger.epcis.event_hash import event_hashes, format_event_id
+from ledger.proofs.request_signing import sign_request
+from tests.integration.gateway_env import GatewayStack, Member, document
+
+pytestmark = [pytest.mark.chain]
+
+
+def _get(client: httpx.Client, member: Member, url: str, **kwargs: Any) -> httpx.Response:
+    """GET signed by `member` (the signature covers the path and query as sent)."""
+    request = client.build_request("GET", url, **kwargs)
+    wire = request.url.raw_path.decode("ascii")
+    signed = sign_request(member.key, "GET", wire, b"", org="0x" + member.org.hex())
+    request.headers.update(signed.headers())
+    return client.send(request)
+
+
+def _events(response: Any) -> list[dict[str, Any]]:
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["type"] == "EPCISQueryDocument"
+    return body["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+
+
+@pytest.fixture(scope="module")
+def corpus(gateway_stack: GatewayStack) -> dict[str, Any]:
+    """Five events with a marker readPoint unique to this module, captured in one document."""
+    marker = "https://id.gs1.org/414/9506000999995"
+    doc = document(5)
+    events = doc["epcisBody"]["eventList"]
+    for i, event in enumerate(events):
+        event["readPoint"] = {"id": marker}
+        event["bizStep"] = ["shipping", "receiving"][i % 2]
+        event["disposition"] = ["in_transit", "in_progress"][i % 2]
+        event["eventTime"] = f"2031-0{i + 1}-01T08:00:00.000+08:00"
+    events[4]["type"] = "AggregationEvent"
+    events[4]["parentID"] = "urn:epc:id:sscc:0614141.1234567890"
+    events[4]["childEPCs"] = events[4].pop("epcList")
+    sig = gateway_stack.sign(doc, gateway_stack.enterprise)
+    with gateway_stack.client() as client:
+        response = client.post("/capture", content=json.dumps(doc).encode(),
+                               headers=gateway_stack.headers(sig))
+    assert response.status_code == 202, response.text
+    return {"marker": marker, "doc": doc,
+            "ids": [format_event_id(h) for h in event_hashes(doc)]}
+
+
+def _query(stack: GatewayStack, corpus: dict[str, Any], **params: str) -> list[str]:
+    with stack.client() as client:
+        got = _events(_get(client, stack.enterprise, "/events",
+                                 params={"EQ_readPoint": corpus["marker"], **params}))
+    return [e["eventID"] for e in got]
+
+
+@pytest.mark.parametrize(("params", "indices"), [
+    ({}, [0, 1, 2, 3, 4]),
+    ({"EQ_bizStep": "shipping"}, [0, 2, 4]),
+    ({"EQ_bizStep": "shipping|receiving"}, [0, 1, 2, 3, 4]),
+    ({"EQ_bizStep": "https://ref.gs1.org/cbv/BizStep-receiving"}, [1, 3]),
+    ({"EQ_disposition": "in_progress"}, [1, 3]),
+    ({"eventType": "AggregationEvent"}, [4]),
+    ({"eventType": "ObjectEvent|AggregationEvent"}, [0, 1, 2, 3, 4]),
+    ({"GE_eventTime": "2031-02-01T00:00:00Z", "LT_eventTime": "2031-04-01T00:00:00Z"}, [1, 2]),
+    ({"GE_eventTime": "2031-03-01T08:00:00+08:00"}, [2, 3, 4]),
+    ({"EQ_bizLocation": "https://id.gs1.org/414/9506000134300"}, []),
+])
+def test_simple_query_parameters(gateway_stack: GatewayStack, corpus: dict[str, Any],
+                                 params: dict[str, str], indices: list[int]) -> None:
+    assert _query(gateway_stack, corpus, **params) == [corpus["ids"][i] for i in indices]
+
+
+def test_match_epc_and_any_epc(gateway_stack: GatewayStack, corpus: dict[str, Any]) -> None:
+    events = corpus["doc"]["epcisBody"]["eventList"]
+    first_epc = events[0]["epcList"][0]
+    child = events[4]["childEPCs"][0]
+    assert _query(gateway_stack, corpus, MATCH_epc=first_epc) == [corpus["ids"][0]]
+    assert _query(gateway_stack, corpus, MATCH_epc=child) == [corpus["ids"][4]]
+    assert _query(gateway_stack, corpus,
+                  MATCH_anyEPC="urn:epc:id:sscc:0614141.1234567890") == [corpus["ids"][4]]
+
+
+def test_paging_follows_link_headers_to_every_event(gateway_stack: GatewayStack,
+                                                    corpus: dict[str, Any]) -> None:
+    seen: list[str] = []
+    url = "/events?" + urllib.parse.urlencode({"EQ_readPoint": corpus["marker"], "perPage": 2})
+    pages = 0
+    with gateway_stack.client() as client:
+        while url:
+            response = _get(client, gateway_stack.enterprise, url)
+            seen += [e["eventID"] for e in _events(response)]
+            pages += 1
+            link = response.headers.get("link")
+            if link is None:
+                break
+            match = re.fullmatch(r'<([^>]+)>; rel="next"', link)
+            assert match, link
+            url = match.group(1)
+    assert seen == corpus["ids"] and pages == 3
+
+
+@pytest.mark.parametrize("spelling", ["urn", "digital-link"])
+def test_epc_path_finds_events_in_either_spelling(gateway_stack: GatewayStack,
+                                                  corpus: dict[str, Any], spelling: str) -> None:
+    dl = corpus["doc"]["epcisBody"]["eventList"][1]["epcList"][0]  # id.gs1.org/01/<gtin>/21/<s>
+    gtin, serial = re.search(r"/01/(\d{14})/21/(.+)$", dl).groups()
+    # GS1 company prefix 0950600 (7 digits) for the bench's GTIN 0950600013435x.
+    urn = f"urn:epc:id:sgtin:{gtin[1:8]}.{gtin[0]}{gtin[8:13]}.{serial}"
+    epc = urn if spelling == "urn" else dl
+    with gateway_stack.client() as client:
+        got = _events(_get(client, gateway_stack.customs,
+                           "/epcs/" + urllib.parse.quote(epc, safe="") + "/events"))
+    assert [e["eventID"] for e in got] == [corpus["ids"][1]]
+
+
+def test_event_by_id_returns_the_event_as_captured(gateway_stack: GatewayStack,
+                                                   corpus: dict[str, Any]) -> None:
+    event_id = corpus["ids"][2]
+    with gateway_stack.client() as client:
+        (event,) = _events(_get(client, gateway_stack.enterprise,
+                                "/events/" + urllib.parse.quote(event_id, safe="")))
+    captured = corpus["doc"]["epcisBody"]["eventList"][2]
+    assert {k: v for k, v in event.items() if k not in ("eventID", "recordTime")} == captured
+    assert event["eventID"] == event_id
+
+
+@pytest.mark.parametrize(("query", "slug"), [
+    ("EQ_action=ADD", "query-parameter"),
+    ("GE_eventTime=yesterday", "query-parameter"),
+    ("GE_eventTime=2031-01-01T00:00:00", "query-parameter"),
+    ("eventType=Teleport", "query-parameter"),
+    ("perPage=0", "invalid-request"),
+    ("nextPageToken=%21%21%21", "invalid-page-token"),
+])
+def test_bad_query_parameters_are_400_problems(gateway_stack: GatewayStack, query: str,
+                                               slug: str) -> None:
+    with gateway_stack.client() as client:
+        response = _get(client, gateway_stack.enterprise, "/events?" + query)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "urn:zhenzhi:problem:" + slug
+
+
+@pytest.mark.parametrize("path", ["/events", "/events/" + "ab" * 32,
+                                  "/epcs/urn%3Aepc%3Aid%3Asscc%3A0614141.1234567890/events"])
+def test_the_public_gets_a_401_problem(gateway_stack: GatewayStack, path: str) -> None:
+    with gateway_stack.client() as client:
+        response = client.get(path)
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "urn:zhenzhi:problem:member-access-required"
+
+
+def test_a_replayed_or_revoked_signature_is_refused(gateway_stack: GatewayStack,
+                                                   corpus: dict[str, Any]) -> None:
+    url = "/events?" + urllib.parse.urlencode({"EQ_readPoint": corpus["marker"]})
+    member = gateway_stack.enterprise
+    signed = sign_request(member.key, "GET", url, b"", org="0x" + member.org.hex())
+    with gateway_stack.client() as client:
+        assert len(_events(client.get(url, headers=signed.headers()))) == 5
+        replay = client.get(url, headers=signed.headers())
+        assert replay.status_code == 401
+        assert replay.json()["type"] == "urn:zhenzhi:problem:invalid-request-signature"
+        # Signed for another query: the signature covers the query string.
+        other = client.get(url + "&perPage=1", headers=sign_request(
+            member.key, "GET", url, b"", org="0x" + member.org.hex()).headers())
+        assert other.status_code == 401
+        revoked = _get(client, gateway_stack.revoked, url)
+        assert revoked.status_code == 401
+
+
+def test_the_openapi_documents_the_member_signature(gateway_stack: GatewayStack) -> None:
+    with gateway_stack.client() as client:
+        spec = client.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["MemberSignature"]["in"] == "header"
+    for path in ("/events", "/events/{eventID}", "/epcs/{epc}/events"):
+        op = spec["paths"][path]["get"]
+        assert {"MemberSignature": []} in op["security"] and "401" in op["responses"]
