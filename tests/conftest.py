@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from ledger.paths import DEVNET_DIR, REPO_ROOT
+from ledger.paths import DEVNET_DIR, NODE_MODULES, REPO_ROOT
 
 DEVNET = DEVNET_DIR / "devnet"
+ANVIL = NODE_MODULES / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
 
 
 def free_port() -> int:
@@ -61,6 +62,46 @@ class AnvilProcess:
         from web3 import Web3
 
         return Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 30}))
+
+
+class RawAnvil:
+    """An anvil started with the flags a test names (a hardfork, zero gas, a fork of another
+    node), stopped by `stop()`: for tests that need chains set up unlike the session devnet."""
+
+    def __init__(self, *flags: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [str(ANVIL), "--host", "127.0.0.1", "--port", str(self.port), "--silent", *flags],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                    raise RuntimeError(f"anvil {' '.join(flags)} did not start: {err}") from None
+                time.sleep(0.05)
+
+    def web3(self):
+        from web3 import Web3
+
+        return Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 30}))
+
+    def rpc(self, method: str, *params: object) -> object:
+        return self.web3().provider.make_request(method, list(params))  # type: ignore[arg-type]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+        if self.proc.stderr:
+            self.proc.stderr.close()
 
 
 @pytest.fixture(scope="session")

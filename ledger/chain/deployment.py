@@ -1,8 +1,13 @@
 """Deploying the contracts and the deployment manifest every other component reads.
 
-The manifest (JSON) names the chain id, each contract's address, the deploy block and the sha256
-of the artifact each was deployed from, so a reader can tell a stale deployment from a current
-one. Deployment goes through `Transactor` (locally signed), so it works on any JSON-RPC chain.
+The manifest (JSON) names the chain id, the EVM version the bytecode was built for, each
+contract's address, the deploy block and the sha256 of the artifact each was deployed from, so a
+reader can tell a stale deployment from a current one. Deployment goes through `Transactor`
+(locally signed), so it works on any JSON-RPC chain.
+
+`detect_evm_version(w3)` asks the chain which opcodes it runs (an `eth_call` of three tiny
+creation codes: PUSH0 arrived with Shanghai, MCOPY with Cancun), so `zhenzhi deploy` picks the
+newest build the chain can execute without being told its hardfork or client.
 """
 
 from __future__ import annotations
@@ -15,17 +20,26 @@ from pathlib import Path
 from typing import Any
 
 from web3 import Web3
+from web3.exceptions import Web3RPCError
 
-from ledger.chain.compiler import INDEX_FILE, load_artifact
+from ledger.chain.compiler import (
+    DEFAULT_EVM_VERSION,
+    EVM_VERSIONS,
+    INDEX_FILE,
+    load_artifact,
+)
+from ledger.chain.compiler import (
+    artifacts_dir as evm_artifacts_dir,
+)
 from ledger.chain.transactor import Transactor
-from ledger.errors import BuildError, InvalidInputError
-from ledger.paths import ARTIFACTS_DIR
+from ledger.errors import BuildError, ChainError, InvalidInputError
 from ledger.proofs.codes import org_id
 from ledger.proofs.merkle import keccak256
 
 __all__ = [
     "CONTRACT_NAMES", "DEFAULT_OPERATOR_GLN", "DEFAULT_OPERATOR_NAME", "ContractRecord",
-    "Deployment", "Founder", "default_constructor_args", "deploy", "is_current",
+    "Deployment", "Founder", "default_constructor_args", "deploy", "detect_evm_version",
+    "is_current",
 ]
 
 # Deployment order; every later contract takes the Consortium's address first.
@@ -67,6 +81,8 @@ class Deployment:
     solcVersion: str
     contracts: dict[str, ContractRecord] = field(default_factory=dict)
     rpcUrl: str | None = None
+    # Manifests written before per-version builds were deployed from the Cancun artifacts.
+    evmVersion: str = DEFAULT_EVM_VERSION
 
     def address(self, name: str) -> str:
         try:
@@ -117,8 +133,30 @@ def default_constructor_args(founders: Sequence[Founder], quorum: int) -> Constr
     return args
 
 
+# Creation code that returns nothing if the opcode runs, and fails on a chain without it.
+_PROBES = (
+    ("cancun", "0x5f5f5f5e00"),  # PUSH0 PUSH0 PUSH0 MCOPY STOP
+    ("shanghai", "0x5f00"),  # PUSH0 STOP
+)
+
+
+def detect_evm_version(w3: Web3) -> str:
+    """The newest of `EVM_VERSIONS` whose opcodes the chain executes (by `eth_call`, standard
+    JSON-RPC only): cancun if MCOPY runs, shanghai if PUSH0 runs, else london."""
+    for version, code in _PROBES:
+        try:
+            w3.eth.call({"data": code})
+        except (ConnectionError, OSError):
+            raise
+        except Exception:  # noqa: BLE001, S112 - any refusal means the opcode is not there
+            continue
+        return version
+    return "london"
+
+
 def deploy(transactor: Transactor, *, admins: Sequence[str] | None = None, quorum: int = 1,
-           artifacts_dir: Path = ARTIFACTS_DIR, rpc_url: str | None = None,
+           artifacts_dir: Path | None = None, evm_version: str | None = None,
+           rpc_url: str | None = None,
            constructor_args: ConstructorArgs | None = None,
            founders: Sequence[Founder] | None = None,
            operator_gln: str = DEFAULT_OPERATOR_GLN,
@@ -140,13 +178,27 @@ def deploy(transactor: Transactor, *, admins: Sequence[str] | None = None, quoru
             " (quorum counts organisations, not keys: deploy with quorum 1, admit more ADMIN"
             " organisations, then propose a new quorum)", field="quorum")
     args_for = constructor_args or default_constructor_args(founders, quorum)
+    if evm_version is None:
+        evm_version = detect_evm_version(transactor.w3)
+    if evm_version not in EVM_VERSIONS:
+        raise InvalidInputError(f"unknown EVM version {evm_version!r}; one of "
+                                f"{', '.join(EVM_VERSIONS)}", field="evm")
+    if artifacts_dir is None:
+        artifacts_dir = evm_artifacts_dir(evm_version)
     solc_version, hashes = _artifact_hashes(artifacts_dir)
     deployed: dict[str, str] = {}
     records: dict[str, ContractRecord] = {}
     first_block = None
     for name in CONTRACT_NAMES:
         art = load_artifact(name, artifacts_dir)
-        address, receipt = transactor.deploy(art["abi"], art["bytecode"], *args_for(name, deployed))
+        try:
+            address, receipt = transactor.deploy(art["abi"], art["bytecode"],
+                                                 *args_for(name, deployed))
+        except Web3RPCError as exc:
+            raise ChainError(
+                f"the chain refused {name} built for EVM {evm_version} ({exc.message}); a chain "
+                f"that predates {evm_version} needs an older build: deploy with --evm "
+                f"{detect_evm_version(transactor.w3)}", evmVersion=evm_version) from exc
         deployed[name] = address
         block = int(receipt["blockNumber"])
         first_block = block if first_block is None else first_block
@@ -159,13 +211,15 @@ def deploy(transactor: Transactor, *, admins: Sequence[str] | None = None, quoru
         solcVersion=solc_version,
         contracts=records,
         rpcUrl=rpc_url,
+        evmVersion=evm_version,
     )
 
 
-def is_current(w3: Web3, deployment: Deployment, artifacts_dir: Path = ARTIFACTS_DIR) -> bool:
-    """True if the chain still holds this deployment and it was built from today's artifacts."""
+def is_current(w3: Web3, deployment: Deployment, artifacts_dir: Path | None = None) -> bool:
+    """True if the chain still holds this deployment and it was built from today's artifacts
+    (for the EVM version it was deployed with)."""
     try:
-        _, hashes = _artifact_hashes(artifacts_dir)
+        _, hashes = _artifact_hashes(artifacts_dir or evm_artifacts_dir(deployment.evmVersion))
         if int(w3.eth.chain_id) != deployment.chainId:
             return False
         for name in CONTRACT_NAMES:

@@ -25,7 +25,8 @@ def register(app: typer.Typer) -> None:
     def build_cmd(
         check: Annotated[bool, typer.Option(help="only compare a fresh compile with contracts/build")] = False,
     ) -> None:
-        """Compile contracts/*.sol into contracts/build/ (deterministic)."""
+        """Compile contracts/*.sol for every EVM version (cancun into contracts/build/,
+        london and shanghai into contracts/build/<version>/), deterministically."""
         from ledger.chain import compiler
 
         try:
@@ -35,12 +36,13 @@ def register(app: typer.Typer) -> None:
                     fail(f"contracts/build is stale ({', '.join(stale)}); run `zhenzhi contracts build`")
                 console.print("contracts/build is up to date")
                 return
-            result = compiler.build()
+            results = compiler.build()
         except LedgerError as exc:
             fail(str(exc))
-        for name in sorted(result.artifacts):
-            console.print(f"{name:28} sha256 {result.digest(name)[:16]}…")
-        console.print(f"built with solc {result.solc_version}")
+        for evm, result in results.items():
+            for name in sorted(result.artifacts):
+                console.print(f"{evm:9} {name:28} sha256 {result.digest(name)[:16]}…")
+        console.print(f"built with solc {next(iter(results.values())).solc_version}")
 
     app.add_typer(contracts, name="contracts")
 
@@ -53,6 +55,7 @@ def register(app: typer.Typer) -> None:
         admin: Annotated[list[str] | None, typer.Option(help="admin address (repeat); default: the deployer")] = None,
         quorum: Annotated[int, typer.Option(help="admin approvals needed (M of N)")] = 1,
         if_needed: Annotated[bool, typer.Option("--if-needed", help="reuse the manifest's deployment if the chain still holds it")] = False,
+        evm: Annotated[str | None, typer.Option("--evm", help="EVM version of the bytecode: london, shanghai or cancun; default: the newest the chain runs")] = None,
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Deploy the contracts to any JSON-RPC chain and write the deployment manifest."""
@@ -78,7 +81,8 @@ def register(app: typer.Typer) -> None:
                     _show(existing, manifest, as_json, reused=True)
                     return
             transactor = Transactor(w3, Account.from_key(key))
-            deployment = deploy(transactor, admins=admin or None, quorum=quorum, rpc_url=rpc)
+            deployment = deploy(transactor, admins=admin or None, quorum=quorum, rpc_url=rpc,
+                                evm_version=evm)
             deployment.save(manifest)
         except LedgerError as exc:
             fail(str(exc))
@@ -90,7 +94,8 @@ def _show(deployment, manifest: Path, as_json: bool, *, reused: bool) -> None:
         print_json({"manifest": str(manifest), "reused": reused, **_plain(deployment)})
         return
     verb = "reusing deployment" if reused else "deployed"
-    console.print(f"[bold]{verb}[/] on chain {deployment.chainId} (block {deployment.deployBlock}) → {manifest}")
+    console.print(f"[bold]{verb}[/] on chain {deployment.chainId} (block {deployment.deployBlock}, "
+                  f"EVM {deployment.evmVersion}) → {manifest}")
     for name, rec in deployment.contracts.items():
         console.print(f"  {name:15} {rec.address}  artifact {rec.artifactSha256[:12]}…")
 
