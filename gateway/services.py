@@ -70,7 +70,7 @@ class Services:
         try:
             if settings.migrate_on_start:
                 store.migrate()
-            view = ChainView(w3, deployment)
+            view = ChainView(w3, deployment, log_block_range=settings.log_block_range)
             # Concurrent captures share commits (one writer thread); closed before the store.
             committer = CaptureCommitter(store)
             closers.append(committer.close)
@@ -249,7 +249,8 @@ def _start_worker(services: Services, settings: GatewaySettings, store: Store, w
                                 "ZHENZHI_ANCHOR_KEYFILE")
     from ledger.chain.client import Chain
 
-    worker = AnchorWorker(store, Chain(w3, deployment), Transactor(w3, account),
-                          window=settings.anchor_interval_s)
+    worker = AnchorWorker(store, Chain(w3, deployment, log_block_range=settings.log_block_range),
+                          Transactor(w3, account), window=settings.anchor_interval_s,
+                          confirmations=settings.anchor_confirmations)
     services.follow("anchor-worker", lambda stop: worker.run(stop=stop))
     return worker

@@ -38,6 +38,12 @@ class GatewaySettings(BaseSettings):
     anchor_passphrase: SecretStr | None = None
     anchor_interval_s: float = Field(default=1.0, gt=0,
                                      description="longest a capture waits before its batch is cut")
+    anchor_confirmations: int = Field(
+        default=0, ge=0, le=64,
+        description="blocks on top of an anchor before it counts as final (0 on QBFT/IBFT)")
+    log_block_range: int = Field(
+        default=1000, ge=1,
+        description="most blocks one eth_getLogs request spans (Besu's default cap is 1000)")
 
     # Limits. The body limit is enforced on the raw byte stream, before any parsing.
     capture_limit: int = Field(default=500, ge=1, le=100_000,

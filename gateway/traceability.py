@@ -189,7 +189,8 @@ class TraceabilityRuntime:
         if self._chain is None:
             from ledger.chain.client import Chain
 
-            self._chain = Chain(chain_view.w3, chain_view.deployment)
+            self._chain = Chain(chain_view.w3, chain_view.deployment,
+                                log_block_range=chain_view.log_block_range)
         return self._chain
 
     def relayer(self, chain_view: Any) -> Any:

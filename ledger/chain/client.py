@@ -40,6 +40,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 from ledger.chain.compiler import load_artifact
 from ledger.chain.decisions import Decision
 from ledger.chain.deployment import CONTRACT_NAMES, Deployment
+from ledger.chain.logs import DEFAULT_LOG_BLOCK_RANGE, paged_logs
 from ledger.chain.transactor import Transactor
 from ledger.errors import AuthorizationError, InvalidInputError, NotFoundError
 from ledger.paths import ARTIFACTS_DIR
@@ -244,9 +245,11 @@ class Chain:
     """Typed access to one deployment of the four contracts through an injected `Web3`."""
 
     def __init__(self, w3: Web3, deployment: Deployment, *,
-                 artifacts_dir: Path = ARTIFACTS_DIR) -> None:
+                 artifacts_dir: Path = ARTIFACTS_DIR,
+                 log_block_range: int = DEFAULT_LOG_BLOCK_RANGE) -> None:
         self.w3 = w3
         self.deployment = deployment
+        self.log_block_range = log_block_range
         try:
             # Its only effect on this path is two eth_chainId calls per call.
             w3.middleware_onion.remove("validation")
@@ -320,6 +323,22 @@ class Chain:
             out.append(ChainEvent(contract, item["name"], {i["name"]: args[i["name"]]
                                                            for i in item["inputs"]}))
         return tuple(out)
+
+    def event_logs(self, contract: str, event: str, *, from_block: int | None = None,
+                   to_block: int | None = None, topics: Sequence[str | None] = ()) -> list[Any]:
+        """Decoded logs of one event of one contract (web3 `EventData`), from the deployment
+        block (by default) to `to_block` (default: the head), read in block ranges the node
+        accepts (`ledger.chain.logs.paged_logs`, at most `log_block_range` blocks a request)."""
+        topic = next((t for t, (c, item) in self._events.items()
+                      if c == contract and item["name"] == event), None)
+        if topic is None:
+            raise InvalidInputError(f"{contract} has no event {event}", event=event)
+        params = {"address": self.contracts[contract].address,
+                  "topics": ["0x" + topic.hex(), *topics]}
+        start = self.deployment.deployBlock if from_block is None else from_block
+        decode = getattr(self.contracts[contract].events, event)().process_log
+        return [decode(log) for log in paged_logs(self.w3, params, start, to_block,
+                                                  max_range=self.log_block_range)]
 
     def _call(self, contract: str, fn: str, *args: Any) -> Any:
         try:

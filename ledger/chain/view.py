@@ -39,6 +39,7 @@ from web3.exceptions import Web3RPCError
 
 from ledger.chain.compiler import load_artifact
 from ledger.chain.deployment import Deployment
+from ledger.chain.logs import DEFAULT_LOG_BLOCK_RANGE
 from ledger.chain.roles import ROLES
 from ledger.paths import ARTIFACTS_DIR
 from ledger.proofs.codes import code_leaf, lot_key
@@ -110,9 +111,12 @@ class ChainView:
 
     def __init__(self, w3: Any, deployment: Deployment, *, max_staleness: float = 0.25,
                  stale_if_error: float = 30.0, artifacts_dir: Any = ARTIFACTS_DIR,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 log_block_range: int = DEFAULT_LOG_BLOCK_RANGE) -> None:
         self.w3 = w3
         self.deployment = deployment
+        # For the `Chain` clients built over this view's web3 (their paged log reads).
+        self.log_block_range = log_block_range
         self.max_staleness = max_staleness
         self.stale_if_error = stale_if_error
         self._clock = clock

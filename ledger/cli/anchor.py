@@ -69,6 +69,8 @@ def register(app: typer.Typer) -> None:
         window: Annotated[float, typer.Option("--window", help="seconds a capture may wait for a fuller batch")] = 2.0,
         in_flight: Annotated[int, typer.Option("--in-flight", help="batches sent before awaiting receipts")] = 4,
         once: Annotated[bool, typer.Option("--once", help="anchor everything pending, then exit")] = False,
+        confirmations: Annotated[int, typer.Option("--confirmations", envvar="ZHENZHI_ANCHOR_CONFIRMATIONS", help="blocks on top of an anchor before it is final (0 on QBFT/IBFT)")] = 0,
+        log_block_range: Annotated[int, typer.Option("--log-block-range", envvar="ZHENZHI_LOG_BLOCK_RANGE", help="most blocks one eth_getLogs request spans")] = 1000,
         passphrase_file: Annotated[Path | None, typer.Option("--passphrase-file")] = None,
     ) -> None:
         """Anchor accepted captures on TraceAnchor in Merkle batches (crash-safe, resumable)."""
@@ -90,9 +92,10 @@ def register(app: typer.Typer) -> None:
             store = Store(db, background_checkpoint=True)
             store.migrate()
             w3 = web3_for(rpc)
-            chain = Chain(w3, Deployment.load(manifest))
+            chain = Chain(w3, Deployment.load(manifest), log_block_range=log_block_range)
             worker = AnchorWorker(store, chain, Transactor(w3, _account(key, passphrase_file)),
                                   batch_size=batch_size, window=window, in_flight=in_flight,
+                                  confirmations=confirmations,
                                   fault=os.environ.get(FAULT_ENV) or None)
             freeze_startup_heap()  # no 100 ms collections while it holds the write lock
             try:

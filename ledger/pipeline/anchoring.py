@@ -10,6 +10,13 @@ At-least-once and idempotent. Each step is durable before the next one starts:
 3. **finish** after the receipt (one DB transaction): block, tx and time on the batch, outbox
    rows deleted, state `anchored`. Readers see the events anchored from this commit on.
 
+**Finality.** With `confirmations` N > 0 (a chain with probabilistic finality), a batch whose
+root is on chain stays `sent` until its block has N blocks on top; each step re-checks those
+batches: confirmed ⇒ finished; gone (a reorganisation dropped the block and its transaction)
+⇒ sent again with the same root, from a freshly read nonce. N = 0 (QBFT/IBFT, instant finality)
+finishes at the receipt. A reorganisation that replaces blocks without lowering the head is
+seen by the block hash at the last head height changing, and triggers recovery as well.
+
 Recovery (at start and after any chain or database error) asks the chain, not the log: for every
 batch not `anchored`, `anchorOf(root)`; anchored ⇒ finish from the `RootAnchored` log; not
 anchored ⇒ wait for the recorded tx if the node still has it, else send the same root again (a
@@ -44,6 +51,7 @@ from web3.exceptions import (
 )
 
 from ledger.chain.client import Chain, ContractRevertError
+from ledger.chain.logs import paged_logs
 from ledger.chain.transactor import TransactionFailedError, Transactor
 from ledger.errors import ConflictError, InvalidInputError, LedgerError
 from ledger.proofs.merkle import keccak256
@@ -86,10 +94,13 @@ class AnchorWorker:
     def __init__(self, store: Store, chain: Chain, transactor: Transactor, *,
                  batch_size: int = 1024, window: float = 2.0, in_flight: int = 4,
                  poll: float = 0.2, max_backoff: float = 10.0, reorg_depth: int = 64,
-                 fault: str | None = None,
+                 confirmations: int = 0, fault: str | None = None,
                  sleep: Callable[[float], Any] = time.sleep) -> None:
         if batch_size < 1 or in_flight < 1:
             raise InvalidInputError("batch_size and in_flight must be at least 1")
+        if not 0 <= confirmations <= reorg_depth:
+            raise InvalidInputError("confirmations must be between 0 and reorg_depth",
+                                    confirmations=confirmations, reorg_depth=reorg_depth)
         if fault is not None and fault not in FAULT_POINTS:
             raise InvalidInputError(f"unknown fault point {fault!r}", allowed=list(FAULT_POINTS))
         self.store = store
@@ -101,10 +112,12 @@ class AnchorWorker:
         self.poll = poll
         self.max_backoff = max_backoff
         self.reorg_depth = reorg_depth
+        self.confirmations = confirmations
         self.fault = fault
         self.sleep = sleep
         self.stats = AnchorStats()
         self._head = 0
+        self._head_hash: bytes | None = None
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -150,13 +163,23 @@ class AnchorWorker:
         return self.stats
 
     def _chain_went_back(self) -> bool:
-        """True if the chain's head is below the last one seen: it restarted from an older
-        state (or reorganised), perhaps without batches the store holds as anchored."""
-        head = int(self.chain.w3.eth.block_number)
+        """True if the chain's head is below the last one seen (it restarted from an older
+        state), or the block at the last head's height is another one (it reorganised):
+        perhaps without batches the store holds as anchored or sent."""
+        latest = self.chain.w3.eth.get_block("latest")
+        head, head_hash = int(latest["number"]), bytes(latest["hash"])
         went_back = head < self._head
         if went_back:
             log.warning("chain head went back from %d to %d; recovering", self._head, head)
-        self._head = head
+        elif self._head_hash is not None and head > self._head:
+            seen = bytes(self.chain.w3.eth.get_block(self._head)["hash"])
+            if seen != self._head_hash:
+                log.warning("block %d was replaced (reorganisation); recovering", self._head)
+                went_back = True
+        elif self._head_hash is not None and head == self._head and head_hash != self._head_hash:
+            log.warning("block %d was replaced (reorganisation); recovering", head)
+            went_back = True
+        self._head, self._head_hash = head, head_hash
         return went_back
 
     def _idle(self) -> bool:
@@ -175,6 +198,24 @@ class AnchorWorker:
         done = 0
         for batch, tx_hash in sent:
             done += self._settle(batch, tx_hash)
+        if self.confirmations:
+            done += self._confirm({b.id for b in batches})
+        return done
+
+    def _confirm(self, skip: set[int]) -> int:
+        """Finish the sent batches whose anchor now has enough blocks on top; send again those
+        whose transaction a reorganisation dropped."""
+        done = 0
+        for batch in self.store.open_batches():
+            if batch.id in skip or batch.state != "sent":
+                continue
+            if self.chain.anchor_of(batch.root) is not None:
+                done += self._finish_from_chain(batch)
+            elif batch.tx_hash is None or not self._still_pending(batch.tx_hash):
+                log.warning("batch %d (root 0x%s) left the chain before it was final; "
+                            "sending it again", batch.id, batch.root.hex())
+                self.tx.reset_nonce()
+                done += self._settle(batch, self._send(batch))
         return done
 
     def _due(self, flush: bool) -> bool:
@@ -219,15 +260,22 @@ class AnchorWorker:
         return self._finish_from_chain(batch)
 
     def _finish_from_chain(self, batch: BatchRecord) -> int:
-        """Write the batch as anchored from what the chain holds; 0 if it holds nothing."""
+        """Write the batch as anchored from what the chain holds; 0 if it holds nothing, or
+        holds it in a block with fewer than `confirmations` blocks on top (not final yet)."""
         anchor = self.chain.anchor_of(batch.root)
         if anchor is None:
+            return 0
+        if self.confirmations and \
+                int(self.chain.w3.eth.block_number) - anchor.block_number < self.confirmations:
             return 0
         if anchor.leaf_count != batch.leaf_count:
             raise ConflictError("the chain anchored this root with another leaf count",
                                 root="0x" + batch.root.hex(), chain=anchor.leaf_count,
                                 store=batch.leaf_count)
         tx_hash, block_hash = self._anchoring_tx(batch.root, anchor.block_number)
+        if anchor.block_number >= self._head:
+            # Watch the anchoring block itself: replacing it is a reorganisation to recover from.
+            self._head, self._head_hash = anchor.block_number, block_hash
         self.store.mark_batch_anchored(batch.id, tx_hash=tx_hash,
                                        block_number=anchor.block_number, block_hash=block_hash,
                                        anchored_at=anchor.anchored_at)
@@ -239,9 +287,9 @@ class AnchorWorker:
         return batch.leaf_count
 
     def _anchoring_tx(self, root: bytes, block: int) -> tuple[bytes, bytes]:
-        logs = self.chain.w3.eth.get_logs({
-            "address": self.chain.trace_anchor.address, "fromBlock": block, "toBlock": block,
-            "topics": ["0x" + _ROOT_ANCHORED.hex(), "0x" + root.hex()]})
+        logs = list(paged_logs(self.chain.w3, {
+            "address": self.chain.trace_anchor.address,
+            "topics": ["0x" + _ROOT_ANCHORED.hex(), "0x" + root.hex()]}, block, block))
         if not logs:
             raise LedgerError("anchorOf names a block without its RootAnchored log",
                               root="0x" + root.hex(), block=block)
@@ -251,13 +299,19 @@ class AnchorWorker:
 
     def recover(self) -> int:
         """Reconcile the store with the chain; returns the captures it finished or re-sent."""
-        head = self._head = int(self.chain.w3.eth.block_number)
+        latest = self.chain.w3.eth.get_block("latest")
+        head = self._head = int(latest["number"])
+        self._head_hash = bytes(latest["hash"])
         for batch in self.store.batches_anchored_since(max(0, head - self.reorg_depth)):
-            if self.chain.anchor_of(batch.root) is None:
+            anchor = self.chain.anchor_of(batch.root)
+            if anchor is None:
                 log.warning("batch %d (root 0x%s) is no longer on chain; reopening", batch.id,
                             batch.root.hex())
                 self.store.reopen_batch(batch.id)
                 self.stats.reopened += 1
+            elif anchor.block_number != batch.block_number:
+                # Re-included in another block by a reorganisation: record where it is now.
+                self._finish_from_chain(batch)
         handled = 0
         pending: list[tuple[BatchRecord, bytes | None]] = []
         for batch in self.store.open_batches():

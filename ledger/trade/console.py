@@ -117,8 +117,7 @@ def members(chain: Any, view: Any) -> list[MemberRow]:
     """Every organisation ever admitted (from Consortium's OrganisationAdmitted events), as the
     chain holds it now. Memoised for the view's pinned block."""
     def read() -> list[MemberRow]:
-        logs = chain.consortium.events.OrganisationAdmitted.get_logs(
-            from_block=chain.deployment.deployBlock)
+        logs = chain.event_logs("Consortium", "OrganisationAdmitted")
         seen: list[bytes] = []
         for log in logs:
             org = bytes(log["args"]["org"])
