@@ -90,6 +90,9 @@ def register(app: typer.Typer) -> None:
         gateway: GatewayOption = None,
         rpc: RpcOption = DEFAULT_RPC,
         manifest: ManifestOption = DEFAULT_MANIFEST,
+        witness: Annotated[list[str] | None, typer.Option(
+            "--witness-rpc", help="another node that must hold the same block (repeat); "
+                                  "GENUINE only if every one agrees")] = None,
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Verify an item against the chain; exit 0 only if it is GENUINE."""
@@ -110,7 +113,10 @@ def register(app: typer.Typer) -> None:
                 fail("give a Digital Link URI, a QR image or --bundle")
             if bundle is None and gateway:
                 bundle = fetch_bundle(gateway, code)
-            verdict = verify(code, bundle, _chain_view(rpc, manifest))
+            from ledger.cli.chain_options import web3_for
+
+            verdict = verify(code, bundle, _chain_view(rpc, manifest),
+                             witnesses=[web3_for(url) for url in witness or ()])
         except LedgerError as exc:
             fail(str(exc))
         if as_json:

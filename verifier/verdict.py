@@ -62,6 +62,7 @@ class CheckName(StrEnum):
     JOURNEY_COMPLETE = "journey.complete"
     CUSTOMS_DECISION = "customs.decision"
     SCAN_HISTORY = "scan.history"
+    NODES_AGREE = "nodes.agree"
 
 
 @dataclass(frozen=True, slots=True)

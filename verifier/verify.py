@@ -60,14 +60,20 @@ class VerifyOptions:
 
 def verify(code: str, bundle: Bundle | None, chain_view: Any, *,
            scans: Sequence[ScanRecord] | None = None, now: int | None = None,
-           options: VerifyOptions = VerifyOptions()) -> Verdict:
-    """Judge one scanned code (a Digital Link URI) with a gateway's bundle (or None)."""
+           options: VerifyOptions = VerifyOptions(), witnesses: Sequence[Any] = ()) -> Verdict:
+    """Judge one scanned code (a Digital Link URI) with a gateway's bundle (or None).
+
+    `witnesses` are other nodes' web3 clients: each must hold the very block the verifier
+    reads at (same number, same hash), or the verdict cannot be GENUINE: one node could be
+    lying or on a diverged fork, and a verifier cannot tell which."""
     checked_at = int(time.time()) if now is None else now
     block = chain_view.sync()
     chain_id = chain_view.chain_id
+    agreement = [_node_agreement(chain_view, block, w) for w in witnesses]
 
     def done(checks: list[Check], key: str) -> Verdict:
-        return decide(key, checks, chain_id=chain_id, block_number=block, checked_at=checked_at)
+        return decide(key, [*agreement, *checks], chain_id=chain_id, block_number=block,
+                      checked_at=checked_at)
 
     checks: list[Check] = []
     try:
@@ -121,6 +127,27 @@ def verify(code: str, bundle: Bundle | None, chain_view: Any, *,
     checks.append(check_scans(bundle.scans if scans is None else scans,
                               journey_mod.sale_time(steps), policy=options.clone, now=checked_at))
     return done(checks, key)
+
+
+def _node_agreement(chain_view: Any, block: int, witness: Any) -> Check:
+    """Whether a second node holds the block this verification reads at."""
+    name = getattr(getattr(witness, "provider", None), "endpoint_uri", None) or "a second node"
+    try:
+        ours = bytes(chain_view.w3.eth.get_block(block)["hash"])
+        theirs = bytes(witness.eth.get_block(block)["hash"])
+    except Exception as exc:  # noqa: BLE001 - unreachable, lagging or refusing: all unproven
+        return Check(CheckName.NODES_AGREE, MISSING,
+                     f"{name} could not confirm block {block} ({type(exc).__name__})",
+                     fails_as=VerdictKind.UNVERIFIED, subject=str(name))
+    if ours != theirs:
+        return Check(CheckName.NODES_AGREE, MISSING,
+                     f"{name} holds another block {block} (0x{theirs.hex()[:16]}… against "
+                     f"0x{ours.hex()[:16]}…): the nodes disagree, so neither is believed",
+                     fails_as=VerdictKind.UNVERIFIED, subject=str(name),
+                     details={"block": block, "ours": "0x" + ours.hex(),
+                              "theirs": "0x" + theirs.hex()})
+    return Check(CheckName.NODES_AGREE, PASS, f"{name} holds the same block {block}",
+                 subject=str(name), details={"block": block, "hash": "0x" + ours.hex()})
 
 
 def _no_memo(_key: Any, compute: Any) -> Any:
