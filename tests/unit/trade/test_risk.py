@@ -61,7 +61,9 @@ facts = st.builds(
     failed_inspections=st.integers(0, 20),
     origin_country=st.sampled_from([None, "CN", "DE", "XA", "XB"]),
     category=st.sampled_from([None, "040110", "300490", "850440", "330499"]),
-)
+    # A failed inspection is one of the past inspections: facts with more failures than
+    # inspections cannot be gathered, and judging them made this property fail at random.
+).filter(lambda f: f.failed_inspections <= f.past_inspections)
 
 
 @given(facts)
