@@ -19,9 +19,9 @@ from eth_account import Account
 from ledger.chain.deployment import deploy, detect_evm_version
 from ledger.chain.transactor import Transactor, anvil_dev_key
 from ledger.chain.view import ChainView
-from ledger.demo.scenario import Scenario
-from ledger.store.store import Store
+from ledger.errors import ChainError, InvalidInputError
 from tests.conftest import RawAnvil
+from tests.integration.chain.chains import scenario_on
 from verifier.verdict import VerdictKind
 from verifier.verify import verify
 
@@ -50,21 +50,16 @@ def test_the_journey_passes_on_each_chain_setting(chain: tuple[str, RawAnvil],
     name, node = chain
     w3 = node.web3()
     assert detect_evm_version(w3) == CHAINS[name][1]
-    deployer = Transactor(w3, Account.from_key(anvil_dev_key(0)))
-    deployment = deploy(deployer)
-    assert deployment.evmVersion == CHAINS[name][1]
-    if name == "zero-gas":
-        # Transactions are priced at the chain's zero base fee, with no tip: gas costs nothing.
-        assert w3.eth.get_block("latest")["baseFeePerGas"] == 0
-        receipt = w3.eth.get_transaction_receipt(deployment.contracts["Consortium"].txHash)
-        assert receipt["effectiveGasPrice"] == 0
-
-    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    store.migrate()
-    try:
-        sc = Scenario(w3, deployment, store, admin_key=anvil_dev_key(0), seed=3)
+    with scenario_on(node, tmp_path / "store.db", seed=3) as sc:
+        deployment = sc.deployment
+        assert deployment.evmVersion == CHAINS[name][1]
+        if name == "zero-gas":
+            # Priced at the chain's zero base fee with no tip: gas costs nothing.
+            assert w3.eth.get_block("latest")["baseFeePerGas"] == 0
+            receipt = w3.eth.get_transaction_receipt(deployment.contracts["Consortium"].txHash)
+            assert receipt["effectiveGasPrice"] == 0
         sc.play()
-        assert store.pending_count()[0] == 0
+        assert sc.store.pending_count()[0] == 0
         code = sc.sold_cans()[0]
         verdict = verify(code, sc.bundle(code), ChainView(w3, deployment, max_staleness=0))
         assert verdict.kind is VerdictKind.GENUINE, verdict.to_json()
@@ -73,30 +68,23 @@ def test_the_journey_passes_on_each_chain_setting(chain: tuple[str, RawAnvil],
         sc.chain.recall_lot(sc.parties["manufacturer"].tx, lot.ref.gtin, lot.ref.lot)
         verdict = verify(code, sc.bundle(code), ChainView(w3, deployment, max_staleness=0))
         assert verdict.kind is VerdictKind.RECALLED, verdict.to_json()
-    finally:
-        store.close()
 
 
-def test_deploy_refuses_an_evm_version_it_has_no_build_for() -> None:
-    node = RawAnvil("--hardfork", "cancun")
-    try:
-        from ledger.errors import InvalidInputError
-
-        with pytest.raises(InvalidInputError, match="unknown EVM version 'paris'"):
-            deploy(Transactor(node.web3(), Account.from_key(anvil_dev_key(0))),
-                   evm_version="paris")
-    finally:
-        node.stop()
-
-
-def test_cancun_bytecode_does_not_deploy_on_a_london_chain() -> None:
-    """Why the choice matters: the default artifacts use PUSH0, which London rejects."""
+@pytest.fixture
+def london() -> Iterator[Transactor]:
     node = RawAnvil("--hardfork", "london")
     try:
-        from ledger.errors import ChainError
-
-        with pytest.raises(ChainError, match="deploy with --evm london"):
-            deploy(Transactor(node.web3(), Account.from_key(anvil_dev_key(0))),
-                   evm_version="cancun")
+        yield Transactor(node.web3(), Account.from_key(anvil_dev_key(0)))
     finally:
         node.stop()
+
+
+def test_deploy_refuses_an_evm_version_it_has_no_build_for(london: Transactor) -> None:
+    with pytest.raises(InvalidInputError, match="unknown EVM version 'paris'"):
+        deploy(london, evm_version="paris")
+
+
+def test_cancun_bytecode_does_not_deploy_on_a_london_chain(london: Transactor) -> None:
+    """Why the choice matters: the default artifacts use PUSH0, which London rejects."""
+    with pytest.raises(ChainError, match="deploy with --evm london"):
+        deploy(london, evm_version="cancun")

@@ -19,18 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_account import Account
 from web3 import Web3
 
 from ledger.chain.client import Chain
-from ledger.chain.deployment import deploy
 from ledger.chain.logs import paged_logs
-from ledger.chain.transactor import Transactor, anvil_dev_key
 from ledger.demo.scenario import Scenario
 from ledger.errors import ChainError
 from ledger.pipeline.anchoring import AnchorWorker
-from ledger.store.store import Store
 from tests.conftest import RawAnvil
+from tests.integration.chain.chains import scenario_on
 
 pytestmark = pytest.mark.chain
 
@@ -94,64 +91,63 @@ class RangeCappingProxy:
 def played(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A chain whose organisations were admitted across many blocks (60 empty ones between)."""
     node = RawAnvil()
-    w3 = node.web3()
-    deployment = deploy(Transactor(w3, Account.from_key(anvil_dev_key(0))))
-    store = Store(f"sqlite:///{tmp_path_factory.mktemp('logs') / 'store.db'}")
-    store.migrate()
-    sc = Scenario(w3, deployment, store, admin_key=anvil_dev_key(0), seed=5)
-    node.rpc("anvil_mine", hex(60))
-    sc.enrol()
-    node.rpc("anvil_mine", hex(60))
     try:
-        yield {"node": node, "w3": w3, "deployment": deployment}
+        with scenario_on(node, tmp_path_factory.mktemp("logs") / "store.db", seed=5) as sc:
+            node.rpc("anvil_mine", hex(60))
+            sc.enrol()
+            node.rpc("anvil_mine", hex(60))
+            yield {"node": node, "w3": sc.w3, "deployment": sc.deployment}
     finally:
-        store.close()
         node.stop()
 
 
-def test_logs_are_read_in_ranges_a_capping_node_accepts(played: dict[str, Any]) -> None:
+@pytest.mark.parametrize("capped", [25], indirect=True)
+def test_logs_are_read_in_ranges_a_capping_node_accepts(
+        played: dict[str, Any], capped: tuple[RangeCappingProxy, Web3]) -> None:
     direct = Chain(played["w3"], played["deployment"])
     admitted = direct.event_logs("Consortium", "OrganisationAdmitted")
     assert len(admitted) >= 7  # the operator and the journey's organisations
-    proxy = RangeCappingProxy(played["node"].url, limit=25)
+    proxy, w3 = capped
+    # Configured above the node's cap, as a default of 1,000 is above many providers': the
+    # first windows are refused and halved until the node takes them.
+    through_proxy = Chain(w3, played["deployment"], log_block_range=1000).event_logs(
+        "Consortium", "OrganisationAdmitted")
+    assert [(log["blockNumber"], log["args"]["org"]) for log in through_proxy] == \
+           [(log["blockNumber"], log["args"]["org"]) for log in admitted]
+    assert proxy.refused > 0
+    assert all(end - start + 1 <= 25 for start, end in proxy.log_requests)
+    # Every block from the deployment to the head was asked for, once.
+    asked = sorted(proxy.log_requests)
+    assert asked[0][0] == played["deployment"].deployBlock
+    assert all(a[1] + 1 == b[0] for a, b in zip(asked, asked[1:], strict=False))
+
+
+@pytest.fixture
+def capped(played: dict[str, Any], request: pytest.FixtureRequest
+           ) -> Iterator[tuple[RangeCappingProxy, Web3]]:
+    proxy = RangeCappingProxy(played["node"].url, limit=request.param)
     try:
-        w3 = Web3(Web3.HTTPProvider(proxy.url, request_kwargs={"timeout": 30}))
-        # Configured above the node's cap, as a default of 1,000 is above many providers':
-        # the first windows are refused and halved until the node takes them.
-        capped = Chain(w3, played["deployment"], log_block_range=1000)
-        through_proxy = capped.event_logs("Consortium", "OrganisationAdmitted")
-        assert [(log["blockNumber"], log["args"]["org"]) for log in through_proxy] == \
-               [(log["blockNumber"], log["args"]["org"]) for log in admitted]
-        assert proxy.refused > 0
-        assert all(end - start + 1 <= 25 for start, end in proxy.log_requests)
-        # Every block from the deployment to the head was asked for, once.
-        asked = sorted(proxy.log_requests)
-        assert asked[0][0] == played["deployment"].deployBlock
-        assert all(a[1] + 1 == b[0] for a, b in zip(asked, asked[1:], strict=False))
+        yield proxy, Web3(Web3.HTTPProvider(proxy.url, request_kwargs={"timeout": 30}))
     finally:
         proxy.close()
 
 
-def test_a_configured_range_under_the_cap_is_never_refused(played: dict[str, Any]) -> None:
-    proxy = RangeCappingProxy(played["node"].url, limit=25)
-    try:
-        w3 = Web3(Web3.HTTPProvider(proxy.url, request_kwargs={"timeout": 30}))
-        logs = Chain(w3, played["deployment"], log_block_range=20).event_logs(
-            "Consortium", "OrganisationAdmitted")
-        assert logs and proxy.refused == 0
-        assert max(end - start + 1 for start, end in proxy.log_requests) == 20
-    finally:
-        proxy.close()
+@pytest.mark.parametrize("capped", [25], indirect=True)
+def test_a_configured_range_under_the_cap_is_never_refused(
+        played: dict[str, Any], capped: tuple[RangeCappingProxy, Web3]) -> None:
+    proxy, w3 = capped
+    logs = Chain(w3, played["deployment"], log_block_range=20).event_logs(
+        "Consortium", "OrganisationAdmitted")
+    assert logs and proxy.refused == 0
+    assert max(end - start + 1 for start, end in proxy.log_requests) == 20
 
 
-def test_a_node_that_refuses_even_one_block_is_a_clear_error(played: dict[str, Any]) -> None:
-    proxy = RangeCappingProxy(played["node"].url, limit=0)
-    try:
-        w3 = Web3(Web3.HTTPProvider(proxy.url, request_kwargs={"timeout": 30}))
-        with pytest.raises(ChainError, match="refuses eth_getLogs even for block"):
-            list(paged_logs(w3, {"address": played["deployment"].address("Consortium")}, 0, 40))
-    finally:
-        proxy.close()
+@pytest.mark.parametrize("capped", [0], indirect=True)
+def test_a_node_that_refuses_even_one_block_is_a_clear_error(
+        played: dict[str, Any], capped: tuple[RangeCappingProxy, Web3]) -> None:
+    _, w3 = capped
+    with pytest.raises(ChainError, match="refuses eth_getLogs even for block"):
+        list(paged_logs(w3, {"address": played["deployment"].address("Consortium")}, 0, 40))
 
 
 # --- finality ------------------------------------------------------------------------------
@@ -160,18 +156,13 @@ def test_a_node_that_refuses_even_one_block_is_a_clear_error(played: dict[str, A
 @pytest.fixture
 def fresh(tmp_path: Path) -> Iterator[tuple[RawAnvil, Scenario]]:
     node = RawAnvil()
-    w3 = node.web3()
-    deployment = deploy(Transactor(w3, Account.from_key(anvil_dev_key(0))))
-    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    store.migrate()
-    sc = Scenario(w3, deployment, store, admin_key=anvil_dev_key(0), seed=11)
-    sc.enrol()
-    first = sc.journey.captures[0]
-    sc.capture(sc.parties[first.org.key], first.document)
     try:
-        yield node, sc
+        with scenario_on(node, tmp_path / "store.db", seed=11) as sc:
+            sc.enrol()
+            first = sc.journey.captures[0]
+            sc.capture(sc.parties[first.org.key], first.document)
+            yield node, sc
     finally:
-        store.close()
         node.stop()
 
 

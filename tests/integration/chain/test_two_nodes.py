@@ -16,12 +16,10 @@ from eth_account import Account
 from typer.testing import CliRunner
 
 from gateway.cli import app as cli
-from ledger.chain.deployment import deploy
 from ledger.chain.transactor import Transactor, anvil_dev_key
 from ledger.chain.view import ChainView
-from ledger.demo.scenario import Scenario
-from ledger.store.store import Store
 from tests.conftest import RawAnvil
+from tests.integration.chain.chains import scenario_on
 from verifier.verdict import CheckName, Outcome, VerdictKind
 from verifier.verify import verify
 
@@ -31,22 +29,19 @@ pytestmark = [pytest.mark.chain, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     first = RawAnvil()
-    w3 = first.web3()
-    deployment = deploy(Transactor(w3, Account.from_key(anvil_dev_key(0))))
     tmp = tmp_path_factory.mktemp("two-nodes")
-    store = Store(f"sqlite:///{tmp / 'store.db'}")
-    store.migrate()
-    sc = Scenario(w3, deployment, store, admin_key=anvil_dev_key(0), seed=13)
-    sc.play()
-    second = RawAnvil("--fork-url", first.url)
-    manifest = tmp / "deployment.json"
-    deployment.save(manifest)
     try:
-        yield {"first": first, "second": second, "scenario": sc, "manifest": manifest,
-               "code": sc.sold_cans()[0]}
+        with scenario_on(first, tmp / "store.db", seed=13) as sc:
+            sc.play()
+            second = RawAnvil("--fork-url", first.url)
+            manifest = tmp / "deployment.json"
+            sc.deployment.save(manifest)
+            try:
+                yield {"first": first, "second": second, "scenario": sc, "manifest": manifest,
+                       "code": sc.sold_cans()[0]}
+            finally:
+                second.stop()
     finally:
-        second.stop()
-        store.close()
         first.stop()
 
 
