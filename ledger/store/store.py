@@ -52,6 +52,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import DataError as sqlalchemy_DataError
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
@@ -64,8 +65,8 @@ from ledger.store import trace_index
 
 __all__ = [
     "AcceptResult", "AnchorLease", "AnchorStatus", "BatchRecord", "CaptureRecord", "EventQuery",
-    "InvalidPageTokenError", "NonceReplayError", "PreparedCapture", "Store", "StoredEvent",
-    "UnknownEventError", "canonical_epc", "normalise_cbv", "prepare_capture", "split_proof",
+    "INT64_MAX", "InvalidPageTokenError", "NonceReplayError", "PreparedCapture", "Store",
+    "StoredEvent", "UnknownEventError", "ValueOutOfRangeError", "canonical_epc", "normalise_cbv", "prepare_capture", "split_proof",
 ]
 
 log = logging.getLogger("zhenzhi.store")
@@ -75,6 +76,9 @@ AnchorState = Literal["pending", "anchored"]
 # Rows per executemany chunk and ids per IN (...): well under SQLite's variable limit.
 _CHUNK = 500
 _PG_LOCK_KEY = 0x7A68656E7A686901  # "zhenzhi" + 1: the anchoring leader's advisory lock
+# The largest value of an integer column (SQLite INTEGER, PostgreSQL BIGINT). A signed uint64
+# such as signedAt may exceed it: it is refused before it reaches a shared transaction.
+INT64_MAX = 2**63 - 1
 
 
 class NonceReplayError(ConflictError):
@@ -82,6 +86,13 @@ class NonceReplayError(ConflictError):
 
     slug = "nonce-replay"
     title = "Capture nonce already used"
+
+
+class ValueOutOfRangeError(InvalidInputError):
+    """A capture holds a value that its column cannot store (too large, too long)."""
+
+    slug = "value-out-of-range"
+    title = "A value does not fit the store"
 
 
 class UnknownEventError(NotFoundError):
@@ -447,6 +458,9 @@ class Store:
         # wrap: both spellings of each error are caught.
         self._integrity_errors = (IntegrityError, dbapi.IntegrityError)
         self._db_errors = (DBAPIError, dbapi.Error)
+        # A value its column cannot hold: the driver's DataError (PostgreSQL: a number out of
+        # range, a string too long) or, binding an integer past 64 bits, sqlite3's OverflowError.
+        self._range_errors = (OverflowError, dbapi.DataError, sqlalchemy_DataError)
         self._memory_lock = threading.Lock()
         self._writer_lock = threading.Lock()
         self._writer: Any = None  # SQLite file stores: the accept path's own connection
@@ -624,10 +638,15 @@ class Store:
             return outcomes
         try:
             done = self._accept_group([pending[i] for i in todo])  # type: ignore[misc]
-        except self._db_errors:
-            # The group's transaction rolled back. Which capture the database objected to is
-            # not worth finding out in one go: each one again, in a transaction of its own,
-            # gets its own verdict (and an IntegrityError its retries).
+        except Exception:  # noqa: BLE001 - the group's failure must not become each capture's
+            # The group's transaction rolled back (a database error, or a value the driver
+            # could not bind: SQLite raises OverflowError, not a database error). Which capture
+            # the database objected to is not worth finding out in one go: each one again, in
+            # a transaction of its own, gets its own verdict (and an IntegrityError its
+            # retries), so one member's bad capture never fails the others'.
+            if len(todo) > 1:
+                log.warning("group commit of %d captures failed; committing each alone",
+                            len(todo), exc_info=True)
             done = [self._accept_alone(pending[i]) for i in todo]  # type: ignore[arg-type]
         for i, outcome in zip(todo, done, strict=True):
             outcomes[i] = outcome
@@ -641,7 +660,13 @@ class Store:
                 # A concurrent writer (PostgreSQL) stored the same capture or nonce between
                 # our check and our insert: run again, and the check will see it.
                 continue
-            except self._db_errors as exc:
+            except self._range_errors as exc:
+                # What `prepare_capture` checks should leave none; if a value still does not
+                # fit (a column it does not know of), it is the sender's input, not our fault.
+                return ValueOutOfRangeError(
+                    f"capture {p.capture_id} holds a value the store cannot hold ({exc})",
+                    capture_id=p.capture_id)
+            except Exception as exc:  # noqa: BLE001 - this capture's own outcome
                 return exc
         return ConflictError("capture kept conflicting with concurrent writes",
                              capture_id=p.capture_id)
@@ -1123,6 +1148,14 @@ _CAPTURE_COLUMNS = (
     "signature", "leaf", "event_ids", "context", "received_ms",
 )
 _OUTBOX_COLUMNS = ("capture_id", "event_count", "enqueued_ms")
+# (position in `_event_row`'s row, the EPCIS field, its column's length) of the string columns
+# an event's own values go to unshortened; an EPC goes to event_epcs and the trace tables.
+_EVENT_LIMITS = tuple(
+    (_EVENT_COLUMNS.index(column), field, t.events.c[column].type.length)
+    for column, field in (("action", "action"), ("biz_step", "bizStep"),
+                          ("disposition", "disposition"), ("read_point", "readPoint"),
+                          ("biz_location", "bizLocation")))
+_EPC_LIMIT = min(t.event_epcs.c.epc.type.length, trace_index.trace_latest.c.epc.type.length)
 _EPC_COLUMNS = ("seq", "role", "epc")
 
 
@@ -1135,7 +1168,7 @@ def _event_row(ev: Mapping[str, Any], eid: bytes, capture_id: str, index: int
     gtin, lot = _gtin_lot(ev, epcs)
     get = ev.get
     action, offset = get("action"), get("eventTimeZoneOffset")
-    return (
+    row = (
         eid, capture_id, index, str(get("type", ""))[:32],
         action if isinstance(action, str) else None,
         _time_ms(get("eventTime"), "eventTime"),
@@ -1144,7 +1177,23 @@ def _event_row(ev: Mapping[str, Any], eid: bytes, capture_id: str, index: int
         normalise_cbv(_str_or_none(get("disposition"))),
         _id_of(get("readPoint")), _id_of(get("bizLocation")),
         gtin, lot, orjson.dumps(ev).decode(),
-    ), epcs
+    )
+    # Every value must fit its column before the capture joins a group commit: on PostgreSQL
+    # a string too long fails the transaction (SQLite stores it, but the store must behave the
+    # same on both). Bounded here, so the sender alone hears of it.
+    for position, name, limit in _EVENT_LIMITS:
+        value = row[position]
+        if value is not None and len(value) > limit:
+            raise ValueOutOfRangeError(
+                f"event {index}: {name} is {len(value)} characters; at most {limit} are stored",
+                index=index, field=name, limit=limit)
+    for values in epcs.values():
+        for epc in values:
+            if len(epc) > _EPC_LIMIT:
+                raise ValueOutOfRangeError(
+                    f"event {index}: an EPC of {len(epc)} characters; at most {_EPC_LIMIT} "
+                    "are stored", index=index, field="epc", limit=_EPC_LIMIT)
+    return row, epcs
 
 
 @dataclass(slots=True)
@@ -1363,6 +1412,10 @@ def prepare_capture(capture: SignedCapture, keep: Collection[int] | None = None
         row, epcs = row_of(capture.events[i], eid, capture_id, i)
         rows.append((eid, row, epcs))
     sig = capture.signature
+    if sig.signed_at > INT64_MAX:
+        raise ValueOutOfRangeError(
+            f"signedAt {sig.signed_at} is past the largest time the store holds ({INT64_MAX})",
+            field="signedAt", limit=INT64_MAX)
     context = (orjson.dumps(capture.context).decode() if capture.context is not None
                else None)
     return PreparedCapture(capture, capture_id, str(sig.nonce), [ids[i] for i in indices],
