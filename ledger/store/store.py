@@ -425,13 +425,18 @@ def batch_meta_hash(event_count: int) -> bytes:
 class Store:
     """The store over one database URL (`sqlite:///path.db`, `postgresql+psycopg://...`)."""
 
-    def __init__(self, url: str, *, echo: bool = False, background_checkpoint: bool = False
-                 ) -> None:
+    def __init__(self, url: str, *, echo: bool = False, background_checkpoint: bool = False,
+                 checkpoint_interval: float = 0.2, wal_cap_bytes: int = 80 * 2**20) -> None:
         """`background_checkpoint` (file SQLite only): WAL checkpoints run on a thread of their
-        own instead of inside whichever commit crosses SQLite's threshold. A checkpoint copies
-        the WAL into the database and fsyncs it; in a commit it stalls that commit (and every
-        capture waiting on it) for tens of milliseconds. For a long-lived writer such as the
-        gateway; `close()` stops the thread."""
+        own (every `checkpoint_interval` seconds) instead of inside whichever commit crosses
+        SQLite's threshold. A checkpoint copies the WAL into the database and fsyncs it; in a
+        commit it stalls that commit (and every capture waiting on it) for tens of
+        milliseconds. For a long-lived writer such as the gateway; `close()` stops the thread.
+
+        `wal_cap_bytes` (file SQLite): the hard cap on the WAL, held by the accept path itself
+        (`_cap_wal`), whatever the scheduler does with the checkpoint thread. Above the
+        thread's own restart threshold (64 MiB), so that normally the thread keeps the WAL
+        short and the cap never costs a commit anything but a stat."""
         self.url = url
         self.dialect = url.split(":", 1)[0].split("+", 1)[0]
         self._memory = self.dialect == "sqlite" and (url in ("sqlite://", "sqlite:///:memory:")
@@ -451,7 +456,8 @@ class Store:
             self._configure_sqlite(self.engine, auto_checkpoint=not background_checkpoint)
             if background_checkpoint:
                 self._checkpointer = _Checkpointer(self.engine.url.database,
-                                                   turn=self._write_turn)
+                                                   turn=self._write_turn,
+                                                   interval=checkpoint_interval)
         self._sql = _Sql(self.dialect)
         dbapi = self.engine.dialect.dbapi
         # The accept path runs on the driver's own cursor, whose errors SQLAlchemy does not
@@ -466,6 +472,11 @@ class Store:
         self._writer: Any = None  # SQLite file stores: the accept path's own connection
         self._turn_path = (f"{self.engine.url.database}.write-turn"
                            if self.dialect == "sqlite" and not self._memory else None)
+        self._wal_path = (f"{self.engine.url.database}-wal"
+                          if self.dialect == "sqlite" and not self._memory else None)
+        self._wal_cap = wal_cap_bytes
+        self._wal_next_check = wal_cap_bytes  # raised after a truncation readers blocked
+        self.wal_truncations = 0  # times the writer itself cut the WAL back (for the tests)
 
     @staticmethod
     def _configure_sqlite(engine: Engine, *, auto_checkpoint: bool = True) -> None:
@@ -715,9 +726,43 @@ class Store:
                     if conn.in_transaction:
                         cur.execute("ROLLBACK")
                     raise
+                self._cap_wal(cur)
             finally:
                 cur.close()
             return outcomes
+
+    def _cap_wal(self, cur: Any) -> None:
+        """Past `wal_cap_bytes`, cut the WAL back to nothing, here, on the writer.
+
+        The checkpoint thread keeps the WAL short only if it is scheduled: on a busy machine
+        commits can outrun it, and the WAL then grows with every commit. So after each commit
+        the writer, still holding the write turn (no writer of any process can start), looks
+        at the WAL's size, and past the cap checkpoints it with TRUNCATE: every frame copied,
+        the file cut to zero. The WAL can then never be larger than the cap plus one commit's
+        frames, by construction. A stat per commit is all it costs until then; the truncation
+        (a few hundred ms) only happens when the thread fell behind.
+
+        TRUNCATE waits for readers still on older snapshots, at most a second: the gateway's
+        reads are short. If one outlasts that, the cap is retried once the WAL has grown by
+        another quarter of it, not at every commit."""
+        try:
+            size = os.stat(self._wal_path).st_size  # type: ignore[arg-type]
+        except OSError:
+            return
+        if size <= self._wal_next_check:
+            return
+        cur.execute("PRAGMA busy_timeout=1000")
+        try:
+            busy, _frames, _copied = cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            cur.execute("PRAGMA busy_timeout=30000")
+        if busy:
+            log.warning("WAL at %d MiB, past its cap, could not be truncated: a reader holds "
+                        "an old snapshot", size >> 20)
+            self._wal_next_check = size + self._wal_cap // 4
+        else:
+            self.wal_truncations += 1
+            self._wal_next_check = self._wal_cap
 
     def _write_group(self, cur: Any, group: Sequence[PreparedCapture], now: int,
                      plan: _Plan | None = None) -> list[AcceptResult | Exception]:
