@@ -1145,6 +1145,30 @@ class Store:
 
     # -- leader lease --------------------------------------------------------------------------
 
+    # -- request nonces --------------------------------------------------------------------
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes can open this store (a file or a server, not `:memory:`)."""
+        return not self._memory
+
+    def first_use_nonce(self, nonce: str, ttl: float) -> bool:
+        """True the first time `nonce` is offered within `ttl` seconds, by any process on this
+        store; False for a replay. Atomic: the row is inserted in a write transaction
+        (`ON CONFLICT DO NOTHING`), so of two processes offering one nonce at once exactly one
+        wins. Expired rows are deleted in the same transaction (an index range on expires_ms),
+        so the table holds at most the nonces of the last `ttl` seconds."""
+        if len(nonce) > t.request_nonces.c.nonce.type.length:
+            raise InvalidInputError("request nonce too long", field="nonce")
+        now = _now_ms()
+        with self._write() as conn:
+            conn.execute(delete(t.request_nonces).where(t.request_nonces.c.expires_ms <= now))
+            inserted = conn.execute(text(
+                "INSERT INTO request_nonces (nonce, expires_ms) VALUES (:nonce, :expires) "
+                "ON CONFLICT DO NOTHING"),
+                {"nonce": nonce, "expires": now + int(ttl * 1000)}).rowcount
+        return inserted == 1
+
     def try_anchor_lease(self) -> AnchorLease | None:
         """Become the one anchoring worker, or None if another process already is."""
         if self.dialect == "postgresql":

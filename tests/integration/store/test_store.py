@@ -76,7 +76,7 @@ def test_migrate_from_empty_matches_the_tables(store_url: str) -> None:
         assert s.schema_revision() is None
         s.migrate()
         s.migrate()  # idempotent
-        assert s.schema_revision() == "0003"
+        assert s.schema_revision() == "0004"
         with s.engine.connect() as conn:
             diffs = compare_metadata(MigrationContext.configure(conn), t.metadata)
         assert diffs == []
@@ -107,11 +107,45 @@ def test_migration_0003_rekeys_event_epcs_by_seq_and_back(store: Store) -> None:
     store.migrate("0002")
     assert _epc_rows(store, "event_id") == rows
     store.migrate()
-    assert store.schema_revision() == "0003"
+    assert store.schema_revision() == "0004"
     assert _epc_rows(store, "seq") == rows
     assert store.events_for_epc(child) == history
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), t.metadata) == []
+
+
+def test_migration_0004_adds_request_nonces_and_takes_them_away(store: Store) -> None:
+    from sqlalchemy import inspect
+
+    assert store.first_use_nonce("0xorg:nonce-before-downgrade", 60)
+    store.migrate("0003")
+    with store.engine.connect() as conn:
+        assert "request_nonces" not in inspect(conn).get_table_names()
+    store.migrate()
+    assert store.schema_revision() == "0004"
+    assert store.first_use_nonce("0xorg:nonce-before-downgrade", 60)  # a fresh table
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), t.metadata) == []
+
+
+def test_a_request_nonce_is_first_used_once_until_it_expires(store: Store) -> None:
+    from sqlalchemy import func, select
+
+    assert store.first_use_nonce("0xaa:n1", 60) is True
+    assert store.first_use_nonce("0xaa:n1", 60) is False
+    assert store.first_use_nonce("0xbb:n1", 60) is True  # another org's nonce
+    # Two processes' views of one store: a second Store on the same database refuses it too.
+    other = Store(store.url)
+    try:
+        assert other.first_use_nonce("0xaa:n1", 60) is False
+    finally:
+        other.close()
+    # Expired rows go as new ones come in: the table holds only the live window.
+    assert store.first_use_nonce("0xcc:short", 0) is True
+    assert store.first_use_nonce("0xdd:next", 60) is True
+    with store.engine.connect() as conn:
+        live = conn.execute(select(func.count()).select_from(t.request_nonces)).scalar_one()
+    assert live == 3  # 0xaa:n1, 0xbb:n1, 0xdd:next; 0xcc:short expired and was deleted
 
 
 def test_accepted_event_is_stored_pending_with_a_proof_into_the_signed_root(store: Store) -> None:
