@@ -146,6 +146,10 @@ def _capture(doc_path: Path, base: str, key: Path | None, org: str | None, nonce
     )
 
     data = _read_json(doc_path)
+    if wait and key is None:
+        # The capture job is a member read: waiting on it means signing each poll.
+        raise InvalidInputError("--wait reads the capture job, which members only may read: "
+                                "pass --key KEYFILE to sign those reads")
     client = httpx.Client(base_url=base, timeout=30.0)
     try:
         domain_info = client.get("/capture/domain")
@@ -165,6 +169,12 @@ def _capture(doc_path: Path, base: str, key: Path | None, org: str | None, nonce
                 f"{parsed.domain.verifying_contract}, but the gateway checks chain "
                 f"{domain.chain_id} / {domain.verifying_contract}")
         document, sig = data["document"], parsed.signature
+        account = None
+        if wait:
+            from ledger.cli.keys import _passphrase
+            from ledger.proofs.keystore import load_key
+
+            account = load_key(key, _passphrase(passphrase_file, confirm=False))
     else:
         if key is None:
             raise InvalidInputError(f"{doc_path} is not signed: pass --key KEYFILE")
@@ -201,13 +211,21 @@ def _capture(doc_path: Path, base: str, key: Path | None, org: str | None, nonce
     job = response.json()
     location = response.headers.get("location", f"/capture/{job['captureID']}")
     if wait:
+        from ledger.proofs.request_signing import sign_request
+
+        path = httpx.URL(location + "?anchors=true").raw_path.decode("ascii")
         deadline = time.monotonic() + timeout
         while True:
-            got = client.get(location, params={"anchors": "true"})
+            # A fresh signature (and nonce) per poll: the gateway takes each one once.
+            auth = sign_request(account.key, "GET", path, b"",  # type: ignore[union-attr]
+                                org="0x" + sig.org.hex()).headers()
+            got = client.get(path, headers=auth)
             if got.status_code == 200:
                 job = got.json()
                 if job.get("anchored"):
                     break
+            elif got.status_code in (401, 403):
+                raise InvalidInputError(f"cannot read the capture job: {_problem_line(got)}")
             if time.monotonic() > deadline:
                 err_console.print(f"not anchored after {timeout:.0f}s (is an anchoring worker "
                                   "running?)")

@@ -86,15 +86,18 @@ async def get_traceability_settings(request: Request) -> TraceabilitySettings:
 class NonceMemory:
     """Remembers request nonces for `ttl` seconds: `first_use` is True once per nonce.
 
-    In process by default; through Redis (SET NX EX, atomic) when the gateway has a Redis URL,
-    so a request replayed to another gateway process is refused too.
+    Through Redis (SET NX EX, atomic) when the gateway has a Redis URL; else in the store
+    (`Store.first_use_nonce`, a row per nonce until it expires) when the store can be shared
+    with other processes: either way a request replayed to another gateway process on the same
+    store is refused too. In process memory only for a store no other process can open.
     """
 
-    def __init__(self, ttl: int, redis_client: Any = None, *, max_entries: int = 1_000_000,
-                 prefix: str = "zhenzhi:nonce:") -> None:
+    def __init__(self, ttl: int, redis_client: Any = None, *, store: Any = None,
+                 max_entries: int = 1_000_000, prefix: str = "zhenzhi:nonce:") -> None:
         self.ttl = ttl
         self._prefix = prefix
         self._redis = redis_client
+        self._store = store if redis_client is None else None
         self._seen: dict[str, float] = {}
         self._lock = threading.Lock()
         self._max = max_entries
@@ -106,6 +109,13 @@ class NonceMemory:
             try:
                 return bool(self._redis.set(self._prefix + nonce, b"1", nx=True, ex=self.ttl))
             except redis.RedisError as exc:
+                raise RateLimiterUnavailable("nonce store unreachable") from exc
+        if self._store is not None:
+            from sqlalchemy.exc import SQLAlchemyError
+
+            try:
+                return bool(self._store.first_use_nonce(nonce, self.ttl))
+            except SQLAlchemyError as exc:
                 raise RateLimiterUnavailable("nonce store unreachable") from exc
         now = time.monotonic()
         with self._lock:
@@ -209,7 +219,10 @@ class TraceabilityRuntime:
 
 
     @classmethod
-    def build(cls, settings: TraceabilitySettings, redis_url: str | None) -> TraceabilityRuntime:
+    def build(cls, settings: TraceabilitySettings, redis_url: str | None, *, store: Any = None
+              ) -> TraceabilityRuntime:
+        """`store`: the gateway's store, which keeps the request nonces when there is no Redis
+        and other processes may open it (`Store.shared`)."""
         def limiter(burst: int, per_minute: float, name: str) -> RateLimiter:
             if redis_url:
                 return RedisRateLimiter(client, burst, per_minute / 60,
@@ -226,6 +239,7 @@ class TraceabilityRuntime:
             complaints=limiter(settings.complaint_burst, settings.complaint_per_minute, "complaints"),
             scans=limiter(settings.scan_burst, settings.scan_per_minute, "scans"),
             nonces=NonceMemory(settings.member_max_skew_s * 2, client,
+                               store=store if store is not None and store.shared else None,
                                prefix=f"{settings.redis_prefix}nonce:"),
         )
 
@@ -241,7 +255,10 @@ async def get_runtime(request: Request, gateway: SettingsDep,
         with _build_lock:
             runtime = getattr(request.app.state, "traceability_runtime", None)
             if runtime is None or runtime.settings is not settings:
-                runtime = TraceabilityRuntime.build(settings, gateway.redis_url)
+                services = getattr(request.app.state, "services", None)
+                runtime = TraceabilityRuntime.build(
+                    settings, gateway.redis_url,
+                    store=services.store if services is not None else None)
                 request.app.state.traceability_runtime = runtime
     return runtime  # type: ignore[no-any-return]
 

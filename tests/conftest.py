@@ -201,3 +201,10 @@ def deployment(w3):
     from ledger.chain.transactor import Transactor, anvil_dev_key
 
     return deploy(Transactor(w3, Account.from_key(anvil_dev_key(0))))
+
+
+# The live-stack session fixtures of tests/integration, registered here once for every test
+# directory that uses them (tests/integration, tests/attacks): a session fixture must be
+# defined once, or it runs once per defining conftest.
+from tests.integration.gateway_env import gateway_stack  # noqa: E402, F401
+from tests.integration.traceability_env import client_for, trace_stack  # noqa: E402, F401

@@ -8,14 +8,14 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from gateway.demo.story import DEMO_RECORD, DemoResult, Keyring, Player, expect_ok, play
+from gateway.demo.story import DEMO_RECORD, DemoResult, Keyring, Player, play
 from gateway.demo.summary import print_summary
 from ledger.cli.chain_options import DEFAULT_MANIFEST, DEFAULT_RPC, ManifestOption, RpcOption
 from ledger.errors import InvalidInputError, LedgerError
@@ -135,7 +135,10 @@ def demo_gateway(var: Path, *, rpc_url: str, manifest: Path, port: int = 8000,
                             lambda line: console.print(f"  [green]✓[/] {line}"))
 
             def wait_anchored() -> None:
-                _wait_anchored(http, player.captures, console)
+                # Capture jobs are member reads: the manufacturer signs each poll.
+                _wait_anchored(lambda c: player.request("manufacturer", "GET",
+                                                        f"/capture/{c}").json(),
+                               player.captures, console)
 
             console.rule("[bold]Zhenzhi demo: NZ infant formula → Nansha → Chinese consumers")
             result = play(player, wait_anchored=wait_anchored)
@@ -166,16 +169,16 @@ def run_demo(var: Path, *, rpc_url: str, manifest: Path, port: int = 8000,
     return result
 
 
-def _wait_anchored(http: Any, capture_ids: Sequence[str], console: Any,
-                   timeout: float = 120.0) -> None:
+def _wait_anchored(job_of: Callable[[str], dict[str, Any]], capture_ids: Sequence[str],
+                   console: Any, timeout: float = 120.0) -> None:
+    """Wait until every capture's job says anchored; `job_of(capture_id)` reads one job."""
     deadline = time.monotonic() + timeout
     pending = list(capture_ids)
     with console.status("waiting for the anchoring worker") as status:
         while pending:
-            job = expect_ok(http.get(f"/capture/{pending[-1]}"), "GET /capture").json()
+            job = job_of(pending[-1])
             if job.get("anchored"):
-                pending = [c for c in pending[:-1]
-                           if not expect_ok(http.get(f"/capture/{c}"), "GET /capture").json()["anchored"]]
+                pending = [c for c in pending[:-1] if not job_of(c)["anchored"]]
                 continue
             if time.monotonic() > deadline:
                 raise InvalidInputError(f"{len(pending)} captures not anchored after {timeout}s")

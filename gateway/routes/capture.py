@@ -6,6 +6,11 @@ commit shared with concurrent requests: `ledger.pipeline.committer`) and queued 
 capture job it points to is already finished. The body is read raw and parsed
 once by the ledger (no FastAPI body model: that would parse it twice and cost more than the
 capture itself).
+
+`GET /capture/{captureID}` is a member read (`gateway.auth.MemberDep`, like `/events`): a job
+names the organisation, its signer and nonce, every event id of the capture and what
+`proceed` left out, which is no one's business outside the consortium. The 202 answer to the
+POST carries the same job to its sender.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
+from gateway.auth import MemberDep
 from gateway.deps import ServicesDep, SettingsDep
 from gateway.problems import UnsupportedMediaTypeError, problem_responses
 from gateway.responses import OrjsonResponse
@@ -213,13 +219,14 @@ async def capture_domain(services: ServicesDep, settings: SettingsDep,
 
 @router.get(
     "/capture/{captureID}",
-    summary="A capture job: outcome, per-event errors, event ids and anchoring",
+    summary="A capture job: outcome, per-event errors, event ids and anchoring (members)",
     response_model=CaptureJob,
-    responses=problem_responses(400, 404),
+    responses=problem_responses(400, 401, 404),
 )
 async def capture_job(
     captureID: str,  # noqa: N803 - the binding's parameter name
     services: ServicesDep,
+    _viewer: MemberDep,
     anchors: Annotated[bool, Query(description="include per-event anchoring status")] = False,
 ) -> OrjsonResponse:
     job = services.capture_job(captureID, with_anchors=anchors)

@@ -7,6 +7,11 @@
 The assessment reveals an enterprise's complaint and inspection record, so it is for customs
 and regulators (signed member requests). The decision itself is recorded by the customs node
 with its own key (`zhenzhi customs decide`), never by the gateway.
+
+The decision route is public on purpose (issue 16): it answers exactly the CustomsRelease
+record, which is chain state that anyone who reads the chain sees without the gateway, and
+which the verifier and the consumer page read for imported goods. Hiding it here would hide
+nothing. It carries no event, no enterprise facts and none of the assessment's reasons.
 """
 
 from __future__ import annotations

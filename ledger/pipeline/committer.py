@@ -53,6 +53,8 @@ class CaptureCommitter:
         self._lock = threading.Lock()
         self.groups = 0  # committed transactions, for the benchmarks and tests
         self.captures = 0
+        self._submitted = 0
+        self._settled = 0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -64,7 +66,13 @@ class CaptureCommitter:
             if self._closed:
                 raise CommitterClosedError("the capture committer is closed")
             self._queue.put((capture, keep, future))
+            self._submitted += 1
         return future
+
+    @property
+    def pending(self) -> int:
+        """Captures submitted and not yet settled (queued, or in the group being written)."""
+        return self._submitted - self._settled
 
     def close(self, timeout: float = 30.0) -> None:
         """Commit everything already submitted, then stop the writer thread."""
@@ -94,9 +102,22 @@ class CaptureCommitter:
             self._commit(group)
 
     def _commit(self, group: list[tuple[SignedCapture, Any, Future[Any]]]) -> None:
+        try:
+            self._commit_group(group)
+        finally:
+            self._settled += len(group)
+
+    def _commit_group(self, group: list[tuple[SignedCapture, Any, Future[Any]]]) -> None:
         live = [g for g in group if g[2].set_running_or_notify_cancel()]
         try:
             outcomes = self.store.accept_captures([(c, keep) for c, keep, _f in live])
+        except Exception:  # noqa: BLE001 - split the group: one capture's fault is its own
+            # The store reports each capture's own error as its outcome; should the group
+            # fail anyway, no member pays for another's capture: each is committed alone and
+            # hears only its own outcome.
+            log.exception("group commit of %d captures failed; committing each alone",
+                          len(live))
+            outcomes = [self._accept_alone(c, keep) for c, keep, _f in live]
         except BaseException as exc:  # noqa: BLE001 - every waiting caller must hear of it
             log.exception("group commit of %d captures failed", len(live))
             for _c, _k, future in live:
@@ -109,3 +130,10 @@ class CaptureCommitter:
                 future.set_exception(outcome)
             else:
                 future.set_result(outcome)
+
+    def _accept_alone(self, capture: Any, keep: Any) -> Any:
+        try:
+            (outcome,) = self.store.accept_captures([(capture, keep)])
+        except Exception as exc:  # noqa: BLE001 - this capture's outcome
+            return exc
+        return outcome

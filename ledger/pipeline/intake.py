@@ -16,7 +16,9 @@ Errors (all `LedgerError`, so the gateway maps them to problem+json):
 
     InvalidDocumentError (400)   malformed JSON-LD or schema failure (from ledger.epcis.document)
     CaptureLimitExceededError    more events than the capture limit (413)
-    InvalidCaptureError (400)    malformed signature headers/fields (from ledger.proofs.signing)
+    InvalidCaptureError (400)    malformed signature headers/fields (from ledger.proofs.signing),
+                                 or a signedAt past the store's signed 64-bit column
+    ValueOutOfRangeError (400)   a value longer than its column (from ledger.store.store)
     InvalidSignatureError (403)  signature malformed, high-s or not recoverable
     UnknownSigningKeyError (403) the recovered key is not registered to that organisation
     RevokedSigningKeyError (403) the key was not valid at `signedAt` (revoked or not yet added)
@@ -37,7 +39,13 @@ from ledger.epcis.document import InvalidDocumentError, parse_document
 from ledger.epcis.event_hash import event_hashes
 from ledger.errors import AuthorizationError, LedgerError
 from ledger.proofs.capture import CaptureSignature, SignedCapture, events_tree
-from ledger.proofs.signing import CaptureDomain, build_signed_capture, signature_from_headers
+from ledger.proofs.signing import (
+    CaptureDomain,
+    InvalidCaptureError,
+    build_signed_capture,
+    signature_from_headers,
+)
+from ledger.store.store import INT64_MAX
 
 __all__ = [
     "CaptureLimitExceededError", "CheckedCapture", "ErrorBehaviour", "Intake", "IntakeResult",
@@ -207,6 +215,12 @@ class Intake:
         doc = self.parse(document)
         event_ids = self.hash_events(doc)
         sig = self.signature_for(signature, event_ids)
+        if sig.signed_at > INT64_MAX:
+            # A valid uint64 to sign, but no time the store's integer column can hold: refused
+            # here, before it could join (and fail) a group commit shared with other members.
+            raise InvalidCaptureError(
+                f"signedAt {sig.signed_at} is past the largest time the store holds "
+                f"({INT64_MAX})", field="signedAt", value=str(sig.signed_at), limit=INT64_MAX)
         signed = build_signed_capture(list(doc.events), doc.context, event_ids, sig, self.domain,
                                       expected_signer=expected_signer)
         allowed, problems = self.authorise(signed, behaviour)

@@ -52,6 +52,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import DataError as sqlalchemy_DataError
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
@@ -64,8 +65,8 @@ from ledger.store import trace_index
 
 __all__ = [
     "AcceptResult", "AnchorLease", "AnchorStatus", "BatchRecord", "CaptureRecord", "EventQuery",
-    "InvalidPageTokenError", "NonceReplayError", "PreparedCapture", "Store", "StoredEvent",
-    "UnknownEventError", "canonical_epc", "normalise_cbv", "prepare_capture", "split_proof",
+    "INT64_MAX", "InvalidPageTokenError", "NonceReplayError", "PreparedCapture", "Store",
+    "StoredEvent", "UnknownEventError", "ValueOutOfRangeError", "canonical_epc", "normalise_cbv", "prepare_capture", "split_proof",
 ]
 
 log = logging.getLogger("zhenzhi.store")
@@ -75,6 +76,9 @@ AnchorState = Literal["pending", "anchored"]
 # Rows per executemany chunk and ids per IN (...): well under SQLite's variable limit.
 _CHUNK = 500
 _PG_LOCK_KEY = 0x7A68656E7A686901  # "zhenzhi" + 1: the anchoring leader's advisory lock
+# The largest value of an integer column (SQLite INTEGER, PostgreSQL BIGINT). A signed uint64
+# such as signedAt may exceed it: it is refused before it reaches a shared transaction.
+INT64_MAX = 2**63 - 1
 
 
 class NonceReplayError(ConflictError):
@@ -82,6 +86,13 @@ class NonceReplayError(ConflictError):
 
     slug = "nonce-replay"
     title = "Capture nonce already used"
+
+
+class ValueOutOfRangeError(InvalidInputError):
+    """A capture holds a value that its column cannot store (too large, too long)."""
+
+    slug = "value-out-of-range"
+    title = "A value does not fit the store"
 
 
 class UnknownEventError(NotFoundError):
@@ -414,13 +425,18 @@ def batch_meta_hash(event_count: int) -> bytes:
 class Store:
     """The store over one database URL (`sqlite:///path.db`, `postgresql+psycopg://...`)."""
 
-    def __init__(self, url: str, *, echo: bool = False, background_checkpoint: bool = False
-                 ) -> None:
+    def __init__(self, url: str, *, echo: bool = False, background_checkpoint: bool = False,
+                 checkpoint_interval: float = 0.2, wal_cap_bytes: int = 80 * 2**20) -> None:
         """`background_checkpoint` (file SQLite only): WAL checkpoints run on a thread of their
-        own instead of inside whichever commit crosses SQLite's threshold. A checkpoint copies
-        the WAL into the database and fsyncs it; in a commit it stalls that commit (and every
-        capture waiting on it) for tens of milliseconds. For a long-lived writer such as the
-        gateway; `close()` stops the thread."""
+        own (every `checkpoint_interval` seconds) instead of inside whichever commit crosses
+        SQLite's threshold. A checkpoint copies the WAL into the database and fsyncs it; in a
+        commit it stalls that commit (and every capture waiting on it) for tens of
+        milliseconds. For a long-lived writer such as the gateway; `close()` stops the thread.
+
+        `wal_cap_bytes` (file SQLite): the hard cap on the WAL, held by the accept path itself
+        (`_cap_wal`), whatever the scheduler does with the checkpoint thread. Above the
+        thread's own restart threshold (64 MiB), so that normally the thread keeps the WAL
+        short and the cap never costs a commit anything but a stat."""
         self.url = url
         self.dialect = url.split(":", 1)[0].split("+", 1)[0]
         self._memory = self.dialect == "sqlite" and (url in ("sqlite://", "sqlite:///:memory:")
@@ -440,18 +456,27 @@ class Store:
             self._configure_sqlite(self.engine, auto_checkpoint=not background_checkpoint)
             if background_checkpoint:
                 self._checkpointer = _Checkpointer(self.engine.url.database,
-                                                   turn=self._write_turn)
+                                                   turn=self._write_turn,
+                                                   interval=checkpoint_interval)
         self._sql = _Sql(self.dialect)
         dbapi = self.engine.dialect.dbapi
         # The accept path runs on the driver's own cursor, whose errors SQLAlchemy does not
         # wrap: both spellings of each error are caught.
         self._integrity_errors = (IntegrityError, dbapi.IntegrityError)
         self._db_errors = (DBAPIError, dbapi.Error)
+        # A value its column cannot hold: the driver's DataError (PostgreSQL: a number out of
+        # range, a string too long) or, binding an integer past 64 bits, sqlite3's OverflowError.
+        self._range_errors = (OverflowError, dbapi.DataError, sqlalchemy_DataError)
         self._memory_lock = threading.Lock()
         self._writer_lock = threading.Lock()
         self._writer: Any = None  # SQLite file stores: the accept path's own connection
         self._turn_path = (f"{self.engine.url.database}.write-turn"
                            if self.dialect == "sqlite" and not self._memory else None)
+        self._wal_path = (f"{self.engine.url.database}-wal"
+                          if self.dialect == "sqlite" and not self._memory else None)
+        self._wal_cap = wal_cap_bytes
+        self._wal_next_check = wal_cap_bytes  # raised after a truncation readers blocked
+        self.wal_truncations = 0  # times the writer itself cut the WAL back (for the tests)
 
     @staticmethod
     def _configure_sqlite(engine: Engine, *, auto_checkpoint: bool = True) -> None:
@@ -624,10 +649,15 @@ class Store:
             return outcomes
         try:
             done = self._accept_group([pending[i] for i in todo])  # type: ignore[misc]
-        except self._db_errors:
-            # The group's transaction rolled back. Which capture the database objected to is
-            # not worth finding out in one go: each one again, in a transaction of its own,
-            # gets its own verdict (and an IntegrityError its retries).
+        except Exception:  # noqa: BLE001 - the group's failure must not become each capture's
+            # The group's transaction rolled back (a database error, or a value the driver
+            # could not bind: SQLite raises OverflowError, not a database error). Which capture
+            # the database objected to is not worth finding out in one go: each one again, in
+            # a transaction of its own, gets its own verdict (and an IntegrityError its
+            # retries), so one member's bad capture never fails the others'.
+            if len(todo) > 1:
+                log.warning("group commit of %d captures failed; committing each alone",
+                            len(todo), exc_info=True)
             done = [self._accept_alone(pending[i]) for i in todo]  # type: ignore[arg-type]
         for i, outcome in zip(todo, done, strict=True):
             outcomes[i] = outcome
@@ -641,7 +671,13 @@ class Store:
                 # A concurrent writer (PostgreSQL) stored the same capture or nonce between
                 # our check and our insert: run again, and the check will see it.
                 continue
-            except self._db_errors as exc:
+            except self._range_errors as exc:
+                # What `prepare_capture` checks should leave none; if a value still does not
+                # fit (a column it does not know of), it is the sender's input, not our fault.
+                return ValueOutOfRangeError(
+                    f"capture {p.capture_id} holds a value the store cannot hold ({exc})",
+                    capture_id=p.capture_id)
+            except Exception as exc:  # noqa: BLE001 - this capture's own outcome
                 return exc
         return ConflictError("capture kept conflicting with concurrent writes",
                              capture_id=p.capture_id)
@@ -690,9 +726,43 @@ class Store:
                     if conn.in_transaction:
                         cur.execute("ROLLBACK")
                     raise
+                self._cap_wal(cur)
             finally:
                 cur.close()
             return outcomes
+
+    def _cap_wal(self, cur: Any) -> None:
+        """Past `wal_cap_bytes`, cut the WAL back to nothing, here, on the writer.
+
+        The checkpoint thread keeps the WAL short only if it is scheduled: on a busy machine
+        commits can outrun it, and the WAL then grows with every commit. So after each commit
+        the writer, still holding the write turn (no writer of any process can start), looks
+        at the WAL's size, and past the cap checkpoints it with TRUNCATE: every frame copied,
+        the file cut to zero. The WAL can then never be larger than the cap plus one commit's
+        frames, by construction. A stat per commit is all it costs until then; the truncation
+        (a few hundred ms) only happens when the thread fell behind.
+
+        TRUNCATE waits for readers still on older snapshots, at most a second: the gateway's
+        reads are short. If one outlasts that, the cap is retried once the WAL has grown by
+        another quarter of it, not at every commit."""
+        try:
+            size = os.stat(self._wal_path).st_size  # type: ignore[arg-type]
+        except OSError:
+            return
+        if size <= self._wal_next_check:
+            return
+        cur.execute("PRAGMA busy_timeout=1000")
+        try:
+            busy, _frames, _copied = cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            cur.execute("PRAGMA busy_timeout=30000")
+        if busy:
+            log.warning("WAL at %d MiB, past its cap, could not be truncated: a reader holds "
+                        "an old snapshot", size >> 20)
+            self._wal_next_check = size + self._wal_cap // 4
+        else:
+            self.wal_truncations += 1
+            self._wal_next_check = self._wal_cap
 
     def _write_group(self, cur: Any, group: Sequence[PreparedCapture], now: int,
                      plan: _Plan | None = None) -> list[AcceptResult | Exception]:
@@ -1075,6 +1145,30 @@ class Store:
 
     # -- leader lease --------------------------------------------------------------------------
 
+    # -- request nonces --------------------------------------------------------------------
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes can open this store (a file or a server, not `:memory:`)."""
+        return not self._memory
+
+    def first_use_nonce(self, nonce: str, ttl: float) -> bool:
+        """True the first time `nonce` is offered within `ttl` seconds, by any process on this
+        store; False for a replay. Atomic: the row is inserted in a write transaction
+        (`ON CONFLICT DO NOTHING`), so of two processes offering one nonce at once exactly one
+        wins. Expired rows are deleted in the same transaction (an index range on expires_ms),
+        so the table holds at most the nonces of the last `ttl` seconds."""
+        if len(nonce) > t.request_nonces.c.nonce.type.length:
+            raise InvalidInputError("request nonce too long", field="nonce")
+        now = _now_ms()
+        with self._write() as conn:
+            conn.execute(delete(t.request_nonces).where(t.request_nonces.c.expires_ms <= now))
+            inserted = conn.execute(text(
+                "INSERT INTO request_nonces (nonce, expires_ms) VALUES (:nonce, :expires) "
+                "ON CONFLICT DO NOTHING"),
+                {"nonce": nonce, "expires": now + int(ttl * 1000)}).rowcount
+        return inserted == 1
+
     def try_anchor_lease(self) -> AnchorLease | None:
         """Become the one anchoring worker, or None if another process already is."""
         if self.dialect == "postgresql":
@@ -1123,6 +1217,14 @@ _CAPTURE_COLUMNS = (
     "signature", "leaf", "event_ids", "context", "received_ms",
 )
 _OUTBOX_COLUMNS = ("capture_id", "event_count", "enqueued_ms")
+# (position in `_event_row`'s row, the EPCIS field, its column's length) of the string columns
+# an event's own values go to unshortened; an EPC goes to event_epcs and the trace tables.
+_EVENT_LIMITS = tuple(
+    (_EVENT_COLUMNS.index(column), field, t.events.c[column].type.length)
+    for column, field in (("action", "action"), ("biz_step", "bizStep"),
+                          ("disposition", "disposition"), ("read_point", "readPoint"),
+                          ("biz_location", "bizLocation")))
+_EPC_LIMIT = min(t.event_epcs.c.epc.type.length, trace_index.trace_latest.c.epc.type.length)
 _EPC_COLUMNS = ("seq", "role", "epc")
 
 
@@ -1135,7 +1237,7 @@ def _event_row(ev: Mapping[str, Any], eid: bytes, capture_id: str, index: int
     gtin, lot = _gtin_lot(ev, epcs)
     get = ev.get
     action, offset = get("action"), get("eventTimeZoneOffset")
-    return (
+    row = (
         eid, capture_id, index, str(get("type", ""))[:32],
         action if isinstance(action, str) else None,
         _time_ms(get("eventTime"), "eventTime"),
@@ -1144,7 +1246,23 @@ def _event_row(ev: Mapping[str, Any], eid: bytes, capture_id: str, index: int
         normalise_cbv(_str_or_none(get("disposition"))),
         _id_of(get("readPoint")), _id_of(get("bizLocation")),
         gtin, lot, orjson.dumps(ev).decode(),
-    ), epcs
+    )
+    # Every value must fit its column before the capture joins a group commit: on PostgreSQL
+    # a string too long fails the transaction (SQLite stores it, but the store must behave the
+    # same on both). Bounded here, so the sender alone hears of it.
+    for position, name, limit in _EVENT_LIMITS:
+        value = row[position]
+        if value is not None and len(value) > limit:
+            raise ValueOutOfRangeError(
+                f"event {index}: {name} is {len(value)} characters; at most {limit} are stored",
+                index=index, field=name, limit=limit)
+    for values in epcs.values():
+        for epc in values:
+            if len(epc) > _EPC_LIMIT:
+                raise ValueOutOfRangeError(
+                    f"event {index}: an EPC of {len(epc)} characters; at most {_EPC_LIMIT} "
+                    "are stored", index=index, field="epc", limit=_EPC_LIMIT)
+    return row, epcs
 
 
 @dataclass(slots=True)
@@ -1363,6 +1481,10 @@ def prepare_capture(capture: SignedCapture, keep: Collection[int] | None = None
         row, epcs = row_of(capture.events[i], eid, capture_id, i)
         rows.append((eid, row, epcs))
     sig = capture.signature
+    if sig.signed_at > INT64_MAX:
+        raise ValueOutOfRangeError(
+            f"signedAt {sig.signed_at} is past the largest time the store holds ({INT64_MAX})",
+            field="signedAt", limit=INT64_MAX)
     context = (orjson.dumps(capture.context).decode() if capture.context is not None
                else None)
     return PreparedCapture(capture, capture_id, str(sig.nonce), [ids[i] for i in indices],

@@ -16,6 +16,8 @@ Tables and who writes them:
     outbox          captures accepted but not yet anchored (deleted when anchored)
     batches         Merkle batches of captures and their anchoring transaction
     codes, scans, complaints   item codes and consumer-facing records (minimal for now)
+    request_nonces  nonces of signed member requests until they expire, shared by every
+                    gateway process (when no Redis holds them)
 
 Once committed, table and column names are an interface: the trace queries build on them, and a
 change needs a new migration in `ledger/store/migrations/versions/`.
@@ -40,7 +42,7 @@ from sqlalchemy import (
 
 __all__ = [
     "BATCH_STATES", "EPC_ROLES", "batches", "captures", "codes", "complaints", "event_epcs",
-    "events", "metadata", "organisations", "outbox", "scans",
+    "events", "metadata", "organisations", "outbox", "request_nonces", "scans",
 ]
 
 # Explicit constraint names keep migrations reproducible on both dialects.
@@ -195,4 +197,10 @@ complaints = Table(
     Column("text", Text, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
     Column("status", String(16), nullable=False, server_default="open"),
+)
+
+request_nonces = Table(
+    "request_nonces", metadata,
+    Column("nonce", String(160), primary_key=True),  # "<org 0x-hex>:<nonce>", ≤ 131 characters
+    Column("expires_ms", BigInteger, nullable=False, index=True),
 )

@@ -1,6 +1,3 @@
-"""Fixtures shared by the integration tests. A session fixture must be defined once, here:
-imported into several test modules it would be a separate fixture in each (and, for the
-gateway stack, admit the same organisations on chain twice)."""
-
-from tests.integration.gateway_env import gateway_stack  # noqa: F401 - registers the fixture
-from tests.integration.traceability_env import client_for, trace_stack  # noqa: F401
+"""The integration fixtures are registered in tests/conftest.py, so that tests/attacks shares
+the very same session fixtures (a session fixture imported into two conftest files would be two
+fixtures and, for the gateway stack, admit the same organisations on chain twice)."""

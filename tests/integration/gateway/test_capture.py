@@ -60,7 +60,8 @@ def _assert_problem(response: httpx.Response, status: int, slug: str) -> dict[st
 
 
 def _member_get(client: httpx.Client, stack: GatewayStack, path: str) -> httpx.Response:
-    """GET signed by the enterprise member: event reads are member-only (issue 6)."""
+    """GET signed by the enterprise member: event reads (issue 6) and capture jobs (issue 16)
+    are member-only."""
     wire = httpx.URL(path).raw_path.decode("ascii")
     headers = sign_request(stack.enterprise.key, "GET", wire, b"",
                            org="0x" + stack.enterprise.org.hex()).headers()
@@ -88,7 +89,8 @@ def test_capture_is_stored_and_its_job_names_the_event_ids(gateway_stack: Gatewa
     assert job["eventIDs"] == expected
     assert job["signer"] == gateway_stack.enterprise.address
     with gateway_stack.client() as client:
-        again = client.get(response.headers["location"], params={"anchors": "true"})
+        # Capture jobs are member reads (issue 16): signed, with the query as sent.
+        again = _member_get(client, gateway_stack, response.headers["location"] + "?anchors=true")
         assert again.status_code == 200
         stored = again.json()
         assert stored["eventIDs"] == expected and stored["success"] is True
@@ -144,7 +146,7 @@ def test_proceed_stores_the_events_the_signer_may_capture(gateway_stack: Gateway
     with gateway_stack.client() as client:
         assert _member_get(client, gateway_stack,
                            "/events/" + urllib.parse.quote(ids[1], safe="")).status_code == 404
-        stored = client.get(response.headers["location"]).json()
+        stored = _member_get(client, gateway_stack, response.headers["location"]).json()
     assert stored["success"] is False and stored["eventIDs"] == ids[:1]
     assert [e["eventID"] for e in stored["errors"]] == [ids[1]]
 
