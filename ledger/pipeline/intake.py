@@ -15,6 +15,7 @@ verifiable.
 Errors (all `LedgerError`, so the gateway maps them to problem+json):
 
     InvalidDocumentError (400)   malformed JSON-LD or schema failure (from ledger.epcis.document)
+    EventIdMismatchError (400)   an event names an `eventID` that is not its hash
     CaptureLimitExceededError    more events than the capture limit (413)
     InvalidCaptureError (400)    malformed signature headers/fields (from ledger.proofs.signing)
     InvalidSignatureError (403)  signature malformed, high-s or not recoverable
@@ -40,7 +41,8 @@ from ledger.proofs.capture import CaptureSignature, SignedCapture, events_tree
 from ledger.proofs.signing import CaptureDomain, build_signed_capture, signature_from_headers
 
 __all__ = [
-    "CaptureLimitExceededError", "CheckedCapture", "ErrorBehaviour", "Intake", "IntakeResult",
+    "CaptureLimitExceededError", "CheckedCapture", "ErrorBehaviour", "EventIdMismatchError",
+    "Intake", "IntakeResult",
     "capture_record",
     "MissingRoleError", "RevokedSigningKeyError", "SignerAuthority", "UnknownSigningKeyError",
 ]
@@ -53,6 +55,15 @@ class CaptureLimitExceededError(LedgerError):
     slug = "capture-limit-exceeded"
     title = "Too many events in one capture"
     status = 413
+
+
+class EventIdMismatchError(LedgerError):
+    """An event carries an `eventID` other than its own hash. The id of an event *is* its hash
+    (`ledger.epcis.event_hash`); storing the client's id would let it be served as if it were."""
+
+    slug = "event-id-mismatch"
+    title = "The event's eventID is not its hash"
+    status = 400
 
 
 class UnknownSigningKeyError(AuthorizationError):
@@ -149,8 +160,18 @@ class Intake:
         return doc
 
     def hash_events(self, doc: Any) -> list[bytes]:
-        """Event hashes in document order (a document's ignoreFields are honoured)."""
-        return event_hashes(doc)
+        """Event hashes in document order (a document's ignoreFields are honoured); an event
+        that names an `eventID` must name its own hash."""
+        ids = event_hashes(doc)
+        for index, (event, digest) in enumerate(zip(doc.events, ids, strict=True)):
+            claimed = event.get("eventID")
+            if claimed is not None and not _names_hash(claimed, digest):
+                computed = _ni(digest)
+                raise EventIdMismatchError(
+                    f"event {index} names eventID {claimed!r}, but its hash is {computed}",
+                    eventIndex=index, eventID=claimed, computedEventID=computed,
+                    pointer=f"/epcisBody/eventList/{index}/eventID")
+        return ids
 
     def signature_for(self, signature: CaptureSignature | Mapping[str, str],
                       event_ids: Sequence[bytes]) -> CaptureSignature:
@@ -271,6 +292,15 @@ def capture_record(store: Any, capture_id: str) -> dict[str, Any] | None:
         "received_ms": record.received_ms, "event_ids": list(record.event_ids),
         "left_out": list(record.left_out), "anchored": record.anchored,
     }
+
+
+def _names_hash(claimed: Any, digest: bytes) -> bool:
+    """`claimed` is the ni URI of `digest` (hex in either case, with or without `?ver=`)."""
+    if not isinstance(claimed, str):
+        return False
+    head, _, _ = claimed.partition("?")
+    scheme, _, hexpart = head.partition(";")
+    return scheme.lower() == "ni:///sha-256" and hexpart.lower() == digest.hex()
 
 
 def _ni(event_id: bytes) -> str:
