@@ -46,6 +46,9 @@ SKIPPED = Outcome.SKIPPED
 
 @dataclass(frozen=True, slots=True)
 class VerifyOptions:
+    """The verifier's side of the rules written once in gateway/README.md: "When a signature
+    counts" (`skew_s`, `anchor_grace_s`) and "Who may speak about an item"."""
+
     # The market the verifier serves: goods whose brand declares another country of origin
     # are imported and need a customs decision.
     market: str = "CN"

@@ -20,7 +20,9 @@ Errors (all `LedgerError`, so the gateway maps them to problem+json):
     InvalidCaptureError (400)    malformed signature headers/fields (from ledger.proofs.signing)
     InvalidSignatureError (403)  signature malformed, high-s or not recoverable
     UnknownSigningKeyError (403) the recovered key is not registered to that organisation
-    RevokedSigningKeyError (403) the key was not valid at `signedAt` (revoked or not yet added)
+    SignedAtOutOfWindowError (400) `signedAt` further than `max_skew_s` from the gateway's clock
+    RevokedSigningKeyError (403) the key was not valid at `signedAt` (revoked or not yet added),
+                                 or is revoked now
     MissingRoleError (403)       the organisation lacks the role an event's bizStep needs
     (store) replayed nonce (409)
 """
@@ -28,7 +30,8 @@ Errors (all `LedgerError`, so the gateway maps them to problem+json):
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -36,7 +39,7 @@ from typing import Any, Literal, Protocol
 from ledger.chain.roles import required_role
 from ledger.epcis.document import InvalidDocumentError, parse_document
 from ledger.epcis.event_hash import event_hashes
-from ledger.errors import AuthorizationError, LedgerError
+from ledger.errors import AuthorizationError, InvalidInputError, LedgerError
 from ledger.proofs.capture import CaptureSignature, SignedCapture, events_tree
 from ledger.proofs.signing import CaptureDomain, build_signed_capture, signature_from_headers
 
@@ -44,7 +47,8 @@ __all__ = [
     "CaptureLimitExceededError", "CheckedCapture", "ErrorBehaviour", "EventIdMismatchError",
     "Intake", "IntakeResult",
     "capture_record",
-    "MissingRoleError", "RevokedSigningKeyError", "SignerAuthority", "UnknownSigningKeyError",
+    "MissingRoleError", "RevokedSigningKeyError", "SignedAtOutOfWindowError", "SignerAuthority",
+    "UnknownSigningKeyError",
 ]
 
 ErrorBehaviour = Literal["rollback", "proceed"]
@@ -71,6 +75,15 @@ class UnknownSigningKeyError(AuthorizationError):
     title = "Signing key not registered to the organisation"
 
 
+class SignedAtOutOfWindowError(InvalidInputError):
+    """`signedAt` is the signer's own claim: the gateway takes it only close to its own clock,
+    so a capture can be neither dated ahead (to outlive its key) nor back-dated (into the old
+    window of a key revoked since)."""
+
+    slug = "signed-at-out-of-window"
+    title = "signedAt is too far from the gateway's clock"
+
+
 class RevokedSigningKeyError(AuthorizationError):
     slug = "revoked-signing-key"
     title = "Signing key not valid at signing time"
@@ -89,6 +102,9 @@ class SignerAuthority(Protocol):
 
     def key_verdict(self, org: bytes, key: str, at: int) -> str:
         """"valid", "unknown" (not a key of `org`) or why it was not valid at unix time `at`."""
+
+    def revoked_at(self, key: str) -> int:
+        """When `key` was revoked (unix time of the block), 0 if it is not."""
 
     def was_valid_signer(self, org: bytes, key: str, role: str, at: int) -> bool:
         """`key` was valid for `org` at `at` and `org` holds `role`."""
@@ -127,8 +143,11 @@ class Intake:
 
     def __init__(self, store: CaptureStore, chain_view: SignerAuthority, domain: CaptureDomain,
                  *, max_bytes: int = 2 * 1024 * 1024, max_events: int = 500,
-                 committer: CaptureSink | None = None) -> None:
+                 committer: CaptureSink | None = None, max_skew_s: int = 300,
+                 clock: Callable[[], float] = time.time) -> None:
         self.store = store
+        self.max_skew_s = max_skew_s  # how far `signedAt` may be from `clock()`
+        self._clock = clock
         self.committer = committer
         self.chain_view = chain_view
         self.domain = domain
@@ -185,10 +204,18 @@ class Intake:
         """Indices of the events the signer may capture, and a problem for each other one."""
         org = capture.signature.org
         at = capture.signature.signed_at
+        org_hex = "0x" + org.hex()
+        # The rule of gateway/README.md "When a signature counts": signedAt within the skew
+        # of our clock, the key valid at signedAt, and not revoked now.
+        now = int(self._clock())
+        if abs(at - now) > self.max_skew_s:
+            raise SignedAtOutOfWindowError(
+                f"signedAt={at} is {at - now:+d} s from the gateway's clock ({now}); at most "
+                f"{self.max_skew_s} s either way is accepted",
+                signedAt=at, gatewayTime=now, maxSkewS=self.max_skew_s)
         view = self.chain_view
         view.sync()
         verdict = view.key_verdict(org, capture.signer, at)
-        org_hex = "0x" + org.hex()
         if verdict == "unknown":
             raise UnknownSigningKeyError(
                 f"key {capture.signer} is not a signing key of organisation {org_hex}",
@@ -198,6 +225,13 @@ class Intake:
                 f"key {capture.signer} of organisation {org_hex} was not valid at "
                 f"signedAt={at} ({verdict})",
                 org=org_hex, signer=capture.signer, signedAt=at, reason=str(verdict))
+        revoked_at = view.revoked_at(capture.signer)
+        if revoked_at:
+            raise RevokedSigningKeyError(
+                f"key {capture.signer} of organisation {org_hex} is revoked (since "
+                f"{revoked_at}): it signs nothing more, whatever signedAt says",
+                org=org_hex, signer=capture.signer, signedAt=at, revokedAt=revoked_at,
+                reason="revoked")
         granted: dict[str, bool] = {}
         allowed: list[int] = []
         problems: list[dict[str, Any]] = []

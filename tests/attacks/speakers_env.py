@@ -98,7 +98,20 @@ class Speakers:
             self.chain.execute(self.admin(), pid)
         party = Party(name, g, org_id(g), bytes(account.key), account.address, company_prefix)
         self.parties[name] = party
+        self.until_gateway_sees(party, reads=True)
         return party
+
+    def until_gateway_sees(self, party: Party, *, reads: bool) -> httpx.Response:
+        """Wait until the gateway's chain view has caught up with a change of `party`'s key:
+        it reads the chain through a per-block cache that may lag the head by its staleness
+        bound (0.25 s). A signed read by `party` is the probe: accepted (`reads=True`) or
+        refused. Gives up after 30 s and returns the last answer for the caller to assert."""
+        deadline = time.monotonic() + 30
+        while True:
+            read = self.member_get(party, "/events?perPage=1")
+            if (read.status_code == 200) == reads or time.monotonic() > deadline:
+                return read
+            time.sleep(0.05)
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=60.0)
