@@ -24,6 +24,8 @@ Errors (all `LedgerError`, so the gateway maps them to problem+json):
     RevokedSigningKeyError (403) the key was not valid at `signedAt` (revoked or not yet added),
                                  or is revoked now
     MissingRoleError (403)       the organisation lacks the role an event's bizStep needs
+    NotEntitledError (403)       an event speaks about an item its signer may not speak about
+                                 (`ledger.epcis.entitlement`: not its brand, not a receiver)
     (store) replayed nonce (409)
 """
 
@@ -37,7 +39,16 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from ledger.chain.roles import required_role
+from ledger.chain.view import Read
 from ledger.epcis.document import InvalidDocumentError, parse_document
+from ledger.epcis.entitlement import (
+    MAX_CONTAINER_DEPTH,
+    containers_of,
+    not_entitled,
+    owner_key,
+    receivers,
+    subjects,
+)
 from ledger.epcis.event_hash import event_hashes
 from ledger.errors import AuthorizationError, InvalidInputError, LedgerError
 from ledger.proofs.capture import CaptureSignature, SignedCapture, events_tree
@@ -47,7 +58,7 @@ __all__ = [
     "CaptureLimitExceededError", "CheckedCapture", "ErrorBehaviour", "EventIdMismatchError",
     "Intake", "IntakeResult",
     "capture_record",
-    "MissingRoleError", "RevokedSigningKeyError", "SignedAtOutOfWindowError", "SignerAuthority",
+    "MissingRoleError", "NotEntitledError", "RevokedSigningKeyError", "SignedAtOutOfWindowError", "SignerAuthority",
     "UnknownSigningKeyError",
 ]
 
@@ -94,6 +105,11 @@ class MissingRoleError(AuthorizationError):
     title = "Organisation lacks the role these events need"
 
 
+class NotEntitledError(AuthorizationError):
+    slug = "not-entitled"
+    title = "The signer may not speak about these items"
+
+
 class SignerAuthority(Protocol):
     """Chain reads the intake needs: `ledger.chain.view.ChainView` (cached per block)."""
 
@@ -109,9 +125,18 @@ class SignerAuthority(Protocol):
     def was_valid_signer(self, org: bytes, key: str, role: str, at: int) -> bool:
         """`key` was valid for `org` at `at` and `org` holds `role`."""
 
+    def prefix_owner(self, gtin14: str) -> bytes | None:
+        """The organisation owning the company prefix of a 14-character key, or None."""
+
+    def prefetch(self, reads: Any) -> Any:
+        """Load several reads at once (one JSON-RPC batch)."""
+
 
 class CaptureStore(Protocol):
     def accept_capture(self, capture: SignedCapture, *, keep: Any = None) -> Any: ...
+
+    def events_for_epc(self, epc: str) -> Sequence[Any]:
+        """Stored events naming `epc` (objects with an `.event` dict)."""
 
 
 class CaptureSink(Protocol):
@@ -232,6 +257,7 @@ class Intake:
                 f"{revoked_at}): it signs nothing more, whatever signedAt says",
                 org=org_hex, signer=capture.signer, signedAt=at, revokedAt=revoked_at,
                 reason="revoked")
+        self._prefetch_owners(capture.events)
         granted: dict[str, bool] = {}
         allowed: list[int] = []
         problems: list[dict[str, Any]] = []
@@ -241,7 +267,21 @@ class Intake:
             if ok is None:
                 ok = granted[role] = bool(view.was_valid_signer(org, capture.signer, role, at))
             if ok:
-                allowed.append(index)
+                speechless = self._not_entitled(event, org, role)
+                if not speechless:
+                    allowed.append(index)
+                    continue
+                entitled = NotEntitledError(
+                    f"event {index} speaks about {speechless[0]}"
+                    f"{f' (and {len(speechless) - 1} more)' if len(speechless) > 1 else ''}, "
+                    f"which organisation {org_hex} may not speak about: it neither owns its "
+                    "company prefix nor was named a receiver of it (gateway/README.md, "
+                    "\"Who may speak about an item\")",
+                    org=org_hex, eventIndex=index, eventID=_ni(capture.event_ids[index]),
+                    identifiers=speechless[:20])
+                if behaviour == "rollback":
+                    raise entitled
+                problems.append(entitled.to_problem())
                 continue
             error = MissingRoleError(
                 f"event {index} (bizStep {event.get('bizStep')!r}) needs role {role}, which "
@@ -251,6 +291,35 @@ class Intake:
                 raise error
             problems.append(error.to_problem())
         return allowed, problems
+
+    def _prefetch_owners(self, events: Sequence[Mapping[str, Any]]) -> None:
+        keys = {k for e in events for x in subjects(e) if (k := owner_key(x)) is not None}
+        if keys:
+            self.chain_view.prefetch(Read("gtinOwner", (k,)) for k in sorted(keys))
+
+    def _not_entitled(self, event: Mapping[str, Any], org: bytes, role: str) -> list[str]:
+        """`ledger.epcis.entitlement.not_entitled` against the chain and the stored events."""
+        return not_entitled(event, org, role, self.chain_view.prefix_owner, self.custody)
+
+    def custody(self, identifier: str) -> set[bytes]:
+        """The receivers of `identifier` named by stored events about it or about a container
+        it was packed into. Stored events passed this same rule when they were captured."""
+        owner_of = self.chain_view.prefix_owner
+        found: set[bytes] = set()
+        seen, frontier = {identifier}, [identifier]
+        for _ in range(MAX_CONTAINER_DEPTH):
+            if not frontier:
+                break
+            deeper: list[str] = []
+            for epc in frontier:
+                for stored in self.store.events_for_epc(epc):
+                    found |= receivers(stored.event, owner_of)
+                    for parent in containers_of(stored.event, epc):
+                        if parent not in seen:
+                            seen.add(parent)
+                            deeper.append(parent)
+            frontier = deeper
+        return found
 
     # -- the pipeline -------------------------------------------------------------------------
 
