@@ -28,6 +28,7 @@ from ledger.epcis.entitlement import (
     containers_of,
     not_entitled,
     owner_key,
+    receiver_keys,
     receivers,
     subjects,
 )
@@ -265,8 +266,9 @@ def _prefetch(view: Any, link: Any, bundle: Bundle, facts: Sequence[_EventFacts 
 
     reads = [Read("gtinOwner", (link.gtin14,))]
     # The owners of every identifier the events name (`_entitled`).
-    keys = {k for e, f in zip(bundle.events, facts, strict=True) if f is not None
+    keys = {k for f in facts if f is not None
             for x in subjects(f.event) if (k := owner_key(x)) is not None}
+    keys.update(k for f in facts if f is not None for k in receiver_keys(f.event))
     reads.extend(Read("gtinOwner", (k,)) for k in sorted(keys))
     lot_name = link.lot or (bundle.registration.lot if bundle.registration else None)
     if lot_name is not None:

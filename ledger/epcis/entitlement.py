@@ -31,8 +31,8 @@ from typing import Any
 from ledger.epcis.document import event_epcs
 from ledger.epcis.event_hash import _gs1_key_uri
 
-__all__ = ["AUTHORITY_ROLES", "containers_of", "not_entitled", "owner_key", "receivers",
-           "subjects"]
+__all__ = ["AUTHORITY_ROLES", "containers_of", "not_entitled", "owner_key", "receiver_keys",
+           "receivers", "subjects"]
 
 AUTHORITY_ROLES = frozenset(("CUSTOMS", "REGULATOR"))
 MAX_CONTAINER_DEPTH = 8  # a can in a case on a pallet in a container: a few levels at most
@@ -66,18 +66,29 @@ def subjects(event: Mapping[str, Any]) -> list[str]:
                                              "class") for x in named[role]))
 
 
-def receivers(event: Mapping[str, Any], owner_of: OwnerOf) -> frozenset[bytes]:
-    """The organisations the event names as destinations (see (c) in the module docstring)."""
-    out: set[bytes] = set()
+def _destination_glns(event: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(AI, GLN) of each party (417) or location (414) in the event's destinationList."""
+    out = []
     for entry in event.get("destinationList") or ():
         if not isinstance(entry, Mapping) or not isinstance(entry.get("destination"), str):
             continue
         uri = _gs1_key_uri(entry["destination"].strip())
         m = _KEY.match(uri or "")
-        if m is None or m.group(1) not in ("414", "417") or len(m.group(2)) != 13:
-            continue
-        gln = m.group(2)
-        if m.group(1) == "417":
+        if m is not None and m.group(1) in ("414", "417") and len(m.group(2)) == 13:
+            out.append((m.group(1), m.group(2)))
+    return out
+
+
+def receiver_keys(event: Mapping[str, Any]) -> list[str]:
+    """The owner keys `receivers` looks up (so that callers can read them in one batch)."""
+    return ["0" + gln for _, gln in _destination_glns(event)]
+
+
+def receivers(event: Mapping[str, Any], owner_of: OwnerOf) -> frozenset[bytes]:
+    """The organisations the event names as destinations (see (c) in the module docstring)."""
+    out: set[bytes] = set()
+    for ai, gln in _destination_glns(event):
+        if ai == "417":
             out.add(gln.encode("ascii") + bytes(19))  # the organisation id of a PGLN
         owner = owner_of("0" + gln)
         if owner is not None:

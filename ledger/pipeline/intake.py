@@ -258,6 +258,9 @@ class Intake:
                 org=org_hex, signer=capture.signer, signedAt=at, revokedAt=revoked_at,
                 reason="revoked")
         self._prefetch_owners(capture.events)
+        # Stored events per identifier, read once per capture: a capture's events often name
+        # the same cases and pallets.
+        history: dict[str, Sequence[Any]] = {}
         granted: dict[str, bool] = {}
         allowed: list[int] = []
         problems: list[dict[str, Any]] = []
@@ -267,7 +270,7 @@ class Intake:
             if ok is None:
                 ok = granted[role] = bool(view.was_valid_signer(org, capture.signer, role, at))
             if ok:
-                speechless = self._not_entitled(event, org, role)
+                speechless = self._not_entitled(event, org, role, history)
                 if not speechless:
                     allowed.append(index)
                     continue
@@ -297,14 +300,19 @@ class Intake:
         if keys:
             self.chain_view.prefetch(Read("gtinOwner", (k,)) for k in sorted(keys))
 
-    def _not_entitled(self, event: Mapping[str, Any], org: bytes, role: str) -> list[str]:
+    def _not_entitled(self, event: Mapping[str, Any], org: bytes, role: str,
+                      history: dict[str, Sequence[Any]]) -> list[str]:
         """`ledger.epcis.entitlement.not_entitled` against the chain and the stored events."""
-        return not_entitled(event, org, role, self.chain_view.prefix_owner, self.custody)
+        return not_entitled(event, org, role, self.chain_view.prefix_owner,
+                            lambda identifier: self.custody(identifier, history))
 
-    def custody(self, identifier: str) -> set[bytes]:
+    def custody(self, identifier: str, history: dict[str, Sequence[Any]] | None = None
+                ) -> set[bytes]:
         """The receivers of `identifier` named by stored events about it or about a container
-        it was packed into. Stored events passed this same rule when they were captured."""
+        it was packed into. Stored events passed this same rule when they were captured.
+        `history` memoises the store's answers (per identifier) across calls."""
         owner_of = self.chain_view.prefix_owner
+        history = {} if history is None else history
         found: set[bytes] = set()
         seen, frontier = {identifier}, [identifier]
         for _ in range(MAX_CONTAINER_DEPTH):
@@ -312,7 +320,10 @@ class Intake:
                 break
             deeper: list[str] = []
             for epc in frontier:
-                for stored in self.store.events_for_epc(epc):
+                stored_events = history.get(epc)
+                if stored_events is None:
+                    stored_events = history[epc] = self.store.events_for_epc(epc)
+                for stored in stored_events:
                     found |= receivers(stored.event, owner_of)
                     for parent in containers_of(stored.event, epc):
                         if parent not in seen:

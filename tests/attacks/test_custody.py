@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from ledger.chain.transactor import anvil_dev_key
-from ledger.demo.journey import EPCIS_CONTEXT, Organisation
+from ledger.demo.journey import _DAY, _START_MS, EPCIS_CONTEXT, Organisation, build_journey
 from ledger.demo.scenario import Party, Scenario
 from ledger.pipeline.intake import NotEntitledError, SignedAtOutOfWindowError
 from tests.attacks.speakers_env import Speakers, document, object_event, speakers  # noqa: F401
@@ -41,7 +41,10 @@ def scenario(w3: Any, deployment: Any, tmp_path_factory: pytest.TempPathFactory
 
     store = Store(f"sqlite:///{tmp_path_factory.mktemp('custody') / 'store.db'}")
     store.migrate()
-    sc = Scenario(w3, deployment, store, admin_key=anvil_dev_key(0), seed=16)
+    # A production day of its own: lot numbers carry the date, and lots are registered once
+    # per chain (other modules play journeys onto the same session chain).
+    journey = build_journey(16, start_ms=_START_MS + 163 * _DAY)
+    sc = Scenario(w3, deployment, store, admin_key=anvil_dev_key(0), journey=journey)
     sc.admin.reset_nonce()  # other modules may have sent from the dev account
     sc.play()
     yield sc
