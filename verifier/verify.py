@@ -378,26 +378,34 @@ def _entitled(facts: Sequence[_EventFacts | None], orgs: Sequence[bytes],
             event = facts[i].event  # type: ignore[union-attr]
             for x in subjects(event):
                 naming.setdefault(x, []).append(event)
-
-        def custody(identifier: str) -> set[bytes]:
-            found: set[bytes] = set()
-            seen, frontier = {identifier}, [identifier]
-            for _ in range(MAX_CONTAINER_DEPTH):
-                deeper = []
-                for x in frontier:
-                    for event in naming.get(x, ()):
-                        found |= receivers(event, owner_of)
-                        deeper += [p for p in containers_of(event, x) if p not in seen]
-                        seen.update(deeper)
-                frontier = deeper
-            return found
-
+        custody = _custody_in(naming, owner_of)
         grown = {i for i in candidates if i not in entitled
                  and not not_entitled(facts[i].event, orgs[i],  # type: ignore[union-attr]
                                       facts[i].role, owner_of, custody)}  # type: ignore[union-attr]
         if not grown:
             return frozenset(entitled)
         entitled |= grown
+
+
+def _custody_in(naming: Mapping[str, Sequence[Mapping[str, Any]]], owner_of: Any) -> Any:
+    """`custody(identifier)` over the entitled events `naming` each identifier."""
+
+    def custody(identifier: str) -> set[bytes]:
+        found: set[bytes] = set()
+        seen, frontier = {identifier}, [identifier]
+        for _ in range(MAX_CONTAINER_DEPTH):
+            deeper: list[str] = []
+            for x in frontier:
+                for event in naming.get(x, ()):
+                    found |= receivers(event, owner_of)
+                    for parent in containers_of(event, x):
+                        if parent not in seen:
+                            seen.add(parent)
+                            deeper.append(parent)
+            frontier = deeper
+        return found
+
+    return custody
 
 
 @lru_cache(maxsize=65_536)

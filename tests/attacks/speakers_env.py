@@ -26,7 +26,12 @@ from ledger.epcis.event_hash import event_hashes
 from ledger.proofs.capture import events_tree
 from ledger.proofs.codes import check_digit, org_id
 from ledger.proofs.request_signing import sign_request
-from ledger.proofs.signing import CaptureDomain, CaptureSignature, sign_capture, signature_to_headers
+from ledger.proofs.signing import (
+    CaptureDomain,
+    CaptureSignature,
+    sign_capture,
+    signature_to_headers,
+)
 
 CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 _rng = random.Random()  # noqa: S311 - identifiers, not secrets

@@ -26,7 +26,7 @@ from ledger.chain.transactor import anvil_dev_key
 from ledger.demo.journey import _DAY, _START_MS, EPCIS_CONTEXT, Organisation, build_journey
 from ledger.demo.scenario import Party, Scenario
 from ledger.pipeline.intake import NotEntitledError, SignedAtOutOfWindowError
-from tests.attacks.speakers_env import Speakers, document, object_event, speakers  # noqa: F401
+from tests.attacks.speakers_env import Speakers, document, object_event
 from verifier.verdict import CheckName, Outcome, VerdictKind
 from verifier.verify import verify
 
@@ -159,7 +159,7 @@ def test_receivers_named_by_the_brand_speak_about_its_goods_in_the_honest_journe
 # --- over HTTP, with a brand, a receiver it names, a rival and customs --------------------------
 
 def test_attack_rival_capture_about_a_brands_item_is_refused_over_http(
-        speakers: Speakers) -> None:  # noqa: F811
+        speakers: Speakers) -> None:
     brand = speakers.admit("c-brand", ["ENTERPRISE"], prefix=True)
     receiver = speakers.admit("c-receiver", ["ENTERPRISE"], prefix=True)
     rival = speakers.admit("c-rival", ["ENTERPRISE"], prefix=True)

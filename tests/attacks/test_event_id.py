@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from ledger.epcis.event_hash import event_hashes, format_event_id
-from tests.attacks.speakers_env import Speakers, document, object_event, speakers  # noqa: F401
+from tests.attacks.speakers_env import Speakers, document, object_event
 
 pytestmark = [pytest.mark.chain]
 

@@ -11,15 +11,16 @@ import pytest
 
 from ledger.chain.client import ContractRevertError
 from ledger.proofs.merkle import keccak256
-from tests.attacks.speakers_env import Speakers, document, object_event, speakers  # noqa: F401
+from tests.attacks.speakers_env import Speakers, document, object_event
 
 pytestmark = [pytest.mark.chain]
 
 
 def test_attack_removed_member_keeps_reading_capturing_and_registering(
         speakers: Speakers) -> None:
-    from ledger.chain.transactor import Transactor
     from eth_account import Account
+
+    from ledger.chain.transactor import Transactor
 
     leaver = speakers.admit("leaver", ["ENTERPRISE"], prefix=True)
     gtin = leaver.gtin("7")

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import copy
 import time
-from datetime import datetime, timedelta
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,7 +21,7 @@ from ledger.chain.transactor import anvil_dev_key
 from ledger.demo.journey import _DAY, _START_MS, EPCIS_CONTEXT, build_journey
 from ledger.demo.scenario import Scenario
 from ledger.pipeline.intake import RevokedSigningKeyError, SignedAtOutOfWindowError
-from tests.attacks.speakers_env import Speakers, document, object_event, speakers  # noqa: F401
+from tests.attacks.speakers_env import Speakers, document, object_event
 from verifier.verdict import CheckName, VerdictKind
 from verifier.verify import VerifyOptions, verify
 
