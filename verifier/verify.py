@@ -24,6 +24,7 @@ import orjson
 from ledger.chain.roles import required_role
 from ledger.epcis.document import event_epcs
 from ledger.epcis.entitlement import (
+    AUTHORITY_ROLES,
     MAX_CONTAINER_DEPTH,
     containers_of,
     not_entitled,
@@ -375,6 +376,8 @@ def _entitled(facts: Sequence[_EventFacts | None], orgs: Sequence[bytes],
     while True:
         naming: dict[str, list[Mapping[str, Any]]] = {}
         for i in entitled:
+            if facts[i].role in AUTHORITY_ROLES:  # type: ignore[union-attr]
+                continue  # an authority speaks about goods, it hands none over
             event = facts[i].event  # type: ignore[union-attr]
             for x in subjects(event):
                 naming.setdefault(x, []).append(event)

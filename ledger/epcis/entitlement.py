@@ -11,7 +11,8 @@ An identifier whose GS1 company prefix an organisation owns on Consortium belong
   (c) is a *receiver* of it: an accepted event naming the identifier, or a container it was
       packed into (an AggregationEvent ADD naming it as a child, transitively), names the
       signer in its `destinationList` — a party (PGLN) that is the signer, or a party or
-      location whose GLN is under a company prefix the signer owns.
+      location whose GLN is under a company prefix the signer owns. Events of (b) name no
+      receivers: an authority speaks about goods, it does not hand them over.
 
 An identifier with no owner on chain (no brand has registered its prefix) restricts nobody.
 An event is entitled if its signer is entitled to speak about every identifier it names.

@@ -42,6 +42,7 @@ from ledger.chain.roles import required_role
 from ledger.chain.view import Read
 from ledger.epcis.document import InvalidDocumentError, parse_document
 from ledger.epcis.entitlement import (
+    AUTHORITY_ROLES,
     MAX_CONTAINER_DEPTH,
     containers_of,
     not_entitled,
@@ -324,6 +325,8 @@ class Intake:
                 if stored_events is None:
                     stored_events = history[epc] = self.store.events_for_epc(epc)
                 for stored in stored_events:
+                    if required_role(stored.event) in AUTHORITY_ROLES:
+                        continue  # an authority speaks about goods, it hands none over
                     found |= receivers(stored.event, owner_of)
                     for parent in containers_of(stored.event, epc):
                         if parent not in seen:

@@ -211,6 +211,12 @@ def test_attack_rival_capture_about_a_brands_item_is_refused_over_http(
                               destinationList=[{"type": "owning_party",
                                                 "destination": rival.pgln}])
     refused(speakers.capture(document(self_named), rival), cans[2])
-    # Customs inspects any goods (its own steps only).
-    ok(speakers.capture(document(object_event(cans[1:2], "inspecting",
-                                              location=receiver.site())), customs))
+    # Customs inspects any goods (its own steps only), but naming a destination there hands
+    # nothing over: the rival stays refused.
+    ok(speakers.capture(document(object_event(
+        cans[1:2], "inspecting", location=receiver.site(),
+        destinationList=[{"type": "owning_party", "destination": rival.pgln}])), customs))
+    refused(speakers.capture(document(object_event(cans[1:2], "storing",
+                                                   location=rival.site(),
+                                                   when="2026-01-04T10:00:00.000Z")), rival),
+            cans[1])
