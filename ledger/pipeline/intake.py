@@ -1,14 +1,18 @@
-"""The capture pipeline: validate ▶ hash ▶ recover ▶ role check ▶ store (+ outbox).
+"""The capture pipeline: validate ▶ hash ▶ recover ▶ signedAt and key ▶ role and entitlement
+check ▶ store (+ outbox).
 
 `Intake(store, chain_view, domain).accept(document, signature)` is everything the gateway does
 for `POST /capture`, with no web framework, so the CLI and tests run the very same code. It is
 synchronous and cheap per event: one JSON parse and schema check, one sha-256 per event, one
 Merkle tree, one signature recovery per document, role checks against chain reads cached per
 block, then one database transaction that stores the events and queues the capture for
-anchoring.
+anchoring. The rules it applies are written once in gateway/README.md ("When a signature
+counts", "Who may speak about an item"); an event about goods its signer does not own also
+reads the stored history of those goods (`custody`).
 
 Nothing is stored unless every check passes (`rollback`, the EPCIS default). With `proceed`,
-events whose required role the signer's organisation lacks are left out and reported, and the
+events whose required role the signer's organisation lacks, or whose goods it may not speak
+about, are left out and reported, and the
 rest are stored: each event keeps its own proof into the signed root, so a subset is still
 verifiable.
 
