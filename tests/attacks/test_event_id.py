@@ -57,3 +57,33 @@ def test_client_supplied_event_id_equal_to_the_hash_is_accepted(speakers: Speake
     response = speakers.capture(document(event), brand)
     assert response.status_code == 202, response.text
     assert response.json()["eventIDs"] == [computed]
+
+
+def test_attack_event_stored_with_a_foreign_event_id_is_served_under_its_hash(
+        speakers: Speakers) -> None:
+    # A store written before the capture check (or by another writer) may hold an event whose
+    # body names another id: a repository serves the id that is the event's hash, always.
+    from ledger.epcis.document import parse_document
+    from ledger.proofs.signing import build_signed_capture
+    from ledger.store.store import Store
+
+    brand = speakers.parties.get("brand") or speakers.admit("brand", ["ENTERPRISE"])
+    fake = "ni:///sha-256;" + "cd" * 32 + "?ver=CBV2.0"
+    doc = document(object_event(["https://id.gs1.org/01/09506000134352/21/ev-4"], "receiving",
+                                eventID=fake))
+    parsed = parse_document(doc)
+    ids = event_hashes(doc)
+    signed = build_signed_capture(list(parsed.events), parsed.context, ids,
+                                  speakers.sign(doc, brand), speakers.domain)
+    store = Store(speakers.database_url)
+    try:
+        store.accept_capture(signed)  # what the intake would refuse
+    finally:
+        store.close()
+    computed = format_event_id(ids[0])
+    got = speakers.member_get(brand, "/events/" + urllib.parse.quote(computed, safe=""))
+    assert got.status_code == 200, got.text
+    (event,) = got.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    assert event["eventID"] == computed
+    assert speakers.member_get(brand, "/events/" + urllib.parse.quote(fake, safe="")
+                               ).status_code == 404
