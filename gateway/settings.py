@@ -50,6 +50,9 @@ class GatewaySettings(BaseSettings):
                                description="most events in one capture (GS1-EPCIS-Capture-Limit)")
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024,
                                 description="largest request body (GS1-EPCIS-Capture-File-Size-Limit)")
+    signed_at_max_skew_s: int = Field(
+        default=300, ge=0, le=3600,
+        description="how far a capture's signedAt may be from the gateway's clock, either way")
     per_page_default: int = Field(default=30, ge=1)
     per_page_max: int = Field(default=1000, ge=1)
 

@@ -58,6 +58,7 @@ class CheckName(StrEnum):
     CAPTURE_SIGNATURE = "capture.signature"
     SIGNER_KEY = "signer.key"
     SIGNER_ROLE = "signer.role"
+    SIGNER_ENTITLED = "signer.entitled"
     CAPTURE_ANCHORED = "capture.anchored"
     JOURNEY_COMPLETE = "journey.complete"
     CUSTOMS_DECISION = "customs.decision"

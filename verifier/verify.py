@@ -23,6 +23,16 @@ import orjson
 
 from ledger.chain.roles import required_role
 from ledger.epcis.document import event_epcs
+from ledger.epcis.entitlement import (
+    AUTHORITY_ROLES,
+    MAX_CONTAINER_DEPTH,
+    containers_of,
+    not_entitled,
+    owner_key,
+    receiver_keys,
+    receivers,
+    subjects,
+)
 from ledger.epcis.event_hash import event_hash
 from ledger.epcis.gs1 import DigitalLink
 from ledger.errors import LedgerError
@@ -46,6 +56,9 @@ SKIPPED = Outcome.SKIPPED
 
 @dataclass(frozen=True, slots=True)
 class VerifyOptions:
+    """The verifier's side of the rules written once in gateway/README.md: "When a signature
+    counts" (`skew_s`, `anchor_grace_s`) and "Who may speak about an item"."""
+
     # The market the verifier serves: goods whose brand declares another country of origin
     # are imported and need a customs decision.
     market: str = "CN"
@@ -280,6 +293,11 @@ def _prefetch(view: Any, link: Any, bundle: Bundle, facts: Sequence[_EventFacts 
     from ledger.chain.view import Read
 
     reads = [Read("gtinOwner", (link.gtin14,))]
+    # The owners of every identifier the events name (`_entitled`).
+    keys = {k for f in facts if f is not None
+            for x in subjects(f.event) if (k := owner_key(x)) is not None}
+    keys.update(k for f in facts if f is not None for k in receiver_keys(f.event))
+    reads.extend(Read("gtinOwner", (k,)) for k in sorted(keys))
     lot_name = link.lot or (bundle.registration.lot if bundle.registration else None)
     if lot_name is not None:
         try:
@@ -313,7 +331,13 @@ def _events(bundle: Bundle, facts: Sequence[_EventFacts | None], view: Any,
     if not bundle.events:
         return [], checks
     memo = getattr(view, "memo", _no_memo)
-    for index in sorted({e.capture for e in bundle.events}):
+    orgs = tuple(bundle.captures[e.capture].signature.org for e in bundle.events)
+    entitled = memo(("entitled", tuple(facts), orgs),
+                    lambda: _entitled(facts, orgs, view.prefix_owner))
+    ignored = {i for i, f in enumerate(facts)
+               if f is not None and f.in_capture and f.actual is not None and i not in entitled}
+    judged = [e for i, e in enumerate(bundle.events) if i not in ignored]
+    for index in sorted({e.capture for e in judged}):
         cap = bundle.captures[index]
         result, cap_checks = memo(("capture", index, cap, options),
                                   lambda cap=cap, index=index: _capture_checked(
@@ -322,7 +346,21 @@ def _events(bundle: Bundle, facts: Sequence[_EventFacts | None], view: Any,
         checks.extend(cap_checks)
 
     good: list[_EventFacts] = []
-    for e, f in zip(bundle.events, facts, strict=True):
+    for i, (e, f) in enumerate(zip(bundle.events, facts, strict=True)):
+        if i in ignored:
+            # An event from a party the evidence does not show entitled to speak about these
+            # goods proves nothing about them, whatever its signature says: it is left out of
+            # the journey and its capture is not judged (a rival cannot make the item
+            # counterfeit, moved or sold). It is MISSING, not FAIL: a gateway that withheld
+            # the event naming a real receiver leaves that receiver's events here too.
+            assert f is not None
+            checks.append(Check(
+                CheckName.SIGNER_ENTITLED, MISSING,
+                f"left out: nothing shows organisation 0x{orgs[i].hex()[:12]}… entitled to "
+                "speak about these goods (not their brand, not a receiver named by those who "
+                "are, not an authority)", subject=f.checks[0].subject,
+                details={"org": "0x" + orgs[i].hex()}))
+            continue
         if f is None:
             checks.append(Check(CheckName.EVENT_ID, FAIL, "an event is not JSON: it cannot have "
                                 "been captured", subject="ni:///sha-256;" + e.event_id.hex()))
@@ -344,7 +382,60 @@ def _events(bundle: Bundle, facts: Sequence[_EventFacts | None], view: Any,
                 continue
         if ok:
             good.append(f)
+    if good and not ignored:
+        checks.append(_ENTITLED_PASS)
     return good, checks
+
+
+_ENTITLED_PASS = Check(CheckName.SIGNER_ENTITLED, PASS,
+                       "every event is by a party entitled to speak about these goods")
+
+
+def _entitled(facts: Sequence[_EventFacts | None], orgs: Sequence[bytes],
+              owner_of: Any) -> frozenset[int]:
+    """The bundle events whose signers may speak about what they name: the rule of
+    `ledger.epcis.entitlement` (gateway/README.md, "Who may speak about an item"), where the
+    accepted history is the entitled events themselves, grown from the owners' own events
+    until nothing changes. Events whose id or proof failed are judged elsewhere, never here."""
+    candidates = [i for i, f in enumerate(facts)
+                  if f is not None and f.in_capture and f.actual is not None]
+    entitled: set[int] = set()
+    while True:
+        naming: dict[str, list[Mapping[str, Any]]] = {}
+        for i in entitled:
+            if facts[i].role in AUTHORITY_ROLES:  # type: ignore[union-attr]
+                continue  # an authority speaks about goods, it hands none over
+            event = facts[i].event  # type: ignore[union-attr]
+            for x in subjects(event):
+                naming.setdefault(x, []).append(event)
+        custody = _custody_in(naming, owner_of)
+        grown = {i for i in candidates if i not in entitled
+                 and not not_entitled(facts[i].event, orgs[i],  # type: ignore[union-attr]
+                                      facts[i].role, owner_of, custody)}  # type: ignore[union-attr]
+        if not grown:
+            return frozenset(entitled)
+        entitled |= grown
+
+
+def _custody_in(naming: Mapping[str, Sequence[Mapping[str, Any]]], owner_of: Any) -> Any:
+    """`custody(identifier)` over the entitled events `naming` each identifier."""
+
+    def custody(identifier: str) -> set[bytes]:
+        found: set[bytes] = set()
+        seen, frontier = {identifier}, [identifier]
+        for _ in range(MAX_CONTAINER_DEPTH):
+            deeper: list[str] = []
+            for x in frontier:
+                for event in naming.get(x, ()):
+                    found |= receivers(event, owner_of)
+                    for parent in containers_of(event, x):
+                        if parent not in seen:
+                            seen.add(parent)
+                            deeper.append(parent)
+            frontier = deeper
+        return found
+
+    return custody
 
 
 @lru_cache(maxsize=65_536)

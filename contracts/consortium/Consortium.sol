@@ -188,10 +188,13 @@ contract Consortium is AccessControl, EIP712, IConsortium {
     }
 
     /**
-     * @notice Propose removing member `org` (its keys stop acting; their history stays).
+     * @notice Propose removing member `org`. On execution every unrevoked key of `org` is
+     * revoked as of that block, so no check accepts it again (requests, captures, lots); the
+     * signatures its keys made while it was a member stay valid, as for any revoked key.
      * Requirements: caller holds ADMIN; `org` is a member; the ADMIN organisations left can
      * still reach the quorum.
-     * Emits: {ProposalCreated}, {ProposalApproved}.
+     * Emits: {ProposalCreated}, {ProposalApproved}; on execution {OrganisationRoleRevoked},
+     * {KeyRevoked} per key and {OrganisationRemoved}.
      */
     function proposeRemove(bytes32 org, uint32 lifetime) external onlyRole(ADMIN_ROLE) returns (uint256) {
         return _propose(ProposalKind.Remove, org, "", lifetime);
@@ -676,6 +679,16 @@ contract Consortium is AccessControl, EIP712, IConsortium {
         bytes32[5] memory all = [ADMIN_ROLE, ENTERPRISE_ROLE, CUSTOMS_ROLE, REGULATOR_ROLE, ANCHORER_ROLE];
         for (uint256 i = 0; i < 5; ++i) {
             if (o.roles & _roleBit(all[i]) != 0) _revokeOrgRole(org, all[i]);
+        }
+        // A removed organisation's keys are revoked with it: anything that reads a key's
+        // validity (keyInfo, activeOrgOfKey, wasValidSigner, the gateways) sees it ended.
+        address[] storage keys = _orgKeys[org];
+        for (uint256 i = 0; i < keys.length; ++i) {
+            Key storage k = _keys[keys[i]];
+            if (k.revokedAt != 0) continue;
+            k.revokedAt = uint64(block.timestamp);
+            k.revokedBlock = uint64(block.number);
+            emit KeyRevoked(org, keys[i], msg.sender);
         }
         o.member = false;
         Window[] storage w = _membership[org];

@@ -211,6 +211,11 @@ class ChainView:
             return "revoked"
         return "valid"
 
+    def revoked_at(self, key: str) -> int:
+        """When `key` was revoked (the revoking block's time), 0 if it is not: revocation is
+        never in the future, so a non-zero answer means "revoked now"."""
+        return int(self._read(Read("keyInfo", (key,)))[3])
+
     def org_roles(self, org: bytes) -> frozenset[str]:
         """The role names `org` holds now."""
         now = int(time.time())

@@ -451,15 +451,19 @@ class _Builder:
         return {"cbvmda:lotNumber": lot, "cbvmda:bestBeforeDate": best_before.isoformat(),
                 "cbvmda:countryOfOrigin": "NZ"}
 
-    def _transfer(self, ev: dict[str, Any], src: str, dst: str, owner: str | None = None) -> None:
-        """Source and destination parties and sites; `owner` takes title if not `dst`."""
+    def _transfer(self, ev: dict[str, Any], src: str, dst: str, owner: str | None = None,
+                  possessor: str | None = None) -> None:
+        """Source and destination parties and sites; `owner` takes title if not `dst`, and
+        `possessor` possession (a carrier) if not `dst`. Naming them is what entitles them to
+        speak about the goods (gateway/README.md, "Who may speak about an item")."""
         s, d = self.orgs[src], self.orgs[dst]
         o = self.orgs[owner] if owner else d
+        p = self.orgs[possessor] if possessor else d
         ev["sourceList"] = [{"type": "owning_party", "source": s.id},
                             {"type": "possessing_party", "source": s.id},
                             {"type": "location", "source": s.site}]
         ev["destinationList"] = [{"type": "owning_party", "destination": o.id},
-                                 {"type": "possessing_party", "destination": d.id},
+                                 {"type": "possessing_party", "destination": p.id},
                                  {"type": "location", "destination": d.site}]
 
     # the journey
@@ -553,7 +557,8 @@ class _Builder:
         ev["bizTransactionList"] = [{"type": "po", "bizTransaction": po},
                                     {"type": "desadv",
                                      "bizTransaction": self.doc("exporter", "desadv")}]
-        self._transfer(ev, "exporter", "warehouse", owner="platform")
+        # The carrier has the goods for the voyage: naming it lets it report the voyage.
+        self._transfer(ev, "exporter", "warehouse", owner="platform", possessor="carrier")
         emit("exporter", ev)
 
         # 7. the voyage, Port of Tauranga -> Nansha

@@ -1,43 +1,63 @@
-"""The capture pipeline: validate ▶ hash ▶ recover ▶ role check ▶ store (+ outbox).
+"""The capture pipeline: validate ▶ hash ▶ recover ▶ signedAt and key ▶ role and entitlement
+check ▶ store (+ outbox).
 
 `Intake(store, chain_view, domain).accept(document, signature)` is everything the gateway does
 for `POST /capture`, with no web framework, so the CLI and tests run the very same code. It is
 synchronous and cheap per event: one JSON parse and schema check, one sha-256 per event, one
 Merkle tree, one signature recovery per document, role checks against chain reads cached per
 block, then one database transaction that stores the events and queues the capture for
-anchoring.
+anchoring. The rules it applies are written once in gateway/README.md ("When a signature
+counts", "Who may speak about an item"); an event about goods its signer does not own also
+reads the stored history of those goods (`custody`).
 
 Nothing is stored unless every check passes (`rollback`, the EPCIS default). With `proceed`,
-events whose required role the signer's organisation lacks are left out and reported, and the
+events whose required role the signer's organisation lacks, or whose goods it may not speak
+about, are left out and reported, and the
 rest are stored: each event keeps its own proof into the signed root, so a subset is still
 verifiable.
 
 Errors (all `LedgerError`, so the gateway maps them to problem+json):
 
     InvalidDocumentError (400)   malformed JSON-LD or schema failure (from ledger.epcis.document)
+    EventIdMismatchError (400)   an event names an `eventID` that is not its hash
     CaptureLimitExceededError    more events than the capture limit (413)
     InvalidCaptureError (400)    malformed signature headers/fields (from ledger.proofs.signing),
                                  or a signedAt past the store's signed 64-bit column
     ValueOutOfRangeError (400)   a value longer than its column (from ledger.store.store)
     InvalidSignatureError (403)  signature malformed, high-s or not recoverable
     UnknownSigningKeyError (403) the recovered key is not registered to that organisation
-    RevokedSigningKeyError (403) the key was not valid at `signedAt` (revoked or not yet added)
+    SignedAtOutOfWindowError (400) `signedAt` further than `max_skew_s` from the gateway's clock
+    RevokedSigningKeyError (403) the key was not valid at `signedAt` (revoked or not yet added),
+                                 or is revoked now
     MissingRoleError (403)       the organisation lacks the role an event's bizStep needs
+    NotEntitledError (403)       an event speaks about an item its signer may not speak about
+                                 (`ledger.epcis.entitlement`: not its brand, not a receiver)
     (store) replayed nonce (409)
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from ledger.chain.roles import required_role
+from ledger.chain.view import Read
 from ledger.epcis.document import InvalidDocumentError, parse_document
+from ledger.epcis.entitlement import (
+    AUTHORITY_ROLES,
+    MAX_CONTAINER_DEPTH,
+    containers_of,
+    not_entitled,
+    owner_key,
+    receivers,
+    subjects,
+)
 from ledger.epcis.event_hash import event_hashes
-from ledger.errors import AuthorizationError, LedgerError
+from ledger.errors import AuthorizationError, InvalidInputError, LedgerError
 from ledger.proofs.capture import CaptureSignature, SignedCapture, events_tree
 from ledger.proofs.signing import (
     CaptureDomain,
@@ -48,9 +68,11 @@ from ledger.proofs.signing import (
 from ledger.store.store import INT64_MAX
 
 __all__ = [
-    "CaptureLimitExceededError", "CheckedCapture", "ErrorBehaviour", "Intake", "IntakeResult",
+    "CaptureLimitExceededError", "CheckedCapture", "ErrorBehaviour", "EventIdMismatchError",
+    "Intake", "IntakeResult",
     "capture_record",
-    "MissingRoleError", "RevokedSigningKeyError", "SignerAuthority", "UnknownSigningKeyError",
+    "MissingRoleError", "NotEntitledError", "RevokedSigningKeyError", "SignedAtOutOfWindowError", "SignerAuthority",
+    "UnknownSigningKeyError",
 ]
 
 ErrorBehaviour = Literal["rollback", "proceed"]
@@ -63,9 +85,27 @@ class CaptureLimitExceededError(LedgerError):
     status = 413
 
 
+class EventIdMismatchError(LedgerError):
+    """An event carries an `eventID` other than its own hash. The id of an event *is* its hash
+    (`ledger.epcis.event_hash`); storing the client's id would let it be served as if it were."""
+
+    slug = "event-id-mismatch"
+    title = "The event's eventID is not its hash"
+    status = 400
+
+
 class UnknownSigningKeyError(AuthorizationError):
     slug = "unknown-signing-key"
     title = "Signing key not registered to the organisation"
+
+
+class SignedAtOutOfWindowError(InvalidInputError):
+    """`signedAt` is the signer's own claim: the gateway takes it only close to its own clock,
+    so a capture can be neither dated ahead (to outlive its key) nor back-dated (into the old
+    window of a key revoked since)."""
+
+    slug = "signed-at-out-of-window"
+    title = "signedAt is too far from the gateway's clock"
 
 
 class RevokedSigningKeyError(AuthorizationError):
@@ -78,6 +118,11 @@ class MissingRoleError(AuthorizationError):
     title = "Organisation lacks the role these events need"
 
 
+class NotEntitledError(AuthorizationError):
+    slug = "not-entitled"
+    title = "The signer may not speak about these items"
+
+
 class SignerAuthority(Protocol):
     """Chain reads the intake needs: `ledger.chain.view.ChainView` (cached per block)."""
 
@@ -87,12 +132,24 @@ class SignerAuthority(Protocol):
     def key_verdict(self, org: bytes, key: str, at: int) -> str:
         """"valid", "unknown" (not a key of `org`) or why it was not valid at unix time `at`."""
 
+    def revoked_at(self, key: str) -> int:
+        """When `key` was revoked (unix time of the block), 0 if it is not."""
+
     def was_valid_signer(self, org: bytes, key: str, role: str, at: int) -> bool:
         """`key` was valid for `org` at `at` and `org` holds `role`."""
+
+    def prefix_owner(self, gtin14: str) -> bytes | None:
+        """The organisation owning the company prefix of a 14-character key, or None."""
+
+    def prefetch(self, reads: Any) -> Any:
+        """Load several reads at once (one JSON-RPC batch)."""
 
 
 class CaptureStore(Protocol):
     def accept_capture(self, capture: SignedCapture, *, keep: Any = None) -> Any: ...
+
+    def events_for_epc(self, epc: str) -> Sequence[Any]:
+        """Stored events naming `epc` (objects with an `.event` dict)."""
 
 
 class CaptureSink(Protocol):
@@ -124,8 +181,11 @@ class Intake:
 
     def __init__(self, store: CaptureStore, chain_view: SignerAuthority, domain: CaptureDomain,
                  *, max_bytes: int = 2 * 1024 * 1024, max_events: int = 500,
-                 committer: CaptureSink | None = None) -> None:
+                 committer: CaptureSink | None = None, max_skew_s: int = 300,
+                 clock: Callable[[], float] = time.time) -> None:
         self.store = store
+        self.max_skew_s = max_skew_s  # how far `signedAt` may be from `clock()`
+        self._clock = clock
         self.committer = committer
         self.chain_view = chain_view
         self.domain = domain
@@ -157,8 +217,18 @@ class Intake:
         return doc
 
     def hash_events(self, doc: Any) -> list[bytes]:
-        """Event hashes in document order (a document's ignoreFields are honoured)."""
-        return event_hashes(doc)
+        """Event hashes in document order (a document's ignoreFields are honoured); an event
+        that names an `eventID` must name its own hash."""
+        ids = event_hashes(doc)
+        for index, (event, digest) in enumerate(zip(doc.events, ids, strict=True)):
+            claimed = event.get("eventID")
+            if claimed is not None and not _names_hash(claimed, digest):
+                computed = _ni(digest)
+                raise EventIdMismatchError(
+                    f"event {index} names eventID {claimed!r}, but its hash is {computed}",
+                    eventIndex=index, eventID=claimed, computedEventID=computed,
+                    pointer=f"/epcisBody/eventList/{index}/eventID")
+        return ids
 
     def signature_for(self, signature: CaptureSignature | Mapping[str, str],
                       event_ids: Sequence[bytes]) -> CaptureSignature:
@@ -172,10 +242,18 @@ class Intake:
         """Indices of the events the signer may capture, and a problem for each other one."""
         org = capture.signature.org
         at = capture.signature.signed_at
+        org_hex = "0x" + org.hex()
+        # The rule of gateway/README.md "When a signature counts": signedAt within the skew
+        # of our clock, the key valid at signedAt, and not revoked now.
+        now = int(self._clock())
+        if abs(at - now) > self.max_skew_s:
+            raise SignedAtOutOfWindowError(
+                f"signedAt={at} is {at - now:+d} s from the gateway's clock ({now}); at most "
+                f"{self.max_skew_s} s either way is accepted",
+                signedAt=at, gatewayTime=now, maxSkewS=self.max_skew_s)
         view = self.chain_view
         view.sync()
         verdict = view.key_verdict(org, capture.signer, at)
-        org_hex = "0x" + org.hex()
         if verdict == "unknown":
             raise UnknownSigningKeyError(
                 f"key {capture.signer} is not a signing key of organisation {org_hex}",
@@ -185,6 +263,17 @@ class Intake:
                 f"key {capture.signer} of organisation {org_hex} was not valid at "
                 f"signedAt={at} ({verdict})",
                 org=org_hex, signer=capture.signer, signedAt=at, reason=str(verdict))
+        revoked_at = view.revoked_at(capture.signer)
+        if revoked_at:
+            raise RevokedSigningKeyError(
+                f"key {capture.signer} of organisation {org_hex} is revoked (since "
+                f"{revoked_at}): it signs nothing more, whatever signedAt says",
+                org=org_hex, signer=capture.signer, signedAt=at, revokedAt=revoked_at,
+                reason="revoked")
+        self._prefetch_owners(capture.events)
+        # Stored events per identifier, read once per capture: a capture's events often name
+        # the same cases and pallets.
+        history: dict[str, Sequence[Any]] = {}
         granted: dict[str, bool] = {}
         allowed: list[int] = []
         problems: list[dict[str, Any]] = []
@@ -194,7 +283,21 @@ class Intake:
             if ok is None:
                 ok = granted[role] = bool(view.was_valid_signer(org, capture.signer, role, at))
             if ok:
-                allowed.append(index)
+                speechless = self._not_entitled(event, org, role, history)
+                if not speechless:
+                    allowed.append(index)
+                    continue
+                entitled = NotEntitledError(
+                    f"event {index} speaks about {speechless[0]}"
+                    f"{f' (and {len(speechless) - 1} more)' if len(speechless) > 1 else ''}, "
+                    f"which organisation {org_hex} may not speak about: it neither owns its "
+                    "company prefix nor was named a receiver of it (gateway/README.md, "
+                    "\"Who may speak about an item\")",
+                    org=org_hex, eventIndex=index, eventID=_ni(capture.event_ids[index]),
+                    identifiers=speechless[:20])
+                if behaviour == "rollback":
+                    raise entitled
+                problems.append(entitled.to_problem())
                 continue
             error = MissingRoleError(
                 f"event {index} (bizStep {event.get('bizStep')!r}) needs role {role}, which "
@@ -204,6 +307,45 @@ class Intake:
                 raise error
             problems.append(error.to_problem())
         return allowed, problems
+
+    def _prefetch_owners(self, events: Sequence[Mapping[str, Any]]) -> None:
+        keys = {k for e in events for x in subjects(e) if (k := owner_key(x)) is not None}
+        if keys:
+            self.chain_view.prefetch(Read("gtinOwner", (k,)) for k in sorted(keys))
+
+    def _not_entitled(self, event: Mapping[str, Any], org: bytes, role: str,
+                      history: dict[str, Sequence[Any]]) -> list[str]:
+        """`ledger.epcis.entitlement.not_entitled` against the chain and the stored events."""
+        return not_entitled(event, org, role, self.chain_view.prefix_owner,
+                            lambda identifier: self.custody(identifier, history))
+
+    def custody(self, identifier: str, history: dict[str, Sequence[Any]] | None = None
+                ) -> set[bytes]:
+        """The receivers of `identifier` named by stored events about it or about a container
+        it was packed into. Stored events passed this same rule when they were captured.
+        `history` memoises the store's answers (per identifier) across calls."""
+        owner_of = self.chain_view.prefix_owner
+        history = {} if history is None else history
+        found: set[bytes] = set()
+        seen, frontier = {identifier}, [identifier]
+        for _ in range(MAX_CONTAINER_DEPTH):
+            if not frontier:
+                break
+            deeper: list[str] = []
+            for epc in frontier:
+                stored_events = history.get(epc)
+                if stored_events is None:
+                    stored_events = history[epc] = self.store.events_for_epc(epc)
+                for stored in stored_events:
+                    if required_role(stored.event) in AUTHORITY_ROLES:
+                        continue  # an authority speaks about goods, it hands none over
+                    found |= receivers(stored.event, owner_of)
+                    for parent in containers_of(stored.event, epc):
+                        if parent not in seen:
+                            seen.add(parent)
+                            deeper.append(parent)
+            frontier = deeper
+        return found
 
     # -- the pipeline -------------------------------------------------------------------------
 
@@ -285,6 +427,15 @@ def capture_record(store: Any, capture_id: str) -> dict[str, Any] | None:
         "received_ms": record.received_ms, "event_ids": list(record.event_ids),
         "left_out": list(record.left_out), "anchored": record.anchored,
     }
+
+
+def _names_hash(claimed: Any, digest: bytes) -> bool:
+    """`claimed` is the ni URI of `digest` (hex in either case, with or without `?ver=`)."""
+    if not isinstance(claimed, str):
+        return False
+    head, _, _ = claimed.partition("?")
+    scheme, _, hexpart = head.partition(";")
+    return scheme.lower() == "ni:///sha-256" and hexpart.lower() == digest.hex()
 
 
 def _ni(event_id: bytes) -> str:

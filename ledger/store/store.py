@@ -146,9 +146,10 @@ class StoredEvent:
         return _iso_ms(self.record_time_ms)
 
     def as_epcis(self) -> dict[str, Any]:
-        """The event as a repository returns it: `recordTime` added, `eventID` if absent."""
+        """The event as a repository returns it: `recordTime` added, and `eventID` its hash
+        (whatever id its body names: the hash is the id, and the hash ignores `eventID`)."""
         out = dict(self.event)
-        out.setdefault("eventID", f"ni:///sha-256;{self.event_id.hex()}?ver=CBV2.0")
+        out["eventID"] = f"ni:///sha-256;{self.event_id.hex()}?ver=CBV2.0"
         out["recordTime"] = self.record_time
         return out
 
