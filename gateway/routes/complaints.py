@@ -10,7 +10,6 @@ and the text limit are what keep the endpoint from being flooded.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
@@ -28,7 +27,7 @@ from ledger.proofs.codes import validate_gtin14, validate_lot
 from ledger.runtime.ratelimit import limit
 from ledger.trade.complaints import CATEGORIES, ComplaintBook, InvalidComplaintError
 
-__all__ = ["client_key", "parse_code", "router"]
+__all__ = ["parse_code", "router"]
 
 router = APIRouter(tags=["Complaints"])
 
@@ -48,12 +47,6 @@ _BODY = {
                            "message": {"type": "string"}}}},
     },
 }
-
-
-def client_key(request: Request) -> str:
-    """The rate-limit key of the client: its address, hashed (keys may sit in Redis)."""
-    host = request.client.host if request.client else "unknown"
-    return hashlib.sha256(host.encode()).hexdigest()[:32]
 
 
 def gtin14(text: str) -> str:
@@ -93,7 +86,8 @@ def parse_code(code: str) -> tuple[str, str | None, str | None]:
 async def file_complaint(request: Request, services: ServicesDep, runtime: RuntimeDep) -> Any:
     """No account needed. Rate-limited per client (429 with Retry-After) and size-limited."""
     settings = runtime.settings
-    limit(runtime.complaints, client_key(request))
+    identity = runtime.client(request)
+    limit(runtime.complaints, identity.key)
     raw = await request.body()
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     is_form = kind == "application/x-www-form-urlencoded"

@@ -44,6 +44,7 @@ from ledger.proofs.bundle import (
 from ledger.proofs.capture import events_tree
 from ledger.proofs.codes import codes_tree
 from ledger.runtime.freshness import follow
+from ledger.store.scan_log import scan_pseudonym
 from ledger.store.tables import codes, events, scans
 from ledger.store.trace import Tracer
 
@@ -186,12 +187,14 @@ def record_scan(engine: Engine, gtin14: str, serial: str, *, region: str | None,
 
 def scan_history(engine: Engine, gtin14: str, serial: str, *, limit: int = 500) -> list[ScanRecord]:
     """The latest `limit` scans, oldest first (clone rules look at where and when)."""
-    q = (select(scans.c.scanned_ms, scans.c.region)
+    q = (select(scans.c.scanned_ms, scans.c.region, scans.c.client_hash)
          .where(scans.c.gtin == gtin14, scans.c.serial == serial)
          .order_by(scans.c.scanned_ms.desc()).limit(limit))
     with engine.connect() as conn:
         rows = conn.execute(q).all()
-    return [ScanRecord(int(ms) // 1000, region or "unknown") for ms, region in reversed(rows)]
+    return [ScanRecord(int(ms) // 1000, region or "unknown",
+                       scan_pseudonym(bytes(h), gtin14, serial) if h is not None else None)
+            for ms, region, h in reversed(rows)]
 
 
 def scan_count(engine: Engine, gtin14: str, serial: str) -> int:
@@ -317,7 +320,7 @@ class ItemEvidence:
             "chain": {"chainId": chain.chain_id, "blockNumber": chain.block_number,
                       "contracts": dict(chain.contracts)},
             **self._parts,
-            "scans": [{"at": s.at, "region": s.region} for s in scans],
+            "scans": [s.to_json() for s in scans],
         })
 
 
