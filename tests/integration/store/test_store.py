@@ -76,12 +76,33 @@ def test_migrate_from_empty_matches_the_tables(store_url: str) -> None:
         assert s.schema_revision() is None
         s.migrate()
         s.migrate()  # idempotent
-        assert s.schema_revision() == "0003"
+        assert s.schema_revision() == "0004_complaint_clients"
         with s.engine.connect() as conn:
             diffs = compare_metadata(MigrationContext.configure(conn), t.metadata)
         assert diffs == []
     finally:
         s.close()
+
+
+def test_migration_0004_keeps_complaints_and_gives_them_a_client_hash(store: Store) -> None:
+    from sqlalchemy import insert, select
+
+    store.migrate("0003")
+    with store.engine.begin() as conn:
+        # Only the columns revision 0003 has.
+        conn.execute(insert(t.complaints).values(gtin="09421902960055", serial="S1",
+                                                 text="other\nold", created_ms=1))
+    store.migrate()
+    assert store.schema_revision() == "0004_complaint_clients"
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(t.complaints.c.text, t.complaints.c.client_hash)).all()
+    assert [tuple(r) for r in rows] == [("other\nold", None)]
+    store.migrate("0003")
+    with store.engine.connect() as conn:
+        assert conn.execute(select(t.complaints.c.text)).scalar_one() == "other\nold"
+    store.migrate()
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), t.metadata) == []
 
 
 def _epc_rows(store: Store, key: str) -> set[tuple[bytes, str, str]]:
@@ -106,10 +127,11 @@ def test_migration_0003_rekeys_event_epcs_by_seq_and_back(store: Store) -> None:
     assert history
     store.migrate("0002")
     assert _epc_rows(store, "event_id") == rows
-    store.migrate()
+    store.migrate("0003")
     assert store.schema_revision() == "0003"
     assert _epc_rows(store, "seq") == rows
     assert store.events_for_epc(child) == history
+    store.migrate()
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), t.metadata) == []
 
