@@ -168,6 +168,8 @@ def gather_facts(declaration: Declaration, *, chain: Any, engine: Engine,
     return RiskFacts(
         enterprise=_org_hex(org), credit_grade=record.grade, blacklisted=record.blacklisted,
         complaint_count=activity.complaints, scan_count=activity.scans,
+        unissued_complaint_count=activity.unissued_complaints,
+        unissued_scan_count=activity.unissued_scans,
         past_inspections=past, failed_inspections=failed,
         origin_country=declaration.origin_country, category=declaration.category)
 

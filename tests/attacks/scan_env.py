@@ -2,7 +2,8 @@
 the session's anvil chain: sold and unsold cans whose pages and bundles the public scans.
 
 A test module makes it its module fixture with `played_stack`;
-`Stack.gateway(**traceability_settings)` serves that store; `forwarded(ip)` is the header a
+`Stack.gateway(**traceability_settings)` serves that store (its client's `flush_scans()` waits
+for the gateway's buffered scan writes); `forwarded(ip)` is the header a
 trusted reverse proxy in front of the gateway would add for a client at `ip`.
 """
 
@@ -64,6 +65,15 @@ class Stack:
         app.dependency_overrides[get_traceability_settings] = lambda: settings
         server = ThreadedServer(app).start()
         client = httpx.Client(base_url=server.url, timeout=60.0)
+
+        def flush_scans() -> None:
+            """Wait until the gateway's buffered scans are in the database (they take up to
+            the flush interval): what reads the database directly must not race them."""
+            runtime = getattr(app.state, "traceability_runtime", None)
+            if runtime is not None:
+                runtime.scan_log(app.state.services.store.engine).flush()
+
+        client.flush_scans = flush_scans  # type: ignore[attr-defined]
         self.servers.append((server, client))
         return client
 
