@@ -68,6 +68,13 @@ def register(app: typer.Typer) -> None:
         if not settings.redis_url:
             fail("--workers > 1 needs ZHENZHI_REDIS_URL: the processes share request nonces "
                  "and rate limits there")
+        if not os.environ.get("ZHENZHI_SCAN_SALT"):
+            # Each process would draw its own salt, and one client would count as several to
+            # the clone and risk rules, which count distinct clients: one salt for this run
+            # (set ZHENZHI_SCAN_SALT to keep it across restarts).
+            import secrets
+
+            os.environ["ZHENZHI_SCAN_SALT"] = secrets.token_hex(16)
         if settings.migrate_on_start:
             # Once, here, before the processes start: concurrent migrations would race.
             from ledger.store.store import Store
