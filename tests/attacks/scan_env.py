@@ -82,13 +82,18 @@ class Stack:
         return [e for e in lot.items if e not in self.scenario.journey.sold]
 
 
-def played_stack(w3: Any, deployment: Any, tmp: Path) -> Iterator[Stack]:
+def played_stack(w3: Any, deployment: Any, tmp: Path, *, days_later: int) -> Iterator[Stack]:
+    """Play the journey `days_later` days after the demo's start: lot numbers carry the
+    production date, and every module playing onto the session chain needs lots of its own
+    (tests/integration/verifier plays days 0 and 40)."""
+    from ledger.demo.journey import _START_MS, build_journey
     from ledger.store.store import Store
 
     url = f"sqlite:///{tmp / 'store.db'}"
     store = Store(url)
     store.migrate()
-    sc = Scenario(w3, deployment, store, admin_key=anvil_dev_key(0), seed=16)
+    journey = build_journey(days_later, start_ms=_START_MS + days_later * 86_400_000)
+    sc = Scenario(w3, deployment, store, admin_key=anvil_dev_key(0), journey=journey)
     sc.admin.reset_nonce()  # other modules may have sent from the dev account
     sc.play()
     manifest = tmp / "deployment.json"

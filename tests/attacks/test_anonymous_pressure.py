@@ -23,7 +23,8 @@ pytestmark = pytest.mark.chain
 
 @pytest.fixture(scope="module")
 def stack(w3, deployment, tmp_path_factory) -> Iterator[Stack]:
-    yield from played_stack(w3, deployment, tmp_path_factory.mktemp("anonymous-pressure"))
+    yield from played_stack(w3, deployment, tmp_path_factory.mktemp("anonymous-pressure"),
+                            days_later=80)
 
 
 @pytest.fixture(scope="module")

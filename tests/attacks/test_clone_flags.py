@@ -28,7 +28,8 @@ pytestmark = pytest.mark.chain
 
 @pytest.fixture(scope="module")
 def stack(w3, deployment, tmp_path_factory) -> Iterator[Stack]:
-    yield from played_stack(w3, deployment, tmp_path_factory.mktemp("clone-flags"))
+    yield from played_stack(w3, deployment, tmp_path_factory.mktemp("clone-flags"),
+                            days_later=60)
 
 
 def test_the_test_addresses_are_where_the_tests_say() -> None:

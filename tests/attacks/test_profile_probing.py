@@ -19,7 +19,8 @@ pytestmark = pytest.mark.chain
 
 @pytest.fixture(scope="module")
 def stack(w3, deployment, tmp_path_factory) -> Iterator[Stack]:
-    yield from played_stack(w3, deployment, tmp_path_factory.mktemp("profile-probing"))
+    yield from played_stack(w3, deployment, tmp_path_factory.mktemp("profile-probing"),
+                            days_later=100)
 
 
 def _profile_path(epc: str) -> str:
