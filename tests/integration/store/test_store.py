@@ -76,7 +76,7 @@ def test_migrate_from_empty_matches_the_tables(store_url: str) -> None:
         assert s.schema_revision() is None
         s.migrate()
         s.migrate()  # idempotent
-        assert s.schema_revision() == "0004_complaint_clients"
+        assert s.schema_revision() == "0004_public_clients"
         with s.engine.connect() as conn:
             diffs = compare_metadata(MigrationContext.configure(conn), t.metadata)
         assert diffs == []
@@ -84,7 +84,8 @@ def test_migrate_from_empty_matches_the_tables(store_url: str) -> None:
         s.close()
 
 
-def test_migration_0004_keeps_complaints_and_gives_them_a_client_hash(store: Store) -> None:
+def test_migration_0004_keeps_complaints_and_scans_and_clears_declared_regions(
+        store: Store) -> None:
     from sqlalchemy import insert, select
 
     store.migrate("0003")
@@ -92,11 +93,16 @@ def test_migration_0004_keeps_complaints_and_gives_them_a_client_hash(store: Sto
         # Only the columns revision 0003 has.
         conn.execute(insert(t.complaints).values(gtin="09421902960055", serial="S1",
                                                  text="other\nold", created_ms=1))
+        conn.execute(insert(t.scans).values(gtin="09421902960055", serial="S1", scanned_ms=2,
+                                            region="CN-31", client_hash=b"h" * 32))
     store.migrate()
-    assert store.schema_revision() == "0004_complaint_clients"
+    assert store.schema_revision() == "0004_public_clients"
     with store.engine.connect() as conn:
         rows = conn.execute(select(t.complaints.c.text, t.complaints.c.client_hash)).all()
-    assert [tuple(r) for r in rows] == [("other\nold", None)]
+        assert [tuple(r) for r in rows] == [("other\nold", None)]
+        scans = conn.execute(select(t.scans.c.scanned_ms, t.scans.c.region,
+                                    t.scans.c.client_hash)).all()
+        assert [tuple(r) for r in scans] == [(2, None, b"h" * 32)]
     store.migrate("0003")
     with store.engine.connect() as conn:
         assert conn.execute(select(t.complaints.c.text)).scalar_one() == "other\nold"

@@ -1,18 +1,24 @@
-"""Complaints remember who filed them, as the salted client hash scans already keep.
+"""Public clients as the server observes them: complaints remember who filed them (the salted
+client hash scans already keep), and scans forget the regions clients declared.
 
-Revision ID: 0004_complaint_clients
+Revision ID: 0004_public_clients
 Revises: 0003
 Create Date: 2026-12-05
 
 The customs risk rules count complaints per distinct client (capped per client), so one
 address cannot move an enterprise's complaint rate. A complaint filed before this revision has
 no hash and counts as a client of its own. Never the address: a salted hash, like `scans`.
+
+Until now a scan's region was whatever the client sent (`?region=`, `X-Client-Region`); the
+clone rules now read it as the country the gateway observed. Declared regions are worthless
+as that, and kept they would go on flagging items for the rules' 30-day window: they are
+cleared (the scans stay, with no place). Downgrade cannot bring them back.
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_complaint_clients"
+revision = "0004_public_clients"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
@@ -20,6 +26,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("complaints", sa.Column("client_hash", sa.LargeBinary(length=32), nullable=True))
+    op.execute("UPDATE scans SET region = NULL WHERE region IS NOT NULL")
 
 
 def downgrade() -> None:
