@@ -38,7 +38,8 @@ def register(app: typer.Typer) -> None:
         """Serve the gateway (EPCIS 2.0 REST binding + extensions) with uvicorn.
 
         Configuration comes from ZHENZHI_* variables (see gateway/README.md): database URL,
-        RPC URL, deployment manifest, anchoring key, limits.
+        RPC URL, deployment manifest, anchoring key, limits. uvicorn's proxy headers are off:
+        behind a reverse proxy, name it in ZHENZHI_TRUSTED_PROXIES.
         """
         import os
 
@@ -56,7 +57,8 @@ def register(app: typer.Typer) -> None:
             fail(f"bad gateway settings: {exc}")
         if workers == 1:
             uvicorn.run(create_app(settings, freeze_heap=True), host=host, port=port,
-                        log_level=log_level, access_log=access_log, workers=1)
+                        log_level=log_level, access_log=access_log, workers=1,
+                        proxy_headers=False)
             return
         # Several processes, each a whole gateway (store, committer, chain view): the store's
         # write lock orders their commits, and its nonce and capture checks run inside the
@@ -66,6 +68,13 @@ def register(app: typer.Typer) -> None:
         if not settings.redis_url:
             fail("--workers > 1 needs ZHENZHI_REDIS_URL: the processes share request nonces "
                  "and rate limits there")
+        if not os.environ.get("ZHENZHI_SCAN_SALT"):
+            # Each process would draw its own salt, and one client would count as several to
+            # the clone and risk rules, which count distinct clients: one salt for this run
+            # (set ZHENZHI_SCAN_SALT to keep it across restarts).
+            import secrets
+
+            os.environ["ZHENZHI_SCAN_SALT"] = secrets.token_hex(16)
         if settings.migrate_on_start:
             # Once, here, before the processes start: concurrent migrations would race.
             from ledger.store.store import Store
@@ -80,7 +89,8 @@ def register(app: typer.Typer) -> None:
         if anchor is not None:
             os.environ["ZHENZHI_RUN_ANCHOR_WORKER"] = "true" if anchor else "false"
         uvicorn.run("gateway.app:served_app", factory=True, host=host, port=port,
-                    log_level=log_level, access_log=access_log, workers=workers)
+                    log_level=log_level, access_log=access_log, workers=workers,
+                    proxy_headers=False)
 
     @app.command("capture")
     def capture_cmd(

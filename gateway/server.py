@@ -31,7 +31,10 @@ class ThreadedServer:
         self.url = f"http://{host}:{port}"
         self.start_timeout = start_timeout
         config = uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                access_log=False, lifespan="on")
+                                access_log=False, lifespan="on",
+                                # Client addresses come from gateway.client (trusted proxies
+                                # only), never from uvicorn's trust of 127.0.0.1.
+                                proxy_headers=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name=f"gateway:{port}",
                                        daemon=True)

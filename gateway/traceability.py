@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway.deps import SettingsDep
 from ledger.errors import LedgerError
@@ -66,8 +66,28 @@ class TraceabilitySettings(BaseSettings):
     # own scans are added as they happen): scans through other gateway processes reach the
     # clone rules here within this many seconds plus their flush interval.
     scan_history_max_staleness_s: float = Field(default=1.0, ge=0, le=60)
-    # Scan records keep a salted hash of the client address, never the address.
+    # Scan records and complaints keep a salted hash of the client address, never the
+    # address. Set it (one value for every gateway process, kept across restarts) so one
+    # client is one client to the clone and risk rules.
     scan_salt: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_hex(16)))
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated,
+    # e.g. "10.0.0.0/8,127.0.0.1"). Empty: the connection's peer is the client.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="reverse proxies whose X-Forwarded-For is believed")
+    # Customs risk: complaints and scans count once per client and item, and at most this many
+    # items per client, so one address cannot move an enterprise's complaint rate.
+    complaint_cap_per_client: int = Field(default=3, ge=1)
+    scan_cap_per_client: int = Field(default=20, ge=1)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v.strip()]
+        from gateway.client import TrustedProxies
+
+        TrustedProxies(value)  # refuses what is not an address or network
+        return tuple(str(v).strip() for v in value)
 
 
 def _settings_from_env() -> TraceabilitySettings:
@@ -148,6 +168,21 @@ class TraceabilityRuntime:
     _evidence: Any = None
     _scan_log: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _proxies: Any = None
+    _geo: Any = None
+
+    def client(self, request: Request) -> Any:
+        """The `gateway.client.ClientIdentity` of a public request: its address as the server
+        observes it (through trusted proxies only) and that address's country."""
+        from gateway.client import ClientIdentity, TrustedProxies, client_address, forwarded_for
+        from ledger.runtime.geo import Geolocator
+
+        if self._proxies is None:
+            self._proxies = TrustedProxies(self.settings.trusted_proxies)
+            self._geo = Geolocator()
+        peer = request.client.host if request.client else None
+        address = client_address(peer, forwarded_for(request), self._proxies)
+        return ClientIdentity(address, self._geo.country(address))
 
     def evidence(self, services: Any) -> Any:
         """The resolver's `ledger.evidence.item.EvidenceCache` over the services' store (built

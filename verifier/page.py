@@ -127,7 +127,6 @@ def render_page(verdict: Verdict, bundle: Bundle | None, profile: Any, lang: str
         categories="\n".join(f'<option value="{c}">{escape(t["complaint.cat." + c])}</option>'
                              for c in _COMPLAINT_CATEGORIES),
         complaint_message=escape(t["complaint.message"]),
-        complaint_contact=escape(t["complaint.contact"]),
         complaint_submit=escape(t["complaint.submit"]),
         checked=escape(t["checked"].format(chain=verdict.chain_id, block=verdict.block_number)),
     )

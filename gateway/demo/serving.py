@@ -70,7 +70,11 @@ def _gateway(var: Path, rpc_url: str, manifest: Path, keyring: Keyring, host: st
         anchor_passphrase=keyring.passphrase, anchor_interval_s=0.5, public_url=base)
     app = create_app(settings)
     # Labels encode this gateway's resolver, so a phone on this machine's network can scan.
-    app.state.traceability_settings = TraceabilitySettings(resolver_base_url=base)
+    # The demo's consumers reach it from loopback with the X-Forwarded-For of a public address
+    # in their city (a stand-in for a reverse proxy): demo only, a real gateway trusts only
+    # the proxies it is configured with.
+    app.state.traceability_settings = TraceabilitySettings(
+        resolver_base_url=base, trusted_proxies=("127.0.0.1", "::1"))
     server = ThreadedServer(app, host=host, port=port).start()
     try:
         yield server

@@ -52,9 +52,14 @@ CONSIGNMENTS = (
     ConsignmentPlan("CN-NS-2025-000103", 103, 23),
 )
 
-# Where consumers scan from (ISO 3166-2): the buyer in Guangzhou; the clone's three cities.
-BUYER_REGION = "CN-GD"
-CLONE_REGIONS = (("CN-SH", "Shanghai"), ("CN-BJ", "Beijing"), ("CN-SC", "Chengdu"))
+# Where consumers scan from: a public address in each place, sent as the X-Forwarded-For of the
+# demo's gateway, which trusts its loopback "proxy" (the gateway places a client by its address,
+# at country level). The buyer in Guangzhou; the copied code on fakes sold in three other
+# countries: four countries within days after one sale is a clone.
+BUYER_IP = "116.228.0.1"  # CN
+CLONE_IPS = (("203.116.0.1", "Singapore"), ("175.136.0.1", "Kuala Lumpur"),
+             ("1.46.0.1", "Bangkok"))
+RECALL_SCAN_IP = "124.65.0.1"  # CN
 RECALL_NOTICE = ("Precautionary recall: Kōwhai Stage 2 lot {lot}. A supplier reported a "
                  "packaging seal defect; do not feed, return for a refund.")
 
@@ -431,12 +436,13 @@ class Player:
 
     # --- consumers ----------------------------------------------------------------------
 
-    def scan(self, epc: str, region: str) -> str:
-        """A consumer's phone opening the Digital Link: the page's verdict."""
+    def scan(self, epc: str, ip: str) -> str:
+        """A consumer's phone at address `ip` opening the Digital Link (through the demo
+        gateway's trusted loopback proxy): the page's verdict."""
         gtin, serial = _gtin_serial(epc)
         response = self.http.get(f"/01/{gtin}/21/{quote(serial, safe='')}",
-                                 params={"region": region},
-                                 headers={"Accept": "text/html", "Accept-Language": "zh-CN,en"})
+                                 headers={"Accept": "text/html", "Accept-Language": "zh-CN,en",
+                                          "X-Forwarded-For": ip})
         page = expect_ok(response, f"scan {epc}").text
         m = _VERDICT.search(page)
         if m is None:
@@ -444,11 +450,11 @@ class Player:
         self.counts["scans"] += 1
         return m.group(1)
 
-    def complain(self, epc: str, category: str, message: str) -> None:
+    def complain(self, epc: str, category: str, message: str, ip: str) -> None:
         gtin, serial = _gtin_serial(epc)
         response = self.http.post("/complaints", json={
             "code": f"https://id.gs1.org/01/{gtin}/21/{serial}", "category": category,
-            "message": message})
+            "message": message}, headers={"X-Forwarded-For": ip})
         expect_ok(response, "POST /complaints")
         self.counts["complaints"] += 1
 
@@ -498,15 +504,15 @@ def play(player: Player, *, wait_anchored: Callable[[], None]) -> DemoResult:
     wait_anchored()
     step("anchoring: every capture is in a Merkle root on TraceAnchor")
     verdicts: dict[str, str] = {}
-    verdicts["genuine"] = player.scan(genuine, BUYER_REGION)
+    verdicts["genuine"] = player.scan(genuine, BUYER_IP)
     step(f"consumer (Guangzhou) scans a genuine can: {verdicts['genuine']}")
-    player.scan(cloned, BUYER_REGION)
-    for region, city in CLONE_REGIONS:
-        verdicts["clone"] = player.scan(cloned, region)
+    player.scan(cloned, BUYER_IP)
+    for ip, city in CLONE_IPS:
+        verdicts["clone"] = player.scan(cloned, ip)
         player.complain(cloned, "counterfeit",
                         f"Bought in {city}; the seller's tin looks different and the code says "
-                        "it was already sold to someone else.")
-    step(f"the same code, copied, scanned in {', '.join(c for _, c in CLONE_REGIONS)}: "
+                        "it was already sold to someone else.", ip)
+    step(f"the same code, copied, scanned in {', '.join(c for _, c in CLONE_IPS)}: "
          f"{verdicts['clone']} (3 complaints filed)")
 
     import hashlib
@@ -520,8 +526,9 @@ def play(player: Player, *, wait_anchored: Callable[[], None]) -> DemoResult:
     # (ChainView.max_staleness): a scan right after the recall's block could still see the lot
     # active. A consumer is never that fast; the demo waits as long.
     time.sleep(2 * 0.25)
-    verdicts["recalled"] = player.scan(recalled, "CN-ZJ")
-    player.complain(recalled, "quality", "The seal under the lid was broken when opened.")
+    verdicts["recalled"] = player.scan(recalled, RECALL_SCAN_IP)
+    player.complain(recalled, "quality", "The seal under the lid was broken when opened.",
+                    RECALL_SCAN_IP)
     step(f"consumer (Hangzhou) scans a can of the recalled lot: {verdicts['recalled']}")
     player.chain.set_grade(player.tx["regulator"], player.parties["manufacturer"].org, "C")
     step("regulator downgrades the brand's credit grade A → C after the recall and complaints")

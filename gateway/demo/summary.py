@@ -40,7 +40,7 @@ def print_summary(console: Any, result: DemoResult, base: str, var: Path) -> Non
          f"{items['genuine']['verdict']}: its journey NZ → Nansha customs → bonded warehouse → "
          "sale, and every check the verifier made"),
         ("cloned code", base + items["clone"]["path"],
-         f"{items['clone']['verdict']}: the same code scanned in 4 regions after its sale"),
+         f"{items['clone']['verdict']}: the same code scanned in 4 countries after its sale"),
         ("recalled can", base + items["recalled"]["path"],
          f"{items['recalled']['verdict']}: the recall banner for its lot"),
         ("console", base + "/console",

@@ -5,15 +5,22 @@
                        regulators: all
 
 Filing needs no account: the per-client token bucket (shared through Redis when configured)
-and the text limit are what keep the endpoint from being flooded.
+and the text limit are what keep the endpoint from being flooded. The client is kept only as a
+salted hash, so the risk rules count clients, not complaints (`ComplaintBook.counts`).
+
+Cross-site posts are refused (403 `cross-site-request`): the consumer page's form is plain HTML,
+so without this any site could make its visitors' browsers file complaints. A browser says where
+a request comes from (`Sec-Fetch-Site`, `Origin`); a request that names another site is
+refused, one that names none (a script, curl) is not a cross-site request. Behind a proxy that
+terminates TLS, set ZHENZHI_PUBLIC_URL so the site's own origin is known. After a form post the
+browser goes back to the item's page, a path on this site built from the parsed code.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Annotated, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
@@ -23,12 +30,12 @@ from gateway.auth import Access, MemberDep
 from gateway.deps import ServicesDep
 from gateway.problems import problem_responses
 from gateway.traceability import RuntimeDep
-from ledger.errors import InvalidInputError
+from ledger.errors import AuthorizationError, InvalidInputError
 from ledger.proofs.codes import validate_gtin14, validate_lot
 from ledger.runtime.ratelimit import limit
 from ledger.trade.complaints import CATEGORIES, ComplaintBook, InvalidComplaintError
 
-__all__ = ["client_key", "parse_code", "router"]
+__all__ = ["CrossSiteRequestError", "item_path", "parse_code", "refuse_cross_site", "router"]
 
 router = APIRouter(tags=["Complaints"])
 
@@ -50,10 +57,36 @@ _BODY = {
 }
 
 
-def client_key(request: Request) -> str:
-    """The rate-limit key of the client: its address, hashed (keys may sit in Redis)."""
-    host = request.client.host if request.client else "unknown"
-    return hashlib.sha256(host.encode()).hexdigest()[:32]
+class CrossSiteRequestError(AuthorizationError):
+    slug = "cross-site-request"
+    title = "Request from another site"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def refuse_cross_site(request: Request, public_url: str | None) -> None:
+    """Raise `CrossSiteRequestError` if the browser says the request comes from another site."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site.lower() not in ("same-origin", "none"):
+        raise CrossSiteRequestError("complaints are filed from this site's own pages",
+                                    secFetchSite=fetch_site[:40])
+    origin = request.headers.get("origin")
+    if origin is not None:
+        own = {_origin(str(request.base_url))} | ({_origin(public_url)} if public_url else set())
+        if origin.strip().lower() not in own:
+            raise CrossSiteRequestError("complaints are filed from this site's own pages",
+                                        origin=origin[:200])
+
+
+def item_path(gtin: str, serial: str | None, lot: str | None) -> str:
+    """The item's page on this site, from parsed (validated) parts, each one path segment."""
+    if serial is None:
+        return "/"
+    return (f"/01/{gtin}" + (f"/10/{quote(lot, safe='')}" if lot else "")
+            + f"/21/{quote(serial, safe='')}")
 
 
 def gtin14(text: str) -> str:
@@ -89,11 +122,13 @@ def parse_code(code: str) -> tuple[str, str | None, str | None]:
 @router.post("/complaints", status_code=201, summary="File a complaint about an item code",
              openapi_extra={"requestBody": _BODY},
              responses={303: {"description": "form posts: back to the item page"},
-                        **problem_responses(400, 413, 415, 429)})
+                        **problem_responses(400, 403, 413, 415, 429)})
 async def file_complaint(request: Request, services: ServicesDep, runtime: RuntimeDep) -> Any:
     """No account needed. Rate-limited per client (429 with Retry-After) and size-limited."""
     settings = runtime.settings
-    limit(runtime.complaints, client_key(request))
+    refuse_cross_site(request, services.settings.public_url)
+    identity = runtime.client(request)
+    limit(runtime.complaints, identity.key)
     raw = await request.body()
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     is_form = kind == "application/x-www-form-urlencoded"
@@ -124,11 +159,15 @@ async def file_complaint(request: Request, services: ServicesDep, runtime: Runti
         raise InvalidComplaintError("category must be a string", field="category")
     gtin, serial, lot = parse_code(code)
     book = ComplaintBook(services.store.engine)
-    complaint = await run_in_threadpool(book.file, gtin, serial, lot, message, category=category,
-                                        max_chars=settings.complaint_max_chars)
+    complaint = await run_in_threadpool(
+        book.file, gtin, serial, lot, message, category=category,
+        max_chars=settings.complaint_max_chars,
+        client_hash=identity.salted_hash(settings.scan_salt.get_secret_value()))
     if is_form:
-        back = urlsplit(code).path or "/"
-        return RedirectResponse(f"{back}?complaint={complaint.id}", status_code=303)
+        # Never the raw `code`: "https://x//evil.example/…" has the path "//evil.example/…",
+        # which a browser reads as another host.
+        return RedirectResponse(f"{item_path(gtin, serial, lot)}?complaint={complaint.id}",
+                                status_code=303)
     return {"id": complaint.id, "gtin": gtin, "serial": serial, "lot": lot,
             "category": complaint.category, "status": complaint.status}
 

@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from gateway.deps import get_services
 from gateway.problems import problem_responses
 from gateway.services import Services
-from gateway.traceability import RuntimeDep
+from gateway.traceability import RuntimeDep, TraceabilityRuntime
 from ledger.errors import AuthorizationError
 from ledger.trade.console import STAGE_ORDER, ConsoleData, console_data
 
@@ -40,10 +40,19 @@ class ConsoleLoopbackOnlyError(AuthorizationError):
     title = "The console is served to this machine only"
 
 
-def _is_loopback(request: Request) -> bool:
-    host = request.client.host if request.client else ""
+_FORWARDING = ("x-forwarded-for", "forwarded", "x-real-ip")
+
+
+def _is_loopback(request: Request, runtime: TraceabilityRuntime) -> bool:
+    """True if the client, as `gateway.client` observes it, is this machine. A loopback peer
+    that relays someone else's request (a reverse proxy on this host that is not in
+    ZHENZHI_TRUSTED_PROXIES, since uvicorn's proxy headers are off) is not."""
+    peer = request.client.host if request.client else ""
+    address = runtime.client(request).address
+    if address == peer and any(h in request.headers for h in _FORWARDING):
+        return False
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(address).is_loopback
     except ValueError:
         return False  # a name, not an address (Starlette's TestClient says "testclient")
 
@@ -52,7 +61,7 @@ def _is_loopback(request: Request) -> bool:
             response_class=HTMLResponse,
             responses={200: {"content": {"text/html": {}}}, **problem_responses(403)})
 async def console(request: Request, runtime: RuntimeDep) -> HTMLResponse:
-    if not _is_loopback(request):
+    if not _is_loopback(request, runtime):
         raise ConsoleLoopbackOnlyError(
             "the console shows members' complaint and risk records; it is served to loopback "
             "clients only")

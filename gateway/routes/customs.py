@@ -85,7 +85,9 @@ def risk(consignment: ConsignmentId, body: RiskRequest, viewer: MemberDep,
         event_ids=tuple(parse_event_id(e) for e in body.eventIds))
     services.chain_view.sync()
     facts = gather_facts(declaration, chain=runtime.chain(services.chain_view),
-                         engine=services.store.engine)
+                         engine=services.store.engine,
+                         complaint_cap=runtime.settings.complaint_cap_per_client,
+                         scan_cap=runtime.settings.scan_cap_per_client)
     result = assess(facts, rules).to_json()
     result["consignment"] = consignment
     result["consignmentKey"] = "0x" + consignment_key(consignment).hex()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from starlette.concurrency import run_in_threadpool
 
 from gateway.auth import Access, MemberDep
@@ -24,6 +24,7 @@ from gateway.routes.resolver import _customs_decision, assemble, profile_of
 from gateway.traceability import RuntimeDep
 from ledger.epcis.gs1 import DigitalLink
 from ledger.errors import AuthorizationError
+from ledger.runtime.ratelimit import limit
 from ledger.store.trace import Tracer
 
 __all__ = ["router"]
@@ -60,16 +61,20 @@ def _link(gtin: str, serial: str) -> DigitalLink:
 
 
 @router.get("/items/{gtin}/{serial}/profile", summary="Consumer profile of an item (public)",
-            responses=problem_responses(400))
-async def item_profile(gtin: Gtin, serial: Serial, services: ServicesDep,
+            responses=problem_responses(400, 429))
+async def item_profile(request: Request, gtin: Gtin, serial: Serial, services: ServicesDep,
                        runtime: RuntimeDep) -> dict[str, Any]:
+    """Product, origin and journey milestones up to the shelf; not whether the item was sold
+    (`ledger.trade.profile.SALE_FIELDS`: the consumer page shows that). Rate-limited per
+    client with the same bucket as resolutions, so probing codes costs the same either way."""
+    limit(runtime.scans, runtime.client(request).key)
     link = _link(gtin, serial)
 
     def work() -> dict[str, Any]:
         bundle = assemble(services, runtime, link, source=None, scans=[])
         profile = profile_of(services, runtime, link, bundle,
                              customs_decision=_customs_decision(services, bundle))
-        return dict(profile.to_json())
+        return dict(profile.public_json())
 
     return await run_in_threadpool(work)
 

@@ -10,9 +10,11 @@
 - `?linkType=all` gets the RFC 9264 linkset (`application/linkset+json`); `?linkType=<type>`
   redirects (307) to that link.
 
-Each page or bundle resolution is recorded as a scan (coarse region only: `?region=CN-31`, or
-the `X-Client-Region` header a proxy with GeoIP may set) for the clone rules. Resolutions are
-rate-limited per client, so a script cannot flood an item's scan history.
+Each page or bundle resolution is recorded as a scan for the clone rules, with what the server
+observes only (`gateway.client`): the client's country from its address (offline table,
+`ledger.runtime.geo`) and a salted hash of the address, never anything the client says about
+itself (`?region=` and `X-Client-Region` are ignored). Resolutions are rate-limited per client,
+so a script cannot flood an item's scan history.
 
 Speed: the bundle is assembled once per store version (`ledger.evidence.item.EvidenceCache`;
 new captures and anchors show within 0.25 s) and its JSON encoded once; scans go through a
@@ -34,14 +36,13 @@ from starlette.concurrency import run_in_threadpool
 from gateway.deps import ServicesDep
 from gateway.problems import problem_responses
 from gateway.responses import OrjsonResponse
-from gateway.routes.complaints import client_key
 from gateway.traceability import RuntimeDep, TraceabilityRuntime
 from ledger.epcis.gs1 import DigitalLink
 from ledger.errors import NotFoundError
-from ledger.evidence import item as item_evidence
 from ledger.evidence.item import ItemEvidence
 from ledger.proofs.bundle import Bundle, ChainRef, ScanRecord
 from ledger.runtime.ratelimit import limit
+from ledger.store.scan_log import scan_pseudonym
 from ledger.trade.profile import ProfileEvent, consumer_profile
 from verifier.page import quality_values
 
@@ -70,7 +71,6 @@ Gtin = Annotated[str, Path(pattern=r"^[0-9]{8,14}$", description="GTIN-8/12/13/1
 Segment = Annotated[str, Path(min_length=1, max_length=20)]
 LinkType = Annotated[str | None, Query(alias="linkType", max_length=80,
                                        description="`all` for the linkset, or one link type")]
-Region = Annotated[str | None, Query(max_length=10, description="ISO 3166 region, e.g. CN-31")]
 
 
 def _wants_json(request: Request) -> bool:
@@ -144,7 +144,8 @@ def _cached_json(services: Any, runtime: TraceabilityRuntime, link: DigitalLink,
         # thread and back; a networked database is read off the loop.
         history = scan_log.history(gtin14, serial)
     now_ms = int(time.time() * 1000)
-    scans = [*history, ScanRecord(now_ms // 1000, region or "unknown")]
+    scans = [*history, ScanRecord(now_ms // 1000, region or "unknown",
+                                  scan_pseudonym(client, gtin14, serial))]
     scan_log.record(gtin14, serial, region=region, client_hash=client, now_ms=now_ms)
     chain = ChainRef(view.chain_id, view.contracts, block)
     return Response(item.dumps(chain=chain, scans=scans, source=base),
@@ -192,8 +193,7 @@ def _customs_decision(services: Any, bundle: Bundle) -> str | None:
 
 
 async def _resolve(request: Request, services: Any, runtime: TraceabilityRuntime, gtin: str,
-                   serial: str, lot: str | None, link_type: str | None,
-                   region: str | None) -> Response:
+                   serial: str, lot: str | None, link_type: str | None) -> Response:
     path = f"/01/{gtin}" + (f"/10/{quote(lot, safe='')}" if lot else "") + \
         f"/21/{quote(serial, safe='')}"
     link = DigitalLink.parse("https://id.gs1.org" + path)
@@ -210,11 +210,11 @@ async def _resolve(request: Request, services: Any, runtime: TraceabilityRuntime
             raise UnknownLinkTypeError(f"no {link_type} link for this item", linkType=link_type)
         return RedirectResponse(targets[0]["href"], status_code=307)
 
-    region = item_evidence.normalise_region(region or request.headers.get("x-client-region"))
-    who = client_key(request)
-    limit(runtime.scans, who)
+    identity = runtime.client(request)
+    region = identity.country
+    limit(runtime.scans, identity.key)
     wants_json = _wants_json(request)
-    client = item_evidence.client_hash(who, runtime.settings.scan_salt.get_secret_value())
+    client = identity.salted_hash(runtime.settings.scan_salt.get_secret_value())
 
     if wants_json:
         # Served from memory on the event loop when nothing needs reading: the thread hop
@@ -231,7 +231,8 @@ async def _resolve(request: Request, services: Any, runtime: TraceabilityRuntime
         now_ms = int(time.time() * 1000)
         # This scan is part of the history it is served with (and judged by): the copy scanned
         # in one region too many learns it now, not at the next scan somewhere else.
-        scans = [*history, ScanRecord(now_ms // 1000, region or "unknown")]
+        scans = [*history, ScanRecord(now_ms // 1000, region or "unknown",
+                                      scan_pseudonym(client, gtin14, serial))]
         if wants_json:
             scan_log.record(gtin14, serial, region=region, client_hash=client, now_ms=now_ms)
             return Response(item.dumps(chain=chain, scans=scans, source=base),
@@ -258,14 +259,13 @@ async def _resolve(request: Request, services: Any, runtime: TraceabilityRuntime
 @router.get("/01/{gtin}/21/{serial}", summary="Resolve an item's Digital Link",
             response_class=Response, responses=_RESPONSES)
 async def resolve_item(request: Request, gtin: Gtin, serial: Segment, services: ServicesDep,
-                       runtime: RuntimeDep, link_type: LinkType = None,
-                       region: Region = None) -> Response:
-    return await _resolve(request, services, runtime, gtin, serial, None, link_type, region)
+                       runtime: RuntimeDep, link_type: LinkType = None) -> Response:
+    return await _resolve(request, services, runtime, gtin, serial, None, link_type)
 
 
 @router.get("/01/{gtin}/10/{lot}/21/{serial}", summary="Resolve an item's Digital Link (with lot)",
             response_class=Response, responses=_RESPONSES)
 async def resolve_item_with_lot(request: Request, gtin: Gtin, lot: Segment, serial: Segment,
                                 services: ServicesDep, runtime: RuntimeDep,
-                                link_type: LinkType = None, region: Region = None) -> Response:
-    return await _resolve(request, services, runtime, gtin, serial, lot, link_type, region)
+                                link_type: LinkType = None) -> Response:
+    return await _resolve(request, services, runtime, gtin, serial, lot, link_type)

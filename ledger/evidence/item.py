@@ -6,8 +6,9 @@ both call `assemble`, so a bundle exported for arbitration is the bundle consume
 
 Each piece is a claim the verifier re-checks against the chain (the code proof against the
 lot's codesRoot on CodeRegistry, a customs proof against the decision's eventsRoot on
-CustomsRelease), so nothing here needs to be trusted. Scans are recorded with a coarse region
-only (ISO 3166-1/-2 such as "CN" or "CN-31") and a salted hash of the client, never an address.
+CustomsRelease), so nothing here needs to be trusted. Scans are recorded with the country the
+gateway placed the client in (ISO 3166-1 such as "CN") and a salted hash of the client, never an
+address; a bundle shows each scan's client as a per-item pseudonym.
 
 `EvidenceCache` keeps assembled bundles (and their JSON) for a gateway that serves the same
 items all day; `StoreVersion` tells it when the store changed.
@@ -44,27 +45,17 @@ from ledger.proofs.bundle import (
 from ledger.proofs.capture import events_tree
 from ledger.proofs.codes import codes_tree
 from ledger.runtime.freshness import follow
+from ledger.store.scan_log import scan_pseudonym
 from ledger.store.tables import codes, events, scans
 from ledger.store.trace import Tracer
 
-__all__ = ["REGION_RE", "CustomsIndex", "EvidenceCache", "ItemEvidence", "StoreVersion",
-           "assemble", "customs_evidence", "normalise_region", "record_scan", "registration",
+__all__ = ["CustomsIndex", "EvidenceCache", "ItemEvidence", "StoreVersion",
+           "assemble", "customs_evidence", "record_scan", "registration",
            "scan_count", "scan_history"]
 
-REGION_RE = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 _NI_RE = re.compile(r"^ni:///sha-256;([0-9a-f]{64})\?ver=CBV2\.0$")
 _TREES: OrderedDict[tuple[str, str, int], Any] = OrderedDict()
 _TREES_MAX = 64
-
-
-def normalise_region(region: str | None) -> str | None:
-    if region is None or region == "":
-        return None
-    region = region.strip().upper()
-    if not REGION_RE.match(region):
-        raise InvalidInputError("region is an ISO 3166-1 alpha-2 country or 3166-2 subdivision "
-                                "(e.g. CN or CN-31)", field="region")
-    return region
 
 
 def registration(engine: Engine, gtin14: str, serial: str) -> Registration | None:
@@ -186,12 +177,14 @@ def record_scan(engine: Engine, gtin14: str, serial: str, *, region: str | None,
 
 def scan_history(engine: Engine, gtin14: str, serial: str, *, limit: int = 500) -> list[ScanRecord]:
     """The latest `limit` scans, oldest first (clone rules look at where and when)."""
-    q = (select(scans.c.scanned_ms, scans.c.region)
+    q = (select(scans.c.scanned_ms, scans.c.region, scans.c.client_hash)
          .where(scans.c.gtin == gtin14, scans.c.serial == serial)
          .order_by(scans.c.scanned_ms.desc()).limit(limit))
     with engine.connect() as conn:
         rows = conn.execute(q).all()
-    return [ScanRecord(int(ms) // 1000, region or "unknown") for ms, region in reversed(rows)]
+    return [ScanRecord(int(ms) // 1000, region or "unknown",
+                       scan_pseudonym(bytes(h), gtin14, serial) if h is not None else None)
+            for ms, region, h in reversed(rows)]
 
 
 def scan_count(engine: Engine, gtin14: str, serial: str) -> int:
@@ -317,7 +310,7 @@ class ItemEvidence:
             "chain": {"chainId": chain.chain_id, "blockNumber": chain.block_number,
                       "contracts": dict(chain.contracts)},
             **self._parts,
-            "scans": [{"at": s.at, "region": s.region} for s in scans],
+            "scans": [s.to_json() for s in scans],
         })
 
 

@@ -20,7 +20,7 @@ JSON format, version 1 (`FORMAT`, `VERSION`; bytes are 0x-hex, event ids are ni 
      "events": [{"eventId": "ni:///sha-256;…?ver=CBV2.0", "capture": <index into captures>,
                  "proof": ["0x…"], "event": {EPCIS event}, "context": <@context> | null}],
      "customs": [{"consignment": "0x…(32 bytes)", "eventId": "ni:…", "proof": ["0x…"]}],
-     "scans": [{"at": <unix s>, "region": "CN-31"}]}
+     "scans": [{"at": <unix s>, "region": "CN" | "unknown", "client": "<16 hex>"}]}
 
 `proof` of an event is its path into the capture's signed eventsRoot (leaf
 `capture.event_leaf(id)`); `anchor.proof` is the capture's path into the anchored batch root
@@ -105,7 +105,19 @@ class CustomsEvidence:
 @dataclass(frozen=True, slots=True)
 class ScanRecord:
     at: int  # unix seconds
-    region: str  # e.g. an ISO 3166-2 subdivision such as "CN-31"
+    # Where the gateway saw the client: an ISO 3166-1 country from its address ("unknown" if
+    # the address has none). Bundles written before issue 16 may carry a client-declared
+    # ISO 3166-2 subdivision such as "CN-31".
+    region: str
+    # A pseudonym of the client, the same for its every scan of this item and unrelated across
+    # items (no client can be followed from item to item); None in older bundles.
+    client: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"at": self.at, "region": self.region}
+        if self.client is not None:
+            out["client"] = self.client
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +153,7 @@ class Bundle:
                         "context": e.context} for e in self.events],
             "customs": [{"consignment": _hex(c.consignment), "eventId": _event_id_uri(c.event_id),
                          "proof": [_hex(p) for p in c.proof]} for c in self.customs],
-            "scans": [{"at": s.at, "region": s.region} for s in self.scans],
+            "scans": [s.to_json() for s in self.scans],
         }
 
     def dumps(self, *, indent: int | None = None) -> str:
@@ -271,7 +283,8 @@ def _parse(obj: Any) -> Bundle:
     customs = tuple(CustomsEvidence(_bytes(c["consignment"], 32, "consignment"),
                                     _parse_event_id(c["eventId"]), _proof(c["proof"], "customs.proof"))
                     for c in obj.get("customs") or ())
-    scans = tuple(ScanRecord(_int(s["at"], "scan.at"), str(s.get("region") or ""))
+    scans = tuple(ScanRecord(_int(s["at"], "scan.at"), str(s.get("region") or ""),
+                             str(s["client"]) if isinstance(s.get("client"), str) else None)
                   for s in obj.get("scans") or ())
     return Bundle(
         code=str(obj["code"]),

@@ -19,6 +19,7 @@ they are recorded: scans through another gateway process reach this one's answer
 from __future__ import annotations
 
 import atexit
+import hashlib
 import logging
 import threading
 import time
@@ -33,7 +34,7 @@ from sqlalchemy.engine import Engine
 from ledger.proofs.bundle import ScanRecord
 from ledger.store.tables import scans
 
-__all__ = ["ScanLog"]
+__all__ = ["ScanLog", "scan_pseudonym"]
 
 log = logging.getLogger("zhenzhi.scans")
 
@@ -104,7 +105,7 @@ class ScanLog:
         hit = self._recent.get((gtin, serial))
         if hit is None or self._clock() - hit[0] >= self.max_staleness:
             return None
-        return _records(hit[1], self.limit)
+        return _records(hit[1], self.limit, gtin, serial)
 
     def history(self, gtin: str, serial: str) -> list[ScanRecord]:
         """The latest `limit` scans of the item, oldest first, with this process's unwritten
@@ -140,7 +141,7 @@ class ScanLog:
             if len(self._recent) >= self.max_items:
                 self._recent.clear()
             self._recent[(gtin, serial)] = (loaded_at, rows[-self.limit:])
-        return _records(rows, self.limit)
+        return _records(rows, self.limit, gtin, serial)
 
     def flush(self) -> None:
         """Write everything recorded so far (tests, shutdown)."""
@@ -199,5 +200,14 @@ class ScanLog:
                 conn.execute(insert(scans), [s.row() for s in batch])
 
 
-def _records(rows: list[tuple[int, str | None, bytes | None]], limit: int) -> list[ScanRecord]:
-    return [ScanRecord(ms // 1000, region or "unknown") for ms, region, _ in rows[-limit:]]
+def scan_pseudonym(client_hash: bytes, gtin: str, serial: str) -> str:
+    """The client as a bundle shows it: stable for one item (the clone rules count distinct
+    clients), unlinkable across items (a public bundle must not let anyone follow a phone)."""
+    return hashlib.sha256(client_hash + f"\0{gtin}\0{serial}".encode()).hexdigest()[:16]
+
+
+def _records(rows: list[tuple[int, str | None, bytes | None]], limit: int, gtin: str,
+             serial: str) -> list[ScanRecord]:
+    return [ScanRecord(ms // 1000, region or "unknown",
+                       scan_pseudonym(h, gtin, serial) if h is not None else None)
+            for ms, region, h in rows[-limit:]]

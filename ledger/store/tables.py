@@ -197,6 +197,7 @@ complaints = Table(
     Column("text", Text, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
     Column("status", String(16), nullable=False, server_default="open"),
+    Column("client_hash", LargeBinary(32), nullable=True),  # salted hash, never an address
 )
 
 request_nonces = Table(

@@ -8,8 +8,15 @@ complaint: it is read from the chain (Consortium.gtinOwner) when complaints are 
 counted, so a prefix that changes hands cannot leave complaints with the wrong brand.
 
 Storage: the store's `complaints` table has no category column yet, so the category is the
-first line of `text` (always written by `file`, so a user's message cannot forge it). A contact
-address, if a consumer offers one, is not stored: no account means no personal data to keep.
+first line of `text` (always written by `file`, so a user's message cannot forge it). No contact
+address is asked for or stored: no account means no personal data to keep. Who filed it is
+kept only as the salted client hash scans keep too, so the risk rules can count clients.
+
+Counting for the risk rules (`counts`): anyone can file and scan without an account, so raw
+totals measure the most persistent address, not the public. Only codes the brand issued
+count (a complaint or a scan about a serial that was never issued says nothing about the brand
+and is counted apart); each client counts once per item and for at most a capped number of
+items.
 """
 
 from __future__ import annotations
@@ -20,13 +27,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, union
-from sqlalchemy.engine import Engine
+from sqlalchemy import Table, case, distinct, exists, func, insert, select, union
+from sqlalchemy.engine import Connection, Engine
 
 from ledger.errors import InvalidInputError
-from ledger.store.tables import complaints, scans
+from ledger.store.tables import codes, complaints, scans
 
-__all__ = ["CATEGORIES", "Complaint", "ComplaintBook", "InvalidComplaintError", "clean_text"]
+__all__ = ["CATEGORIES", "Activity", "Complaint", "ComplaintBook", "InvalidComplaintError",
+           "clean_text"]
 
 CATEGORIES = ("counterfeit", "quality", "label", "other")
 
@@ -51,6 +59,16 @@ class Complaint:
         return {"id": self.id, "gtin": self.gtin, "serial": self.serial, "lot": self.lot,
                 "category": self.category, "text": self.text, "createdMs": self.created_ms,
                 "status": self.status}
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """The public's activity about an enterprise's GTINs, as the risk rules count it."""
+
+    complaints: int  # per client: distinct issued codes complained about, capped
+    scans: int  # per client: distinct issued codes scanned, capped
+    unissued_complaints: int  # about codes never issued: rows, apart
+    unissued_scans: int
 
 
 def clean_text(text: str, max_chars: int) -> str:
@@ -79,7 +97,8 @@ class ComplaintBook:
         self._clock = clock
 
     def file(self, gtin: str, serial: str | None, lot: str | None, text: str, *,
-             category: str = "other", max_chars: int = 2000) -> Complaint:
+             category: str = "other", max_chars: int = 2000,
+             client_hash: bytes | None = None) -> Complaint:
         if category not in CATEGORIES:
             raise InvalidComplaintError(f"unknown complaint category {category!r}; one of "
                                         f"{', '.join(CATEGORIES)}", field="category")
@@ -89,7 +108,7 @@ class ComplaintBook:
                 sqlite_begin="IMMEDIATE").begin():
             result = conn.execute(insert(complaints).values(
                 gtin=gtin, serial=serial, lot=lot, text=f"{category}\n{text}", created_ms=now,
-                status="open"))
+                status="open", client_hash=client_hash))
             (new_id,) = result.inserted_primary_key  # type: ignore[misc]
         return Complaint(int(new_id), gtin, serial, lot, category, text, now, "open")
 
@@ -112,14 +131,38 @@ class ComplaintBook:
         with self.engine.connect() as conn:
             return [_row(r) for r in conn.execute(q)]
 
-    def counts(self, gtins: Iterable[str]) -> tuple[int, int]:
-        """(complaints, scans) over the GTINs: the two numbers behind a complaint rate."""
+    def counts(self, gtins: Iterable[str], *, complaint_cap: int = 3,
+               scan_cap: int = 20) -> Activity:
+        """The public's activity over the GTINs: complaints and scans of issued codes, each
+        client counted once per code and for at most `complaint_cap` (`scan_cap`) codes; and,
+        apart, the rows about codes never issued."""
         gtins = list(gtins)
         if not gtins:
-            return 0, 0
+            return Activity(0, 0, 0, 0)
         with self.engine.connect() as conn:
-            n_complaints = conn.execute(select(func.count()).select_from(complaints)
-                                        .where(complaints.c.gtin.in_(gtins))).scalar_one()
-            n_scans = conn.execute(select(func.count()).select_from(scans)
-                                   .where(scans.c.gtin.in_(gtins))).scalar_one()
-        return int(n_complaints), int(n_scans)
+            return Activity(
+                _per_client(conn, complaints, gtins, complaint_cap),
+                _per_client(conn, scans, gtins, scan_cap),
+                _unissued(conn, complaints, gtins), _unissued(conn, scans, gtins))
+
+
+def _issued(table: Table) -> Any:
+    return exists().where(codes.c.gtin == table.c.gtin, codes.c.serial == table.c.serial)
+
+
+def _per_client(conn: Connection, table: Table, gtins: list[str], cap: int) -> int:
+    where = (table.c.gtin.in_(gtins), _issued(table))
+    per_client = (select(func.count(distinct(table.c.serial)).label("n"))
+                  .where(*where, table.c.client_hash.is_not(None))
+                  .group_by(table.c.client_hash).subquery())
+    capped = conn.execute(select(func.coalesce(func.sum(
+        case((per_client.c.n > cap, cap), else_=per_client.c.n)), 0))).scalar_one()
+    # Rows from before clients were recorded: each its own client.
+    anonymous = conn.execute(select(func.count()).select_from(table).where(
+        *where, table.c.client_hash.is_(None))).scalar_one()
+    return int(capped) + int(anonymous)
+
+
+def _unissued(conn: Connection, table: Table, gtins: list[str]) -> int:
+    return int(conn.execute(select(func.count()).select_from(table).where(
+        table.c.gtin.in_(gtins), ~_issued(table))).scalar_one())

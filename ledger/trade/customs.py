@@ -150,9 +150,12 @@ def enterprise_gtins(prefixes: Sequence[str], gtins: Sequence[str]) -> list[str]
     return [g for g in gtins if any(g[1:1 + len(p)] == p for p in prefixes)]
 
 
-def gather_facts(declaration: Declaration, *, chain: Any, engine: Engine) -> RiskFacts:
+def gather_facts(declaration: Declaration, *, chain: Any, engine: Engine,
+                 complaint_cap: int = 3, scan_cap: int = 20) -> RiskFacts:
     """Facts for the risk rules. `chain` is a `ledger.chain.client.Chain` (credit grade, blacklist and
-    the enterprise's company prefixes); the rest comes from the store."""
+    the enterprise's company prefixes); the rest comes from the store. Complaints and scans
+    count only for codes the enterprise issued, once per client and code, and for at most
+    `complaint_cap` (`scan_cap`) codes per client (`ComplaintBook.counts`)."""
     org = declaration.enterprise
     record = chain.organisation(org)
     if record is None:
@@ -160,11 +163,13 @@ def gather_facts(declaration: Declaration, *, chain: Any, engine: Engine) -> Ris
                                      enterprise=_org_hex(org))
     book = ComplaintBook(engine)
     gtins = enterprise_gtins(record.prefixes, book.gtins(with_scans=True))
-    n_complaints, n_scans = book.counts(gtins)
+    activity = book.counts(gtins, complaint_cap=complaint_cap, scan_cap=scan_cap)
     past, failed = inspection_history(engine, org)
     return RiskFacts(
         enterprise=_org_hex(org), credit_grade=record.grade, blacklisted=record.blacklisted,
-        complaint_count=n_complaints, scan_count=n_scans,
+        complaint_count=activity.complaints, scan_count=activity.scans,
+        unissued_complaint_count=activity.unissued_complaints,
+        unissued_scan_count=activity.unissued_scans,
         past_inspections=past, failed_inspections=failed,
         origin_country=declaration.origin_country, category=declaration.category)
 

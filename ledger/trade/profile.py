@@ -20,7 +20,13 @@ from typing import Any
 
 from ledger.chain.roles import bizstep_name
 
-__all__ = ["ConsumerProfile", "ProfileEvent", "consumer_profile"]
+__all__ = ["SALE_FIELDS", "ConsumerProfile", "ProfileEvent", "consumer_profile"]
+
+# What tells whether an item was sold (when, by whom, where it was last, how many events it
+# has): the consumer page shows it to whoever holds the item, as that scan is recorded and
+# judged; the public profile does not, or it would tell a counterfeiter which serials are still
+# unsold and so safest to print on fakes.
+SALE_FIELDS = ("retailer", "saleTime", "lastSeenAt", "eventCount")
 
 _ORIGIN = {"commissioning", "encoding", "creating_class_instance", "assembling", "packing",
            "labelling"}
@@ -78,6 +84,10 @@ class ConsumerProfile:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def public_json(self) -> dict[str, Any]:
+        """The profile without `SALE_FIELDS`: what anyone may read about any code."""
+        return {k: v for k, v in asdict(self).items() if k not in SALE_FIELDS}
 
 
 def _time(event: Mapping[str, Any]) -> float:

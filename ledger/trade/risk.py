@@ -53,8 +53,12 @@ class RiskFacts:
     enterprise: str  # organisation id (GLN/PGLN) of the declaring enterprise
     credit_grade: str | None = None
     blacklisted: bool = False
-    complaint_count: int = 0
+    complaint_count: int = 0  # per client, issued codes only (`ComplaintBook.counts`)
     scan_count: int = 0
+    # About codes the enterprise never issued: counted apart, since anyone can invent a serial.
+    # No v1 rule reads them (fakes of a brand's goods are not the brand's fault).
+    unissued_complaint_count: int = 0
+    unissued_scan_count: int = 0
     past_inspections: int = 0
     failed_inspections: int = 0
     origin_country: str | None = None  # ISO 3166-1 alpha-2
@@ -71,6 +75,8 @@ class RiskFacts:
             "blacklisted": self.blacklisted,
             "complaintCount": self.complaint_count,
             "scanCount": self.scan_count,
+            "unissuedComplaintCount": self.unissued_complaint_count,
+            "unissuedScanCount": self.unissued_scan_count,
             "complaintRate": self.complaint_rate,
             "pastInspections": self.past_inspections,
             "failedInspections": self.failed_inspections,
@@ -88,6 +94,8 @@ _FACT_TYPES: dict[str, frozenset[str]] = {
     "blacklisted": frozenset({"is"}),
     "complaintCount": frozenset({">=", ">", "<=", "<"}),
     "scanCount": frozenset({">=", ">", "<=", "<"}),
+    "unissuedComplaintCount": frozenset({">=", ">", "<=", "<"}),
+    "unissuedScanCount": frozenset({">=", ">", "<=", "<"}),
     "complaintRate": frozenset({">=", ">", "<=", "<"}),
     "pastInspections": frozenset({">=", ">", "<=", "<"}),
     "failedInspections": frozenset({">=", ">", "<=", "<"}),

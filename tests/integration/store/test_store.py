@@ -76,12 +76,39 @@ def test_migrate_from_empty_matches_the_tables(store_url: str) -> None:
         assert s.schema_revision() is None
         s.migrate()
         s.migrate()  # idempotent
-        assert s.schema_revision() == "0004"
+        assert s.schema_revision() == "0005"
         with s.engine.connect() as conn:
             diffs = compare_metadata(MigrationContext.configure(conn), t.metadata)
         assert diffs == []
     finally:
         s.close()
+
+
+def test_migration_0005_keeps_complaints_and_scans_and_clears_declared_regions(
+        store: Store) -> None:
+    from sqlalchemy import insert, select
+
+    store.migrate("0003")
+    with store.engine.begin() as conn:
+        # Only the columns revision 0003 has.
+        conn.execute(insert(t.complaints).values(gtin="09421902960055", serial="S1",
+                                                 text="other\nold", created_ms=1))
+        conn.execute(insert(t.scans).values(gtin="09421902960055", serial="S1", scanned_ms=2,
+                                            region="CN-31", client_hash=b"h" * 32))
+    store.migrate()
+    assert store.schema_revision() == "0005"
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(t.complaints.c.text, t.complaints.c.client_hash)).all()
+        assert [tuple(r) for r in rows] == [("other\nold", None)]
+        scans = conn.execute(select(t.scans.c.scanned_ms, t.scans.c.region,
+                                    t.scans.c.client_hash)).all()
+        assert [tuple(r) for r in scans] == [(2, None, b"h" * 32)]
+    store.migrate("0003")
+    with store.engine.connect() as conn:
+        assert conn.execute(select(t.complaints.c.text)).scalar_one() == "other\nold"
+    store.migrate()
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), t.metadata) == []
 
 
 def _epc_rows(store: Store, key: str) -> set[tuple[bytes, str, str]]:
@@ -106,10 +133,11 @@ def test_migration_0003_rekeys_event_epcs_by_seq_and_back(store: Store) -> None:
     assert history
     store.migrate("0002")
     assert _epc_rows(store, "event_id") == rows
-    store.migrate()
-    assert store.schema_revision() == "0004"
+    store.migrate("0003")
+    assert store.schema_revision() == "0003"
     assert _epc_rows(store, "seq") == rows
     assert store.events_for_epc(child) == history
+    store.migrate()
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), t.metadata) == []
 
@@ -122,7 +150,7 @@ def test_migration_0004_adds_request_nonces_and_takes_them_away(store: Store) ->
     with store.engine.connect() as conn:
         assert "request_nonces" not in inspect(conn).get_table_names()
     store.migrate()
-    assert store.schema_revision() == "0004"
+    assert store.schema_revision() == "0005"
     assert store.first_use_nonce("0xorg:nonce-before-downgrade", 60)  # a fresh table
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), t.metadata) == []

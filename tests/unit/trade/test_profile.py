@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from ledger.trade.profile import ProfileEvent, consumer_profile
+from ledger.trade.profile import SALE_FIELDS, ProfileEvent, consumer_profile
 
 
 def ev(step: str, time: str, loc: str | None = None, **extra) -> dict:
@@ -77,3 +77,10 @@ def test_profile_never_leaks_event_fields_beyond_its_own() -> None:
 def test_empty_journey_gives_an_empty_profile() -> None:
     p = consumer_profile("09506000134352", "X1", [])
     assert p.eventCount == 0 and p.lastSeenAt is None and p.originCountry is None
+
+
+def test_the_public_profile_of_a_sold_and_an_unsold_item_look_alike() -> None:
+    sold = consumer_profile("09506000134352", "X1", JOURNEY).public_json()
+    unsold = consumer_profile("09506000134352", "X1", JOURNEY[:-1]).public_json()
+    assert sold == unsold
+    assert not set(SALE_FIELDS) & sold.keys()

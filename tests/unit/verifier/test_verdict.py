@@ -84,9 +84,22 @@ def test_verdict_is_the_most_severe_meaning(spec: list) -> None:
 DAY = 86_400
 
 
-def test_scans_before_sale_are_not_judged() -> None:
-    scans = [ScanRecord(i, f"CN-{i}") for i in range(20)]
-    assert check_scans(scans, None).outcome is S
+def test_an_unsold_code_scanned_by_the_public_in_many_places_is_a_clone() -> None:
+    # Issue 16: unsold codes used to be skipped, so a serial printed on fakes before its real
+    # twin was sold read GENUINE however often it was scanned.
+    scans = [ScanRecord(i, c, f"c{i}") for i, c in enumerate(["CN", "US", "DE", "FR", "JP"])]
+    c = check_scans(scans, None)
+    assert c.outcome is F and c.fails_as is VerdictKind.SUSPECTED_CLONE
+    assert check_scans(scans[:3], None).outcome is P  # an import journey's few countries
+
+
+def test_unknown_places_are_no_place_and_one_client_is_one_client() -> None:
+    sold = 10
+    nowhere = [ScanRecord(sold + i, "unknown", "c") for i in range(500)]
+    assert check_scans(nowhere + [ScanRecord(sold, "CN", "c")], sold).outcome is P
+    many = [ScanRecord(sold + i, "CN", f"c{i}") for i in range(51)]
+    assert check_scans(many, sold).outcome is F
+    assert check_scans(many[:50], sold).outcome is P
 
 
 def test_many_regions_after_sale_is_a_clone() -> None:
@@ -107,6 +120,7 @@ def test_few_regions_or_regions_spread_over_months_are_fine() -> None:
 
 
 def test_too_many_scans_after_sale_is_a_clone() -> None:
+    # Scans of an older bundle name no client: each counts as a client of its own.
     sold = 5
     scans = [ScanRecord(sold + i, "CN-31") for i in range(51)]
     assert check_scans(scans, sold).outcome is F
