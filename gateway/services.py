@@ -75,7 +75,8 @@ class Services:
             committer = CaptureCommitter(store)
             closers.append(committer.close)
             intake = Intake(store, view, view.domain, max_bytes=settings.max_body_bytes,
-                            max_events=settings.capture_limit, committer=committer)
+                            max_events=settings.capture_limit,
+                            max_depth=settings.max_json_depth, committer=committer)
             services = cls(settings=settings, store=store, chain_view=view, intake=intake,
                            domain=view.domain, _closers=closers)
             services.follow("chain-follower", view.follow)

@@ -44,6 +44,9 @@ class GatewaySettings(BaseSettings):
                                description="most events in one capture (GS1-EPCIS-Capture-Limit)")
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024,
                                 description="largest request body (GS1-EPCIS-Capture-File-Size-Limit)")
+    max_json_depth: int = Field(default=64, ge=2, le=200,
+                                description="deepest nesting of arrays/objects in a JSON body, "
+                                            "checked on the raw bytes before any parser")
     per_page_default: int = Field(default=30, ge=1)
     per_page_max: int = Field(default=1000, ge=1)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.epcis.event_hash import _gs1_key_uri
+from ledger.epcis.json_text import DEFAULT_MAX_JSON_DEPTH, check_json_text
 from ledger.errors import InvalidInputError
 
 __all__ = [
@@ -140,7 +141,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _load(data: bytes | str | dict, max_bytes: int) -> Any:
+def _load(data: bytes | str | dict, max_bytes: int, max_depth: int) -> Any:
     if isinstance(data, dict):
         return data
     if isinstance(data, (bytes, bytearray, memoryview)):
@@ -154,16 +155,24 @@ def _load(data: bytes | str | dict, max_bytes: int) -> Any:
             f"the document is {size} bytes; at most {max_bytes} are accepted",
             size=size, max_bytes=max_bytes)
     try:
+        # Before the parser: it recurses per level, and a lone surrogate parses but cannot be
+        # stored (ledger.epcis.json_text).
+        check_json_text(data, max_depth=max_depth)
+    except InvalidInputError as exc:
+        raise InvalidDocumentError(str(exc), **exc.fields) from None
+    try:
         return json.loads(data, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidDocumentError(f"the document is not valid JSON: {exc}") from exc
 
 
 def parse_document(data: bytes | str | dict, *, max_bytes: int = DEFAULT_MAX_BYTES,
-                   max_events: int = DEFAULT_MAX_EVENTS) -> EPCISDocument:
+                   max_events: int = DEFAULT_MAX_EVENTS,
+                   max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> EPCISDocument:
     """Parse and validate an EPCIS 2.0 capture: an `EPCISDocument`, or one event with @context
-    (the REST binding's `POST /events`), which becomes a document of one."""
-    raw = _load(data, max_bytes)
+    (the REST binding's `POST /events`), which becomes a document of one. JSON text nested
+    deeper than `max_depth` is refused before it is parsed."""
+    raw = _load(data, max_bytes, max_depth)
     if not isinstance(raw, dict):
         raise InvalidDocumentError("an EPCIS document must be a JSON object")
     kind = raw.get("type")

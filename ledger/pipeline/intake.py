@@ -35,6 +35,7 @@ from typing import Any, Literal, Protocol
 from ledger.chain.roles import required_role
 from ledger.epcis.document import InvalidDocumentError, parse_document
 from ledger.epcis.event_hash import event_hashes
+from ledger.epcis.json_text import DEFAULT_MAX_JSON_DEPTH
 from ledger.errors import AuthorizationError, LedgerError
 from ledger.proofs.capture import CaptureSignature, SignedCapture, events_tree
 from ledger.proofs.signing import CaptureDomain, build_signed_capture, signature_from_headers
@@ -116,6 +117,7 @@ class Intake:
 
     def __init__(self, store: CaptureStore, chain_view: SignerAuthority, domain: CaptureDomain,
                  *, max_bytes: int = 2 * 1024 * 1024, max_events: int = 500,
+                 max_depth: int = DEFAULT_MAX_JSON_DEPTH,
                  committer: CaptureSink | None = None) -> None:
         self.store = store
         self.committer = committer
@@ -123,13 +125,15 @@ class Intake:
         self.domain = domain
         self.max_bytes = max_bytes
         self.max_events = max_events
+        self.max_depth = max_depth
 
     # -- the steps, each usable alone ---------------------------------------------------------
 
     def parse(self, document: bytes | str | Mapping[str, Any]) -> Any:
         """Parse and validate an EPCISDocument (the size limit is checked before parsing)."""
         try:
-            doc = parse_document(document, max_bytes=self.max_bytes, max_events=self.max_events)
+            doc = parse_document(document, max_bytes=self.max_bytes, max_events=self.max_events,
+                                 max_depth=self.max_depth)
         except InvalidDocumentError as exc:
             if "max_events" in exc.fields:
                 # Too many events is a limit (413, like GS1-EPCIS-Capture-Limit), not bad input.
