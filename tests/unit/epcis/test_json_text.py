@@ -91,3 +91,4 @@ def test_recursion_limit_stays_restored_after_web3_imports() -> None:
     import web3  # noqa: F401 - py_ecc's raise must not come back
 
     assert sys.getrecursionlimit() == SAFE_RECURSION_LIMIT
+
