@@ -47,6 +47,11 @@ class GatewaySettings(BaseSettings):
     max_json_depth: int = Field(default=64, ge=2, le=200,
                                 description="deepest nesting of arrays/objects in a JSON body, "
                                             "checked on the raw bytes before any parser")
+    # Capture checks (parse, validate, hash, recover) of a body larger than this run on a pool
+    # of `capture_check_workers` threads instead of the event loop, so one large or crafted
+    # capture cannot stall every other request; smaller ones cost less than the thread hop.
+    capture_inline_bytes: int = Field(default=32 * 1024, ge=0)
+    capture_check_workers: int = Field(default=2, ge=1, le=64)
     per_page_default: int = Field(default=30, ge=1)
     per_page_max: int = Field(default=1000, ge=1)
 

@@ -42,6 +42,11 @@ class TraceabilitySettings(BaseSettings):
     complaint_burst: int = Field(default=5, ge=1)
     complaint_per_minute: float = Field(default=2.0, gt=0)
     complaint_max_chars: int = Field(default=2000, ge=10, le=20_000)
+    # Captures that fail their checks (bad document, signature, key or role) are charged to the
+    # client address, 1 token plus 1 per 64 KiB of body: a client whose failures empty the
+    # bucket gets 429 before its next body is parsed. Captures that pass cost nothing.
+    capture_failure_burst: int = Field(default=30, ge=1)
+    capture_failure_per_minute: float = Field(default=60.0, gt=0)
     scan_burst: int = Field(default=60, ge=1)
     scan_per_minute: float = Field(default=120.0, gt=0)
     redis_prefix: str = Field(default="zhenzhi:", description="key prefix in the shared Redis")
@@ -131,6 +136,7 @@ class TraceabilityRuntime:
     settings: TraceabilitySettings
     complaints: RateLimiter
     scans: RateLimiter
+    capture_failures: RateLimiter
     nonces: NonceMemory
     _chain: Any = None
     _relayer: Any = None
@@ -224,6 +230,8 @@ class TraceabilityRuntime:
             settings=settings,
             complaints=limiter(settings.complaint_burst, settings.complaint_per_minute, "complaints"),
             scans=limiter(settings.scan_burst, settings.scan_per_minute, "scans"),
+            capture_failures=limiter(settings.capture_failure_burst,
+                                     settings.capture_failure_per_minute, "capture-failures"),
             nonces=NonceMemory(settings.member_max_skew_s * 2, client,
                                prefix=f"{settings.redis_prefix}nonce:"),
         )

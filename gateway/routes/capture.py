@@ -20,10 +20,13 @@ from fastapi.exceptions import RequestValidationError
 from gateway.deps import ServicesDep, SettingsDep
 from gateway.problems import UnsupportedMediaTypeError, problem_responses
 from gateway.responses import OrjsonResponse
+from gateway.routes.complaints import client_key
 from gateway.routes.discovery import EPCIS_HEADERS
 from gateway.schemas import EPCIS_DOCUMENT_SCHEMA, CaptureDomainOut, CaptureJob
-from ledger.errors import InvalidInputError, NotFoundError
+from gateway.traceability import RuntimeDep
+from ledger.errors import InvalidInputError, LedgerError, NotFoundError
 from ledger.proofs.signing import HEADER_NONCE, HEADER_ORG, HEADER_SIGNATURE, HEADER_SIGNED_AT
+from ledger.runtime.ratelimit import charge, require
 
 __all__ = ["router"]
 
@@ -48,6 +51,7 @@ _SIGNATURE_DOC = (
     "`Zhenzhi-Capture-Signed-At`.")
 
 BEHAVIOUR_HEADER = "GS1-Capture-Error-Behaviour"
+_CHARGED_BYTES = 64 * 1024  # a failed capture costs one more token per this many bytes
 
 # The signature headers: (name, pattern, description). Declared in the OpenAPI below and
 # checked by `_signature_headers`, not as FastAPI `Header` parameters: validating five header
@@ -140,14 +144,17 @@ async def capture_options(settings: SettingsDep) -> Response:
         202: {"description": "Stored and queued for anchoring; `Location` names the job.",
               "headers": {"Location": {"schema": {"type": "string"},
                                        "description": "/capture/{captureID}"}}},
-        **problem_responses(400, 403, 409, 413, 415, 502),
+        **problem_responses(400, 403, 409, 413, 415, 429, 502),
     },
     openapi_extra={"parameters": _HEADER_PARAMETERS, "requestBody": {"required": True, "content": {
         "application/json": {"schema": EPCIS_DOCUMENT_SCHEMA},
         "application/ld+json": {"schema": EPCIS_DOCUMENT_SCHEMA},
     }}},
 )
-async def capture(request: Request, services: ServicesDep) -> OrjsonResponse:
+async def capture(request: Request, services: ServicesDep, runtime: RuntimeDep
+                  ) -> OrjsonResponse:
+    # Cheapest first: header formats, then the client's failure budget, then (in
+    # `intake.check`, before the parse) whether the organisation named may capture at all.
     headers = _signature_headers(request.headers)
     content_type = request.headers.get("content-type", "application/json")
     if content_type.split(";", 1)[0].strip().lower() not in _JSON_TYPES:
@@ -160,12 +167,27 @@ async def capture(request: Request, services: ServicesDep) -> OrjsonResponse:
         raise InvalidBehaviourError(
             f"GS1-Capture-Error-Behaviour must be rollback or proceed, not {behaviour!r}",
             value=behaviour)
-    body = await request.body()  # bounded by BodyLimitMiddleware before we get here
-    # The checks run here, on the event loop: they are CPU work a thread hop would only slow
-    # (GIL). Storing goes to the group committer: while its thread writes one group, this loop
-    # serves the next requests, whose captures then share the following commit. 202 is sent
-    # only once the future says that this capture's transaction has committed.
-    checked = services.intake.check(body, headers, behaviour=mode)  # type: ignore[arg-type]
+    client = client_key(request)
+    failures = runtime.capture_failures
+    # Refused once this client's failed captures have emptied its bucket; passing ones are free.
+    require(failures, client)
+    body = await request.body()  # bounded (size, JSON depth) by BodyLimitMiddleware
+    # The checks of a small body run here, on the event loop: CPU work a thread hop would only
+    # slow (GIL). A large body's take long enough to stall every other request: they run on
+    # the capture-check threads, whose Python work the loop interleaves with. Storing goes to
+    # the group committer: while its thread writes one group, this loop serves the next
+    # requests, whose captures then share the following commit. 202 is sent only once the
+    # future says that this capture's transaction has committed.
+    try:
+        if len(body) <= services.settings.capture_inline_bytes or services.capture_checks is None:
+            checked = services.intake.check(body, headers, behaviour=mode)  # type: ignore[arg-type]
+        else:
+            checked = await asyncio.wrap_future(services.capture_checks.submit(
+                services.intake.check, body, headers, behaviour=mode))  # type: ignore[arg-type]
+    except LedgerError as exc:
+        if exc.status < 500:  # the client's fault: it pays for the work it caused
+            charge(failures, client, 1 + len(body) / _CHARGED_BYTES)
+        raise
     stored = await asyncio.wrap_future(services.intake.submit(checked))
     result = checked.result(stored)
     job = services.capture_job(result.capture_id, result=result)

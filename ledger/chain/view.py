@@ -207,9 +207,9 @@ class ChainView:
             return "revoked"
         return "valid"
 
-    def org_roles(self, org: bytes) -> frozenset[str]:
-        """The role names `org` holds now."""
-        now = int(time.time())
+    def org_roles(self, org: bytes, at: int | None = None) -> frozenset[str]:
+        """The role names `org` holds now, or held at unix time `at`."""
+        now = int(time.time()) if at is None else at
         held = set()
         self.prefetch(Read("roleHistory", (bytes(org), r)) for r in ROLES)
         for role in ROLES:

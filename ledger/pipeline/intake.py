@@ -16,6 +16,8 @@ Errors (all `LedgerError`, so the gateway maps them to problem+json):
 
     InvalidDocumentError (400)   malformed JSON-LD or schema failure (from ledger.epcis.document)
     CaptureLimitExceededError    more events than the capture limit (413)
+    UnknownOrganisationError     the organisation named held no role at signedAt (403, checked
+                                 from the headers before the body is parsed)
     InvalidCaptureError (400)    malformed signature headers/fields (from ledger.proofs.signing)
     InvalidSignatureError (403)  signature malformed, high-s or not recoverable
     UnknownSigningKeyError (403) the recovered key is not registered to that organisation
@@ -38,12 +40,19 @@ from ledger.epcis.event_hash import event_hashes
 from ledger.epcis.json_text import DEFAULT_MAX_JSON_DEPTH
 from ledger.errors import AuthorizationError, LedgerError
 from ledger.proofs.capture import CaptureSignature, SignedCapture, events_tree
-from ledger.proofs.signing import CaptureDomain, build_signed_capture, signature_from_headers
+from ledger.proofs.signing import (
+    HEADER_ORG,
+    HEADER_SIGNED_AT,
+    CaptureDomain,
+    build_signed_capture,
+    signature_from_headers,
+)
 
 __all__ = [
     "CaptureLimitExceededError", "CheckedCapture", "ErrorBehaviour", "Intake", "IntakeResult",
     "capture_record",
-    "MissingRoleError", "RevokedSigningKeyError", "SignerAuthority", "UnknownSigningKeyError",
+    "MissingRoleError", "RevokedSigningKeyError", "SignerAuthority", "UnknownOrganisationError",
+    "UnknownSigningKeyError",
 ]
 
 ErrorBehaviour = Literal["rollback", "proceed"]
@@ -54,6 +63,11 @@ class CaptureLimitExceededError(LedgerError):
     slug = "capture-limit-exceeded"
     title = "Too many events in one capture"
     status = 413
+
+
+class UnknownOrganisationError(AuthorizationError):
+    slug = "unknown-organisation"
+    title = "Organisation may not capture"
 
 
 class UnknownSigningKeyError(AuthorizationError):
@@ -82,6 +96,9 @@ class SignerAuthority(Protocol):
 
     def was_valid_signer(self, org: bytes, key: str, role: str, at: int) -> bool:
         """`key` was valid for `org` at `at` and `org` holds `role`."""
+
+    def org_roles(self, org: bytes, at: int | None = None) -> frozenset[str]:
+        """The roles `org` held at unix time `at` (now if None)."""
 
 
 class CaptureStore(Protocol):
@@ -128,6 +145,27 @@ class Intake:
         self.max_depth = max_depth
 
     # -- the steps, each usable alone ---------------------------------------------------------
+
+    def admit(self, headers: Mapping[str, str]) -> None:
+        """The check the signature headers allow before the body is parsed: the organisation
+        they name held a role at `signedAt` (chain reads cached per block). Without it, no
+        signature it made could be accepted, so parsing and hashing its body would be work
+        done for nobody. The key itself is checked after the parse: the signature covers the
+        events root, so the signer is only known once the body is hashed."""
+        found = {k.lower(): v for k, v in headers.items()}
+        try:
+            org = bytes.fromhex(found[HEADER_ORG.lower()].removeprefix("0x").removeprefix("0X"))
+            at = int(found[HEADER_SIGNED_AT.lower()])
+        except (KeyError, ValueError):
+            return  # malformed or missing: signature_from_headers names the field after parsing
+        if len(org) != 32 or not 0 <= at < 1 << 64:
+            return
+        self.chain_view.sync()
+        if not self.chain_view.org_roles(org, at):
+            org_hex = "0x" + org.hex()
+            raise UnknownOrganisationError(
+                f"organisation {org_hex} held no role at signedAt={at}: nothing it signed then "
+                "can be captured", org=org_hex, signedAt=at)
 
     def parse(self, document: bytes | str | Mapping[str, Any]) -> Any:
         """Parse and validate an EPCISDocument (the size limit is checked before parsing)."""
@@ -207,7 +245,10 @@ class Intake:
               signature: CaptureSignature | Mapping[str, str], *,
               behaviour: ErrorBehaviour = "rollback",
               expected_signer: str | None = None) -> CheckedCapture:
-        """Every step but storing: parse, hash, recover, authorise. Raises a `LedgerError`."""
+        """Every step but storing: admit (from the headers), parse, hash, recover, authorise.
+        Raises a `LedgerError`."""
+        if not isinstance(signature, CaptureSignature):
+            self.admit(signature)
         doc = self.parse(document)
         event_ids = self.hash_events(doc)
         sig = self.signature_for(signature, event_ids)

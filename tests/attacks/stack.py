@@ -42,12 +42,15 @@ def member(w3: Any, deployment: Any, roles: list[str], rng: random.Random) -> Me
 
 
 @contextmanager
-def served(w3: Any, anvil: Any, deployment: Any, tmp: Path, **settings: Any
+def served(w3: Any, anvil: Any, deployment: Any, tmp: Path, *,
+           traceability: dict[str, Any] | None = None, **settings: Any
            ) -> Iterator[GatewayStack]:
-    """An in-process gateway (real uvicorn) with `GatewaySettings(**settings)` overrides."""
+    """An in-process gateway (real uvicorn) with `GatewaySettings(**settings)` and
+    `TraceabilitySettings(**traceability)` overrides; `stack.app` is the app it serves."""
     from gateway.app import create_app
     from gateway.server import ThreadedServer
     from gateway.settings import GatewaySettings
+    from gateway.traceability import TraceabilitySettings
 
     rng = random.Random(os.urandom(8))  # noqa: S311 - identifiers, not secrets
     manifest = tmp / "deployment.json"
@@ -59,9 +62,13 @@ def served(w3: Any, anvil: Any, deployment: Any, tmp: Path, **settings: Any
                                 "manifest": manifest, "capture_limit": CAPTURE_LIMIT,
                                 "max_body_bytes": MAX_BODY, **settings})
     domain = CaptureDomain(deployment.chainId, deployment.address("Consortium"))
-    with ThreadedServer(create_app(config)) as server:
-        yield GatewayStack(server.url, database_url, domain, enterprise, customs, customs,
-                           anvil.url, manifest)
+    app = create_app(config)
+    app.state.traceability_settings = TraceabilitySettings(**(traceability or {}))
+    with ThreadedServer(app) as server:
+        stack = GatewayStack(server.url, database_url, domain, enterprise, customs, customs,
+                             anvil.url, manifest)
+        stack.app = app  # type: ignore[attr-defined]
+        yield stack
 
 
 class GatewayProcess:

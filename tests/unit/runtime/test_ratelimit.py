@@ -16,7 +16,9 @@ from ledger.runtime.ratelimit import (
     RateLimitedError,
     RateLimiterUnavailable,
     RedisRateLimiter,
+    charge,
     limit,
+    require,
 )
 
 REDIS_URL = os.environ.get("ZHENZHI_TEST_REDIS_URL")
@@ -134,3 +136,26 @@ def test_unreachable_redis_fails_closed() -> None:
     with pytest.raises(RateLimiterUnavailable) as info:
         limiter.take("k")
     assert info.value.status == 503
+
+
+def test_require_takes_nothing_and_charge_spends_the_budget(make) -> None:
+    limiter = make(4, 0.01)
+    for _ in range(100):  # passing requests: free
+        require(limiter, "k")
+    charge(limiter, "k", 3)
+    require(limiter, "k")  # one token left
+    charge(limiter, "k", 50)  # more than is left: empties the bucket
+    with pytest.raises(RateLimitedError) as refused:
+        require(limiter, "k")
+    assert refused.value.fields["retryAfter"] >= 90  # a whole token at 0.01/s
+    require(limiter, "other")  # per key
+
+
+def test_require_allows_again_once_a_token_is_back() -> None:
+    clock = FakeClock()
+    limiter = MemoryRateLimiter(2, 0.5, clock=clock)
+    charge(limiter, "k", 2)
+    with pytest.raises(RateLimitedError):
+        require(limiter, "k")
+    clock.now += 2.0
+    require(limiter, "k")
