@@ -105,7 +105,8 @@ def create_app(settings: GatewaySettings | None = None, *, freeze_heap: bool = F
         app.include_router(importlib.import_module(name).router)
     _describe_problems_only(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
-                       max_depth=settings.max_json_depth, headers=limit_headers(settings))
+                       max_depth=settings.max_json_depth, headers=limit_headers(settings),
+                       own_check_paths=frozenset({"/capture"}))
     return app
 
 

@@ -8,7 +8,9 @@ JSON text: a body that a route may parse as JSON (a JSON media type, or none: Fa
 body without Content-Type as JSON) is read whole first (it is bounded by the size limit) and
 `ledger.epcis.json_text.check_json_text` looks at its bytes: nesting deeper than `max_depth`,
 a lone surrogate escape or a non-UTF-8 encoding answer 400 problem+json here, so no JSON
-parser, whichever route owns the body, ever sees them. Other media types stream through.
+parser, whichever route owns the body, ever sees them. Other media types stream through, and
+so do the bodies of `own_check_paths` (`POST /capture`): their route makes cheaper checks
+first and the ledger checks the same text before it parses it (`parse_document`).
 """
 
 from __future__ import annotations
@@ -41,8 +43,10 @@ class BodyLimitMiddleware:
     """Pure ASGI middleware (no per-request task or copy, unlike BaseHTTPMiddleware)."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int, headers: dict[str, str] | None = None,
-                 max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> None:
+                 max_depth: int = DEFAULT_MAX_JSON_DEPTH,
+                 own_check_paths: frozenset[str] = frozenset()) -> None:
         self.app = app
+        self.own_check_paths = own_check_paths
         self.max_bytes = max_bytes
         self.max_depth = max_depth
         self.headers = headers or {}
@@ -78,7 +82,8 @@ class BodyLimitMiddleware:
                     return
                 break
 
-        if _has_body(scope) and _may_be_json(scope):
+        if (_has_body(scope) and _may_be_json(scope)
+                and scope.get("path") not in self.own_check_paths):
             await self._checked_json(scope, receive, send)
             return
 

@@ -79,7 +79,8 @@ class Services:
             closers.append(committer.close)
             intake = Intake(store, view, view.domain, max_bytes=settings.max_body_bytes,
                             max_events=settings.capture_limit,
-                            max_depth=settings.max_json_depth, committer=committer)
+                            max_depth=settings.max_json_depth,
+                            max_values=settings.capture_max_json_values, committer=committer)
             checks = ThreadPoolExecutor(settings.capture_check_workers,
                                         thread_name_prefix="capture-check")
             closers.append(lambda: checks.shutdown(wait=True, cancel_futures=True))

@@ -51,7 +51,11 @@ class GatewaySettings(BaseSettings):
     # of `capture_check_workers` threads instead of the event loop, so one large or crafted
     # capture cannot stall every other request; smaller ones cost less than the thread hop.
     capture_inline_bytes: int = Field(default=32 * 1024, ge=0)
-    capture_check_workers: int = Field(default=2, ge=1, le=64)
+    capture_check_workers: int = Field(default=1, ge=1, le=64)
+    # What checking a capture costs grows with its JSON values (hashing ~5 us each), not its
+    # bytes: 2 MB of nested extensions held ~600k values and took 3 s to hash. 200 values an
+    # event at the default capture limit; refused (413) before parsing.
+    capture_max_json_values: int = Field(default=100_000, ge=100)
     per_page_default: int = Field(default=30, ge=1)
     per_page_max: int = Field(default=1000, ge=1)
 

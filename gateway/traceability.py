@@ -42,10 +42,11 @@ class TraceabilitySettings(BaseSettings):
     complaint_burst: int = Field(default=5, ge=1)
     complaint_per_minute: float = Field(default=2.0, gt=0)
     complaint_max_chars: int = Field(default=2000, ge=10, le=20_000)
-    # Captures that fail their checks (bad document, signature, key or role) are charged to the
-    # client address, 1 token plus 1 per 64 KiB of body: a client whose failures empty the
-    # bucket gets 429 before its next body is parsed. Captures that pass cost nothing.
-    capture_failure_burst: int = Field(default=30, ge=1)
+    # Each capture leaves a deposit from its client address's budget while it is checked, 1
+    # token plus 1 per 64 KiB of body (a 2 MB body: 33), given back when it passes and kept
+    # when it fails (bad document, signature, key or role). A client without the deposit gets
+    # 429 before its body is parsed. The burst bounds what one address has in checking at once.
+    capture_failure_burst: int = Field(default=64, ge=1)
     capture_failure_per_minute: float = Field(default=60.0, gt=0)
     scan_burst: int = Field(default=60, ge=1)
     scan_per_minute: float = Field(default=120.0, gt=0)

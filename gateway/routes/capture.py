@@ -26,7 +26,7 @@ from gateway.schemas import EPCIS_DOCUMENT_SCHEMA, CaptureDomainOut, CaptureJob
 from gateway.traceability import RuntimeDep
 from ledger.errors import InvalidInputError, LedgerError, NotFoundError
 from ledger.proofs.signing import HEADER_NONCE, HEADER_ORG, HEADER_SIGNATURE, HEADER_SIGNED_AT
-from ledger.runtime.ratelimit import charge, require
+from ledger.runtime.ratelimit import limit, refund
 
 __all__ = ["router"]
 
@@ -51,7 +51,7 @@ _SIGNATURE_DOC = (
     "`Zhenzhi-Capture-Signed-At`.")
 
 BEHAVIOUR_HEADER = "GS1-Capture-Error-Behaviour"
-_CHARGED_BYTES = 64 * 1024  # a failed capture costs one more token per this many bytes
+_CHARGED_BYTES = 64 * 1024  # a capture's deposit: one token, and one more per this many bytes
 
 # The signature headers: (name, pattern, description). Declared in the OpenAPI below and
 # checked by `_signature_headers`, not as FastAPI `Header` parameters: validating five header
@@ -167,11 +167,18 @@ async def capture(request: Request, services: ServicesDep, runtime: RuntimeDep
         raise InvalidBehaviourError(
             f"GS1-Capture-Error-Behaviour must be rollback or proceed, not {behaviour!r}",
             value=behaviour)
+    # A deposit by size from the client's budget, before the body is read: returned if the
+    # capture passes, kept if it fails. Taken up front, so concurrent requests cannot all
+    # start on a full bucket; a client whose failures emptied it gets 429 at once.
     client = client_key(request)
     failures = runtime.capture_failures
-    # Refused once this client's failed captures have emptied its bucket; passing ones are free.
-    require(failures, client)
-    body = await request.body()  # bounded (size, JSON depth) by BodyLimitMiddleware
+    declared = request.headers.get("content-length", "")
+    size = int(declared) if declared.isdigit() else services.settings.max_body_bytes
+    deposit = min(failures.capacity, 1 + size / _CHARGED_BYTES)
+    limit(failures, client, cost=deposit)
+    # Bounded in size by BodyLimitMiddleware; its JSON text (depth, values, surrogates) is
+    # checked by the intake, before it is parsed.
+    body = await request.body()
     # The checks of a small body run here, on the event loop: CPU work a thread hop would only
     # slow (GIL). A large body's take long enough to stall every other request: they run on
     # the capture-check threads, whose Python work the loop interleaves with. Storing goes to
@@ -185,9 +192,10 @@ async def capture(request: Request, services: ServicesDep, runtime: RuntimeDep
             checked = await asyncio.wrap_future(services.capture_checks.submit(
                 services.intake.check, body, headers, behaviour=mode))  # type: ignore[arg-type]
     except LedgerError as exc:
-        if exc.status < 500:  # the client's fault: it pays for the work it caused
-            charge(failures, client, 1 + len(body) / _CHARGED_BYTES)
+        if exc.status >= 500:  # not the client's fault (the chain did not answer, say)
+            refund(failures, client, deposit)
         raise
+    refund(failures, client, deposit)
     stored = await asyncio.wrap_future(services.intake.submit(checked))
     result = checked.result(stored)
     job = services.capture_job(result.capture_id, result=result)

@@ -141,7 +141,8 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _load(data: bytes | str | dict, max_bytes: int, max_depth: int) -> Any:
+def _load(data: bytes | str | dict, max_bytes: int, max_depth: int, max_values: int | None
+          ) -> Any:
     if isinstance(data, dict):
         return data
     if isinstance(data, (bytes, bytearray, memoryview)):
@@ -154,12 +155,9 @@ def _load(data: bytes | str | dict, max_bytes: int, max_depth: int) -> Any:
         raise InvalidDocumentError(
             f"the document is {size} bytes; at most {max_bytes} are accepted",
             size=size, max_bytes=max_bytes)
-    try:
-        # Before the parser: it recurses per level, and a lone surrogate parses but cannot be
-        # stored (ledger.epcis.json_text).
-        check_json_text(data, max_depth=max_depth)
-    except InvalidInputError as exc:
-        raise InvalidDocumentError(str(exc), **exc.fields) from None
+    # Before the parser: it recurses per level, its cost and the hash's grow with the values,
+    # and a lone surrogate parses but cannot be stored (ledger.epcis.json_text).
+    check_json_text(data, max_depth=max_depth, max_values=max_values)
     try:
         return json.loads(data, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -168,11 +166,13 @@ def _load(data: bytes | str | dict, max_bytes: int, max_depth: int) -> Any:
 
 def parse_document(data: bytes | str | dict, *, max_bytes: int = DEFAULT_MAX_BYTES,
                    max_events: int = DEFAULT_MAX_EVENTS,
-                   max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> EPCISDocument:
+                   max_depth: int = DEFAULT_MAX_JSON_DEPTH,
+                   max_values: int | None = None) -> EPCISDocument:
     """Parse and validate an EPCIS 2.0 capture: an `EPCISDocument`, or one event with @context
     (the REST binding's `POST /events`), which becomes a document of one. JSON text nested
-    deeper than `max_depth` is refused before it is parsed."""
-    raw = _load(data, max_bytes, max_depth)
+    deeper than `max_depth` or holding more than `max_values` values is refused before it is
+    parsed (`ledger.epcis.json_text` errors: 400, or 413 for the values)."""
+    raw = _load(data, max_bytes, max_depth, max_values)
     if not isinstance(raw, dict):
         raise InvalidDocumentError("an EPCIS document must be a JSON object")
     kind = raw.get("type")

@@ -21,11 +21,11 @@ from __future__ import annotations
 import re
 from itertools import accumulate
 
-from ledger.errors import InvalidInputError
+from ledger.errors import InvalidInputError, LedgerError
 
 __all__ = [
-    "DEFAULT_MAX_JSON_DEPTH", "JsonEncodingError", "JsonTooDeepError", "LoneSurrogateError",
-    "check_json_text", "json_depth",
+    "DEFAULT_MAX_JSON_DEPTH", "JsonEncodingError", "JsonTooDeepError", "JsonTooManyValuesError",
+    "LoneSurrogateError", "check_json_text", "json_depth", "json_values",
 ]
 
 DEFAULT_MAX_JSON_DEPTH = 64
@@ -46,6 +46,15 @@ class JsonTooDeepError(InvalidInputError):
     title = "JSON nested too deeply"
 
 
+class JsonTooManyValuesError(LedgerError):
+    """More JSON values than the caller will parse: what parsing and hashing cost grows with
+    the number of values, not with the bytes (a long string is cheap, `{"a":{"b":...}}` not)."""
+
+    slug = "json-too-many-values"
+    title = "Too many JSON values"
+    status = 413
+
+
 class JsonEncodingError(InvalidInputError):
     slug = "json-not-utf8"
     title = "JSON text must be UTF-8"
@@ -60,22 +69,37 @@ def json_depth(data: bytes) -> int:
     """The deepest nesting of arrays and objects in `data` (0 for a scalar), counted outside
     strings. Text that is not JSON gets a number too; it is an upper bound of how deep any
     parser would go before it fails."""
-    # Inside a string a backslash run pairs up from its first backslash, as `replace` pairs
-    # it (left to right); after that every backslash left escapes something else, so `\"`
-    # is an escaped quote and every other quote opens or closes a string. An unterminated
-    # string's text lands in an odd piece and is left out: a parser stops there.
-    unescaped = data.replace(b"\\\\", b"").replace(b'\\"', b"")
-    brackets = b"".join(unescaped.split(b'"')[::2]).translate(_SIGNED, _DROP)
+    brackets = _outside_strings(data).translate(_SIGNED, _DROP)
     if not brackets:
         return 0
     deepest = max(accumulate(memoryview(brackets).cast("b")))
     return max(deepest, 0)
 
 
+def json_values(data: bytes) -> int:
+    """How many values (scalars, arrays, objects; keys not counted) `data` holds, counted
+    outside strings: the top one, one per comma and one per array or object (its first
+    element; an empty one counts one too many)."""
+    outside = _outside_strings(data)
+    return 1 + outside.count(b",") + outside.count(b"[") + outside.count(b"{")
+
+
+def _outside_strings(data: bytes) -> bytes:
+    """The text of `data` outside its JSON strings (strings dropped, quotes and all)."""
+    # Inside a string a backslash run pairs up from its first backslash, as `replace` pairs
+    # it (left to right); after that every backslash left escapes something else, so `\"`
+    # is an escaped quote and every other quote opens or closes a string. An unterminated
+    # string's text lands in an odd piece and is left out: a parser stops there.
+    unescaped = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    return b"".join(unescaped.split(b'"')[::2])
+
+
 def check_json_text(data: bytes | bytearray | memoryview | str, *,
-                    max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> None:
+                    max_depth: int = DEFAULT_MAX_JSON_DEPTH,
+                    max_values: int | None = None) -> None:
     """Raise an `InvalidInputError` (400) if `data` nests deeper than `max_depth`, is not
-    UTF-8 or escapes a lone surrogate; otherwise return, having parsed nothing."""
+    UTF-8 or escapes a lone surrogate, and `JsonTooManyValuesError` (413) if it holds more
+    than `max_values` values; otherwise return, having parsed nothing."""
     if isinstance(data, str):
         raw = data.encode("utf-8", "surrogatepass")
         if _has_surrogate_char(data):
@@ -91,6 +115,12 @@ def check_json_text(data: bytes | bytearray | memoryview | str, *,
             raise JsonTooDeepError(
                 f"the JSON text nests {depth} levels deep; at most {max_depth} are accepted",
                 depth=depth, maxDepth=max_depth)
+    if max_values is not None and raw.count(b",") + raw.count(b"[") + raw.count(b"{") >= max_values:
+        values = json_values(raw)
+        if values > max_values:
+            raise JsonTooManyValuesError(
+                f"the JSON text holds {values} values; at most {max_values} are accepted",
+                values=values, maxValues=max_values)
     if _SURROGATE.search(raw) is not None:
         # Every other escape becomes one plain byte, so each backslash left starts a \u escape
         # and an escaped backslash cannot pass for the start of one (or join two halves).

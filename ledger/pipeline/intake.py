@@ -134,7 +134,7 @@ class Intake:
 
     def __init__(self, store: CaptureStore, chain_view: SignerAuthority, domain: CaptureDomain,
                  *, max_bytes: int = 2 * 1024 * 1024, max_events: int = 500,
-                 max_depth: int = DEFAULT_MAX_JSON_DEPTH,
+                 max_depth: int = DEFAULT_MAX_JSON_DEPTH, max_values: int | None = None,
                  committer: CaptureSink | None = None) -> None:
         self.store = store
         self.committer = committer
@@ -143,6 +143,7 @@ class Intake:
         self.max_bytes = max_bytes
         self.max_events = max_events
         self.max_depth = max_depth
+        self.max_values = max_values
 
     # -- the steps, each usable alone ---------------------------------------------------------
 
@@ -171,7 +172,7 @@ class Intake:
         """Parse and validate an EPCISDocument (the size limit is checked before parsing)."""
         try:
             doc = parse_document(document, max_bytes=self.max_bytes, max_events=self.max_events,
-                                 max_depth=self.max_depth)
+                                 max_depth=self.max_depth, max_values=self.max_values)
         except InvalidDocumentError as exc:
             if "max_events" in exc.fields:
                 # Too many events is a limit (413, like GS1-EPCIS-Capture-Limit), not bad input.

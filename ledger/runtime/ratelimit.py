@@ -11,9 +11,10 @@ A bucket per key (e.g. "complaints:<client ip>") holds up to `capacity` tokens a
   skewed clocks agree.
 
 `limit(limiter, key)` raises `RateLimitedError` (429 problem+json, `retryAfter` seconds);
-`charge(limiter, key, cost)` takes up to `cost` after the fact (e.g. for work a request wasted),
-emptying the bucket when it holds less, and `require(limiter, key)` refuses (429) a key whose
-bucket holds less than one token without taking any: a budget only failures spend.
+`refund(limiter, key, cost)` gives back what a request took once it turns out to deserve it
+(the capture route takes a deposit by body size before checking a capture, and returns it when
+the capture passes: a budget that only failures spend, which no number of concurrent requests
+can overdraw).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ledger.errors import ChainError, LedgerError
 
 __all__ = [
     "MemoryRateLimiter", "RateDecision", "RateLimitedError", "RateLimiter", "RateLimiterUnavailable",
-    "RedisRateLimiter", "charge", "limit", "require",
+    "RedisRateLimiter", "limit", "refund",
 ]
 
 
@@ -174,24 +175,8 @@ def limit(limiter: RateLimiter, key: str, cost: float = 1.0) -> RateDecision:
     return decision
 
 
-def charge(limiter: RateLimiter, key: str, cost: float) -> RateDecision:
-    """Take `cost` (at most the capacity) from `key`'s bucket, or everything it holds if that
-    is less: a penalty always lands, however little is left."""
-    decision = limiter.take(key, min(cost, limiter.capacity))
-    if not decision.allowed and decision.remaining > 0:
-        decision = limiter.take(key, decision.remaining)
-    return decision
 
-
-_SLIVER = 1e-9  # what `require` takes: the backends have no read-only look at a bucket
-
-
-def require(limiter: RateLimiter, key: str, tokens: float = 1.0) -> RateDecision:
-    """Raise `RateLimitedError` unless `key`'s bucket holds at least `tokens`; take (next to)
-    nothing. With `charge`, a budget that only failed requests spend."""
-    decision = limiter.take(key, _SLIVER)
-    if not decision.allowed or decision.remaining + _SLIVER < tokens:
-        wait = (tokens - decision.remaining) / limiter.rate
-        retry = max(1, math.ceil(wait))
-        raise RateLimitedError(f"too many failed requests; retry in {retry} s", retry_after=retry)
-    return decision
+def refund(limiter: RateLimiter, key: str, cost: float) -> None:
+    """Give `cost` back to `key`'s bucket (never above its capacity): a negative take, which
+    both backends add and cap at the next take."""
+    limiter.take(key, -cost)

@@ -3,9 +3,10 @@
 An unsigned capture of ~2 MB of nested extensions was parsed, validated and hashed on the event
 loop before anything asked whether its signature could ever be accepted: about 1-2 s of loop
 time each, during which no consumer scan was answered. Now the capture route refuses cheaply
-first (header formats; a client whose failed captures emptied its budget gets 429; an
-organisation that held no role at `signedAt` gets 403 before the parse) and checks a large body
-on the capture-check threads, so the event loop keeps serving.
+first (header formats; a deposit by body size from the client's budget, kept when the capture
+fails, so a client whose failures emptied it gets 429; an organisation that held no role at
+`signedAt` gets 403 before the parse) and checks a large body on the capture-check threads, so
+the event loop keeps serving.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def test_attack_capture_for_an_organisation_without_roles_is_refused_before_its_
     assert r.json()["org"] == "0x" + nobody.hex()
 
 
-def test_attack_failed_captures_from_one_client_are_refused_before_parsing_once_it_has_paid(
+def test_attack_failing_captures_from_one_client_are_refused_before_parsing_once_it_has_paid(
         stack: GatewayStack) -> None:
     body = heavy_body()
     headers = forged_headers(stack.enterprise.org, signed_at=int(__import__("time").time()))
@@ -85,7 +86,8 @@ def test_attack_failed_captures_from_one_client_are_refused_before_parsing_once_
         for _ in range(FAILURE_BURST + 2):
             statuses.append(attacker.post("/capture", content=body, headers=headers))
     codes = [r.status_code for r in statuses]
-    # A 200 KB failure costs 1 + ~3 tokens of a 4-token bucket: the second one is refused.
+    # A 200 KB capture leaves a deposit of 1 + ~3 tokens (the whole 4-token bucket) while it
+    # is checked; failing, it keeps it, and the next one is refused before it is parsed.
     assert codes[0] in (400, 403), statuses[0].text
     assert codes[-1] == 429, [r.text[:300] for r in statuses]
     refused = statuses[-1]
@@ -138,3 +140,18 @@ def test_attack_large_capture_being_checked_does_not_hold_the_event_loop(
         release.set()
         sender.join(timeout=60)
     assert answers and answers[0].status_code == 202, answers and answers[0].text
+
+
+def test_attack_capture_of_too_many_json_values_is_refused_before_parsing(
+        stack: GatewayStack) -> None:
+    # Small in bytes, costly to parse and hash: what the check costs grows with the values.
+    doc = document(1)
+    doc["@context"] = [*doc["@context"], {"ext": "https://example.com/ext/"}]
+    doc["epcisBody"]["eventList"][0]["ext:zeros"] = [0] * 110_000
+    headers = forged_headers(stack.enterprise.org, signed_at=int(__import__("time").time()))
+    with client_from(stack, "127.0.0.26") as client:
+        body = json.dumps(doc, separators=(",", ":")).encode()  # 220 KB, under the body limit
+        r = client.post("/capture", content=body, headers=headers)
+    assert r.status_code == 413, r.text
+    assert r.json()["type"] == "urn:zhenzhi:problem:json-too-many-values"
+    assert r.json()["maxValues"] == 100_000

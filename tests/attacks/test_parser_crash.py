@@ -10,8 +10,11 @@ body middleware and in `parse_document`), and every entry point puts the recursi
 from __future__ import annotations
 
 import json
+import os
+import random
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,19 +22,26 @@ import httpx
 import pytest
 
 from ledger.paths import REPO_ROOT
-from tests.attacks.stack import GatewayProcess, served, subprocess_gateway
+from tests.attacks.stack import GatewayProcess, member, served, subprocess_gateway
 from tests.integration.gateway_env import GatewayStack, document
 
 pytestmark = pytest.mark.chain
 
 DEEP = b"[" * 200_000
-# Well-formed signature headers of nobody: the body is all the attacker has to get right.
-FORGED_HEADERS = {
-    "Zhenzhi-Capture-Signature": "0x" + "11" * 65,
-    "Zhenzhi-Capture-Org": "0x" + "22" * 32,
-    "Zhenzhi-Capture-Nonce": "1",
-    "Zhenzhi-Capture-Signed-At": "1700000000",
-}
+
+
+def forged_headers(org: bytes) -> dict[str, str]:
+    """Well-formed signature headers naming a real member (public on chain) and signed by
+    nobody: the body is all the attacker has to get right."""
+    return {"Zhenzhi-Capture-Signature": "0x" + "11" * 65,
+            "Zhenzhi-Capture-Org": "0x" + org.hex(), "Zhenzhi-Capture-Nonce": "1",
+            "Zhenzhi-Capture-Signed-At": str(int(time.time())),
+            "Content-Type": "application/ld+json"}
+
+
+@pytest.fixture(scope="module")
+def real_org(w3: Any, deployment: Any) -> bytes:
+    return member(w3, deployment, ["ENTERPRISE"], random.Random(os.urandom(8))).org
 
 
 @pytest.fixture(scope="module")
@@ -57,12 +67,14 @@ def _post(url: str, path: str, body: bytes, headers: dict[str, str]) -> httpx.Re
 
 @pytest.mark.parametrize(("path", "headers"), [
     ("/complaints", {"Content-Type": "application/json"}),
-    ("/capture", {**FORGED_HEADERS, "Content-Type": "application/ld+json"}),
+    ("/capture", None),
     ("/recalls", {}),  # no Content-Type: FastAPI parses the body as JSON all the same
 ])
 def test_attack_nested_brackets_before_authentication_cannot_kill_the_gateway(
-        gateway_process: GatewayProcess, path: str, headers: dict[str, str]) -> None:
-    answer = _post(gateway_process.url, path, DEEP, headers)
+        gateway_process: GatewayProcess, real_org: bytes, path: str,
+        headers: dict[str, str] | None) -> None:
+    answer = _post(gateway_process.url, path, DEEP,
+                   forged_headers(real_org) if headers is None else headers)
     assert gateway_process.alive(), f"the gateway died: {gateway_process.log.read_text()[-500:]}"
     assert not isinstance(answer, str), answer
     assert answer.status_code == 400, answer.text

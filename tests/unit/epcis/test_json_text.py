@@ -13,9 +13,11 @@ from hypothesis import strategies as st
 from ledger.epcis.json_text import (
     JsonEncodingError,
     JsonTooDeepError,
+    JsonTooManyValuesError,
     LoneSurrogateError,
     check_json_text,
     json_depth,
+    json_values,
 )
 from ledger.runtime.recursion import SAFE_RECURSION_LIMIT, restore_recursion_limit
 
@@ -92,3 +94,27 @@ def test_recursion_limit_stays_restored_after_web3_imports() -> None:
 
     assert sys.getrecursionlimit() == SAFE_RECURSION_LIMIT
 
+
+
+def count_values(value: Any) -> tuple[int, int]:
+    """(values, empty containers) of a parsed JSON value."""
+    if isinstance(value, list):
+        inner = [count_values(v) for v in value]
+    elif isinstance(value, dict):
+        inner = [count_values(v) for v in value.values()]
+    else:
+        return 1, 0
+    return 1 + sum(i[0] for i in inner), (0 if value else 1) + sum(i[1] for i in inner)
+
+
+@given(values)
+def test_values_are_counted_outside_strings(value: Any) -> None:
+    counted, empties = count_values(value)
+    assert json_values(json.dumps(value).encode()) == counted + empties
+
+
+def test_too_many_values_are_refused_before_parsing() -> None:
+    text = json.dumps({"a": list(range(1000))}).encode()
+    check_json_text(text, max_values=1002)
+    with pytest.raises(JsonTooManyValuesError):
+        check_json_text(text, max_values=1001)

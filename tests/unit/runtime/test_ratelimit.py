@@ -16,9 +16,8 @@ from ledger.runtime.ratelimit import (
     RateLimitedError,
     RateLimiterUnavailable,
     RedisRateLimiter,
-    charge,
     limit,
-    require,
+    refund,
 )
 
 REDIS_URL = os.environ.get("ZHENZHI_TEST_REDIS_URL")
@@ -138,24 +137,16 @@ def test_unreachable_redis_fails_closed() -> None:
     assert info.value.status == 503
 
 
-def test_require_takes_nothing_and_charge_spends_the_budget(make) -> None:
+
+def test_refund_gives_a_deposit_back_up_to_the_capacity(make) -> None:
     limiter = make(4, 0.01)
-    for _ in range(100):  # passing requests: free
-        require(limiter, "k")
-    charge(limiter, "k", 3)
-    require(limiter, "k")  # one token left
-    charge(limiter, "k", 50)  # more than is left: empties the bucket
+    for _ in range(100):  # deposits that are given back: free
+        limit(limiter, "k", 3)
+        refund(limiter, "k", 3)
+    limit(limiter, "k", 3)  # kept: one token left
     with pytest.raises(RateLimitedError) as refused:
-        require(limiter, "k")
-    assert refused.value.fields["retryAfter"] >= 90  # a whole token at 0.01/s
-    require(limiter, "other")  # per key
-
-
-def test_require_allows_again_once_a_token_is_back() -> None:
-    clock = FakeClock()
-    limiter = MemoryRateLimiter(2, 0.5, clock=clock)
-    charge(limiter, "k", 2)
-    with pytest.raises(RateLimitedError):
-        require(limiter, "k")
-    clock.now += 2.0
-    require(limiter, "k")
+        limit(limiter, "k", 3)
+    assert refused.value.fields["retryAfter"] >= 150  # two more tokens at 0.01/s
+    refund(limiter, "k", 100)  # never more than the capacity
+    assert [limiter.take("k").allowed for _ in range(5)] == [True] * 4 + [False]
+    limit(limiter, "other", 4)  # per key
