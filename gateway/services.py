@@ -6,7 +6,8 @@ anchoring worker when configured. Routes reach it through `gateway.deps`; everyt
 returns plain data, and the HTTP shapes are made in the routes.
 
 The capture path: checks on the event loop (a body over `capture_inline_bytes` on the
-`capture_checks` threads, so a large or crafted one cannot stall the loop), then one `CaptureCommitter` (a writer thread:
+`capture_checks` threads, its parse, hash and recovery in the `capture_processes` pool, so a
+large or crafted one takes neither the loop nor its GIL), then one `CaptureCommitter` (a writer thread:
 concurrent captures share a commit, and SQLite's writes run there without the GIL while the
 loop checks the next requests), SQLite WAL checkpoints on a thread of their own. (Checking large
 documents in a process pool was tried: same CPU per capture, and 7.8k against 11.7k events/s
@@ -24,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +60,7 @@ class Services:
     domain: CaptureDomain
     worker: Any = None
     capture_checks: ThreadPoolExecutor | None = None  # checks of large captures, off the loop
+    capture_processes: Executor | None = None  # their parse, hash and recovery
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
@@ -84,8 +86,20 @@ class Services:
             checks = ThreadPoolExecutor(settings.capture_check_workers,
                                         thread_name_prefix="capture-check")
             closers.append(lambda: checks.shutdown(wait=True, cancel_futures=True))
+            processes = None
+            if settings.capture_check_processes:
+                import multiprocessing
+
+                from ledger.runtime.recursion import restore_recursion_limit
+
+                # Spawned, not forked: this process runs threads (a fork copies their locks).
+                processes = ProcessPoolExecutor(
+                    settings.capture_check_processes, initializer=restore_recursion_limit,
+                    mp_context=multiprocessing.get_context("spawn"))
+                closers.append(lambda: processes.shutdown(wait=True, cancel_futures=True))
             services = cls(settings=settings, store=store, chain_view=view, intake=intake,
-                           domain=view.domain, capture_checks=checks, _closers=closers)
+                           domain=view.domain, capture_checks=checks,
+                           capture_processes=processes, _closers=closers)
             services.follow("chain-follower", view.follow)
             if settings.run_anchor_worker:
                 services.worker = _start_worker(services, settings, store, w3, deployment)

@@ -47,11 +47,14 @@ class GatewaySettings(BaseSettings):
     max_json_depth: int = Field(default=64, ge=2, le=200,
                                 description="deepest nesting of arrays/objects in a JSON body, "
                                             "checked on the raw bytes before any parser")
-    # Capture checks (parse, validate, hash, recover) of a body larger than this run on a pool
-    # of `capture_check_workers` threads instead of the event loop, so one large or crafted
-    # capture cannot stall every other request; smaller ones cost less than the thread hop.
+    # Capture checks of a body larger than this run off the event loop, so one large or crafted
+    # capture cannot stall every other request (smaller ones cost less than the hop): on
+    # `capture_check_workers` threads, whose parse, hash and signature recovery run in
+    # `capture_check_processes` worker processes (0: in the threads, sharing this process's
+    # GIL with the event loop).
     capture_inline_bytes: int = Field(default=32 * 1024, ge=0)
-    capture_check_workers: int = Field(default=1, ge=1, le=64)
+    capture_check_workers: int = Field(default=2, ge=1, le=64)
+    capture_check_processes: int = Field(default=1, ge=0, le=64)
     # What checking a capture costs grows with its JSON values (hashing ~5 us each), not its
     # bytes: 2 MB of nested extensions held ~600k values and took 3 s to hash. 200 values an
     # event at the default capture limit; refused (413) before parsing.

@@ -181,7 +181,8 @@ async def capture(request: Request, services: ServicesDep, runtime: RuntimeDep
     body = await request.body()
     # The checks of a small body run here, on the event loop: CPU work a thread hop would only
     # slow (GIL). A large body's take long enough to stall every other request: they run on
-    # the capture-check threads, whose Python work the loop interleaves with. Storing goes to
+    # a capture-check thread, the parse, hash and recovery in a worker process (the events
+    # come back only if a key valid for the organisation signed them). Storing goes to
     # the group committer: while its thread writes one group, this loop serves the next
     # requests, whose captures then share the following commit. 202 is sent only once the
     # future says that this capture's transaction has committed.
@@ -190,7 +191,8 @@ async def capture(request: Request, services: ServicesDep, runtime: RuntimeDep
             checked = services.intake.check(body, headers, behaviour=mode)  # type: ignore[arg-type]
         else:
             checked = await asyncio.wrap_future(services.capture_checks.submit(
-                services.intake.check, body, headers, behaviour=mode))  # type: ignore[arg-type]
+                services.intake.check, body, headers, behaviour=mode,  # type: ignore[arg-type]
+                isolate=services.capture_processes))
     except LedgerError as exc:
         if exc.status >= 500:  # not the client's fault (the chain did not answer, say)
             refund(failures, client, deposit)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -100,6 +100,9 @@ class SignerAuthority(Protocol):
     def org_roles(self, org: bytes, at: int | None = None) -> frozenset[str]:
         """The roles `org` held at unix time `at` (now if None)."""
 
+    def signers_at(self, org: bytes, at: int) -> frozenset[str]:
+        """The keys (lower-case addresses) valid for `org` at `at`."""
+
 
 class CaptureStore(Protocol):
     def accept_capture(self, capture: SignedCapture, *, keep: Any = None) -> Any: ...
@@ -147,20 +150,27 @@ class Intake:
 
     # -- the steps, each usable alone ---------------------------------------------------------
 
+    def _org_and_time(self, headers: Mapping[str, str]) -> tuple[bytes, int] | None:
+        found = {k.lower(): v for k, v in headers.items()}
+        try:
+            org = bytes.fromhex(found[HEADER_ORG.lower()].removeprefix("0x").removeprefix("0X"))
+            at = int(found[HEADER_SIGNED_AT.lower()])
+        except (KeyError, ValueError):
+            return None  # malformed or missing: signature_from_headers names the field later
+        if len(org) != 32 or not 0 <= at < 1 << 64:
+            return None
+        return org, at
+
     def admit(self, headers: Mapping[str, str]) -> None:
         """The check the signature headers allow before the body is parsed: the organisation
         they name held a role at `signedAt` (chain reads cached per block). Without it, no
         signature it made could be accepted, so parsing and hashing its body would be work
         done for nobody. The key itself is checked after the parse: the signature covers the
         events root, so the signer is only known once the body is hashed."""
-        found = {k.lower(): v for k, v in headers.items()}
-        try:
-            org = bytes.fromhex(found[HEADER_ORG.lower()].removeprefix("0x").removeprefix("0X"))
-            at = int(found[HEADER_SIGNED_AT.lower()])
-        except (KeyError, ValueError):
-            return  # malformed or missing: signature_from_headers names the field after parsing
-        if len(org) != 32 or not 0 <= at < 1 << 64:
+        found = self._org_and_time(headers)
+        if found is None:
             return
+        org, at = found
         self.chain_view.sync()
         if not self.chain_view.org_roles(org, at):
             org_hex = "0x" + org.hex()
@@ -245,16 +255,35 @@ class Intake:
     def check(self, document: bytes | str | Mapping[str, Any],
               signature: CaptureSignature | Mapping[str, str], *,
               behaviour: ErrorBehaviour = "rollback",
-              expected_signer: str | None = None) -> CheckedCapture:
+              expected_signer: str | None = None,
+              isolate: Executor | None = None) -> CheckedCapture:
         """Every step but storing: admit (from the headers), parse, hash, recover, authorise.
-        Raises a `LedgerError`."""
+        Raises a `LedgerError`.
+
+        `isolate` (a process pool): parse, hash and recover there (`recover_capture`), so the
+        CPU they take, seconds for a large crafted document, is not taken from this process's
+        GIL; the events come back only if a key valid for the organisation signed them."""
+        found = None if isinstance(signature, CaptureSignature) else self._org_and_time(signature)
         if not isinstance(signature, CaptureSignature):
             self.admit(signature)
-        doc = self.parse(document)
-        event_ids = self.hash_events(doc)
-        sig = self.signature_for(signature, event_ids)
-        signed = build_signed_capture(list(doc.events), doc.context, event_ids, sig, self.domain,
-                                      expected_signer=expected_signer)
+        if isolate is not None and found is not None and expected_signer is None:
+            org, at = found
+            signers = self.chain_view.signers_at(org, at)
+            outcome = isolate.submit(
+                recover_capture, document, dict(signature), self.domain, signers,  # type: ignore[arg-type]
+                max_bytes=self.max_bytes, max_events=self.max_events,
+                max_depth=self.max_depth, max_values=self.max_values).result()
+            if isinstance(outcome, SignedCapture):
+                signed = outcome
+            else:  # a key not valid for the organisation signed it: say which way it is not
+                signed = SignedCapture(signature_from_headers(  # type: ignore[arg-type]
+                    signature, events_root=bytes(32), count=0), outcome, bytes(32), (), ())
+        else:
+            doc = self.parse(document)
+            event_ids = self.hash_events(doc)
+            sig = self.signature_for(signature, event_ids)
+            signed = build_signed_capture(list(doc.events), doc.context, event_ids, sig,
+                                          self.domain, expected_signer=expected_signer)
         allowed, problems = self.authorise(signed, behaviour)
         if not allowed:
             raise MissingRoleError(
@@ -289,6 +318,22 @@ class Intake:
         checked = self.check(document, signature, behaviour=behaviour,
                              expected_signer=expected_signer)
         return checked.result(self.submit(checked).result())
+
+
+def recover_capture(document: bytes | str, headers: Mapping[str, str], domain: CaptureDomain,
+                    signers: frozenset[str], *, max_bytes: int, max_events: int,
+                    max_depth: int, max_values: int | None) -> SignedCapture | str:
+    """Parse, hash and recover a capture (in a worker process: `Intake.check(isolate=...)`).
+    Returns the `SignedCapture` if its signer is one of `signers` (lower-case addresses), else
+    only the signer's address: the events of a capture nobody valid signed never leave the
+    worker. Raises the parse and signature errors of `Intake.check`."""
+    intake = Intake(None, None, domain, max_bytes=max_bytes,  # type: ignore[arg-type]
+                    max_events=max_events, max_depth=max_depth, max_values=max_values)
+    doc = intake.parse(document)
+    event_ids = intake.hash_events(doc)
+    sig = intake.signature_for(headers, event_ids)
+    signed = build_signed_capture(list(doc.events), doc.context, event_ids, sig, domain)
+    return signed if signed.signer.lower() in signers else signed.signer
 
 
 @dataclass(frozen=True)
