@@ -141,8 +141,8 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _load(data: bytes | str | dict, max_bytes: int, max_depth: int, max_values: int | None
-          ) -> Any:
+def _load(data: bytes | str | dict, max_bytes: int, max_depth: int = DEFAULT_MAX_JSON_DEPTH,
+          max_values: int | None = None) -> Any:
     if isinstance(data, dict):
         return data
     if isinstance(data, (bytes, bytearray, memoryview)):
