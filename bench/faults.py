@@ -20,6 +20,11 @@ Phases, the load running through all of them:
 3. a burst at ten times the public scan rate limit per attacker (each from its own loopback
    address, so each has its own bucket; all of them in a process of their own, as they would
    be on their own machines) while a legitimate client reads.
+4. a CPU flood (issue 16): attackers, again from their own addresses and process, send unsigned
+   ~1.8 MB captures of nested extensions, just under the JSON-value bound, naming the real
+   member's organisation (so they pass every check that needs no parse) and ~200 KB of nested `[` to /capture and /complaints,
+   while the legitimate client reads. Its p99 is measured quiet, then under the flood, in the
+   same run: `flood.p99_ratio` is attacked / quiet, and the gateway must stay up.
 
 Then the load stops and the audit runs against the store and the chain:
 
@@ -35,6 +40,8 @@ Then the load stops and the audit runs against the store and the chain:
                         until every capture acknowledged before it is anchored; the worst one.
                         `drain_final_s`: from the load stopping to an empty outbox
     burst_legit_p99_ms  p99 latency of the legitimate client's reads during the burst
+    flood_p99_ratio     the legitimate client's p99 under the CPU flood over its quiet p99
+    flood_gateway_alive the gateway process answered after the flood (nested JSON used to kill it)
 
     .venv/bin/python -m bench.faults [--quick] [--out bench/faults.json] [--keep]
 
@@ -88,18 +95,20 @@ class FaultPlan:
     schemathesis_examples: int = 0  # per operation; 0 skips the phase
     burst_s: float = 0.0  # 0 skips the phase
     attackers: int = 8
+    flood_s: float = 0.0  # 0 skips the CPU-flood phase
+    flood_attackers: int = 6
     proof_sample: int = 200
     seed: int = 8
 
     @classmethod
     def quick(cls) -> FaultPlan:
         return cls(gateway_kills=6, worker_kills=3, chain_kills=3, schemathesis_examples=15,
-                   burst_s=15.0)
+                   burst_s=15.0, flood_s=15.0)
 
     @classmethod
     def full(cls) -> FaultPlan:
         return cls(gateway_kills=45, worker_kills=15, chain_kills=12, schemathesis_examples=120,
-                   burst_s=30.0, gap_s=(1.0, 4.0))
+                   burst_s=30.0, flood_s=30.0, gap_s=(1.0, 4.0))
 
 
 def _rng(seed: int) -> random.Random:
@@ -649,6 +658,147 @@ async def _burst(url: str, items: list[str], seconds: float, attackers: int, tal
     }
 
 
+# --- CPU flood ---------------------------------------------------------------------------------
+
+NESTED = b"[" * 200_000
+
+
+def _heavy_capture(size: int = 1_800_000, values: int = 95_000) -> bytes:
+    """A capture of nested extensions (40 deep, within the depth limit) holding just under the
+    gateway's default JSON-value bound and filling `size` bytes: the costliest document the
+    gateway still parses and hashes (hashing costs per value) before it can know that no
+    member signed it."""
+    from ledger.epcis.json_text import json_values
+
+    doc = make_document(1, 424242)
+    doc["@context"] = [*doc["@context"], {"ext": "https://example.com/ext/"}]
+
+    def leaf(pad: int) -> Any:
+        node: Any = "x" * pad
+        for i in range(40):
+            node = {f"ext:n{i}": node, "ext:l": [1, 2, 3]}
+        return node
+
+    per_leaf = json_values(json.dumps(leaf(0)).encode())
+    count = (values - 50) // per_leaf
+    pad = max(0, (size - len(json.dumps(doc))) // count - len(json.dumps(leaf(0))) - 12)
+    event = doc["epcisBody"]["eventList"][0]
+    for n in range(count):
+        event[f"ext:p{n}"] = leaf(pad)
+    return json.dumps(doc).encode()
+
+
+async def _flooder(url: str, address: str, org_hex: str, heavy: bytes, seconds: float,
+                   tally: Tally, statuses: Counter[str]) -> None:
+    """Open loop: two heavy captures and two nested-JSON requests a second."""
+    transport = httpx.AsyncHTTPTransport(local_address=address)
+    rng = _rng(hash(address))
+
+    async def one(path: str, body: bytes, headers: dict[str, str], kind: str) -> None:
+        try:
+            r = await client.post(path, content=body, headers=headers)
+        except httpx.TransportError as exc:
+            tally.transport_errors[f"flood:{type(exc).__name__}"] += 1
+            statuses[f"{kind}:0"] += 1
+            return
+        statuses[f"{kind}:{r.status_code}"] += 1
+        tally.response("POST", path, r.status_code, r.text if r.status_code >= 500 else "",
+                       phase="flood")
+
+    async with httpx.AsyncClient(base_url=url, timeout=30.0, transport=transport,
+                                 limits=httpx.Limits(max_connections=32)) as client:
+        tasks = []
+        start = time.monotonic()
+        n = 0
+        while time.monotonic() - start < seconds:
+            signature = {"Zhenzhi-Capture-Signature": "0x" + rng.randbytes(64).hex() + "1b",
+                         "Zhenzhi-Capture-Org": org_hex,
+                         "Zhenzhi-Capture-Nonce": str(rng.randrange(1, 1 << 60)),
+                         "Zhenzhi-Capture-Signed-At": str(int(time.time())),
+                         "Content-Type": "application/ld+json"}
+            if n % 2 == 0:
+                tasks.append(asyncio.create_task(one("/capture", heavy, signature, "heavy")))
+            elif n % 4 == 1:
+                tasks.append(asyncio.create_task(one("/capture", NESTED, signature, "nested")))
+            else:
+                tasks.append(asyncio.create_task(one(
+                    "/complaints", NESTED, {"Content-Type": "application/json"}, "nested")))
+            n += 1
+            await asyncio.sleep(max(0.0, start + n / 4 - time.monotonic()))
+        await asyncio.gather(*tasks)
+
+
+def _flood_attack(url: str, addresses: list[str], org_hex: str, seconds: float, ready: Any,
+                  out: Any) -> None:
+    """The flooders, in a process of their own (their JSON building and sending must not
+    slow the legitimate client's loop)."""
+    tally = Tally(phase="flood")
+    statuses: Counter[str] = Counter()
+    heavy = _heavy_capture()
+
+    async def attack() -> None:
+        await asyncio.gather(*(_flooder(url, a, org_hex, heavy, seconds, tally, statuses)
+                               for a in addresses))
+
+    ready.set()
+    asyncio.run(attack())
+    out.put((dict(statuses), tally.server_errors, dict(tally.transport_errors),
+             dict(tally.statuses), len(heavy)))
+
+
+async def _flood(stack: Stack, items: list[str], seconds: float, attackers: int,
+                 tally: Tally) -> dict[str, Any]:
+    """The legitimate client's p99 quiet, then under the CPU flood, in one run."""
+    import multiprocessing
+
+    member = stack.bench
+    quiet_lat, quiet_status = await _legit(stack.url, items, seconds, tally, member)
+    ctx = multiprocessing.get_context("spawn")
+    results, ready = ctx.Queue(), ctx.Event()
+    attack = ctx.Process(target=_flood_attack, args=(
+        stack.url, [f"127.0.0.{40 + i}" for i in range(attackers)], "0x" + member.org.hex(),
+        seconds, ready, results))
+    attack.start()
+    try:
+        if not await asyncio.to_thread(ready.wait, 120):
+            raise RuntimeError("the flooding process did not start")
+        legit_lat, legit_status = await _legit(stack.url, items, seconds, tally, member)
+        statuses, errors, transport, phases, heavy_bytes = await asyncio.to_thread(
+            results.get, True, seconds + 180)
+    finally:
+        attack.join(timeout=30)
+        if attack.is_alive():
+            attack.kill()
+    with tally.lock:
+        tally.server_errors.extend(errors)
+        tally.transport_errors.update(transport)
+        tally.statuses.update(phases)
+    alive = stack.gateway.alive()
+    if alive:
+        async with httpx.AsyncClient(base_url=stack.url, timeout=10.0) as client:
+            try:
+                alive = (await client.get("/capture/domain")).status_code == 200
+            except httpx.TransportError:
+                alive = False
+    quiet = percentile(quiet_lat, 0.99)
+    attacked = percentile(legit_lat, 0.99)
+    return {
+        "attack": "unsigned 1.8 MB captures of nested extensions (95k JSON values, just under "
+                  "the default bound) naming the member's org + 200 KB of nested '[' to "
+                  "/capture and /complaints, 4 requests/s per attacker",
+        "attackers": attackers, "heavy_capture_bytes": heavy_bytes,
+        "attack_statuses": dict(sorted(statuses.items())),
+        "legit_quiet_requests": sum(quiet_status.values()),
+        "legit_requests": sum(legit_status.values()),
+        "legit_statuses": {str(k): v for k, v in sorted(legit_status.items())},
+        "quiet_p99_ms": round(quiet * 1000, 1) if quiet is not None else None,
+        "attacked_p99_ms": round(attacked * 1000, 1) if attacked is not None else None,
+        "attacked_p50_ms": round((percentile(legit_lat, 0.5) or 0) * 1000, 1),
+        "p99_ratio": round(attacked / quiet, 2) if quiet and attacked is not None else None,
+        "gateway_alive": alive,
+    }
+
+
 # --- the audit ---------------------------------------------------------------------------------
 
 def _drain(store: Any, timeout: float) -> float | None:
@@ -788,6 +938,14 @@ async def _run_async(stack: Stack, plan: FaultPlan, tally: Tally, result: dict[s
                                                tally, limits, stack.bench)
             except Exception as exc:  # noqa: BLE001
                 result.setdefault("phase_errors", {})["burst"] = repr(exc)[:500]
+        if plan.flood_s:
+            tally.phase = "flood"
+            items = [f"/01/{_gtin()}/21/{_serial_of(e)}" for e in _recent_epcs(stack, 50)]
+            try:
+                result["flood"] = await _flood(stack, items, plan.flood_s, plan.flood_attackers,
+                                               tally)
+            except Exception as exc:  # noqa: BLE001
+                result.setdefault("phase_errors", {})["flood"] = repr(exc)[:500]
     finally:
         tally.phase = "stopping"
         load.stop.set()
@@ -860,6 +1018,8 @@ def run_plan(plan: FaultPlan, *, keep: Path | None = None) -> dict[str, Any]:
     injected = {k: v for k, v in faults.items() if k != "chain_kill9_mid_batch"}
     if plan.burst_s:
         injected["rate_limit_burst"] = 1
+    if plan.flood_s:
+        injected["cpu_flood"] = 1
     # The documented refusal while the chain is down (502 chain-unavailable, nothing stored,
     # the client retries) is the designed answer, not a server error; anything else is.
     refused = [e for e in tally.server_errors if e["status"] == 502 and e["chain_down"]
@@ -882,6 +1042,10 @@ def run_plan(plan: FaultPlan, *, keep: Path | None = None) -> dict[str, Any]:
         "anomaly_count": len(tally.anomalies),
         "burst_legit_p99_ms": (result.get("burst") or {}).get("legit_p99_ms"),
         "burst_attack_429": (result.get("burst") or {}).get("attack_429"),
+        "flood_quiet_p99_ms": (result.get("flood") or {}).get("quiet_p99_ms"),
+        "flood_attacked_p99_ms": (result.get("flood") or {}).get("attacked_p99_ms"),
+        "flood_p99_ratio": (result.get("flood") or {}).get("p99_ratio"),
+        "flood_gateway_alive": (result.get("flood") or {}).get("gateway_alive"),
         "duration_s": round(time.monotonic() - started, 1),
         "cores": os.cpu_count(),
     })
@@ -905,10 +1069,13 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
     print(json.dumps({k: result.get(k) for k in (
         "faults_injected", "faults_by_kind", "captures_acknowledged", "acknowledged_lost",
-        "anchored_twice", "responses_5xx", "drain_s", "burst_legit_p99_ms", "duration_s")},
+        "anchored_twice", "responses_5xx", "drain_s", "burst_legit_p99_ms",
+        "flood_quiet_p99_ms", "flood_attacked_p99_ms", "flood_p99_ratio", "flood_gateway_alive",
+        "duration_s")},
         indent=2))
     ok = (result["acknowledged_lost"] == 0 and result["anchored_twice"] == 0
-          and result["responses_5xx"] == 0 and not result.get("phase_errors"))
+          and result["responses_5xx"] == 0 and not result.get("phase_errors")
+          and result["flood_gateway_alive"] is not False)
     return 0 if ok else 1
 
 

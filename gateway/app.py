@@ -19,6 +19,7 @@ from gateway.problems import install_problem_handler, problem_responses
 from gateway.routes import ROUTER_MODULES
 from gateway.settings import GatewaySettings, default_settings
 from ledger import __version__
+from ledger.runtime.recursion import restore_recursion_limit
 
 __all__ = ["OPENAPI_DESCRIPTION", "create_app", "limit_headers", "served_app"]
 
@@ -72,6 +73,8 @@ def create_app(settings: GatewaySettings | None = None, *, freeze_heap: bool = F
     """Build the gateway app. Nothing connects until the lifespan starts. `freeze_heap`
     (`zhenzhi serve`): once started, freeze the start-up heap (`ledger.runtime.heap`)."""
     settings = settings or default_settings()
+    # py_ecc (imported through web3) raised it past what the C stack holds: see the module.
+    restore_recursion_limit()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -102,7 +105,8 @@ def create_app(settings: GatewaySettings | None = None, *, freeze_heap: bool = F
         app.include_router(importlib.import_module(name).router)
     _describe_problems_only(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
-                       headers=limit_headers(settings))
+                       max_depth=settings.max_json_depth, headers=limit_headers(settings),
+                       own_check_paths=frozenset({"/capture"}))
     return app
 
 

@@ -12,6 +12,7 @@ from gateway import trade_commands
 from gateway.demo import serving as demo
 from ledger.cli import register_all as register_ledger
 from ledger.errors import LedgerError
+from ledger.runtime.recursion import restore_recursion_limit
 
 app = typer.Typer(
     name="zhenzhi",
@@ -29,6 +30,7 @@ demo.register(app)  # demo: the main job
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; a domain error becomes one plain line on stderr and a non-zero exit."""
+    restore_recursion_limit()  # every command, the anchoring worker included
     try:
         result = app(args=argv, standalone_mode=False)
     except LedgerError as exc:

@@ -5,7 +5,9 @@ builds the per-block cached chain view and the capture intake, and starts the in
 anchoring worker when configured. Routes reach it through `gateway.deps`; everything here
 returns plain data, and the HTTP shapes are made in the routes.
 
-The capture path: checks on the event loop, then one `CaptureCommitter` (a writer thread:
+The capture path: checks on the event loop (a body over `capture_inline_bytes` on the
+`capture_checks` threads, its parse, hash and recovery in the `capture_processes` pool, so a
+large or crafted one takes neither the loop nor its GIL), then one `CaptureCommitter` (a writer thread:
 concurrent captures share a commit, and SQLite's writes run there without the GIL while the
 loop checks the next requests), SQLite WAL checkpoints on a thread of their own. (Checking large
 documents in a process pool was tried: same CPU per capture, and 7.8k against 11.7k events/s
@@ -23,6 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +59,8 @@ class Services:
     intake: Intake
     domain: CaptureDomain
     worker: Any = None
+    capture_checks: ThreadPoolExecutor | None = None  # checks of large captures, off the loop
+    capture_processes: Executor | None = None  # their parse, hash and recovery
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
@@ -75,10 +80,27 @@ class Services:
             committer = CaptureCommitter(store)
             closers.append(committer.close)
             intake = Intake(store, view, view.domain, max_bytes=settings.max_body_bytes,
-                            max_events=settings.capture_limit, committer=committer,
+                            max_events=settings.capture_limit,
+                            max_depth=settings.max_json_depth,
+                            max_values=settings.capture_max_json_values, committer=committer,
                             max_skew_s=settings.signed_at_max_skew_s)
+            checks = ThreadPoolExecutor(settings.capture_check_workers,
+                                        thread_name_prefix="capture-check")
+            closers.append(lambda: checks.shutdown(wait=True, cancel_futures=True))
+            processes = None
+            if settings.capture_check_processes:
+                import multiprocessing
+
+                from ledger.runtime.recursion import restore_recursion_limit
+
+                # Spawned, not forked: this process runs threads (a fork copies their locks).
+                processes = ProcessPoolExecutor(
+                    settings.capture_check_processes, initializer=restore_recursion_limit,
+                    mp_context=multiprocessing.get_context("spawn"))
+                closers.append(lambda: processes.shutdown(wait=True, cancel_futures=True))
             services = cls(settings=settings, store=store, chain_view=view, intake=intake,
-                           domain=view.domain, _closers=closers)
+                           domain=view.domain, capture_checks=checks,
+                           capture_processes=processes, _closers=closers)
             services.follow("chain-follower", view.follow)
             if settings.run_anchor_worker:
                 services.worker = _start_worker(services, settings, store, w3, deployment)

@@ -53,6 +53,21 @@ class GatewaySettings(BaseSettings):
     signed_at_max_skew_s: int = Field(
         default=300, ge=0, le=3600,
         description="how far a capture's signedAt may be from the gateway's clock, either way")
+    max_json_depth: int = Field(default=64, ge=2, le=200,
+                                description="deepest nesting of arrays/objects in a JSON body, "
+                                            "checked on the raw bytes before any parser")
+    # Capture checks of a body larger than this run off the event loop, so one large or crafted
+    # capture cannot stall every other request (smaller ones cost less than the hop): on
+    # `capture_check_workers` threads, whose parse, hash and signature recovery run in
+    # `capture_check_processes` worker processes (0: in the threads, sharing this process's
+    # GIL with the event loop).
+    capture_inline_bytes: int = Field(default=32 * 1024, ge=0)
+    capture_check_workers: int = Field(default=2, ge=1, le=64)
+    capture_check_processes: int = Field(default=1, ge=0, le=64)
+    # What checking a capture costs grows with its JSON values (hashing ~5 us each), not its
+    # bytes: 2 MB of nested extensions held ~600k values and took 3 s to hash. 200 values an
+    # event at the default capture limit; refused (413) before parsing.
+    capture_max_json_values: int = Field(default=100_000, ge=100)
     per_page_default: int = Field(default=30, ge=1)
     per_page_max: int = Field(default=1000, ge=1)
 

@@ -42,6 +42,12 @@ class TraceabilitySettings(BaseSettings):
     complaint_burst: int = Field(default=5, ge=1)
     complaint_per_minute: float = Field(default=2.0, gt=0)
     complaint_max_chars: int = Field(default=2000, ge=10, le=20_000)
+    # Each capture leaves a deposit from its client address's budget while it is checked, 1
+    # token plus 1 per 64 KiB of body (a 2 MB body: 33), given back when it passes and kept
+    # when it fails (bad document, signature, key or role). A client without the deposit gets
+    # 429 before its body is parsed. The burst bounds what one address has in checking at once.
+    capture_failure_burst: int = Field(default=64, ge=1)
+    capture_failure_per_minute: float = Field(default=60.0, gt=0)
     scan_burst: int = Field(default=60, ge=1)
     scan_per_minute: float = Field(default=120.0, gt=0)
     redis_prefix: str = Field(default="zhenzhi:", description="key prefix in the shared Redis")
@@ -161,6 +167,7 @@ class TraceabilityRuntime:
     settings: TraceabilitySettings
     complaints: RateLimiter
     scans: RateLimiter
+    capture_failures: RateLimiter
     nonces: NonceMemory
     _chain: Any = None
     _relayer: Any = None
@@ -273,6 +280,8 @@ class TraceabilityRuntime:
             settings=settings,
             complaints=limiter(settings.complaint_burst, settings.complaint_per_minute, "complaints"),
             scans=limiter(settings.scan_burst, settings.scan_per_minute, "scans"),
+            capture_failures=limiter(settings.capture_failure_burst,
+                                     settings.capture_failure_per_minute, "capture-failures"),
             nonces=NonceMemory(settings.member_max_skew_s * 2, client,
                                store=store if store is not None and store.shared else None,
                                prefix=f"{settings.redis_prefix}nonce:"),

@@ -20,6 +20,13 @@ DEVNET = DEVNET_DIR / "devnet"
 ANVIL = NODE_MODULES / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # As every entry point does: py_ecc's import raised the limit past the C stack.
+    from ledger.runtime.recursion import restore_recursion_limit
+
+    restore_recursion_limit()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -26,10 +26,13 @@ from gateway.auth import MemberDep
 from gateway.deps import ServicesDep, SettingsDep
 from gateway.problems import UnsupportedMediaTypeError, problem_responses
 from gateway.responses import OrjsonResponse
+from gateway.routes.complaints import client_key
 from gateway.routes.discovery import EPCIS_HEADERS
 from gateway.schemas import EPCIS_DOCUMENT_SCHEMA, CaptureDomainOut, CaptureJob
-from ledger.errors import InvalidInputError, NotFoundError
+from gateway.traceability import RuntimeDep
+from ledger.errors import InvalidInputError, LedgerError, NotFoundError
 from ledger.proofs.signing import HEADER_NONCE, HEADER_ORG, HEADER_SIGNATURE, HEADER_SIGNED_AT
+from ledger.runtime.ratelimit import limit, refund
 
 __all__ = ["router"]
 
@@ -54,6 +57,7 @@ _SIGNATURE_DOC = (
     "`Zhenzhi-Capture-Signed-At`.")
 
 BEHAVIOUR_HEADER = "GS1-Capture-Error-Behaviour"
+_CHARGED_BYTES = 64 * 1024  # a capture's deposit: one token, and one more per this many bytes
 
 # The signature headers: (name, pattern, description). Declared in the OpenAPI below and
 # checked by `_signature_headers`, not as FastAPI `Header` parameters: validating five header
@@ -146,14 +150,17 @@ async def capture_options(settings: SettingsDep) -> Response:
         202: {"description": "Stored and queued for anchoring; `Location` names the job.",
               "headers": {"Location": {"schema": {"type": "string"},
                                        "description": "/capture/{captureID}"}}},
-        **problem_responses(400, 403, 409, 413, 415, 502),
+        **problem_responses(400, 403, 409, 413, 415, 429, 502),
     },
     openapi_extra={"parameters": _HEADER_PARAMETERS, "requestBody": {"required": True, "content": {
         "application/json": {"schema": EPCIS_DOCUMENT_SCHEMA},
         "application/ld+json": {"schema": EPCIS_DOCUMENT_SCHEMA},
     }}},
 )
-async def capture(request: Request, services: ServicesDep) -> OrjsonResponse:
+async def capture(request: Request, services: ServicesDep, runtime: RuntimeDep
+                  ) -> OrjsonResponse:
+    # Cheapest first: header formats, then the client's failure budget, then (in
+    # `intake.check`, before the parse) whether the organisation named may capture at all.
     headers = _signature_headers(request.headers)
     content_type = request.headers.get("content-type", "application/json")
     if content_type.split(";", 1)[0].strip().lower() not in _JSON_TYPES:
@@ -166,12 +173,37 @@ async def capture(request: Request, services: ServicesDep) -> OrjsonResponse:
         raise InvalidBehaviourError(
             f"GS1-Capture-Error-Behaviour must be rollback or proceed, not {behaviour!r}",
             value=behaviour)
-    body = await request.body()  # bounded by BodyLimitMiddleware before we get here
-    # The checks run here, on the event loop: they are CPU work a thread hop would only slow
-    # (GIL). Storing goes to the group committer: while its thread writes one group, this loop
-    # serves the next requests, whose captures then share the following commit. 202 is sent
-    # only once the future says that this capture's transaction has committed.
-    checked = services.intake.check(body, headers, behaviour=mode)  # type: ignore[arg-type]
+    # A deposit by size from the client's budget, before the body is read: returned if the
+    # capture passes, kept if it fails. Taken up front, so concurrent requests cannot all
+    # start on a full bucket; a client whose failures emptied it gets 429 at once.
+    client = client_key(request)
+    failures = runtime.capture_failures
+    declared = request.headers.get("content-length", "")
+    size = int(declared) if declared.isdigit() else services.settings.max_body_bytes
+    deposit = min(failures.capacity, 1 + size / _CHARGED_BYTES)
+    limit(failures, client, cost=deposit)
+    # Bounded in size by BodyLimitMiddleware; its JSON text (depth, values, surrogates) is
+    # checked by the intake, before it is parsed.
+    body = await request.body()
+    # The checks of a small body run here, on the event loop: CPU work a thread hop would only
+    # slow (GIL). A large body's take long enough to stall every other request: they run on
+    # a capture-check thread, the parse, hash and recovery in a worker process (the events
+    # come back only if a key valid for the organisation signed them). Storing goes to
+    # the group committer: while its thread writes one group, this loop serves the next
+    # requests, whose captures then share the following commit. 202 is sent only once the
+    # future says that this capture's transaction has committed.
+    try:
+        if len(body) <= services.settings.capture_inline_bytes or services.capture_checks is None:
+            checked = services.intake.check(body, headers, behaviour=mode)  # type: ignore[arg-type]
+        else:
+            checked = await asyncio.wrap_future(services.capture_checks.submit(
+                services.intake.check, body, headers, behaviour=mode,  # type: ignore[arg-type]
+                isolate=services.capture_processes))
+    except LedgerError as exc:
+        if exc.status >= 500:  # not the client's fault (the chain did not answer, say)
+            refund(failures, client, deposit)
+        raise
+    refund(failures, client, deposit)
     stored = await asyncio.wrap_future(services.intake.submit(checked))
     result = checked.result(stored)
     job = services.capture_job(result.capture_id, result=result)

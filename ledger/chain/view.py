@@ -44,7 +44,7 @@ from ledger.chain.roles import ROLES
 from ledger.paths import ARTIFACTS_DIR
 from ledger.proofs.codes import code_leaf, lot_key
 from ledger.proofs.merkle import keccak256
-from ledger.proofs.signing import CaptureDomain
+from ledger.proofs.signing import CaptureDomain, checksum_address
 from ledger.runtime.freshness import follow
 
 __all__ = ["AnchorRecord", "ChainView", "CustomsRecord", "LotRecord", "Read"]
@@ -216,9 +216,16 @@ class ChainView:
         never in the future, so a non-zero answer means "revoked now"."""
         return int(self._read(Read("keyInfo", (key,)))[3])
 
-    def org_roles(self, org: bytes) -> frozenset[str]:
-        """The role names `org` holds now."""
-        now = int(time.time())
+    def signers_at(self, org: bytes, at: int) -> frozenset[str]:
+        """The addresses (lower-case hex) that were valid signing keys of `org` at `at`."""
+        keys = [checksum_address(str(k).lower())
+                for k in self._read(Read("keysOf", (bytes(org),)))]
+        self.prefetch(Read("keyInfo", (k,)) for k in keys)
+        return frozenset(k.lower() for k in keys if self.key_verdict(org, k, at) == "valid")
+
+    def org_roles(self, org: bytes, at: int | None = None) -> frozenset[str]:
+        """The role names `org` holds now, or held at unix time `at`."""
+        now = int(time.time()) if at is None else at
         held = set()
         self.prefetch(Read("roleHistory", (bytes(org), r)) for r in ROLES)
         for role in ROLES:
@@ -345,7 +352,7 @@ class ChainView:
 _UNKNOWN_BLOCK = ("blockoutofrange", "header not found", "block not found", "unknown block")
 
 _CONTRACT_OF = {
-    "keyInfo": "Consortium", "roleHistory": "Consortium", "wasValidSigner": "Consortium",
+    "keyInfo": "Consortium", "keysOf": "Consortium", "roleHistory": "Consortium", "wasValidSigner": "Consortium",
     "gtinOwner": "Consortium", "anchorOf": "TraceAnchor", "lotOf": "CodeRegistry",
     "decisionCount": "CustomsRelease",
     "latestDecision": "CustomsRelease",

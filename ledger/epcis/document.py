@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.epcis.event_hash import _gs1_key_uri
+from ledger.epcis.json_text import DEFAULT_MAX_JSON_DEPTH, check_json_text
 from ledger.errors import InvalidInputError
 
 __all__ = [
@@ -140,7 +141,8 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _load(data: bytes | str | dict, max_bytes: int) -> Any:
+def _load(data: bytes | str | dict, max_bytes: int, max_depth: int = DEFAULT_MAX_JSON_DEPTH,
+          max_values: int | None = None) -> Any:
     if isinstance(data, dict):
         return data
     if isinstance(data, (bytes, bytearray, memoryview)):
@@ -153,6 +155,9 @@ def _load(data: bytes | str | dict, max_bytes: int) -> Any:
         raise InvalidDocumentError(
             f"the document is {size} bytes; at most {max_bytes} are accepted",
             size=size, max_bytes=max_bytes)
+    # Before the parser: it recurses per level, its cost and the hash's grow with the values,
+    # and a lone surrogate parses but cannot be stored (ledger.epcis.json_text).
+    check_json_text(data, max_depth=max_depth, max_values=max_values)
     try:
         return json.loads(data, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -160,10 +165,14 @@ def _load(data: bytes | str | dict, max_bytes: int) -> Any:
 
 
 def parse_document(data: bytes | str | dict, *, max_bytes: int = DEFAULT_MAX_BYTES,
-                   max_events: int = DEFAULT_MAX_EVENTS) -> EPCISDocument:
+                   max_events: int = DEFAULT_MAX_EVENTS,
+                   max_depth: int = DEFAULT_MAX_JSON_DEPTH,
+                   max_values: int | None = None) -> EPCISDocument:
     """Parse and validate an EPCIS 2.0 capture: an `EPCISDocument`, or one event with @context
-    (the REST binding's `POST /events`), which becomes a document of one."""
-    raw = _load(data, max_bytes)
+    (the REST binding's `POST /events`), which becomes a document of one. JSON text nested
+    deeper than `max_depth` or holding more than `max_values` values is refused before it is
+    parsed (`ledger.epcis.json_text` errors: 400, or 413 for the values)."""
+    raw = _load(data, max_bytes, max_depth, max_values)
     if not isinstance(raw, dict):
         raise InvalidDocumentError("an EPCIS document must be a JSON object")
     kind = raw.get("type")

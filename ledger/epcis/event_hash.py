@@ -35,6 +35,7 @@ from ledger.errors import InvalidInputError
 
 __all__ = [
     "InvalidEventIdError",
+    "UnrepresentableTimeError",
     "event_hash",
     "event_hashes",
     "event_id",
@@ -52,6 +53,14 @@ _NI_SUFFIX = "?ver=CBV2.0"
 class InvalidEventIdError(InvalidInputError):
     slug = "invalid-event-id"
     title = "Invalid event id"
+
+
+class UnrepresentableTimeError(InvalidInputError):
+    """A well-formed date-time whose UTC instant falls outside years 1-9999 (e.g. 0001-01-01
+    at +14:00): it has no canonical form, so the event has no hash and is refused."""
+
+    slug = "unrepresentable-time"
+    title = "Time outside UTC years 1 to 9999"
 
 
 # --------------------------------------------------------------------------------------------
@@ -522,11 +531,14 @@ def _timestamp(text: str) -> str:
                           int(second or 0), tzinfo=_UTC)
     except ValueError:
         return text
-    if sign:
-        offset = timedelta(hours=int(oh), minutes=int(om or 0))
-        moment = moment - offset if sign == "+" else moment + offset
-    millis = round(micro, -3)
-    moment += timedelta(microseconds=millis)
+    try:
+        if sign:
+            offset = timedelta(hours=int(oh), minutes=int(om or 0))
+            moment = moment - offset if sign == "+" else moment + offset
+        moment += timedelta(microseconds=round(micro, -3))
+    except OverflowError:
+        raise UnrepresentableTimeError(
+            f"{text!r} is before 0001-01-01 or after 9999-12-31 in UTC", value=text) from None
     fixed = (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
              f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z")
     if len(_time_cache) >= _CACHE_LIMIT:

@@ -21,6 +21,8 @@ Errors (all `LedgerError`, so the gateway maps them to problem+json):
     InvalidDocumentError (400)   malformed JSON-LD or schema failure (from ledger.epcis.document)
     EventIdMismatchError (400)   an event names an `eventID` that is not its hash
     CaptureLimitExceededError    more events than the capture limit (413)
+    UnknownOrganisationError     the organisation named held no role at signedAt (403, checked
+                                 from the headers before the body is parsed)
     InvalidCaptureError (400)    malformed signature headers/fields (from ledger.proofs.signing),
                                  or a signedAt past the store's signed 64-bit column
     ValueOutOfRangeError (400)   a value longer than its column (from ledger.store.store)
@@ -40,7 +42,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -57,9 +59,12 @@ from ledger.epcis.entitlement import (
     subjects,
 )
 from ledger.epcis.event_hash import event_hashes
+from ledger.epcis.json_text import DEFAULT_MAX_JSON_DEPTH
 from ledger.errors import AuthorizationError, InvalidInputError, LedgerError
 from ledger.proofs.capture import CaptureSignature, SignedCapture, events_tree
 from ledger.proofs.signing import (
+    HEADER_ORG,
+    HEADER_SIGNED_AT,
     CaptureDomain,
     InvalidCaptureError,
     build_signed_capture,
@@ -71,7 +76,8 @@ __all__ = [
     "CaptureLimitExceededError", "CheckedCapture", "ErrorBehaviour", "EventIdMismatchError",
     "Intake", "IntakeResult",
     "capture_record",
-    "MissingRoleError", "NotEntitledError", "RevokedSigningKeyError", "SignedAtOutOfWindowError", "SignerAuthority",
+    "MissingRoleError", "NotEntitledError", "RevokedSigningKeyError", "SignedAtOutOfWindowError",
+    "SignerAuthority", "UnknownOrganisationError",
     "UnknownSigningKeyError",
 ]
 
@@ -92,6 +98,11 @@ class EventIdMismatchError(LedgerError):
     slug = "event-id-mismatch"
     title = "The event's eventID is not its hash"
     status = 400
+
+
+class UnknownOrganisationError(AuthorizationError):
+    slug = "unknown-organisation"
+    title = "Organisation may not capture"
 
 
 class UnknownSigningKeyError(AuthorizationError):
@@ -144,6 +155,12 @@ class SignerAuthority(Protocol):
     def prefetch(self, reads: Any) -> Any:
         """Load several reads at once (one JSON-RPC batch)."""
 
+    def org_roles(self, org: bytes, at: int | None = None) -> frozenset[str]:
+        """The roles `org` held at unix time `at` (now if None)."""
+
+    def signers_at(self, org: bytes, at: int) -> frozenset[str]:
+        """The keys (lower-case addresses) valid for `org` at `at`."""
+
 
 class CaptureStore(Protocol):
     def accept_capture(self, capture: SignedCapture, *, keep: Any = None) -> Any: ...
@@ -181,6 +198,7 @@ class Intake:
 
     def __init__(self, store: CaptureStore, chain_view: SignerAuthority, domain: CaptureDomain,
                  *, max_bytes: int = 2 * 1024 * 1024, max_events: int = 500,
+                 max_depth: int = DEFAULT_MAX_JSON_DEPTH, max_values: int | None = None,
                  committer: CaptureSink | None = None, max_skew_s: int = 300,
                  clock: Callable[[], float] = time.time) -> None:
         self.store = store
@@ -191,13 +209,50 @@ class Intake:
         self.domain = domain
         self.max_bytes = max_bytes
         self.max_events = max_events
+        self.max_depth = max_depth
+        self.max_values = max_values
 
     # -- the steps, each usable alone ---------------------------------------------------------
+
+    def _org_and_time(self, headers: Mapping[str, str]) -> tuple[bytes, int] | None:
+        found = {k.lower(): v for k, v in headers.items()}
+        try:
+            org = bytes.fromhex(found[HEADER_ORG.lower()].removeprefix("0x").removeprefix("0X"))
+            at = int(found[HEADER_SIGNED_AT.lower()])
+        except (KeyError, ValueError):
+            return None  # malformed or missing: signature_from_headers names the field later
+        if len(org) != 32 or not 0 <= at < 1 << 64:
+            return None
+        return org, at
+
+    def admit(self, headers: Mapping[str, str]) -> None:
+        """The check the signature headers allow before the body is parsed: the organisation
+        they name held a role at `signedAt` (chain reads cached per block). Without it, no
+        signature it made could be accepted, so parsing and hashing its body would be work
+        done for nobody. The key itself is checked after the parse: the signature covers the
+        events root, so the signer is only known once the body is hashed."""
+        found = self._org_and_time(headers)
+        if found is None:
+            return
+        org, at = found
+        now = int(self._clock())
+        if abs(at - now) > self.max_skew_s:  # the same rule `authorise` applies, cheaper here
+            raise SignedAtOutOfWindowError(
+                f"signedAt={at} is {at - now:+d} s from the gateway's clock ({now}); at most "
+                f"{self.max_skew_s} s either way is accepted",
+                signedAt=at, gatewayTime=now, maxSkewS=self.max_skew_s)
+        self.chain_view.sync()
+        if not self.chain_view.org_roles(org, at):
+            org_hex = "0x" + org.hex()
+            raise UnknownOrganisationError(
+                f"organisation {org_hex} held no role at signedAt={at}: nothing it signed then "
+                "can be captured", org=org_hex, signedAt=at)
 
     def parse(self, document: bytes | str | Mapping[str, Any]) -> Any:
         """Parse and validate an EPCISDocument (the size limit is checked before parsing)."""
         try:
-            doc = parse_document(document, max_bytes=self.max_bytes, max_events=self.max_events)
+            doc = parse_document(document, max_bytes=self.max_bytes, max_events=self.max_events,
+                                 max_depth=self.max_depth, max_values=self.max_values)
         except InvalidDocumentError as exc:
             if "max_events" in exc.fields:
                 # Too many events is a limit (413, like GS1-EPCIS-Capture-Limit), not bad input.
@@ -352,19 +407,42 @@ class Intake:
     def check(self, document: bytes | str | Mapping[str, Any],
               signature: CaptureSignature | Mapping[str, str], *,
               behaviour: ErrorBehaviour = "rollback",
-              expected_signer: str | None = None) -> CheckedCapture:
-        """Every step but storing: parse, hash, recover, authorise. Raises a `LedgerError`."""
-        doc = self.parse(document)
-        event_ids = self.hash_events(doc)
-        sig = self.signature_for(signature, event_ids)
-        if sig.signed_at > INT64_MAX:
+              expected_signer: str | None = None,
+              isolate: Executor | None = None) -> CheckedCapture:
+        """Every step but storing: admit (from the headers), parse, hash, recover, authorise.
+        Raises a `LedgerError`.
+
+        `isolate` (a process pool): parse, hash and recover there (`recover_capture`), so the
+        CPU they take, seconds for a large crafted document, is not taken from this process's
+        GIL; the events come back only if a key valid for the organisation signed them."""
+        found = None if isinstance(signature, CaptureSignature) else self._org_and_time(signature)
+        if not isinstance(signature, CaptureSignature):
+            self.admit(signature)
+        if isolate is not None and found is not None and expected_signer is None:
+            org, at = found
+            signers = self.chain_view.signers_at(org, at)
+            outcome = isolate.submit(
+                recover_capture, document, dict(signature), self.domain, signers,  # type: ignore[arg-type]
+                max_bytes=self.max_bytes, max_events=self.max_events,
+                max_depth=self.max_depth, max_values=self.max_values).result()
+            if isinstance(outcome, SignedCapture):
+                signed = outcome
+            else:  # a key not valid for the organisation signed it: say which way it is not
+                signed = SignedCapture(signature_from_headers(  # type: ignore[arg-type]
+                    signature, events_root=bytes(32), count=0), outcome, bytes(32), (), ())
+        else:
+            doc = self.parse(document)
+            event_ids = self.hash_events(doc)
+            sig = self.signature_for(signature, event_ids)
+            signed = build_signed_capture(list(doc.events), doc.context, event_ids, sig,
+                                          self.domain, expected_signer=expected_signer)
+        if signed.signature.signed_at > INT64_MAX:
             # A valid uint64 to sign, but no time the store's integer column can hold: refused
             # here, before it could join (and fail) a group commit shared with other members.
+            at = signed.signature.signed_at
             raise InvalidCaptureError(
-                f"signedAt {sig.signed_at} is past the largest time the store holds "
-                f"({INT64_MAX})", field="signedAt", value=str(sig.signed_at), limit=INT64_MAX)
-        signed = build_signed_capture(list(doc.events), doc.context, event_ids, sig, self.domain,
-                                      expected_signer=expected_signer)
+                f"signedAt {at} is past the largest time the store holds ({INT64_MAX})",
+                field="signedAt", value=str(at), limit=INT64_MAX)
         allowed, problems = self.authorise(signed, behaviour)
         if not allowed:
             raise MissingRoleError(
@@ -399,6 +477,22 @@ class Intake:
         checked = self.check(document, signature, behaviour=behaviour,
                              expected_signer=expected_signer)
         return checked.result(self.submit(checked).result())
+
+
+def recover_capture(document: bytes | str, headers: Mapping[str, str], domain: CaptureDomain,
+                    signers: frozenset[str], *, max_bytes: int, max_events: int,
+                    max_depth: int, max_values: int | None) -> SignedCapture | str:
+    """Parse, hash and recover a capture (in a worker process: `Intake.check(isolate=...)`).
+    Returns the `SignedCapture` if its signer is one of `signers` (lower-case addresses), else
+    only the signer's address: the events of a capture nobody valid signed never leave the
+    worker. Raises the parse and signature errors of `Intake.check`."""
+    intake = Intake(None, None, domain, max_bytes=max_bytes,  # type: ignore[arg-type]
+                    max_events=max_events, max_depth=max_depth, max_values=max_values)
+    doc = intake.parse(document)
+    event_ids = intake.hash_events(doc)
+    sig = intake.signature_for(headers, event_ids)
+    signed = build_signed_capture(list(doc.events), doc.context, event_ids, sig, domain)
+    return signed if signed.signer.lower() in signers else signed.signer
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,11 @@ A bucket per key (e.g. "complaints:<client ip>") holds up to `capacity` tokens a
   is one Lua script, atomic on the server, and uses the server's clock so processes with
   skewed clocks agree.
 
-`limit(limiter, key)` raises `RateLimitedError` (429 problem+json, `retryAfter` seconds).
+`limit(limiter, key)` raises `RateLimitedError` (429 problem+json, `retryAfter` seconds);
+`refund(limiter, key, cost)` gives back what a request took once it turns out to deserve it
+(the capture route takes a deposit by body size before checking a capture, and returns it when
+the capture passes: a budget that only failures spend, which no number of concurrent requests
+can overdraw).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from ledger.errors import ChainError, LedgerError
 
 __all__ = [
     "MemoryRateLimiter", "RateDecision", "RateLimitedError", "RateLimiter", "RateLimiterUnavailable",
-    "RedisRateLimiter", "limit",
+    "RedisRateLimiter", "limit", "refund",
 ]
 
 
@@ -169,3 +173,10 @@ def limit(limiter: RateLimiter, key: str, cost: float = 1.0) -> RateDecision:
         retry = max(1, math.ceil(decision.retry_after))
         raise RateLimitedError(f"too many requests; retry in {retry} s", retry_after=retry)
     return decision
+
+
+
+def refund(limiter: RateLimiter, key: str, cost: float) -> None:
+    """Give `cost` back to `key`'s bucket (never above its capacity): a negative take, which
+    both backends add and cap at the next take."""
+    limiter.take(key, -cost)

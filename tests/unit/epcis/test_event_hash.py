@@ -338,3 +338,16 @@ def test_plain_sgtin_shortcut_reads_as_the_pattern_does(body: str,
     if (body.isascii() and body.split(".")[-1].isalnum() and body.count(".") == 2
             and slow is not None):
         assert fast == slow  # and it takes every plain one
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+14:00", "0001-01-01T13:59:59.999+14:00",
+                                  "9999-12-31T23:59:59.9995Z", "9999-12-31T12:00:00-12:00"])
+def test_a_time_outside_utc_years_1_to_9999_has_no_hash(when: str) -> None:
+    from ledger.epcis.event_hash import UnrepresentableTimeError, event_hash
+
+    event = {"type": "ObjectEvent", "eventTime": when, "eventTimeZoneOffset": "+00:00",
+             "action": "OBSERVE", "epcList": ["urn:epc:id:sgtin:0614141.107346.2017"]}
+    with pytest.raises(UnrepresentableTimeError):
+        event_hash(event)
+    event["eventTime"] = "0001-01-01T14:00:00+14:00"  # the first representable instant
+    assert len(event_hash(event)) == 32

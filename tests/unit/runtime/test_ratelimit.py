@@ -17,6 +17,7 @@ from ledger.runtime.ratelimit import (
     RateLimiterUnavailable,
     RedisRateLimiter,
     limit,
+    refund,
 )
 
 REDIS_URL = os.environ.get("ZHENZHI_TEST_REDIS_URL")
@@ -134,3 +135,18 @@ def test_unreachable_redis_fails_closed() -> None:
     with pytest.raises(RateLimiterUnavailable) as info:
         limiter.take("k")
     assert info.value.status == 503
+
+
+
+def test_refund_gives_a_deposit_back_up_to_the_capacity(make) -> None:
+    limiter = make(4, 0.01)
+    for _ in range(100):  # deposits that are given back: free
+        limit(limiter, "k", 3)
+        refund(limiter, "k", 3)
+    limit(limiter, "k", 3)  # kept: one token left
+    with pytest.raises(RateLimitedError) as refused:
+        limit(limiter, "k", 3)
+    assert refused.value.fields["retryAfter"] >= 150  # two more tokens at 0.01/s
+    refund(limiter, "k", 100)  # never more than the capacity
+    assert [limiter.take("k").allowed for _ in range(5)] == [True] * 4 + [False]
+    limit(limiter, "other", 4)  # per key
