@@ -19,7 +19,7 @@ contracts say is what they said at that block.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -278,7 +278,6 @@ class ProvenView(ChainView):
     def execute(self, to: str, data: bytes) -> bytes:
         """Run one read-only call at the header's block; raise if it reads unproven state or
         reverts."""
-        from eth.abc import MessageAPI  # noqa: F401 - py-evm is imported only to check evidence
         from eth.db.atomic import AtomicDB
         from eth.db.backends.memory import MemoryDB
         from eth.vm.execution_context import ExecutionContext
@@ -324,6 +323,3 @@ class ProvenView(ChainView):
                                     f"EVM: {type(err).__name__}", contract=to_checksum_address(to))
         return bytes(computation.output)
 
-
-def witness_addresses(witness: StateWitness) -> Sequence[str]:
-    return [a.address for a in witness.accounts]
