@@ -39,6 +39,8 @@ TARGETS: dict[str, tuple[str, float, str, str]] = {
     "trace_p95_ms": ("<=", 50, "ms", "item history p95"),
     "recall_scope_s": ("<=", 1, "s", "recall scope, lot with ≥10,000 descendants"),
     "events_in_store": (">=", 0, "events", "store size for the query figures"),
+    "evidence_bundle_bytes": ("<=", 0, "bytes", "sealed evidence, 40-event consignment"),
+    "evidence_verify_ms": ("<=", 0, "ms", "its offline check (proofs, EVM, verifier)"),
 }
 
 Section = Callable[[bool], dict[str, Any]]
@@ -131,6 +133,10 @@ def _verify(quick: bool) -> dict[str, Any]:
     return import_module("bench.verify").measure(quick=quick)
 
 
+def _evidence(quick: bool) -> dict[str, Any]:
+    return import_module("bench.evidence").measure(rounds=3 if quick else 7)
+
+
 SECTIONS: dict[str, Section] = {
     "hashing": _hashing,
     "signing": _signing,
@@ -138,6 +144,7 @@ SECTIONS: dict[str, Section] = {
     "anchoring": _anchoring,
     "gateway": _gateway,
     "verify": _verify,
+    "evidence": _evidence,
     "queries": _queries,
 }
 

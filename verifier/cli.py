@@ -3,6 +3,15 @@
     zhenzhi verify <digital-link-uri | qr-image.png> [--gateway URL] [--rpc URL] [--manifest F] [--json]
     zhenzhi verify --bundle bundle.json --rpc URL          # re-check an exported bundle (arbitration)
     zhenzhi evidence <code> -o bundle.json [--gateway URL | --database URL --rpc URL --manifest F]
+    zhenzhi evidence <code> -o sealed.json --offline [--gateway URL | --database URL] --rpc URL --manifest F
+    zhenzhi verify-evidence sealed.json [--trust BLOCKHASH] [--manifest F] [--json]   # no network
+
+`evidence --offline` writes sealed evidence (`ledger.evidence.sealed`): the bundle with an
+Ethereum state proof, at one pinned block, for every chain fact the verifier reads, so that
+`verify-evidence` checks it with no node at all (it has no --rpc option). Its verdict is judged
+at the pinned block's time and is UNVERIFIED until `--trust` (the block hash, confirmed on a
+consortium node) and `--manifest` (the consortium's deployment) both match; a refused file
+exits 1 with the place that failed.
 
 `evidence --database` assembles the bundle from a store with `ledger.evidence.item.assemble`,
 the function the gateway's resolver serves: events traced through containers and
@@ -138,8 +147,12 @@ def register(app: typer.Typer) -> None:
                                                      help="store URL (instead of a gateway)")] = None,
         rpc: RpcOption = DEFAULT_RPC,
         manifest: ManifestOption = DEFAULT_MANIFEST,
+        offline: Annotated[bool, typer.Option(
+            "--offline", help="seal it with state proofs at the node's head: checkable with no "
+                              "node (zhenzhi verify-evidence)")] = False,
     ) -> None:
-        """Export everything needed to re-verify an item offline against any node."""
+        """Export everything needed to re-verify an item against any node (or, with --offline,
+        against none)."""
         from ledger.proofs.bundle import ChainRef
 
         try:
@@ -162,7 +175,50 @@ def register(app: typer.Typer) -> None:
                     store.close()
             else:
                 fail("give --gateway URL or --database URL")
+            if offline:
+                from verifier.sealed import seal
+
+                view = _chain_view(rpc, manifest)
+                sealed = seal(bundle, view.w3, view.deployment)
         except LedgerError as exc:
             fail(str(exc))
+        if offline:
+            output.write_bytes(sealed.dumps())
+            h = sealed.witness.header
+            console.print(f"sealed {len(sealed.bundle.events)} events with "
+                          f"{len(sealed.witness.accounts)} proven contracts at block {h.number} "
+                          f"(hash 0x{sealed.block_hash.hex()}) → {output}")
+            return
         output.write_text(bundle.dumps(indent=2) + "\n", encoding="utf-8")
         console.print(f"wrote {len(bundle.events)} events, {len(bundle.captures)} captures → {output}")
+
+    @app.command("verify-evidence")
+    def verify_evidence_cmd(
+        sealed_file: Annotated[Path, typer.Argument(help="sealed evidence (zhenzhi evidence --offline)")],
+        trust: Annotated[str | None, typer.Option(
+            "--trust", help="the block hash you confirmed on a consortium node")] = None,
+        manifest: Annotated[Path | None, typer.Option(
+            "--manifest", help="the consortium's deployment manifest (trusted)")] = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Check sealed evidence with no network; exit 0 only if it is GENUINE at a trusted block
+        of the trusted deployment."""
+        from ledger.chain.deployment import Deployment
+        from verifier.sealed import check_sealed, parse_hash
+
+        try:
+            trusted = None if trust is None else parse_hash(trust)
+            deployment = None if manifest is None else Deployment.load(manifest)
+            if not sealed_file.is_file():
+                fail(f"no sealed evidence at {sealed_file}")
+            report = check_sealed(sealed_file.read_bytes(), trust=trusted, manifest=deployment)
+        except LedgerError as exc:
+            fail(str(exc))
+        if as_json:
+            print_json(report.to_json())
+        elif report.refused:
+            fail(f"refused: {report.place}: {report.reason}")
+        else:
+            for line in report.lines():
+                console.print(line, markup=False, highlight=False)
+        raise typer.Exit(1 if report.refused else EXIT_CODES[report.kind])

@@ -47,7 +47,7 @@ from ledger.proofs.merkle import keccak256
 from ledger.proofs.signing import CaptureDomain, checksum_address
 from ledger.runtime.freshness import follow
 
-__all__ = ["AnchorRecord", "ChainView", "CustomsRecord", "LotRecord", "Read"]
+__all__ = ["AnchorRecord", "ChainView", "CustomsRecord", "LotRecord", "Read", "call_target"]
 
 KeyVerdict = Literal["valid", "unknown", "revoked"]
 _DECISIONS = ("DIRECT_RELEASE", "NORMAL_CONTROL", "IMMEDIATE_CONTROL")
@@ -336,16 +336,22 @@ class ChainView:
             return list(batch.execute())
 
     def _function(self, read: Read) -> tuple[dict[str, Any], list[str]]:
-        contract_name, args = _CONTRACT_OF[read.method], read.args
-        if read.method == "wasValidSigner":
-            org, key, role, at = args
-            args = (org, key, keccak256(str(role).encode()), at)
-        elif read.method == "roleHistory":
-            org, role = args
-            args = (org, keccak256(str(role).encode()))
+        contract_name, args = call_target(read)
         fn = getattr(self._contracts[contract_name].functions, read.method)(*args)
         tx = {"to": self._contracts[contract_name].address, "data": fn._encode_transaction_data()}
         return tx, list(get_abi_output_types(fn.abi))
+
+
+def call_target(read: Read) -> tuple[str, tuple[Any, ...]]:
+    """The contract a read calls and its ABI arguments (role names become their keccak ids)."""
+    args = read.args
+    if read.method == "wasValidSigner":
+        org, key, role, at = args
+        args = (org, key, keccak256(str(role).encode()), at)
+    elif read.method == "roleHistory":
+        org, role = args
+        args = (org, keccak256(str(role).encode()))
+    return _CONTRACT_OF[read.method], args
 
 
 # How nodes say they do not have a block (anvil, geth, Besu).

@@ -36,6 +36,7 @@ from ledger.errors import InvalidInputError
 __all__ = [
     "InvalidEventIdError",
     "UnrepresentableTimeError",
+    "canonical_value",
     "event_hash",
     "event_hashes",
     "event_id",
@@ -506,6 +507,13 @@ def _canonical_value(text: str) -> str:
         _value_cache.clear()
     _value_cache[text] = value
     return value
+
+
+def canonical_value(text: str) -> str:
+    """The spelling the hash reads a string value as (a GS1 key as its canonical Digital Link,
+    a number as its shortest form, an old CBV URN as the CBV 2.0 term): two strings with the
+    same canonical value give the same event hash."""
+    return _canonical_value(text)
 
 
 _TIME_RE = re.compile(

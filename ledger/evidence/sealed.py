@@ -1,0 +1,353 @@
+"""Sealed evidence: one file that a court, a bank or a customs office abroad checks with no node.
+
+A sealed bundle is an item's proof bundle (`ledger.proofs.bundle`, stripped of what the gateway
+merely claims) plus a state witness (`ledger.chain.proven`): one block header and the
+`eth_getProof` account and storage proofs, with contract code, for every chain fact the
+verifier reads about the item at that block. The only thing a checker must trust is the block
+hash (and that the contract addresses are the consortium's): everything else is recomputed.
+
+The file is canonical JSON (keys sorted, no insignificant whitespace, UTF-8, no trailing
+newline) and `SealedEvidence.loads` refuses any other spelling: a file is accepted only if it
+is exactly the serialisation of what it parses to, so no byte can change without changing a
+value that is checked. The format is described for other implementers in `verifier/README.md`
+("Sealed evidence").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from ledger.chain.proven import AccountWitness, SlotWitness, StateWitness
+from ledger.epcis.event_hash import canonical_value
+from ledger.proofs.bundle import (
+    FORMAT as BUNDLE_FORMAT,
+)
+from ledger.proofs.bundle import (
+    VERSION as BUNDLE_VERSION,
+)
+from ledger.proofs.bundle import (
+    AnchorEvidence,
+    Bundle,
+    ChainRef,
+    InvalidBundleError,
+)
+from ledger.proofs.state_proof import BlockHeader, StateProofError
+
+__all__ = ["SEALED_FORMAT", "SEALED_VERSION", "SealedEvidence", "SealedEvidenceError",
+           "canonical_json", "seal_bundle"]
+
+SEALED_FORMAT = "zhenzhi-sealed-evidence"
+SEALED_VERSION = 1
+# The contracts whose state the verifier reads; only these are named (an address that is never
+# read would be an unchecked claim).
+READ_CONTRACTS = ("CodeRegistry", "Consortium", "CustomsRelease", "TraceAnchor")
+# Top-level event keys the CBV 2.0 event hash leaves out: not covered by the signature, so a
+# sealed bundle does not carry them.
+UNSIGNED_EVENT_KEYS = ("errorDeclaration", "eventID", "recordTime")
+_MAX_PROOF_NODES = 64
+
+
+class SealedEvidenceError(InvalidBundleError):
+    """A sealed bundle refused; `place` is where (a JSON path such as `state[2].code`)."""
+
+    slug = "invalid-sealed-evidence"
+    title = "Invalid sealed evidence"
+
+    def __init__(self, detail: str, *, place: str, **fields: object) -> None:
+        super().__init__(f"{place}: {detail}", place=place, **fields)
+        self.place = place
+
+
+def canonical_json(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class SealedEvidence:
+    bundle: Bundle  # chain, code, registration, captures, events, customs (no scans, no source)
+    witness: StateWitness
+
+    @property
+    def block_hash(self) -> bytes:
+        return self.witness.header.hash
+
+    @property
+    def chain_id(self) -> int:
+        return self.bundle.chain.chain_id
+
+    @property
+    def contracts(self) -> dict[str, str]:
+        return dict(self.bundle.chain.contracts)
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        h = self.witness.header
+        evidence = self.bundle.to_json()
+        for key in ("format", "version", "chain", "generatedAt", "source", "scans"):
+            evidence.pop(key)
+        return {
+            "format": SEALED_FORMAT,
+            "version": SEALED_VERSION,
+            "block": {"hash": _hex(h.hash), "number": h.number, "timestamp": h.timestamp,
+                      "header": _hex(h.rlp)},
+            "chain": {"chainId": self.chain_id, "contracts": self.contracts},
+            "evidence": evidence,
+            "state": [{"address": a.address,
+                       "accountProof": [_hex(n) for n in a.proof],
+                       "code": _hex(a.code),
+                       "storage": [{"slot": _word(s.slot), "value": _word(s.value),
+                                    "proof": [_hex(n) for n in s.proof]} for s in a.storage]}
+                      for a in self.witness.accounts],
+        }
+
+    def dumps(self) -> bytes:
+        return canonical_json(self.to_json())
+
+    # --- reading ---------------------------------------------------------------------------
+
+    @classmethod
+    def loads(cls, raw: bytes) -> SealedEvidence:
+        """Parse a sealed bundle, refusing anything but its canonical serialisation. Checks
+        shapes and the header's hash; proofs and the verdict are `verifier.sealed`'s job."""
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SealedEvidenceError(f"not UTF-8 at byte {exc.start}", place=f"byte {exc.start}") from None
+        try:
+            obj = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        except ValueError as exc:
+            pos = getattr(exc, "pos", None)
+            raise SealedEvidenceError(f"not JSON: {getattr(exc, 'msg', exc)}",
+                                      place="file" if pos is None else f"byte {len(text[:pos].encode())}") from None
+        sealed = _parse(obj)
+        canon = sealed.dumps()
+        if canon != raw:
+            at = next((i for i, (a, b) in enumerate(zip(canon, raw, strict=False)) if a != b),
+                      min(len(canon), len(raw)))
+            raise SealedEvidenceError(
+                f"not the canonical serialisation of its content (first difference at byte "
+                f"{at}: {raw[max(0, at - 24):at + 24]!r})", place=f"byte {at}")
+        return sealed
+
+
+def seal_bundle(bundle: Bundle, contracts: Mapping[str, str], block_number: int) -> Bundle:
+    """`bundle` with only what a checker verifies: no scans, source or generation time (the
+    gateway's word), no claimed signer or anchoring transaction (recomputed or unused), events
+    without the keys their hash leaves out, and only the contracts the verifier reads."""
+    captures = tuple(replace(c, signer=None, anchor=None if c.anchor is None else AnchorEvidence(
+        c.anchor.batch_root, c.anchor.proof)) for c in bundle.captures)
+    events = tuple(replace(e, event={k: v for k, v in e.event.items()
+                                     if k not in UNSIGNED_EVENT_KEYS},
+                           context=_namespace_declarations(e.context, e.event)) for e in bundle.events)
+    chain = ChainRef(bundle.chain.chain_id,
+                     {name: to_checksum_address(contracts[name]) for name in READ_CONTRACTS},
+                     block_number)
+    return replace(bundle, chain=chain, captures=captures, events=events, scans=(),
+                   generated_at=None, source=None)
+
+
+def _namespace_declarations(context: Any, event: Mapping[str, Any]) -> list[Any] | None:
+    # The event hash reads only the objects of a list-form @context (prefix → IRI), and only
+    # the prefixes the event uses; a context URL points at the standard's vocabulary, and no
+    # signature covers either.
+    if not isinstance(context, list):
+        return None
+    used = _used_prefixes(event)
+    kept = []
+    for c in context:
+        if isinstance(c, Mapping):
+            d = {k: v for k, v in c.items() if k in used and isinstance(v, str)}
+            if d:
+                kept.append(d)
+    return kept or None
+
+
+# --- parsing (private) -------------------------------------------------------------------------
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate key {k!r}")
+        out[k] = v
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _keys(obj: Any, keys: set[str], place: str) -> Mapping[str, Any]:
+    if not isinstance(obj, Mapping):
+        raise SealedEvidenceError("must be an object", place=place)
+    if set(obj) != keys:
+        extra, missing = sorted(set(obj) - keys), sorted(keys - set(obj))
+        raise SealedEvidenceError(f"unexpected keys {extra}, missing keys {missing}", place=place)
+    return obj
+
+
+def _list(obj: Any, place: str, limit: int | None = None) -> list[Any]:
+    if not isinstance(obj, list) or (limit is not None and len(obj) > limit):
+        raise SealedEvidenceError("must be a list" + (f" of at most {limit}" if limit else ""),
+                                  place=place)
+    return obj
+
+
+def _hexbytes(value: Any, place: str, size: int | None = None) -> bytes:
+    if not isinstance(value, str) or not value.startswith("0x"):
+        raise SealedEvidenceError("must be 0x-hex", place=place)
+    try:
+        raw = bytes.fromhex(value[2:])
+    except ValueError:
+        raise SealedEvidenceError("is not valid hex", place=place) from None
+    if size is not None and len(raw) != size:
+        raise SealedEvidenceError(f"must be {size} bytes", place=place)
+    return raw
+
+
+def _uint(value: Any, place: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise SealedEvidenceError("must be a non-negative integer", place=place)
+    return value
+
+
+def _address(value: Any, place: str) -> str:
+    raw = _hexbytes(value, place, 20)
+    checksummed = to_checksum_address(raw)
+    if value != checksummed:
+        raise SealedEvidenceError(f"must be the checksummed address {checksummed}", place=place)
+    return checksummed
+
+
+def _parse(obj: Any) -> SealedEvidence:
+    if isinstance(obj, Mapping) and obj.get("format") != SEALED_FORMAT:
+        raise SealedEvidenceError(f"not a {SEALED_FORMAT} document", place="format")
+    top = _keys(obj, {"format", "version", "block", "chain", "evidence", "state"}, "$")
+    if top["version"] != SEALED_VERSION:
+        raise SealedEvidenceError(f"version {top['version']!r} is not supported (this checker "
+                                  f"reads version {SEALED_VERSION})", place="version")
+    block = _keys(top["block"], {"hash", "number", "timestamp", "header"}, "block")
+    block_hash = _hexbytes(block["hash"], "block.hash", 32)
+    try:
+        header = BlockHeader.decode(_hexbytes(block["header"], "block.header"), place="block.header")
+    except StateProofError as exc:
+        raise SealedEvidenceError(exc.detail, place=exc.place) from None
+    if header.hash != block_hash:
+        raise SealedEvidenceError(f"the header hashes to 0x{header.hash.hex()}, not to the "
+                                  f"block hash 0x{block_hash.hex()}", place="block.header")
+    if _uint(block["number"], "block.number") != header.number:
+        raise SealedEvidenceError(f"is {block['number']}, the header says {header.number}",
+                                  place="block.number")
+    if _uint(block["timestamp"], "block.timestamp") != header.timestamp:
+        raise SealedEvidenceError(f"is {block['timestamp']}, the header says {header.timestamp}",
+                                  place="block.timestamp")
+    chain = _keys(top["chain"], {"chainId", "contracts"}, "chain")
+    chain_id = _uint(chain["chainId"], "chain.chainId")
+    contracts = _keys(chain["contracts"], set(READ_CONTRACTS), "chain.contracts")
+    addresses = {name: _address(contracts[name], f"chain.contracts.{name}") for name in READ_CONTRACTS}
+    accounts: list[AccountWitness] = []
+    for i, a in enumerate(_list(top["state"], "state")):
+        at = f"state[{i}]"
+        a = _keys(a, {"address", "accountProof", "code", "storage"}, at)
+        slots = []
+        for j, s in enumerate(_list(a["storage"], f"{at}.storage")):
+            sp = f"{at}.storage[{j}]"
+            s = _keys(s, {"slot", "value", "proof"}, sp)
+            slots.append(SlotWitness(
+                int.from_bytes(_hexbytes(s["slot"], f"{sp}.slot", 32), "big"),
+                int.from_bytes(_hexbytes(s["value"], f"{sp}.value", 32), "big"),
+                tuple(_hexbytes(n, f"{sp}.proof[{k}]") for k, n in
+                      enumerate(_list(s["proof"], f"{sp}.proof", _MAX_PROOF_NODES)))))
+        if any(x.slot >= y.slot for x, y in zip(slots, slots[1:], strict=False)):
+            raise SealedEvidenceError("slots must be listed once each, in ascending order",
+                                      place=f"{at}.storage")
+        address = _address(a["address"], f"{at}.address")
+        if accounts and accounts[-1].address.lower() >= address.lower():
+            raise SealedEvidenceError("accounts must be listed once each, in ascending order of "
+                                      "address", place=f"{at}.address")
+        accounts.append(AccountWitness(
+            address,
+            tuple(_hexbytes(n, f"{at}.accountProof[{k}]") for k, n in
+                  enumerate(_list(a["accountProof"], f"{at}.accountProof", _MAX_PROOF_NODES))),
+            _hexbytes(a["code"], f"{at}.code"), tuple(slots)))
+    evidence = top["evidence"]
+    if not isinstance(evidence, Mapping) or {"format", "version", "chain"} & set(evidence):
+        raise SealedEvidenceError("must be an object without format, version or chain",
+                                  place="evidence")
+    try:
+        bundle = Bundle.from_json({**evidence, "format": BUNDLE_FORMAT, "version": BUNDLE_VERSION,
+                                   "chain": {"chainId": chain_id, "contracts": addresses,
+                                             "blockNumber": header.number}})
+    except InvalidBundleError as exc:
+        field = exc.fields.get("field")
+        raise SealedEvidenceError(str(exc), place="evidence" + (f" ({field})" if field else "")) from None
+    for i, e in enumerate(bundle.events):
+        unsigned = sorted(set(e.event) & set(UNSIGNED_EVENT_KEYS))
+        if unsigned:
+            raise SealedEvidenceError(f"carries {unsigned}, which no signature covers",
+                                      place=f"evidence.events[{i}].event")
+        if e.context != _namespace_declarations(e.context, e.event):
+            raise SealedEvidenceError("must be null or a list of the namespace declarations "
+                                      "the event uses (the only part of an @context its hash "
+                                      "reads)", place=f"evidence.events[{i}].context")
+        odd = _loose_spelling(e.event)
+        if odd is not None:
+            raise SealedEvidenceError(f"{odd[:60]!r} is not written as the event hash reads it "
+                                      f"({canonical_value(odd)[:60]!r})",
+                                      place=f"evidence.events[{i}].event")
+    used = {e.capture for e in bundle.events}
+    for i in range(len(bundle.captures)):
+        if i not in used:
+            raise SealedEvidenceError("no event uses this capture, so nothing checks it",
+                                      place=f"evidence.captures[{i}]")
+    return SealedEvidence(bundle, StateWitness(header, tuple(accounts)))
+
+
+def _loose_spelling(value: Any) -> str | None:
+    """A string in `value` that the event hash reads as another spelling (`canonical_value`):
+    a sealed event is written in the spellings the hash reads, so no byte can change while the
+    hash stays the same."""
+    if isinstance(value, str):
+        return value if canonical_value(value) != value else None
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if isinstance(value, list):
+        for v in value:
+            found = _loose_spelling(v)
+            if found is not None:
+                return found
+    return None
+
+
+def _used_prefixes(event: Mapping[str, Any]) -> set[str]:
+    found: set[str] = set()
+
+    def walk(v: Any) -> None:
+        if isinstance(v, Mapping):
+            for k, x in v.items():
+                found.add(str(k).split(":", 1)[0])
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+        elif isinstance(v, str) and ":" in v:
+            found.add(v.split(":", 1)[0])
+
+    walk(event)
+    return found
+
+
+def _hex(b: bytes) -> str:
+    return "0x" + bytes(b).hex()
+
+
+def _word(n: int) -> str:
+    return "0x" + n.to_bytes(32, "big").hex()
+
