@@ -26,7 +26,6 @@ from gateway.auth import MemberDep
 from gateway.deps import ServicesDep, SettingsDep
 from gateway.problems import UnsupportedMediaTypeError, problem_responses
 from gateway.responses import OrjsonResponse
-from gateway.routes.complaints import client_key
 from gateway.routes.discovery import EPCIS_HEADERS
 from gateway.schemas import EPCIS_DOCUMENT_SCHEMA, CaptureDomainOut, CaptureJob
 from gateway.traceability import RuntimeDep
@@ -176,7 +175,7 @@ async def capture(request: Request, services: ServicesDep, runtime: RuntimeDep
     # A deposit by size from the client's budget, before the body is read: returned if the
     # capture passes, kept if it fails. Taken up front, so concurrent requests cannot all
     # start on a full bucket; a client whose failures emptied it gets 429 at once.
-    client = client_key(request)
+    client = runtime.client(request).key  # the observed address, through trusted proxies
     failures = runtime.capture_failures
     declared = request.headers.get("content-length", "")
     size = int(declared) if declared.isdigit() else services.settings.max_body_bytes

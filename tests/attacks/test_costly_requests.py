@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -76,7 +77,8 @@ def test_attack_capture_for_an_organisation_without_roles_is_refused_before_its_
     # Not even JSON past the first bytes: had it been parsed, the answer would be a 400.
     body = b'{"type": "EPCISDocument", ' + b"x" * 100_000
     with client_from(stack, "127.0.0.21") as client:
-        r = client.post("/capture", content=body, headers=forged_headers(nobody))
+        r = client.post("/capture", content=body,
+                        headers=forged_headers(nobody, signed_at=int(time.time())))
     assert r.status_code == 403, r.text
     assert r.json()["type"] == "urn:zhenzhi:problem:unknown-organisation"
     assert r.json()["org"] == "0x" + nobody.hex()

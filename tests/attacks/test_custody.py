@@ -135,9 +135,9 @@ def test_attack_rival_retail_selling_cannot_mark_an_unsold_item_sold(
     with pytest.raises(NotEntitledError):
         scenario.intake.accept(_doc(event), sig)
     honest, served = _with_forged(scenario, rival, epc, event)
-    # Unsold, with or without the rival's "sale": no sale to count the scans from.
-    assert honest.by_name(CheckName.SCAN_HISTORY)[0].outcome is Outcome.SKIPPED
-    assert served.by_name(CheckName.SCAN_HISTORY)[0].outcome is Outcome.SKIPPED
+    # Unsold, with or without the rival's "sale": the scan rules judge it as an unsold code.
+    assert honest.by_name(CheckName.SCAN_HISTORY)[0].details["sold"] is False
+    assert served.by_name(CheckName.SCAN_HISTORY)[0].details["sold"] is False
     _left_out(served, rival)
 
 
