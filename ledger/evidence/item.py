@@ -54,7 +54,7 @@ __all__ = ["CustomsIndex", "EvidenceCache", "ItemEvidence", "StoreVersion",
            "scan_count", "scan_history"]
 
 _NI_RE = re.compile(r"^ni:///sha-256;([0-9a-f]{64})\?ver=CBV2\.0$")
-_TREES: OrderedDict[tuple[str, str, int], Any] = OrderedDict()
+_TREES: OrderedDict[tuple[str, str, str, int], Any] = OrderedDict()
 _TREES_MAX = 64
 
 
@@ -68,7 +68,9 @@ def registration(engine: Engine, gtin14: str, serial: str) -> Registration | Non
         lot = row[0]
         count = conn.execute(select(func.count()).select_from(codes).where(
             codes.c.gtin == gtin14, codes.c.lot == lot)).scalar_one()
-        key = (gtin14, lot, int(count))
+        # Per store: two stores (tests, or a gateway moved to a new database) may hold a lot
+        # of the same name and size with other serials.
+        key = (engine.url.render_as_string(hide_password=True), gtin14, lot, int(count))
         entry = _TREES.get(key)
         if entry is None:
             serials = [r[0] for r in conn.execute(select(codes.c.serial).where(

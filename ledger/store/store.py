@@ -743,20 +743,28 @@ class Store:
         frames, by construction. A stat per commit is all it costs until then; the truncation
         (a few hundred ms) only happens when the thread fell behind.
 
-        TRUNCATE waits for readers still on older snapshots, at most a second: the gateway's
-        reads are short. If one outlasts that, the cap is retried once the WAL has grown by
-        another quarter of it, not at every commit."""
+        TRUNCATE waits for readers still on older snapshots and for a checkpoint in progress:
+        a second, then once more up to ten. If that is still not enough (a reader holding an
+        old snapshot that long), the cap is retried once the WAL has grown by another quarter
+        of it, not at every commit."""
         try:
             size = os.stat(self._wal_path).st_size  # type: ignore[arg-type]
         except OSError:
             return
         if size <= self._wal_next_check:
             return
-        cur.execute("PRAGMA busy_timeout=1000")
-        try:
-            busy, _frames, _copied = cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        finally:
-            cur.execute("PRAGMA busy_timeout=30000")
+        busy = 1
+        # First with a short wait; then, once, long enough for the checkpoint thread's own
+        # passive checkpoint of a large WAL to finish on a slow machine (it holds the
+        # checkpoint lock meanwhile, and was what kept the cap from holding in CI).
+        for wait_ms in (1000, 10_000):
+            cur.execute(f"PRAGMA busy_timeout={wait_ms}")
+            try:
+                busy, _frames, _copied = cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                cur.execute("PRAGMA busy_timeout=30000")
+            if not busy:
+                break
         if busy:
             log.warning("WAL at %d MiB, past its cap, could not be truncated: a reader holds "
                         "an old snapshot", size >> 20)
