@@ -225,6 +225,15 @@ class Intake:
             return None
         return org, at
 
+    def _check_window(self, at: int) -> None:
+        """signedAt within `max_skew_s` of the gateway's clock ("When a signature counts")."""
+        now = int(self._clock())
+        if abs(at - now) > self.max_skew_s:
+            raise SignedAtOutOfWindowError(
+                f"signedAt={at} is {at - now:+d} s from the gateway's clock ({now}); at most "
+                f"{self.max_skew_s} s either way is accepted",
+                signedAt=at, gatewayTime=now, maxSkewS=self.max_skew_s)
+
     def admit(self, headers: Mapping[str, str]) -> None:
         """The check the signature headers allow before the body is parsed: the organisation
         they name held a role at `signedAt` (chain reads cached per block). Without it, no
@@ -235,12 +244,7 @@ class Intake:
         if found is None:
             return
         org, at = found
-        now = int(self._clock())
-        if abs(at - now) > self.max_skew_s:  # the same rule `authorise` applies, cheaper here
-            raise SignedAtOutOfWindowError(
-                f"signedAt={at} is {at - now:+d} s from the gateway's clock ({now}); at most "
-                f"{self.max_skew_s} s either way is accepted",
-                signedAt=at, gatewayTime=now, maxSkewS=self.max_skew_s)
+        self._check_window(at)  # the rule `authorise` applies again, cheaper here
         self.chain_view.sync()
         if not self.chain_view.org_roles(org, at):
             org_hex = "0x" + org.hex()
@@ -300,12 +304,7 @@ class Intake:
         org_hex = "0x" + org.hex()
         # The rule of gateway/README.md "When a signature counts": signedAt within the skew
         # of our clock, the key valid at signedAt, and not revoked now.
-        now = int(self._clock())
-        if abs(at - now) > self.max_skew_s:
-            raise SignedAtOutOfWindowError(
-                f"signedAt={at} is {at - now:+d} s from the gateway's clock ({now}); at most "
-                f"{self.max_skew_s} s either way is accepted",
-                signedAt=at, gatewayTime=now, maxSkewS=self.max_skew_s)
+        self._check_window(at)
         view = self.chain_view
         view.sync()
         verdict = view.key_verdict(org, capture.signer, at)

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ledger.chain.transactor import anvil_dev_key
 from ledger.demo.scenario import Scenario
+from tests.scenarios import played_journey
 
 # Public addresses and the country geoip2fast's table places them in (checked by a test).
 COUNTRY_IPS = {"CN": "114.114.114.114", "US": "8.8.8.8", "GB": "81.2.69.160",
@@ -86,21 +86,12 @@ def played_stack(w3: Any, deployment: Any, tmp: Path, *, days_later: int) -> Ite
     """Play the journey `days_later` days after the demo's start: lot numbers carry the
     production date, and every module playing onto the session chain needs lots of its own
     (tests/integration/verifier plays days 0 and 40)."""
-    from ledger.demo.journey import _START_MS, build_journey
-    from ledger.store.store import Store
-
-    url = f"sqlite:///{tmp / 'store.db'}"
-    store = Store(url)
-    store.migrate()
-    journey = build_journey(days_later, start_ms=_START_MS + days_later * 86_400_000)
-    sc = Scenario(w3, deployment, store, admin_key=anvil_dev_key(0), journey=journey)
-    sc.admin.reset_nonce()  # other modules may have sent from the dev account
-    sc.play()
-    manifest = tmp / "deployment.json"
-    deployment.save(manifest)
-    stack = Stack(sc, url, manifest, w3.provider.endpoint_uri)
-    yield stack
-    for server, client in stack.servers:
-        client.close()
-        server.stop()
-    store.close()
+    with played_journey(w3, deployment, tmp / "store.db", seed=days_later,
+                        day=days_later) as sc:
+        manifest = tmp / "deployment.json"
+        deployment.save(manifest)
+        stack = Stack(sc, f"sqlite:///{tmp / 'store.db'}", manifest, w3.provider.endpoint_uri)
+        yield stack
+        for server, client in stack.servers:
+            client.close()
+            server.stop()

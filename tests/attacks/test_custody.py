@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 
-from ledger.chain.transactor import anvil_dev_key
-from ledger.demo.journey import _DAY, _START_MS, EPCIS_CONTEXT, Organisation, build_journey
+from ledger.demo.journey import EPCIS_CONTEXT, Organisation
 from ledger.demo.scenario import Party, Scenario
 from ledger.pipeline.intake import NotEntitledError, SignedAtOutOfWindowError
 from tests.attacks.speakers_env import Speakers, document, object_event
+from tests.scenarios import played_journey
 from verifier.verdict import CheckName, Outcome, VerdictKind
 from verifier.verify import verify
 
@@ -37,18 +37,9 @@ PROBLEM = "urn:zhenzhi:problem:"
 @pytest.fixture(scope="module")
 def scenario(w3: Any, deployment: Any, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[Scenario]:
-    from ledger.store.store import Store
-
-    store = Store(f"sqlite:///{tmp_path_factory.mktemp('custody') / 'store.db'}")
-    store.migrate()
-    # A production day of its own: lot numbers carry the date, and lots are registered once
-    # per chain (other modules play journeys onto the same session chain).
-    journey = build_journey(16, start_ms=_START_MS + 163 * _DAY)
-    sc = Scenario(w3, deployment, store, admin_key=anvil_dev_key(0), journey=journey)
-    sc.admin.reset_nonce()  # other modules may have sent from the dev account
-    sc.play()
-    yield sc
-    store.close()
+    with played_journey(w3, deployment, tmp_path_factory.mktemp("custody") / "store.db",
+                        seed=16, day=163) as sc:
+        yield sc
 
 
 @pytest.fixture(scope="module")

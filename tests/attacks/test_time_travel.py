@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from ledger.chain.transactor import anvil_dev_key
-from ledger.demo.journey import _DAY, _START_MS, EPCIS_CONTEXT, build_journey
+from ledger.demo.journey import EPCIS_CONTEXT
 from ledger.demo.scenario import Scenario
 from ledger.pipeline.intake import RevokedSigningKeyError, SignedAtOutOfWindowError
 from tests.attacks.speakers_env import Speakers, document, object_event
+from tests.scenarios import played_journey
 from verifier.verdict import CheckName, VerdictKind
 from verifier.verify import VerifyOptions, verify
 
@@ -89,17 +89,9 @@ def test_attack_key_revoked_now_back_dates_signed_at_into_its_window(speakers: S
 @pytest.fixture(scope="module")
 def scenario(w3: Any, deployment: Any, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[Scenario]:
-    from ledger.store.store import Store
-
-    store = Store(f"sqlite:///{tmp_path_factory.mktemp('time-travel') / 'store.db'}")
-    store.migrate()
-    # A production day of its own: lot numbers carry the date, lots register once per chain.
-    journey = build_journey(31, start_ms=_START_MS + 171 * _DAY)
-    sc = Scenario(w3, deployment, store, admin_key=anvil_dev_key(0), journey=journey)
-    sc.admin.reset_nonce()  # other modules may have sent from the dev account
-    sc.play()
-    yield sc
-    store.close()
+    with played_journey(w3, deployment, tmp_path_factory.mktemp("time-travel") / "store.db",
+                        seed=31, day=171) as sc:
+        yield sc
 
 
 def _doc(*events: dict[str, Any]) -> dict[str, Any]:
