@@ -1,5 +1,6 @@
-"""Customs decisions as CustomsRelease stores them (`uint8`, in this order): the risk engine
-suggests one, customs records it on chain, the verifier reads it back."""
+"""Customs decisions and inspection outcomes as CustomsRelease stores them (`uint8`, in this
+order): the risk engine suggests a decision, customs records it and the inspection's outcome on
+chain, the verifier reads both back."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from enum import IntEnum
 
 from ledger.errors import InvalidInputError
 
-__all__ = ["Decision"]
+__all__ = ["Decision", "Inspection"]
 
 
 class Decision(IntEnum):
@@ -24,3 +25,19 @@ class Decision(IntEnum):
         except KeyError:
             raise InvalidInputError(f"unknown customs decision {name!r}; one of "
                                     f"{', '.join(d.name for d in cls)}", field="decision") from None
+
+
+class Inspection(IntEnum):
+    """Same order as CustomsRelease.Inspection."""
+
+    NOT_INSPECTED = 0
+    PASSED = 1
+    FAILED = 2
+
+    @classmethod
+    def parse(cls, name: str) -> Inspection:
+        try:
+            return cls[name.upper().replace("-", "_")]
+        except KeyError:
+            raise InvalidInputError(f"unknown inspection outcome {name!r}; one of "
+                                    f"{', '.join(i.name for i in cls)}", field="inspection") from None

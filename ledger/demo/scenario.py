@@ -35,7 +35,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ledger.chain.client import Chain
-from ledger.chain.decisions import Decision
+from ledger.chain.decisions import Decision, Inspection
 from ledger.chain.transactor import Transactor
 from ledger.chain.view import ChainView
 from ledger.demo.journey import Journey, Organisation, build_journey
@@ -50,7 +50,7 @@ from ledger.proofs.codes import codes_tree, org_id
 from ledger.proofs.merkle import keccak256
 from ledger.proofs.signing import CaptureDomain, build_signed_capture, sign_capture
 from ledger.store.store import StoredEvent
-from ledger.trade.customs import Declaration, Inspection, inspecting_document, inspecting_event
+from ledger.trade.customs import Declaration, inspecting_document, inspecting_event
 from ledger.trade.issuance import store_lot
 from ledger.trade.risk import load_rules
 

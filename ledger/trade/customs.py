@@ -18,13 +18,12 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from ledger.chain.decisions import Decision
+from ledger.chain.decisions import Decision, Inspection
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.proofs.capture import events_tree
 from ledger.proofs.merkle import keccak256
@@ -33,7 +32,7 @@ from ledger.trade.complaints import ComplaintBook
 from ledger.trade.risk import RiskFacts, RuleSet
 
 __all__ = [
-    "NAMESPACE", "Declaration", "Inspection", "InvalidConsignmentError", "UnknownEnterpriseError",
+    "NAMESPACE", "Declaration", "InvalidConsignmentError", "UnknownEnterpriseError",
     "consignment_key", "enterprise_gtins", "events_root", "gather_facts", "inspecting_document", "inspecting_event", "inspection_history", "rules_version_bytes",
 ]
 
@@ -52,22 +51,6 @@ class InvalidConsignmentError(InvalidInputError):
 class UnknownEnterpriseError(NotFoundError):
     slug = "unknown-enterprise"
     title = "No such organisation on Consortium"
-
-
-class Inspection(IntEnum):
-    """Same order as CustomsRelease.Inspection."""
-
-    NOT_INSPECTED = 0
-    PASSED = 1
-    FAILED = 2
-
-    @classmethod
-    def parse(cls, name: str) -> Inspection:
-        try:
-            return cls[name.upper().replace("-", "_")]
-        except KeyError:
-            raise InvalidInputError(f"unknown inspection outcome {name!r}; one of "
-                                    f"{', '.join(i.name for i in cls)}", field="inspection") from None
 
 
 def consignment_key(ref: str) -> bytes:
