@@ -38,6 +38,7 @@ from ledger.epcis.gs1 import DigitalLink
 from ledger.errors import LedgerError
 from ledger.proofs.bundle import Bundle, CaptureEvidence, ScanRecord
 from ledger.proofs.capture import capture_leaf, event_leaf
+from ledger.proofs.disclosure import Disclosed, DisclosureError, check_full, read_disclosed
 from ledger.proofs.codes import lot_key
 from ledger.proofs.merkle import process_proof
 from ledger.proofs.signing import CaptureDomain, capture_digest, recover_signer
@@ -170,7 +171,7 @@ def _no_memo(_key: Any, compute: Any) -> Any:
 @lru_cache(maxsize=16_384)
 def _journey(verified: tuple[_EventFacts, ...], link: Any
              ) -> tuple[list[journey_mod.Step], str | None]:
-    # Keyed by the facts objects, which `_event_facts` memoises by the events' exact bytes.
+    # Keyed by the facts objects, which `_full_facts` and `_public_facts` memoise by bytes.
     steps = journey_mod.steps((f.actual, f.event) for f in verified)
     return steps, journey_mod.continuity_gap(steps) or _not_about(steps, link)
 
@@ -250,39 +251,79 @@ class _EventFacts:
 
 
 @lru_cache(maxsize=65_536)
-def _event_facts(event_json: bytes, context_json: bytes, claimed: bytes,
-                 proof: tuple[bytes, ...], events_root: bytes) -> _EventFacts:
+def _full_facts(event_json: bytes, context_json: bytes, claimed_id: bytes | None,
+                texts: tuple[str, ...], claimed: bytes, proof: tuple[bytes, ...],
+                events_root: bytes) -> _EventFacts:
+    """A member's full event: its id recomputed, its disclosures shown to say exactly what it
+    says, their root the commitment its capture signed."""
     event = orjson.loads(event_json)
     role = required_role(event)
-    subject = "ni:///sha-256;" + claimed.hex()
+    subject = "ni:///sha-256;" + (claimed_id or bytes(32)).hex()
     try:
-        actual: bytes | None = event_hash(event, orjson.loads(context_json))
+        actual_id: bytes | None = event_hash(event, orjson.loads(context_json))
     except LedgerError:
-        actual = None
-    if actual != claimed:
-        return _EventFacts(actual, False, role, (Check(
+        actual_id = None
+    if actual_id is None or actual_id != claimed_id:
+        return _EventFacts(None, False, role, (Check(
             CheckName.EVENT_ID, FAIL, "an event's content does not hash to its id: it was "
             "altered after capture", subject=subject,
-            details={"recomputed": None if actual is None else actual.hex()}),), event)
-    id_ok = Check(CheckName.EVENT_ID, PASS, "event id recomputed", subject=subject)
-    if process_proof(event_leaf(actual), proof) != events_root:
-        return _EventFacts(actual, False, role, (id_ok, Check(
+            details={"recomputed": None if actual_id is None else actual_id.hex()}),), event)
+    try:
+        commitment = check_full(event, actual_id, texts)
+    except DisclosureError as exc:
+        return _EventFacts(None, False, role, (Check(
+            CheckName.EVENT_ID, FAIL, f"an event's disclosures do not match it: {exc}",
+            subject=subject),), event)
+    return _committed(commitment, claimed, proof, events_root, role, subject, event)
+
+
+@lru_cache(maxsize=65_536)
+def _public_facts(disclosed: tuple[Disclosed, ...], claimed: bytes, proof: tuple[bytes, ...],
+                  events_root: bytes) -> _EventFacts:
+    """A public event: the disclosed fields, each leading to one commitment."""
+    subject = "event 0x" + claimed.hex()
+    try:
+        commitment, event = read_disclosed(disclosed)
+    except DisclosureError as exc:
+        return _EventFacts(None, False, "", (Check(
+            CheckName.EVENT_ID, FAIL, f"an event's disclosed fields were altered: {exc}",
+            subject=subject),), {})
+    return _committed(commitment, claimed, proof, events_root, required_role(event), subject,
+                      event)
+
+
+def _committed(commitment: bytes, claimed: bytes, proof: tuple[bytes, ...], events_root: bytes,
+               role: str, subject: str, event: Mapping[str, Any]) -> _EventFacts:
+    if commitment != claimed:
+        return _EventFacts(None, False, role, (Check(
+            CheckName.EVENT_ID, FAIL, "an event's fields do not lead to the commitment it "
+            "claims: altered after capture", subject=subject,
+            details={"recomputed": commitment.hex()}),), event)
+    id_ok = Check(CheckName.EVENT_ID, PASS, "event fields match their signed commitment",
+                  subject=subject)
+    if process_proof(event_leaf(commitment), proof) != events_root:
+        return _EventFacts(commitment, False, role, (id_ok, Check(
             CheckName.EVENT_PROOF, FAIL, "the event is not in the signed capture it claims",
             subject=subject)), event)
-    return _EventFacts(actual, True, role, (id_ok, Check(
+    return _EventFacts(commitment, True, role, (id_ok, Check(
         CheckName.EVENT_PROOF, PASS, "event is in its signed capture", subject=subject)), event)
 
 
 def _facts(bundle: Bundle) -> list[_EventFacts | None]:
-    """Facts per bundle event, memoised by the event's exact JSON (keys sorted): the hash is
-    always computed from those bytes, so equal bytes cannot deserve a different answer."""
+    """Facts per bundle event, memoised by the event's exact JSON (keys sorted) or its exact
+    disclosures: every result is computed from those bytes, so equal bytes cannot deserve a
+    different answer."""
     out: list[_EventFacts | None] = []
     dumps, sort = orjson.dumps, orjson.OPT_SORT_KEYS
     for e in bundle.events:
+        root = bundle.captures[e.capture].signature.events_root
         try:
-            out.append(_event_facts(dumps(e.event, option=sort), dumps(e.context, option=sort),
-                                    e.event_id, e.proof,
-                                    bundle.captures[e.capture].signature.events_root))
+            if e.full:
+                out.append(_full_facts(dumps(e.event, option=sort), dumps(e.context, option=sort),
+                                       e.event_id, tuple(d.text for d in e.disclosed),
+                                       e.commitment, e.proof, root))
+            else:
+                out.append(_public_facts(e.disclosed, e.commitment, e.proof, root))
         except TypeError:  # not JSON-serialisable: cannot be an EPCIS event
             out.append(None)
     return out
@@ -363,7 +404,7 @@ def _events(bundle: Bundle, facts: Sequence[_EventFacts | None], view: Any,
             continue
         if f is None:
             checks.append(Check(CheckName.EVENT_ID, FAIL, "an event is not JSON: it cannot have "
-                                "been captured", subject="ni:///sha-256;" + e.event_id.hex()))
+                                "been captured", subject="event 0x" + e.commitment.hex()))
             continue
         checks.extend(f.checks)
         if not f.in_capture or f.actual is None:
@@ -374,7 +415,7 @@ def _events(bundle: Bundle, facts: Sequence[_EventFacts | None], view: Any,
             if view.was_valid_signer(sig.org, signer, f.role, sig.signed_at):
                 checks.append(_role_pass(f.role, f.checks[0].subject))
             else:
-                step = e.event.get("bizStep") or "none"
+                step = f.event.get("bizStep") or "none"
                 checks.append(Check(CheckName.SIGNER_ROLE, FAIL,
                                     f"bizStep {step} needs role {f.role}, which the signer's "
                                     "organisation does not hold", subject=f.checks[0].subject,
@@ -582,10 +623,10 @@ def _customs(steps: Sequence[journey_mod.Step], bundle: Bundle, view: Any,
     item_events = {event_id for event_id, _ in ((s.event_id, s) for s in steps)}
     best: Check | None = None
     for claim in bundle.customs:
-        if claim.event_id not in item_events:
+        if claim.commitment not in item_events:
             continue
         record = view.customs(claim.consignment)
-        if record is None or process_proof(event_leaf(claim.event_id), claim.proof) != record.events_root:
+        if record is None or process_proof(event_leaf(claim.commitment), claim.proof) != record.events_root:
             best = best or Check(CheckName.CUSTOMS_DECISION, FAIL,
                                  "the customs decision it cites is not on CustomsRelease or "
                                  "does not cover this item")

@@ -5,7 +5,7 @@ trusts none of it: every event id is recomputed, every proof re-hashed, every si
 recovered, every root looked up on the chain. So the bundle holds claims plus the data to test
 them, never conclusions. The same JSON is the `zhenzhi evidence` export used in arbitration.
 
-JSON format, version 1 (`FORMAT`, `VERSION`; bytes are 0x-hex, event ids are ni URIs):
+JSON format, version 2 (`FORMAT`, `VERSION`; bytes are 0x-hex, event ids are ni URIs):
 
     {"format": "zhenzhi-evidence", "version": 1,
      "code": "https://id.gs1.org/01/<gtin14>/21/<serial>",
@@ -17,15 +17,24 @@ JSON format, version 1 (`FORMAT`, `VERSION`; bytes are 0x-hex, event ids are ni 
                    "signature": "0x…(65 bytes)", "signer": "0x…",
                    "anchor": {"batchRoot": "0x…", "proof": ["0x…"], "txHash": "0x…",
                               "blockNumber": n} | null}],
-     "events": [{"eventId": "ni:///sha-256;…?ver=CBV2.0", "capture": <index into captures>,
-                 "proof": ["0x…"], "event": {EPCIS event}, "context": <@context> | null}],
-     "customs": [{"consignment": "0x…(32 bytes)", "eventId": "ni:…", "proof": ["0x…"]}],
+     "events": [{"commitment": "0x…", "capture": <index into captures>, "proof": ["0x…"],
+                 "disclosures": [{"text": "[salt,name,value]", "proof": ["0x…"]}],
+                 "eventId": "ni:///sha-256;…?ver=CBV2.0", "event": {EPCIS event},
+                 "context": <@context> | null}],
+     "customs": [{"consignment": "0x…(32 bytes)", "commitment": "0x…", "proof": ["0x…"]}],
      "scans": [{"at": <unix s>, "region": "CN" | "unknown", "client": "<16 hex>"}]}
 
-`proof` of an event is its path into the capture's signed eventsRoot (leaf
-`capture.event_leaf(id)`); `anchor.proof` is the capture's path into the anchored batch root
+An event is named by its *commitment* (`ledger.proofs.disclosure`): the root over its salted
+disclosures. A *full* event (members' evidence) carries `eventId`, `event`, `context` and every
+disclosure text in order, without paths: the verifier recomputes the id from the event, checks
+the texts say exactly what the event says, and rebuilds the commitment. A *public* event (the
+shopper's proof) carries only chosen disclosures, each with its path to the commitment, and no
+`eventId`, `event` or `context`. `proof` of an event is the commitment's path into the
+capture's signed eventsRoot (leaf `capture.event_leaf(commitment)`); `anchor.proof` is the capture's path into the anchored batch root
 (leaf `capture.capture_leaf(digest, signer)`); `codeProof` is the code commitment's path into
-the lot's codesRoot on CodeRegistry. A reader refuses other formats and newer versions.
+the lot's codesRoot on CodeRegistry; a customs entry's `proof` is the event commitment's path
+into the decision's eventsRoot. A reader refuses other formats and other versions (version 1
+named events by their bare CBV ids, which let anyone confirm a guess of a hidden field).
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ from typing import Any
 
 from ledger.errors import InvalidInputError
 from ledger.proofs.capture import CaptureSignature
+from ledger.proofs.disclosure import Disclosed
 
 __all__ = [
     "FORMAT", "VERSION", "AnchorEvidence", "Bundle", "CaptureEvidence", "ChainRef",
@@ -44,7 +54,8 @@ __all__ = [
 ]
 
 FORMAT = "zhenzhi-evidence"
-VERSION = 1
+_MAX_DISCLOSURES = 1 << 16
+VERSION = 2
 
 
 class InvalidBundleError(InvalidInputError):
@@ -85,11 +96,18 @@ class CaptureEvidence:
 
 @dataclass(frozen=True, slots=True)
 class EventEvidence:
-    event_id: bytes  # claimed; the verifier recomputes it from `event`
+    commitment: bytes  # claimed; the verifier recomputes it from the disclosures
     capture: int  # index into Bundle.captures
-    proof: tuple[bytes, ...]
-    event: Mapping[str, Any]
+    proof: tuple[bytes, ...]  # event_leaf(commitment) ▶ the capture's eventsRoot
+    # Public: the chosen disclosures, each with its path. Full: all of them, in order, no paths.
+    disclosed: tuple[Disclosed, ...]
+    event: Mapping[str, Any] | None = None  # full events only
+    event_id: bytes | None = None  # full events only; the verifier recomputes it from `event`
     context: Any = None
+
+    @property
+    def full(self) -> bool:
+        return self.event is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +116,7 @@ class CustomsEvidence:
     decision's events root on CustomsRelease."""
 
     consignment: bytes
-    event_id: bytes
+    commitment: bytes
     proof: tuple[bytes, ...]
 
 
@@ -148,10 +166,8 @@ class Bundle:
                 "gtin": self.registration.gtin, "lot": self.registration.lot,
                 "codeProof": [_hex(p) for p in self.registration.code_proof]},
             "captures": [_capture_json(c) for c in self.captures],
-            "events": [{"eventId": _event_id_uri(e.event_id), "capture": e.capture,
-                        "proof": [_hex(p) for p in e.proof], "event": e.event,
-                        "context": e.context} for e in self.events],
-            "customs": [{"consignment": _hex(c.consignment), "eventId": _event_id_uri(c.event_id),
+            "events": [_event_json(e) for e in self.events],
+            "customs": [{"consignment": _hex(c.consignment), "commitment": _hex(c.commitment),
                          "proof": [_hex(p) for p in c.proof]} for c in self.customs],
             "scans": [s.to_json() for s in self.scans],
         }
@@ -188,6 +204,20 @@ def _hex(b: bytes) -> str:
 
 def _event_id_uri(event_id: bytes) -> str:
     return f"ni:///sha-256;{bytes(event_id).hex()}?ver=CBV2.0"
+
+
+def _event_json(e: EventEvidence) -> dict[str, Any]:
+    out: dict[str, Any] = {"commitment": _hex(e.commitment), "capture": e.capture,
+                           "proof": [_hex(p) for p in e.proof]}
+    if e.full:
+        out["disclosures"] = [{"text": d.text} for d in e.disclosed]
+        out["eventId"] = None if e.event_id is None else _event_id_uri(e.event_id)
+        out["event"] = e.event
+        out["context"] = e.context
+    else:
+        out["disclosures"] = [{"text": d.text, "proof": [_hex(p) for p in d.proof]}
+                              for d in e.disclosed]
+    return out
 
 
 def _capture_json(c: CaptureEvidence) -> dict[str, Any]:
@@ -276,12 +306,25 @@ def _parse(obj: Any) -> Bundle:
         if index >= len(captures):
             raise InvalidBundleError(f"event refers to capture {index} of {len(captures)}",
                                      field="capture")
-        if not isinstance(e["event"], Mapping):
+        raw = e["disclosures"]
+        if not isinstance(raw, list) or len(raw) > _MAX_DISCLOSURES:
+            raise InvalidBundleError(f"disclosures must be a list of at most {_MAX_DISCLOSURES}",
+                                     field="disclosures")
+        disclosed = tuple(Disclosed(d["text"] if isinstance(d["text"], str) else None,  # type: ignore[arg-type]
+                                    _proof(d.get("proof") or [], "disclosure.proof"))
+                          for d in raw)
+        if any(d.text is None for d in disclosed):
+            raise InvalidBundleError("a disclosure text must be a string", field="disclosures")
+        event = e.get("event")
+        if event is not None and not isinstance(event, Mapping):
             raise InvalidBundleError("event must be a JSON object", field="event")
-        events.append(EventEvidence(_parse_event_id(e["eventId"]), index,
-                                    _proof(e["proof"], "proof"), e["event"], e.get("context")))
+        events.append(EventEvidence(
+            _bytes(e["commitment"], 32, "commitment"), index, _proof(e["proof"], "proof"),
+            disclosed, event,
+            None if event is None else _parse_event_id(e["eventId"]), e.get("context")))
     customs = tuple(CustomsEvidence(_bytes(c["consignment"], 32, "consignment"),
-                                    _parse_event_id(c["eventId"]), _proof(c["proof"], "customs.proof"))
+                                    _bytes(c["commitment"], 32, "customs.commitment"),
+                                    _proof(c["proof"], "customs.proof"))
                     for c in obj.get("customs") or ())
     scans = tuple(ScanRecord(_int(s["at"], "scan.at"), str(s.get("region") or ""),
                              str(s["client"]) if isinstance(s.get("client"), str) else None)

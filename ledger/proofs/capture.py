@@ -2,8 +2,9 @@
 
 Leaves are double-hashed (keccak256(keccak256(x))) so that no leaf can be read as an inner node
 of the sorted-pair trees (see `ledger.proofs.merkle`):
-- a document's `eventsRoot` is the Merkle root of `event_leaf(id)` over its event ids, in
-  document order;
+- a document's `eventsRoot` is the Merkle root of `event_leaf(commitment)` over its events'
+  disclosure commitments (`ledger.proofs.disclosure`: the root of the event's salted fields, its
+  CBV event id among them), in document order;
 - a batch root on TraceAnchor is the Merkle root of `capture_leaf(digest, signer)` over the
   captures in the batch, where `digest` is the capture's EIP-712 digest.
 """
@@ -19,9 +20,11 @@ from ledger.proofs.merkle import MerkleTree, keccak256
 __all__ = ["CaptureSignature", "SignedCapture", "capture_leaf", "event_leaf", "events_tree"]
 
 
-def event_leaf(event_id: bytes) -> bytes:
-    """Leaf of one event id (the 32-byte sha-256 of its CBV 2.0 pre-hash string)."""
-    return keccak256(keccak256(event_id))
+def event_leaf(commitment: bytes) -> bytes:
+    """Leaf of one event: its 32-byte disclosure commitment. Never the bare CBV event id: that
+    is a plain hash of the event, against which anyone could confirm a guess of a hidden field
+    (a purchase-order number, a trading partner)."""
+    return keccak256(keccak256(commitment))
 
 
 def capture_leaf(digest: bytes, signer: str) -> bytes:
@@ -29,8 +32,8 @@ def capture_leaf(digest: bytes, signer: str) -> bytes:
     return keccak256(keccak256(digest + bytes(12) + bytes.fromhex(signer[2:])))
 
 
-def events_tree(event_ids: Sequence[bytes]) -> MerkleTree:
-    return MerkleTree.build([event_leaf(e) for e in event_ids])
+def events_tree(commitments: Sequence[bytes]) -> MerkleTree:
+    return MerkleTree.build([event_leaf(c) for c in commitments])
 
 
 @dataclass(frozen=True, slots=True)
