@@ -55,6 +55,7 @@ class CheckName(StrEnum):
     LOT_STATUS = "lot.status"
     EVENT_ID = "event.id"
     EVENT_PROOF = "event.proof"
+    EVENT_ABOUT = "event.about"
     CAPTURE_SIGNATURE = "capture.signature"
     SIGNER_KEY = "signer.key"
     SIGNER_ROLE = "signer.role"

@@ -36,6 +36,7 @@ from ledger.epcis.entitlement import (
 from ledger.epcis.event_hash import event_hash
 from ledger.epcis.gs1 import DigitalLink
 from ledger.errors import LedgerError
+from ledger.evidence.public import item_path, names_path
 from ledger.proofs.bundle import Bundle, CaptureEvidence, ScanRecord
 from ledger.proofs.capture import capture_leaf, event_leaf
 from ledger.proofs.disclosure import Disclosed, DisclosureError, check_full, read_disclosed
@@ -129,7 +130,7 @@ def verify(code: str, bundle: Bundle | None, chain_view: Any, *,
          lambda: _prefetch(chain_view, link, bundle, facts))
     checks.extend(memo(("registration", link, bundle.registration),
                        lambda: tuple(_registration(link, bundle, chain_view))))
-    verified, event_checks = _events(bundle, facts, chain_view, options)
+    verified, event_checks = _events(bundle, facts, chain_view, options, _item_epc(link))
     checks.extend(event_checks)
     steps, gap = _journey(tuple(verified), link)
     checks.append(Check(CheckName.JOURNEY_COMPLETE, MISSING, gap, fails_as=VerdictKind.UNVERIFIED)
@@ -365,7 +366,7 @@ def _prefetch(view: Any, link: Any, bundle: Bundle, facts: Sequence[_EventFacts 
 
 
 def _events(bundle: Bundle, facts: Sequence[_EventFacts | None], view: Any,
-            options: VerifyOptions) -> tuple[list[_EventFacts], list[Check]]:
+            options: VerifyOptions, epc: str) -> tuple[list[_EventFacts], list[Check]]:
     domain = view.domain
     checks: list[Check] = []
     capture_ok: dict[int, tuple[bool, str | None, int | None]] = {}
@@ -377,7 +378,8 @@ def _events(bundle: Bundle, facts: Sequence[_EventFacts | None], view: Any,
                     lambda: _entitled(facts, orgs, view.prefix_owner))
     ignored = {i for i, f in enumerate(facts)
                if f is not None and f.in_capture and f.actual is not None and i not in entitled}
-    judged = [e for i, e in enumerate(bundle.events) if i not in ignored]
+    off_path = _off_path(bundle, facts, entitled, epc)
+    judged = [e for i, e in enumerate(bundle.events) if i not in ignored and i not in off_path]
     for index in sorted({e.capture for e in judged}):
         cap = bundle.captures[index]
         result, cap_checks = memo(("capture", index, cap, options),
@@ -388,6 +390,13 @@ def _events(bundle: Bundle, facts: Sequence[_EventFacts | None], view: Any,
 
     good: list[_EventFacts] = []
     for i, (e, f) in enumerate(zip(bundle.events, facts, strict=True)):
+        if i in off_path:
+            assert f is not None
+            checks.append(Check(
+                CheckName.EVENT_ABOUT, SKIPPED,
+                "left out: the fields it discloses name neither this item nor a container "
+                "it was put into", subject=f.checks[0].subject))
+            continue
         if i in ignored:
             # An event from a party the evidence does not show entitled to speak about these
             # goods proves nothing about them, whatever its signature says: it is left out of
@@ -426,6 +435,27 @@ def _events(bundle: Bundle, facts: Sequence[_EventFacts | None], view: Any,
     if good and not ignored:
         checks.append(_ENTITLED_PASS)
     return good, checks
+
+
+def _off_path(bundle: Bundle, facts: Sequence[_EventFacts | None], entitled: frozenset[int],
+              epc: str) -> frozenset[int]:
+    """Public events that say nothing about this item. A public event shows only some fields,
+    so it must show the item or a container the item was put into (by an entitled, itself
+    on-path AggregationEvent), or it is no evidence about the item: a gateway could otherwise
+    attach another item's genuine events (a sale, a customs hold) to this one."""
+    public = [i for i, (e, f) in enumerate(zip(bundle.events, facts, strict=True))
+              if not e.full and f is not None and f.in_capture and f.actual is not None]
+    if not public:
+        return frozenset()
+    full = [i for i, e in enumerate(bundle.events) if e.full]
+    path: frozenset[str] = frozenset((epc,))
+    while True:
+        on = [i for i in public if i in entitled and names_path(facts[i].event, path)]  # type: ignore[union-attr]
+        grown = item_path(epc, [facts[i].event for i in (*on, *full)  # type: ignore[union-attr]
+                                if facts[i] is not None and i in entitled])
+        if grown == path:
+            return frozenset(i for i in public if not names_path(facts[i].event, path))  # type: ignore[union-attr]
+        path = grown
 
 
 _ENTITLED_PASS = Check(CheckName.SIGNER_ENTITLED, PASS,
