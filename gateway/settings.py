@@ -26,6 +26,9 @@ class GatewaySettings(BaseSettings):
     database_url: str = Field(default=f"sqlite:///{VAR_DIR / 'zhenzhi.db'}",
                               description="SQLAlchemy URL of the store (SQLite or PostgreSQL)")
     rpc_url: str = Field(default="http://127.0.0.1:8545", description="JSON-RPC URL of the chain")
+    public_rpc_url: str | None = Field(
+        default=None, description="JSON-RPC URL of a consortium node that shoppers' browsers "
+                                  "call to verify a scan themselves (default: rpc_url)")
     manifest: Path = Field(default=VAR_DIR / "deployment.json",
                            description="deployment manifest written by `zhenzhi deploy`")
     migrate_on_start: bool = Field(default=True,

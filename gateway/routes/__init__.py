@@ -11,4 +11,5 @@ ROUTER_MODULES: tuple[str, ...] = (
     "gateway.routes.events",
     *(f"gateway.routes.{m}" for m in ("codes", "customs", "recalls", "complaints", "members", "resolver")),
     "gateway.routes.console",
+    "gateway.routes.scan_page",
 )

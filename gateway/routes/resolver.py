@@ -39,6 +39,7 @@ from gateway.responses import OrjsonResponse
 from gateway.traceability import RuntimeDep, TraceabilityRuntime
 from ledger.epcis.gs1 import DigitalLink
 from ledger.errors import NotFoundError
+from gateway.routes.scan_page import static_response
 from ledger.evidence.item import ItemEvidence
 from ledger.proofs.bundle import Bundle, ChainRef, ScanRecord
 from ledger.runtime.ratelimit import limit
@@ -210,10 +211,14 @@ async def _resolve(request: Request, services: Any, runtime: TraceabilityRuntime
             raise UnknownLinkTypeError(f"no {link_type} link for this item", linkType=link_type)
         return RedirectResponse(targets[0]["href"], status_code=307)
 
+    wants_json = _wants_json(request)
+    if not wants_json and request.query_params.get("verdict") != "server":
+        # The shopper's page: one static shell for every item, verified in the browser
+        # (gateway.routes.scan_page). The scan is recorded when the page fetches the proof.
+        return static_response(request, "scan.html")
     identity = runtime.client(request)
     region = identity.country
     limit(runtime.scans, identity.key)
-    wants_json = _wants_json(request)
     client = identity.salted_hash(runtime.settings.scan_salt.get_secret_value())
 
     if wants_json:

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine
 from ledger.epcis.gs1 import DigitalLink
 from ledger.errors import InvalidInputError
 from ledger.evidence.builder import build_bundle
+from ledger.evidence.public import public_bundle
 from ledger.proofs.bundle import (
     FORMAT,
     VERSION,
@@ -282,15 +283,16 @@ class StoreVersion:
 @dataclass(frozen=True, slots=True)
 class ItemEvidence:
     """An item's bundle without the parts that change with every request (scans, when, who
-    serves it, the block), and the JSON of the rest, encoded once."""
+    serves it, the block), and the JSON of its public cut (`ledger.evidence.public`: what a
+    shopper's scan is answered with), encoded once."""
 
-    bundle: Bundle
+    bundle: Bundle  # full: for members and the server's own verdict
     newest_anchor_block: int
     _parts: dict[str, orjson.Fragment]
 
     @classmethod
     def of(cls, bundle: Bundle) -> ItemEvidence:
-        doc = bundle.to_json()
+        doc = public_bundle(bundle).to_json()
         parts = {k: orjson.Fragment(orjson.dumps(doc[k]))
                  for k in ("registration", "captures", "events", "customs")}
         newest = max((c.anchor.block_number or 0 for c in bundle.captures if c.anchor),
@@ -304,7 +306,8 @@ class ItemEvidence:
 
     def dumps(self, *, chain: ChainRef, scans: Sequence[ScanRecord], source: str | None,
               generated_at: int | None = None) -> bytes:
-        """The same JSON as `complete(...).to_json()`, without re-encoding the events."""
+        """The public proof: the same JSON as `public_bundle(complete(...)).to_json()`,
+        without re-encoding the events."""
         return orjson.dumps({
             "format": FORMAT, "version": VERSION, "code": self.bundle.code,
             "generatedAt": int(time.time()) if generated_at is None else generated_at,
