@@ -36,10 +36,10 @@ from starlette.concurrency import run_in_threadpool
 from gateway.deps import ServicesDep
 from gateway.problems import problem_responses
 from gateway.responses import OrjsonResponse
+from gateway.routes.scan_page import static_response
 from gateway.traceability import RuntimeDep, TraceabilityRuntime
 from ledger.epcis.gs1 import DigitalLink
 from ledger.errors import NotFoundError
-from gateway.routes.scan_page import static_response
 from ledger.evidence.item import ItemEvidence
 from ledger.proofs.bundle import Bundle, ChainRef, ScanRecord
 from ledger.runtime.ratelimit import limit
