@@ -108,6 +108,7 @@ def render_page(verdict: Verdict, bundle: Bundle | None, profile: Any, lang: str
         verdict_label=escape(t[f"verdict.{kind}"]),
         explain=escape(t[f"explain.{kind}"]),
         reason=escape(verdict.reason),
+        gateways_word=escape(t["gateways.word"]),
         recall=_recall_banner(verdict, fields.get("lot"), t),
         journey_title=escape(t["journey"]),
         timeline=_timeline(verdict, bundle, t),
