@@ -54,8 +54,9 @@ class PublicProofs:
 
     def proof(self, epc: str, *, keep: Callable[[str, Any], bool] = lambda n, v: n not in HIDDEN,
               scans: Sequence[dict[str, Any]] = (), events: Sequence[Any] | None = None,
-              customs: bool = True) -> dict[str, Any]:
-        """The public proof of the can `epc` (its Digital Link), captured afresh on the chain."""
+              customs: bool = True, big_nonces: bool = False) -> dict[str, Any]:
+        """The public proof of the can `epc` (its Digital Link), captured afresh on the chain.
+        `big_nonces`: nonces above 2**63 (beyond what a JavaScript number holds exactly)."""
         sc = self.scenario
         stored = list(events) if events is not None else sc.item_events(epc)
         keys = {p.org_id: p for p in sc.parties.values()}
@@ -71,8 +72,9 @@ class PublicProofs:
                                         new_seed())
             tree = events_tree([c.commitment for c in committed])
             signed_at = sc.signed_at()
+            nonce = sc.next_nonce() + ((1 << 63) if big_nonces else 0)
             sig = sign_capture(party.private_key, self.domain, tree.root, len(evs), org,
-                               sc.next_nonce(), signed_at)
+                               nonce, signed_at)
             signer = recover_signer(self.domain, sig)
             digest = capture_digest(self.domain, sig.events_root, sig.count, sig.org, sig.nonce,
                                     sig.signed_at)

@@ -286,6 +286,18 @@ def test_a_malformed_or_missing_proof_is_never_genuine(browser, world) -> None:
         world["site"].proofs[path] = world["proof"]
 
 
+def test_uint64_nonces_beyond_2_to_the_53_stay_exact(browser, world) -> None:
+    path = _path(world["epc"])
+    proof = world["proofs"].proof(world["epc"], big_nonces=True)
+    assert proof["captures"][0]["nonce"] > 2 ** 63
+    world["site"].proofs[path] = proof
+    try:
+        _, result = _open(browser, world, path)
+    finally:
+        world["site"].proofs[path] = world["proof"]
+    assert result["verdict"] == "GENUINE", _failing(result)
+
+
 # --- speed --------------------------------------------------------------------------------------
 
 def test_a_20_event_journey_verifies_in_the_browser_in_time(browser, world) -> None:
@@ -312,7 +324,8 @@ def test_a_20_event_journey_verifies_in_the_browser_in_time(browser, world) -> N
         return out;
     }""", [proof, config])
     ms = sorted(t for t, _, _ in times)
-    print(f"\nbrowser verify, 20 events, {len(proof['captures'])} captures, "
+    print(f"\nbrowser verify, 20 events ({len(stored)} of the item's own, verdict "
+          f"{times[0][1]}), {len(proof['captures'])} captures, "
           f"{times[0][2]} JSON-RPC round trips: first {times[0][0]:.1f} ms, "
           f"median {ms[len(ms) // 2]:.1f} ms, best {ms[0]:.1f} ms")
     assert ms[len(ms) // 2] <= 300, times

@@ -1,7 +1,7 @@
 // The shopper's page: read the item code from the URL path, fetch the public proof and
 // config.json, verify in the browser, and show the verdict, the node and block it read, every
 // check and the journey. Also `window.zhenzhiVerify(proofJson, config)` for test harnesses.
-import { verify } from './verify.js';
+import { verify, parseProofText } from './verify.js';
 import { LANGUAGES, chooseLanguage, t } from './i18n.js';
 import { DOMAIN_VERSION } from './capture.js';
 
@@ -36,12 +36,12 @@ export function itemPath(pathname) {
   return /^\/01\/[^/]+(\/(10|21|22|235)\/[^/]+)*$/.test(path) ? path : null;
 }
 
-async function fetchJson(url, init) {
+async function fetchJson(url, init, parse = JSON.parse) {
   let res;
   try { res = await fetch(url, init); } catch (e) { throw new Error(e.message || String(e)); }
   if (!res.ok) throw new Error(`HTTP ${res.status}`);
   const text = await res.text();
-  try { return JSON.parse(text); } catch { return { malformed: true, text: text.slice(0, 80) }; }
+  try { return parse(text); } catch { return { malformed: true, text: text.slice(0, 80) }; }
 }
 
 function render() {
@@ -120,7 +120,7 @@ async function boot() {
   try { config = await fetchJson(configUrl, { cache: 'no-cache' }); } catch (e) { errors.push(t(state.lang, 'error.config', { why: e.message })); }
   if (path === null) errors.push(t(state.lang, 'error.code'));
   else {
-    try { proof = await fetchJson(path, { headers: { Accept: 'application/json' }, cache: 'no-store' }); } catch (e) {
+    try { proof = await fetchJson(path, { headers: { Accept: 'application/json' }, cache: 'no-store' }, parseProofText); } catch (e) {
       errors.push(t(state.lang, 'error.proof', { why: e.message }));
     }
   }

@@ -31,6 +31,22 @@ function int(v, what) {
   return v;
 }
 
+// A uint64 nonce may exceed 2**53: `parseProofText` keeps such numbers exact as BigInt.
+function uint64(v, what) {
+  if (typeof v === 'bigint' && v >= 0n && v < (1n << 64n)) return v;
+  return int(v, what);
+}
+
+/** JSON.parse of a proof, keeping integers beyond 2**53 exact (as BigInt) where the browser
+ * gives the reviver the source text (Chromium 114+); elsewhere such a proof reads as malformed. */
+export function parseProofText(text) {
+  return JSON.parse(text, function revive(key, value, context) {
+    if (typeof value === 'number' && !Number.isSafeInteger(value) && context && typeof context.source === 'string'
+        && /^[0-9]+$/.test(context.source)) return BigInt(context.source);
+    return value;
+  });
+}
+
 function proofList(v, what) {
   if (!Array.isArray(v) || v.length > 64) throw new ShapeError(`${what} must be a list of at most 64 hashes`);
   return v.map((p) => fromHex(p, 32, what));
@@ -49,7 +65,7 @@ export function parseProof(obj) {
     const a = c.anchor;
     return {
       eventsRoot: fromHex(c.eventsRoot, 32, 'eventsRoot'), count: int(c.count, 'count'), org: fromHex(c.org, 32, 'org'),
-      nonce: int(c.nonce, 'nonce'), signedAt: int(c.signedAt, 'signedAt'), signature: fromHex(c.signature, 65, 'signature'),
+      nonce: uint64(c.nonce, 'nonce'), signedAt: int(c.signedAt, 'signedAt'), signature: fromHex(c.signature, 65, 'signature'),
       signer: typeof c.signer === 'string' ? c.signer : null,
       anchor: a == null ? null : { batchRoot: fromHex(a.batchRoot, 32, 'anchor.batchRoot'), proof: proofList(a.proof, 'anchor.proof'),
         blockNumber: a.blockNumber == null ? null : int(a.blockNumber, 'anchor.blockNumber') },
