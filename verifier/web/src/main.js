@@ -1,0 +1,137 @@
+// The shopper's page: read the item code from the URL path, fetch the public proof and
+// config.json, verify in the browser, and show the verdict, the node and block it read, every
+// check and the journey. Also `window.zhenzhiVerify(proofJson, config)` for test harnesses.
+import { verify, parseProofText } from './verify.js';
+import { LANGUAGES, chooseLanguage, t } from './i18n.js';
+import { DOMAIN_VERSION } from './capture.js';
+
+const state = { lang: null, result: null, error: null };
+
+/** Verify one proof (parsed JSON) with a config; the code is config.code or the proof's own. */
+async function zhenzhiVerify(proofJson, config, opts = {}) {
+  const code = (opts && opts.code) || (config && config.code) || (proofJson && proofJson.code) || '';
+  return verify(code, proofJson, config, opts);
+}
+
+globalThis.zhenzhiVerify = zhenzhiVerify;
+globalThis.zhenzhiDomainVersion = DOMAIN_VERSION;
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined) continue;
+    if (k === 'class') node.className = v;
+    else if (k.startsWith('data-')) node.setAttribute(k, v);
+    else node[k] = v;
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined) node.append(c instanceof Node ? c : String(c));
+  return node;
+}
+
+/** The item path (/01/<gtin>[/10/<lot>]/21/<serial>) in a page address, or null. */
+export function itemPath(pathname) {
+  const at = pathname.indexOf('/01/');
+  if (at < 0) return null;
+  const path = pathname.slice(at).replace(/\/+$/, '');
+  return /^\/01\/[^/]+(\/(10|21|22|235)\/[^/]+)*$/.test(path) ? path : null;
+}
+
+async function fetchJson(url, init, parse = JSON.parse) {
+  let res;
+  try { res = await fetch(url, init); } catch (e) { throw new Error(e.message || String(e)); }
+  if (!res.ok) throw new Error(`HTTP ${res.status}`);
+  const text = await res.text();
+  try { return parse(text); } catch { return { malformed: true, text: text.slice(0, 80) }; }
+}
+
+function render() {
+  const lang = state.lang;
+  const app = document.getElementById('zz-app');
+  document.documentElement.lang = lang;
+  document.title = t(lang, 'title');
+  const r = state.result;
+  const sections = [];
+
+  const switcher = el('nav', { class: 'langs', 'aria-label': 'language' },
+    LANGUAGES.map((l) => el('button', { type: 'button', 'data-lang': l, class: l === lang ? 'on' : '',
+      onclick: () => { state.lang = l; try { localStorage.setItem('zhenzhi-lang', l); } catch { /* private mode */ } render(); } },
+    t(l, 'lang.name'))));
+
+  if (!r) {
+    sections.push(el('section', { id: 'verdict', class: 'verdict pending', 'data-verdict': '' },
+      el('h1', {}, t(lang, 'verifying'))));
+  } else {
+    const deciding = r.checks.find((c) => c.meaning === r.verdict);
+    sections.push(el('section', { id: 'verdict', class: `verdict v-${r.verdict}`, 'data-verdict': r.verdict },
+      el('h1', {}, t(lang, `verdict.${r.verdict}`)),
+      el('p', { class: 'explain' }, t(lang, `explain.${r.verdict}`)),
+      state.error ? el('p', { class: 'error' }, state.error) : null,
+      deciding ? el('p', { class: 'deciding', 'data-check': deciding.name },
+        el('strong', {}, `${t(lang, 'deciding')}: ${t(lang, `check.${deciding.name}`)}`), ' — ', deciding.reason) : null,
+      el('p', { class: 'by' }, t(lang, 'by.browser'))));
+    if (r.lot && r.lot.status !== 'active') {
+      sections.push(el('section', { id: 'recall', class: 'recall' },
+        t(lang, 'recall.banner', { lot: r.lot.name, status: t(lang, `status.${r.lot.status}`) })));
+    }
+    const n = r.node || {};
+    sections.push(el('section', { id: 'node', class: 'node' }, el('h2', {}, t(lang, 'node')),
+      el('dl', {},
+        el('dt', {}, t(lang, 'node.url')), el('dd', { class: 'url' }, n.url || '—'),
+        el('dt', {}, t(lang, 'node.chain')), el('dd', { class: 'chain' }, n.chainId ?? '—'),
+        el('dt', {}, t(lang, 'node.block')), el('dd', { class: 'block' }, n.block ?? t(lang, 'node.none')),
+        el('dt', {}, t(lang, 'node.hash')), el('dd', { class: 'hash' }, n.blockHash || '—'),
+        el('dt', {}, t(lang, 'node.time')), el('dd', { class: 'ms' }, `${Math.round(r.ms)} ms`))));
+    const steps = r.journey || [];
+    sections.push(el('section', { id: 'journey', class: 'journey' }, el('h2', {}, t(lang, 'journey')),
+      steps.length ? el('ol', {}, steps.map((s) => el('li', { 'data-stage': s.stage },
+        el('span', { class: 'stage' }, t(lang, `stage.${s.stage}`)),
+        el('time', { dateTime: s.timeText }, s.timeText),
+        s.location ? el('span', { class: 'place' }, `${t(lang, 'journey.place')}: ${s.location}`) : null,
+        el('span', { class: 'org' }, `${t(lang, 'journey.org')}: ${s.gln ? 'GLN ' + s.gln : s.org}`))))
+        : el('p', {}, t(lang, 'journey.empty'))));
+    const passed = r.checks.filter((c) => c.outcome === 'PASS').length;
+    sections.push(el('section', { id: 'checks', class: 'checks' },
+      el('h2', {}, t(lang, 'checks', { passed, total: r.checks.length })),
+      el('ul', {}, r.checks.map((c) => el('li', { class: `o-${c.outcome}`, 'data-check': c.name, 'data-outcome': c.outcome },
+        el('span', { class: 'outcome' }, t(lang, `outcome.${c.outcome}`)),
+        el('span', { class: 'title' }, t(lang, `check.${c.name}`)),
+        el('span', { class: 'name' }, c.name + (c.subject ? ` · ${c.subject}` : '')),
+        el('span', { class: 'reason' }, c.reason))))));
+  }
+  const server = el('p', { class: 'server' }, el('a', { href: `${location.pathname}?verdict=server` }, t(lang, 'server.link')));
+  app.replaceChildren(switcher, el('main', {}, sections), server);
+  document.body.dataset.state = r ? 'done' : 'verifying';
+}
+
+async function boot() {
+  if (!document.getElementById('zz-app')) return;
+  const params = new URLSearchParams(location.search);
+  let saved = null;
+  try { saved = localStorage.getItem('zhenzhi-lang'); } catch { /* private mode */ }
+  state.lang = LANGUAGES.includes(params.get('lang')) ? params.get('lang')
+    : LANGUAGES.includes(saved) ? saved : chooseLanguage(navigator.languages || [navigator.language]);
+  render();
+  const path = itemPath(location.pathname);
+  const meta = document.querySelector('meta[name="zhenzhi-config"]');
+  const configUrl = meta ? meta.content : '/verifier/config.json';
+  let config = null;
+  let proof = null;
+  const errors = [];
+  try { config = await fetchJson(configUrl, { cache: 'no-cache' }); } catch (e) { errors.push(t(state.lang, 'error.config', { why: e.message })); }
+  if (path === null) errors.push(t(state.lang, 'error.code'));
+  else {
+    try { proof = await fetchJson(path, { headers: { Accept: 'application/json' }, cache: 'no-store' }, parseProofText); } catch (e) {
+      errors.push(t(state.lang, 'error.proof', { why: e.message }));
+    }
+  }
+  const code = path === null ? location.href : `https://id.gs1.org${path}`;
+  state.result = await verify(code, proof, config);
+  state.error = errors.join(' ') || null;
+  globalThis.zhenzhiResult = state.result;
+  render();
+}
+
+if (typeof document !== 'undefined') {
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', boot);
+  else boot();
+}
