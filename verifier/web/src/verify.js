@@ -6,7 +6,7 @@
 import { fromHex, toHex, equal, processProof, isZero, ShapeError, keccak, utf8 } from './bytes.js';
 import { readDisclosed, DisclosureError, isObject } from './disclosure.js';
 import { domainSeparator, captureDigest, recoverSigner, eventLeaf, captureLeaf, SignatureError } from './capture.js';
-import { parseLink, codeLeaf, lotKey, eventEpcs, CodeError } from './gs1.js';
+import { parseLink, codeLeaf, lotKey, eventEpcs, canonicalEpc, CodeError } from './gs1.js';
 import { Rpc, ChainReader, NodeError } from './rpc.js';
 import {
   requiredRole, subjects, ownerKey, receiverKeys, entitledEvents, steps as journeySteps,
@@ -270,7 +270,8 @@ async function run(code, proofJson, config, reader, checks, out, checkedAt) {
   };
 
   checks.push(...(await registration(link, bundle, reader, ownerOf, out)));
-  const good = await events(bundle, facts, recovered, reader, ownerOf, checks);
+  const good = await events(bundle, facts, recovered, reader, ownerOf, checks,
+    `https://id.gs1.org/01/${link.gtin14}/21/${link.serial}`);
   const verified = good.map(({ f, e }) => ({ id: hex(f.actual), event: f.event, org: hex(bundle.captures[e.capture].org) }));
   const journey = journeySteps(verified);
   out.journey = journey.map((s) => ({ stage: s.stage, bizstep: s.bizstep, time: s.time, timeText: s.timeText,
@@ -347,14 +348,50 @@ async function keyVerdict(reader, org, key, at) {
   return 'valid';
 }
 
-async function events(bundle, facts, recovered, reader, ownerOf, checks) {
+// The item and every container an on-path AggregationEvent (ADD/OBSERVE) put it into.
+const EPC_LISTS = ['epcList', 'childEPCs', 'inputEPCList', 'outputEPCList'];
+function canon(v) { return typeof v === 'string' ? canonicalEpc(v.trim()) : null; }
+function itemPath(epc, evs) {
+  let path = new Set([epc]);
+  for (;;) {
+    const grown = new Set(path);
+    for (const ev of evs) {
+      if (ev.type !== 'AggregationEvent' || ev.action === 'DELETE') continue;
+      const parent = canon(ev.parentID);
+      if (parent !== null && (ev.childEPCs || []).some((c) => path.has(canon(c)))) grown.add(parent);
+    }
+    if (grown.size === path.size) return path;
+    path = grown;
+  }
+}
+function namesPath(ev, path) {
+  if (path.has(canon(ev.parentID))) return true;
+  return EPC_LISTS.some((f) => Array.isArray(ev[f]) && ev[f].some((v) => path.has(canon(v))));
+}
+// Public events that name neither the item nor a container it was put into (verifier/verify.py
+// `_off_path`): a gateway could otherwise attach another item's genuine sale or customs hold.
+function offPath(facts, entitled, epc) {
+  const pub = [];
+  facts.forEach((f, i) => { if (f.inCapture && f.actual) pub.push(i); });
+  if (!pub.length) return new Set();
+  let path = new Set([epc]);
+  for (;;) {
+    const on = pub.filter((i) => entitled.has(i) && namesPath(facts[i].event, path));
+    const grown = itemPath(epc, on.map((i) => facts[i].event));
+    if (grown.size === path.size) return new Set(pub.filter((i) => !namesPath(facts[i].event, path)));
+    path = grown;
+  }
+}
+
+async function events(bundle, facts, recovered, reader, ownerOf, checks, epc) {
   if (!bundle.events.length) return [];
   const orgs = bundle.events.map((e) => hex(bundle.captures[e.capture].org));
   const entitled = entitledEvents(facts, orgs, ownerOf);
   const ignored = new Set();
   facts.forEach((f, i) => { if (f.inCapture && f.actual && !entitled.has(i)) ignored.add(i); });
+  const off = offPath(facts, entitled, epc);
   const captureOk = new Map();
-  const judged = [...new Set(bundle.events.filter((e, i) => !ignored.has(i)).map((e) => e.capture))].sort((a, b) => a - b);
+  const judged = [...new Set(bundle.events.filter((e, i) => !ignored.has(i) && !off.has(i)).map((e) => e.capture))].sort((a, b) => a - b);
   for (const index of judged) {
     captureOk.set(index, await capture(index, bundle.captures[index], recovered[index], reader, checks));
   }
@@ -362,6 +399,11 @@ async function events(bundle, facts, recovered, reader, ownerOf, checks) {
   for (let i = 0; i < bundle.events.length; i++) {
     const e = bundle.events[i];
     const f = facts[i];
+    if (off.has(i)) {
+      checks.push(check('event.about', 'SKIPPED', 'left out: the fields it discloses name neither this item nor a container it was put into',
+        { subject: f.checks[0].subject }));
+      continue;
+    }
     if (ignored.has(i)) {
       checks.push(check('signer.entitled', 'MISSING', `left out: nothing shows organisation ${orgs[i].slice(0, 14)}… entitled to speak about these goods (not their brand, not a receiver named by those who are, not an authority)`,
         { subject: f.checks[0].subject, details: { org: orgs[i] } }));
