@@ -58,7 +58,7 @@ def static_response(request: Request, name: str) -> Response:
 
 def page_config(services: Any, settings: Any) -> dict[str, Any]:
     view = services.chain_view
-    return {"rpc": settings.public_rpc_url or settings.rpc_url, "chainId": view.chain_id,
+    return {"rpcUrl": settings.public_rpc_url or settings.rpc_url, "chainId": view.chain_id,
             "contracts": dict(view.contracts)}
 
 

@@ -62,3 +62,83 @@ def test_no_public_vector_names_another_serial_or_a_business_transaction(vectors
         assert "bizTransaction" not in text and "ni:///" not in text and "quantity" not in text
         others = [e for lot in sc.journey.lots for e in lot.items if e != mine and e in text]
         assert not others, (v.name, others[:3])
+
+
+# --- the same vectors in the browser -------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[3]
+STATIC = ROOT / "verifier" / "static"
+
+
+class _Static:
+    """Serves the built page: /verifier/<file> from verifier/static, any other path the shell."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - the http.server API
+                path = self.path.split("?", 1)[0]
+                f = STATIC / path.removeprefix("/verifier/") if path.startswith("/verifier/") \
+                    else STATIC / "scan.html"
+                ok = f.is_file() and f.parent == STATIC
+                body = f.read_bytes() if ok else b"{}"
+                self.send_response(200 if ok else 404)
+                self.send_header("Content-Type", {".js": "text/javascript", ".css": "text/css"}
+                                 .get(f.suffix, "text/html") if ok else "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.mark.browser
+def test_the_browser_verifier_gives_every_vector_the_same_verdict(vectors, anvil) -> None:
+    chromium = os.environ.get("ZHENZHI_CHROMIUM") or "/usr/bin/chromium"
+    if not Path(chromium).exists() or not (STATIC / "verify.js").exists():
+        pytest.skip("no Chromium or no built verifier/static/verify.js (run scripts/test)")
+    from playwright.sync_api import sync_playwright
+
+    sc, built = vectors
+    d = sc.deployment
+    config = {"rpcUrl": anvil.url, "chainId": d.chainId,
+              "contracts": {n: r.address for n, r in d.contracts.items()}}
+    site = _Static()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, headless=True, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            page = browser.new_page()
+            page.goto(site.url + "/01/00000000000000/21/x")
+            page.wait_for_function("typeof window.zhenzhiVerify === 'function'")
+            results = page.evaluate("""async ([vectors, config]) => {
+                const out = {};
+                for (const v of vectors) {
+                    const r = await window.zhenzhiVerify(v.proof, {...config, code: v.code});
+                    const deciding = r.checks.find((c) => c.deciding) || null;
+                    out[v.name] = {verdict: r.verdict, checks: r.checks};
+                }
+                return out;
+            }""", [[{"name": v.name, "code": v.code, "proof": v.proof} for v in built], config])
+            browser.close()
+    finally:
+        site.server.shutdown()
+    wrong = {}
+    for v in built:
+        got = results[v.name]
+        py = verify(v.code, Bundle.from_json(v.proof), sc.view)
+        js_checks = sorted((c["name"], c["outcome"]) for c in got["checks"]
+                           if c["name"] != "chain.node")
+        py_checks = sorted((str(c.name), str(c.outcome)) for c in py.checks)
+        if got["verdict"] != v.verdict or js_checks != py_checks:
+            wrong[v.name] = {"expected": v.verdict, "browser": got["verdict"],
+                             "only_browser": sorted(set(js_checks) - set(py_checks)),
+                             "only_python": sorted(set(py_checks) - set(js_checks))}
+    assert not wrong, json.dumps(wrong, indent=1)
