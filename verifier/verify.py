@@ -38,8 +38,8 @@ from ledger.epcis.gs1 import DigitalLink
 from ledger.errors import LedgerError
 from ledger.proofs.bundle import Bundle, CaptureEvidence, ScanRecord
 from ledger.proofs.capture import capture_leaf, event_leaf
-from ledger.proofs.disclosure import Disclosed, DisclosureError, check_full, read_disclosed
 from ledger.proofs.codes import lot_key
+from ledger.proofs.disclosure import Disclosed, DisclosureError, check_full, read_disclosed
 from ledger.proofs.merkle import process_proof
 from ledger.proofs.signing import CaptureDomain, capture_digest, recover_signer
 from verifier import journey as journey_mod
