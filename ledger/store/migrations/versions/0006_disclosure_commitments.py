@@ -29,7 +29,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # SQLite drops a column by rebuilding the table; batch mode does that on both databases.
-    with op.batch_alter_table("captures") as batch:
-        batch.drop_column("commitments")
-        batch.drop_column("disclosure_seed")
+    # Not batch mode: rebuilding `captures` on SQLite would drop a table that events reference.
+    # SQLite (3.35+) drops an unindexed, unconstrained column in place, as PostgreSQL does.
+    op.drop_column("captures", "commitments")
+    op.drop_column("captures", "disclosure_seed")
