@@ -195,7 +195,7 @@ def test_key_used_after_its_revocation_is_counterfeit(scenario: Scenario) -> Non
     doc = document(_later_copy(unpack.event, 3))
     _, _, sig = scenario.sign(warehouse, doc, signer=stolen)
     with pytest.raises(RevokedSigningKeyError):
-        scenario.intake.accept(doc, sig)  # an honest gateway refuses it at capture
+        scenario.intake.accept(doc, sig, seed=scenario.seed_of(sig))  # an honest gateway refuses it at capture
     forged = scenario.capture_unchecked(warehouse, doc, signer=stolen)  # a lying one stores it
     scenario.anchor_pending()
     events = honest + [scenario.store.get_event(forged.event_ids[0])]
@@ -214,7 +214,7 @@ def test_key_of_an_organisation_without_the_role_is_counterfeit(scenario: Scenar
     doc = document(_later_copy(inspection.event, 5))
     _, _, sig = scenario.sign(carrier, doc)
     with pytest.raises(MissingRoleError):
-        scenario.intake.accept(doc, sig)
+        scenario.intake.accept(doc, sig, seed=scenario.seed_of(sig))
     forged = scenario.capture_unchecked(carrier, doc)
     scenario.anchor_pending()
     events = honest + [scenario.store.get_event(forged.event_ids[0])]
