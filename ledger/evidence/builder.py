@@ -9,6 +9,7 @@ capture signed."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -34,7 +35,9 @@ from ledger.proofs.disclosure import Disclosed, commit_event
 from ledger.store import tables as t
 from ledger.store.store import UnknownEventError
 
-__all__ = ["build_bundle"]
+__all__ = ["UncommittedEventError", "build_bundle"]
+
+log = logging.getLogger("zhenzhi.evidence")
 
 
 def build_bundle(store: Any, code: str, *, chain: ChainRef, events: Sequence[Any] | None = None,
@@ -101,7 +104,7 @@ def build_bundle(store: Any, code: str, *, chain: ChainRef, events: Sequence[Any
 
 
 class UncommittedEventError(LedgerError):
-    """A stored event has no disclosure commitment, or its disclosures do not lead to it."""
+    """A stored event has no disclosure commitment (stored before revision 0006)."""
 
     slug = "uncommitted-event"
     title = "Event without its disclosure commitment"
@@ -126,10 +129,11 @@ def _texts(cid: str, index: int, event_id: bytes, commitment: bytes, seed: bytes
     committed = commit_event(event, event_id, seed, index)
     if committed.commitment != commitment:
         # The stored event is not the event as captured (or the seed is not the signed one):
-        # the store is corrupt, and evidence built from it would fail every verifier.
-        raise UncommittedEventError(
-            f"event 0x{event_id.hex()} does not lead to the commitment its capture signed",
-            event_id="0x" + event_id.hex(), capture=cid)
+        # the store was altered. The evidence says what the store holds, and every verifier
+        # fails the event (it does not lead to the signed commitment); nothing is cached.
+        log.warning("event 0x%s of capture %s does not lead to the commitment its capture "
+                    "signed: the stored event was altered", event_id.hex(), cid)
+        return committed.texts
     with _TEXTS_LOCK:
         _TEXTS[key] = committed.texts
         while len(_TEXTS) > _TEXTS_MAX:
