@@ -444,3 +444,19 @@ def test_serials_are_the_registered_ones(scenario: Scenario) -> None:
     reg = scenario.registration(epc)
     assert scenario.chain.verify_code(lot.ref.gtin, lot.ref.lot, serial_of(epc), reg.code_proof)
     assert os.path.exists(scenario.store.engine.url.database)
+
+
+def test_capture_with_a_seed_other_than_the_one_signed_over_is_refused(
+        scenario: Scenario) -> None:
+    from ledger.proofs.signing import CaptureMismatchError, InvalidCaptureError
+
+    brand = scenario.parties["manufacturer"]
+    event = copy.deepcopy(stored_events(scenario, can(scenario, 7))[0].event)
+    event["eventTime"] = "2031-01-01T00:00:00.000Z"
+    doc = document(event)
+    _, _, sig = scenario.sign(brand, doc)
+    with pytest.raises(CaptureMismatchError) as exc:
+        scenario.intake.accept(doc, sig, seed=bytes(32))
+    assert exc.value.fields["field"] == "eventsRoot"
+    with pytest.raises(InvalidCaptureError):  # a signed file's root needs its seed
+        scenario.intake.accept(doc, sig)
