@@ -55,9 +55,13 @@ from ledger.chain.client import Chain
 from ledger.chain.deployment import Deployment, deploy
 from ledger.chain.transactor import Transactor, anvil_dev_key
 from ledger.epcis.event_hash import event_hash
-from ledger.proofs.capture import events_tree
 from ledger.proofs.merkle import keccak256
-from ledger.proofs.signing import CaptureDomain, build_signed_capture, sign_capture
+from ledger.proofs.signing import (
+    CaptureDomain,
+    build_signed_capture,
+    prepare_capture,
+    sign_capture,
+)
 from ledger.runtime.heap import freeze_startup_heap
 from ledger.store.store import Store
 
@@ -80,9 +84,9 @@ def _captures(total: int, per_capture: int, tag: int = 0) -> list[Any]:
                   for i in range(per_capture)]
         # Real event hashes keep the data what production sees; hashing is not timed.
         ids = [event_hash(e) for e in events]
-        sig = sign_capture(key, domain, events_tree(ids).root, len(ids), org, run + c,
-                           1_700_000_000)
-        caps.append(build_signed_capture(events, None, ids, sig, domain))
+        seed, _, root = prepare_capture(events, ids)
+        sig = sign_capture(key, domain, root, len(ids), org, run + c, 1_700_000_000)
+        caps.append(build_signed_capture(events, None, ids, sig, domain, seed=seed))
     return caps
 
 

@@ -239,8 +239,7 @@ class Signer:
         import orjson
 
         from ledger.epcis.event_hash import event_hashes, format_event_id
-        from ledger.proofs.capture import events_tree
-        from ledger.proofs.signing import sign_capture, signature_to_headers
+        from ledger.proofs.signing import prepare_capture, sign_capture, signature_to_headers
 
         with self._lock:
             self._seed += 1
@@ -248,9 +247,11 @@ class Signer:
             seed, nonce = self._seed, self._nonce
         doc = make_document(rng.randint(1, 4), seed)
         ids = event_hashes(doc)
-        sig = sign_capture(self.stack.key, self.stack.domain, events_tree(ids).root, len(ids),
+        disclosure_seed, _, root = prepare_capture(doc["epcisBody"]["eventList"], ids)
+        sig = sign_capture(self.stack.key, self.stack.domain, root, len(ids),
                            self.stack.org, nonce, int(time.time()))
-        headers = {**signature_to_headers(sig), "content-type": "application/ld+json"}
+        headers = {**signature_to_headers(sig, disclosure_seed),
+                   "content-type": "application/ld+json"}
         return Signed(orjson.dumps(doc), headers, tuple(format_event_id(i) for i in ids))
 
 
@@ -715,6 +716,7 @@ async def _flooder(url: str, address: str, org_hex: str, heavy: bytes, seconds: 
                          "Zhenzhi-Capture-Org": org_hex,
                          "Zhenzhi-Capture-Nonce": str(rng.randrange(1, 1 << 60)),
                          "Zhenzhi-Capture-Signed-At": str(int(time.time())),
+                         "Zhenzhi-Capture-Disclosure-Seed": "0x" + rng.randbytes(32).hex(),
                          "Content-Type": "application/ld+json"}
             if n % 2 == 0:
                 tasks.append(asyncio.create_task(one("/capture", heavy, signature, "heavy")))
@@ -858,7 +860,8 @@ def _audit(stack: Stack, tally: Tally, sample: int, rng: random.Random) -> dict[
             status = store.anchor_status(parse_event_id(ni))
             checked += 1
             if (status is None or status.state != "anchored"
-                    or not verify_proof(status.events_root, event_leaf(status.event_id),
+                    or status.commitment is None
+                    or not verify_proof(status.events_root, event_leaf(status.commitment),
                                         status.event_proof)
                     or not chain.verify_anchored(status.batch_root, status.capture_leaf,
                                                  status.capture_proof)):

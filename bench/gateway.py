@@ -166,15 +166,15 @@ class BenchStack:
 def _signed_requests(docs: list[dict[str, Any]], key: bytes, org: bytes, domain: Any,
                      first_nonce: int) -> list[tuple[bytes, dict[str, str]]]:
     from ledger.epcis.event_hash import event_hashes
-    from ledger.proofs.capture import events_tree
-    from ledger.proofs.signing import sign_capture, signature_to_headers
+    from ledger.proofs.signing import prepare_capture, sign_capture, signature_to_headers
 
     out = []
     now = int(time.time())
     for n, doc in enumerate(docs):
         ids = event_hashes(doc)
-        sig = sign_capture(key, domain, events_tree(ids).root, len(ids), org, first_nonce + n, now)
-        headers = {**signature_to_headers(sig), "content-type": "application/ld+json"}
+        seed, _, root = prepare_capture(doc["epcisBody"]["eventList"], ids)
+        sig = sign_capture(key, domain, root, len(ids), org, first_nonce + n, now)
+        headers = {**signature_to_headers(sig, seed), "content-type": "application/ld+json"}
         out.append((orjson.dumps(doc), headers))
     return out
 

@@ -33,9 +33,13 @@ from sqlalchemy import text
 
 from ledger.demo import journey as J
 from ledger.epcis.event_hash import event_hash
-from ledger.proofs.capture import events_tree
 from ledger.proofs.codes import org_id
-from ledger.proofs.signing import CaptureDomain, build_signed_capture, sign_capture
+from ledger.proofs.signing import (
+    CaptureDomain,
+    build_signed_capture,
+    prepare_capture,
+    sign_capture,
+)
 from ledger.store.store import Store
 from ledger.store.trace import Tracer
 
@@ -72,9 +76,10 @@ class _Reservoir:
 def _sign(cap: J.Capture, nonce: int) -> Any:
     ctx = cap.document["@context"]
     ids = [event_hash(e, ctx) for e in cap.events]
-    sig = sign_capture(_KEY, _DOMAIN, events_tree(ids).root, len(ids), org_id(cap.org.gln),
+    seed, _, root = prepare_capture(cap.events, ids)
+    sig = sign_capture(_KEY, _DOMAIN, root, len(ids), org_id(cap.org.gln),
                        nonce, 1_740_000_000 + nonce)
-    return build_signed_capture(cap.events, ctx, ids, sig, _DOMAIN)
+    return build_signed_capture(cap.events, ctx, ids, sig, _DOMAIN, seed=seed)
 
 
 def _produce(n_events: int, seed: int, group: int, out: Any) -> None:

@@ -27,13 +27,14 @@ OPENAPI_DESCRIPTION = """\
 Zhenzhi gateway: the **EPCIS 2.0 REST binding** (capture, events, EPCs) with a signed capture.
 
 **Signed capture.** `POST /capture` takes an EPCISDocument (JSON-LD) as the body and the
-organisation's EIP-712 capture signature in four headers: `Zhenzhi-Capture-Signature`
+organisation's EIP-712 capture signature in five headers: `Zhenzhi-Capture-Signature`
 (0x r‖s‖v, 65 bytes, low s), `Zhenzhi-Capture-Org` (0x bytes32 organisation id),
-`Zhenzhi-Capture-Nonce` (decimal uint64, never reused by the organisation) and
-`Zhenzhi-Capture-Signed-At` (decimal unix seconds). The typed message is
+`Zhenzhi-Capture-Nonce` (decimal uint64, never reused by the organisation),
+`Zhenzhi-Capture-Signed-At` (decimal unix seconds) and `Zhenzhi-Capture-Disclosure-Seed`
+(0x bytes32, the secret seed of the events' salted commitments). The typed message is
 `Capture(bytes32 eventsRoot,uint32 count,bytes32 org,uint64 nonce,uint64 signedAt)` in the domain
-`{name: "Zhenzhi", version: "1", chainId, verifyingContract: Consortium}`; `eventsRoot` and
-`count` are recomputed from the body. See `GET /capture/domain` for the domain.
+`{name: "Zhenzhi", version: "2", chainId, verifyingContract: Consortium}`; `eventsRoot` and
+`count` are recomputed from the body and the seed. See `GET /capture/domain` for the domain.
 
 **Errors** are RFC 9457 `application/problem+json` with a stable `type`
 (`urn:zhenzhi:problem:<slug>`) and the EPCIS exception name in `epcisException`.

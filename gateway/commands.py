@@ -147,9 +147,9 @@ def _capture(doc_path: Path, base: str, key: Path | None, org: str | None, nonce
              as_json: bool) -> int:
     import httpx
 
-    from ledger.proofs.capture import events_tree
     from ledger.proofs.signing import (
         CaptureDomain,
+        prepare_capture,
         sign_capture,
         signature_from_json,
         signature_to_headers,
@@ -178,7 +178,7 @@ def _capture(doc_path: Path, base: str, key: Path | None, org: str | None, nonce
                 f"{doc_path} is signed for chain {parsed.domain.chain_id} / "
                 f"{parsed.domain.verifying_contract}, but the gateway checks chain "
                 f"{domain.chain_id} / {domain.verifying_contract}")
-        document, sig = data["document"], parsed.signature
+        document, sig, seed = data["document"], parsed.signature, parsed.seed
         account = None
         if wait:
             from ledger.cli.keys import _passphrase
@@ -206,12 +206,12 @@ def _capture(doc_path: Path, base: str, key: Path | None, org: str | None, nonce
             org_id = bytes.fromhex(found["org"][2:])
         else:
             org_id = org_bytes(org)
-        sig = sign_capture(account.key, domain, events_tree(event_ids).root, len(event_ids),
-                           org_id, time.time_ns() // 1000 if nonce is None else nonce,
+        seed, _, root = prepare_capture(parsed_doc.events, event_ids)
+        sig = sign_capture(account.key, domain, root, len(event_ids), org_id, time.time_ns() // 1000 if nonce is None else nonce,
                            int(time.time()))
         document = data
 
-    headers = {**signature_to_headers(sig), "Content-Type": "application/ld+json"}
+    headers = {**signature_to_headers(sig, seed), "Content-Type": "application/ld+json"}
     if proceed:
         headers["GS1-Capture-Error-Behaviour"] = "proceed"
     body = json.dumps(document, ensure_ascii=False).encode()

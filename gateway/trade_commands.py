@@ -200,13 +200,16 @@ def register(app: typer.Typer) -> None:
         from gateway.routes.customs import parse_event_id, parse_org
         from ledger.chain.decisions import Decision
         from ledger.epcis.event_hash import event_hashes
-        from ledger.proofs.capture import events_tree
-        from ledger.proofs.signing import CaptureDomain, sign_capture, signature_to_headers
+        from ledger.proofs.signing import (
+            CaptureDomain,
+            prepare_capture,
+            sign_capture,
+            signature_to_headers,
+        )
         from ledger.trade.customs import (
             Declaration,
             Inspection,
             consignment_key,
-            events_root,
             inspecting_document,
             inspecting_event,
         )
@@ -218,29 +221,31 @@ def register(app: typer.Typer) -> None:
             ids = tuple(parse_event_id(e) for e in event_id or ())
             declaration = Declaration(consignment, parse_org(enterprise), origin, category, ids)
             outcome = Inspection.parse(inspection)
-            assessment = None
-            if decision is None:
-                assessment = ctx.request("POST", f"/consignments/{consignment}/risk", {
-                    "enterprise": enterprise, "originCountry": origin, "category": category,
-                    "eventIds": list(event_id or ()), "rulesVersion": rules_version}).json()
-                chosen = Decision.parse(assessment["decision"])
-            else:
-                chosen = Decision.parse(decision)
+            # Always asked: besides the suggestion, the gateway gives the events root over the
+            # covered events' commitments, which only it holds.
+            assessed = ctx.request("POST", f"/consignments/{consignment}/risk", {
+                "enterprise": enterprise, "originCountry": origin, "category": category,
+                "eventIds": list(event_id or ()), "rulesVersion": rules_version}).json()
+            assessment = assessed if decision is None else None
+            chosen = Decision.parse(assessed["decision"] if decision is None else decision)
+            root = bytes.fromhex(assessed["eventsRoot"][2:])
             recorded = ctx.chain.record_decision(
-                ctx.tx, consignment_key(consignment), chosen, outcome.name, events_root(ids),
+                ctx.tx, consignment_key(consignment), chosen, outcome.name, root,
                 rules.version, bytes.fromhex(rules.sha256))
             now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             event = inspecting_event(declaration, chosen, outcome, rules, event_time=now,
-                                     read_point=read_point, epcs=list(epc or ()))
+                                     read_point=read_point, epcs=list(epc or ()),
+                                     root=root)
             document = inspecting_document(event, created=now)
             hashes = event_hashes(document)
             domain = CaptureDomain(ctx.deployment.chainId, ctx.deployment.address("Consortium"))
-            sig = sign_capture(ctx.account.key, domain, events_tree(hashes).root, len(hashes),
+            seed, _, root = prepare_capture(document["epcisBody"]["eventList"], hashes)
+            sig = sign_capture(ctx.account.key, domain, root, len(hashes),
                                ctx.org, time.time_ns() // 1000, int(time.time()))
             import httpx
 
             response = httpx.post(f"{gateway}/capture", content=json.dumps(document).encode(),
-                                  headers={**signature_to_headers(sig),
+                                  headers={**signature_to_headers(sig, seed),
                                            "Content-Type": "application/ld+json"}, timeout=60.0)
             if response.status_code != 202:
                 raise InvalidInputError("decision recorded on chain (tx "

@@ -163,8 +163,28 @@ def _recall_banner(verdict: Verdict, lot: Any, t: Mapping[str, str]) -> str:
     return ""
 
 
+def _shown_events(bundle: Bundle) -> list[tuple[bytes, Mapping[str, Any]]]:
+    """(commitment, event) of each bundle event: a full event as it is, a public one as its
+    disclosed fields say; one whose disclosures do not read back is left off the timeline
+    (the verdict has already failed it)."""
+    from ledger.proofs.disclosure import DisclosureError, read_disclosed
+
+    out: list[tuple[bytes, Mapping[str, Any]]] = []
+    for e in bundle.events:
+        if e.event is not None:
+            out.append((e.commitment, e.event))
+            continue
+        try:
+            _, partial = read_disclosed(e.disclosed)
+        except DisclosureError:
+            continue
+        if "eventTime" in partial:
+            out.append((e.commitment, partial))
+    return out
+
+
 def _timeline(verdict: Verdict, bundle: Bundle | None, t: Mapping[str, str]) -> str:
-    steps = journey_mod.steps([(e.event_id, e.event) for e in bundle.events]) if bundle else []
+    steps = journey_mod.steps(_shown_events(bundle)) if bundle else []
     customs = next((c for c in verdict.by_name(CheckName.CUSTOMS_DECISION)
                     if c.details.get("decision")), None)
     items = []

@@ -207,14 +207,14 @@ def _unused_evidence(bundle: Bundle, view: Any) -> tuple[str, str] | None:
     """The first piece of evidence that the verdict did not need and that does not check on its
     own, as (place, why). The verifier accepts an item once one customs decision covers it;
     a sealed bundle holds only evidence that checks, so each decision it cites must."""
-    ids = {e.event_id for e in bundle.events}
+    ids = {e.commitment for e in bundle.events}
     for i, claim in enumerate(bundle.customs):
-        if claim.event_id not in ids:
-            return f"evidence.customs[{i}].eventId", "names no event of the bundle"
+        if claim.commitment not in ids:
+            return f"evidence.customs[{i}].commitment", "names no event of the bundle"
         record = view.customs(claim.consignment)
         if record is None:
             return f"evidence.customs[{i}].consignment", "no decision on CustomsRelease"
-        if process_proof(event_leaf(claim.event_id), claim.proof) != record.events_root:
+        if process_proof(event_leaf(claim.commitment), claim.proof) != record.events_root:
             return f"evidence.customs[{i}].proof", "does not lead to the decision's eventsRoot"
     return None
 
@@ -268,7 +268,12 @@ def _place_of_check(sealed: SealedEvidence, check: Check) -> str:
     if subject.startswith("ni:///sha-256;"):
         claimed = subject.removeprefix("ni:///sha-256;")
         for i, e in enumerate(b.events):
-            if e.event_id.hex() == claimed:
+            if e.event_id is not None and e.event_id.hex() == claimed:
+                return f"evidence.events[{i}]"
+    if subject.startswith("event 0x"):
+        claimed = subject.removeprefix("event 0x")
+        for i, e in enumerate(b.events):
+            if e.commitment.hex() == claimed:
                 return f"evidence.events[{i}]"
     if subject.startswith("capture "):
         return f"evidence.{subject.replace('capture ', 'captures[')}]"

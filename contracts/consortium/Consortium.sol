@@ -20,7 +20,7 @@ import {ADMIN_ROLE, ANCHORER_ROLE, CUSTOMS_ROLE, ENTERPRISE_ROLE, REGULATOR_ROLE
  * and role keeps its validity windows forever, so a signature is judged by the state at the
  * time it was made ({wasValidSigner}), not by today's.
  *
- * The contract is also the EIP-712 domain ("Zhenzhi", "1") of the enterprises' capture
+ * The contract is also the EIP-712 domain ("Zhenzhi", "2") of the enterprises' capture
  * signatures, so {captureSigner} checks one on chain exactly as the gateway does off chain.
  *
  * Roles follow OpenZeppelin {AccessControl}: {hasRole} and `onlyRole` work as usual, but a role
@@ -158,7 +158,7 @@ contract Consortium is AccessControl, EIP712, IConsortium {
      * Emits: {OrganisationAdmitted}, {OrganisationRoleGranted}, {KeyAdded} per founder, then
      * {QuorumChanged}.
      */
-    constructor(Founder[] memory founders, uint256 quorum_) EIP712("Zhenzhi", "1") {
+    constructor(Founder[] memory founders, uint256 quorum_) EIP712("Zhenzhi", "2") {
         for (uint256 i = 0; i < founders.length; ++i) {
             Founder memory f = founders[i];
             _checkAdmit(f.org, f.name, f.roles, f.keys);

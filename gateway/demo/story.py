@@ -282,17 +282,18 @@ class Player:
 
     def capture(self, who: str, document: dict[str, Any]) -> list[str]:
         """Sign `document` as `who` and POST it; the event ids the gateway accepted."""
+        from ledger.epcis.document import parse_document
         from ledger.epcis.event_hash import event_hashes
-        from ledger.proofs.capture import events_tree
-        from ledger.proofs.signing import sign_capture, signature_to_headers
+        from ledger.proofs.signing import prepare_capture, sign_capture, signature_to_headers
 
         ids = event_hashes(document)
+        seed, _, root = prepare_capture(parse_document(document).events, ids)
         self._nonce += 1
         sig = sign_capture(bytes(self.keyring.account(who).key), self.domain,
-                           events_tree(ids).root, len(ids), self.parties[who].org, self._nonce,
+                           root, len(ids), self.parties[who].org, self._nonce,
                            self.signed_at())
         response = self.http.post("/capture", content=json.dumps(document).encode(),
-                                  headers={**signature_to_headers(sig),
+                                  headers={**signature_to_headers(sig, seed),
                                            "Content-Type": "application/ld+json"})
         job = expect_ok(response, f"{who}: POST /capture").json()
         if not job["success"]:
@@ -411,7 +412,6 @@ class Player:
             Declaration,
             Inspection,
             consignment_key,
-            events_root,
             inspecting_document,
             inspecting_event,
         )
@@ -421,13 +421,18 @@ class Player:
         event_ids = tuple(parse_event_id(e) for e in covered)
         declaration = Declaration(ref, self.parties["manufacturer"].org, "NZ",
                                   HS_INFANT_FORMULA, event_ids)
+        # The root over the covered events' commitments, which the gateway holds: asked for
+        # the very list covered (it may have grown since the assessment).
+        root = bytes.fromhex(self.request("customs", "POST", f"/consignments/{ref}/risk", {
+            "enterprise": self.parties["manufacturer"].gln, "originCountry": "NZ",
+            "category": HS_INFANT_FORMULA, "eventIds": list(covered)}).json()["eventsRoot"][2:])
         self.chain.record_decision(self.tx["customs"], consignment_key(ref), decision,
-                                   inspection, events_root(event_ids), rules.version,
+                                   inspection, root, rules.version,
                                    bytes.fromhex(rules.sha256))
         # Business time: the decision follows the arrival (or the inspection) in the journey.
         event = inspecting_event(declaration, Decision.parse(decision), Inspection.parse(inspection),
                                  rules, event_time=_iso_ms(at_ms), epcs=pallets,
-                                 read_point=_customs_site(self.parties["customs"].gln))
+                                 read_point=_customs_site(self.parties["customs"].gln), root=root)
         # The risk explanation travels with customs' signature, for the regulator's console.
         event["zhenzhi:riskScore"] = risk.get("score")
         event["zhenzhi:rulesFired"] = [r["id"] for r in risk["fired"]]

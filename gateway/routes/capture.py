@@ -30,7 +30,13 @@ from gateway.routes.discovery import EPCIS_HEADERS
 from gateway.schemas import EPCIS_DOCUMENT_SCHEMA, CaptureDomainOut, CaptureJob
 from gateway.traceability import RuntimeDep
 from ledger.errors import InvalidInputError, LedgerError, NotFoundError
-from ledger.proofs.signing import HEADER_NONCE, HEADER_ORG, HEADER_SIGNATURE, HEADER_SIGNED_AT
+from ledger.proofs.signing import (
+    HEADER_NONCE,
+    HEADER_ORG,
+    HEADER_SEED,
+    HEADER_SIGNATURE,
+    HEADER_SIGNED_AT,
+)
 from ledger.runtime.ratelimit import limit, refund
 
 __all__ = ["router"]
@@ -70,6 +76,10 @@ _SIGNATURE_HEADERS = (
      "Decimal uint64, never reused by the organisation (a replay answers 409)."),
     (HEADER_SIGNED_AT, r"^[0-9]{1,20}$",
      "Decimal unix seconds at signing; judged against the key's validity window."),
+    (HEADER_SEED, r"^0[xX][0-9a-fA-F]{64}$",
+     "The capture's 32-byte disclosure seed (0x-hex): the salts of the events' committed "
+     "fields derive from it, and the signed eventsRoot is over those commitments. Secret: "
+     "the gateway keeps it and shows it to no one."),
 )
 _HEADER_CHECKS = tuple((name, name.lower(), re.compile(pattern), pattern)
                        for name, pattern, _doc in _SIGNATURE_HEADERS)
@@ -85,7 +95,7 @@ _HEADER_PARAMETERS = [
 
 
 def _signature_headers(headers: Any) -> dict[str, str]:
-    """The four signature headers, or a RequestValidationError naming every one that is
+    """The five capture headers, or a RequestValidationError naming every one that is
     missing or malformed (what FastAPI's own header validation reported, field for field)."""
     found: dict[str, str] = {}
     errors: list[dict[str, Any]] = []

@@ -30,7 +30,13 @@ from ledger.chain.roles import CUSTOMS, REGULATOR
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.proofs.codes import org_id
 from ledger.proofs.signing import checksum_address
-from ledger.trade.customs import Declaration, consignment_key, gather_facts
+from ledger.trade.customs import (
+    Declaration,
+    consignment_key,
+    covered_commitments,
+    events_root,
+    gather_facts,
+)
 from ledger.trade.risk import RULES_DIR, assess, load_rules
 
 __all__ = ["parse_event_id", "parse_org", "router"]
@@ -89,6 +95,10 @@ def risk(consignment: ConsignmentId, body: RiskRequest, viewer: MemberDep,
                          complaint_cap=runtime.settings.complaint_cap_per_client,
                          scan_cap=runtime.settings.scan_cap_per_client)
     result = assess(facts, rules).to_json()
+    # The root customs records on CustomsRelease: over the covered events' commitments (the
+    # leaves of their signed captures), which only the gateway holds.
+    result["eventsRoot"] = "0x" + events_root(
+        covered_commitments(services.store.engine, declaration.event_ids)).hex()
     result["consignment"] = consignment
     result["consignmentKey"] = "0x" + consignment_key(consignment).hex()
     return result

@@ -141,9 +141,13 @@ def _domain(chain_id: int | None, consortium: str | None, manifest: Path | None)
 def _sign(doc_path: Path, key: Path, org: str, nonce: int | None, chain_id: int | None,
           consortium: str | None, manifest: Path | None, signed_at: int | None,
           out: Path | None, passphrase_file: Path | None) -> None:
-    from ledger.proofs.capture import events_tree
     from ledger.proofs.keystore import load_key
-    from ledger.proofs.signing import build_signed_capture, sign_capture, signature_to_json
+    from ledger.proofs.signing import (
+        build_signed_capture,
+        prepare_capture,
+        sign_capture,
+        signature_to_json,
+    )
 
     org_id = org_bytes(org)
     domain = _domain(chain_id, consortium, manifest)
@@ -165,12 +169,12 @@ def _sign(doc_path: Path, key: Path, org: str, nonce: int | None, chain_id: int 
     account = load_key(key, _passphrase(passphrase_file, confirm=False))
     nonce = time.time_ns() // 1000 if nonce is None else nonce
     signed_at = int(time.time()) if signed_at is None else signed_at
-    sig = sign_capture(account.key, domain, events_tree(event_ids).root, len(event_ids),
-                       org_id, nonce, signed_at)
+    seed, commitments, root = prepare_capture(parsed.events, event_ids)
+    sig = sign_capture(account.key, domain, root, len(event_ids), org_id, nonce, signed_at)
     # Check the result the way the gateway will before handing it out.
-    build_signed_capture(parsed.events, parsed.context, event_ids, sig, domain,
+    build_signed_capture(parsed.events, parsed.context, event_ids, sig, domain, seed=seed,
                          expected_signer=account.address)
-    text = json.dumps({"document": document, "capture": signature_to_json(domain, sig)},
+    text = json.dumps({"document": document, "capture": signature_to_json(domain, sig, seed)},
                       ensure_ascii=False, indent=2) + "\n"
     if out is None:
         sys.stdout.write(text)

@@ -48,9 +48,19 @@ from ledger.proofs.bundle import Bundle, ChainRef, CustomsEvidence, Registration
 from ledger.proofs.capture import CaptureSignature, SignedCapture, events_tree
 from ledger.proofs.codes import codes_tree, org_id
 from ledger.proofs.merkle import keccak256
-from ledger.proofs.signing import CaptureDomain, build_signed_capture, sign_capture
+from ledger.proofs.signing import (
+    CaptureDomain,
+    build_signed_capture,
+    prepare_capture,
+    sign_capture,
+)
 from ledger.store.store import StoredEvent
-from ledger.trade.customs import Declaration, inspecting_document, inspecting_event
+from ledger.trade.customs import (
+    Declaration,
+    covered_commitments,
+    inspecting_document,
+    inspecting_event,
+)
 from ledger.trade.issuance import store_lot
 from ledger.trade.risk import load_rules
 
@@ -115,6 +125,7 @@ class Scenario:
         self.parties: dict[str, Party] = {}
         self.played = _Played()
         self._nonce = time.time_ns() // 1000  # unique per org across plays into one store
+        self._seeds: dict[bytes, bytes] = {}  # signature → the disclosure seed signed over
 
     # --- consortium -------------------------------------------------------------------------
 
@@ -158,15 +169,21 @@ class Scenario:
         """Parse, hash and sign one document as `party` (with `signer`'s key if given)."""
         doc = parse_document(dict(document))
         ids = event_hashes(doc)
+        seed, _, root = prepare_capture(doc.events, ids)
         sig = sign_capture(bytes((signer or party.account).key), self.domain,
-                           events_tree(ids).root, len(ids), party.org_id, self.next_nonce(),
+                           root, len(ids), party.org_id, self.next_nonce(),
                            self.signed_at() if signed_at is None else signed_at)
+        self._seeds[bytes(sig.signature)] = seed
         return doc, ids, sig
+
+    def seed_of(self, sig: CaptureSignature) -> bytes:
+        """The disclosure seed `sign` drew for `sig` (sent with it, as a signer does)."""
+        return self._seeds[bytes(sig.signature)]
 
     def capture(self, party: Party, document: Mapping[str, Any]) -> IntakeResult:
         """Sign and submit one document through the gateway's intake (all checks applied)."""
         _, _, sig = self.sign(party, document)
-        return self.intake.accept(dict(document), sig)
+        return self.intake.accept(dict(document), sig, seed=self.seed_of(sig))
 
     def capture_unchecked(self, party: Party, document: Mapping[str, Any], *,
                           signer: LocalAccount | None = None,
@@ -174,7 +191,8 @@ class Scenario:
         """Store a signed document *without* the intake's key and role checks: what a lying
         gateway (or one whose checks were bypassed) can do. The verifier must catch it."""
         doc, ids, sig = self.sign(party, document, signer=signer, signed_at=signed_at)
-        signed = build_signed_capture(list(doc.events), doc.context, ids, sig, self.domain)
+        signed = build_signed_capture(list(doc.events), doc.context, ids, sig, self.domain,
+                                      seed=self.seed_of(sig))
         self.store.accept_capture(signed)
         return signed
 
@@ -226,8 +244,9 @@ class Scenario:
         covered = self._consignment_event_ids()
         key = consignment_key(ref)
         rules = load_rules("v1")
+        commitments = covered_commitments(self.store.engine, covered)
         self.chain.record_decision(self.parties["customs"].tx, key, decision, inspection,
-                                   events_tree(covered).root, rules.version,
+                                   events_tree(commitments).root, rules.version,
                                    bytes.fromhex(rules.sha256))
         # Business time: just after customs' last inspection of the consignment, at the same
         # site, naming the pallets it inspected (so the decision is part of each can's story).
@@ -241,7 +260,8 @@ class Scenario:
                                   tuple(covered))
         event = inspecting_event(declaration, Decision.parse(decision), Inspection.parse(inspection),
                                  rules, event_time=event_time, epcs=pallets,
-                                 read_point=(last.get("readPoint") or {}).get("id"))
+                                 read_point=(last.get("readPoint") or {}).get("id"),
+                                 commitments=commitments)
         event["eventTimeZoneOffset"] = last.get("eventTimeZoneOffset", "+00:00")
         result = self.capture(self.parties["customs"],
                               inspecting_document(event, created=event_time))
@@ -305,10 +325,11 @@ class Scenario:
         if self.played.customs_ref is None:
             return []
         covered = list(self.played.customs_ids)
-        tree = events_tree(covered)
+        commitments = covered_commitments(self.store.engine, covered)
+        tree = events_tree(commitments)
         key = consignment_key(self.played.customs_ref)
         mine = set(event_ids)
-        return [CustomsEvidence(key, e, tuple(tree.proof(i)))
+        return [CustomsEvidence(key, commitments[i], tuple(tree.proof(i)))
                 for i, e in enumerate(covered) if e in mine]
 
     def chain_ref(self) -> ChainRef:

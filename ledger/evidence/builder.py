@@ -1,16 +1,25 @@
 """Building a proof bundle (`ledger.proofs.bundle`) from the store: each event with its capture's
-signature and Merkle path, and each capture's anchoring proof, read in a few queries."""
+signature and Merkle path, and each capture's anchoring proof, read in a few queries.
+
+Events are given full (members' evidence): the event, its id and @context, its commitment
+and every disclosure text, recomputed from the stored event, the capture's disclosure seed
+and the event's index (`disclosure.commit_event`), and checked against the commitment the
+capture signed."""
 
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
 
 from ledger.epcis.gs1 import DigitalLink
+from ledger.errors import LedgerError
 from ledger.proofs.bundle import (
     AnchorEvidence,
     Bundle,
@@ -22,10 +31,13 @@ from ledger.proofs.bundle import (
     ScanRecord,
 )
 from ledger.proofs.capture import CaptureSignature, events_tree
+from ledger.proofs.disclosure import Disclosed, commit_event
 from ledger.store import tables as t
 from ledger.store.store import UnknownEventError
 
-__all__ = ["build_bundle"]
+__all__ = ["UncommittedEventError", "build_bundle"]
+
+log = logging.getLogger("zhenzhi.evidence")
 
 
 def build_bundle(store: Any, code: str, *, chain: ChainRef, events: Sequence[Any] | None = None,
@@ -71,15 +83,62 @@ def build_bundle(store: Any, code: str, *, chain: ChainRef, events: Sequence[Any
             # One tree per capture, however many of its events the item has (a capture
             # document may hold hundreds).
 
-            trees[cid] = events_tree(_split(row.event_ids))
+            if not row.commitments or row.disclosure_seed is None:
+                raise UncommittedEventError(
+                    f"event 0x{bytes(ev.event_id).hex()} was stored before captures kept "
+                    "their disclosure commitments: no evidence of format 2 can name it",
+                    event_id="0x" + bytes(ev.event_id).hex())
+            trees[cid] = events_tree(_split(row.commitments))
             if row.context is not None:
                 contexts[cid] = json.loads(row.context)
-        out_events.append(EventEvidence(bytes(ev.event_id), index_of[cid],
-                                        tuple(trees[cid].proof(row.event_index)), ev.event,
-                                        contexts.get(cid)))
+        commitment = bytes(row.commitments[32 * row.event_index:32 * row.event_index + 32])
+        texts = _texts(cid, row.event_index, bytes(ev.event_id), commitment,
+                       bytes(row.disclosure_seed), ev.event)
+        out_events.append(EventEvidence(
+            commitment, index_of[cid], tuple(trees[cid].proof(row.event_index)),
+            tuple(Disclosed(x) for x in texts), ev.event, bytes(ev.event_id),
+            contexts.get(cid)))
     return Bundle(code=uri, chain=chain, registration=registration, captures=tuple(captures),
                   events=tuple(out_events), customs=tuple(customs), scans=tuple(scans),
                   generated_at=int(time.time()) if now is None else now, source=source)
+
+
+class UncommittedEventError(LedgerError):
+    """A stored event has no disclosure commitment (stored before revision 0006)."""
+
+    slug = "uncommitted-event"
+    title = "Event without its disclosure commitment"
+    status = 500
+
+
+# (capture id, event index) → the event's disclosure texts, checked against its commitment:
+# an item page is built again on every scan, and committing an event costs a keccak per field.
+_TEXTS: OrderedDict[tuple[str, int], tuple[str, ...]] = OrderedDict()
+_TEXTS_MAX = 65_536
+_TEXTS_LOCK = threading.Lock()
+
+
+def _texts(cid: str, index: int, event_id: bytes, commitment: bytes, seed: bytes,
+           event: Any) -> tuple[str, ...]:
+    key = (cid, index)
+    with _TEXTS_LOCK:
+        found = _TEXTS.get(key)
+        if found is not None:
+            _TEXTS.move_to_end(key)
+            return found
+    committed = commit_event(event, event_id, seed, index)
+    if committed.commitment != commitment:
+        # The stored event is not the event as captured (or the seed is not the signed one):
+        # the store was altered. The evidence says what the store holds, and every verifier
+        # fails the event (it does not lead to the signed commitment); nothing is cached.
+        log.warning("event 0x%s of capture %s does not lead to the commitment its capture "
+                    "signed: the stored event was altered", event_id.hex(), cid)
+        return committed.texts
+    with _TEXTS_LOCK:
+        _TEXTS[key] = committed.texts
+        while len(_TEXTS) > _TEXTS_MAX:
+            _TEXTS.popitem(last=False)
+    return committed.texts
 
 
 def _split(blob: bytes | None) -> list[bytes]:
@@ -97,7 +156,8 @@ def _proof_rows(engine: Any, event_ids: list[bytes]) -> dict[bytes, Any]:
         for start in range(0, len(ids), 500):
             stmt = (select(e.c.event_id, e.c.event_index, c.c.id, c.c.signer, c.c.org,
                            c.c.nonce, c.c.signed_at, c.c.events_root, c.c.event_count,
-                           c.c.signature, c.c.event_ids, c.c.context, c.c.batch_proof,
+                           c.c.signature, c.c.commitments, c.c.disclosure_seed, c.c.context,
+                           c.c.batch_proof,
                            b.c.root, b.c.state, b.c.tx_hash, b.c.block_number)
                     .select_from(e.join(c, c.c.id == e.c.capture_id)
                                  .outerjoin(b, b.c.id == c.c.batch_id))

@@ -47,6 +47,7 @@ from ledger.proofs.capture import events_tree
 from ledger.proofs.codes import codes_tree
 from ledger.runtime.freshness import follow
 from ledger.store.scan_log import scan_pseudonym
+from ledger.store.store import commitments_by_id
 from ledger.store.tables import codes, events, scans
 from ledger.store.trace import Tracer
 
@@ -88,8 +89,8 @@ def registration(engine: Engine, gtin14: str, serial: str) -> Registration | Non
 
 
 class CustomsIndex:
-    """Customs' signed `inspecting` events in the store, each with the tree of the event ids it
-    lists (the decision's eventsRoot on CustomsRelease), read incrementally: only events not
+    """Customs' signed `inspecting` events in the store, each with the tree of the commitments
+    of the events it lists (the decision's eventsRoot on CustomsRelease), read incrementally: only events not
     seen before are parsed, so proving an item's customs cover costs no scan of every
     decision ever recorded."""
 
@@ -100,6 +101,8 @@ class CustomsIndex:
         # (event time, seq, consignment key, covered ids, tree), in event-time order
         self._decisions: list[tuple[int, int, bytes, tuple[bytes, ...], Any]] = []
         self._covering: dict[bytes, list[int]] = {}  # covered event id → indices in _decisions
+        # seq of the decision's event → (covered commitments, their tree), once all are stored
+        self._trees: dict[int, tuple[list[bytes], Any]] = {}
 
     def refresh(self) -> None:
         """Take in inspecting events stored since the last refresh. Their sequence numbers are
@@ -130,14 +133,24 @@ class CustomsIndex:
 
     def evidence(self, item_event_ids: Iterable[bytes]) -> list[CustomsEvidence]:
         """For each decision that covers one of the item's events (in the decisions' event-time
-        order), the covered event's proof into the decision's events root."""
+        order), the covered event's commitment and its proof into the decision's events root
+        (the tree over the covered events' commitments, built once every covered event is in
+        the store; a decision covering an event the store lacks proves nothing here)."""
         wanted = {bytes(e) for e in item_event_ids}
         decisions, covering = self._decisions, self._covering
         hits = sorted({i for e in wanted for i in covering.get(e, ())})
         out: list[CustomsEvidence] = []
         for i in hits:
-            _, _, key, ids, tree = decisions[i]
-            out.extend(CustomsEvidence(key, e, tuple(tree.proof(j)))
+            _, seq, key, ids, _ = decisions[i]
+            built = self._trees.get(seq)
+            if built is None:
+                found = commitments_by_id(self.engine, ids)
+                if any(e not in found for e in ids):
+                    continue
+                commitments = [found[e] for e in ids]
+                built = self._trees[seq] = (commitments, events_tree(commitments))
+            commitments, tree = built
+            out.extend(CustomsEvidence(key, commitments[j], tuple(tree.proof(j)))
                        for j, e in enumerate(ids) if e in wanted)
         return out
 
@@ -152,7 +165,7 @@ def _decision(body: str) -> tuple[bytes, tuple[bytes, ...], Any] | None:
                 if isinstance(x, str) and (m := _NI_RE.match(x)))
     if not ids or len(ids) != len(listed):
         return None  # a list the root could not have been built from proves nothing
-    return bytes.fromhex(key[2:]), ids, events_tree(list(ids))
+    return bytes.fromhex(key[2:]), ids, None
 
 
 def customs_evidence(engine: Engine, item_event_ids: Iterable[bytes]) -> list[CustomsEvidence]:

@@ -46,9 +46,10 @@ SEALED_VERSION = 1
 # The contracts whose state the verifier reads; only these are named (an address that is never
 # read would be an unchecked claim).
 READ_CONTRACTS = ("CodeRegistry", "Consortium", "CustomsRelease", "TraceAnchor")
-# Top-level event keys the CBV 2.0 event hash leaves out: not covered by the signature, so a
-# sealed bundle does not carry them.
-UNSIGNED_EVENT_KEYS = ("errorDeclaration", "eventID", "recordTime")
+# Top-level event keys no signature covers (the event's commitment leaves them out:
+# `ledger.proofs.disclosure.items`), so a sealed bundle does not carry them. errorDeclaration,
+# which the CBV event hash leaves out, is committed as a field of its own, so it stays.
+UNSIGNED_EVENT_KEYS = ("eventID", "recordTime")
 _MAX_PROOF_NODES = 64
 
 
@@ -143,9 +144,9 @@ def seal_bundle(bundle: Bundle, contracts: Mapping[str, str], block_number: int)
     without the keys their hash leaves out, and only the contracts the verifier reads."""
     captures = tuple(replace(c, signer=None, anchor=None if c.anchor is None else AnchorEvidence(
         c.anchor.batch_root, c.anchor.proof)) for c in bundle.captures)
-    events = tuple(replace(e, event={k: v for k, v in e.event.items()
-                                     if k not in UNSIGNED_EVENT_KEYS},
-                           context=_namespace_declarations(e.context, e.event)) for e in bundle.events)
+    events = tuple(e if e.event is None else replace(
+        e, event={k: v for k, v in e.event.items() if k not in UNSIGNED_EVENT_KEYS},
+        context=_namespace_declarations(e.context, e.event)) for e in bundle.events)
     chain = ChainRef(bundle.chain.chain_id,
                      {name: to_checksum_address(contracts[name]) for name in READ_CONTRACTS},
                      block_number)
@@ -289,6 +290,8 @@ def _parse(obj: Any) -> SealedEvidence:
         field = exc.fields.get("field")
         raise SealedEvidenceError(str(exc), place="evidence" + (f" ({field})" if field else "")) from None
     for i, e in enumerate(bundle.events):
+        if e.event is None:
+            continue  # a public event: disclosures only, each checked against its path
         unsigned = sorted(set(e.event) & set(UNSIGNED_EVENT_KEYS))
         if unsigned:
             raise SealedEvidenceError(f"carries {unsigned}, which no signature covers",

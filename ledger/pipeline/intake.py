@@ -4,7 +4,8 @@ check ▶ store (+ outbox).
 `Intake(store, chain_view, domain).accept(document, signature)` is everything the gateway does
 for `POST /capture`, with no web framework, so the CLI and tests run the very same code. It is
 synchronous and cheap per event: one JSON parse and schema check, one sha-256 per event, one
-Merkle tree, one signature recovery per document, role checks against chain reads cached per
+salted commitment per event (a keccak per field, `ledger.proofs.disclosure`), one Merkle tree,
+one signature recovery per document, role checks against chain reads cached per
 block, then one database transaction that stores the events and queues the capture for
 anchoring. The rules it applies are written once in gateway/README.md ("When a signature
 counts", "Who may speak about an item"); an event about goods its signer does not own also
@@ -23,7 +24,8 @@ Errors (all `LedgerError`, so the gateway maps them to problem+json):
     CaptureLimitExceededError    more events than the capture limit (413)
     UnknownOrganisationError     the organisation named held no role at signedAt (403, checked
                                  from the headers before the body is parsed)
-    InvalidCaptureError (400)    malformed signature headers/fields (from ledger.proofs.signing),
+    InvalidCaptureError (400)    malformed or missing signature or disclosure-seed headers/fields
+                                 (from ledger.proofs.signing),
                                  or a signedAt past the store's signed 64-bit column
     ValueOutOfRangeError (400)   a value longer than its column (from ledger.store.store)
     InvalidSignatureError (403)  signature malformed, high-s or not recoverable
@@ -68,6 +70,8 @@ from ledger.proofs.signing import (
     CaptureDomain,
     InvalidCaptureError,
     build_signed_capture,
+    capture_commitments,
+    seed_from_headers,
     signature_from_headers,
 )
 from ledger.store.store import INT64_MAX
@@ -289,12 +293,30 @@ class Intake:
                     pointer=f"/epcisBody/eventList/{index}/eventID")
         return ids
 
-    def signature_for(self, signature: CaptureSignature | Mapping[str, str],
-                      event_ids: Sequence[bytes]) -> CaptureSignature:
+    def signed_capture(self, doc: Any, signature: CaptureSignature | Mapping[str, str],
+                       seed: bytes | None, *, expected_signer: str | None = None
+                       ) -> SignedCapture:
+        """Hash and commit the parsed document's events, read the signature (from the headers,
+        whose root and count come from the events), check it covers them, recover the signer.
+
+        The seed is the capture's disclosure seed: from `HEADER_SEED` when `signature` is the
+        headers, else the `seed` argument (a signed capture file's "disclosureSeed")."""
+        event_ids = self.hash_events(doc)
+        events = list(doc.events)
         if isinstance(signature, CaptureSignature):
-            return signature
-        return signature_from_headers(signature, events_root=events_tree(event_ids).root,
-                                      count=len(event_ids))
+            if seed is None:
+                raise InvalidCaptureError("a capture needs its disclosure seed",
+                                          field="disclosureSeed")
+            commitments = capture_commitments(events, event_ids, seed)
+            sig = signature
+        else:
+            seed = seed_from_headers(signature)
+            commitments = capture_commitments(events, event_ids, seed)
+            sig = signature_from_headers(signature, events_root=events_tree(commitments).root,
+                                         count=len(event_ids))
+        return build_signed_capture(events, doc.context, event_ids, sig, self.domain,
+                                    seed=seed, commitments=commitments,
+                                    expected_signer=expected_signer)
 
     def authorise(self, capture: SignedCapture, behaviour: ErrorBehaviour = "rollback"
                   ) -> tuple[list[int], list[dict[str, Any]]]:
@@ -407,11 +429,14 @@ class Intake:
               signature: CaptureSignature | Mapping[str, str], *,
               behaviour: ErrorBehaviour = "rollback",
               expected_signer: str | None = None,
+              seed: bytes | None = None,
               isolate: Executor | None = None) -> CheckedCapture:
         """Every step but storing: admit (from the headers), parse, hash, recover, authorise.
         Raises a `LedgerError`.
 
-        `isolate` (a process pool): parse, hash and recover there (`recover_capture`), so the
+        `seed`: the disclosure seed, needed when `signature` is a parsed `CaptureSignature`
+        (the headers carry their own). `isolate` (a process pool): parse, hash, commit and
+        recover there (`recover_capture`), so the
         CPU they take, seconds for a large crafted document, is not taken from this process's
         GIL; the events come back only if a key valid for the organisation signed them."""
         found = None if isinstance(signature, CaptureSignature) else self._org_and_time(signature)
@@ -430,11 +455,8 @@ class Intake:
                 signed = SignedCapture(signature_from_headers(  # type: ignore[arg-type]
                     signature, events_root=bytes(32), count=0), outcome, bytes(32), (), ())
         else:
-            doc = self.parse(document)
-            event_ids = self.hash_events(doc)
-            sig = self.signature_for(signature, event_ids)
-            signed = build_signed_capture(list(doc.events), doc.context, event_ids, sig,
-                                          self.domain, expected_signer=expected_signer)
+            signed = self.signed_capture(self.parse(document), signature, seed,
+                                         expected_signer=expected_signer)
         if signed.signature.signed_at > INT64_MAX:
             # A valid uint64 to sign, but no time the store's integer column can hold: refused
             # here, before it could join (and fail) a group commit shared with other members.
@@ -466,31 +488,31 @@ class Intake:
     def accept(self, document: bytes | str | Mapping[str, Any],
                signature: CaptureSignature | Mapping[str, str], *,
                behaviour: ErrorBehaviour = "rollback",
-               expected_signer: str | None = None) -> IntakeResult:
+               expected_signer: str | None = None,
+               seed: bytes | None = None) -> IntakeResult:
         """Run the whole pipeline; raise a `LedgerError` and store nothing if it fails.
 
         `signature` is either a parsed `CaptureSignature` (e.g. from a signed capture file) or
-        the HTTP headers (`Zhenzhi-Capture-*`), whose root and count come from the document.
-        Returns once the capture is committed.
+        the HTTP headers (`Zhenzhi-Capture-*`), whose root and count come from the document
+        and the disclosure seed header. With a `CaptureSignature`, `seed` is the capture's
+        disclosure seed. Returns once the capture is committed.
         """
         checked = self.check(document, signature, behaviour=behaviour,
-                             expected_signer=expected_signer)
+                             expected_signer=expected_signer, seed=seed)
         return checked.result(self.submit(checked).result())
 
 
 def recover_capture(document: bytes | str, headers: Mapping[str, str], domain: CaptureDomain,
                     signers: frozenset[str], *, max_bytes: int, max_events: int,
                     max_depth: int, max_values: int | None) -> SignedCapture | str:
-    """Parse, hash and recover a capture (in a worker process: `Intake.check(isolate=...)`).
+    """Parse, hash, commit and recover a capture (in a worker process:
+    `Intake.check(isolate=...)`).
     Returns the `SignedCapture` if its signer is one of `signers` (lower-case addresses), else
     only the signer's address: the events of a capture nobody valid signed never leave the
     worker. Raises the parse and signature errors of `Intake.check`."""
     intake = Intake(None, None, domain, max_bytes=max_bytes,  # type: ignore[arg-type]
                     max_events=max_events, max_depth=max_depth, max_values=max_values)
-    doc = intake.parse(document)
-    event_ids = intake.hash_events(doc)
-    sig = intake.signature_for(headers, event_ids)
-    signed = build_signed_capture(list(doc.events), doc.context, event_ids, sig, domain)
+    signed = intake.signed_capture(intake.parse(document), headers, None)
     return signed if signed.signer.lower() in signers else signed.signer
 
 

@@ -58,6 +58,9 @@ class SignedCapture:
     event_ids: tuple[bytes, ...]  # in document order
     events: tuple[dict[str, Any], ...]  # the EPCIS events as captured (JSON-LD objects)
     context: Any = None  # the document's @context, kept to re-serialise events faithfully
+    # The capture's disclosure seed (`ledger.proofs.disclosure`): secret, kept by the gateway.
+    seed: bytes = bytes(32)
+    commitments: tuple[bytes, ...] = ()  # each event's disclosure commitment, document order
 
     @property
     def leaf(self) -> bytes:

@@ -5,9 +5,12 @@ An enterprise signs one typed message per EPCIS document:
     Capture(bytes32 eventsRoot,uint32 count,bytes32 org,uint64 nonce,uint64 signedAt)
 
 in the domain EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)
-with name "Zhenzhi", version "1", the chain id and the Consortium contract's address, so a
+with name "Zhenzhi", version "2", the chain id and the Consortium contract's address, so a
 signature is worth nothing on another chain or deployment. `eventsRoot` is the Merkle root of
-`ledger.proofs.capture.event_leaf(id)` over the document's event ids in order.
+`ledger.proofs.capture.event_leaf(commitment)` over the document's events' disclosure
+commitments in order (`ledger.proofs.disclosure`: salted leaves from a per-capture 32-byte
+seed, `prepare_capture`). Version "1" signed the root over the bare CBV event ids; the version
+was bumped so that no version-1 signature can be read as a commitment root.
 
 The digest is computed here directly with keccak (a few µs) rather than through eth_account's
 structured-data encoder (~1 ms); tests prove both give the same bytes. Recovery uses coincurve
@@ -15,9 +18,11 @@ structured-data encoder (~1 ms); tests prove both give the same bytes. Recovery 
 the high-s twin of a valid signature is rejected, so a signature has exactly one encoding.
 
 Signed capture file (`zhenzhi sign` output):
-    {"document": <EPCISDocument>, "capture": signature_to_json(domain, sig)}
-HTTP: the gateway takes the document as the body and the signature in the `HEADER_*` headers;
-eventsRoot and count are recomputed from the body, chain id and contract are the gateway's own.
+    {"document": <EPCISDocument>, "capture": signature_to_json(domain, sig, seed)}
+(the capture object carries the seed as "disclosureSeed": "0x<64 hex>").
+HTTP: the gateway takes the document as the body and the signature and seed in the `HEADER_*`
+headers; eventsRoot and count are recomputed from the body and the seed, chain id and contract
+are the gateway's own.
 """
 
 from __future__ import annotations
@@ -31,14 +36,17 @@ from coincurve import PrivateKey, PublicKey
 
 from ledger.errors import AuthorizationError, InvalidInputError
 from ledger.proofs.capture import CaptureSignature, SignedCapture, events_tree
+from ledger.proofs.disclosure import DisclosureError, commit_document, new_seed
 from ledger.proofs.merkle import keccak256
 
 __all__ = [
-    "CAPTURE_TYPE", "DOMAIN_TYPE", "HEADER_NONCE", "HEADER_ORG", "HEADER_SIGNATURE",
-    "HEADER_SIGNED_AT", "SECP256K1_N", "CaptureDomain", "CaptureJson", "CaptureMismatchError",
-    "InvalidCaptureError", "InvalidSignatureError", "build_signed_capture", "capture_digest",
-    "capture_struct_hash", "checksum_address", "recover_signer", "sign_capture",
-    "signature_from_headers", "signature_from_json", "signature_to_headers", "signature_to_json",
+    "CAPTURE_TYPE", "DOMAIN_TYPE", "HEADER_NONCE", "HEADER_ORG", "HEADER_SEED",
+    "HEADER_SIGNATURE", "HEADER_SIGNED_AT", "SECP256K1_N", "CaptureDomain", "CaptureJson",
+    "CaptureMismatchError", "InvalidCaptureError", "InvalidSignatureError",
+    "build_signed_capture", "capture_commitments", "capture_digest", "capture_struct_hash",
+    "checksum_address", "prepare_capture", "recover_signer", "seed_from_headers",
+    "sign_capture", "signature_from_headers", "signature_from_json", "signature_to_headers",
+    "signature_to_json",
 ]
 
 CAPTURE_TYPE = "Capture(bytes32 eventsRoot,uint32 count,bytes32 org,uint64 nonce,uint64 signedAt)"
@@ -53,6 +61,7 @@ HEADER_SIGNATURE = "Zhenzhi-Capture-Signature"
 HEADER_ORG = "Zhenzhi-Capture-Org"
 HEADER_NONCE = "Zhenzhi-Capture-Nonce"
 HEADER_SIGNED_AT = "Zhenzhi-Capture-Signed-At"
+HEADER_SEED = "Zhenzhi-Capture-Disclosure-Seed"
 
 _UINT32 = 1 << 32
 _UINT64 = 1 << 64
@@ -134,7 +143,7 @@ class CaptureDomain:
     chain_id: int
     verifying_contract: str
     name: str = "Zhenzhi"
-    version: str = "1"
+    version: str = "2"
 
     def __post_init__(self) -> None:
         _uint(self.chain_id, _UINT256, "chainId")
@@ -230,15 +239,46 @@ def recover_signer(domain: CaptureDomain, sig: CaptureSignature) -> str:
     return _recover(_digest_of(domain, sig), sig.signature)
 
 
+def capture_commitments(events: Sequence[Mapping[str, Any]], event_ids: Sequence[bytes],
+                        seed: bytes) -> tuple[bytes, ...]:
+    """Each event's disclosure commitment (`ledger.proofs.disclosure.commit_document`)."""
+    seed = _seed(seed)
+    try:
+        return tuple(c.commitment for c in commit_document(events, event_ids, seed))
+    except DisclosureError as exc:
+        raise CaptureMismatchError(f"the events cannot be committed: {exc}",
+                                   field="events") from None
+
+
+def prepare_capture(events: Sequence[Mapping[str, Any]], event_ids: Sequence[bytes],
+                    seed: bytes | None = None) -> tuple[bytes, tuple[bytes, ...], bytes]:
+    """What a signer needs before `sign_capture`: (seed, commitments, eventsRoot).
+
+    `seed` defaults to a fresh one from the CSPRNG (`disclosure.new_seed`); send it with the
+    capture (`signature_to_headers`, `signature_to_json`) and keep it nowhere public."""
+    seed = new_seed() if seed is None else _seed(seed)
+    commitments = capture_commitments(events, event_ids, seed)
+    return seed, commitments, events_tree(commitments).root
+
+
+def _seed(seed: Any) -> bytes:
+    if not isinstance(seed, bytes | bytearray) or len(seed) != 32:
+        raise InvalidCaptureError("the disclosure seed must be 32 bytes", field="disclosureSeed")
+    return bytes(seed)
+
+
 def build_signed_capture(document_events: Sequence[dict[str, Any]], context: Any,
                          event_ids: Sequence[bytes], sig: CaptureSignature,
-                         domain: CaptureDomain, *, expected_signer: str | None = None
-                         ) -> SignedCapture:
+                         domain: CaptureDomain, *, seed: bytes,
+                         commitments: Sequence[bytes] | None = None,
+                         expected_signer: str | None = None) -> SignedCapture:
     """Check that `sig` covers exactly these events, recover its signer, and bundle them.
 
     Requirements: one event id per event; `sig.count` and `sig.events_root` equal the count and
-    Merkle root of `event_ids`; a valid low-s signature; if `expected_signer` is given (e.g. the
-    "signer" a file claims) the recovered address must equal it.
+    Merkle root of the events' commitments under `seed` (`commitments`, if given, must be
+    those: callers that computed them already pass them); a valid low-s signature; if
+    `expected_signer` is given (e.g. the "signer" a file claims) the recovered address must
+    equal it.
     """
     if len(event_ids) != len(document_events):
         raise CaptureMismatchError(
@@ -248,10 +288,15 @@ def build_signed_capture(document_events: Sequence[dict[str, Any]], context: Any
         raise CaptureMismatchError(
             f"the signature covers {sig.count} events but the document has {len(event_ids)}",
             field="count", expected=len(event_ids), actual=sig.count)
-    root = events_tree(event_ids).root
+    seed = _seed(seed)
+    if commitments is None:
+        commitments = capture_commitments(document_events, event_ids, seed)
+    commitments = tuple(commitments)
+    root = events_tree(commitments).root
     if root != sig.events_root:
         raise CaptureMismatchError(
-            "the signed eventsRoot is not the Merkle root of the document's event ids",
+            "the signed eventsRoot is not the Merkle root of the document's event commitments "
+            "under its disclosure seed (altered events, or another seed than the one signed)",
             field="eventsRoot", expected="0x" + root.hex(),
             actual="0x" + bytes(sig.events_root).hex())
     digest = _digest_of(domain, sig)
@@ -262,20 +307,23 @@ def build_signed_capture(document_events: Sequence[dict[str, Any]], context: Any
             reason="signer", recovered=signer, claimed=expected_signer)
     return SignedCapture(signature=sig, signer=signer, digest=digest,
                          event_ids=tuple(event_ids), events=tuple(document_events),
-                         context=context)
+                         context=context, seed=seed, commitments=commitments)
 
 
 # --- JSON ----------------------------------------------------------------------------------------
 
 class CaptureJson(NamedTuple):
-    """A parsed "capture" object: the signature, its domain, and the signer the file claims."""
+    """A parsed "capture" object: the signature, its domain, the signer the file claims, and
+    the disclosure seed the events were committed with."""
 
     signature: CaptureSignature
     domain: CaptureDomain
     signer: str | None
+    seed: bytes
 
 
-def signature_to_json(domain: CaptureDomain, sig: CaptureSignature) -> dict[str, Any]:
+def signature_to_json(domain: CaptureDomain, sig: CaptureSignature,
+                      seed: bytes) -> dict[str, Any]:
     """The "capture" object of a signed capture file. The signer is recovered, never trusted."""
     return {
         "eventsRoot": "0x" + bytes(sig.events_root).hex(),
@@ -287,6 +335,7 @@ def signature_to_json(domain: CaptureDomain, sig: CaptureSignature) -> dict[str,
         "signer": recover_signer(domain, sig),
         "chainId": domain.chain_id,
         "verifyingContract": domain.verifying_contract,
+        "disclosureSeed": "0x" + _seed(seed).hex(),
     }
 
 
@@ -317,7 +366,7 @@ def signature_from_json(obj: Any) -> CaptureJson:
     if not isinstance(obj, Mapping):
         raise InvalidCaptureError("the capture must be a JSON object", field="capture")
     missing = [k for k in ("eventsRoot", "count", "org", "nonce", "signedAt", "signature",
-                           "chainId", "verifyingContract") if k not in obj]
+                           "chainId", "verifyingContract", "disclosureSeed") if k not in obj]
     if missing:
         raise InvalidCaptureError(f"the capture lacks {', '.join(missing)}", field=missing[0])
     sig = CaptureSignature(
@@ -337,38 +386,55 @@ def signature_from_json(obj: Any) -> CaptureJson:
         if not isinstance(signer, str):
             raise InvalidCaptureError("signer must be an address", field="signer")
         signer = checksum_address(signer)
-    return CaptureJson(sig, domain, signer)
+    return CaptureJson(sig, domain, signer, _hex(obj["disclosureSeed"], 32, "disclosureSeed"))
 
 
 # --- HTTP headers --------------------------------------------------------------------------------
 
-def signature_to_headers(sig: CaptureSignature) -> dict[str, str]:
-    """Headers that carry a capture's signature beside the document sent as the body."""
+def signature_to_headers(sig: CaptureSignature, seed: bytes) -> dict[str, str]:
+    """Headers that carry a capture's signature and disclosure seed beside the document sent
+    as the body."""
     return {
         HEADER_SIGNATURE: "0x" + bytes(sig.signature).hex(),
         HEADER_ORG: "0x" + bytes(sig.org).hex(),
         HEADER_NONCE: str(sig.nonce),
         HEADER_SIGNED_AT: str(sig.signed_at),
+        HEADER_SEED: "0x" + _seed(seed).hex(),
     }
 
 
-def signature_from_headers(headers: Mapping[str, str], *, events_root: bytes,
-                           count: int) -> CaptureSignature:
-    """Read the signature headers (any case); root and count come from the body's events.
+_HEADERS = (HEADER_SIGNATURE, HEADER_ORG, HEADER_NONCE, HEADER_SIGNED_AT, HEADER_SEED)
 
-    A repeated signature header is refused: two values leave it open which one was meant.
-    """
+
+def _read_headers(headers: Mapping[str, str]) -> dict[str, str]:
     found: dict[str, str] = {}
-    wanted = {h.lower() for h in (HEADER_SIGNATURE, HEADER_ORG, HEADER_NONCE, HEADER_SIGNED_AT)}
+    wanted = {h.lower() for h in _HEADERS}
     for key, value in headers.items():
         low = key.lower()
         if low in wanted:
             if low in found:
                 raise InvalidCaptureError(f"header {key} is repeated", field=key)
             found[low] = value.strip()
-    for name in (HEADER_SIGNATURE, HEADER_ORG, HEADER_NONCE, HEADER_SIGNED_AT):
+    for name in _HEADERS:
         if name.lower() not in found:
             raise InvalidCaptureError(f"missing header {name}", field=name)
+    return found
+
+
+def seed_from_headers(headers: Mapping[str, str]) -> bytes:
+    """The disclosure seed of an HTTP capture (`HEADER_SEED`, 0x + 64 hex digits)."""
+    return _hex(_read_headers(headers)[HEADER_SEED.lower()], 32, HEADER_SEED)
+
+
+def signature_from_headers(headers: Mapping[str, str], *, events_root: bytes,
+                           count: int) -> CaptureSignature:
+    """Read the signature headers (any case); root and count come from the body's events
+    (committed under the seed of `seed_from_headers`). All five headers must be present.
+
+    A repeated signature header is refused: two values leave it open which one was meant.
+    """
+    found = _read_headers(headers)
+    _hex(found[HEADER_SEED.lower()], 32, HEADER_SEED)  # well formed, whoever reads it
 
     def number(name: str) -> int:
         text = found[name.lower()]

@@ -66,7 +66,7 @@ from ledger.store import trace_index
 __all__ = [
     "AcceptResult", "AnchorLease", "AnchorStatus", "BatchRecord", "CaptureRecord", "EventQuery",
     "INT64_MAX", "InvalidPageTokenError", "NonceReplayError", "PreparedCapture", "Store",
-    "StoredEvent", "UnknownEventError", "ValueOutOfRangeError", "canonical_epc", "normalise_cbv", "prepare_capture", "split_proof",
+    "StoredEvent", "UnknownEventError", "ValueOutOfRangeError", "canonical_epc", "commitments_by_id", "normalise_cbv", "prepare_capture", "split_proof",
 ]
 
 log = logging.getLogger("zhenzhi.store")
@@ -172,7 +172,7 @@ class AnchorStatus:
     event_count: int
     signature: bytes
     event_index: int
-    event_proof: list[bytes]  # event_leaf(event_id) ▶ events_root
+    event_proof: list[bytes]  # event_leaf(commitment) ▶ events_root
     capture_leaf: bytes
     # the batch; None while pending (the batch may be built but not yet anchored)
     batch_root: bytes | None = None
@@ -182,6 +182,8 @@ class AnchorStatus:
     tx_hash: bytes | None = None
     block_number: int | None = None
     anchored_at: int | None = None  # block timestamp, unix seconds
+    # the event's disclosure commitment, the leaf's preimage (None: stored before 0006)
+    commitment: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,6 +404,24 @@ def _id_of(value: Any) -> str | None:
     if isinstance(value, Mapping):
         value = value.get("id")
     return value if isinstance(value, str) else None
+
+
+def commitments_by_id(engine: Engine, event_ids: Collection[bytes]) -> dict[bytes, bytes]:
+    """Each stored event's disclosure commitment (the preimage of its leaf in its capture's
+    signed eventsRoot), by event id; unknown events, and events stored before revision 0006,
+    are left out."""
+    e, c = t.events, t.captures
+    out: dict[bytes, bytes] = {}
+    wanted = sorted({bytes(i) for i in event_ids})
+    with engine.connect() as conn:
+        for chunk in _chunks(wanted):
+            for r in conn.execute(select(e.c.event_id, e.c.event_index, c.c.commitments)
+                                  .select_from(e.join(c, c.c.id == e.c.capture_id))
+                                  .where(e.c.event_id.in_(chunk))):
+                if r.commitments:
+                    at = 32 * r.event_index
+                    out[bytes(r.event_id)] = bytes(r.commitments[at:at + 32])
+    return out
 
 
 def split_proof(blob: bytes | None) -> list[bytes]:
@@ -911,6 +931,10 @@ class Store:
             row = conn.execute(self._event_select().where(t.events.c.event_id == event_id)).first()
         return self._stored(row) if row else None
 
+    def commitments_of(self, event_ids: Collection[bytes]) -> dict[bytes, bytes]:
+        """`commitments_by_id` in this store."""
+        return commitments_by_id(self.engine, event_ids)
+
     def count_events(self) -> int:
         with self._read() as conn:
             return int(conn.execute(select(func.count()).select_from(t.events)).scalar_one())
@@ -1004,14 +1028,15 @@ class Store:
             row = conn.execute(stmt).first()
         if row is None:
             return None
-        ids = split_proof(row.event_ids)
+        # Signed over commitments since 0006; a capture stored before, over its bare ids.
+        leaves = split_proof(row.commitments if row.commitments else row.event_ids)
         anchored = row.state == "anchored"
         return AnchorStatus(
             event_id=event_id, state="anchored" if anchored else "pending",
             capture_id=row.id, digest=bytes(row.digest), signer=row.signer, org=bytes(row.org),
             nonce=int(row.nonce), signed_at=row.signed_at, events_root=bytes(row.events_root),
             event_count=row.event_count, signature=bytes(row.signature),
-            event_index=row.event_index, event_proof=events_tree(ids).proof(row.event_index),
+            event_index=row.event_index, event_proof=events_tree(leaves).proof(row.event_index),
             capture_leaf=bytes(row.leaf),
             batch_root=bytes(row.root) if anchored else None,
             batch_index=row.batch_index if anchored else None,
@@ -1020,6 +1045,7 @@ class Store:
             tx_hash=bytes(row.tx_hash) if anchored else None,
             block_number=row.block_number if anchored else None,
             anchored_at=row.anchored_at if anchored else None,
+            commitment=leaves[row.event_index] if row.commitments else None,
         )
 
     def require_anchor_status(self, event_id: bytes) -> AnchorStatus:
@@ -1223,7 +1249,7 @@ _EVENT_COLUMNS = (
 )
 _CAPTURE_COLUMNS = (
     "id", "digest", "signer", "org", "nonce", "events_root", "event_count", "signed_at",
-    "signature", "leaf", "event_ids", "context", "received_ms",
+    "signature", "leaf", "event_ids", "context", "received_ms", "disclosure_seed", "commitments",
 )
 _OUTBOX_COLUMNS = ("capture_id", "event_count", "enqueued_ms")
 # (position in `_event_row`'s row, the EPCIS field, its column's length) of the string columns
@@ -1317,7 +1343,7 @@ def _plan(fresh: Sequence[PreparedCapture], now: int, *, fold: bool) -> _Plan:
         capture_rows.append((
             p.capture_id, cap.digest, cap.signer, sig.org, p.nonce, sig.events_root,
             sig.count, sig.signed_at, sig.signature, cap.leaf, b"".join(cap.event_ids),
-            p.context, now))
+            p.context, now, cap.seed, b"".join(cap.commitments)))
         for eid, row, epcs in p.rows:
             if eid not in seen:
                 seen.add(eid)
@@ -1474,6 +1500,10 @@ def prepare_capture(capture: SignedCapture, keep: Collection[int] | None = None
     if len(capture.events) != len(ids):
         raise InvalidInputError("a capture needs one event per event id",
                                 events=len(capture.events), event_ids=len(ids))
+    if len(capture.commitments) != len(ids) or len(capture.seed) != 32:
+        raise InvalidInputError("a capture needs its disclosure seed and one commitment per "
+                                "event", event_ids=len(ids),
+                                commitments=len(capture.commitments))
     indices = range(len(ids)) if keep is None else sorted(set(keep))
     if indices and (indices[0] < 0 or indices[-1] >= len(ids)):
         raise InvalidInputError("keep names an event the capture does not hold",

@@ -105,6 +105,10 @@ captures = Table(
     Column("leaf", LargeBinary(32), nullable=False, index=True),  # capture_leaf(digest, signer)
     Column("event_ids", LargeBinary, nullable=False),  # all signed ids, 32 bytes each, in order
     Column("context", Text, nullable=True),  # the document's @context as JSON
+    # The disclosure seed (secret) and each event's commitment, 32 bytes each, in document
+    # order: eventsRoot is the tree over these (ledger.proofs.disclosure). NULL before 0006.
+    Column("disclosure_seed", LargeBinary(32), nullable=True),
+    Column("commitments", LargeBinary, nullable=True),
     Column("received_ms", BigInteger, nullable=False),
     Column("batch_id", ForeignKey("batches.id"), nullable=True, index=True),
     Column("batch_index", Integer, nullable=True),  # leaf index in the batch tree

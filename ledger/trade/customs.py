@@ -8,8 +8,11 @@ the store. Only origin and category come from the declaration itself.
 
 Consignment ids are the customs reference as text ("CN-SH-2024-000123"); on chain the key is
 keccak256("zhenzhi:consignment:" + ref), or the 32 bytes themselves when given as 0x-hex.
-The events root on chain is the Merkle root of `capture.event_leaf(id)` over the covered
-event ids in the order given: the verifier proves an item's event into it with the same leaf.
+The events root on chain is the Merkle root of `capture.event_leaf(commitment)` over the
+covered events' disclosure commitments (`ledger.proofs.disclosure`), in the order their ids
+are given: the verifier proves an item's event into it with the same leaf as into its signed
+capture. Customs names the events by id; the gateway looks their commitments up
+(`covered_commitments`).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from ledger.trade.risk import RiskFacts, RuleSet
 
 __all__ = [
     "NAMESPACE", "Declaration", "InvalidConsignmentError", "UnknownEnterpriseError",
-    "consignment_key", "enterprise_gtins", "events_root", "gather_facts", "inspecting_document", "inspecting_event", "inspection_history", "rules_version_bytes",
+    "consignment_key", "covered_commitments", "enterprise_gtins", "events_root", "gather_facts", "inspecting_document", "inspecting_event", "inspection_history", "rules_version_bytes",
 ]
 
 NAMESPACE = "https://ns.zhenzhi.example/epcis/"
@@ -74,9 +77,25 @@ def rules_version_bytes(version: str) -> bytes:
     return raw.ljust(32, b"\0")
 
 
-def events_root(event_ids: Sequence[bytes]) -> bytes:
-    """The CustomsRelease events root (zero when the decision covers no listed events)."""
-    return events_tree(list(event_ids)).root if event_ids else bytes(32)
+def events_root(commitments: Sequence[bytes]) -> bytes:
+    """The CustomsRelease events root over the covered events' commitments (zero when the
+    decision covers no listed events)."""
+    return events_tree(list(commitments)).root if commitments else bytes(32)
+
+
+def covered_commitments(engine: Engine, event_ids: Sequence[bytes]) -> tuple[bytes, ...]:
+    """The commitments of the covered events, in the order given; an event the store does
+    not hold is refused (no root could prove it)."""
+    from ledger.store.store import UnknownEventError, commitments_by_id
+
+    found = commitments_by_id(engine, event_ids)
+    missing = [e for e in event_ids if bytes(e) not in found]
+    if missing:
+        raise UnknownEventError(
+            f"no stored event ni:///sha-256;{missing[0].hex()}?ver=CBV2.0: a customs decision "
+            "covers events the gateway holds", field="eventIds",
+            missing=[f"ni:///sha-256;{e.hex()}?ver=CBV2.0" for e in missing[:20]])
+    return tuple(found[bytes(e)] for e in event_ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,12 +178,24 @@ def gather_facts(declaration: Declaration, *, chain: Any, engine: Engine,
 
 def inspecting_event(declaration: Declaration, decision: Decision, inspection: Inspection,
                      rules: RuleSet, *, event_time: str, read_point: str | None = None,
-                     epcs: Sequence[str] = ()) -> dict[str, Any]:
+                     epcs: Sequence[str] = (), commitments: Sequence[bytes] | None = None,
+                     root: bytes | None = None) -> dict[str, Any]:
     """The EPCIS 2.0 `inspecting` ObjectEvent customs signs for its decision.
+
+    Its `zhenzhi:eventsRoot` is the root recorded on CustomsRelease: `root` as the gateway
+    gave it, or the tree over `commitments`, the covered events' commitments in the
+    declaration's order.
 
     Its extension fields (namespace `NAMESPACE`, prefix `zhenzhi`) carry what the risk engine
     and the history query read back; the disposition says the outcome in CBV terms.
     """
+    if root is None:
+        commitments = tuple(commitments or ())
+        if len(commitments) != len(declaration.event_ids):
+            raise InvalidInputError(f"{len(commitments)} commitments for "
+                                    f"{len(declaration.event_ids)} covered events",
+                                    field="commitments")
+        root = events_root(commitments)
     event: dict[str, Any] = {
         "type": "ObjectEvent",
         "eventTime": event_time,
@@ -178,7 +209,7 @@ def inspecting_event(declaration: Declaration, decision: Decision, inspection: I
         "zhenzhi:decision": decision.name,
         "zhenzhi:inspection": inspection.name,
         "zhenzhi:rulesVersion": rules.version,
-        "zhenzhi:eventsRoot": "0x" + events_root(declaration.event_ids).hex(),
+        "zhenzhi:eventsRoot": "0x" + bytes(root).hex(),
         # The covered ids, in root order: what a gateway needs to prove an item's event into
         # the root (the root alone proves nothing to anyone).
         "zhenzhi:eventIds": [f"ni:///sha-256;{e.hex()}?ver=CBV2.0" for e in declaration.event_ids],

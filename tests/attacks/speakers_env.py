@@ -23,7 +23,6 @@ from eth_account import Account
 from ledger.chain.client import Chain
 from ledger.chain.transactor import Transactor, anvil_dev_key
 from ledger.epcis.event_hash import event_hashes
-from ledger.proofs.capture import events_tree
 from ledger.proofs.codes import check_digit, org_id
 from ledger.proofs.request_signing import sign_request
 from ledger.proofs.signing import (
@@ -32,6 +31,7 @@ from ledger.proofs.signing import (
     sign_capture,
     signature_to_headers,
 )
+from tests import capture_seeds
 
 CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 _rng = random.Random()  # noqa: S311 - identifiers, not secrets
@@ -132,16 +132,17 @@ class Speakers:
     def sign(self, document: dict[str, Any], party: Party, *,
              signed_at: int | None = None) -> CaptureSignature:
         ids = event_hashes(document)
-        return sign_capture(party.key, self.domain, events_tree(ids).root, len(ids), party.org,
-                            self.next_nonce(),
-                            self.signed_at_now() if signed_at is None else signed_at)
+        seed, root = capture_seeds.prepare(document, ids)
+        return capture_seeds.remember(sign_capture(
+            party.key, self.domain, root, len(ids), party.org, self.next_nonce(),
+            self.signed_at_now() if signed_at is None else signed_at), seed)
 
     def capture(self, document: dict[str, Any], party: Party, *,
                 signed_at: int | None = None) -> httpx.Response:
         sig = self.sign(document, party, signed_at=signed_at)
         with self.client() as client:
             return client.post("/capture", content=json.dumps(document).encode(),
-                               headers={**signature_to_headers(sig),
+                               headers={**signature_to_headers(sig, capture_seeds.seed_of(sig)),
                                         "Content-Type": "application/ld+json"})
 
     def member_get(self, party: Party, path: str) -> httpx.Response:

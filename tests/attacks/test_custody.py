@@ -93,7 +93,7 @@ def test_attack_rival_storing_event_cannot_unverify_a_competitors_item(
     event = _rival_event(rival, epc, "storing", "sellable_accessible")
     _, _, sig = scenario.sign(rival, _doc(event))
     with pytest.raises(NotEntitledError) as refused:
-        scenario.intake.accept(_doc(event), sig)  # the gateway refuses it at capture
+        scenario.intake.accept(_doc(event), sig, seed=scenario.seed_of(sig))  # the gateway refuses it at capture
     assert refused.value.fields["identifiers"] == [epc]
     assert refused.value.fields["org"] == "0x" + rival.org_id.hex()
     honest, served = _with_forged(scenario, rival, epc, event)
@@ -108,7 +108,7 @@ def test_attack_rival_future_dated_event_cannot_make_a_competitors_item_counterf
     ahead = int(time.time()) + 10 * 365 * 86400
     _, _, sig = scenario.sign(rival, _doc(event), signed_at=ahead)
     with pytest.raises(SignedAtOutOfWindowError):
-        scenario.intake.accept(_doc(event), sig)
+        scenario.intake.accept(_doc(event), sig, seed=scenario.seed_of(sig))
     honest, served = _with_forged(scenario, rival, epc, event, signed_at=ahead)
     assert honest.kind is VerdictKind.GENUINE
     assert served.kind is not VerdictKind.COUNTERFEIT
@@ -124,7 +124,7 @@ def test_attack_rival_retail_selling_cannot_mark_an_unsold_item_sold(
     event = _rival_event(rival, epc, "retail_selling", "retail_sold")
     _, _, sig = scenario.sign(rival, _doc(event))
     with pytest.raises(NotEntitledError):
-        scenario.intake.accept(_doc(event), sig)
+        scenario.intake.accept(_doc(event), sig, seed=scenario.seed_of(sig))
     honest, served = _with_forged(scenario, rival, epc, event)
     # Unsold, with or without the rival's "sale": the scan rules judge it as an unsold code.
     assert honest.by_name(CheckName.SCAN_HISTORY)[0].details["sold"] is False

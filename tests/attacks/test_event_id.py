@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from ledger.epcis.event_hash import event_hashes, format_event_id
+from tests import capture_seeds
 from tests.attacks.speakers_env import Speakers, document, object_event
 
 pytestmark = [pytest.mark.chain]
@@ -73,8 +74,9 @@ def test_attack_event_stored_with_a_foreign_event_id_is_served_under_its_hash(
                                 eventID=fake))
     parsed = parse_document(doc)
     ids = event_hashes(doc)
-    signed = build_signed_capture(list(parsed.events), parsed.context, ids,
-                                  speakers.sign(doc, brand), speakers.domain)
+    sig = speakers.sign(doc, brand)
+    signed = build_signed_capture(list(parsed.events), parsed.context, ids, sig,
+                                  speakers.domain, seed=capture_seeds.seed_of(sig))
     store = Store(speakers.database_url)
     try:
         store.accept_capture(signed)  # what the intake would refuse

@@ -35,6 +35,7 @@ def forged_headers(org: bytes, signed_at: int) -> dict[str, str]:
     return {"Zhenzhi-Capture-Signature": "0x" + "11" * 65,
             "Zhenzhi-Capture-Org": "0x" + org.hex(), "Zhenzhi-Capture-Nonce": "1",
             "Zhenzhi-Capture-Signed-At": str(signed_at),
+            "Zhenzhi-Capture-Disclosure-Seed": "0x" + "5e" * 32,
             "Content-Type": "application/ld+json"}
 
 

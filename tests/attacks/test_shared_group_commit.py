@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from ledger.store.store import AcceptResult, Store, prepare_capture
+from tests import capture_seeds
 from tests.integration.gateway_env import GatewayStack, Member, _member, document
 
 pytestmark = [pytest.mark.chain]
@@ -148,7 +149,7 @@ def test_attack_capture_the_database_refuses_fails_alone_in_its_group(
         sig = stack.sign(doc, members[i % len(members)])
         events = doc["epcisBody"]["eventList"]
         capture = build_signed_capture(events, doc["@context"], event_hashes(doc), sig,
-                                       stack.domain)
+                                       stack.domain, seed=capture_seeds.seed_of(sig))
         prepared.append(prepare_capture(capture))
     victim = prepared[17]
     forged_sig = dataclasses.replace(victim.capture.signature, signed_at=2**63)
@@ -181,7 +182,8 @@ def test_attack_overlong_field_is_refused_alone_on_both_databases(
             doc["epcisBody"]["eventList"][0]["readPoint"] = {"id": "urn:x:" + "r" * 600}
         sig = stack.sign(doc, members[i % len(members)])
         captures.append(build_signed_capture(doc["epcisBody"]["eventList"], doc["@context"],
-                                             event_hashes(doc), sig, stack.domain))
+                                             event_hashes(doc), sig, stack.domain,
+                                             seed=capture_seeds.seed_of(sig)))
 
     outcomes = store.accept_captures(captures)
 

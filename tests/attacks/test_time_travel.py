@@ -127,7 +127,7 @@ def test_attack_signed_at_after_its_anchor_is_counterfeit(scenario: Scenario) ->
     ahead = int(time.time()) + 10 * 365 * 86400
     _, _, sig = scenario.sign(warehouse, _doc(event), signed_at=ahead)
     with pytest.raises(SignedAtOutOfWindowError):
-        scenario.intake.accept(_doc(event), sig)  # the gateway's window
+        scenario.intake.accept(_doc(event), sig, seed=scenario.seed_of(sig))  # the gateway's window
     forged = scenario.capture_unchecked(warehouse, _doc(event), signed_at=ahead)
     scenario.anchor_pending()
     served = honest + [scenario.store.get_event(forged.event_ids[0])]
@@ -155,7 +155,7 @@ def test_attack_revoked_key_back_dated_and_anchored_late_is_counterfeit(
     # The thief signs after the revocation, dated inside the key's old window.
     _, _, sig = scenario.sign(warehouse, _doc(event), signer=stolen, signed_at=added)
     with pytest.raises(RevokedSigningKeyError) as refused:
-        scenario.intake.accept(_doc(event), sig)  # rule 3 at the gateway: revoked now
+        scenario.intake.accept(_doc(event), sig, seed=scenario.seed_of(sig))  # rule 3 at the gateway: revoked now
     assert refused.value.fields["revokedAt"] == revoked
     forged = scenario.capture_unchecked(warehouse, _doc(event), signer=stolen, signed_at=added)
     scenario.anchor_pending()  # necessarily after the revocation

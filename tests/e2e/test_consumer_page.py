@@ -17,6 +17,7 @@ import pytest
 
 from ledger.proofs.bundle import Bundle, CaptureEvidence, ChainRef, EventEvidence, ScanRecord
 from ledger.proofs.capture import CaptureSignature
+from ledger.proofs.disclosure import Disclosed, commit_event
 from verifier.page import LANGUAGES, render_page, strings
 from verifier.verdict import Check, CheckName, Outcome, VerdictKind, decide
 
@@ -47,8 +48,18 @@ def _bundle() -> Bundle:
              ("inspecting", 13, "https://id.gs1.org/414/6901234000017"),
              ("receiving", 15, "https://id.gs1.org/414/6901234000024"),
              ("retail_selling", 20, "https://id.gs1.org/414/6901234000031")]
-    events = tuple(EventEvidence(bytes([i]) * 32, 0, (), _event(s, d, loc))
-                   for i, (s, d, loc) in enumerate(steps))
+    events = []
+    for i, (s, d, loc) in enumerate(steps):
+        event, event_id = _event(s, d, loc), bytes([i]) * 32
+        committed = commit_event(event, event_id, b"\x07" * 32, i)
+        if i < len(steps) - 1:  # a member's full event
+            events.append(EventEvidence(committed.commitment, 0, (),
+                                        tuple(Disclosed(t) for t in committed.texts), event,
+                                        event_id))
+        else:  # a public one: only what the page shows, each field with its path
+            events.append(EventEvidence(committed.commitment, 0, (), tuple(committed.disclose(
+                lambda name, _: name in ("bizStep", "eventTime", "bizLocation")))))
+    events = tuple(events)
     return Bundle(CODE, ChainRef(31337, {}), None, (CaptureEvidence(sig, None, None),), events,
                   scans=(ScanRecord(1, "CN-31"), ScanRecord(2, "CN-31")))
 

@@ -22,13 +22,13 @@ from eth_account import Account
 
 from bench.gateway import admit_member, make_document, revoke_key
 from ledger.epcis.event_hash import event_hashes
-from ledger.proofs.capture import events_tree
 from ledger.proofs.signing import (
     CaptureDomain,
     CaptureSignature,
     sign_capture,
     signature_to_headers,
 )
+from tests import capture_seeds
 
 CAPTURE_LIMIT = 50
 MAX_BODY = 256 * 1024
@@ -63,12 +63,15 @@ class GatewayStack:
     def sign(self, document: dict[str, Any], member: Member, *, nonce: int | None = None,
              signed_at: int | None = None, key: bytes | None = None) -> CaptureSignature:
         ids = event_hashes(document)
-        return sign_capture(key or member.key, self.domain, events_tree(ids).root, len(ids),
-                            member.org, self.next_nonce() if nonce is None else nonce,
-                            int(time.time()) if signed_at is None else signed_at)
+        seed, root = capture_seeds.prepare(document, ids)
+        return capture_seeds.remember(sign_capture(
+            key or member.key, self.domain, root, len(ids),
+            member.org, self.next_nonce() if nonce is None else nonce,
+            int(time.time()) if signed_at is None else signed_at), seed)
 
     def headers(self, sig: CaptureSignature, **extra: str) -> dict[str, str]:
-        return {**signature_to_headers(sig), "Content-Type": "application/ld+json", **extra}
+        return {**signature_to_headers(sig, capture_seeds.seed_of(sig)),
+                "Content-Type": "application/ld+json", **extra}
 
 
 def _member(w3: Any, deployment: Any, gln: str, roles: list[str]) -> Member:

@@ -238,6 +238,12 @@ def test_chunked_oversized_body_is_cut_off(gateway_stack: GatewayStack,
 @pytest.mark.parametrize(("headers", "status", "slug"), [
     ({"Zhenzhi-Capture-Signature": "0x1234"}, 400, "invalid-request"),
     ({"Zhenzhi-Capture-Nonce": "-1"}, 400, "invalid-request"),
+    ({"Zhenzhi-Capture-Disclosure-Seed": "0x1234"}, 400, "invalid-request"),
+    # Well formed, but not the seed the signed eventsRoot was committed with: over HTTP the
+    # root is recomputed from body and seed, so the signature recovers some other key (as for
+    # an altered body). A carried root (a signed file) gives capture-mismatch instead
+    # (tests/unit/proofs/test_signing.py).
+    ({"Zhenzhi-Capture-Disclosure-Seed": "0x" + "5e" * 32}, 403, "unknown-signing-key"),
     ({"Content-Type": "text/plain"}, 415, "unsupported-media-type"),
     ({"GS1-Capture-Error-Behaviour": "sometimes"}, 400, "invalid-capture-error-behaviour"),
 ])
@@ -250,6 +256,19 @@ def test_malformed_headers_are_refused(gateway_stack: GatewayStack, accepted: di
         response = client.post("/capture", content=json.dumps(doc).encode(),
                                headers={**gateway_stack.headers(sig), **headers})
     _assert_problem(response, status, slug)
+    _unchanged(gateway_stack, before, accepted)
+
+
+def test_capture_without_its_disclosure_seed_is_refused(gateway_stack: GatewayStack,
+                                                        accepted: dict[str, Any]) -> None:
+    doc = document(1)
+    sig = gateway_stack.sign(doc, gateway_stack.enterprise)
+    headers = gateway_stack.headers(sig)
+    del headers["Zhenzhi-Capture-Disclosure-Seed"]
+    before = _snapshot(gateway_stack)
+    with gateway_stack.client() as client:
+        response = client.post("/capture", content=json.dumps(doc).encode(), headers=headers)
+    _assert_problem(response, 400, "invalid-request")
     _unchanged(gateway_stack, before, accepted)
 
 

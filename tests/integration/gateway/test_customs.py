@@ -67,9 +67,12 @@ def test_decide_records_on_chain_and_the_next_assessment_counts_it(
     assert r.json()["decision"] == "NORMAL_CONTROL"
 
     monkeypatch.setenv("ZHENZHI_SIGNING_KEY", trace_stack.customs.key)
-    item_event = "ni:///sha-256;" + "ab" * 32 + "?ver=CBV2.0"
+    # An event the gateway does not hold has no commitment to prove into a root: refused.
+    unknown = "ni:///sha-256;" + "ab" * 32 + "?ver=CBV2.0"
+    assert risk(client, trace_stack.customs, "CN-NS-3", enterprise=importer.gln,
+                eventIds=[unknown]).status_code == 404
     code = main(["customs", "decide", "CN-NS-3", "--enterprise", importer.gln,
-                 "--inspection", "FAILED", "--category", "040221", "--event-id", item_event,
+                 "--inspection", "FAILED", "--category", "040221",
                  "--epc", "https://id.gs1.org/01/04712666600017/21/X1",
                  "--gateway", url, "--rpc", trace_stack.w3.provider.endpoint_uri,
                  "--manifest", str(trace_stack.manifest), "--json"])
@@ -84,7 +87,7 @@ def test_decide_records_on_chain_and_the_next_assessment_counts_it(
     assert on_chain["recorder"] == trace_stack.customs.address and on_chain["refused"]
     from ledger.trade.customs import events_root
 
-    assert on_chain["eventsRoot"] == "0x" + events_root([bytes.fromhex("ab" * 32)]).hex()
+    assert on_chain["eventsRoot"] == "0x" + events_root([]).hex()  # covers no listed events
     # Full events are for members (issue 6): customs reads its own event back, signed.
     stored = signed(client, trace_stack.customs, "GET", f"/events/{out['eventID']}")
     assert stored.status_code == 200

@@ -15,8 +15,12 @@ from eth_account import Account
 
 from gateway.cli import main
 from ledger.proofs.bundle import Bundle
-from ledger.proofs.capture import events_tree
-from ledger.proofs.signing import CaptureDomain, sign_capture, signature_to_headers
+from ledger.proofs.signing import (
+    CaptureDomain,
+    prepare_capture,
+    sign_capture,
+    signature_to_headers,
+)
 from tests.integration.traceability_env import gtin, signed
 
 pytestmark = pytest.mark.chain
@@ -69,11 +73,13 @@ def item(trace_stack, tmp_path_factory):
     ids = event_hashes(doc)
     domain = CaptureDomain(trace_stack.deployment.chainId,
                            trace_stack.deployment.address("Consortium"))
+    seed, _, root = prepare_capture(doc["epcisBody"]["eventList"], ids)
     capture = sign_capture(bytes.fromhex(trace_stack.brand.key[2:]), domain,
-                           events_tree(ids).root, len(ids), trace_stack.brand.org,
+                           root, len(ids), trace_stack.brand.org,
                            time.time_ns() // 1000, int(time.time()))
     r = client.post("/capture", content=json.dumps(doc).encode(),
-                    headers={**signature_to_headers(capture), "Content-Type": "application/ld+json"})
+                    headers={**signature_to_headers(capture, seed),
+                             "Content-Type": "application/ld+json"})
     assert r.status_code == 202, r.text
     store = Store(url)
     AnchorWorker(store, trace_stack.chain, trace_stack.admin()).run(once=True)

@@ -10,9 +10,14 @@ from ledger.chain.deployment import DEFAULT_OPERATOR_GLN
 from ledger.chain.transactor import Transactor, anvil_dev_key
 from ledger.epcis.event_hash import event_hash
 from ledger.pipeline.anchoring import AnchorWorker
-from ledger.proofs.capture import event_leaf, events_tree
+from ledger.proofs.capture import event_leaf
 from ledger.proofs.merkle import keccak256, verify_proof
-from ledger.proofs.signing import CaptureDomain, build_signed_capture, sign_capture
+from ledger.proofs.signing import (
+    CaptureDomain,
+    build_signed_capture,
+    prepare_capture,
+    sign_capture,
+)
 from ledger.store.store import Store
 
 pytestmark = pytest.mark.chain
@@ -29,8 +34,9 @@ def capture(n: int, nonce: int, tag: str = "a"):
                "epcList": [f"urn:epc:id:sgtin:0614141.107346.{tag}{nonce}x{i}"]}
               for i in range(n)]
     ids = [event_hash(e) for e in events]
-    sig = sign_capture(SIGNER, DOMAIN, events_tree(ids).root, n, ORG, nonce, 1_700_000_000)
-    return build_signed_capture(events, None, ids, sig, DOMAIN)
+    seed, _, root = prepare_capture(events, ids)
+    sig = sign_capture(SIGNER, DOMAIN, root, n, ORG, nonce, 1_700_000_000)
+    return build_signed_capture(events, None, ids, sig, DOMAIN, seed=seed)
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +65,11 @@ def sqlite_store(tmp_path) -> Store:
 
 def assert_anchored_on_chain(store: Store, chain: Chain, caps) -> None:
     for cap in caps:
-        for eid in cap.event_ids:
+        for eid, commitment in zip(cap.event_ids, cap.commitments, strict=True):
             st = store.anchor_status(eid)
             assert st is not None and st.state == "anchored", eid.hex()
-            assert verify_proof(st.events_root, event_leaf(eid), st.event_proof)
+            assert st.commitment == commitment
+            assert verify_proof(st.events_root, event_leaf(commitment), st.event_proof)
             assert st.capture_leaf == cap.leaf
             assert chain.verify_anchored(st.batch_root, st.capture_leaf, st.capture_proof)
             on_chain = chain.anchor_of(st.batch_root)

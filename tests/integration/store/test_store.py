@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,14 @@ from ledger.epcis.event_hash import event_hash
 from ledger.errors import InvalidInputError
 from ledger.paths import SHARED_DIR
 from ledger.pipeline.committer import CaptureCommitter
-from ledger.proofs.capture import event_leaf, events_tree
+from ledger.proofs.capture import event_leaf
 from ledger.proofs.merkle import keccak256, verify_proof
-from ledger.proofs.signing import CaptureDomain, build_signed_capture, sign_capture
+from ledger.proofs.signing import (
+    CaptureDomain,
+    build_signed_capture,
+    prepare_capture,
+    sign_capture,
+)
 from ledger.store import tables as t
 from ledger.store.store import (
     EventQuery,
@@ -40,8 +46,9 @@ ORG = keccak256(b"org:brand")
 
 def signed(events: list[dict[str, Any]], *, nonce: int, org: bytes = ORG, context: Any = None):
     ids = [event_hash(e, context) for e in events]
-    sig = sign_capture(KEY, DOMAIN, events_tree(ids).root, len(ids), org, nonce, 1_700_000_000)
-    return build_signed_capture(events, context, ids, sig, DOMAIN)
+    seed, _, root = prepare_capture(events, ids)
+    sig = sign_capture(KEY, DOMAIN, root, len(ids), org, nonce, 1_700_000_000)
+    return build_signed_capture(events, context, ids, sig, DOMAIN, seed=seed)
 
 
 def object_event(i: int, *, biz_step: str = "shipping", lot: str = "L1",
@@ -76,7 +83,7 @@ def test_migrate_from_empty_matches_the_tables(store_url: str) -> None:
         assert s.schema_revision() is None
         s.migrate()
         s.migrate()  # idempotent
-        assert s.schema_revision() == "0005"
+        assert s.schema_revision() == "0006"
         with s.engine.connect() as conn:
             diffs = compare_metadata(MigrationContext.configure(conn), t.metadata)
         assert diffs == []
@@ -96,7 +103,7 @@ def test_migration_0005_keeps_complaints_and_scans_and_clears_declared_regions(
         conn.execute(insert(t.scans).values(gtin="09421902960055", serial="S1", scanned_ms=2,
                                             region="CN-31", client_hash=b"h" * 32))
     store.migrate()
-    assert store.schema_revision() == "0005"
+    assert store.schema_revision() == "0006"
     with store.engine.connect() as conn:
         rows = conn.execute(select(t.complaints.c.text, t.complaints.c.client_hash)).all()
         assert [tuple(r) for r in rows] == [("other\nold", None)]
@@ -150,10 +157,35 @@ def test_migration_0004_adds_request_nonces_and_takes_them_away(store: Store) ->
     with store.engine.connect() as conn:
         assert "request_nonces" not in inspect(conn).get_table_names()
     store.migrate()
-    assert store.schema_revision() == "0005"
+    assert store.schema_revision() == "0006"
     assert store.first_use_nonce("0xorg:nonce-before-downgrade", 60)  # a fresh table
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), t.metadata) == []
+
+
+def test_migration_0006_keeps_seed_and_commitments_and_takes_them_away(store: Store) -> None:
+    from sqlalchemy import inspect, select
+
+    cap = signed([object_event(i) for i in range(3)], nonce=60)
+    store.accept_capture(cap)
+    with store.engine.connect() as conn:
+        row = conn.execute(select(t.captures.c.disclosure_seed, t.captures.c.commitments)
+                           .where(t.captures.c.id == cap.digest.hex())).one()
+    assert bytes(row.disclosure_seed) == cap.seed
+    assert bytes(row.commitments) == b"".join(cap.commitments)
+    store.migrate("0005")
+    with store.engine.connect() as conn:
+        columns = {c["name"] for c in inspect(conn).get_columns("captures")}
+    assert not {"disclosure_seed", "commitments"} & columns
+    assert store.get_event(cap.event_ids[0]) is not None
+    store.migrate()
+    assert store.schema_revision() == "0006"
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), t.metadata) == []
+    # A capture kept from before the seed: its events are still proved, over its ids.
+    status = store.anchor_status(cap.event_ids[1])
+    assert status is not None and status.commitment is None
+    assert store.commitments_of(cap.event_ids) == {}
 
 
 def test_a_request_nonce_is_first_used_once_until_it_expires(store: Store) -> None:
@@ -188,7 +220,11 @@ def test_accepted_event_is_stored_pending_with_a_proof_into_the_signed_root(stor
     status = store.anchor_status(cap.event_ids[3])
     assert status is not None and status.state == "pending" and status.batch_root is None
     assert status.signer == cap.signer and status.signature == cap.signature.signature
-    assert verify_proof(cap.signature.events_root, event_leaf(cap.event_ids[3]), status.event_proof)
+    assert verify_proof(cap.signature.events_root, event_leaf(cap.commitments[3]),
+                        status.event_proof)
+    assert status.commitment == cap.commitments[3]
+    assert store.commitments_of([cap.event_ids[3], b"\x00" * 32]) == {
+        cap.event_ids[3]: cap.commitments[3]}
     assert store.get_event(b"\x00" * 32) is None
     assert store.pending_count() == (1, 5)
 
@@ -236,7 +272,8 @@ def test_partial_capture_keeps_every_signed_id_for_the_proofs(store: Store) -> N
     assert store.get_event(cap.event_ids[0]) is None
     status = store.anchor_status(cap.event_ids[3])
     assert status is not None and status.event_index == 3
-    assert verify_proof(cap.signature.events_root, event_leaf(cap.event_ids[3]), status.event_proof)
+    assert verify_proof(cap.signature.events_root, event_leaf(cap.commitments[3]),
+                        status.event_proof)
 
 
 def test_indexed_columns_lot_gtin_and_cbv_spelling(store: Store) -> None:
@@ -406,10 +443,9 @@ def test_group_commit_gives_each_capture_its_own_outcome(store: Store) -> None:
     store.accept_capture(stored_before)
     good = signed([object_event(2), object_event(3)], nonce=2)
     replay_of_stored = signed([object_event(4)], nonce=1)
-    not_an_object = build_signed_capture(
-        ["not an event"], None, [keccak256(b"x")],  # type: ignore[list-item]
-        sign_capture(KEY, DOMAIN, events_tree([keccak256(b"x")]).root, 1, ORG, 3,
-                     1_700_000_000), DOMAIN)
+    # What a gateway whose checks were bypassed could hand the store.
+    not_an_object = replace(signed([object_event(7)], nonce=3),
+                            events=("not an event",))  # type: ignore[arg-type]
     shares_an_event = signed([object_event(3), object_event(5)], nonce=4)
     replay_in_group = signed([object_event(6)], nonce=4)
     out = store.accept_captures([good, replay_of_stored, not_an_object, shares_an_event,

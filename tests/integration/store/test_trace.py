@@ -15,9 +15,13 @@ import pytest
 from ledger.chain.transactor import anvil_dev_key
 from ledger.demo import journey as J
 from ledger.epcis.event_hash import event_hash
-from ledger.proofs.capture import events_tree
 from ledger.proofs.codes import org_id
-from ledger.proofs.signing import CaptureDomain, build_signed_capture, sign_capture
+from ledger.proofs.signing import (
+    CaptureDomain,
+    build_signed_capture,
+    prepare_capture,
+    sign_capture,
+)
 from ledger.store.store import Store
 from ledger.store.trace import Tracer
 
@@ -61,9 +65,10 @@ def _load(url: str) -> tuple[Store, Loaded]:
     for nonce, cap in enumerate(journey.captures, start=1):
         ctx = cap.document["@context"]
         ids = [event_hash(e, ctx) for e in cap.events]
-        sig = sign_capture(KEY, DOMAIN, events_tree(ids).root, len(ids), org_id(cap.org.gln),
+        seed, _, root = prepare_capture(cap.events, ids)
+        sig = sign_capture(KEY, DOMAIN, root, len(ids), org_id(cap.org.gln),
                            nonce, 1_700_000_000)
-        store.accept_capture(build_signed_capture(cap.events, ctx, ids, sig, DOMAIN))
+        store.accept_capture(build_signed_capture(cap.events, ctx, ids, sig, DOMAIN, seed=seed))
         events += [Ev(i, _ms(e["eventTime"]), cap.org, e, _names(e))
                    for i, e in zip(ids, cap.events, strict=True)]
     return store, Loaded(journey, Tracer(store.engine), events)

@@ -142,6 +142,64 @@ def test_event_field_altered_after_capture_is_counterfeit(scenario: Scenario) ->
     assert verdict.deciding.subject == f"ni:///sha-256;{origin.event_id.hex()}"
 
 
+def _with_event(bundle: Bundle, index: int, **changes) -> Bundle:
+    events = list(bundle.events)
+    events[index] = dataclasses.replace(events[index], **changes)
+    return dataclasses.replace(bundle, events=tuple(events))
+
+
+def _assert_event_id_fails(scenario: Scenario, epc: str, forged: Bundle) -> Verdict:
+    verdict = verify(epc, forged, scenario.view)
+    assert verdict.kind is VerdictKind.COUNTERFEIT, verdict.to_json()
+    assert verdict.deciding.name is CheckName.EVENT_ID
+    assert verdict.deciding.outcome is Outcome.FAIL
+    return verdict
+
+
+def test_member_bundle_with_one_disclosure_text_altered_is_counterfeit(
+        scenario: Scenario) -> None:
+    # A full event's texts must say exactly what the event says, and lead to its commitment.
+    epc = can(scenario, 3)
+    bundle = scenario.bundle(epc)
+    origin = bundle.events[0]
+    assert origin.full and len(origin.disclosed) > 3
+    n = next(i for i, d in enumerate(origin.disclosed) if json.loads(d.text)[1] == "bizStep")
+    salt, name, _ = json.loads(origin.disclosed[n].text)
+    # Another value: the texts no longer say what the event says.
+    lied = json.dumps([salt, name, "destroying"], separators=(",", ":"))
+    texts = list(origin.disclosed)
+    texts[n] = dataclasses.replace(texts[n], text=lied)
+    verdict = _assert_event_id_fails(scenario, epc, _with_event(bundle, 0, disclosed=tuple(texts)))
+    assert "disclosures" in verdict.deciding.reason
+    # The same value under another salt: it says what the event says, but leads to another
+    # commitment than the one its capture signed.
+    resalted = json.dumps([("0" if salt[0] != "0" else "1") + salt[1:], name,
+                           json.loads(origin.disclosed[n].text)[2]], separators=(",", ":"))
+    texts[n] = dataclasses.replace(texts[n], text=resalted)
+    verdict = _assert_event_id_fails(scenario, epc, _with_event(bundle, 0, disclosed=tuple(texts)))
+    assert verdict.deciding.details.get("recomputed")
+    # A text dropped: the event says more than its disclosures.
+    _assert_event_id_fails(scenario, epc, _with_event(bundle, 0,
+                                                      disclosed=origin.disclosed[:-1]))
+
+
+def test_member_bundle_with_the_event_altered_but_not_its_texts_is_counterfeit(
+        scenario: Scenario) -> None:
+    epc = can(scenario, 3)
+    bundle = scenario.bundle(epc)
+    origin = bundle.events[0]
+    event = copy.deepcopy(dict(origin.event))
+    event["bizStep"] = "destroying"
+    _assert_event_id_fails(scenario, epc, _with_event(bundle, 0, event=event))
+    # Altered under its own new id: the texts still commit the old id and the old field.
+    from ledger.epcis.event_hash import event_hash
+
+    new_id = event_hash(event, origin.context)
+    verdict = _assert_event_id_fails(scenario, epc, _with_event(bundle, 0, event=event,
+                                                                event_id=new_id))
+    assert "disclosures" in verdict.deciding.reason
+
+
 def test_signature_swapped_between_captures_is_counterfeit(scenario: Scenario) -> None:
     epc = can(scenario, 4)
     bundle = scenario.bundle(epc)
@@ -195,7 +253,7 @@ def test_key_used_after_its_revocation_is_counterfeit(scenario: Scenario) -> Non
     doc = document(_later_copy(unpack.event, 3))
     _, _, sig = scenario.sign(warehouse, doc, signer=stolen)
     with pytest.raises(RevokedSigningKeyError):
-        scenario.intake.accept(doc, sig)  # an honest gateway refuses it at capture
+        scenario.intake.accept(doc, sig, seed=scenario.seed_of(sig))  # an honest gateway refuses it at capture
     forged = scenario.capture_unchecked(warehouse, doc, signer=stolen)  # a lying one stores it
     scenario.anchor_pending()
     events = honest + [scenario.store.get_event(forged.event_ids[0])]
@@ -214,7 +272,7 @@ def test_key_of_an_organisation_without_the_role_is_counterfeit(scenario: Scenar
     doc = document(_later_copy(inspection.event, 5))
     _, _, sig = scenario.sign(carrier, doc)
     with pytest.raises(MissingRoleError):
-        scenario.intake.accept(doc, sig)
+        scenario.intake.accept(doc, sig, seed=scenario.seed_of(sig))
     forged = scenario.capture_unchecked(carrier, doc)
     scenario.anchor_pending()
     events = honest + [scenario.store.get_event(forged.event_ids[0])]
@@ -386,3 +444,19 @@ def test_serials_are_the_registered_ones(scenario: Scenario) -> None:
     reg = scenario.registration(epc)
     assert scenario.chain.verify_code(lot.ref.gtin, lot.ref.lot, serial_of(epc), reg.code_proof)
     assert os.path.exists(scenario.store.engine.url.database)
+
+
+def test_capture_with_a_seed_other_than_the_one_signed_over_is_refused(
+        scenario: Scenario) -> None:
+    from ledger.proofs.signing import CaptureMismatchError, InvalidCaptureError
+
+    brand = scenario.parties["manufacturer"]
+    event = copy.deepcopy(stored_events(scenario, can(scenario, 7))[0].event)
+    event["eventTime"] = "2031-01-01T00:00:00.000Z"
+    doc = document(event)
+    _, _, sig = scenario.sign(brand, doc)
+    with pytest.raises(CaptureMismatchError) as exc:
+        scenario.intake.accept(doc, sig, seed=bytes(32))
+    assert exc.value.fields["field"] == "eventsRoot"
+    with pytest.raises(InvalidCaptureError):  # a signed file's root needs its seed
+        scenario.intake.accept(doc, sig)

@@ -165,6 +165,7 @@ def _verify_file(path):
     doc = parse_document(data["document"])
     ids = event_hashes(doc)
     capture = build_signed_capture(doc.events, doc.context, ids, parsed.signature, parsed.domain,
+                                   seed=parsed.seed,
                                    expected_signer=parsed.signer)
     return data, parsed, capture
 
@@ -182,7 +183,8 @@ def test_sign_writes_a_verifiable_signed_capture(tmp_path, passfile, signer_key,
     data, parsed, capture = _verify_file(out)
     assert data["document"] == document
     assert set(data["capture"]) == {"eventsRoot", "count", "org", "nonce", "signedAt",
-                                    "signature", "signer", "chainId", "verifyingContract"}
+                                    "signature", "signer", "chainId", "verifyingContract",
+                                    "disclosureSeed"}
     assert capture.signer == parsed.signer == address
     assert parsed.signature.count == 3 and parsed.signature.nonce == 7
     assert parsed.signature.org == GLN.encode() + bytes(19)

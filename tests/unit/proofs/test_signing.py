@@ -16,6 +16,7 @@ from ledger.proofs.capture import CaptureSignature, event_leaf, events_tree
 from ledger.proofs.signing import (
     HEADER_NONCE,
     HEADER_ORG,
+    HEADER_SEED,
     HEADER_SIGNATURE,
     HEADER_SIGNED_AT,
     SECP256K1_N,
@@ -24,10 +25,13 @@ from ledger.proofs.signing import (
     InvalidCaptureError,
     InvalidSignatureError,
     build_signed_capture,
+    capture_commitments,
     capture_digest,
     capture_struct_hash,
     checksum_address,
+    prepare_capture,
     recover_signer,
+    seed_from_headers,
     sign_capture,
     signature_from_headers,
     signature_from_json,
@@ -163,7 +167,7 @@ def test_other_chain_or_contract_recovers_another_signer():
     sig = sign()
     assert recover_signer(CaptureDomain(1, DOMAIN.verifying_contract), sig) != ADDRESS
     assert recover_signer(CaptureDomain(31337, "0x" + "22" * 20), sig) != ADDRESS
-    assert recover_signer(CaptureDomain(31337, DOMAIN.verifying_contract, version="2"), sig) != ADDRESS
+    assert recover_signer(CaptureDomain(31337, DOMAIN.verifying_contract, version="1"), sig) != ADDRESS
 
 
 @settings(max_examples=30, deadline=None)
@@ -221,29 +225,55 @@ EVENT_IDS = [bytes([i]) * 32 for i in range(1, 6)]
 EVENTS = [{"type": "ObjectEvent", "n": i} for i in range(5)]
 
 
-def signed_for(ids, **kwargs):
-    return sign(root=events_tree(ids).root, count=len(ids), **kwargs)
+SEED = bytes(range(100, 132))
+
+
+def commitments(events=EVENTS, ids=EVENT_IDS, seed=SEED):
+    return capture_commitments(events, ids, seed)
+
+
+def signed_for(ids, events=None, seed=SEED, **kwargs):
+    events = EVENTS[:len(ids)] if events is None else events
+    return sign(root=events_tree(commitments(events, ids, seed)).root, count=len(ids), **kwargs)
+
+
+def test_domain_version_is_2():
+    """eventsRoot is over disclosure commitments since version "2" (over bare ids in "1")."""
+    assert DOMAIN.version == "2" and DOMAIN.to_eip712()["version"] == "2"
 
 
 def test_build_signed_capture_recovers_and_bundles():
     sig = signed_for(EVENT_IDS)
-    sc = build_signed_capture(EVENTS, {"@vocab": "x"}, EVENT_IDS, sig, DOMAIN,
+    sc = build_signed_capture(EVENTS, {"@vocab": "x"}, EVENT_IDS, sig, DOMAIN, seed=SEED,
                               expected_signer=ADDRESS.lower())
     assert sc.signer == ADDRESS and sc.event_ids == tuple(EVENT_IDS) and sc.events == tuple(EVENTS)
     assert sc.digest == capture_digest(DOMAIN, sig.events_root, 5, ORG, 1, 1_700_000_000)
     assert sc.context == {"@vocab": "x"} and sc.signature == sig
+    assert sc.seed == SEED and sc.commitments == commitments()
+
+
+def test_prepare_capture_draws_a_fresh_seed_and_gives_the_root():
+    seed, got, root = prepare_capture(EVENTS, EVENT_IDS)
+    assert len(seed) == 32 and got == commitments(seed=seed)
+    assert root == events_tree(got).root
+    assert prepare_capture(EVENTS, EVENT_IDS)[0] != seed  # a new seed per capture
+    assert prepare_capture(EVENTS, EVENT_IDS, SEED) == (SEED, commitments(), events_tree(
+        commitments()).root)
+    with pytest.raises(InvalidCaptureError):
+        prepare_capture(EVENTS, EVENT_IDS, b"short")
 
 
 def test_single_event_is_a_tree_of_one():
     sig = signed_for(EVENT_IDS[:1])
-    assert sig.events_root == event_leaf(EVENT_IDS[0])
-    assert build_signed_capture(EVENTS[:1], None, EVENT_IDS[:1], sig, DOMAIN).signer == ADDRESS
+    assert sig.events_root == event_leaf(commitments(EVENTS[:1], EVENT_IDS[:1])[0])
+    assert build_signed_capture(EVENTS[:1], None, EVENT_IDS[:1], sig, DOMAIN,
+                                seed=SEED).signer == ADDRESS
 
 
 def test_build_rejects_count_mismatch():
-    sig = sign(root=events_tree(EVENT_IDS).root, count=4)
+    sig = sign(root=events_tree(commitments()).root, count=4)
     with pytest.raises(CaptureMismatchError) as exc:
-        build_signed_capture(EVENTS, None, EVENT_IDS, sig, DOMAIN)
+        build_signed_capture(EVENTS, None, EVENT_IDS, sig, DOMAIN, seed=SEED)
     assert exc.value.fields == {"field": "count", "expected": 5, "actual": 4}
 
 
@@ -254,18 +284,36 @@ def test_build_rejects_count_mismatch():
 def test_build_rejects_root_mismatch(ids):
     sig = signed_for(EVENT_IDS)
     with pytest.raises(CaptureMismatchError) as exc:
-        build_signed_capture(EVENTS, None, ids, sig, DOMAIN)
+        build_signed_capture(EVENTS, None, ids, sig, DOMAIN, seed=SEED)
     assert exc.value.fields["field"] == "eventsRoot"
+
+
+def test_build_rejects_an_altered_event_under_the_same_ids():
+    sig = signed_for(EVENT_IDS)
+    altered = [*EVENTS[:4], {"type": "ObjectEvent", "n": 99}]
+    with pytest.raises(CaptureMismatchError) as exc:
+        build_signed_capture(altered, None, EVENT_IDS, sig, DOMAIN, seed=SEED)
+    assert exc.value.fields["field"] == "eventsRoot"
+
+
+def test_build_rejects_a_seed_other_than_the_one_signed_over():
+    sig = signed_for(EVENT_IDS)
+    with pytest.raises(CaptureMismatchError, match="seed") as exc:
+        build_signed_capture(EVENTS, None, EVENT_IDS, sig, DOMAIN, seed=bytes(32))
+    assert exc.value.fields["field"] == "eventsRoot"
+    with pytest.raises(InvalidCaptureError):
+        build_signed_capture(EVENTS, None, EVENT_IDS, sig, DOMAIN, seed=SEED[:31])
 
 
 def test_build_rejects_ids_not_matching_events():
     with pytest.raises(CaptureMismatchError, match="4 event ids for 5 events"):
-        build_signed_capture(EVENTS, None, EVENT_IDS[:4], signed_for(EVENT_IDS[:4]), DOMAIN)
+        build_signed_capture(EVENTS, None, EVENT_IDS[:4], signed_for(EVENT_IDS[:4]), DOMAIN,
+                             seed=SEED)
 
 
 def test_build_rejects_claimed_signer_that_did_not_sign():
     with pytest.raises(InvalidSignatureError) as exc:
-        build_signed_capture(EVENTS, None, EVENT_IDS, signed_for(EVENT_IDS), DOMAIN,
+        build_signed_capture(EVENTS, None, EVENT_IDS, signed_for(EVENT_IDS), DOMAIN, seed=SEED,
                              expected_signer="0x" + "33" * 20)
     assert exc.value.fields["recovered"] == ADDRESS
 
@@ -274,7 +322,7 @@ def test_build_rejects_high_s():
     sig = signed_for(EVENT_IDS)
     with pytest.raises(InvalidSignatureError):
         build_signed_capture(EVENTS, None, EVENT_IDS,
-                             with_signature(sig, high_s_twin(sig.signature)), DOMAIN)
+                             with_signature(sig, high_s_twin(sig.signature)), DOMAIN, seed=SEED)
 
 
 # --- JSON and headers ----------------------------------------------------------------------------
@@ -283,14 +331,15 @@ def test_build_rejects_high_s():
 @given(domains, bytes32, uint32, bytes32, uint64, uint64)
 def test_json_round_trip(domain, root, count, org, nonce, signed_at):
     sig = sign_capture(KEY, domain, root, count, org, nonce, signed_at)
-    obj = signature_to_json(domain, sig)
+    obj = signature_to_json(domain, sig, SEED)
     assert obj["signer"] == ADDRESS and obj["chainId"] == domain.chain_id
+    assert obj["disclosureSeed"] == "0x" + SEED.hex()
     parsed = signature_from_json(json.loads(json.dumps(obj)))
-    assert parsed == (sig, domain, ADDRESS)
+    assert parsed == (sig, domain, ADDRESS, SEED)
 
 
 def test_json_accepts_decimal_strings_for_integers():
-    obj = signature_to_json(DOMAIN, sign(nonce=2**64 - 1))
+    obj = signature_to_json(DOMAIN, sign(nonce=2**64 - 1), SEED)
     obj["nonce"], obj["chainId"] = str(obj["nonce"]), str(obj["chainId"])
     parsed = signature_from_json(obj)
     assert parsed.signature.nonce == 2**64 - 1 and parsed.domain == DOMAIN
@@ -308,35 +357,43 @@ def test_json_accepts_decimal_strings_for_integers():
     ("signer", "0xnot-an-address", InvalidCaptureError),
     ("signature", "0x" + "ab" * 64, InvalidSignatureError),
     ("signature", "ab" * 65, InvalidSignatureError),
+    ("disclosureSeed", "0x" + "ab" * 31, InvalidCaptureError),
+    ("disclosureSeed", None, InvalidCaptureError),
 ])
 def test_json_rejects_malformed_fields(key, value, error):
-    obj = signature_to_json(DOMAIN, sign())
+    obj = signature_to_json(DOMAIN, sign(), SEED)
     obj[key] = value
     with pytest.raises(error):
         signature_from_json(obj)
 
 
 def test_json_rejects_missing_fields_and_non_objects():
-    obj = signature_to_json(DOMAIN, sign())
+    obj = signature_to_json(DOMAIN, sign(), SEED)
     del obj["nonce"]
     with pytest.raises(InvalidCaptureError, match="lacks nonce"):
         signature_from_json(obj)
     with pytest.raises(InvalidCaptureError):
         signature_from_json([1, 2])
+    obj = signature_to_json(DOMAIN, sign(), SEED)
+    del obj["disclosureSeed"]
+    with pytest.raises(InvalidCaptureError, match="lacks disclosureSeed"):
+        signature_from_json(obj)
 
 
 def test_headers_round_trip_any_case():
     sig = sign(nonce=2**63, signed_at=1_700_000_123)
-    headers = signature_to_headers(sig)
+    headers = signature_to_headers(sig, SEED)
     assert set(headers) == {"Zhenzhi-Capture-Signature", "Zhenzhi-Capture-Org",
-                            "Zhenzhi-Capture-Nonce", "Zhenzhi-Capture-Signed-At"}
+                            "Zhenzhi-Capture-Nonce", "Zhenzhi-Capture-Signed-At",
+                            "Zhenzhi-Capture-Disclosure-Seed"}
     lowered = {k.lower(): v for k, v in headers.items()}
     for h in (headers, lowered):
         assert signature_from_headers(h, events_root=ROOT, count=3) == sig
+        assert seed_from_headers(h) == SEED
 
 
 def test_headers_missing_repeated_or_malformed():
-    headers = signature_to_headers(sign())
+    headers = signature_to_headers(sign(), SEED)
     with pytest.raises(InvalidCaptureError, match=f"missing header {HEADER_NONCE}"):
         signature_from_headers({k: v for k, v in headers.items() if k != HEADER_NONCE},
                                events_root=ROOT, count=3)
@@ -353,12 +410,27 @@ def test_headers_missing_repeated_or_malformed():
         signature_from_headers({**headers, HEADER_SIGNATURE: "0x1234"}, events_root=ROOT, count=3)
 
 
+@pytest.mark.parametrize("value", [None, "", "0x1234", "ab" * 32, "0x" + "zz" * 32,
+                                   "0x" + "ab" * 33])
+def test_headers_without_a_well_formed_seed_are_refused(value):
+    headers = signature_to_headers(sign(), SEED)
+    if value is None:
+        del headers[HEADER_SEED]
+    else:
+        headers[HEADER_SEED] = value
+    for read in (seed_from_headers,
+                 lambda h: signature_from_headers(h, events_root=ROOT, count=3)):
+        with pytest.raises(InvalidCaptureError) as exc:
+            read(headers)
+        assert exc.value.status == 400
+
+
 def test_headers_from_starlette_request_headers():
     """The gateway passes Starlette's Headers (lower-case raw names, repeats kept)."""
     from starlette.datastructures import Headers
 
     sig = sign()
-    raw = [(k.lower().encode(), v.encode()) for k, v in signature_to_headers(sig).items()]
+    raw = [(k.lower().encode(), v.encode()) for k, v in signature_to_headers(sig, SEED).items()]
     assert signature_from_headers(Headers(raw=raw), events_root=ROOT, count=3) == sig
     with pytest.raises(InvalidCaptureError, match="repeated"):
         signature_from_headers(Headers(raw=[*raw, raw[0]]), events_root=ROOT, count=3)

@@ -8,9 +8,10 @@ from hypothesis import strategies as st
 
 from ledger.chain.decisions import Decision
 from ledger.epcis.document import parse_document
+from ledger.errors import InvalidInputError
 from ledger.proofs.capture import event_leaf
 from ledger.proofs.codes import org_id
-from ledger.proofs.merkle import process_proof
+from ledger.proofs.merkle import keccak256, process_proof
 from ledger.trade.complaints import InvalidComplaintError, clean_text
 from ledger.trade.customs import (
     Declaration,
@@ -48,15 +49,20 @@ def test_declarations_refuse_malformed_facts(kwargs) -> None:
 @given(st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=20, unique=True),
        st.data())
 def test_each_covered_event_proves_into_the_root_the_event_names(ids, data) -> None:
+    # The root is over the covered events' commitments (here stand-ins), in the ids' order.
+    commitments = [keccak256(b"c" + i) for i in ids]
     d = Declaration("CN-1", ORG, event_ids=tuple(ids))
     event = inspecting_event(d, Decision.NORMAL_CONTROL, Inspection.PASSED, load_rules(),
-                             event_time="2024-05-01T00:00:00Z")
+                             event_time="2024-05-01T00:00:00Z", commitments=commitments)
     root = bytes.fromhex(event["zhenzhi:eventsRoot"][2:])
-    assert root == events_root(ids)
+    assert root == events_root(commitments) != events_root(ids)
     from ledger.proofs.capture import events_tree
 
     i = data.draw(st.integers(0, len(ids) - 1))
-    assert process_proof(event_leaf(ids[i]), events_tree(ids).proof(i)) == root
+    assert process_proof(event_leaf(commitments[i]), events_tree(commitments).proof(i)) == root
+    with pytest.raises(InvalidInputError):  # one commitment per covered event
+        inspecting_event(d, Decision.NORMAL_CONTROL, Inspection.PASSED, load_rules(),
+                         event_time="2024-05-01T00:00:00Z", commitments=commitments[1:])
 
 
 def test_inspecting_event_is_valid_epcis_with_the_outcome_as_disposition() -> None:

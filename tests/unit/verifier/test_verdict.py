@@ -21,6 +21,7 @@ from ledger.proofs.bundle import (
     ScanRecord,
 )
 from ledger.proofs.capture import CaptureSignature
+from ledger.proofs.disclosure import Disclosed
 from verifier.clone import ClonePolicy, check_scans
 from verifier.journey import continuity_gap, imported_origin, sale_time, steps
 from verifier.page import LANGUAGES, negotiate, strings
@@ -212,7 +213,13 @@ def sample_bundle() -> Bundle:
         captures=(CaptureEvidence(sig, "0x" + "22" * 20,
                                   AnchorEvidence(b"\x05" * 32, (b"\x06" * 32,), b"\x07" * 32, 9)),
                   CaptureEvidence(sig, None, None)),
-        events=(EventEvidence(b"\x08" * 32, 1, (), {"type": "ObjectEvent", "x": "真"}, ["c"]),),
+        events=(EventEvidence(b"\x08" * 32, 1, (b"\x0b" * 32,),
+                              (Disclosed('["00000000000000000000000000000000","type","ObjectEvent"]'),
+                               Disclosed('["11111111111111111111111111111111","x","真"]')),
+                              {"type": "ObjectEvent", "x": "真"}, bytes([8]) + bytes(31), ["c"]),
+                EventEvidence(b"\x0c" * 32, 0, (), (Disclosed(
+                    '["22222222222222222222222222222222","bizStep","shipping"]',
+                    (b"\x0d" * 32, b"\x0e" * 32)),))),
         customs=(CustomsEvidence(b"\x09" * 32, b"\x08" * 32, (b"\x0a" * 32,)),),
         scans=(ScanRecord(5, "CN-31"),), generated_at=3, source="http://gw")
 
@@ -221,11 +228,28 @@ def test_bundle_round_trips_through_json() -> None:
     b = sample_bundle()
     assert Bundle.loads(b.dumps()) == b
     assert Bundle.loads(b.dumps(indent=2)) == b
-    assert json.loads(b.dumps())["events"][0]["eventId"].startswith("ni:///sha-256;0808")
+    out = json.loads(b.dumps())
+    assert out["version"] == 2
+    full, public = out["events"]
+    assert full["eventId"].startswith("ni:///sha-256;0800")
+    assert full["commitment"] == "0x" + "08" * 32 and full["disclosures"][1] == {
+        "text": '["11111111111111111111111111111111","x","真"]'}
+    # A public event: chosen disclosures with their paths, and no event, id or context.
+    assert set(public) == {"commitment", "capture", "proof", "disclosures"}
+    assert public["disclosures"][0]["proof"] == ["0x" + "0d" * 32, "0x" + "0e" * 32]
+    assert out["customs"][0] == {"consignment": "0x" + "09" * 32,
+                                 "commitment": "0x" + "08" * 32, "proof": ["0x" + "0a" * 32]}
+    parsed = Bundle.loads(b.dumps())
+    assert parsed.events[0].full and not parsed.events[1].full
 
 
 @pytest.mark.parametrize("mutate", [
-    lambda d: d.update(version=2),
+    lambda d: d.update(version=1),
+    lambda d: d.update(version=3),
+    lambda d: d["events"][0].update(commitment="0x08"),
+    lambda d: d["events"][1]["disclosures"][0].update(text=5),
+    lambda d: d["events"][1]["disclosures"][0].update(proof="0x00"),
+    lambda d: d["customs"][0].pop("commitment"),
     lambda d: d.update(format="other"),
     lambda d: d["events"][0].update(capture=5),
     lambda d: d["captures"][0].update(signature="0x00"),
