@@ -25,6 +25,9 @@ CHINA_IPS = ("114.114.114.114", "101.6.6.6", "180.76.76.76", "36.110.0.1", "124.
              "125.69.0.1", "116.228.0.1")
 
 HTML = {"Accept": "text/html", "Accept-Language": "en"}
+# The server-rendered page (the no-JavaScript fallback): a scan recorded with the gateway's own
+# verdict. Without it a browser gets the static shell, and its script fetches the proof.
+SERVER = {"verdict": "server"}
 
 
 def forwarded(ip: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.attacks.scan_env import HTML, Stack, forwarded, path_of, played_stack
+from tests.attacks.scan_env import HTML, SERVER, Stack, forwarded, path_of, played_stack
 from tests.integration.traceability_env import Org, signed
 
 pytestmark = pytest.mark.chain
@@ -78,7 +78,7 @@ def test_attack_scans_of_fake_serials_do_not_dilute_the_complaint_rate(stack, ga
     # Honest scans of issued codes do count, once per client and code.
     for ip in ("81.2.69.160", "85.214.0.1"):
         for _ in range(3):
-            gateway.get(path_of(stack.scenario.sold_cans()[5]), headers={**HTML, **forwarded(ip)})
+            gateway.get(path_of(stack.scenario.sold_cans()[5]), params=SERVER, headers={**HTML, **forwarded(ip)})
     assert facts(stack, gateway)["scanCount"] == before["scanCount"] + 2
 
 
@@ -134,7 +134,7 @@ def test_attack_complaint_redirect_cannot_leave_the_site(stack, gateway):
 
 
 def test_the_complaint_form_asks_for_no_contact_it_would_not_keep(stack, gateway):
-    page = gateway.get(path_of(stack.scenario.sold_cans()[3]), headers=HTML)
+    page = gateway.get(path_of(stack.scenario.sold_cans()[3]), params=SERVER, headers=HTML)
     assert page.status_code == 200
     form = page.text[page.text.index("<form"):page.text.index("</form>")]
     assert 'name="message"' in form and 'name="contact"' not in form

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.attacks.scan_env import HTML, Stack, forwarded, path_of, played_stack, verdict_of
+from tests.attacks.scan_env import HTML, SERVER, Stack, forwarded, path_of, played_stack, verdict_of
 
 pytestmark = pytest.mark.chain
 
@@ -37,7 +37,7 @@ def test_attack_profile_does_not_tell_a_counterfeiter_which_codes_are_unsold(sta
     assert differing == set(), {k: (a.get(k), b.get(k)) for k in differing}
     assert a["manufacturer"] and a["customsDecision"] and a["lot"]  # still a profile
     # The person holding the sold can still sees its sale on the consumer page.
-    page = client.get(path_of(sold), headers=HTML)
+    page = client.get(path_of(sold), params=SERVER, headers=HTML)
     assert verdict_of(page) == "GENUINE" and 'data-stage="sale"' in page.text
 
 

@@ -113,14 +113,14 @@ def test_json_gets_the_bundle_and_the_verifier_finds_nothing_wrong(trace_stack, 
 def test_browsers_get_the_consumer_page_and_every_scan_is_recorded_with_its_country(item):
     client = item["client"]
     # Behind the (trusted) loopback proxy: the country of the address it forwards.
-    page = client.get(item["path"] + "?region=NZ",
+    page = client.get(item["path"] + "?region=NZ&verdict=server",
                       headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
                                "Accept-Language": "zh-CN,zh;q=0.9",
                                "X-Forwarded-For": "114.114.114.114"})
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert 'lang="zh-Hans"' in page.text and 'data-verdict="GENUINE"' in page.text
     # What the client says of itself is not believed; a loopback peer has no country.
-    client.get(item["path"], headers={"Accept": "text/html", "X-Client-Region": "NZ"})
+    client.get(item["path"] + "?verdict=server", headers={"Accept": "text/html", "X-Client-Region": "NZ"})
     bundle = client.get(item["path"], headers={"Accept": "application/json",
                                                "X-Forwarded-For": "1.2.3.4"}).json()
     scans = bundle["scans"][-3:]
@@ -143,7 +143,7 @@ def test_linkset_and_link_type_redirects(item):
 
 
 def test_a_code_that_was_never_issued_is_counterfeit(item):
-    r = item["client"].get(f"/01/{GTIN}/21/NEVERISSUED2", headers={"Accept": "text/html"})
+    r = item["client"].get(f"/01/{GTIN}/21/NEVERISSUED2?verdict=server", headers={"Accept": "text/html"})
     assert r.status_code == 200 and 'data-verdict="COUNTERFEIT"' in r.text
     bundle = item["client"].get(f"/01/{GTIN}/21/NEVERISSUED2",
                                 headers={"Accept": "application/json"}).json()
@@ -209,10 +209,38 @@ def test_recall_by_the_brand_then_scope_and_verdict(trace_stack, item, monkeypat
     scope = signed(client, trace_stack.regulator, "GET", f"/recalls/{GTIN}/{LOT}").json()
     assert scope["status"] == "recalled" and scope["count"] == 1
     time.sleep(0.3)  # the gateway's chain view re-reads the block at most every 0.25 s
-    page = client.get(item["path"], headers={"Accept": "text/html"})
+    page = client.get(item["path"] + "?verdict=server", headers={"Accept": "text/html"})
     assert 'data-verdict="RECALLED"' in page.text
     # A second recall is refused by the contract: a 4xx problem, not a 500.
     code = main(["recall", "--gtin", GTIN, "--lot", LOT, "--reason", "again",
                  "--rpc", trace_stack.w3.provider.endpoint_uri,
                  "--manifest", str(trace_stack.manifest)])
     assert code == 1 and "LotNotActive" in capsys.readouterr().err
+
+
+def test_a_browser_gets_one_static_cache_validated_shell_that_verifies_for_itself(item):
+    client = item["client"]
+    page = client.get(item["path"], headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "/verifier/verify.js" in page.text
+    assert "data-verdict=\"GENUINE\"" not in page.text  # no verdict from the server
+    etag = page.headers["etag"]
+    again = client.get(item["path"], headers={"Accept": "text/html", "If-None-Match": etag})
+    assert again.status_code == 304
+    other = client.get(f"/01/{GTIN}/21/ANYOTHER", headers={"Accept": "text/html"})
+    assert other.text == page.text and other.headers["etag"] == etag  # one shell for all
+    config = client.get("/verifier/config.json").json()
+    assert set(config) == {"rpcUrl", "chainId", "contracts"} and "Consortium" in config["contracts"]
+    script = client.get("/verifier/verify.js", headers={"If-None-Match": "x"})
+    assert script.status_code == 200 and "zhenzhiVerify" in script.text
+    assert client.get("/verifier/../README.md").status_code == 404
+
+
+def test_the_public_json_names_no_other_serial_and_no_business_transaction(item):
+    text = item["client"].get(item["path"], headers={"Accept": "application/json"}).text
+    serial = item["path"].rsplit("/", 1)[1]
+    assert serial in text
+    assert "bizTransaction" not in text and "ni:///" not in text and "quantity" not in text
+    import re as _re
+
+    serials = set(_re.findall(r"/01/[0-9]{14}/21/([^\"/]+)", text))
+    assert serials == {serial}, serials
