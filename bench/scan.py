@@ -138,7 +138,10 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def measure(*, quick: bool = False, codes: int | None = None, passes: int | None = None,
-            page_codes: int | None = None, concurrency: int = 16) -> dict[str, Any]:
+            page_codes: int | None = None, concurrency: int = 16,
+            profile: Path | None = None) -> dict[str, Any]:
+    """`profile`: run the gateway under cProfile (its event loop thread, where cached proofs
+    are served), write the stats there, and measure the proof JSON only."""
     from eth_account import Account
     from web3 import Web3
 
@@ -191,7 +194,9 @@ def measure(*, quick: bool = False, codes: int | None = None, passes: int | None
                    "ZHENZHI_SCAN_BURST": "1000000", "ZHENZHI_SCAN_PER_MINUTE": "100000000"}
             port = free_port()
             url = f"http://127.0.0.1:{port}"
-            proc = _serve([sys.executable, "-m", "gateway.cli", "serve", "--port", str(port),
+            python = [sys.executable, *(["-m", "bench.profiled", str(profile)] if profile
+                                        else ["-m"])]
+            proc = _serve([*python, "gateway.cli", "serve", "--port", str(port),
                            "--log-level", "warning"], env, url)
             bodies: dict[str, bytes] = {}
             warm = paths * passes
@@ -206,6 +211,12 @@ def measure(*, quick: bool = False, codes: int | None = None, passes: int | None
                 out["scan_proof_server_cpu_ms_per_request"] = round(cpu / len(warm) * 1000, 3)
                 out["scan_proof_body_bytes_median"] = sorted(map(len, bodies.values()))[
                     len(bodies) // 2]
+                if profile:
+                    import signal
+
+                    proc.send_signal(signal.SIGUSR1)  # bench.profiled writes and exits
+                    proc.wait(timeout=60)
+                    return out
                 import httpx
 
                 sample = httpx.get(url + paths[0], headers={"accept": "application/json"},
@@ -247,8 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--codes", type=int)
+    parser.add_argument("--profile", type=Path, help="cProfile the gateway; proof JSON only")
     args = parser.parse_args(argv)
-    json.dump(measure(quick=args.quick, codes=args.codes), sys.stdout, indent=2)
+    json.dump(measure(quick=args.quick, codes=args.codes, profile=args.profile), sys.stdout,
+              indent=2)
     print()
     return 0
 

@@ -109,13 +109,14 @@ def linkset(anchor: str, base: str, path: str) -> dict[str, Any]:
     }]}
 
 
-def _item(services: Any, runtime: TraceabilityRuntime, link: DigitalLink
-          ) -> tuple[ItemEvidence, ChainRef]:
-    """The item's cached evidence, and the chain block to serve it with."""
+def _item(services: Any, runtime: TraceabilityRuntime, link: DigitalLink, *,
+          bundle: bool = True) -> tuple[ItemEvidence, ChainRef]:
+    """The item's cached evidence (without its bundle if not `bundle`: its JSON only), and the
+    chain block to serve it with."""
     view = services.chain_view
     block = view.sync()
     item = runtime.evidence(services).get(
-        link, ChainRef(view.chain_id, view.contracts, block))
+        link, ChainRef(view.chain_id, view.contracts, block), bundle=bundle)
     if item.newest_anchor_block > block:
         # The store saw an anchor in a block the cached view has not reached yet (it re-reads
         # the head at most every 0.25 s): judged at the old block, a genuine item would look
@@ -226,7 +227,7 @@ async def _resolve(request: Request, services: Any, runtime: TraceabilityRuntime
     def work() -> Response:
         scan_log = runtime.scan_log(services.store.engine)
         gtin14, serial = link.gtin14, str(link.serial)
-        item, chain = _item(services, runtime, link)
+        item, chain = _item(services, runtime, link, bundle=not wants_json)
         history = scan_log.history(gtin14, serial)
         now_ms = int(time.time() * 1000)
         # This scan is part of the history it is served with (and judged by): the copy scanned
