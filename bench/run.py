@@ -196,7 +196,7 @@ def machine() -> dict[str, Any]:
 
 
 def verdict(key: str, value: Any) -> str:
-    if key not in TARGETS or not isinstance(value, int | float):
+    if key not in TARGETS or not isinstance(value, int | float) or isinstance(value, bool):
         return ""
     op, target, _, _ = TARGETS[key]
     if target == 0:
@@ -224,7 +224,8 @@ def render(results: dict[str, Any]) -> str:
     ]
     for key, (op, target, unit, what) in TARGETS.items():
         value = results.get(key)
-        shown = "—" if value is None else f"{value:,}" if isinstance(value, int | float) else str(value)
+        shown = ("—" if value is None else str(value).lower() if isinstance(value, bool)
+                 else f"{value:,}" if isinstance(value, int | float) else str(value))
         tgt = "" if target == 0 else f"{op} {target:,} {unit}"
         lines.append(f"| `{key}` | {shown} | {tgt} | {verdict(key, value)} | {what} |")
     gateway = results.get("sections", {}).get("gateway")
