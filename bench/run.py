@@ -36,6 +36,12 @@ TARGETS: dict[str, tuple[str, float, str, str]] = {
     "verify_lib_per_s": (">=", 2_000, "/s", "8-event journey, warm cache, one core"),
     "verify_http_per_s": (">=", 1_000, "/s", "resolver JSON + verification"),
     "verify_http_p99_ms": ("<=", 25, "ms", "p99 of those"),
+    "scan_proof_per_s": (">=", 0, "/s", "resolver proof JSON, ≥10,000 distinct codes, warm"),
+    "scan_proof_p99_ms": ("<=", 25, "ms", "p99 of those"),
+    "scan_ceiling_per_s": (">=", 0, "/s", "bare FastAPI app, same bytes, same uvicorn"),
+    "scan_proof_vs_ceiling": (">=", 0.5, "×", "proof JSON rate / ceiling rate"),
+    "scan_page_per_s": (">=", 0, "/s", "consumer page (text/html)"),
+    "scan_page_cache_validated": ("==", 0, "", "page has a validator and answers 304"),
     "trace_p95_ms": ("<=", 50, "ms", "item history p95"),
     "recall_scope_s": ("<=", 1, "s", "recall scope, lot with ≥10,000 descendants"),
     "events_in_store": (">=", 0, "events", "store size for the query figures"),
@@ -133,6 +139,10 @@ def _verify(quick: bool) -> dict[str, Any]:
     return import_module("bench.verify").measure(quick=quick)
 
 
+def _scan(quick: bool) -> dict[str, Any]:
+    return import_module("bench.scan").measure(quick=quick)
+
+
 def _evidence(quick: bool) -> dict[str, Any]:
     return import_module("bench.evidence").measure(rounds=3 if quick else 7)
 
@@ -144,6 +154,7 @@ SECTIONS: dict[str, Section] = {
     "anchoring": _anchoring,
     "gateway": _gateway,
     "verify": _verify,
+    "scan": _scan,
     "evidence": _evidence,
     "queries": _queries,
 }
@@ -185,7 +196,7 @@ def machine() -> dict[str, Any]:
 
 
 def verdict(key: str, value: Any) -> str:
-    if key not in TARGETS or not isinstance(value, int | float):
+    if key not in TARGETS or not isinstance(value, int | float) or isinstance(value, bool):
         return ""
     op, target, _, _ = TARGETS[key]
     if target == 0:
@@ -213,7 +224,8 @@ def render(results: dict[str, Any]) -> str:
     ]
     for key, (op, target, unit, what) in TARGETS.items():
         value = results.get(key)
-        shown = "—" if value is None else f"{value:,}" if isinstance(value, int | float) else str(value)
+        shown = ("—" if value is None else str(value).lower() if isinstance(value, bool)
+                 else f"{value:,}" if isinstance(value, int | float) else str(value))
         tgt = "" if target == 0 else f"{op} {target:,} {unit}"
         lines.append(f"| `{key}` | {shown} | {tgt} | {verdict(key, value)} | {what} |")
     gateway = results.get("sections", {}).get("gateway")

@@ -108,6 +108,10 @@ def create_app(settings: GatewaySettings | None = None, *, freeze_heap: bool = F
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                        max_depth=settings.max_json_depth, headers=limit_headers(settings),
                        own_check_paths=frozenset({"/capture"}))
+    # Outermost of ours: a cached proof is answered before the body limit and the routing.
+    from gateway.routes.resolver import ResolverFastPath
+
+    app.add_middleware(ResolverFastPath)
     return app
 
 

@@ -65,6 +65,10 @@ class TraceabilitySettings(BaseSettings):
     # whether it changed at most this often, so a new capture or anchor reaches the resolver's
     # answers within this many seconds.
     evidence_max_staleness_s: float = Field(default=0.25, ge=0, le=10)
+    # Memory for the resolver's cached proofs: the encoded JSON of as many items as fit (a
+    # can's proof is tens of kB), the parsed bundles of the most recent `evidence_cache_items`.
+    evidence_cache_mb: int = Field(default=512, ge=1, le=65536)
+    evidence_cache_items: int = Field(default=1024, ge=1, le=1_000_000)
     # Scans are written in batches; a scan is in the database at most this long (plus one
     # commit) after the request, and a crash loses at most this window of scans.
     scan_flush_interval_s: float = Field(default=0.05, gt=0, le=5)
@@ -201,7 +205,9 @@ class TraceabilityRuntime:
             with self._lock:
                 if self._evidence is None or self._evidence.store is not services.store:
                     self._evidence = EvidenceCache(
-                        services.store, max_staleness=self.settings.evidence_max_staleness_s)
+                        services.store, max_staleness=self.settings.evidence_max_staleness_s,
+                        max_items=self.settings.evidence_cache_items,
+                        max_bytes=self.settings.evidence_cache_mb * 2**20)
                     services.follow("store-version-follower", self._evidence.version.follow)
                 cache = self._evidence
         return cache

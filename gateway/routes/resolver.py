@@ -25,6 +25,7 @@ bundle runs in a worker thread.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -32,6 +33,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.deps import ServicesDep
 from gateway.problems import problem_responses
@@ -42,12 +44,12 @@ from ledger.epcis.gs1 import DigitalLink
 from ledger.errors import NotFoundError
 from ledger.evidence.item import ItemEvidence
 from ledger.proofs.bundle import Bundle, ChainRef, ScanRecord
-from ledger.runtime.ratelimit import limit
+from ledger.runtime.ratelimit import limit, refund
 from ledger.store.scan_log import scan_pseudonym
 from ledger.trade.profile import ProfileEvent, consumer_profile
 from verifier.page import quality_values
 
-__all__ = ["LINKSET_MEDIA_TYPE", "router"]
+__all__ = ["LINKSET_MEDIA_TYPE", "ResolverFastPath", "router"]
 
 router = APIRouter(tags=["Digital Link resolver"])
 
@@ -110,13 +112,14 @@ def linkset(anchor: str, base: str, path: str) -> dict[str, Any]:
     }]}
 
 
-def _item(services: Any, runtime: TraceabilityRuntime, link: DigitalLink
-          ) -> tuple[ItemEvidence, ChainRef]:
-    """The item's cached evidence, and the chain block to serve it with."""
+def _item(services: Any, runtime: TraceabilityRuntime, link: DigitalLink, *,
+          bundle: bool = True) -> tuple[ItemEvidence, ChainRef]:
+    """The item's cached evidence (without its bundle if not `bundle`: its JSON only), and the
+    chain block to serve it with."""
     view = services.chain_view
     block = view.sync()
     item = runtime.evidence(services).get(
-        link, ChainRef(view.chain_id, view.contracts, block))
+        link, ChainRef(view.chain_id, view.contracts, block), bundle=bundle)
     if item.newest_anchor_block > block:
         # The store saw an anchor in a block the cached view has not reached yet (it re-reads
         # the head at most every 0.25 s): judged at the old block, a genuine item would look
@@ -231,7 +234,7 @@ async def _resolve(request: Request, services: Any, runtime: TraceabilityRuntime
     def work() -> Response:
         scan_log = runtime.scan_log(services.store.engine)
         gtin14, serial = link.gtin14, str(link.serial)
-        item, chain = _item(services, runtime, link)
+        item, chain = _item(services, runtime, link, bundle=not wants_json)
         history = scan_log.history(gtin14, serial)
         now_ms = int(time.time() * 1000)
         # This scan is part of the history it is served with (and judged by): the copy scanned
@@ -274,3 +277,64 @@ async def resolve_item_with_lot(request: Request, gtin: Gtin, lot: Segment, seri
                                 services: ServicesDep, runtime: RuntimeDep,
                                 link_type: LinkType = None) -> Response:
     return await _resolve(request, services, runtime, gtin, serial, lot, link_type)
+
+
+# --- the proof JSON from memory, before routing ---------------------------------------------------
+
+_ITEM_PATH = re.compile(r"/01/([0-9]{8,14})/21/([^/]{1,20})")
+
+
+class ResolverFastPath:
+    """A shopper's proof request (`GET /01/{gtin}/21/{serial}`, JSON wanted, no query, no body)
+    whose answer is in memory (`_cached_json`: block, store version, the item's cached proof)
+    is answered here, before routing: matching the gateway's routes and solving the route's
+    dependencies cost more than the answer. The answer, the rate limit and the scan record are
+    the route's own; anything else (a miss, a refusal, an error) goes on to the app untouched,
+    with the rate-limit token given back so the route takes its own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]:
+            match = _ITEM_PATH.fullmatch(scope["path"])
+            if match is not None:
+                response = self._answer(scope, match)
+                if response is not None:
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _answer(scope: Scope, match: re.Match[str]) -> Response | None:
+        app = scope["app"]
+        state = app.state
+        runtime = getattr(state, "traceability_runtime", None)
+        services = getattr(state, "services", None)
+        # Until the route has built the runtime (first request), or while a test overrides
+        # the route's dependencies, the route answers.
+        if runtime is None or services is None or app.dependency_overrides:
+            return None
+        if any(name in (b"content-length", b"transfer-encoding") for name, _ in scope["headers"]):
+            return None  # a GET with a body: the body limit's to judge
+        request = Request(scope)
+        if not _wants_json(request):
+            return None
+        gtin, serial = match.groups()
+        try:
+            link = DigitalLink.parse(f"https://id.gs1.org/01/{gtin}/21/{quote(serial, safe='')}")
+        except Exception:  # noqa: BLE001 - the route answers with its problem
+            return None
+        identity = runtime.client(request)
+        if not runtime.scans.take(identity.key).allowed:
+            return None  # the route refuses it (429)
+        try:
+            client = identity.salted_hash(runtime.settings.scan_salt.get_secret_value())
+            fast = _cached_json(services, runtime, link, identity.country, client,
+                                _base(request, services))
+        except Exception:
+            refund(runtime.scans, identity.key, 1.0)
+            raise
+        if fast is None:
+            refund(runtime.scans, identity.key, 1.0)
+        return fast

@@ -297,23 +297,33 @@ class StoreVersion:
 class ItemEvidence:
     """An item's bundle without the parts that change with every request (scans, when, who
     serves it, the block), and the JSON of its public cut (`ledger.evidence.public`: what a
-    shopper's scan is answered with), encoded once."""
+    shopper's scan is answered with), encoded once. A *slim* copy (`slim()`) keeps the JSON
+    only: enough to answer a proof request (`dumps`), a fraction of the memory of the parsed
+    bundle."""
 
-    bundle: Bundle  # full: for members and the server's own verdict
+    bundle: Bundle | None  # full (members, the server's own verdict); None in a slim copy
     newest_anchor_block: int
     _parts: dict[str, orjson.Fragment]
+    code: str = ""
+    size: int = 0  # bytes of encoded JSON held
 
     @classmethod
     def of(cls, bundle: Bundle) -> ItemEvidence:
         doc = public_bundle(bundle).to_json()
-        parts = {k: orjson.Fragment(orjson.dumps(doc[k]))
-                 for k in ("registration", "captures", "events", "customs")}
+        encoded = {k: orjson.dumps(doc[k]) for k in ("registration", "captures", "events",
+                                                     "customs")}
+        parts = {k: orjson.Fragment(v) for k, v in encoded.items()}
         newest = max((c.anchor.block_number or 0 for c in bundle.captures if c.anchor),
                       default=0)
-        return cls(bundle, newest, parts)
+        return cls(bundle, newest, parts, bundle.code, sum(map(len, encoded.values())))
+
+    def slim(self) -> ItemEvidence:
+        return replace(self, bundle=None)
 
     def complete(self, *, chain: ChainRef, scans: Sequence[ScanRecord], source: str | None,
                  generated_at: int | None = None) -> Bundle:
+        if self.bundle is None:
+            raise ValueError("a slim ItemEvidence has no bundle (EvidenceCache.get has)")
         return replace(self.bundle, chain=chain, scans=tuple(scans), source=source,
                        generated_at=int(time.time()) if generated_at is None else generated_at)
 
@@ -322,7 +332,7 @@ class ItemEvidence:
         """The public proof: the same JSON as `public_bundle(complete(...)).to_json()`,
         without re-encoding the events."""
         return orjson.dumps({
-            "format": FORMAT, "version": VERSION, "code": self.bundle.code,
+            "format": FORMAT, "version": VERSION, "code": self.code,
             "generatedAt": int(time.time()) if generated_at is None else generated_at,
             "source": source,
             "chain": {"chainId": chain.chain_id, "blockNumber": chain.block_number,
@@ -334,23 +344,43 @@ class ItemEvidence:
 
 class EvidenceCache:
     """Assembled bundles per item code, valid while the store's `StoreVersion` is unchanged:
-    a bundle served is at most `max_staleness` seconds behind committed state."""
+    a bundle served is at most `max_staleness` seconds behind committed state.
 
-    def __init__(self, store: Any, *, max_staleness: float = 0.25, max_items: int = 4096,
+    Memory is bounded twice: the parsed bundles of the `max_items` items used last (for the
+    page and anything that needs a `Bundle`), and the encoded JSON of as many items as fit in
+    `max_bytes` (what a proof request is answered with, `peek`). An item past `max_items`
+    keeps its JSON and drops its bundle; one past `max_bytes` is forgotten. So a gateway
+    whose shoppers scan tens of thousands of distinct codes answers them all from memory
+    (a can's proof is tens of kB encoded, its parsed bundle several times that)."""
+
+    def __init__(self, store: Any, *, max_staleness: float = 0.25, max_items: int = 1024,
+                 max_bytes: int = 512 * 2**20,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.version = StoreVersion(store.engine, max_staleness=max_staleness, clock=clock)
         self.customs = CustomsIndex(store.engine)
         self.max_items = max_items
+        self.max_bytes = max_bytes
+        # code → (version, evidence, full or slim), least recently stored or used first
         self._items: OrderedDict[str, tuple[tuple[Any, ...], ItemEvidence]] = OrderedDict()
+        self._full: OrderedDict[str, None] = OrderedDict()  # codes whose bundle is kept, LRU
+        self._bytes = 0
         self._lock = threading.Lock()
         self._customs_at: tuple[Any, ...] | None = None
         self.hits = 0
         self.misses = 0
 
+    @property
+    def bytes_held(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._items)
+
     def peek(self, link: DigitalLink) -> ItemEvidence | None:
-        """The item's evidence if it is cached and the version is fresh, without any I/O
-        (for callers on an event loop); None means: call `get` off the loop."""
+        """The item's evidence (perhaps slim: its JSON only) if it is cached and the version
+        is fresh, without any I/O (for callers on an event loop); None means: call `get` off
+        the loop."""
         version = self.version.cached()
         hit = self._items.get(link.canonical_uri())
         if version is None or hit is None or hit[0] != version:
@@ -358,13 +388,18 @@ class EvidenceCache:
         self.hits += 1
         return hit[1]
 
-    def get(self, link: DigitalLink, chain: ChainRef) -> ItemEvidence:
+    def get(self, link: DigitalLink, chain: ChainRef, *, bundle: bool = True) -> ItemEvidence:
+        """The item's evidence, assembled if it is not cached at the current version; with
+        its bundle unless `bundle` is False (a slim copy will do for `dumps`)."""
         version = self.version.current()
         key = link.canonical_uri()
         with self._lock:
             hit = self._items.get(key)
-            if hit is not None and hit[0] == version:
+            if hit is not None and hit[0] == version and (hit[1].bundle is not None
+                                                          or not bundle):
                 self._items.move_to_end(key)
+                if key in self._full:
+                    self._full.move_to_end(key)
                 self.hits += 1
                 return hit[1]
         self.misses += 1
@@ -376,8 +411,20 @@ class EvidenceCache:
         item = ItemEvidence.of(assemble(self.store, key, chain=chain, scans=(),
                                         customs=self.customs, now=0))
         with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old[1].size
             self._items[key] = (version, item)
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_items:
-                self._items.popitem(last=False)
+            self._bytes += item.size
+            self._full[key] = None
+            self._full.move_to_end(key)
+            while len(self._full) > self.max_items:
+                code, _ = self._full.popitem(last=False)
+                kept = self._items.get(code)
+                if kept is not None and kept[1].bundle is not None:
+                    self._items[code] = (kept[0], kept[1].slim())  # keeps its LRU place
+            while self._bytes > self.max_bytes and len(self._items) > 1:
+                code, (_, gone) = self._items.popitem(last=False)
+                self._bytes -= gone.size
+                self._full.pop(code, None)
         return item

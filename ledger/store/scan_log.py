@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.engine import Engine
 
 from ledger.proofs.bundle import ScanRecord
@@ -37,6 +37,12 @@ from ledger.store.tables import scans
 __all__ = ["ScanLog", "scan_pseudonym"]
 
 log = logging.getLogger("zhenzhi.scans")
+
+# Built once: a resolver reads an item's history on most scans of a code not scanned in the
+# last `max_staleness`, and building the statement cost more than running it on SQLite.
+_HISTORY = (select(scans.c.scanned_ms, scans.c.region, scans.c.client_hash)
+            .where(scans.c.gtin == bindparam("gtin"), scans.c.serial == bindparam("serial"))
+            .order_by(scans.c.scanned_ms.desc()).limit(bindparam("limit")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,13 +123,11 @@ class ScanLog:
         with self._cond:
             mine = [s for s in (*self._writing, *self._buffer)
                     if s.serial == serial and s.gtin == gtin]
-        q = (select(scans.c.scanned_ms, scans.c.region, scans.c.client_hash)
-             .where(scans.c.gtin == gtin, scans.c.serial == serial)
-             .order_by(scans.c.scanned_ms.desc()).limit(self.limit))
         loaded_at = self._clock()
         with self.engine.connect() as conn:
             rows = [(int(ms), region, bytes(h) if h is not None else None)
-                    for ms, region, h in conn.execute(q)]
+                    for ms, region, h in conn.execute(
+                        _HISTORY, {"gtin": gtin, "serial": serial, "limit": self.limit})]
         rows.reverse()
         # A batch may have committed between taking `mine` and the read: the rows it wrote
         # are then in both. Each stored row cancels one identical pending scan.

@@ -1,0 +1,281 @@
+"""The scan path as a consumer gets it (issue 17 item 5): the resolver over many distinct codes,
+against the ceiling of a bare app serving the same bytes under the same server.
+
+A throwaway devnet gets the contracts and one `ledger.demo.scenario` journey scaled up to
+`codes` cans (both finished lots; real signed captures through the intake, lots on
+CodeRegistry, anchoring by the AnchorWorker, a customs decision). Every can is a distinct code
+with its own proof. `zhenzhi serve` (one uvicorn worker, SQLite store) then answers
+`GET /01/{gtin}/21/{serial}` over `concurrency` keep-alive connections in a closed loop
+(`bench.wire`), the load generator in this process on the same cores:
+
+- `scan_proof_cold_*`: the first pass over every code with `Accept: application/json` (each
+  proof assembled from the store);
+- `scan_proof_per_s`, `scan_proof_p50_ms`, `scan_proof_p99_ms`: then `passes` more passes over
+  every code, what a gateway serving all day does; latency is request start to last byte;
+- `scan_ceiling_per_s`: `bench.scan_ceiling`, a bare FastAPI app answering each path with the
+  bytes the gateway gave for it (same content type and Vary), under uvicorn with the settings
+  of `zhenzhi serve`, the same request sequence; `scan_proof_vs_ceiling` the ratio;
+- `scan_page_per_s`: the consumer page (`Accept: text/html`) over the first `page_codes` codes,
+  one pass (each page is verified and rendered);
+  `scan_page_validator` / `scan_page_cache_validated`: whether the page carries an ETag or
+  Last-Modified and a conditional GET of it answers 304.
+
+`scan_speed_probe_s` is `bench.run.speed_probe` before and after the section.
+
+    .venv/bin/python -m bench.scan [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench.wire import closed_loop, cpu_seconds, free_port, percentile, run, wait_ready
+
+__all__ = ["measure"]
+
+
+async def _pass(url: str, paths: list[str], accept: str, concurrency: int,
+                keep: dict[str, bytes] | None = None) -> tuple[float, list[float]]:
+    """One closed-loop run over `paths`; `keep` gets each path's last body."""
+    host_port = url.split("://", 1)[1]
+    wire = [f"GET {p} HTTP/1.1\r\nhost: {host_port}\r\naccept: {accept}\r\n\r\n".encode()
+            for p in paths]
+    path_of = dict(zip(wire, paths, strict=True))
+    latencies: list[float] = []
+
+    async def tagged_loop() -> None:
+        import asyncio
+
+        from bench.wire import read_response
+
+        host, port = host_port.rsplit(":", 1)
+        queue = iter(wire)
+
+        async def worker() -> None:
+            reader, writer = await asyncio.open_connection(host, int(port))
+            try:
+                for raw in queue:
+                    t0 = time.perf_counter()
+                    writer.write(raw)
+                    status, body = await read_response(reader)
+                    check(t0, status, body)
+                    keep[path_of[raw]] = body  # type: ignore[index]
+            finally:
+                writer.close()
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+    def check(start: float, status: int, body: bytes) -> None:
+        latencies.append(time.perf_counter() - start)
+        if status != 200:
+            raise RuntimeError(f"{url} answered {status}: {body[:200]!r}")
+
+    start = time.perf_counter()
+    if keep is None:
+        await closed_loop(url, wire, concurrency, check)
+    else:
+        await tagged_loop()  # the same loop as bench.wire.closed_loop, keeping bodies
+    return time.perf_counter() - start, latencies
+
+
+def _figures(prefix: str, n: int, elapsed: float, lat: list[float]) -> dict[str, Any]:
+    return {f"{prefix}_per_s": round(n / elapsed, 1),
+            f"{prefix}_p50_ms": round((percentile(lat, 0.50) or 0.0) * 1000, 2),
+            f"{prefix}_p99_ms": round((percentile(lat, 0.99) or 0.0) * 1000, 2)}
+
+
+def _validated(url: str, path: str) -> dict[str, Any]:
+    """Does the page carry a validator, and does a conditional GET of it answer 304?"""
+    import httpx
+
+    headers = {"accept": "text/html"}
+    first = httpx.get(url + path, headers=headers, timeout=30)
+    etag, modified = first.headers.get("etag"), first.headers.get("last-modified")
+    out: dict[str, Any] = {"scan_page_status": first.status_code,
+                           "scan_page_validator": "ETag" if etag else
+                           "Last-Modified" if modified else None,
+                           "scan_page_cache_control": first.headers.get("cache-control")}
+    status = None
+    if etag or modified:
+        cond = dict(headers)
+        if etag:
+            cond["if-none-match"] = etag
+        if modified:
+            cond["if-modified-since"] = modified
+        status = httpx.get(url + path, headers=cond, timeout=30).status_code
+    out["scan_page_conditional_status"] = status
+    out["scan_page_cache_validated"] = status == 304
+    return out
+
+
+def _serve(argv: list[str], env: dict[str, str], url: str) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(argv, env=env)
+    try:
+        wait_ready(url, proc)
+    except BaseException:
+        proc.terminate()
+        proc.wait(timeout=30)
+        raise
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def measure(*, quick: bool = False, codes: int | None = None, passes: int | None = None,
+            page_codes: int | None = None, concurrency: int = 16,
+            profile: Path | None = None) -> dict[str, Any]:
+    """`profile`: run the gateway under cProfile (its event loop thread, where cached proofs
+    are served), write the stats there, and measure the proof JSON only."""
+    from eth_account import Account
+    from web3 import Web3
+
+    from bench.run import speed_probe
+    from ledger.chain.deployment import deploy
+    from ledger.chain.transactor import Transactor, anvil_dev_key
+    from ledger.demo.journey import build_journey
+    from ledger.demo.scenario import Scenario
+    from ledger.paths import DEVNET_DIR
+    from ledger.store.store import Store
+
+    codes = codes or (1_000 if quick else 10_000)
+    passes = passes or (3 if quick else 2)
+    page_codes = page_codes or (300 if quick else 1_000)
+    probe_start = speed_probe()
+    out: dict[str, Any] = {}
+    devnet = [sys.executable, str(DEVNET_DIR / "devnet")]
+    with tempfile.TemporaryDirectory(prefix="zz-bench-scan-") as tmp:
+        tmp_path = Path(tmp)
+        rpc_port = free_port()
+        rpc = f"http://127.0.0.1:{rpc_port}"
+        setup_start = time.perf_counter()
+        subprocess.run([*devnet, "up", "--port", str(rpc_port), "--dir", str(tmp_path / "net")],
+                       check=True, capture_output=True)
+        try:
+            w3 = Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": 60}))
+            deployment = deploy(Transactor(w3, Account.from_key(anvil_dev_key(0))), rpc_url=rpc)
+            manifest = tmp_path / "deployment.json"
+            deployment.save(manifest)
+            database = tmp_path / "store.db"
+            store = Store(f"sqlite:///{database}")
+            store.migrate()
+            half = (codes + 1) // 2
+            play_start = time.perf_counter()
+            journey = build_journey(17, cans=(half, codes - half))
+            # Documents are cut per organisation every 500 events: at this size the
+            # platform's first sales document fills up before the warehouse's document with
+            # the receiving (which names the platform as the goods' owner) does, and the
+            # intake rightly refuses sales by an organisation not yet named. Captured in the
+            # order their first events happened, as parties capturing live would.
+            journey = replace(journey, captures=tuple(sorted(
+                journey.captures, key=lambda c: min(datetime.fromisoformat(e["eventTime"])
+                                                    for e in c.events))))
+            scenario = Scenario(w3, deployment, store, admin_key=anvil_dev_key(0),
+                                journey=journey)
+            scenario.play()
+            out["scan_setup_play_s"] = round(time.perf_counter() - play_start, 1)
+            items = [e for lot in scenario.journey.lots for e in lot.items]
+            out["scan_codes"] = len(items)
+            out["scan_events"] = sum(len(c.events) for c in scenario.journey.captures)
+            store.close()
+            out["scan_setup_s"] = round(time.perf_counter() - setup_start, 1)
+
+            paths = ["/" + c.split("https://id.gs1.org/", 1)[1] for c in items]
+            env = {**os.environ, "ZHENZHI_DATABASE_URL": f"sqlite:///{database}",
+                   "ZHENZHI_RPC_URL": rpc, "ZHENZHI_MANIFEST": str(manifest),
+                   "ZHENZHI_RUN_ANCHOR_WORKER": "false",
+                   # One bench client is many shoppers: lift the per-client scan limit.
+                   "ZHENZHI_SCAN_BURST": "1000000", "ZHENZHI_SCAN_PER_MINUTE": "100000000"}
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            python = [sys.executable, *(["-m", "bench.profiled", str(profile)] if profile
+                                        else ["-m"])]
+            proc = _serve([*python, "gateway.cli", "serve", "--port", str(port),
+                           "--log-level", "warning"], env, url)
+            bodies: dict[str, bytes] = {}
+            warm = paths * passes
+            try:
+                elapsed, lat = run(_pass(url, paths, "application/json", concurrency))
+                out.update(_figures("scan_proof_cold", len(paths), elapsed, lat))
+                cpu0 = cpu_seconds(proc.pid)
+                elapsed, lat = run(_pass(url, warm, "application/json", concurrency, bodies))
+                cpu = cpu_seconds(proc.pid) - cpu0
+                out.update(_figures("scan_proof", len(warm), elapsed, lat))
+                out["scan_proof_requests"] = len(warm)
+                out["scan_proof_server_cpu_ms_per_request"] = round(cpu / len(warm) * 1000, 3)
+                out["scan_proof_body_bytes_median"] = sorted(map(len, bodies.values()))[
+                    len(bodies) // 2]
+                if profile:
+                    import signal
+
+                    proc.send_signal(signal.SIGUSR1)  # bench.profiled writes and exits
+                    proc.wait(timeout=60)
+                    return out
+                import httpx
+
+                sample = httpx.get(url + paths[0], headers={"accept": "application/json"},
+                                   timeout=30)
+                media_type = sample.headers["content-type"]
+                headers = {k: v for k, v in sample.headers.items() if k.lower() == "vary"}
+                page = paths[:page_codes]
+                elapsed, lat = run(_pass(url, page, "text/html", concurrency))
+                out.update(_figures("scan_page", len(page), elapsed, lat))
+                out.update(_validated(url, paths[0]))
+            finally:
+                _stop(proc)
+
+            blob = tmp_path / "bodies.pickle"
+            blob.write_bytes(pickle.dumps({p: (b, media_type, headers)
+                                           for p, b in bodies.items()}))
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            proc = _serve([sys.executable, "-m", "bench.scan_ceiling", str(blob), str(port),
+                           "warning"], env, url)
+            try:
+                run(_pass(url, paths, "application/json", concurrency))  # same warm-up
+                cpu0 = cpu_seconds(proc.pid)
+                elapsed, lat = run(_pass(url, warm, "application/json", concurrency))
+                cpu = cpu_seconds(proc.pid) - cpu0
+                out.update(_figures("scan_ceiling", len(warm), elapsed, lat))
+                out["scan_ceiling_server_cpu_ms_per_request"] = round(cpu / len(warm) * 1000, 3)
+            finally:
+                _stop(proc)
+        finally:
+            subprocess.run([*devnet, "down", "--dir", str(tmp_path / "net")], capture_output=True)
+    out["scan_proof_vs_ceiling"] = round(out["scan_proof_per_s"] / out["scan_ceiling_per_s"], 3)
+    out["scan_concurrency"] = concurrency
+    out["scan_speed_probe_s"] = {"start": probe_start, "end": speed_probe()}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--codes", type=int)
+    parser.add_argument("--profile", type=Path, help="cProfile the gateway; proof JSON only")
+    args = parser.parse_args(argv)
+    json.dump(measure(quick=args.quick, codes=args.codes, profile=args.profile), sys.stdout,
+              indent=2)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
