@@ -626,19 +626,22 @@ def _item_epc(link: Any) -> str:
     return f"https://id.gs1.org/01/{link.gtin14}/21/{link.serial}"
 
 
-_NAMED: dict[bytes, frozenset[str]] = {}
+_NAMED: dict[tuple[Any, ...], frozenset[str]] = {}
 
 
 def _named_epcs(event_id: bytes, event: Mapping[str, Any]) -> frozenset[str]:
-    # Keyed by the recomputed event id, i.e. by content: canonicalising a commissioning event's
-    # sixty EPCs on every scan would cost more than the rest of the verification.
-    found = _NAMED.get(event_id)
+    # Memoised: canonicalising a commissioning event's sixty EPCs on every scan would cost more
+    # than the rest of the verification. Keyed by the commitment *and* the EPCs shown: public
+    # proofs of two cans show one commitment with different EPCs disclosed.
+    key = (event_id, *(tuple(v) if isinstance(v := event.get(f), list) else v
+                       for f in ("epcList", "childEPCs", "outputEPCList")))
+    found = _NAMED.get(key)
     if found is None:
         epcs = event_epcs(event)
         found = frozenset(epcs["epc"]) | frozenset(epcs["child"]) | frozenset(epcs["output"])
         if len(_NAMED) >= 65_536:
             _NAMED.clear()
-        _NAMED[event_id] = found
+        _NAMED[key] = found
     return found
 
 

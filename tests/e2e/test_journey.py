@@ -82,15 +82,27 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
-def _open(browser: Any, url: str, shot: str, *, width: int = 390) -> tuple[Any, list[str]]:
-    page = browser.new_page(viewport={"width": width, "height": 844})
+def _open(browser: Any, url: str, shot: str, *, width: int = 390,
+          lang: str | None = None) -> tuple[Any, list[str]]:
+    page = browser.new_page(viewport={"width": width, "height": 844}, locale=lang or "zh-CN",
+                            extra_http_headers={"Accept-Language": lang or "zh-CN"})
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     response = page.goto(url, wait_until="load")
     assert response is not None and response.status == 200, url
+    if "/01/" in url:  # the shopper's page: wait for the browser's own verification
+        page.wait_for_selector("body[data-state=done]", timeout=60_000)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{shot}.png"), full_page=True)
     return page, requests
+
+
+def _foreign(stack: Stack, requests: list[str]) -> list[str]:
+    """Requests to anywhere but the gateway and the consortium node the page was told of."""
+    return [u for u in requests if not u.startswith((stack.url, stack.anvil.url))]
+
+
+SHOPPER_LANGS = {"zh-Hans": "zh-CN", "zh-Hant": "zh-TW", "en": "en"}
 
 
 def test_the_chain_holds_what_the_journey_did(stack: Stack) -> None:
@@ -192,12 +204,26 @@ def test_genuine_page_shows_genuine_and_the_whole_journey(stack: Stack, browser:
     page, requests = _open(browser, stack.url + item["path"], "genuine")
     verdict = page.locator("#verdict")
     assert verdict.is_visible() and verdict.get_attribute("data-verdict") == "GENUINE"
-    stages = page.locator("ol.timeline li").evaluate_all("els => els.map(e => e.dataset.stage)")
+    stages = page.locator("#journey li").evaluate_all("els => els.map(e => e.dataset.stage)")
     for stage in ("origin", "export", "port_of_entry", "customs", "warehouse", "sale"):
         assert stage in stages, stages
     assert page.locator("#recall").count() == 0
-    assert [u for u in requests if not u.startswith(stack.url)] == []
+    # The verdict is the browser's: it asked the node itself, and nothing else anywhere.
+    assert any(u.startswith(stack.anvil.url) for u in requests)
+    assert _foreign(stack, requests) == []
     page.close()
+
+
+@pytest.mark.parametrize("name,verdict", [("genuine", "GENUINE"), ("clone", "SUSPECTED_CLONE"),
+                                          ("recalled", "RECALLED")])
+def test_the_shoppers_page_in_three_languages_at_phone_size(stack: Stack, browser: Any,
+                                                           name: str, verdict: str) -> None:
+    item = stack.result.items[name]
+    for lang, accept in SHOPPER_LANGS.items():
+        page, _ = _open(browser, stack.url + item["path"], f"{name}-{lang}", lang=accept)
+        assert page.evaluate("document.documentElement.lang") == lang
+        assert page.locator("#verdict").get_attribute("data-verdict") == verdict
+        page.close()
 
 
 def test_cloned_code_is_suspected(stack: Stack, browser: Any) -> None:

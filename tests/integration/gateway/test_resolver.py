@@ -242,5 +242,5 @@ def test_the_public_json_names_no_other_serial_and_no_business_transaction(item)
     assert "bizTransaction" not in text and "ni:///" not in text and "quantity" not in text
     import re as _re
 
-    serials = set(_re.findall(r"/01/[0-9]{14}/21/([^\"/]+)", text))
+    serials = set(_re.findall(r'/01/[0-9]{14}/21/([^\\"/]+)', text))
     assert serials == {serial}, serials

@@ -130,6 +130,7 @@ def test_the_browser_verifier_gives_every_vector_the_same_verdict(vectors, anvil
             browser.close()
     finally:
         site.server.shutdown()
+        site.server.server_close()
     wrong = {}
     for v in built:
         got = results[v.name]
