@@ -208,6 +208,8 @@ def test_genuine_page_shows_genuine_and_the_whole_journey(stack: Stack, browser:
     for stage in ("origin", "export", "port_of_entry", "customs", "warehouse", "sale"):
         assert stage in stages, stages
     assert page.locator("#recall").count() == 0
+    # Each step says who said it, by the name the consortium admitted it under (read on chain).
+    assert "Kōwhai Valley Nutrition" in page.locator("#journey").inner_text()
     # The verdict is the browser's: it asked the node itself, and nothing else anywhere.
     assert any(u.startswith(stack.anvil.url) for u in requests)
     assert _foreign(stack, requests) == []

@@ -17,6 +17,8 @@ export const VIEWS = {
   anchorOf: ['TraceAnchor', 'anchorOf(bytes32)', ['bytes32'], ['uint64', 'uint64', 'uint32', 'address', 'bytes32']],
   lotOf: ['CodeRegistry', 'lotOf(bytes32)', ['bytes32'], ['bytes32', 'bytes32', 'bytes32', 'uint32', 'uint64', 'uint8']],
   decisionCount: ['CustomsRelease', 'decisionCount(bytes32)', ['bytes32'], ['uint256']],
+  // The name the consortium admitted the organisation under (its other outputs are unused).
+  organisation: ['Consortium', 'organisation(bytes32)', ['bytes32'], ['string', 'uint256', 'bool', 'bytes32', 'bool', 'bool']],
   latestDecision: ['CustomsRelease', 'latestDecision(bytes32)', ['bytes32'], ['bytes32', 'bytes32', 'bytes32', 'address', 'uint64', 'uint8', 'uint8']],
 };
 
@@ -42,6 +44,13 @@ export function decodeResult(method, hex) {
     if (type === 'bytes32') return w.slice();
     if (type === 'address') return toHex(w.subarray(12));
     if (type === 'bool') return toBigInt(w) !== 0n;
+    if (type === 'string') {
+      const at = Number(toBigInt(w));
+      if (at + 32 > data.length) throw new Error(`${method} returned a bad string offset`);
+      const n = Number(toBigInt(data.subarray(at, at + 32)));
+      if (at + 32 + n > data.length) throw new Error(`${method} returned a bad string length`);
+      return new TextDecoder('utf-8', { fatal: false }).decode(data.subarray(at + 32, at + 32 + n));
+    }
     return Number(toBigInt(w));
   });
 }

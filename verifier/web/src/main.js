@@ -87,7 +87,7 @@ function render() {
         el('span', { class: 'stage' }, t(lang, `stage.${s.stage}`)),
         el('time', { dateTime: s.timeText }, s.timeText),
         s.location ? el('span', { class: 'place' }, `${t(lang, 'journey.place')}: ${s.location}`) : null,
-        el('span', { class: 'org' }, `${t(lang, 'journey.org')}: ${s.gln ? 'GLN ' + s.gln : s.org}`))))
+        el('span', { class: 'org' }, `${t(lang, 'journey.org')}: ${[s.orgName, s.gln ? 'GLN ' + s.gln : s.org].filter(Boolean).join(' · ')}`))))
         : el('p', {}, t(lang, 'journey.empty'))));
     const passed = r.checks.filter((c) => c.outcome === 'PASS').length;
     sections.push(el('section', { id: 'checks', class: 'checks' },

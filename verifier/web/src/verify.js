@@ -274,8 +274,15 @@ async function run(code, proofJson, config, reader, checks, out, checkedAt) {
     `https://id.gs1.org/01/${link.gtin14}/21/${link.serial}`);
   const verified = good.map(({ f, e }) => ({ id: hex(f.actual), event: f.event, org: hex(bundle.captures[e.capture].org) }));
   const journey = journeySteps(verified);
+  // Who said each step, by the name Consortium admitted it under (read at the pinned block).
+  const orgs = [...new Set(journey.map((s) => s.org).filter(Boolean))];
+  const names = new Map();
+  try {
+    await reader.prefetch(orgs.map((o) => ['organisation', [fromHex(o, 32, 'org')]]));
+    for (const o of orgs) names.set(o, (await reader.read('organisation', [fromHex(o, 32, 'org')]))[0] || null);
+  } catch { /* names are for reading; the checks do not depend on them */ }
   out.journey = journey.map((s) => ({ stage: s.stage, bizstep: s.bizstep, time: s.time, timeText: s.timeText,
-    location: s.location, org: s.org, gln: glnOf(s.org) }));
+    location: s.location, org: s.org, gln: glnOf(s.org), orgName: names.get(s.org) || null }));
   let gap = continuityGap(journey);
   if (!gap) gap = notAbout(journey, link);
   checks.push(gap
