@@ -51,42 +51,20 @@ async def _pass(url: str, paths: list[str], accept: str, concurrency: int,
     host_port = url.split("://", 1)[1]
     wire = [f"GET {p} HTTP/1.1\r\nhost: {host_port}\r\naccept: {accept}\r\n\r\n".encode()
             for p in paths]
-    path_of = dict(zip(wire, paths, strict=True))
     latencies: list[float] = []
-
-    async def tagged_loop() -> None:
-        import asyncio
-
-        from bench.wire import read_response
-
-        host, port = host_port.rsplit(":", 1)
-        queue = iter(wire)
-
-        async def worker() -> None:
-            reader, writer = await asyncio.open_connection(host, int(port))
-            try:
-                for raw in queue:
-                    t0 = time.perf_counter()
-                    writer.write(raw)
-                    status, body = await read_response(reader)
-                    check(t0, status, body)
-                    keep[path_of[raw]] = body  # type: ignore[index]
-            finally:
-                writer.close()
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
 
     def check(start: float, status: int, body: bytes) -> None:
         latencies.append(time.perf_counter() - start)
         if status != 200:
             raise RuntimeError(f"{url} answered {status}: {body[:200]!r}")
 
+    bodies: dict[bytes, bytes] | None = None if keep is None else {}
     start = time.perf_counter()
-    if keep is None:
-        await closed_loop(url, wire, concurrency, check)
-    else:
-        await tagged_loop()  # the same loop as bench.wire.closed_loop, keeping bodies
-    return time.perf_counter() - start, latencies
+    await closed_loop(url, wire, concurrency, check, bodies=bodies)
+    elapsed = time.perf_counter() - start
+    if keep is not None and bodies is not None:
+        keep.update((p, bodies[raw]) for raw, p in zip(wire, paths, strict=True))
+    return elapsed, latencies
 
 
 def _figures(prefix: str, n: int, elapsed: float, lat: list[float]) -> dict[str, Any]:

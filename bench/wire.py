@@ -34,10 +34,12 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 
 
 async def closed_loop(url: str, wire: Iterable[bytes], concurrency: int,
-                      on_response: Callable[[float, int, bytes], Awaitable[None] | None]) -> None:
+                      on_response: Callable[[float, int, bytes], Awaitable[None] | None],
+                      *, bodies: dict[bytes, bytes] | None = None) -> None:
     """`concurrency` keep-alive connections, each sending its next request as soon as the
     previous answer is read in full; `on_response(start, status, body)` sees every answer
-    (`start`: `time.perf_counter()` when the request was sent)."""
+    (`start`: `time.perf_counter()` when the request was sent). `bodies`, if given, gets each
+    request's (last) answer under the request's bytes."""
     host_port = url.split("://", 1)[1]
     host, port = host_port.rsplit(":", 1)
     queue = iter(wire)
@@ -52,6 +54,8 @@ async def closed_loop(url: str, wire: Iterable[bytes], concurrency: int,
                 result: Any = on_response(start, status, body)
                 if asyncio.iscoroutine(result):
                     await result
+                if bodies is not None:
+                    bodies[raw] = body
         finally:
             writer.close()
 

@@ -244,3 +244,19 @@ def test_the_public_json_names_no_other_serial_and_no_business_transaction(item)
 
     serials = set(_re.findall(r'/01/[0-9]{14}/21/([^\\"/]+)', text))
     assert serials == {serial}, serials
+
+
+def test_the_servers_page_gives_away_no_more_than_the_public_proof(item):
+    """An anonymous client asking for the no-JavaScript page must not learn what the public
+    proof hides: event ids (a plain hash of a whole event lets one test a guessed PO number),
+    other serials, business transactions."""
+    import re as _re
+
+    page = item["client"].get(item["path"] + "?verdict=server",
+                              headers={"Accept": "text/html", "Accept-Language": "en"}).text
+    serial = item["path"].rsplit("/", 1)[1]
+    assert "data-verdict=" in page
+    assert "ni:///" not in page and "sha-256" not in page
+    assert "bizTransaction" not in page and "urn:epcglobal:cbv:bt" not in page
+    serials = set(_re.findall(r"/21/([A-Za-z0-9]+)", page))
+    assert serials <= {serial}, serials
