@@ -135,8 +135,9 @@ class Organisation:
         return _location(self.site_gln, extension)
 
     def document(self, doc_type: str, serial: int) -> str:
-        """A business document (GDTI) of this organisation: purchase order, despatch advice."""
-        ref = {"po": "1", "desadv": "2", "order": "3"}[doc_type]
+        """A business document (GDTI) of this organisation: purchase order, despatch advice,
+        retail order, commercial invoice, bill of lading."""
+        ref = {"po": "1", "desadv": "2", "order": "3", "inv": "4", "bol": "5"}[doc_type]
         gdti = _key(self.company_prefix + ref.rjust(12 - len(self.company_prefix), "0"))
         return f"{DL}/253/{gdti}{serial}"
 
@@ -554,23 +555,32 @@ class _Builder:
         t += 2 * _DAY + self.jitter(_HOUR)
         po = self.doc("platform", "po")
         ev = self._observe(t, nz(t), "exporter", "dock", "shipping", "in_transit", pallets)
+        # The trade documents a bank financing the consignment sees: the buyer's purchase
+        # order, the exporter's despatch advice and commercial invoice (CBV bizTransaction
+        # types po, desadv, inv), then the carrier's bill of lading (bol) on the voyage.
         ev["bizTransactionList"] = [{"type": "po", "bizTransaction": po},
                                     {"type": "desadv",
-                                     "bizTransaction": self.doc("exporter", "desadv")}]
+                                     "bizTransaction": self.doc("exporter", "desadv")},
+                                    {"type": "inv", "bizTransaction": self.doc("exporter", "inv")}]
         # The carrier has the goods for the voyage: naming it lets it report the voyage.
         self._transfer(ev, "exporter", "warehouse", owner="platform", possessor="carrier")
         emit("exporter", ev)
 
         # 7. the voyage, Port of Tauranga -> Nansha
+        bol = [{"type": "bol", "bizTransaction": self.doc("carrier", "bol")}]
         t += _DAY + self.jitter(_HOUR)
-        emit("carrier", self._observe(t, nz(t), "carrier", "tauranga-berth", "departing",
-                                      "in_transit", pallets))
+        ev = self._observe(t, nz(t), "carrier", "tauranga-berth", "departing", "in_transit",
+                           pallets)
+        ev["bizTransactionList"] = list(bol)
+        emit("carrier", ev)
         t += 6 * _DAY + self.jitter(_HOUR)
         emit("carrier", self._observe(t, nz(t), "carrier", "vessel", "transporting",
                                       "in_transit", pallets))
         t += 7 * _DAY + self.jitter(_HOUR)
-        emit("carrier", self._observe(t, _CN_OFFSET, "carrier", "nansha-berth", "arriving",
-                                      "in_transit", pallets))
+        ev = self._observe(t, _CN_OFFSET, "carrier", "nansha-berth", "arriving", "in_transit",
+                           pallets)
+        ev["bizTransactionList"] = list(bol)
+        emit("carrier", ev)
 
         # 8. customs: the whole consignment, and one case opened as a sample
         t += _DAY + self.jitter(_HOUR)
@@ -585,7 +595,7 @@ class _Builder:
         t += _DAY + self.jitter(_HOUR)
         ev = self._observe(t, _CN_OFFSET, "warehouse", "inbound-dock", "receiving",
                            "sellable_not_accessible", pallets, located=True)
-        ev["bizTransactionList"] = [{"type": "po", "bizTransaction": po}]
+        ev["bizTransactionList"] = [{"type": "po", "bizTransaction": po}, *bol]
         self._transfer(ev, "exporter", "warehouse", owner="platform")
         emit("warehouse", ev)
         t += 2 * _HOUR

@@ -294,3 +294,23 @@ def test_new_zealand_offsets_follow_daylight_time() -> None:
         assert offset is not None
         expected = f"+{int(offset.total_seconds()) // 3600:02d}:00"
         assert J._nz_offset(ms) == expected, iso
+
+
+def test_the_consignment_carries_the_trade_documents_a_bank_sees(journey) -> None:
+    """Purchase order, despatch advice and commercial invoice on the export shipping, the
+    carrier's bill of lading on the voyage and at the bonded warehouse's receipt (issue 20)."""
+    def types(org: str, step: str) -> list[str]:
+        found = [ev for cap in journey.captures if cap.org.key == org for ev in cap.events
+                 if ev["bizStep"] == step]
+        assert found, (org, step)
+        return [b["type"] for ev in found for b in ev.get("bizTransactionList", [])]
+
+    exports = [t for t in types("exporter", "shipping")]
+    assert {"po", "desadv", "inv"} <= set(exports)
+    assert types("carrier", "departing") == ["bol"] == types("carrier", "arriving")
+    assert set(types("warehouse", "receiving")) == {"po", "bol"}
+    bols = {b["bizTransaction"] for cap in journey.captures for ev in cap.events
+            for b in ev.get("bizTransactionList", []) if b["type"] == "bol"}
+    assert len(bols) == 1  # one bill of lading names the voyage, end to end
+    (bol,) = bols
+    assert bol.startswith("https://id.gs1.org/253/" + journey.organisations["carrier"].company_prefix)
