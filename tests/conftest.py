@@ -214,5 +214,5 @@ def deployment(w3):
 # directory that uses them (tests/integration, tests/attacks): a session fixture must be
 # defined once, or it runs once per defining conftest.
 from tests.integration.gateway_env import gateway_stack  # noqa: E402, F401
-from tests.integration.sealed_env import network_off, sealed  # noqa: E402, F401
+from tests.integration.sealed_env import network_off, sealed, sealed_consignment  # noqa: E402, F401
 from tests.integration.traceability_env import client_for, trace_stack  # noqa: E402, F401

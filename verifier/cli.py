@@ -4,6 +4,8 @@
     zhenzhi verify --bundle bundle.json --rpc URL          # re-check an exported bundle (arbitration)
     zhenzhi evidence <code> -o bundle.json [--gateway URL | --database URL --rpc URL --manifest F]
     zhenzhi evidence <code> -o sealed.json --offline [--gateway URL | --database URL] --rpc URL --manifest F
+    zhenzhi evidence item <code> ...                        # the same, named
+    zhenzhi evidence consignment <ref> -o F [--offline] [--for bank] --database URL --rpc URL --manifest F
     zhenzhi verify-evidence sealed.json [--trust BLOCKHASH] [--manifest F] [--json]   # no network
 
 `evidence --offline` writes sealed evidence (`ledger.evidence.sealed`): the bundle with an
@@ -140,8 +142,11 @@ def register(app: typer.Typer) -> None:
 
     @app.command("evidence")
     def evidence_cmd(
-        code: Annotated[str, typer.Argument(help="Digital Link URI of the item")],
+        what: Annotated[str, typer.Argument(
+            help="`item`, `consignment`, or an item's Digital Link URI (same as `item URI`)")],
         output: Annotated[Path, typer.Option("-o", "--output", help="where to write the bundle")],
+        ident: Annotated[str | None, typer.Argument(
+            help="the item's Digital Link URI, or the consignment's customs reference")] = None,
         gateway: GatewayOption = None,
         database: Annotated[str | None, typer.Option("--database", envvar="ZHENZHI_DATABASE_URL",
                                                      help="store URL (instead of a gateway)")] = None,
@@ -150,16 +155,46 @@ def register(app: typer.Typer) -> None:
         offline: Annotated[bool, typer.Option(
             "--offline", help="seal it with state proofs at the node's head: checkable with no "
                               "node (zhenzhi verify-evidence)")] = False,
+        for_: Annotated[str, typer.Option(
+            "--for", help="consignments: `members` (full events) or `bank` (the trade view: "
+                          "trade documents, stages, times, places, parties, the consignment's "
+                          "EPCs; nothing else)")] = "members",
     ) -> None:
-        """Export everything needed to re-verify an item against any node (or, with --offline,
-        against none)."""
+        """Export everything needed to re-verify an item or a consignment against any node (or,
+        with --offline, against none)."""
         from ledger.proofs.bundle import ChainRef
 
+        if what in ("item", "consignment"):
+            if ident is None:
+                fail(f"give the {'Digital Link URI' if what == 'item' else 'customs reference'} "
+                     f"after `{what}`")
+            kind, target = what, ident
+        elif ident is None:
+            kind, target = "item", what  # the original form: zhenzhi evidence <uri>
+        else:
+            fail(f"unknown evidence kind {what!r}: item or consignment")
+        if for_ not in ("members", "bank"):
+            fail("--for is members or bank")
         try:
-            if gateway:
-                bundle = fetch_bundle(gateway, code)
+            if kind == "consignment":
+                if not database:
+                    fail("consignment evidence is assembled from a store: give --database URL "
+                         "(over HTTP it is the member-signed GET /consignments/{id}/evidence)")
+                from ledger.evidence.consignment import assemble_consignment
+                from ledger.store.store import Store
+
+                view = _chain_view(rpc, manifest)
+                store = Store(database)
+                try:
+                    bundle = assemble_consignment(
+                        store, target, chain=ChainRef(view.chain_id, view.contracts, view.sync()),
+                        disclosure="trade" if for_ == "bank" else "full")
+                finally:
+                    store.close()
+            elif gateway:
+                bundle = fetch_bundle(gateway, target)
                 if bundle is None:
-                    fail(f"the gateway has no evidence for {code}")
+                    fail(f"the gateway has no evidence for {target}")
             elif database:
                 from ledger.evidence.item import assemble
                 from ledger.store.store import Store
@@ -169,7 +204,7 @@ def register(app: typer.Typer) -> None:
                 try:
                     # The resolver's own assembly (trace through containers and
                     # transformations, registration, customs, scans): the same bundle.
-                    bundle = assemble(store, code,
+                    bundle = assemble(store, target,
                                       chain=ChainRef(view.chain_id, view.contracts, view.sync()))
                 finally:
                     store.close()
@@ -220,5 +255,5 @@ def register(app: typer.Typer) -> None:
             fail(f"refused: {report.place}: {report.reason}")
         else:
             for line in report.lines():
-                console.print(line, markup=False, highlight=False)
+                console.print(line, markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1 if report.refused else EXIT_CODES[report.kind])

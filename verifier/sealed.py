@@ -23,25 +23,36 @@ from typing import Any
 
 from ledger.chain.proven import PinnedView, ProvenView, UnprovenReadError, collect_witness
 from ledger.errors import ChainError, LedgerError
+from ledger.evidence.consignment import ConsignmentBundle
 from ledger.evidence.sealed import (
     READ_CONTRACTS,
     SealedEvidence,
     SealedEvidenceError,
     seal_bundle,
+    seal_consignment,
 )
 from ledger.proofs.bundle import Bundle
 from ledger.proofs.capture import event_leaf
 from ledger.proofs.merkle import process_proof
 from ledger.proofs.signing import CaptureDomain
 from ledger.proofs.state_proof import StateProofError
+from verifier.consignment import ConsignmentVerdict, verify_consignment
 from verifier.verdict import Check, Outcome, Verdict, VerdictKind
 from verifier.verify import VerifyOptions, _recover, verify
 
-__all__ = ["SealedReport", "check_sealed", "parse_hash", "seal"]
+__all__ = ["SealedReport", "check_sealed", "consignment_lines", "parse_hash", "seal"]
 
 # Evidence that a checker never sees (and so the report lists as not checked).
 NOT_CARRIED = ("scan history (the gateway's observations, not signed by anyone)",
                "when and by which gateway the bundle was assembled")
+NOT_CARRIED_CONSIGNMENT = (
+    "events the gateway did not put in the bundle (a gateway can withhold, never forge)",
+    "when and by which gateway the bundle was assembled")
+NOT_DISCLOSED_TRADE = (
+    "the events' other fields (quantities, other goods, the parties' other business): "
+    "withheld by selective disclosure, each proven present under its signature",
+    "the goods' lots and their status (the trade view discloses no lot)",
+    "which events customs' decision covers beyond those shown (their ids stay hidden)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +69,7 @@ class SealedReport:
     to_confirm: tuple[str, ...] = ()
     not_checked: tuple[str, ...] = NOT_CARRIED
     failures: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    consignment: ConsignmentVerdict | None = None  # a consignment's story, decisions, lots
 
     @property
     def refused(self) -> bool:
@@ -76,7 +88,10 @@ class SealedReport:
                             "confirmed": self.block_confirmed}
             out["deployment"] = {"chainId": s.chain_id, "contracts": s.contracts,
                                  "confirmed": self.deployment_confirmed}
-        if self.verdict is not None:
+        if self.consignment is not None:
+            out["verdict"] = self.consignment.to_json()
+            out["kind"] = "consignment"
+        elif self.verdict is not None:
             out["verdict"] = self.verdict.to_json()
         out["failures"] = list(self.failures)
         out["toConfirm"] = list(self.to_confirm)
@@ -91,8 +106,13 @@ class SealedReport:
         s, v = self.sealed, self.verdict
         assert s is not None and v is not None
         h = s.witness.header
+        what = f"item {s.bundle.code}"
+        if self.consignment is not None:
+            what = f"consignment {s.bundle.code} (" + {
+                "trade": "a bank's view: trade documents, stages, times, places, parties",
+                "full": "members' view: full events"}[s.bundle.disclosure] + ")"  # type: ignore[union-attr]
         out = [f"{self.kind}: {self.reason}",
-               f"item {s.bundle.code}",
+               what,
                f"proven against block {h.number} (hash 0x{s.block_hash.hex()}) of chain "
                f"{s.chain_id}, mined {_iso(h.timestamp)}; judged at that time",
                "contracts: " + ", ".join(f"{n} {a}" for n, a in sorted(s.contracts.items()))]
@@ -105,6 +125,9 @@ class SealedReport:
                                     None: "not confirmed (pass --manifest with the consortium's "
                                           "deployment)"}[self.deployment_confirmed])
         out.append(f"verdict over the proven state: {v.kind} ({v.reason})")
+        if self.consignment is not None:
+            out.extend(consignment_lines(self.consignment))
+            out.append("checks:")
         for c in v.checks:
             mark = {"PASS": "✓", "FAIL": "✗", "MISSING": "?", "SKIPPED": "-"}[str(c.outcome)]
             who = f" [{c.subject}]" if c.subject else ""
@@ -121,16 +144,22 @@ class SealedReport:
 
 # --- building (online) -----------------------------------------------------------------------
 
-def seal(bundle: Bundle, w3: Any, deployment: Any, *, block: int | None = None,
+def seal(bundle: Bundle | ConsignmentBundle, w3: Any, deployment: Any, *, block: int | None = None,
          options: VerifyOptions = VerifyOptions()) -> SealedEvidence:  # noqa: B008 - frozen
     """The sealed evidence for `bundle` at `block` (default: the node's head), checked offline
     before it is returned: it gives the verdict the node gives at that block."""
     block = int(w3.eth.block_number) if block is None else block
     timestamp = int(w3.eth.get_block(block)["timestamp"])
     contracts = {name: deployment.address(name) for name in READ_CONTRACTS}
-    stripped = seal_bundle(bundle, contracts, block)
     pinned = PinnedView(w3, deployment, block)
-    online = verify(stripped.code, stripped, pinned, scans=(), now=timestamp, options=options)
+    stripped: Bundle | ConsignmentBundle
+    if isinstance(bundle, ConsignmentBundle):
+        stripped = seal_consignment(bundle, contracts, block)
+        online = verify_consignment(stripped, pinned, now=timestamp, options=options).verdict
+    else:
+        stripped = seal_bundle(bundle, contracts, block)
+        online = verify(stripped.code, stripped, pinned, scans=(), now=timestamp,
+                        options=options)
     unused = _unused_evidence(stripped, pinned)  # reads what the check will read, too
     if unused is not None:
         raise ChainError(f"the bundle holds evidence that does not check: {unused[0]}: "
@@ -159,9 +188,15 @@ def check_sealed(raw: bytes, *, trust: bytes | None = None, manifest: Any | None
     except StateProofError as exc:
         return SealedReport("REFUSED", exc.detail, place=exc.place, sealed=sealed)
     b = sealed.bundle
+    consignment: ConsignmentVerdict | None = None
     try:
-        verdict = verify(b.code, b, view, scans=(), now=sealed.witness.header.timestamp,
-                         options=options)
+        if isinstance(b, ConsignmentBundle):
+            consignment = verify_consignment(b, view, now=sealed.witness.header.timestamp,
+                                             options=options)
+            verdict = consignment.verdict
+        else:
+            verdict = verify(b.code, b, view, scans=(), now=sealed.witness.header.timestamp,
+                             options=options)
         unused = _unused_evidence(b, view)
     except UnprovenReadError as exc:
         return SealedReport("REFUSED", exc.detail, place=_place_of_read(sealed, exc),
@@ -198,12 +233,16 @@ def check_sealed(raw: bytes, *, trust: bytes | None = None, manifest: Any | None
             f"0x{sealed.block_hash.hex()}) and the Consortium address "
             f"{sealed.contracts['Consortium']} on chain {sealed.chain_id} are confirmed on any "
             f"consortium node")
+    not_checked = NOT_CARRIED
+    if consignment is not None:
+        not_checked = NOT_CARRIED_CONSIGNMENT + (
+            NOT_DISCLOSED_TRADE if b.disclosure == "trade" else ())  # type: ignore[union-attr]
     return SealedReport(kind, reason, verdict=verdict, sealed=sealed, block_confirmed=block_ok,
                         deployment_confirmed=deployment_ok, to_confirm=tuple(to_confirm),
-                        failures=failures)
+                        not_checked=not_checked, failures=failures, consignment=consignment)
 
 
-def _unused_evidence(bundle: Bundle, view: Any) -> tuple[str, str] | None:
+def _unused_evidence(bundle: Bundle | ConsignmentBundle, view: Any) -> tuple[str, str] | None:
     """The first piece of evidence that the verdict did not need and that does not check on its
     own, as (place, why). The verifier accepts an item once one customs decision covers it;
     a sealed bundle holds only evidence that checks, so each decision it cites must."""
@@ -252,6 +291,16 @@ def _place_of_read(sealed: SealedEvidence, exc: UnprovenReadError) -> str:
         for i, c in enumerate(b.captures):
             if c.anchor is not None and c.anchor.batch_root == read.args[0]:
                 return f"evidence.captures[{i}].anchor.batchRoot"
+    if read.method == "organisation":
+        for i, c in enumerate(b.captures):
+            if c.signature.org == read.args[0]:
+                return f"evidence.captures[{i}].org"
+        return "evidence.events"
+    if isinstance(b, ConsignmentBundle):
+        if read.method in ("decisionCount", "latestDecision", "decisionAt"):
+            return "evidence.consignment.key"
+        if read.method in ("lotOf", "gtinOwner"):
+            return "evidence.events"
     if read.method in ("decisionCount", "latestDecision"):
         for i, claim in enumerate(b.customs):
             if claim.consignment == read.args[0]:
@@ -277,6 +326,13 @@ def _place_of_check(sealed: SealedEvidence, check: Check) -> str:
                 return f"evidence.events[{i}]"
     if subject.startswith("capture "):
         return f"evidence.{subject.replace('capture ', 'captures[')}]"
+    if subject.startswith("customs "):
+        return f"evidence.{subject.replace('customs ', 'customs[')}]"
+    if isinstance(b, ConsignmentBundle):
+        return {"consignment.id": "evidence.consignment", "bundle.chain": "chain",
+                "customs.decision": "evidence.consignment.key",
+                "customs.cover": "evidence.customs", "customs.record": "evidence.events"
+                }.get(str(check.name), "evidence.events")
     return {"code.format": "evidence.code", "bundle.code": "evidence.code",
             "code.registered": "evidence.registration", "code.prefix_owner": "evidence.registration",
             "lot.status": "evidence.registration.lot", "customs.decision": "evidence.customs",
@@ -285,6 +341,41 @@ def _place_of_check(sealed: SealedEvidence, check: Check) -> str:
 
 def _iso(ts: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def consignment_lines(c: ConsignmentVerdict) -> list[str]:
+    """What a consignment's evidence proves, by whom and when, in plain lines."""
+    out = ["customs decisions on CustomsRelease (oldest first):"]
+    if not c.decisions:
+        out.append("  none")
+    for d in c.decisions:
+        state = "released" if d.released else "refused" if d.refused else "not released"
+        out.append(f"  #{d.sequence} {d.decision}, inspection {d.inspection}: {state}; recorded "
+                   f"{_iso(d.decided_at)} by {d.recorder}")
+    out.append(f"the story ({len(c.story)} events, each signed, its key, membership and role "
+               "valid when it signed, and anchored):")
+    for s in c.story:
+        who = s.org_name or s.org
+        doc = "".join(f" [{k} {v.rsplit('/', 1)[-1]}]" for k, v in s.documents)
+        cover = " (covered by the customs decision)" if s.covered else ""
+        out.append(f"  {s.event_time} {s.bizstep or '-'} ({s.disposition or '-'}) at "
+                   f"{s.place or '-'}: signed by {who} at {_iso(s.signed_at)}, anchored in "
+                   f"block {s.anchored_block}{cover}{doc}")
+    docs = c.documents()
+    if docs:
+        out.append("trade documents named by the signed events:")
+        for kind, ids in docs.items():
+            out.append(f"  {kind}: {', '.join(ids)}")
+    if c.lots:
+        out.append("lots of the goods, at the pinned block:")
+        for lot in c.lots:
+            out.append(f"  {lot.gtin} lot {lot.lot}: {lot.status or 'NOT REGISTERED'}"
+                       + (f", registered by {lot.owner_name or lot.owner} ({lot.count} codes)"
+                          if lot.owner else ""))
+    if c.names:
+        out.append("organisations (names as admitted on Consortium):")
+        out.extend(f"  {org} {name}" for org, name in sorted(c.names.items()))
+    return out
 
 
 def parse_hash(text: str) -> bytes:

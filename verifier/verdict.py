@@ -65,6 +65,10 @@ class CheckName(StrEnum):
     CUSTOMS_DECISION = "customs.decision"
     SCAN_HISTORY = "scan.history"
     NODES_AGREE = "nodes.agree"
+    # Consignment evidence (`verifier.consignment`)
+    CONSIGNMENT_ID = "consignment.id"
+    CUSTOMS_COVER = "customs.cover"
+    CUSTOMS_RECORD = "customs.record"
 
 
 @dataclass(frozen=True, slots=True)

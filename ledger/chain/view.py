@@ -271,6 +271,24 @@ class ChainView:
         return CustomsRecord(bytes(root), _DECISIONS[decision], _INSPECTIONS[inspection],
                              int(decided_at), recorder, count)
 
+    def customs_history(self, consignment: bytes) -> tuple[CustomsRecord, ...]:
+        """Every decision recorded for the consignment, oldest first (each with `count` its
+        sequence number plus one): a later decision never rewrites an earlier one."""
+        count = int(self._read(Read("decisionCount", (bytes(consignment),))))
+        reads = [Read("decisionAt", (bytes(consignment), i)) for i in range(count)]
+        got = self.prefetch(reads)
+        out = []
+        for i, read in enumerate(reads):
+            root, _, _, recorder, decided_at, decision, inspection = got[read]
+            out.append(CustomsRecord(bytes(root), _DECISIONS[decision], _INSPECTIONS[inspection],
+                                     int(decided_at), recorder, i + 1))
+        return tuple(out)
+
+    def org_name(self, org: bytes) -> str | None:
+        """The name Consortium admitted `org` under, or None for no such organisation."""
+        name, _, _, _, _, exists = self._read(Read("organisation", (bytes(org),)))
+        return str(name) if exists else None
+
     def memo(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         """A result computed only from pure inputs (named by `key`) and reads at the pinned
         block, kept until the block changes, like the reads themselves. The verifier keeps its
@@ -360,6 +378,6 @@ _UNKNOWN_BLOCK = ("blockoutofrange", "header not found", "block not found", "unk
 _CONTRACT_OF = {
     "keyInfo": "Consortium", "keysOf": "Consortium", "roleHistory": "Consortium", "wasValidSigner": "Consortium",
     "gtinOwner": "Consortium", "anchorOf": "TraceAnchor", "lotOf": "CodeRegistry",
-    "decisionCount": "CustomsRelease",
-    "latestDecision": "CustomsRelease",
+    "decisionCount": "CustomsRelease", "decisionAt": "CustomsRelease",
+    "latestDecision": "CustomsRelease", "organisation": "Consortium",
 }

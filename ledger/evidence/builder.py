@@ -35,7 +35,7 @@ from ledger.proofs.disclosure import Disclosed, commit_event
 from ledger.store import tables as t
 from ledger.store.store import UnknownEventError
 
-__all__ = ["UncommittedEventError", "build_bundle"]
+__all__ = ["UncommittedEventError", "build_bundle", "proof_parts"]
 
 log = logging.getLogger("zhenzhi.evidence")
 
@@ -56,6 +56,16 @@ def build_bundle(store: Any, code: str, *, chain: ChainRef, events: Sequence[Any
     # Events name the item at serial level (a printed lot is a label detail, not part of the EPC).
     epc = DigitalLink(link.gtin14, link.serial).canonical_uri() if link.serial else uri
     stored = list(events) if events is not None else store.events_for_epc(epc)
+    captures, out_events = proof_parts(store, stored)
+    return Bundle(code=uri, chain=chain, registration=registration, captures=captures,
+                  events=out_events, customs=tuple(customs), scans=tuple(scans),
+                  generated_at=int(time.time()) if now is None else now, source=source)
+
+
+def proof_parts(store: Any, stored: Sequence[Any]
+                ) -> tuple[tuple[CaptureEvidence, ...], tuple[EventEvidence, ...]]:
+    """The stored events as full evidence, in the order given, with the captures that signed
+    them (each once, in order of first use)."""
     # Anything with `event_id` and `event` will do (StoredEvent, a trace's HistoryEntry).
     rows = _proof_rows(store.engine, [bytes(ev.event_id) for ev in stored])
     captures: list[CaptureEvidence] = []
@@ -98,9 +108,7 @@ def build_bundle(store: Any, code: str, *, chain: ChainRef, events: Sequence[Any
             commitment, index_of[cid], tuple(trees[cid].proof(row.event_index)),
             tuple(Disclosed(x) for x in texts), ev.event, bytes(ev.event_id),
             contexts.get(cid)))
-    return Bundle(code=uri, chain=chain, registration=registration, captures=tuple(captures),
-                  events=tuple(out_events), customs=tuple(customs), scans=tuple(scans),
-                  generated_at=int(time.time()) if now is None else now, source=source)
+    return tuple(captures), tuple(out_events)
 
 
 class UncommittedEventError(LedgerError):

@@ -24,6 +24,9 @@ from eth_utils import to_checksum_address
 
 from ledger.chain.proven import AccountWitness, SlotWitness, StateWitness
 from ledger.epcis.event_hash import canonical_value
+from ledger.evidence.consignment import FORMAT as CONSIGNMENT_FORMAT
+from ledger.evidence.consignment import VERSION as CONSIGNMENT_VERSION
+from ledger.evidence.consignment import ConsignmentBundle
 from ledger.proofs.bundle import (
     FORMAT as BUNDLE_FORMAT,
 )
@@ -38,11 +41,16 @@ from ledger.proofs.bundle import (
 )
 from ledger.proofs.state_proof import BlockHeader, StateProofError
 
-__all__ = ["SEALED_FORMAT", "SEALED_VERSION", "SealedEvidence", "SealedEvidenceError",
-           "canonical_json", "seal_bundle"]
+__all__ = ["SEALED_CONSIGNMENT_FORMAT", "SEALED_CONSIGNMENT_VERSION", "SEALED_FORMAT",
+           "SEALED_VERSION", "SealedEvidence", "SealedEvidenceError", "canonical_json",
+           "seal_bundle", "seal_consignment"]
 
 SEALED_FORMAT = "zhenzhi-sealed-evidence"
 SEALED_VERSION = 1
+# A consignment's sealed evidence (`ledger.evidence.consignment`): the same block, chain and
+# state parts; its `evidence` is a consignment bundle. Item files are unchanged by it.
+SEALED_CONSIGNMENT_FORMAT = "zhenzhi-sealed-consignment"
+SEALED_CONSIGNMENT_VERSION = 1
 # The contracts whose state the verifier reads; only these are named (an address that is never
 # read would be an unchecked claim).
 READ_CONTRACTS = ("CodeRegistry", "Consortium", "CustomsRelease", "TraceAnchor")
@@ -71,8 +79,14 @@ def canonical_json(obj: Any) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class SealedEvidence:
-    bundle: Bundle  # chain, code, registration, captures, events, customs (no scans, no source)
+    # An item's bundle (chain, code, registration, captures, events, customs; no scans, no
+    # source) or a consignment's (`ConsignmentBundle`).
+    bundle: Bundle | ConsignmentBundle
     witness: StateWitness
+
+    @property
+    def kind(self) -> str:
+        return "consignment" if isinstance(self.bundle, ConsignmentBundle) else "item"
 
     @property
     def block_hash(self) -> bytes:
@@ -92,10 +106,11 @@ class SealedEvidence:
         h = self.witness.header
         evidence = self.bundle.to_json()
         for key in ("format", "version", "chain", "generatedAt", "source", "scans"):
-            evidence.pop(key)
+            evidence.pop(key, None)
+        consignment = self.kind == "consignment"
         return {
-            "format": SEALED_FORMAT,
-            "version": SEALED_VERSION,
+            "format": SEALED_CONSIGNMENT_FORMAT if consignment else SEALED_FORMAT,
+            "version": SEALED_CONSIGNMENT_VERSION if consignment else SEALED_VERSION,
             "block": {"hash": _hex(h.hash), "number": h.number, "timestamp": h.timestamp,
                       "header": _hex(h.rlp)},
             "chain": {"chainId": self.chain_id, "contracts": self.contracts},
@@ -151,6 +166,15 @@ def seal_bundle(bundle: Bundle, contracts: Mapping[str, str], block_number: int)
                      {name: to_checksum_address(contracts[name]) for name in READ_CONTRACTS},
                      block_number)
     return replace(bundle, chain=chain, captures=captures, events=events, scans=(),
+                   generated_at=None, source=None)
+
+
+def seal_consignment(bundle: ConsignmentBundle, contracts: Mapping[str, str],
+                     block_number: int) -> ConsignmentBundle:
+    """`bundle` with only what a checker verifies (as `seal_bundle` does for an item)."""
+    item = seal_bundle(Bundle("https://id.gs1.org/01/00000000000000/21/0", bundle.chain, None,
+                              bundle.captures, bundle.events), contracts, block_number)
+    return replace(bundle, chain=item.chain, captures=item.captures, events=item.events,
                    generated_at=None, source=None)
 
 
@@ -228,12 +252,15 @@ def _address(value: Any, place: str) -> str:
 
 
 def _parse(obj: Any) -> SealedEvidence:
-    if isinstance(obj, Mapping) and obj.get("format") != SEALED_FORMAT:
-        raise SealedEvidenceError(f"not a {SEALED_FORMAT} document", place="format")
+    formats = {SEALED_FORMAT: SEALED_VERSION, SEALED_CONSIGNMENT_FORMAT: SEALED_CONSIGNMENT_VERSION}
+    if isinstance(obj, Mapping) and obj.get("format") not in formats:
+        raise SealedEvidenceError(f"not a {SEALED_FORMAT} or {SEALED_CONSIGNMENT_FORMAT} "
+                                  "document", place="format")
     top = _keys(obj, {"format", "version", "block", "chain", "evidence", "state"}, "$")
-    if top["version"] != SEALED_VERSION:
+    version = formats[top["format"]]
+    if top["version"] != version:
         raise SealedEvidenceError(f"version {top['version']!r} is not supported (this checker "
-                                  f"reads version {SEALED_VERSION})", place="version")
+                                  f"reads version {version})", place="version")
     block = _keys(top["block"], {"hash", "number", "timestamp", "header"}, "block")
     block_hash = _hexbytes(block["hash"], "block.hash", 32)
     try:
@@ -253,40 +280,22 @@ def _parse(obj: Any) -> SealedEvidence:
     chain_id = _uint(chain["chainId"], "chain.chainId")
     contracts = _keys(chain["contracts"], set(READ_CONTRACTS), "chain.contracts")
     addresses = {name: _address(contracts[name], f"chain.contracts.{name}") for name in READ_CONTRACTS}
-    accounts: list[AccountWitness] = []
-    for i, a in enumerate(_list(top["state"], "state")):
-        at = f"state[{i}]"
-        a = _keys(a, {"address", "accountProof", "code", "storage"}, at)
-        slots = []
-        for j, s in enumerate(_list(a["storage"], f"{at}.storage")):
-            sp = f"{at}.storage[{j}]"
-            s = _keys(s, {"slot", "value", "proof"}, sp)
-            slots.append(SlotWitness(
-                int.from_bytes(_hexbytes(s["slot"], f"{sp}.slot", 32), "big"),
-                int.from_bytes(_hexbytes(s["value"], f"{sp}.value", 32), "big"),
-                tuple(_hexbytes(n, f"{sp}.proof[{k}]") for k, n in
-                      enumerate(_list(s["proof"], f"{sp}.proof", _MAX_PROOF_NODES)))))
-        if any(x.slot >= y.slot for x, y in zip(slots, slots[1:], strict=False)):
-            raise SealedEvidenceError("slots must be listed once each, in ascending order",
-                                      place=f"{at}.storage")
-        address = _address(a["address"], f"{at}.address")
-        if accounts and accounts[-1].address.lower() >= address.lower():
-            raise SealedEvidenceError("accounts must be listed once each, in ascending order of "
-                                      "address", place=f"{at}.address")
-        accounts.append(AccountWitness(
-            address,
-            tuple(_hexbytes(n, f"{at}.accountProof[{k}]") for k, n in
-                  enumerate(_list(a["accountProof"], f"{at}.accountProof", _MAX_PROOF_NODES))),
-            _hexbytes(a["code"], f"{at}.code"), tuple(slots)))
+    accounts = _parse_state(top["state"])
     evidence = top["evidence"]
     if not isinstance(evidence, Mapping) or {"format", "version", "chain"} & set(evidence):
         raise SealedEvidenceError("must be an object without format, version or chain",
                                   place="evidence")
+    chain_json = {"chainId": chain_id, "contracts": addresses, "blockNumber": header.number}
+    bundle: Bundle | ConsignmentBundle
     try:
-        bundle = Bundle.from_json({**evidence, "format": BUNDLE_FORMAT, "version": BUNDLE_VERSION,
-                                   "chain": {"chainId": chain_id, "contracts": addresses,
-                                             "blockNumber": header.number}})
+        if top["format"] == SEALED_CONSIGNMENT_FORMAT:
+            bundle = _parse_consignment(evidence, chain_json)
+        else:
+            bundle = Bundle.from_json({**evidence, "format": BUNDLE_FORMAT,
+                                       "version": BUNDLE_VERSION, "chain": chain_json})
     except InvalidBundleError as exc:
+        if isinstance(exc, SealedEvidenceError):
+            raise
         field = exc.fields.get("field")
         raise SealedEvidenceError(str(exc), place="evidence" + (f" ({field})" if field else "")) from None
     for i, e in enumerate(bundle.events):
@@ -311,6 +320,45 @@ def _parse(obj: Any) -> SealedEvidence:
             raise SealedEvidenceError("no event uses this capture, so nothing checks it",
                                       place=f"evidence.captures[{i}]")
     return SealedEvidence(bundle, StateWitness(header, tuple(accounts)))
+
+
+def _parse_consignment(evidence: Mapping[str, Any], chain: Mapping[str, Any]) -> ConsignmentBundle:
+    _keys(evidence, {"consignment", "disclosure", "captures", "events", "customs"}, "evidence")
+    c = _keys(evidence["consignment"], {"ref", "key"}, "evidence.consignment")
+    _hexbytes(c["key"], "evidence.consignment.key", 32)
+    if c["key"] != c["key"].lower():
+        raise SealedEvidenceError("must be lowercase hex", place="evidence.consignment.key")
+    return ConsignmentBundle.from_json({**evidence, "format": CONSIGNMENT_FORMAT,
+                                        "version": CONSIGNMENT_VERSION, "chain": chain})
+
+
+def _parse_state(raw: Any) -> list[AccountWitness]:
+    accounts: list[AccountWitness] = []
+    for i, a in enumerate(_list(raw, "state")):
+        at = f"state[{i}]"
+        a = _keys(a, {"address", "accountProof", "code", "storage"}, at)
+        slots = []
+        for j, s in enumerate(_list(a["storage"], f"{at}.storage")):
+            sp = f"{at}.storage[{j}]"
+            s = _keys(s, {"slot", "value", "proof"}, sp)
+            slots.append(SlotWitness(
+                int.from_bytes(_hexbytes(s["slot"], f"{sp}.slot", 32), "big"),
+                int.from_bytes(_hexbytes(s["value"], f"{sp}.value", 32), "big"),
+                tuple(_hexbytes(n, f"{sp}.proof[{k}]") for k, n in
+                      enumerate(_list(s["proof"], f"{sp}.proof", _MAX_PROOF_NODES)))))
+        if any(x.slot >= y.slot for x, y in zip(slots, slots[1:], strict=False)):
+            raise SealedEvidenceError("slots must be listed once each, in ascending order",
+                                      place=f"{at}.storage")
+        address = _address(a["address"], f"{at}.address")
+        if accounts and accounts[-1].address.lower() >= address.lower():
+            raise SealedEvidenceError("accounts must be listed once each, in ascending order of "
+                                      "address", place=f"{at}.address")
+        accounts.append(AccountWitness(
+            address,
+            tuple(_hexbytes(n, f"{at}.accountProof[{k}]") for k, n in
+                  enumerate(_list(a["accountProof"], f"{at}.accountProof", _MAX_PROOF_NODES))),
+            _hexbytes(a["code"], f"{at}.code"), tuple(slots)))
+    return accounts
 
 
 def _loose_spelling(value: Any) -> str | None:

@@ -51,6 +51,7 @@ from ledger.proofs.disclosure import Disclosed
 __all__ = [
     "FORMAT", "VERSION", "AnchorEvidence", "Bundle", "CaptureEvidence", "ChainRef",
     "CustomsEvidence", "EventEvidence", "InvalidBundleError", "Registration", "ScanRecord",
+    "capture_json", "customs_json", "event_json", "parse_captures", "parse_customs", "parse_events",
 ]
 
 FORMAT = "zhenzhi-evidence"
@@ -167,8 +168,7 @@ class Bundle:
                 "codeProof": [_hex(p) for p in self.registration.code_proof]},
             "captures": [_capture_json(c) for c in self.captures],
             "events": [_event_json(e) for e in self.events],
-            "customs": [{"consignment": _hex(c.consignment), "commitment": _hex(c.commitment),
-                         "proof": [_hex(p) for p in c.proof]} for c in self.customs],
+            "customs": [customs_json(c) for c in self.customs],
             "scans": [s.to_json() for s in self.scans],
         }
 
@@ -285,8 +285,45 @@ def _parse(obj: Any) -> Bundle:
     reg = obj.get("registration")
     registration = None if reg is None else Registration(
         gtin=str(reg["gtin"]), lot=str(reg["lot"]), code_proof=_proof(reg["codeProof"], "codeProof"))
+    captures = parse_captures(obj["captures"])
+    events = parse_events(obj["events"], len(captures))
+    customs = parse_customs(obj.get("customs") or ())
+    scans = tuple(ScanRecord(_int(s["at"], "scan.at"), str(s.get("region") or ""),
+                             str(s["client"]) if isinstance(s.get("client"), str) else None)
+                  for s in obj.get("scans") or ())
+    return Bundle(
+        code=str(obj["code"]),
+        chain=ChainRef(_int(chain["chainId"], "chainId"),
+                       {str(k): str(v) for k, v in contracts.items()},
+                       _opt_int(chain.get("blockNumber"), "blockNumber")),
+        registration=registration, captures=captures, events=events,
+        customs=customs, scans=scans,
+        generated_at=_opt_int(obj.get("generatedAt"), "generatedAt"),
+        source=obj.get("source") if isinstance(obj.get("source"), str) else None,
+        version=VERSION,
+    )
+
+
+# --- parts shared with other evidence kinds (`ledger.evidence.consignment`) ------------------
+
+def capture_json(c: CaptureEvidence) -> dict[str, Any]:
+    return _capture_json(c)
+
+
+def event_json(e: EventEvidence) -> dict[str, Any]:
+    return _event_json(e)
+
+
+def customs_json(c: CustomsEvidence) -> dict[str, Any]:
+    return {"consignment": _hex(c.consignment), "commitment": _hex(c.commitment),
+            "proof": [_hex(p) for p in c.proof]}
+
+
+def parse_captures(raw: Any) -> tuple[CaptureEvidence, ...]:
+    """The `captures` list of a bundle (shapes only; raises InvalidBundleError or a
+    KeyError/TypeError/ValueError the caller maps)."""
     captures = []
-    for c in obj["captures"]:
+    for c in raw:
         a = c.get("anchor")
         anchor = None if a is None else AnchorEvidence(
             batch_root=_bytes(a["batchRoot"], 32, "anchor.batchRoot"),
@@ -300,19 +337,24 @@ def _parse(obj: Any) -> Bundle:
             signature=_bytes(c["signature"], 65, "signature"))
         signer = c.get("signer")
         captures.append(CaptureEvidence(sig, signer if isinstance(signer, str) else None, anchor))
+    return tuple(captures)
+
+
+def parse_events(raw: Any, captures: int) -> tuple[EventEvidence, ...]:
+    """The `events` list of a bundle whose `captures` list has `captures` entries."""
     events = []
-    for e in obj["events"]:
+    for e in raw:
         index = _int(e["capture"], "capture")
-        if index >= len(captures):
-            raise InvalidBundleError(f"event refers to capture {index} of {len(captures)}",
+        if index >= captures:
+            raise InvalidBundleError(f"event refers to capture {index} of {captures}",
                                      field="capture")
-        raw = e["disclosures"]
-        if not isinstance(raw, list) or len(raw) > _MAX_DISCLOSURES:
+        texts = e["disclosures"]
+        if not isinstance(texts, list) or len(texts) > _MAX_DISCLOSURES:
             raise InvalidBundleError(f"disclosures must be a list of at most {_MAX_DISCLOSURES}",
                                      field="disclosures")
         disclosed = tuple(Disclosed(d["text"] if isinstance(d["text"], str) else None,  # type: ignore[arg-type]
                                     _proof(d.get("proof") or [], "disclosure.proof"))
-                          for d in raw)
+                          for d in texts)
         if any(d.text is None for d in disclosed):
             raise InvalidBundleError("a disclosure text must be a string", field="disclosures")
         event = e.get("event")
@@ -322,24 +364,14 @@ def _parse(obj: Any) -> Bundle:
             _bytes(e["commitment"], 32, "commitment"), index, _proof(e["proof"], "proof"),
             disclosed, event,
             None if event is None else _parse_event_id(e["eventId"]), e.get("context")))
-    customs = tuple(CustomsEvidence(_bytes(c["consignment"], 32, "consignment"),
-                                    _bytes(c["commitment"], 32, "customs.commitment"),
-                                    _proof(c["proof"], "customs.proof"))
-                    for c in obj.get("customs") or ())
-    scans = tuple(ScanRecord(_int(s["at"], "scan.at"), str(s.get("region") or ""),
-                             str(s["client"]) if isinstance(s.get("client"), str) else None)
-                  for s in obj.get("scans") or ())
-    return Bundle(
-        code=str(obj["code"]),
-        chain=ChainRef(_int(chain["chainId"], "chainId"),
-                       {str(k): str(v) for k, v in contracts.items()},
-                       _opt_int(chain.get("blockNumber"), "blockNumber")),
-        registration=registration, captures=tuple(captures), events=tuple(events),
-        customs=customs, scans=scans,
-        generated_at=_opt_int(obj.get("generatedAt"), "generatedAt"),
-        source=obj.get("source") if isinstance(obj.get("source"), str) else None,
-        version=VERSION,
-    )
+    return tuple(events)
+
+
+def parse_customs(raw: Any) -> tuple[CustomsEvidence, ...]:
+    return tuple(CustomsEvidence(_bytes(c["consignment"], 32, "consignment"),
+                                 _bytes(c["commitment"], 32, "customs.commitment"),
+                                 _proof(c["proof"], "customs.proof"))
+                 for c in raw)
 
 
 # --- building a bundle from the store --------------------------------------------------------

@@ -424,6 +424,13 @@ def commitments_by_id(engine: Engine, event_ids: Collection[bytes]) -> dict[byte
     return out
 
 
+def _event_ms(event: Mapping[str, Any]) -> int:
+    try:
+        return _time_ms(event.get("eventTime"), "eventTime")
+    except InvalidInputError:  # a stored event was validated; order it first if not
+        return 0
+
+
 def split_proof(blob: bytes | None) -> list[bytes]:
     if not blob:
         return []
@@ -947,6 +954,29 @@ class Store:
             rows = conn.execute(self._event_select().where(cond)
                                 .order_by(t.events.c.event_time_ms, t.events.c.seq)).all()
         return [self._stored(r) for r in rows]
+
+    def events_for_epcs(self, epcs: Collection[str], roles: Collection[str] | None = None
+                        ) -> list[StoredEvent]:
+        """Every event naming any of `epcs` (exact identifiers) in any of `roles`, in
+        event-time order, each once; a few hundred identifiers per query."""
+        roles_ = tuple(roles) if roles else t.EPC_ROLES
+        found: dict[int, Any] = {}
+        with self._read() as conn:
+            for chunk in _chunks(sorted(set(epcs)), 200):
+                for r in conn.execute(self._event_select().where(
+                        self._epc_condition(list(chunk), roles_))):
+                    found[r.seq] = r
+        return sorted((self._stored(r) for r in found.values()),
+                      key=lambda e: (_event_ms(e.event), e.seq))
+
+    def events_with_ids(self, event_ids: Collection[bytes]) -> list[StoredEvent]:
+        """The stored events among `event_ids`, in the order given (absent ones left out)."""
+        found: dict[bytes, StoredEvent] = {}
+        with self._read() as conn:
+            for chunk in _chunks(list(dict.fromkeys(bytes(i) for i in event_ids))):
+                for r in conn.execute(self._event_select().where(t.events.c.event_id.in_(chunk))):
+                    found[bytes(r.event_id)] = self._stored(r)
+        return [found[bytes(i)] for i in dict.fromkeys(event_ids) if bytes(i) in found]
 
     @staticmethod
     def _epc_condition(values: Sequence[str], roles: Sequence[str]) -> Any:

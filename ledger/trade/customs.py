@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 from ledger.chain.decisions import Decision, Inspection
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.proofs.capture import events_tree
-from ledger.proofs.merkle import keccak256
+from ledger.proofs.consignment_key import NAMESPACE, InvalidConsignmentError, consignment_key
 from ledger.store.tables import events
 from ledger.trade.complaints import ComplaintBook
 from ledger.trade.risk import RiskFacts, RuleSet
@@ -39,35 +39,13 @@ __all__ = [
     "consignment_key", "covered_commitments", "enterprise_gtins", "events_root", "gather_facts", "inspecting_document", "inspecting_event", "inspection_history", "rules_version_bytes",
 ]
 
-NAMESPACE = "https://ns.zhenzhi.example/epcis/"
-_REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
-_HEX32_RE = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 _HS_RE = re.compile(r"^[0-9]{2,10}$")
-
-
-class InvalidConsignmentError(InvalidInputError):
-    slug = "invalid-consignment"
-    title = "Invalid consignment"
 
 
 class UnknownEnterpriseError(NotFoundError):
     slug = "unknown-enterprise"
     title = "No such organisation on Consortium"
-
-
-def consignment_key(ref: str) -> bytes:
-    if _HEX32_RE.match(ref):
-        key = bytes.fromhex(ref[2:])
-    elif _REF_RE.match(ref):
-        key = keccak256(b"zhenzhi:consignment:" + ref.encode())
-    else:
-        raise InvalidConsignmentError(
-            "a consignment id is 1-64 characters of A-Z a-z 0-9 . _ : / - (starting with a "
-            "letter or digit), or 0x and 64 hex digits", field="consignment")
-    if key == bytes(32):
-        raise InvalidConsignmentError("the zero consignment id is reserved", field="consignment")
-    return key
 
 
 def rules_version_bytes(version: str) -> bytes:
