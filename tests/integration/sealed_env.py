@@ -21,9 +21,9 @@ from typer.testing import CliRunner
 from gateway.cli import app as cli
 from ledger.chain.transactor import anvil_dev_key
 from ledger.demo.scenario import Scenario
+from ledger.evidence.sealed import SealedEvidence
 from ledger.proofs.merkle import keccak256
 from tests.conftest import RawAnvil
-from ledger.evidence.sealed import SealedEvidence
 from verifier.sealed import SealedReport, check_sealed
 
 __all__ = ["check", "network_off", "sealed", "sealed_consignment"]
