@@ -3,6 +3,9 @@
     POST /consignments/{id}/risk     the rules that fired, their weights, the suggested decision
     GET  /consignments/{id}/decision the decision in force on CustomsRelease (public)
     GET  /risk-rules/{version}       a published rule set (public: anyone may check the rules)
+    GET  /consignments/{id}/evidence the consignment's proof bundle (members that are party to
+                                     it, customs, regulators); `?disclose=trade` the bank's
+                                     view; `?sealed=true` sealed with state proofs at the head
 
 The assessment reveals an enterprise's complaint and inspection record, so it is for customs
 and regulators (signed member requests). The decision itself is recorded by the customs node
@@ -19,15 +22,18 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from gateway.auth import Access, MemberDep, require
 from gateway.deps import ServicesDep
 from gateway.problems import problem_responses
 from gateway.traceability import RuntimeDep
 from ledger.chain.roles import CUSTOMS, REGULATOR
-from ledger.errors import InvalidInputError, NotFoundError
+from ledger.errors import AuthorizationError, InvalidInputError, NotFoundError
+from ledger.proofs.bundle import ChainRef
 from ledger.proofs.codes import org_id
 from ledger.proofs.signing import checksum_address
 from ledger.trade.customs import (
@@ -120,6 +126,51 @@ def decision(consignment: ConsignmentId, services: ServicesDep) -> dict[str, Any
             "eventsRoot": "0x" + record.events_root.hex(), "decidedAt": record.decided_at,
             "recorder": checksum_address(record.recorder), "decisions": record.count,
             "released": record.released, "refused": record.refused}
+
+
+class NotAPartyToConsignmentError(AuthorizationError):
+    slug = "not-a-party"
+    title = "Not a party to this consignment"
+
+
+@router.get("/consignments/{consignment}/evidence", summary="Consignment evidence (members)",
+            responses=problem_responses(400, 401, 403, 404))
+async def consignment_evidence(
+        consignment: ConsignmentId, viewer: MemberDep, services: ServicesDep,
+        disclose: Annotated[str, Query(pattern="^(full|trade)$", description=(
+            "full: every event whole (members); trade: a bank's view, each event cut down to "
+            "its trade documents, stage, time, place, parties and the consignment's EPCs"))] = "full",
+        sealed: Annotated[bool, Query(description=(
+            "seal it with Ethereum state proofs at the node's head, for `zhenzhi "
+            "verify-evidence` with no node (verifier/README.md, \"Sealed evidence\")"))] = False,
+) -> Response:
+    """What customs decided on: its decisions, the events they cover (with proofs into the
+    decision's root on CustomsRelease), the events naming its pallets, and in the full view
+    the goods' packing and commissioning; each event with its capture signature and anchoring
+    proof. For a member organisation that signed one of its events, and for customs and
+    regulators; anyone else gets 403, the public 401."""
+    from ledger.evidence.consignment import assemble_consignment, trade_bundle
+    from ledger.evidence.sealed import canonical_json
+
+    def work() -> bytes:
+        view = services.chain_view
+        block = view.sync(force=True)
+        full = assemble_consignment(services.store, consignment,
+                                    chain=ChainRef(view.chain_id, view.contracts, block))
+        if viewer.access is not Access.REGULATOR and CUSTOMS not in viewer.roles:
+            parties = {c.signature.org for c in full.captures}
+            if viewer.org not in parties:
+                raise NotAPartyToConsignmentError(
+                    f"organisation {viewer.org_hex} signed none of consignment {consignment}'s "
+                    "events", org=viewer.org_hex, consignment=consignment)
+        bundle = trade_bundle(full) if disclose == "trade" else full
+        if sealed:
+            from verifier.sealed import seal
+
+            return seal(bundle, view.w3, view.deployment).dumps()
+        return canonical_json(bundle.to_json())
+
+    return Response(await run_in_threadpool(work), media_type="application/json")
 
 
 @router.get("/risk-rules/{version}", summary="A published risk rule set",
