@@ -6,7 +6,7 @@
     zhenzhi evidence <code> -o sealed.json --offline [--gateway URL | --database URL] --rpc URL --manifest F
     zhenzhi evidence item <code> ...                        # the same, named
     zhenzhi evidence consignment <ref> -o F [--offline] [--for bank] --database URL --rpc URL --manifest F
-    zhenzhi verify-evidence sealed.json [--trust BLOCKHASH] [--manifest F] [--json]   # no network
+    zhenzhi verify-evidence sealed.json [--trust BLOCKHASH] [--manifest F] [--json] [--pdf report.pdf]   # no network
 
 `evidence --offline` writes sealed evidence (`ledger.evidence.sealed`): the bundle with an
 Ethereum state proof, at one pinned block, for every chain fact the verifier reads, so that
@@ -235,6 +235,8 @@ def register(app: typer.Typer) -> None:
         manifest: Annotated[Path | None, typer.Option(
             "--manifest", help="the consortium's deployment manifest (trusted)")] = None,
         as_json: Annotated[bool, typer.Option("--json")] = False,
+        pdf: Annotated[Path | None, typer.Option(
+            "--pdf", help="also write the report as a PDF (with the file's SHA-256 and its QR)")] = None,
     ) -> None:
         """Check sealed evidence with no network; exit 0 only if it is GENUINE at a trusted block
         of the trusted deployment."""
@@ -246,7 +248,12 @@ def register(app: typer.Typer) -> None:
             deployment = None if manifest is None else Deployment.load(manifest)
             if not sealed_file.is_file():
                 fail(f"no sealed evidence at {sealed_file}")
-            report = check_sealed(sealed_file.read_bytes(), trust=trusted, manifest=deployment)
+            raw = sealed_file.read_bytes()
+            report = check_sealed(raw, trust=trusted, manifest=deployment)
+            if pdf is not None:
+                from verifier.report_pdf import report_pdf
+
+                pdf.write_bytes(report_pdf(report.lines(), report.kind, raw))
         except LedgerError as exc:
             fail(str(exc))
         if as_json:

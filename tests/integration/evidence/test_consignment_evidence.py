@@ -149,3 +149,45 @@ def test_item_evidence_still_builds_with_the_old_and_the_named_form(
     assert run.exit_code == 1 and "Digital Link" in run.output
     run = CliRunner().invoke(cli, ["evidence", "parcel", "x", "-o", str(tmp_path / "x")])
     assert run.exit_code == 1 and "item or consignment" in run.output
+
+
+def test_pdf_report_parses_and_carries_the_bundle_hash_its_qr_and_chinese_text(
+        sealed_consignment: dict[str, Any], tmp_path: Path) -> None:
+    import hashlib
+
+    import zxingcpp
+    from PIL import Image
+    from pypdf import PdfReader
+
+    from ledger.trade.labels import qr_matrix
+
+    pdf = tmp_path / "report.pdf"
+    path = sealed_consignment["files"]["full"]
+    run = _verify_cli(path, "--trust", "0x" + sealed_consignment["hash"].hex(),
+                      "--manifest", str(sealed_consignment["manifest"]), "--pdf", str(pdf))
+    assert run.exit_code == 0, run.output
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    reader = PdfReader(str(pdf))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert digest in text and "GENUINE" in text
+    assert "区块链存证核验报告" in text and "已证实" in text
+    assert "Southern Cross Line Ltd" in text and sealed_consignment["ref"] in text
+    # The QR drawn is the hash's: decode the same matrix as an image.
+    matrix = qr_matrix(f"sha256:{digest}")
+    n, scale = len(matrix), 8
+    img = Image.new("L", ((n + 8) * scale, (n + 8) * scale), 255)
+    for r, row in enumerate(matrix):
+        for c, dark in enumerate(row):
+            if dark:
+                img.paste(0, ((c + 4) * scale, (r + 4) * scale, (c + 5) * scale, (r + 5) * scale))
+    assert zxingcpp.read_barcodes(img)[0].text == f"sha256:{digest}"
+    assert b"/Subject" in pdf.read_bytes()
+    # A refused file still gets its paper: REFUSED, with the place.
+    bad = tmp_path / "bad.json"
+    raw = bytearray(path.read_bytes())
+    raw[-3] ^= 1
+    bad.write_bytes(bytes(raw))
+    run = _verify_cli(bad, "--pdf", str(tmp_path / "bad.pdf"))
+    assert run.exit_code == 1
+    text = PdfReader(str(tmp_path / "bad.pdf")).pages[0].extract_text()
+    assert "REFUSED" in text and hashlib.sha256(bytes(raw)).hexdigest() in text
