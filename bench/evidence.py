@@ -80,12 +80,13 @@ def measure(*, events: int = 40, rounds: int = 5) -> dict[str, Any]:
                           journey=build_journey(0, cans=cans))
             sc.play()
             chain = sc.chain_ref()
-            full = assemble_consignment(store, sc.played.customs_ref, chain=chain)
+            ref = sc.played.customs_ref
+            assert ref is not None
+            full = assemble_consignment(store, ref, chain=chain)
             started = time.perf_counter()
             sealed = seal(full, w3, deployment)
             seal_s = time.perf_counter() - started
-            trade = seal(assemble_consignment(store, sc.played.customs_ref, chain=chain,
-                                              disclosure="trade"), w3, deployment)
+            trade = seal(assemble_consignment(store, ref, chain=chain, disclosure="trade"), w3, deployment)
             item = seal(sc.bundle(sc.sold_cans()[0]), w3, deployment)
         finally:
             node.stop()

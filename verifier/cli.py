@@ -27,7 +27,7 @@ gate on it; 2 UNVERIFIED, 3 RECALLED, 4 SUSPECTED_CLONE, 5 COUNTERFEIT, 1 for er
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -175,6 +175,7 @@ def register(app: typer.Typer) -> None:
             fail(f"unknown evidence kind {what!r}: item or consignment")
         if for_ not in ("members", "bank"):
             fail("--for is members or bank")
+        bundle: Any
         try:
             if kind == "consignment":
                 if not database:

@@ -264,12 +264,12 @@ def verify_consignment(bundle: ConsignmentBundle, chain_view: Any, *, now: int |
     names = _names_of(chain_view, {bundle.captures[e.capture].signature.org
                                    for e in bundle.events}
                       | {bytes.fromhex(x.owner[2:]) for x in lots if x.owner})
-    story = tuple(_step(i, bundle, facts[i], capture_checks.get(bundle.events[i].capture, ()),
-                        capture_ok, names, covered_ok)  # type: ignore[arg-type]
+    story = tuple(_step(i, bundle, facts[i], capture_checks.get(bundle.events[i].capture, ()),  # type: ignore[arg-type]
+                        capture_ok, names, covered_ok)
                   for i in sorted(verified, key=lambda i: _time_key(facts[i])))
-    lots = tuple(LotState(x.gtin, x.lot, x.status, x.owner, names.get(x.owner or ""), x.count)
-                 for x in lots)
-    return done(checks, story=story, decisions=decisions, lots=lots, names=names)
+    states = tuple(LotState(x.gtin, x.lot, x.status, x.owner, names.get(x.owner or ""), x.count)
+                   for x in lots)
+    return done(checks, story=story, decisions=decisions, lots=states, names=names)
 
 
 # --- pieces ----------------------------------------------------------------------------------

@@ -233,7 +233,7 @@ def check_sealed(raw: bytes, *, trust: bytes | None = None, manifest: Any | None
             f"0x{sealed.block_hash.hex()}) and the Consortium address "
             f"{sealed.contracts['Consortium']} on chain {sealed.chain_id} are confirmed on any "
             f"consortium node")
-    not_checked = NOT_CARRIED
+    not_checked: tuple[str, ...] = NOT_CARRIED
     if consignment is not None:
         not_checked = NOT_CARRIED_CONSIGNMENT + (
             NOT_DISCLOSED_TRADE if b.disclosure == "trade" else ())  # type: ignore[union-attr]
