@@ -207,7 +207,7 @@ def _build(pairs: list[tuple[str, str]], *, compressed: bool) -> LinkPath:
     value = _check_value(key, raw_value, fmt)
     seen: set[str] = {key}
     level = 0
-    qualifiers = []
+    qualifiers: list[tuple[str, str]] = []
     for ai, raw in rest:
         if ai in seen:
             raise _fail("repeated-ai", f"AI {ai} appears twice", ai=ai)
@@ -261,7 +261,8 @@ def _decompressed(pairs: list[tuple[str, str]]) -> LinkPath:
     def level(ai: str) -> int | None:
         return next((i for i, allowed in enumerate(levels) if ai in allowed), None)
 
-    qualifiers = sorted((p for p in pairs if level(p[0]) is not None), key=lambda p: level(p[0]))
+    qualifiers = sorted((p for p in pairs if level(p[0]) is not None),
+                        key=lambda p: level(p[0]) or 0)
     attributes = tuple(p for p in pairs if p is not primary and level(p[0]) is None)
     link = _build([primary, *qualifiers], compressed=True)
     return LinkPath(link.key, link.value, link.qualifiers, True, attributes)
