@@ -485,7 +485,9 @@ def resolver_description(base: str) -> dict[str, Any]:
 
 
 @router.get("/.well-known/gs1resolver", summary="GS1 resolver description file",
-            response_class=OrjsonResponse)
+            response_class=OrjsonResponse, response_model=None,
+            responses={200: {"description": "the description (GS1's description-file schema)",
+                             "content": {"application/json": {"schema": {"type": "object"}}}}})
 async def well_known(request: Request, services: ServicesDep) -> OrjsonResponse:
     return OrjsonResponse(resolver_description(_base(request, services)),
                           headers={"Cache-Control": "max-age=3600"})
@@ -575,9 +577,11 @@ async def _resolve_item(request: Request, services: Any, runtime: TraceabilityRu
     return await run_in_threadpool(work)
 
 
-@router.api_route("/{dl_path:path}", methods=["GET", "HEAD", "OPTIONS"],
-                  summary="Resolve a GS1 Digital Link (any key, qualifiers, compressed or not)",
-                  response_class=Response, responses=_RESPONSES)
+@router.get("/{dl_path:path}",
+            summary="Resolve a GS1 Digital Link (any key, qualifiers, compressed or not)",
+            response_class=Response, responses=_RESPONSES)
+@router.head("/{dl_path:path}", include_in_schema=False)
+@router.options("/{dl_path:path}", include_in_schema=False)
 async def resolve(request: Request, dl_path: str, services: ServicesDep,
                   runtime: RuntimeDep) -> Response:
     path = _raw_path(request.scope, dl_path)
