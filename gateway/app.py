@@ -112,6 +112,10 @@ def create_app(settings: GatewaySettings | None = None, *, freeze_heap: bool = F
     from gateway.routes.resolver import ResolverFastPath
 
     app.add_middleware(ResolverFastPath)
+    # Outermost: CORS on every resolver answer, the fast path's and the errors' included.
+    from gateway.resolver_cors import ResolverCors
+
+    app.add_middleware(ResolverCors)
     return app
 
 

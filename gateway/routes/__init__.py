@@ -9,7 +9,10 @@ ROUTER_MODULES: tuple[str, ...] = (
     "gateway.routes.discovery",
     "gateway.routes.capture",
     "gateway.routes.events",
-    *(f"gateway.routes.{m}" for m in ("codes", "customs", "recalls", "complaints", "members", "resolver")),
+    *(f"gateway.routes.{m}" for m in ("codes", "customs", "recalls", "complaints", "members",
+                                      "brand_links")),
     "gateway.routes.console",
     "gateway.routes.scan_page",
+    # Last: its catch-all route answers every Digital Link path no other route matched.
+    "gateway.routes.resolver",
 )

@@ -1,14 +1,31 @@
-"""GS1 Digital Link resolver: what a scanned QR code opens.
+"""GS1-conformant Digital Link resolver: what a scanned QR code opens.
 
-    GET /01/{gtin}/21/{serial}             and, with a lot qualifier,
-    GET /01/{gtin}/10/{lot}/21/{serial}
+    GET|HEAD|OPTIONS /{Digital Link path}      (GS1-Conformant Resolver Standard 1.2)
 
-- a browser (Accept: text/html, the default) gets the consumer page: the verifier's verdict
-  on this gateway's evidence, rendered by `verifier.page`;
-- `Accept: application/json` gets the proof bundle (`ledger.proofs.bundle`, format v1), which any
-  verifier re-checks against the chain without trusting this gateway;
-- `?linkType=all` gets the RFC 9264 linkset (`application/linkset+json`); `?linkType=<type>`
-  redirects (307) to that link.
+Any GS1 Digital Link path: numeric AIs or short names, uncompressed, partly or wholly
+compressed (`ledger.epcis.digital_link`); a syntactically bad one is 400 problem+json naming
+the reason. The resolver answers the identifier levels the ledger holds data for, walking up
+the identifier tree from a finer path it does not know (`/01/{gtin}/22/{cpv}` → the GTIN):
+
+    /01/{gtin}                    the product: brand owner, the brand's own links (public)
+    /01/{gtin}/10/{lot}           the lot: its status on CodeRegistry, recall (public)
+    /01/{gtin}[/10/{lot}]/21/{s}  the item: consumer page, public proof, verification
+    /00/{sscc}                    a case or pallet: that it exists and whose prefix it is;
+                                  its events for members (signed requests)
+    /414/{gln}                    a place or party: its public master data on Consortium
+
+At each level the default link is served in place (the gateway is the resolver and the
+consumer page's server at once); `?linkType=<type>` (any spelling of the type) redirects 307
+to that link with the rest of the query string passed on; `?linkType=linkset` (or `all`) and
+`Accept: application/linkset+json` get the RFC 9264 linkset, valid against GS1's schema, with
+the links of every level up to the primary key. Every answer carries the links in a `Link`
+header (`rel="linkset"` first; `rel="owl:sameAs"` to the uncompressed URI for a compressed
+one) and CORS headers (`gateway.resolver_cors`). For an item:
+
+- a browser (Accept: text/html, the default) gets the consumer page, which verifies in the
+  browser (`gateway.routes.scan_page`); `?verdict=server` the server-rendered page;
+- `Accept: application/json` gets the public proof bundle (`ledger.proofs.bundle`, format v1),
+  which any verifier re-checks against the chain without trusting this gateway.
 
 Each page or bundle resolution is recorded as a scan for the clone rules, with what the server
 observes only (`gateway.client`): the client's country from its address (offline table,
@@ -25,36 +42,53 @@ bundle runs in a worker thread.
 
 from __future__ import annotations
 
+import html
 import re
 import time
-from typing import Annotated, Any
-from urllib.parse import quote
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.deps import ServicesDep
-from gateway.problems import problem_responses
+from gateway.linkset import (
+    GS1_VOC,
+    JSONLD_CONTEXT,
+    LINKSET_CONTEXT_URL,
+    ZHENZHI_VOC,
+    Link,
+    link_header,
+    link_type_uri,
+    linkset,
+)
+from gateway.problems import MethodNotAllowedError, UnknownRouteError, problem_responses
 from gateway.responses import OrjsonResponse
 from gateway.routes.scan_page import static_response
 from gateway.traceability import RuntimeDep, TraceabilityRuntime
+from ledger.epcis.digital_link import SERVED_KEYS, LinkPath, is_link_path, parse_path
 from ledger.epcis.gs1 import DigitalLink
 from ledger.errors import NotFoundError
 from ledger.evidence.item import ItemEvidence
 from ledger.proofs.bundle import Bundle, ChainRef, ScanRecord
+from ledger.proofs.codes import org_id
 from ledger.runtime.ratelimit import limit, refund
+from ledger.store import brand_links
 from ledger.store.scan_log import scan_pseudonym
 from ledger.trade.profile import ProfileEvent, consumer_profile
 from verifier.page import quality_values
 
-__all__ = ["LINKSET_MEDIA_TYPE", "ResolverFastPath", "router"]
+__all__ = ["ALLOWED_METHODS", "LINKSET_MEDIA_TYPE", "ResolverFastPath", "resolver_description",
+           "router"]
 
 router = APIRouter(tags=["Digital Link resolver"])
 
 LINKSET_MEDIA_TYPE = "application/linkset+json"
-GS1 = "https://gs1.org/voc/"
+ALLOWED_METHODS = "GET, HEAD, OPTIONS"
+GS1 = GS1_VOC
 
 
 class UnknownLinkTypeError(NotFoundError):
@@ -62,18 +96,19 @@ class UnknownLinkTypeError(NotFoundError):
     title = "No link of this type for the item"
 
 
+class UnknownIdentifierError(NotFoundError):
+    slug = "unknown-identifier"
+    title = "The resolver has nothing about this identifier"
+
+
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "consumer page (text/html), proof bundle (application/json) or "
-                         "linkset (application/linkset+json)",
+    200: {"description": "consumer page (text/html), public facts or proof bundle "
+                         "(application/json) or linkset (application/linkset+json)",
           "content": {"text/html": {}, "application/json": {}, LINKSET_MEDIA_TYPE: {}}},
-    307: {"description": "redirect to the link of the requested linkType"},
+    204: {"description": "OPTIONS: the methods (`Allow`) and the CORS preflight answer"},
+    307: {"description": "redirect to the link of the requested linkType (query passed on)"},
     **problem_responses(400, 404, 429),
 }
-
-Gtin = Annotated[str, Path(pattern=r"^[0-9]{8,14}$", description="GTIN-8/12/13/14")]
-Segment = Annotated[str, Path(min_length=1, max_length=20)]
-LinkType = Annotated[str | None, Query(alias="linkType", max_length=80,
-                                       description="`all` for the linkset, or one link type")]
 
 
 def _wants_json(request: Request) -> bool:
@@ -88,28 +123,6 @@ def _wants_json(request: Request) -> bool:
 
 def _base(request: Request, services: Any) -> str:
     return (services.settings.public_url or str(request.base_url)).rstrip("/")
-
-
-def linkset(anchor: str, base: str, path: str) -> dict[str, Any]:
-    """RFC 9264 linkset: the resolver's links for one item, keyed by GS1 link type."""
-    gtin, serial = path.split("/")[2], path.rsplit("/", 1)[-1]
-    return {"linkset": [{
-        "anchor": anchor,
-        GS1 + "defaultLink": [{"href": base + path, "type": "text/html", "title": "Verification"}],
-        GS1 + "pip": [{"href": base + path, "type": "text/html",
-                       "title": "Product information and verification"}],
-        GS1 + "verificationService": [{"href": base + path, "type": "application/json",
-                                       "title": "Proof bundle (zhenzhi-evidence v1)"}],
-        GS1 + "traceability": [{"href": f"{base}/items/{gtin}/{quote(serial, safe='')}/events",
-                                "type": "application/json",
-                                "title": "EPCIS events (signed member requests)"}],
-        GS1 + "consumerHandlingStorageInfo": [{
-            "href": f"{base}/items/{gtin}/{quote(serial, safe='')}/profile",
-            "type": "application/json", "title": "Consumer profile"}],
-        "https://ns.zhenzhi.example/linktype/complaint": [{
-            "href": base + "/complaints", "type": "application/json",
-            "title": "Report a problem"}],
-    }]}
 
 
 def _item(services: Any, runtime: TraceabilityRuntime, link: DigitalLink, *,
@@ -129,7 +142,8 @@ def _item(services: Any, runtime: TraceabilityRuntime, link: DigitalLink, *,
 
 
 def _cached_json(services: Any, runtime: TraceabilityRuntime, link: DigitalLink,
-                 region: str | None, client: bytes, base: str) -> Response | None:
+                 region: str | None, client: bytes, base: str,
+                 headers: dict[str, str]) -> Response | None:
     """The JSON answer if the block, the store version and the item's evidence are in memory
     and fresh (and its scan history too, or the store is a local SQLite file); None otherwise,
     and the caller does the work off the event loop."""
@@ -153,7 +167,7 @@ def _cached_json(services: Any, runtime: TraceabilityRuntime, link: DigitalLink,
     scan_log.record(gtin14, serial, region=region, client_hash=client, now_ms=now_ms)
     chain = ChainRef(view.chain_id, view.contracts, block)
     return Response(item.dumps(chain=chain, scans=scans, source=base),
-                    media_type="application/json", headers={"Vary": "Accept"})
+                    media_type="application/json", headers=headers)
 
 
 def assemble(services: Any, runtime: TraceabilityRuntime, link: DigitalLink, *,
@@ -196,29 +210,329 @@ def _customs_decision(services: Any, bundle: Bundle) -> str | None:
     return None
 
 
-async def _resolve(request: Request, services: Any, runtime: TraceabilityRuntime, gtin: str,
-                   serial: str, lot: str | None, link_type: str | None) -> Response:
-    path = f"/01/{gtin}" + (f"/10/{quote(lot, safe='')}" if lot else "") + \
-        f"/21/{quote(serial, safe='')}"
-    link = DigitalLink.parse("https://id.gs1.org" + path)
-    base = _base(request, services)
-    if link_type is not None:
-        links = linkset(link.canonical_uri(), base, path)
-        if link_type == "all":
-            return OrjsonResponse(links, media_type=LINKSET_MEDIA_TYPE,
-                                  headers={"Link": f'<{base}{path}?linkType=all>; rel="linkset"; '
-                                                   f'type="{LINKSET_MEDIA_TYPE}"'})
-        key = link_type if link_type.startswith("http") else GS1 + link_type.removeprefix("gs1:")
-        targets = links["linkset"][0].get(key)
-        if not targets:
-            raise UnknownLinkTypeError(f"no {link_type} link for this item", linkType=link_type)
-        return RedirectResponse(targets[0]["href"], status_code=307)
+# --- links of each identifier level ---------------------------------------------------------
 
+_JSON = "application/json"
+_HTML = "text/html"
+_LANGS = ("en", "zh")
+# Qualifier combinations the ledger answers, per primary key; a finer path walks up to one.
+_KNOWN_LEVELS: dict[str, frozenset[tuple[str, ...]]] = {
+    "01": frozenset(((), ("10",), ("21",), ("10", "21"))),
+    "00": frozenset(((),)),
+    "414": frozenset(((),)),
+}
+
+
+def known_level(link: LinkPath) -> LinkPath:
+    """The nearest level up the identifier tree that the ledger answers."""
+    while tuple(ai for ai, _ in link.qualifiers) not in _KNOWN_LEVELS[link.key]:
+        link = link.up()
+    return link
+
+
+def _kind(link: LinkPath) -> str:
+    if link.key == "00":
+        return "logistic-unit"
+    if link.key == "414":
+        return "place"
+    if link.get("21") is not None:
+        return "item"
+    return "lot" if link.get("10") is not None else "product"
+
+
+def own_links(base: str, link: LinkPath) -> list[Link]:
+    """The resolver's own links for a known level and every level above it, the most specific
+    first; the first is also the default link. Pure: no I/O (they go in every `Link` header)."""
+    links: list[Link] = []
+
+    def add(rel: str, href: str, title: str, type_: str | None = None,
+            hreflang: tuple[str, ...] = ()) -> None:
+        links.append(Link(GS1 + rel if "://" not in rel else rel, href, title, type_, hreflang))
+
+    here = base + link.path()
+    if link.key == "00":
+        add("defaultLink", here, "Case or pallet")
+        add("pip", here, "Case or pallet: what is public", _HTML, _LANGS)
+        add("masterData", here, "Case or pallet: public facts", _JSON)
+        epc = quote("https://id.gs1.org" + link.path(), safe="")
+        add("traceability", f"{base}/epcs/{epc}/events",
+            "EPCIS events of the case or pallet (members, signed requests)", _JSON)
+        return links
+    if link.key == "414":
+        add("defaultLink", here, "Place or party")
+        add("pip", here, "Place or party: public master data", _HTML, _LANGS)
+        add("masterData", here, "Place or party: public master data", _JSON)
+        return links
+    gtin, lot, serial = link.value, link.get("10"), link.get("21")
+    product = f"{base}/01/{gtin}"
+    lot_url = f"{product}/10/{quote(lot, safe='')}" if lot is not None else None
+    if serial is not None:
+        s = quote(serial, safe="")
+        add("defaultLink", here, "Verify this item")
+        add("pip", here, "Consumer page: verify this item", _HTML, _LANGS)
+        add("verificationService", here, "Public proof of this item (zhenzhi-evidence v1)", _JSON)
+        add("masterData", f"{base}/items/{gtin}/{s}/profile", "Consumer profile of the item",
+            _JSON)
+        add("traceability", f"{base}/items/{gtin}/{s}/events",
+            "EPCIS events of the item (members party to it, signed requests)", _JSON)
+        add(ZHENZHI_VOC + "complaint", f"{base}/complaints", "Report a problem", _JSON)
+    if lot_url is not None:
+        if serial is None:
+            add("defaultLink", lot_url, "Lot status")
+        add("pip", lot_url, "Lot status and recall", _HTML, _LANGS)
+        add("recallStatus", lot_url, "Recall status of the lot", _JSON)
+        add("traceability", f"{base}/recalls/{gtin}/{quote(str(lot), safe='')}",
+            "Recall scope (brand owner and regulators, signed requests)", _JSON)
+    if serial is None and lot is None:
+        add("defaultLink", product, "Product information")
+    add("pip", product, "Product information", _HTML, _LANGS)
+    add("masterData", product, "Product facts: brand owner", _JSON)
+    return links
+
+
+def _brand_links(services: Any, link: LinkPath) -> list[Link]:
+    if link.key != "01":
+        return []
+    return [Link(b.link_type, b.href, b.title, b.media_type, (b.hreflang,) if b.hreflang else ())
+            for b in brand_links.links_for(services.store.engine, link.value)]
+
+
+def _linkset_url(base: str, link: LinkPath) -> str:
+    return f"{base}{link.path()}?linkType=linkset"
+
+
+def resolver_headers(base: str, requested: LinkPath, known: LinkPath) -> dict[str, str]:
+    """`Link` (the linkset first, then the level's own links; the uncompressed URI as
+    `owl:sameAs` for a compressed request) and `Vary`, on every resolver answer."""
+    header = [Link("linkset", _linkset_url(base, requested), "Every link for this identifier",
+                   LINKSET_MEDIA_TYPE), *own_links(base, known)]
+    value = link_header(header)
+    if requested.compressed:
+        value = f'<{base}{requested.path()}>; rel="owl:sameAs"; ' \
+                f'title="The uncompressed Digital Link", ' + value
+    return {"Link": value, "Vary": "Accept, Accept-Language"}
+
+
+# --- answers --------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    description: str
+    facts: dict[str, Any]
+
+
+def _org_label(runtime: TraceabilityRuntime, view: Any, org: bytes | None) -> str | None:
+    return runtime.org_name(view, org) if org else None
+
+
+def _facts(services: Any, runtime: TraceabilityRuntime, link: LinkPath) -> _Facts:
+    """What is public about a product, lot, case or pallet, or place; 404 if nothing."""
+    view = services.chain_view
+    view.sync()
+    kind = _kind(link)
+    if kind in ("product", "lot"):
+        gtin = link.value
+        owner = view.prefix_owner(gtin)
+        brand = _org_label(runtime, view, owner)
+        if kind == "product":
+            if owner is None:
+                raise UnknownIdentifierError(f"no member owns the company prefix of GTIN {gtin}",
+                                             gtin=gtin)
+            return _Facts(f"{brand} product, GTIN {gtin}",
+                          {"gtin": gtin, "brandOwner": brand, "brandOwnerId": "0x" + owner.hex()})
+        lot = str(link.get("10"))
+        record = view.lot(gtin, lot)
+        if record is None:
+            raise UnknownIdentifierError(f"lot {lot} of GTIN {gtin} is not registered on "
+                                         "CodeRegistry", gtin=gtin, lot=lot)
+        return _Facts(f"{brand} product, GTIN {gtin}, lot {lot}", {
+            "gtin": gtin, "lot": lot, "brandOwner": brand, "status": record.status,
+            "recalled": record.status == "recalled",
+            "recallReasonHash": "0x" + record.reason_hash.hex() if record.reason_hash else None,
+            "registeredAt": record.registered_at,
+            "registeredBy": _org_label(runtime, view, record.owner)})
+    if kind == "logistic-unit":
+        sscc = link.value
+        owner = view.prefix_owner(sscc[:14])
+        uri = "https://id.gs1.org/00/" + sscc
+        named = bool(services.store.events_for_epc(uri)) if owner is not None else False
+        if owner is None and not named:
+            raise UnknownIdentifierError(f"nothing is known about SSCC {sscc}", sscc=sscc)
+        return _Facts(f"Case or pallet, SSCC {sscc}", {
+            "sscc": sscc, "prefixOwner": _org_label(runtime, view, owner),
+            "recordedInEvents": named})
+    gln = link.value
+    record = runtime.chain(view).organisation(org_id(gln))
+    owner = view.prefix_owner("0" + gln)
+    if record is None and owner is None:
+        raise UnknownIdentifierError(f"GLN {gln} is neither a member nor under a member's "
+                                     "company prefix", gln=gln)
+    facts: dict[str, Any] = {"gln": gln, "prefixOwner": _org_label(runtime, view, owner)}
+    if record is not None:
+        facts["organisation"] = {"name": record.name, "roles": sorted(record.roles),
+                                 "member": bool(record.member)}
+    name = record.name if record is not None else facts["prefixOwner"]
+    return _Facts(f"{name}, GLN {gln}", facts)
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>{title}</title></head>
+<body><main><h1>{title}</h1><dl>{facts}</dl><h2>Links</h2><ul>{links}</ul></main></body></html>
+"""
+
+
+def _facts_page(facts: _Facts, links: list[Link]) -> str:
+    def show(value: Any) -> str:
+        if isinstance(value, dict):
+            return ", ".join(f"{k}: {show(v)}" for k, v in value.items())
+        if isinstance(value, list):
+            return ", ".join(map(show, value))
+        return "—" if value is None else str(value)
+
+    rows = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(show(v))}</dd>"
+                   for k, v in facts.facts.items())
+    items = "".join(f'<li><a href="{html.escape(x.href)}" rel="{html.escape(x.rel)}">'
+                    f"{html.escape(x.title)}</a></li>" for x in links
+                    if not x.rel.endswith("/defaultLink"))
+    return _PAGE.format(title=html.escape(facts.description), facts=rows, links=items)
+
+
+def _redirect_target(href: str, request: Request) -> str:
+    """`href` with the request's query string, less `linkType`, passed on."""
+    rest = [(k, v) for k, v in request.query_params.multi_items() if k != "linkType"]
+    if not rest:
+        return href
+    return href + ("&" if "?" in href else "?") + urlencode(rest)
+
+
+def _wants_linkset(request: Request, link_type: str | None) -> bool:
+    if link_type in ("linkset", "all"):
+        return True
+    accepted = {kind for kind, q in quality_values(request.headers.get("accept"), limit=64) if q}
+    return LINKSET_MEDIA_TYPE in accepted
+
+
+def _linkset_media_type(request: Request) -> str:
+    accepted = {kind for kind, q in quality_values(request.headers.get("accept"), limit=64) if q}
+    if LINKSET_MEDIA_TYPE not in accepted and "application/json" in accepted:
+        return "application/json"
+    return LINKSET_MEDIA_TYPE
+
+
+async def _linkset_or_redirect(request: Request, services: Any, runtime: TraceabilityRuntime,
+                               requested: LinkPath, known: LinkPath, base: str,
+                               link_type: str | None, headers: dict[str, str]) -> Response:
+    def work() -> tuple[list[Link], str]:
+        links = [*own_links(base, known), *_brand_links(services, known)]
+        if _kind(known) == "item":
+            view = services.chain_view
+            view.sync()
+            brand = _org_label(runtime, view, view.prefix_owner(known.value))
+            return links, f"{brand or 'Unknown brand'} item, GTIN {known.value}, serial " \
+                          f"{known.get('21')}"
+        return links, _facts(services, runtime, known).description
+
+    links, description = await run_in_threadpool(work)
+    if link_type is None or link_type in ("linkset", "all"):
+        body = linkset("https://id.gs1.org" + requested.path(), description, links)
+        media_type = _linkset_media_type(request)
+        context = f'<{LINKSET_CONTEXT_URL}>; rel="{JSONLD_CONTEXT}"; ' \
+                  f'type="application/ld+json"; title="JSON-LD context of the linkset"'
+        return OrjsonResponse(body, media_type=media_type,
+                              headers={**headers, "Link": headers["Link"] + ", " + context})
+    wanted = link_type_uri(link_type)
+    targets = [x for x in links if x.rel == wanted]
+    if not targets:
+        raise UnknownLinkTypeError(f"no {link_type} link for {requested.path()}",
+                                   linkType=link_type, available=sorted({x.rel for x in links}))
+    return RedirectResponse(_redirect_target(targets[0].href, request), status_code=307,
+                            headers=headers)
+
+
+async def _answer_level(request: Request, services: Any, runtime: TraceabilityRuntime,
+                        known: LinkPath, base: str, headers: dict[str, str]) -> Response:
+    """The default answer of a product, lot, case or pallet, or place: its public facts, as a
+    page or JSON."""
+    identity = runtime.client(request)
+    limit(runtime.scans, identity.key)
+
+    def work() -> tuple[_Facts, list[Link]]:
+        return _facts(services, runtime, known), [*own_links(base, known),
+                                                 *_brand_links(services, known)]
+
+    facts, links = await run_in_threadpool(work)
+    if _wants_json(request):
+        return OrjsonResponse({"description": facts.description, **facts.facts},
+                              headers=headers)
+    return HTMLResponse(_facts_page(facts, links), headers={**headers,
+                                                           "Cache-Control": "no-cache"})
+
+
+def resolver_description(base: str) -> dict[str, Any]:
+    """The resolver description file (GS1-Conformant Resolver 1.2, /.well-known/gs1resolver)."""
+    return {
+        "name": "Zhenzhi traceability gateway",
+        "resolverRoot": base + "/",
+        "supportedPrimaryKeys": sorted(SERVED_KEYS),
+        "supportedLinkType": [{"namespace": GS1_VOC, "prefix": "gs1:"},
+                              {"namespace": ZHENZHI_VOC, "prefix": "zhenzhi:"}],
+        "linkTypeDefaultCanBeLinkset": False,
+        "jsonLdContextLocation": LINKSET_CONTEXT_URL,
+        "compressionSupported": True,
+    }
+
+
+@router.get("/.well-known/gs1resolver", summary="GS1 resolver description file",
+            response_class=OrjsonResponse, response_model=None,
+            responses={200: {"description": "the description (GS1's description-file schema)",
+                             "content": {"application/json": {"schema": {"type": "object"}}}}})
+async def well_known(request: Request, services: ServicesDep) -> OrjsonResponse:
+    return OrjsonResponse(resolver_description(_base(request, services)),
+                          headers={"Cache-Control": "max-age=3600"})
+
+
+def _raw_path(scope: Scope, decoded: str) -> str:
+    """The path as sent, percent-escapes intact (a serial may hold an escaped `/` or `%`): the
+    Digital Link parser decodes each segment once itself."""
+    raw = scope.get("raw_path")
+    return raw.decode("latin-1") if raw else "/" + quote(decoded.lstrip("/"), safe="/")
+
+
+def _not_a_link(request: Request) -> None:
+    """The catch-all saw a path that is no Digital Link: what the router would have said."""
+    from starlette.routing import Match
+
+    allowed: set[str] = set()
+    for route in request.app.router.routes:
+        if getattr(route, "endpoint", None) is resolve:
+            continue
+        match, _ = route.matches(request.scope)
+        if match is Match.PARTIAL:
+            allowed |= set(getattr(route, "methods", None) or ())
+    if allowed:
+        error = MethodNotAllowedError("method not allowed on this resource")
+        error.headers = {"Allow": ", ".join(sorted(allowed))}  # type: ignore[attr-defined]
+        raise error
+    raise UnknownRouteError("no such resource")
+
+
+async def _resolve_item(request: Request, services: Any, runtime: TraceabilityRuntime,
+                        known: LinkPath, base: str, headers: dict[str, str]) -> Response:
+    link = known.digital_link()
     wants_json = _wants_json(request)
+    if request.method == "HEAD":
+        # The headers of the answer, without its work: a HEAD is no scan.
+        return Response(status_code=200, headers=headers,
+                        media_type=_JSON if wants_json else "text/html; charset=utf-8")
     if not wants_json and request.query_params.get("verdict") != "server":
         # The shopper's page: one static shell for every item, verified in the browser
         # (gateway.routes.scan_page). The scan is recorded when the page fetches the proof.
-        return static_response(request, "scan.html")
+        page = static_response(request, "scan.html")
+        page.headers.update(headers)
+        page.headers["Vary"] = "Accept, Accept-Language"
+        return page
     identity = runtime.client(request)
     region = identity.country
     limit(runtime.scans, identity.key)
@@ -227,7 +541,7 @@ async def _resolve(request: Request, services: Any, runtime: TraceabilityRuntime
     if wants_json:
         # Served from memory on the event loop when nothing needs reading: the thread hop
         # and the dependency-free work cost less than a thread switch.
-        fast = _cached_json(services, runtime, link, region, client, base)
+        fast = _cached_json(services, runtime, link, region, client, base, headers)
         if fast is not None:
             return fast
 
@@ -244,7 +558,7 @@ async def _resolve(request: Request, services: Any, runtime: TraceabilityRuntime
         if wants_json:
             scan_log.record(gtin14, serial, region=region, client_hash=client, now_ms=now_ms)
             return Response(item.dumps(chain=chain, scans=scans, source=base),
-                            media_type="application/json", headers={"Vary": "Accept"})
+                            media_type="application/json", headers=headers)
         from verifier.page import negotiate, render_page
         from verifier.verify import verify
 
@@ -255,28 +569,44 @@ async def _resolve(request: Request, services: Any, runtime: TraceabilityRuntime
                         verdict=str(verdict.kind))
         profile = profile_of(services, runtime, link, bundle,
                              customs_decision=_customs_decision(services, bundle))
-        html = render_page(verdict, bundle, profile,
+        page = render_page(verdict, bundle, profile,
                            negotiate(request.headers.get("accept-language")),
                            scan_count=len(scans), complaint_url="/complaints")
-        return HTMLResponse(html, headers={"Vary": "Accept, Accept-Language",
-                                           "Cache-Control": "no-store"})
+        return HTMLResponse(page, headers={**headers, "Cache-Control": "no-store"})
 
     return await run_in_threadpool(work)
 
 
-@router.get("/01/{gtin}/21/{serial}", summary="Resolve an item's Digital Link",
+@router.get("/{dl_path:path}",
+            summary="Resolve a GS1 Digital Link (any key, qualifiers, compressed or not)",
             response_class=Response, responses=_RESPONSES)
-async def resolve_item(request: Request, gtin: Gtin, serial: Segment, services: ServicesDep,
-                       runtime: RuntimeDep, link_type: LinkType = None) -> Response:
-    return await _resolve(request, services, runtime, gtin, serial, None, link_type)
-
-
-@router.get("/01/{gtin}/10/{lot}/21/{serial}", summary="Resolve an item's Digital Link (with lot)",
-            response_class=Response, responses=_RESPONSES)
-async def resolve_item_with_lot(request: Request, gtin: Gtin, lot: Segment, serial: Segment,
-                                services: ServicesDep, runtime: RuntimeDep,
-                                link_type: LinkType = None) -> Response:
-    return await _resolve(request, services, runtime, gtin, serial, lot, link_type)
+@router.head("/{dl_path:path}", include_in_schema=False)
+@router.options("/{dl_path:path}", include_in_schema=False)
+async def resolve(request: Request, dl_path: str, services: ServicesDep,
+                  runtime: RuntimeDep) -> Response:
+    path = _raw_path(request.scope, dl_path)
+    if not is_link_path(path):
+        _not_a_link(request)
+    if request.method == "OPTIONS":
+        # The CORS preflight headers are added by gateway.resolver_cors.
+        return Response(status_code=204, headers={"Allow": ALLOWED_METHODS})
+    requested = parse_path(path)
+    if requested.key not in SERVED_KEYS:
+        raise UnknownIdentifierError(f"this resolver holds nothing under AI {requested.key} "
+                                     f"(it serves {', '.join(sorted(SERVED_KEYS))})",
+                                     ai=requested.key)
+    known = known_level(requested)
+    base = _base(request, services)
+    headers = resolver_headers(base, requested, known)
+    link_type = request.query_params.get("linkType")
+    if link_type is not None and len(link_type) > 200:
+        raise UnknownLinkTypeError("linkType is at most 200 characters", linkType=link_type[:40])
+    if link_type is not None or _wants_linkset(request, link_type):
+        return await _linkset_or_redirect(request, services, runtime, requested, known, base,
+                                          link_type, headers)
+    if _kind(known) == "item":
+        return await _resolve_item(request, services, runtime, known, base, headers)
+    return await _answer_level(request, services, runtime, known, base, headers)
 
 
 # --- the proof JSON from memory, before routing ---------------------------------------------------
@@ -320,9 +650,9 @@ class ResolverFastPath:
         request = Request(scope)
         if not _wants_json(request):
             return None
-        gtin, serial = match.groups()
         try:
-            link = DigitalLink.parse(f"https://id.gs1.org/01/{gtin}/21/{quote(serial, safe='')}")
+            path = parse_path(_raw_path(scope, scope["path"]))
+            link = path.digital_link()
         except Exception:  # noqa: BLE001 - the route answers with its problem
             return None
         identity = runtime.client(request)
@@ -330,8 +660,9 @@ class ResolverFastPath:
             return None  # the route refuses it (429)
         try:
             client = identity.salted_hash(runtime.settings.scan_salt.get_secret_value())
-            fast = _cached_json(services, runtime, link, identity.country, client,
-                                _base(request, services))
+            base = _base(request, services)
+            fast = _cached_json(services, runtime, link, identity.country, client, base,
+                                resolver_headers(base, path, path))
         except Exception:
             refund(runtime.scans, identity.key, 1.0)
             raise

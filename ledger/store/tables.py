@@ -18,6 +18,8 @@ Tables and who writes them:
     codes, scans, complaints   item codes and consumer-facing records (minimal for now)
     request_nonces  nonces of signed member requests until they expire, shared by every
                     gateway process (when no Redis holds them)
+    brand_links     links a GTIN's brand owner registered for the resolver (its own pages,
+                    certificates…), one per (GTIN, link type, target)
 
 Once committed, table and column names are an interface: the trace queries build on them, and a
 change needs a new migration in `ledger/store/migrations/versions/`.
@@ -41,7 +43,8 @@ from sqlalchemy import (
 )
 
 __all__ = [
-    "BATCH_STATES", "EPC_ROLES", "batches", "captures", "codes", "complaints", "event_epcs",
+    "BATCH_STATES", "EPC_ROLES", "batches", "brand_links", "captures", "codes", "complaints",
+    "event_epcs",
     "events", "metadata", "organisations", "outbox", "request_nonces", "scans",
 ]
 
@@ -208,4 +211,18 @@ request_nonces = Table(
     "request_nonces", metadata,
     Column("nonce", String(160), primary_key=True),  # "<org 0x-hex>:<nonce>", ≤ 131 characters
     Column("expires_ms", BigInteger, nullable=False, index=True),
+)
+
+brand_links = Table(
+    "brand_links", metadata,
+    Column("id", _SERIAL, primary_key=True, autoincrement=True),
+    Column("gtin", String(14), nullable=False, index=True),
+    Column("link_type", String(200), nullable=False),   # full link type URI
+    Column("href", String(1000), nullable=False),
+    Column("title", String(100), nullable=False),
+    Column("media_type", String(100), nullable=True),
+    Column("hreflang", String(8), nullable=True),
+    Column("org", LargeBinary(32), nullable=False),     # the registering prefix owner
+    Column("registered_ms", BigInteger, nullable=False),
+    UniqueConstraint("gtin", "link_type", "href"),
 )

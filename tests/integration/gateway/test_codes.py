@@ -184,8 +184,9 @@ def test_cli_refuses_a_key_of_no_organisation(trace_stack, monkeypatch, capsys):
 def test_openapi_documents_the_extensions_beside_the_core(client_for):
     spec = client_for().get("/openapi.json").json()
     for path in ("/capture", "/codes/lots", "/consignments/{consignment}/risk",
-                 "/recalls/{gtin}/{lot}/scope.csv", "/complaints", "/01/{gtin}/21/{serial}",
-                 "/01/{gtin}/10/{lot}/21/{serial}", "/items/{gtin}/{serial}/events"):
+                 "/recalls/{gtin}/{lot}/scope.csv", "/complaints", "/{dl_path}",
+                 "/.well-known/gs1resolver", "/brand-links/{gtin}",
+                 "/items/{gtin}/{serial}/events"):
         assert path in spec["paths"], path
     params = {p["name"] for p in spec["paths"]["/codes/lots"]["post"]["parameters"]}
     assert {"Zhenzhi-Auth-Signature", "Zhenzhi-Auth-Nonce"} <= params

@@ -150,14 +150,15 @@ def test_a_code_that_was_never_issued_is_counterfeit(item):
     assert bundle["registration"] is None and bundle["events"] == []
 
 
-@pytest.mark.parametrize(("path", "type_"), [
-    (f"/01/{GTIN[:-1]}{(int(GTIN[-1]) + 1) % 10}/21/ABC", "invalid-identifier"),
-    (f"/01/{GTIN}/21/AB%20C", "invalid-identifier"),
+@pytest.mark.parametrize(("path", "reason"), [
+    (f"/01/{GTIN[:-1]}{(int(GTIN[-1]) + 1) % 10}/21/ABC", "check-digit"),
+    (f"/01/{GTIN}/21/AB%20C", "illegal-character"),
 ])
-def test_bad_codes_are_400_problems(item, path, type_):
+def test_bad_codes_are_400_problems(item, path, reason):
     r = item["client"].get(path)
     assert r.status_code == 400, r.text
-    assert r.json()["type"] == "urn:zhenzhi:problem:" + type_
+    assert r.json()["type"] == "urn:zhenzhi:problem:invalid-digital-link"
+    assert r.json()["reason"] == reason
 
 
 def test_scans_are_rate_limited(trace_stack, client_for):

@@ -1,0 +1,224 @@
+"""GS1 Digital Link compression: the binary form of a key and its qualifiers, as URI-safe
+base64 (GS1 Digital Link URI Syntax, "Compression"; the resolver standard requires a resolver to
+decompress).
+
+The bit string is a sequence of entries, each an AI (one 4-bit nibble per digit, or a 2-nibble
+code from the optimisation table standing for a fixed run of AIs) followed by each of its
+components' values:
+
+- a fixed-length numeric component: the number, in ceil(L·log2 10) bits;
+- a variable-length numeric component: its length, then the number in ceil(n·log2 10) bits;
+- an alphanumeric component: a 3-bit encoding (0 numeric, 1 lower hex, 2 upper hex, 3 URI-safe
+  base64, 4 ASCII in 7 bits), its length (variable-length components only) and the characters.
+
+The string is padded with zeros to a multiple of 6 bits and written in the URI-safe base64
+alphabet. Entries are written in ascending AI order (the order GS1's reference toolkit and its
+test strings use). Written from the standard rather than taken from PyPI: the one package there
+(`gs1-compression` 0.1.3, 2021) ships top-level `gs1` and `tests` packages and decodes
+variable-length numbers in base 2; `tests/unit/epcis/test_dl_compression.py` checks this one
+against the test strings of GS1's reference implementation.
+
+Only the AIs this ledger's Digital Links use are tabled (keys 00, 01, 414, 417 and their
+qualifiers, plus the common dates); an entry for any other AI is refused with its name, never
+guessed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from ledger.errors import InvalidInputError
+
+__all__ = ["CompressionError", "compress", "decompress", "looks_compressed"]
+
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_B64_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+
+
+class CompressionError(InvalidInputError):
+    slug = "invalid-digital-link"
+    title = "Invalid GS1 Digital Link"
+
+
+# Components per AI: ("N", fixed length) | ("N*", max length) | ("X", fixed) | ("X*", max).
+_FORMAT: dict[str, tuple[tuple[str, int], ...]] = {
+    "00": (("N", 18),), "01": (("N", 14),), "10": (("X*", 20),), "11": (("N", 6),),
+    "13": (("N", 6),), "15": (("N", 6),), "16": (("N", 6),), "17": (("N", 6),),
+    "21": (("X*", 20),), "22": (("X*", 20),), "235": (("X*", 28),), "254": (("X*", 20),),
+    "414": (("N", 13),), "417": (("N", 13),),
+    "7040": (("N", 1), ("X", 3)),  # GUIC with its extension: N1+X3
+}
+# The optimisation codes whose AIs are all tabled above (code → AIs, in encoding order).
+_OPTIMISED: dict[str, tuple[str, ...]] = {
+    "0A": ("01", "22"), "0B": ("01", "10"), "0C": ("01", "21"), "0D": ("01", "17"),
+    "1A": ("01", "10", "21", "17"), "1B": ("01", "15"), "1C": ("01", "11"), "1D": ("01", "16"),
+    "1F": ("01", "10", "15"), "9D": ("414", "254"),
+}
+# Length of an AI from its first two digits (GS1 General Specifications, table of AI prefixes).
+_AI_LENGTH = {"00": 2, "01": 2, "10": 2, "11": 2, "13": 2, "15": 2, "16": 2, "17": 2, "21": 2,
+              "22": 2, "23": 3, "25": 3, "41": 3, "70": 4}
+
+
+def _value_bits(digits: int) -> int:
+    return math.ceil(digits * math.log2(10) + 0.01)
+
+
+def _length_bits(maximum: int) -> int:
+    return math.ceil(math.log2(maximum) + 0.01)
+
+
+def looks_compressed(segment: str) -> bool:
+    """Whether a path segment is made of the compression alphabet only."""
+    return bool(_B64_SEGMENT.fullmatch(segment))
+
+
+# --- compress ---------------------------------------------------------------------------------
+
+def _text_bits(text: str) -> str:
+    if text.isdigit() and text.isascii():
+        return "000" + format(int(text), "b").zfill(_value_bits(len(text))) if text else "000"
+    if re.fullmatch(r"[0-9a-f]+", text):
+        return "001" + "".join(format(int(c, 16), "04b") for c in text)
+    if re.fullmatch(r"[0-9A-F]+", text):
+        return "010" + "".join(format(int(c, 16), "04b") for c in text)
+    if _B64_SEGMENT.fullmatch(text):
+        return "011" + "".join(format(_B64.index(c), "06b") for c in text)
+    if not text.isascii():
+        raise CompressionError(f"{text!r} has characters outside ASCII", reason="illegal-character")
+    return "100" + "".join(format(ord(c), "07b") for c in text)
+
+
+def _component_bits(kind: str, size: int, text: str) -> str:
+    if kind == "N":
+        return format(int(text), "b").zfill(_value_bits(size))
+    if kind == "N*":
+        return format(len(text), "b").zfill(_length_bits(size)) + \
+            format(int(text), "b").zfill(_value_bits(len(text)))
+    encoded = _text_bits(text)
+    if kind == "X":
+        return encoded
+    return encoded[:3] + format(len(text), "b").zfill(_length_bits(size)) + encoded[3:]
+
+
+def _value_to_bits(ai: str, value: str) -> str:
+    bits, rest = "", value
+    components = _FORMAT[ai]
+    for index, (kind, size) in enumerate(components):
+        last = index == len(components) - 1
+        part = rest if kind.endswith("*") or last else rest[:size]
+        rest = rest[len(part):]
+        if kind.startswith("N") and not (part.isascii() and part.isdigit()):
+            raise CompressionError(f"AI {ai} takes digits only here, not {part!r}", ai=ai,
+                                   reason="illegal-character")
+        if len(part) > size or (kind in ("N", "X") and len(part) != size):
+            raise CompressionError(f"AI {ai}: {value!r} has the wrong length", ai=ai,
+                                   reason="bad-length")
+        bits += _component_bits(kind, size, part)
+    return bits
+
+
+def compress(elements: list[tuple[str, str]]) -> str:
+    """The compressed path segment of AI/value pairs (no optimisation codes, ascending AIs)."""
+    bits = ""
+    for ai, value in sorted(elements):
+        if ai not in _FORMAT:
+            raise CompressionError(f"AI {ai} cannot be compressed by this resolver", ai=ai,
+                                   reason="unsupported-ai")
+        bits += "".join(format(int(d), "04b") for d in ai) + _value_to_bits(ai, value)
+    bits += "0" * (-len(bits) % 6)
+    return "".join(_B64[int(bits[i:i + 6], 2)] for i in range(0, len(bits), 6))
+
+
+# --- decompress -------------------------------------------------------------------------------
+
+class _Reader:
+    def __init__(self, bits: str) -> None:
+        self.bits, self.at = bits, 0
+
+    def take(self, n: int) -> str:
+        if self.at + n > len(self.bits):
+            raise CompressionError("the compressed string ends in the middle of a value",
+                                   reason="truncated")
+        chunk = self.bits[self.at:self.at + n]
+        self.at += n
+        return chunk
+
+    def number(self, n: int) -> int:
+        return int(self.take(n), 2) if n else 0
+
+    def left(self) -> int:
+        return len(self.bits) - self.at
+
+
+def _read_text(reader: _Reader, encoding: int, count: int) -> str:
+    if encoding == 0:
+        return str(reader.number(_value_bits(count))).zfill(count) if count else ""
+    if encoding in (1, 2):
+        text = "".join("0123456789ABCDEF"[reader.number(4)] for _ in range(count))
+        return text.lower() if encoding == 1 else text
+    if encoding == 3:
+        return "".join(_B64[reader.number(6)] for _ in range(count))
+    if encoding == 4:
+        return "".join(chr(reader.number(7)) for _ in range(count))
+    raise CompressionError(f"unknown value encoding {encoding}", reason="bad-encoding")
+
+
+def _read_value(reader: _Reader, ai: str) -> str:
+    return "".join(_read_component(reader, ai, kind, size) for kind, size in _FORMAT[ai])
+
+
+def _read_component(reader: _Reader, ai: str, kind: str, size: int) -> str:
+    if kind == "N":
+        value = reader.number(_value_bits(size))
+        if value >= 10 ** size:
+            raise CompressionError(f"AI {ai}: {value} has more than {size} digits", ai=ai,
+                                   reason="bad-length")
+        return str(value).zfill(size)
+    if kind == "N*":
+        count = reader.number(_length_bits(size))
+        return str(reader.number(_value_bits(count))).zfill(count) if count else ""
+    encoding = reader.number(3)
+    count = size if kind == "X" else reader.number(_length_bits(size))
+    if count > size:
+        raise CompressionError(f"AI {ai}: length {count} is over its maximum {size}", ai=ai,
+                               reason="bad-length")
+    return _read_text(reader, encoding, count)
+
+
+def decompress(segment: str) -> list[tuple[str, str]]:
+    """AI/value pairs of a compressed path segment, in the order they were encoded."""
+    if not looks_compressed(segment) or len(segment) > 200:
+        raise CompressionError("a compressed Digital Link is 1-200 characters of A-Z a-z 0-9 - _",
+                               reason="illegal-character")
+    reader = _Reader("".join(format(_B64.index(c), "06b") for c in segment))
+    out: list[tuple[str, str]] = []
+    # What is left after the last entry is padding: fewer than 6 zero bits (GS1's toolkit stops
+    # when 8 or fewer bits remain).
+    while reader.left() > 8:
+        head = reader.take(8)
+        code = format(int(head[:4], 2), "X") + format(int(head[4:], 2), "X")
+        if code.isdigit():
+            ai = code
+            length = _AI_LENGTH.get(code)
+            if length is None:
+                raise CompressionError(f"AI {code}… is not one this resolver decompresses",
+                                       ai=code, reason="unsupported-ai")
+            for _ in range(length - 2):
+                digit = reader.number(4)
+                if digit > 9:
+                    raise CompressionError(f"AI {ai}… is not all digits", reason="unknown-ai")
+                ai += str(digit)
+            if ai not in _FORMAT:
+                raise CompressionError(f"AI {ai} is not one this resolver decompresses", ai=ai,
+                                       reason="unsupported-ai")
+            out.append((ai, _read_value(reader, ai)))
+        elif code in _OPTIMISED:
+            out.extend((ai, _read_value(reader, ai)) for ai in _OPTIMISED[code])
+        else:
+            raise CompressionError(f"{code} is neither an AI nor an optimisation code this "
+                                   "resolver knows", reason="unsupported-ai")
+    if "1" in reader.bits[reader.at:]:
+        raise CompressionError("the compressed string has stray bits after its last value",
+                               reason="trailing-bits")
+    return out
