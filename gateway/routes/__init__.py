@@ -9,7 +9,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "gateway.routes.discovery",
     "gateway.routes.capture",
     "gateway.routes.events",
-    *(f"gateway.routes.{m}" for m in ("codes", "customs", "recalls", "complaints", "members", "resolver")),
+    *(f"gateway.routes.{m}" for m in ("codes", "conditions", "customs", "recalls", "complaints", "members", "resolver")),
     "gateway.routes.console",
     "gateway.routes.scan_page",
 )

@@ -18,6 +18,7 @@ Tables and who writes them:
     codes, scans, complaints   item codes and consumer-facing records (minimal for now)
     request_nonces  nonces of signed member requests until they expire, shared by every
                     gateway process (when no Redis holds them)
+    product_conditions  brands' signed allowed ranges per GTIN and version (cold chain)
 
 Once committed, table and column names are an interface: the trace queries build on them, and a
 change needs a new migration in `ledger/store/migrations/versions/`.
@@ -208,4 +209,21 @@ request_nonces = Table(
     "request_nonces", metadata,
     Column("nonce", String(160), primary_key=True),  # "<org 0x-hex>:<nonce>", ≤ 131 characters
     Column("expires_ms", BigInteger, nullable=False, index=True),
+)
+
+# A brand's signed product conditions (`ledger.trade.conditions`): one immutable row per GTIN
+# and version; `text` is the exact JSON text the brand signed (never re-serialised).
+product_conditions = Table(
+    "product_conditions", metadata,
+    Column("id", _SERIAL, primary_key=True, autoincrement=True),
+    Column("gtin", String(14), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("org", LargeBinary(32), nullable=False),
+    Column("signer", String(42), nullable=False),
+    Column("signed_at", BigInteger, nullable=False),  # unix seconds, as signed
+    Column("text", Text, nullable=False),
+    Column("text_hash", LargeBinary(32), nullable=False),
+    Column("signature", LargeBinary(65), nullable=False),
+    Column("received_ms", BigInteger, nullable=False),
+    UniqueConstraint("gtin", "version"),
 )
