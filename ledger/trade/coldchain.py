@@ -251,8 +251,10 @@ class RangeReport:
         return self.range.allowed_minutes == 0 or self.minutes_outside > self.range.allowed_minutes
 
     def to_json(self) -> dict[str, Any]:
+        lo, hi = self.range.bounds()
         return {
             "range": self.range.to_json(), "canonicalUom": MEASUREMENTS[self.range.type][0],
+            "bounds": [None if math.isinf(lo) else lo, None if math.isinf(hi) else hi],
             "readings": self.readings, "events": self.events, "unreadable": self.unreadable,
             "lowest": self.lowest, "highest": self.highest,
             "first": None if self.first_ms is None else _iso(self.first_ms),
