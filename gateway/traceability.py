@@ -56,7 +56,7 @@ class TraceabilitySettings(BaseSettings):
     # Digital Link base for labels (the resolver's public address).
     resolver_base_url: str = Field(default="https://id.zhenzhi.example",
                                    description="base URL printed in label QR codes")
-    risk_rules_version: str = Field(default="v1", description="risk rule set used by default")
+    risk_rules_version: str = Field(default="v2", description="risk rule set used by default")
     # The account that relays enterprises' signed lot registrations (pays gas, gains no
     # authority: CodeRegistry checks the enterprise's signature). Not the anchoring account:
     # two processes tracking one account's nonce would collide.

@@ -112,6 +112,7 @@ def render_page(verdict: Verdict, bundle: Bundle | None, profile: Any, lang: str
         recall=_recall_banner(verdict, fields.get("lot"), t),
         journey_title=escape(t["journey"]),
         timeline=_timeline(verdict, bundle, t),
+        coldchain=_cold_chain(verdict, lang),
         fields_title=escape(t["fields"]),
         fields="\n".join(f"<dt>{escape(t['field.' + k])}</dt><dd>{escape(str(v))}</dd>"
                          for k in _FIELDS if (v := fields.get(k)) not in (None, "")),
@@ -151,6 +152,18 @@ def _profile_fields(profile: Any, verdict: Verdict) -> dict[str, Any]:
     for check in verdict.by_name(CheckName.LOT_STATUS):
         fields["lotStatus"] = check.details.get("status", "active")
     return fields
+
+
+def _cold_chain(verdict: Verdict, lang: str) -> str:
+    from verifier.coldchain import describe, title
+
+    section = verdict.cold_chain
+    if section is None:
+        return ""
+    status = escape(str(section.get("status")), quote=True)
+    items = "".join(f"<li>{escape(line)}</li>" for line in describe(section, lang))
+    return (f'<section id="coldchain" class="coldchain c-{status}" data-status="{status}">'
+            f"<h2>{escape(title(lang))}</h2><ul>{items}</ul></section>")
 
 
 def _recall_banner(verdict: Verdict, lot: Any, t: Mapping[str, str]) -> str:

@@ -113,6 +113,9 @@ class Verdict:
     chain_id: int | None = None
     block_number: int | None = None  # the chain state the checks were read at
     checked_at: int | None = None  # unix seconds
+    # The cold-chain section (`verifier.coldchain`), when the brand published conditions:
+    # facts shown beside the verdict, never a check that decides it.
+    cold_chain: Mapping[str, Any] | None = None
 
     @property
     def genuine(self) -> bool:
@@ -137,7 +140,7 @@ class Verdict:
             "blockNumber": self.block_number,
             "checkedAt": self.checked_at,
             "checks": [c.to_json() for c in self.checks],
-        }
+        } | ({} if self.cold_chain is None else {"coldChain": dict(self.cold_chain)})
 
 
 _RANK = {kind: rank for rank, kind in enumerate(SEVERITY)}

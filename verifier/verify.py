@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -45,6 +45,7 @@ from ledger.proofs.merkle import process_proof
 from ledger.proofs.signing import CaptureDomain, capture_digest, recover_signer
 from verifier import journey as journey_mod
 from verifier.clone import ClonePolicy, check_scans
+from verifier.coldchain import cold_chain_section
 from verifier.verdict import Check, CheckName, Outcome, Verdict, VerdictKind, decide
 
 __all__ = ["VerifyOptions", "verify"]
@@ -141,7 +142,24 @@ def verify(code: str, bundle: Bundle | None, chain_view: Any, *,
                        lambda: _customs(steps, bundle, chain_view, options)))
     checks.append(check_scans(bundle.scans if scans is None else scans,
                               journey_mod.sale_time(steps), policy=options.clone, now=checked_at))
-    return done(checks, key)
+    return replace(done(checks, key), cold_chain=_cold_chain(link, bundle, facts, verified,
+                                                             chain_view))
+
+
+def _cold_chain(link: Any, bundle: Bundle, facts: Sequence[_EventFacts | None],
+                verified: Sequence[_EventFacts], view: Any) -> dict[str, Any] | None:
+    """The cold-chain section from the verified events only (`verifier.coldchain`)."""
+    if bundle.conditions is None:
+        return None
+    index = {id(f): i for i, f in enumerate(facts) if f is not None}
+    kept = []
+    for f in verified:
+        i = index.get(id(f))
+        if i is None or f.actual is None:
+            continue
+        org = bundle.captures[bundle.events[i].capture].signature.org
+        kept.append((f.event, "0x" + f.actual.hex(), "0x" + org.hex()))
+    return cold_chain_section(link.gtin14, _item_epc(link), bundle.conditions, kept, view)
 
 
 def _node_agreement(chain_view: Any, block: int, witness: Any) -> Check:

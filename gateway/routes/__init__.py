@@ -10,7 +10,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "gateway.routes.capture",
     "gateway.routes.events",
     *(f"gateway.routes.{m}" for m in ("codes", "customs", "recalls", "complaints", "members",
-                                      "brand_links")),
+                                      "brand_links", "conditions")),
     "gateway.routes.console",
     "gateway.routes.scan_page",
     # Last: its catch-all route answers every Digital Link path no other route matched.

@@ -36,6 +36,7 @@ from ledger.errors import AuthorizationError, InvalidInputError, NotFoundError
 from ledger.proofs.bundle import ChainRef
 from ledger.proofs.codes import org_id
 from ledger.proofs.signing import checksum_address
+from ledger.trade.consignment_coldchain import consignment_cold_chain
 from ledger.trade.customs import (
     Declaration,
     consignment_key,
@@ -88,7 +89,9 @@ def risk(consignment: ConsignmentId, body: RiskRequest, viewer: MemberDep,
          services: ServicesDep, runtime: RuntimeDep) -> dict[str, Any]:
     """Judges the consignment with the versioned rule set: every rule that fired, with its
     weight and why, the score, and the suggested decision (DIRECT_RELEASE, NORMAL_CONTROL or
-    IMMEDIATE_CONTROL). Adding a firing rule can never lower the decision."""
+    IMMEDIATE_CONTROL). Adding a firing rule can never lower the decision. From rule set v2,
+    cold-chain breaches on the consignment's goods are a fact (`coldChain` lists each GTIN's
+    readings held against its brand's signed conditions)."""
     require(viewer, Access.MEMBER, CUSTOMS, REGULATOR)
     rules = load_rules(body.rulesVersion or runtime.settings.risk_rules_version)
     declaration = Declaration(
@@ -96,11 +99,16 @@ def risk(consignment: ConsignmentId, body: RiskRequest, viewer: MemberDep,
         origin_country=body.originCountry, category=body.category,
         event_ids=tuple(parse_event_id(e) for e in body.eventIds))
     services.chain_view.sync()
+    cold = consignment_cold_chain(services.store, declaration.event_ids)
     facts = gather_facts(declaration, chain=runtime.chain(services.chain_view),
                          engine=services.store.engine,
                          complaint_cap=runtime.settings.complaint_cap_per_client,
-                         scan_cap=runtime.settings.scan_cap_per_client)
+                         scan_cap=runtime.settings.scan_cap_per_client,
+                         cold_chain_breaches=[
+                             {"gtin": r.gtin, "conditionsVersion": r.version, **x.to_json()}
+                             for r in cold for x in r.breaches()])
     result = assess(facts, rules).to_json()
+    result["coldChain"] = [r.to_json() for r in cold]
     # The root customs records on CustomsRelease: over the covered events' commitments (the
     # leaves of their signed captures), which only the gateway holds.
     result["eventsRoot"] = "0x" + events_root(

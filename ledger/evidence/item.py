@@ -48,7 +48,7 @@ from ledger.proofs.codes import codes_tree
 from ledger.runtime.freshness import follow
 from ledger.store.scan_log import scan_pseudonym
 from ledger.store.store import commitments_by_id
-from ledger.store.tables import codes, events, scans
+from ledger.store.tables import codes, events, product_conditions, scans
 from ledger.store.trace import Tracer
 
 __all__ = ["CustomsIndex", "EvidenceCache", "ItemEvidence", "StoreVersion",
@@ -232,12 +232,28 @@ def assemble(store: Any, code: str, *, chain: ChainRef, source: str | None = Non
         customs = CustomsIndex(engine)
         customs.refresh()
     serial = str(link.serial)
-    return build_bundle(
+    bundle = build_bundle(
         store, link.canonical_uri(), chain=chain, events=history,
         registration=registration(engine, link.gtin14, serial),
         customs=customs.evidence(h.event_id for h in history),
         scans=scan_history(engine, link.gtin14, serial) if scans is None else scans,
         source=source, now=now)
+    signed = latest_conditions(engine, link.gtin14)
+    return bundle if signed is None else replace(bundle, conditions=signed)
+
+
+def latest_conditions(engine: Engine, gtin14: str) -> dict[str, Any] | None:
+    """The brand's latest signed conditions for the GTIN as stored (`ledger.trade.conditions`
+    checked the signature and the brand's authority when it stored them; verifiers check again)."""
+    pc = product_conditions
+    with engine.connect() as conn:
+        row = conn.execute(select(pc.c.text, pc.c.org, pc.c.signed_at, pc.c.signature)
+                           .where(pc.c.gtin == gtin14).order_by(pc.c.version.desc())
+                           .limit(1)).first()
+    if row is None:
+        return None
+    return {"text": row.text, "org": "0x" + bytes(row.org).hex(), "signedAt": int(row.signed_at),
+            "signature": "0x" + bytes(row.signature).hex()}
 
 
 # --- caching for a gateway -----------------------------------------------------------------------
@@ -245,7 +261,8 @@ def assemble(store: Any, code: str, *, chain: ChainRef, source: str | None = Non
 _VERSION_SQL = text(
     "SELECT (SELECT max(seq) FROM events), (SELECT max(id) FROM codes), "
     "(SELECT count(*) FROM batches WHERE state = 'anchored'), "
-    "(SELECT max(anchored_ms) FROM batches WHERE state = 'anchored')")
+    "(SELECT max(anchored_ms) FROM batches WHERE state = 'anchored'), "
+    "(SELECT max(id) FROM product_conditions)")
 
 
 class StoreVersion:
@@ -311,7 +328,7 @@ class ItemEvidence:
     def of(cls, bundle: Bundle) -> ItemEvidence:
         doc = public_bundle(bundle).to_json()
         encoded = {k: orjson.dumps(doc[k]) for k in ("registration", "captures", "events",
-                                                     "customs")}
+                                                     "customs", "conditions") if k in doc}
         parts = {k: orjson.Fragment(v) for k, v in encoded.items()}
         newest = max((c.anchor.block_number or 0 for c in bundle.captures if c.anchor),
                       default=0)

@@ -10,11 +10,15 @@ trades with whom and for how much. From the item's full evidence (`ledger.eviden
   `eventTimeZoneOffset`, `action`, `bizStep`, `disposition`, `readPoint`, `bizLocation`,
   `errorDeclaration`, the path members among its EPCs and parent, its `destinationList` (where
   the goods were sent and to whom: the receivers a verifier needs to judge who may speak about
-  them next), and the label facts of `ilmd` (`PUBLIC_ILMD`: lot, dates, origin, product name);
+  them next), the label facts of `ilmd` (`PUBLIC_ILMD`: lot, dates, origin, product name), and
+  the elements of its `sensorElementList` that hold readings only (`reading_only`: measurement
+  type, values, unit, times; no device, raw-data link, business rule or extension), which the
+  cold-chain section is computed from;
 - the customs decisions that cover a kept event, and the scan history.
 
 Everything else stays hidden behind its salted leaf: other items' EPCs, quantities, business
-transactions, source lists, sensor readings, extensions, and every event's CBV id. Each kept
+transactions, source lists, sensor elements that carry more than readings, extensions, and
+every event's CBV id. Each kept
 field is a disclosure with its Merkle path to the event's signed commitment
 (`ledger.proofs.disclosure`), so the cut cannot add or change a thing, only leave things out.
 """
@@ -35,7 +39,7 @@ from ledger.proofs.disclosure import EVENT_ID, Disclosed, disclosure_leaf
 from ledger.proofs.merkle import MerkleTree
 
 __all__ = ["PUBLIC_FIELDS", "PUBLIC_ILMD", "item_epc", "item_path", "names_path", "public_bundle",
-           "public_event"]
+           "public_event", "reading_only"]
 
 PUBLIC_FIELDS = frozenset(("type", "eventTime", "eventTimeZoneOffset", "action", "bizStep",
                            "disposition", "readPoint", "bizLocation", "errorDeclaration"))
@@ -47,6 +51,26 @@ PUBLIC_ILMD = frozenset((
     "descriptionShort", "regulatedProductName", "brandName", "netContent",
     "manufacturerOfTradeItemPartyName", "productRecordNumber",
 ))
+
+
+# A sensor element is disclosed whole (it is one committed leaf), so only when all of it is
+# readings: a device id, a raw-data link or an extension could say more than the cold chain.
+_READING_METADATA = frozenset(("time", "startTime", "endTime"))
+_READING_REPORT = frozenset(("type", "value", "minValue", "maxValue", "meanValue", "sDev",
+                             "percRank", "percValue", "uom", "time", "exception", "component"))
+
+
+def reading_only(element: Any) -> bool:
+    """Whether a `sensorElementList` element holds nothing but readings and their times."""
+    if not isinstance(element, Mapping) or set(element) - {"sensorMetadata", "sensorReport"}:
+        return False
+    meta = element.get("sensorMetadata", {})
+    reports = element.get("sensorReport")
+    if not isinstance(meta, Mapping) or set(meta) - _READING_METADATA:
+        return False
+    if not isinstance(reports, list):
+        return False
+    return all(isinstance(r, Mapping) and not set(r) - _READING_REPORT for r in reports)
 
 
 def item_epc(code: str) -> str:
@@ -82,6 +106,8 @@ def _keep(path: frozenset[str]) -> Any:
     def keep(name: str, value: Any) -> bool:
         if name in PUBLIC_FIELDS or name == "destinationList":
             return True
+        if name == "sensorElementList":
+            return reading_only(value)
         if name in _EPC_LISTS or name == "parentID":
             return _canon(value) in path
         if name == "ilmd" and isinstance(value, Mapping) and len(value) == 1:

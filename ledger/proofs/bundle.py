@@ -151,6 +151,10 @@ class Bundle:
     generated_at: int | None = None
     source: str | None = None
     version: int = field(default=VERSION)
+    # The brand's signed product conditions for the GTIN (`ledger.trade.conditions`
+    # `SignedConditions.to_json()`), when it published any: shapes only here, the verifier
+    # checks the signature and the brand's authority on chain.
+    conditions: Mapping[str, Any] | None = None
 
     # --- JSON ------------------------------------------------------------------------------
 
@@ -170,7 +174,7 @@ class Bundle:
             "events": [_event_json(e) for e in self.events],
             "customs": [customs_json(c) for c in self.customs],
             "scans": [s.to_json() for s in self.scans],
-        }
+        } | ({} if self.conditions is None else {"conditions": dict(self.conditions)})
 
     def dumps(self, *, indent: int | None = None) -> str:
         return json.dumps(self.to_json(), indent=indent, ensure_ascii=False, sort_keys=indent is not None)
@@ -301,6 +305,7 @@ def _parse(obj: Any) -> Bundle:
         generated_at=_opt_int(obj.get("generatedAt"), "generatedAt"),
         source=obj.get("source") if isinstance(obj.get("source"), str) else None,
         version=VERSION,
+        conditions=_conditions(obj.get("conditions")),
     )
 
 
@@ -372,6 +377,20 @@ def parse_customs(raw: Any) -> tuple[CustomsEvidence, ...]:
                                  _bytes(c["commitment"], 32, "customs.commitment"),
                                  _proof(c["proof"], "customs.proof"))
                  for c in raw)
+
+
+def _conditions(raw: Any) -> Mapping[str, Any] | None:
+    if raw is None:
+        return None
+    if (not isinstance(raw, Mapping) or not isinstance(raw.get("text"), str)
+            or len(raw["text"]) > 4096):
+        raise InvalidBundleError("conditions must be an object with the signed text",
+                                 field="conditions")
+    _bytes(raw.get("org"), 32, "conditions.org")
+    _bytes(raw.get("signature"), 65, "conditions.signature")
+    _int(raw.get("signedAt"), "conditions.signedAt")
+    return {"text": raw["text"], "org": raw["org"], "signedAt": raw["signedAt"],
+            "signature": raw["signature"]}
 
 
 # --- building a bundle from the store --------------------------------------------------------

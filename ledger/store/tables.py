@@ -20,6 +20,7 @@ Tables and who writes them:
                     gateway process (when no Redis holds them)
     brand_links     links a GTIN's brand owner registered for the resolver (its own pages,
                     certificates…), one per (GTIN, link type, target)
+    product_conditions  brands' signed allowed ranges per GTIN and version (cold chain)
 
 Once committed, table and column names are an interface: the trace queries build on them, and a
 change needs a new migration in `ledger/store/migrations/versions/`.
@@ -225,4 +226,19 @@ brand_links = Table(
     Column("org", LargeBinary(32), nullable=False),     # the registering prefix owner
     Column("registered_ms", BigInteger, nullable=False),
     UniqueConstraint("gtin", "link_type", "href"),
+# A brand's signed product conditions (`ledger.trade.conditions`): one immutable row per GTIN
+# and version; `text` is the exact JSON text the brand signed (never re-serialised).
+product_conditions = Table(
+    "product_conditions", metadata,
+    Column("id", _SERIAL, primary_key=True, autoincrement=True),
+    Column("gtin", String(14), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("org", LargeBinary(32), nullable=False),
+    Column("signer", String(42), nullable=False),
+    Column("signed_at", BigInteger, nullable=False),  # unix seconds, as signed
+    Column("text", Text, nullable=False),
+    Column("text_hash", LargeBinary(32), nullable=False),
+    Column("signature", LargeBinary(65), nullable=False),
+    Column("received_ms", BigInteger, nullable=False),
+    UniqueConstraint("gtin", "version"),
 )

@@ -131,11 +131,13 @@ def enterprise_gtins(prefixes: Sequence[str], gtins: Sequence[str]) -> list[str]
 
 
 def gather_facts(declaration: Declaration, *, chain: Any, engine: Engine,
-                 complaint_cap: int = 3, scan_cap: int = 20) -> RiskFacts:
+                 complaint_cap: int = 3, scan_cap: int = 20,
+                 cold_chain_breaches: Sequence[dict[str, Any]] = ()) -> RiskFacts:
     """Facts for the risk rules. `chain` is a `ledger.chain.client.Chain` (credit grade, blacklist and
     the enterprise's company prefixes); the rest comes from the store. Complaints and scans
     count only for codes the enterprise issued, once per client and code, and for at most
-    `complaint_cap` (`scan_cap`) codes per client (`ComplaintBook.counts`)."""
+    `complaint_cap` (`scan_cap`) codes per client (`ComplaintBook.counts`). Cold-chain
+    breaches come from `ledger.trade.consignment_coldchain` (which reads the whole store)."""
     org = declaration.enterprise
     record = chain.organisation(org)
     if record is None:
@@ -151,7 +153,8 @@ def gather_facts(declaration: Declaration, *, chain: Any, engine: Engine,
         unissued_complaint_count=activity.unissued_complaints,
         unissued_scan_count=activity.unissued_scans,
         past_inspections=past, failed_inspections=failed,
-        origin_country=declaration.origin_country, category=declaration.category)
+        origin_country=declaration.origin_country, category=declaration.category,
+        cold_chain_breaches=tuple(cold_chain_breaches))
 
 
 def inspecting_event(declaration: Declaration, decision: Decision, inspection: Inspection,

@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 RULES_DIR = Path(__file__).with_name("risk_rules")
-DEFAULT_RULES_VERSION = "v1"
+DEFAULT_RULES_VERSION = "v2"
 _VERSION_RE = re.compile(r"^v[0-9]{1,4}$")
 
 
@@ -63,6 +63,9 @@ class RiskFacts:
     failed_inspections: int = 0
     origin_country: str | None = None  # ISO 3166-1 alpha-2
     category: str | None = None  # HS code, digits only
+    # Cold-chain breaches on the consignment's goods (`ledger.trade.consignment_coldchain`):
+    # each names the event, the reading, the signer and the time outside. Read from v2 on.
+    cold_chain_breaches: tuple[dict[str, Any], ...] = ()
 
     @property
     def complaint_rate(self) -> float:
@@ -82,10 +85,17 @@ class RiskFacts:
             "failedInspections": self.failed_inspections,
             "originCountry": self.origin_country,
             "category": self.category,
+            "coldChainBreaches": len(self.cold_chain_breaches),
         }[fact]
 
+    def evidence(self, fact: str) -> tuple[dict[str, Any], ...]:
+        """The facts behind a counted fact (the breaches behind `coldChainBreaches`)."""
+        return self.cold_chain_breaches if fact == "coldChainBreaches" else ()
+
     def to_json(self) -> dict[str, Any]:
-        return {name: self.value(name) for name in _FACT_TYPES} | {"enterprise": self.enterprise}
+        return ({name: self.value(name) for name in _FACT_TYPES}
+                | {"enterprise": self.enterprise,
+                   "coldChainBreachFacts": list(self.cold_chain_breaches)})
 
 
 # fact name -> the operators that make sense for it
@@ -101,6 +111,7 @@ _FACT_TYPES: dict[str, frozenset[str]] = {
     "failedInspections": frozenset({">=", ">", "<=", "<"}),
     "originCountry": frozenset({"in"}),
     "category": frozenset({"in", "prefix"}),
+    "coldChainBreaches": frozenset({">=", ">", "<=", "<"}),
 }
 
 
@@ -157,10 +168,14 @@ class FiredRule:
     fact: str
     actual: Any
     floor: Decision
+    evidence: tuple[dict[str, Any], ...] = ()  # the facts the count is of, when it is one
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "weight": self.weight, "explanation": self.explanation,
-                "fact": self.fact, "actual": self.actual, "floor": self.floor.name}
+        out = {"id": self.id, "weight": self.weight, "explanation": self.explanation,
+               "fact": self.fact, "actual": self.actual, "floor": self.floor.name}
+        if self.evidence:
+            out["evidence"] = list(self.evidence)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +213,8 @@ def assess(facts: RiskFacts, rules: RuleSet) -> RiskAssessment:
     score, decision = decide(rules, fired)
     return RiskAssessment(
         facts=facts, rules_version=rules.version, rules_sha256=rules.sha256,
-        fired=tuple(FiredRule(r.id, r.weight, r.explanation, r.fact, facts.value(r.fact), r.floor)
-                    for r in fired),
+        fired=tuple(FiredRule(r.id, r.weight, r.explanation, r.fact, facts.value(r.fact), r.floor,
+                              facts.evidence(r.fact)) for r in fired),
         score=score, decision=decision, thresholds=dict(rules.thresholds))
 
 

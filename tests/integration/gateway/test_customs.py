@@ -50,7 +50,7 @@ def test_new_enterprise_is_explained_and_released_directly(trace_stack, client_f
     assert fired(r) == {"credit-grade-missing": 15, "no-inspection-history": 10}
     body = r.json()
     assert body["score"] == 25 and body["decision"] == "DIRECT_RELEASE"
-    assert body["rulesVersion"] == "v1" and len(body["rulesSha256"]) == 64
+    assert body["rulesVersion"] == "v2" and len(body["rulesSha256"]) == 64
     assert body["facts"]["enterprise"] == importer.org_hex
     assert all(f["explanation"] for f in body["fired"])
 

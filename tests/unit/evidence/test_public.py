@@ -85,3 +85,29 @@ def test_the_public_json_round_trips():
     again = Bundle.loads(public.dumps())
     assert again.to_json() == public.to_json()
     assert all(not e.full for e in again.events)
+
+
+# --- cold chain: readings are disclosed, devices and links are not -------------------------------
+
+def test_a_sensor_element_is_public_only_when_it_holds_readings_alone():
+    from ledger.evidence.public import reading_only
+
+    readings = {"sensorMetadata": {"startTime": "2026-03-01T00:00:00Z",
+                                   "endTime": "2026-03-02T00:00:00Z"},
+                "sensorReport": [{"type": "Temperature", "uom": "CEL", "minValue": 1.0,
+                                  "maxValue": 3.5, "meanValue": 2.1},
+                                 {"type": "Temperature", "uom": "FAH", "value": 38.0,
+                                  "time": "2026-03-01T06:00:00Z"}]}
+    assert reading_only(readings)
+    assert reading_only({"sensorReport": [{"type": "Temperature", "value": 2, "uom": "CEL"}]})
+    for leak in ({"sensorMetadata": {"deviceID": "urn:epc:id:giai:4000001.111"}},
+                 {"sensorMetadata": {"rawData": "https://example.org/raw/1"}},
+                 {"sensorMetadata": {"bizRules": "https://example.org/rules"}},
+                 {"sensorReport": [{"type": "Temperature", "value": 2, "uom": "CEL",
+                                    "deviceID": "urn:epc:id:giai:4000001.111"}]},
+                 {"sensorReport": [{"type": "Temperature", "uriValue": "https://id.gs1.org/00/1"}]},
+                 {"ext:lot": "other goods"}):
+        element = {**readings, **leak}
+        if "sensorReport" in leak:
+            element["sensorReport"] = leak["sensorReport"]
+        assert not reading_only(element), leak

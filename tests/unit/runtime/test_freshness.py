@@ -184,7 +184,8 @@ def test_a_stale_store_version_is_read_once_for_a_herd_of_callers(tmp_path) -> N
     engine = create_engine(f"sqlite:///{tmp_path / 'v.db'}")
     with engine.begin() as conn:
         for ddl in ("CREATE TABLE events (seq INTEGER)", "CREATE TABLE codes (id INTEGER)",
-                    "CREATE TABLE batches (state TEXT, anchored_ms INTEGER)"):
+                    "CREATE TABLE batches (state TEXT, anchored_ms INTEGER)",
+                    "CREATE TABLE product_conditions (id INTEGER)"):
             conn.execute(text(ddl))
     reads = []
 

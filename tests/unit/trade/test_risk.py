@@ -136,3 +136,38 @@ def test_unknown_or_path_like_versions_are_not_found() -> None:
     for version in ("v999", "../v1", "v1.json"):
         with pytest.raises(UnknownRulesVersionError):
             load_rules(version)
+
+
+# --- v2: cold-chain breaches -----------------------------------------------------------------
+
+_BREACH = {"gtin": "09421902960017", "conditionsVersion": 1, "type": "Temperature",
+           "event": "ni:///sha-256;" + "ab" * 32 + "?ver=CBV2.0", "signer": "0x" + "cd" * 32,
+           "reading": {"value": 9.5, "uom": "CEL"}, "minutesOutside": 240.0}
+
+
+def test_v2_is_v1_plus_the_cold_chain_rule_and_v1_decisions_are_made_again_unchanged():
+    from ledger.trade.risk import DEFAULT_RULES_VERSION
+
+    v1, v2 = load_rules("v1"), load_rules("v2")
+    assert DEFAULT_RULES_VERSION == "v2"
+    assert v2.rules[:len(v1.rules)] == v1.rules and v2.thresholds == v1.thresholds
+    assert [r.id for r in v2.rules[len(v1.rules):]] == ["cold-chain-breach"]
+    facts = RiskFacts(enterprise="0x01", credit_grade="A", past_inspections=3,
+                      cold_chain_breaches=(_BREACH,))
+    # v1 never reads the fact: the same consignment is judged as it was before v2
+    assert assess(facts, v1).decision is Decision.DIRECT_RELEASE
+    assert assess(replace(facts, cold_chain_breaches=()), v1).to_json()["fired"] == \
+        assess(facts, v1).to_json()["fired"]
+
+
+def test_a_breach_on_the_consignment_is_a_rule_with_its_facts():
+    facts = RiskFacts(enterprise="0x01", credit_grade="A", past_inspections=3,
+                      cold_chain_breaches=(_BREACH,))
+    result = assess(facts, load_rules("v2"))
+    assert result.decision is Decision.NORMAL_CONTROL
+    (fired,) = result.to_json()["fired"]
+    assert fired["id"] == "cold-chain-breach" and fired["actual"] == 1
+    assert fired["evidence"] == [_BREACH]
+    assert result.to_json()["facts"]["coldChainBreachFacts"] == [_BREACH]
+    clean = assess(replace(facts, cold_chain_breaches=()), load_rules("v2"))
+    assert clean.decision is Decision.DIRECT_RELEASE and not clean.fired

@@ -4,6 +4,7 @@
 import { verify, parseProofText } from './verify.js';
 import { LANGUAGES, chooseLanguage, t } from './i18n.js';
 import { DOMAIN_VERSION } from './capture.js';
+import { coldChainTitle, describeColdChain } from './coldchain.js';
 
 const state = { lang: null, result: null, error: null };
 
@@ -89,6 +90,10 @@ function render() {
         s.location ? el('span', { class: 'place' }, `${t(lang, 'journey.place')}: ${s.location}`) : null,
         el('span', { class: 'org' }, `${t(lang, 'journey.org')}: ${[s.orgName, s.gln ? 'GLN ' + s.gln : s.org].filter(Boolean).join(' · ')}`))))
         : el('p', {}, t(lang, 'journey.empty'))));
+    if (r.coldChain) {
+      sections.push(el('section', { id: 'coldchain', class: `coldchain c-${r.coldChain.status}`, 'data-status': r.coldChain.status },
+        el('h2', {}, coldChainTitle(lang)), el('ul', {}, describeColdChain(r.coldChain, lang).map((line) => el('li', {}, line)))));
+    }
     const passed = r.checks.filter((c) => c.outcome === 'PASS').length;
     sections.push(el('section', { id: 'checks', class: 'checks' },
       el('h2', {}, t(lang, 'checks', { passed, total: r.checks.length })),

@@ -8,6 +8,7 @@ import { readDisclosed, DisclosureError, isObject } from './disclosure.js';
 import { domainSeparator, captureDigest, recoverSigner, eventLeaf, captureLeaf, SignatureError } from './capture.js';
 import { parseLink, codeLeaf, lotKey, eventEpcs, canonicalEpc, CodeError } from './gs1.js';
 import { Rpc, ChainReader, NodeError } from './rpc.js';
+import { coldChainSection } from './coldchain.js';
 import {
   requiredRole, subjects, ownerKey, receiverKeys, entitledEvents, steps as journeySteps,
   continuityGap, saleTime, importedOrigin, checkScans, CLONE_POLICY, decide, meaning,
@@ -290,6 +291,10 @@ async function run(code, proofJson, config, reader, checks, out, checkedAt) {
     : check('journey.complete', 'PASS', `${journey.length} events from origin, with no gap in where the goods were`));
   checks.push(await customs(journey, bundle, reader));
   checks.push(checkScans(bundle.scans, saleTime(journey), OPTIONS.clone, checkedAt));
+  // Facts beside the verdict, from the verified events only (never a check that decides it).
+  out.coldChain = await coldChainSection({ gtin14: link.gtin14, epc: `https://id.gs1.org/01/${link.gtin14}/21/${link.serial}`,
+    conditions: proofJson.conditions ?? null, verified: verified.map((v) => ({ event: v.event, ref: v.id, org: v.org })),
+    reader, separator, ownerOf });
 }
 
 function glnOf(orgHex) {

@@ -1,0 +1,105 @@
+"""Product conditions through the gateway, against anvil and a real store: the brand's signed
+ranges are stored; anyone else's are refused (attacks first)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger.proofs.signing import CaptureDomain
+from ledger.trade.conditions import conditions_text, sign_conditions
+from tests.integration.traceability_env import gtin, signed
+
+pytestmark = pytest.mark.chain
+
+GTIN = gtin("0023")
+RANGES = [{"type": "Temperature", "uom": "CEL", "min": 0, "max": 4, "allowedMinutesOutside": 30}]
+
+
+def _domain(stack) -> CaptureDomain:
+    return CaptureDomain(stack.deployment.chainId, stack.deployment.address("Consortium"))
+
+
+def _post(client, relayer, statement):
+    return signed(client, relayer, "POST", "/conditions", json_body=statement.to_json())
+
+
+def test_attack_a_member_that_is_not_the_brand_cannot_set_its_ranges(trace_stack, client_for):
+    client = client_for()
+    text = conditions_text(GTIN, 1, [{**RANGES[0], "max": 25}])
+    # `other` signs with its own key under its own organisation: a valid signature, no prefix.
+    forged = sign_conditions(trace_stack.other.key, _domain(trace_stack), text,
+                             trace_stack.other.org)
+    r = _post(client, trace_stack.other, forged)
+    assert r.status_code == 403, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"] == "urn:zhenzhi:problem:conditions-not-prefix-owner"
+    assert client.get(f"/conditions/{GTIN}").status_code == 404
+
+
+def test_attack_signing_in_the_brands_name_with_another_key_is_refused(trace_stack, client_for):
+    client = client_for()
+    text = conditions_text(GTIN, 1, [{**RANGES[0], "max": 25}])
+    forged = sign_conditions(trace_stack.other.key, _domain(trace_stack), text,
+                             trace_stack.brand.org)
+    r = _post(client, trace_stack.brand, forged)
+    assert r.status_code == 403
+    assert r.json()["type"] == "urn:zhenzhi:problem:invalid-conditions-signature"
+    assert client.get(f"/conditions/{GTIN}").status_code == 404
+
+
+def test_attack_the_brands_signature_does_not_carry_over_to_other_ranges(trace_stack, client_for):
+    client = client_for()
+    genuine = sign_conditions(trace_stack.brand.key, _domain(trace_stack),
+                              conditions_text(GTIN, 1, RANGES), trace_stack.brand.org)
+    body = genuine.to_json()
+    body["text"] = body["text"].replace('"max":4', '"max":25')
+    r = signed(client, trace_stack.brand, "POST", "/conditions", json_body=body)
+    assert r.status_code == 403
+    assert r.json()["type"] == "urn:zhenzhi:problem:invalid-conditions-signature"
+
+
+def test_attack_a_stored_version_cannot_be_rewritten_nor_an_older_one_slipped_in(
+        trace_stack, client_for):
+    client = client_for()
+    domain, brand = _domain(trace_stack), trace_stack.brand
+    v2 = sign_conditions(brand.key, domain, conditions_text(GTIN, 2, RANGES), brand.org)
+    assert _post(client, brand, v2).status_code == 201
+    assert _post(client, brand, v2).status_code == 200  # the same statement again: stored once
+    loose = sign_conditions(brand.key, domain,
+                            conditions_text(GTIN, 2, [{**RANGES[0], "max": 12}]), brand.org)
+    r = _post(client, brand, loose)
+    assert r.status_code == 409 and r.json()["type"].endswith("product-conditions-version")
+    older = sign_conditions(brand.key, domain,
+                            conditions_text(GTIN, 1, [{**RANGES[0], "max": 12}]), brand.org)
+    assert _post(client, brand, older).status_code == 409
+    assert client.get(f"/conditions/{GTIN}").json()["ranges"][0]["max"] == 4
+
+
+def test_malformed_conditions_are_a_problem_not_a_crash(trace_stack, client_for):
+    client = client_for()
+    statement = sign_conditions(trace_stack.brand.key, _domain(trace_stack),
+                                conditions_text(GTIN, 1, RANGES), trace_stack.brand.org)
+    body = statement.to_json() | {"text": '{"type": "ProductConditions", "gtin": "1"}'}
+    r = signed(client, trace_stack.brand, "POST", "/conditions", json_body=body)
+    assert r.status_code == 400 and r.json()["type"].endswith("invalid-product-conditions")
+    r = client.post("/conditions", json=statement.to_json())  # not a member request
+    assert r.status_code == 401
+
+
+def test_the_brand_publishes_versions_and_anyone_reads_them(trace_stack, client_for):
+    client = client_for()
+    domain, brand = _domain(trace_stack), trace_stack.brand
+    v1 = sign_conditions(brand.key, domain, conditions_text(GTIN, 1, RANGES), brand.org)
+    r = _post(client, trace_stack.other, v1)  # any member may relay the brand's statement
+    assert r.status_code == 201, r.text
+    assert r.json()["signer"] == brand.address
+    ranges2 = [*RANGES, {"type": "Acceleration", "uom": "K40", "max": 3}]
+    v2 = sign_conditions(brand.key, domain, conditions_text(GTIN, 2, ranges2), brand.org)
+    assert _post(client, brand, v2).status_code == 201
+    latest = client.get(f"/conditions/{GTIN}").json()
+    assert latest["version"] == 2 and latest["ranges"][1] == {
+        "type": "Acceleration", "uom": "K40", "max": 3.0, "allowedMinutesOutside": 0}
+    assert latest["signed"]["text"] == v2.text
+    old = client.get(f"/conditions/{GTIN}/versions/1").json()
+    assert old["version"] == 1 and old["signed"]["signature"] == v1.to_json()["signature"]
+    assert client.get(f"/conditions/{GTIN}/versions/3").status_code == 404
