@@ -226,6 +226,8 @@ brand_links = Table(
     Column("org", LargeBinary(32), nullable=False),     # the registering prefix owner
     Column("registered_ms", BigInteger, nullable=False),
     UniqueConstraint("gtin", "link_type", "href"),
+)
+
 # A brand's signed product conditions (`ledger.trade.conditions`): one immutable row per GTIN
 # and version; `text` is the exact JSON text the brand signed (never re-serialised).
 product_conditions = Table(
