@@ -26,6 +26,9 @@ TARGETS: dict[str, tuple[str, float, str, str]] = {
     "hash_events_per_s": (">=", 0, "events/s", "CBV 2.0 event ids, one core"),
     "hash_speedup_vs_gs1_reference": (">=", 10, "×", "vs epcis-event-hash-generator, same events"),
     "validate_hash_verify_500_events_per_s": (">=", 20_000, "events/s", "signed 500-event capture, one core"),
+    "xml_capture_500_events_per_s": (">=", 0, "events/s",
+                                     "XML 500-event capture: XSD, convert, hash, commit, recover"),
+    "xml_vs_json_capture_ratio": (">=", 0, "×", "XML capture ÷ JSON capture, same events, same run"),
     "capture_single_events_per_s": (">=", 1_000, "events/s", "HTTP single-event signed captures"),
     "capture_single_p99_ms": ("<=", 50, "ms", "p99 of those"),
     "capture_batch_events_per_s": (">=", 15_000, "events/s", "HTTP 500-event captures"),
@@ -143,6 +146,10 @@ def _scan(quick: bool) -> dict[str, Any]:
     return import_module("bench.scan").measure(quick=quick)
 
 
+def _xml(quick: bool) -> dict[str, Any]:
+    return import_module("bench.xml_capture").measure(rounds=4 if quick else 12)
+
+
 def _evidence(quick: bool) -> dict[str, Any]:
     return import_module("bench.evidence").measure(rounds=3 if quick else 7)
 
@@ -157,6 +164,7 @@ SECTIONS: dict[str, Section] = {
     "scan": _scan,
     "evidence": _evidence,
     "queries": _queries,
+    "xml": _xml,
 }
 
 

@@ -94,8 +94,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("capture")
     def capture_cmd(
-        doc: Annotated[Path, typer.Argument(help="EPCIS 2.0 document (JSON-LD), or a signed "
-                                                 "capture file written by `zhenzhi sign`")],
+        doc: Annotated[Path, typer.Argument(help="EPCIS 2.0 document (JSON-LD, or XML: 2.0 or "
+                                                 "1.2), or a signed capture file written by "
+                                                 "`zhenzhi sign`")],
         gateway: GatewayOption = "http://127.0.0.1:8000",
         key: Annotated[Path | None, typer.Option(
             "--key", help="encrypted key file (needed unless DOC is already signed)")] = None,
@@ -147,6 +148,7 @@ def _capture(doc_path: Path, base: str, key: Path | None, org: str | None, nonce
              as_json: bool) -> int:
     import httpx
 
+    from ledger.epcis.xml import is_xml
     from ledger.proofs.signing import (
         CaptureDomain,
         prepare_capture,
@@ -155,7 +157,12 @@ def _capture(doc_path: Path, base: str, key: Path | None, org: str | None, nonce
         signature_to_headers,
     )
 
-    data = _read_json(doc_path)
+    try:
+        raw = doc_path.read_bytes()
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {doc_path}: {exc.strerror}") from None
+    xml_body: bytes | None = raw if is_xml(raw) else None
+    data = None if xml_body is not None else _read_json(doc_path)
     if wait and key is None:
         # The capture job is a member read: waiting on it means signing each poll.
         raise InvalidInputError("--wait reads the capture job, which members only may read: "
@@ -171,14 +178,17 @@ def _capture(doc_path: Path, base: str, key: Path | None, org: str | None, nonce
     info = domain_info.json()
     domain = CaptureDomain(int(info["chainId"]), info["verifyingContract"])
 
-    if isinstance(data, dict) and "capture" in data and "document" in data:
+    if isinstance(data, dict) and "capture" in data and ("document" in data
+                                                         or "xmlDocument" in data):
         parsed = signature_from_json(data["capture"])
         if parsed.domain != domain:
             raise InvalidInputError(
                 f"{doc_path} is signed for chain {parsed.domain.chain_id} / "
                 f"{parsed.domain.verifying_contract}, but the gateway checks chain "
                 f"{domain.chain_id} / {domain.verifying_contract}")
-        document, sig, seed = data["document"], parsed.signature, parsed.seed
+        document, sig, seed = data.get("document"), parsed.signature, parsed.seed
+        if "xmlDocument" in data:
+            xml_body = str(data["xmlDocument"]).encode("utf-8")
         account = None
         if wait:
             from ledger.cli.keys import _passphrase
@@ -193,7 +203,13 @@ def _capture(doc_path: Path, base: str, key: Path | None, org: str | None, nonce
         from ledger.epcis.event_hash import event_hash
         from ledger.proofs.keystore import load_key
 
-        parsed_doc = parse_document(data)
+        if xml_body is not None:
+            from ledger.epcis.xml import parse_xml_document
+
+            # signed over the events the gateway converts the XML to
+            parsed_doc = parse_xml_document(xml_body)
+        else:
+            parsed_doc = parse_document(data)
         event_ids = [event_hash(e, parsed_doc.context) for e in parsed_doc.events]
         if not event_ids:
             raise InvalidInputError(f"{doc_path} holds no events: there is nothing to capture")
@@ -211,10 +227,12 @@ def _capture(doc_path: Path, base: str, key: Path | None, org: str | None, nonce
                            int(time.time()))
         document = data
 
-    headers = {**signature_to_headers(sig, seed), "Content-Type": "application/ld+json"}
+    headers = {**signature_to_headers(sig, seed),
+               "Content-Type": "application/xml" if xml_body is not None
+               else "application/ld+json"}
     if proceed:
         headers["GS1-Capture-Error-Behaviour"] = "proceed"
-    body = json.dumps(document, ensure_ascii=False).encode()
+    body = xml_body if xml_body is not None else json.dumps(document, ensure_ascii=False).encode()
     response = client.post("/capture", content=body, headers=headers)
     if response.status_code != 202:
         raise InvalidInputError(f"capture refused: {_problem_line(response)}")

@@ -120,7 +120,7 @@ _DESCRIPTIONS = {
     409: "Conflicts with what is recorded (e.g. a replayed capture nonce).",
     413: "Body larger than GS1-EPCIS-Capture-File-Size-Limit or more events than "
          "GS1-EPCIS-Capture-Limit; nothing was parsed or stored.",
-    415: "The body is not JSON.",
+    415: "The body is neither JSON(-LD) nor EPCIS XML.",
     502: "The chain did not answer; nothing was stored. Retry later.",
 }
 

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-__all__ = ["JSONLDResponse", "OrjsonResponse", "ProblemResponse"]
+__all__ = ["JSONLDResponse", "OrjsonResponse", "ProblemResponse", "XMLResponse"]
 
 _OPTS = orjson.OPT_NON_STR_KEYS
 
@@ -27,3 +27,9 @@ class JSONLDResponse(OrjsonResponse):
 
 class ProblemResponse(OrjsonResponse):
     media_type = "application/problem+json"
+
+
+class XMLResponse(Response):
+    """EPCIS XML documents, already serialised (`ledger.epcis.xml_writer`)."""
+
+    media_type = "application/xml"

@@ -44,6 +44,7 @@ __all__ = ["router"]
 router = APIRouter(tags=["Capture"])
 
 _JSON_TYPES = ("application/json", "application/ld+json")
+_XML_TYPES = ("application/xml", "text/xml")
 
 
 class UnknownCaptureError(NotFoundError):
@@ -146,7 +147,8 @@ async def capture_options(settings: SettingsDep) -> Response:
     status_code=202,
     summary="Capture a signed EPCISDocument",
     description=(
-        "Validates the EPCISDocument (JSON-LD), computes each event's CBV 2.0 event hash, "
+        "Validates the EPCISDocument (JSON-LD; or XML, EPCIS 2.0 or 1.2, against the standard's "
+        "XSD, converted to the same events), computes each event's CBV 2.0 event hash, "
         "recovers the capture signature's signer from the `Zhenzhi-Capture-*` headers, checks "
         "on chain that the key was valid for the organisation at signing time and that the "
         "organisation holds the role each event's bizStep needs, then stores the events and "
@@ -164,6 +166,9 @@ async def capture_options(settings: SettingsDep) -> Response:
     openapi_extra={"parameters": _HEADER_PARAMETERS, "requestBody": {"required": True, "content": {
         "application/json": {"schema": EPCIS_DOCUMENT_SCHEMA},
         "application/ld+json": {"schema": EPCIS_DOCUMENT_SCHEMA},
+        "application/xml": {"schema": {"type": "string", "description":
+            "an EPCIS 2.0 (or 1.2) XML EPCISDocument, valid against the standard's XSD"}},
+        "text/xml": {"schema": {"type": "string"}},
     }}},
 )
 async def capture(request: Request, services: ServicesDep, runtime: RuntimeDep
@@ -172,10 +177,15 @@ async def capture(request: Request, services: ServicesDep, runtime: RuntimeDep
     # `intake.check`, before the parse) whether the organisation named may capture at all.
     headers = _signature_headers(request.headers)
     content_type = request.headers.get("content-type", "application/json")
-    if content_type.split(";", 1)[0].strip().lower() not in _JSON_TYPES:
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media in _JSON_TYPES:
+        syntax = "json"
+    elif media in _XML_TYPES:
+        syntax = "xml"
+    else:
         raise UnsupportedMediaTypeError(
-            f"capture takes application/json or application/ld+json, not {content_type!r}",
-            contentType=content_type)
+            "capture takes application/json, application/ld+json, application/xml or "
+            f"text/xml, not {content_type!r}", contentType=content_type)
     behaviour = request.headers.get(BEHAVIOUR_HEADER.lower())
     mode = (behaviour or "rollback").strip().lower()
     if mode not in ("rollback", "proceed"):
@@ -203,11 +213,12 @@ async def capture(request: Request, services: ServicesDep, runtime: RuntimeDep
     # future says that this capture's transaction has committed.
     try:
         if len(body) <= services.settings.capture_inline_bytes or services.capture_checks is None:
-            checked = services.intake.check(body, headers, behaviour=mode)  # type: ignore[arg-type]
+            checked = services.intake.check(body, headers, behaviour=mode,  # type: ignore[arg-type]
+                                            syntax=syntax)  # type: ignore[arg-type]
         else:
             checked = await asyncio.wrap_future(services.capture_checks.submit(
                 services.intake.check, body, headers, behaviour=mode,  # type: ignore[arg-type]
-                isolate=services.capture_processes))
+                isolate=services.capture_processes, syntax=syntax))
     except LedgerError as exc:
         if exc.status >= 500:  # not the client's fault (the chain did not answer, say)
             refund(failures, client, deposit)

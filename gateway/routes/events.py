@@ -25,7 +25,7 @@ from fastapi import APIRouter, Path, Query, Request
 from gateway.auth import MemberDep
 from gateway.deps import ServicesDep, SettingsDep
 from gateway.problems import problem_responses
-from gateway.responses import JSONLDResponse
+from gateway.responses import JSONLDResponse, XMLResponse
 from gateway.routes.discovery import EPCIS_HEADERS
 from gateway.schemas import QUERY_DOCUMENT_SCHEMA
 from ledger.errors import InvalidInputError, NotFoundError
@@ -104,9 +104,56 @@ _QUERY_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "An EPCISQueryDocument with the matching events.",
           "headers": {"Link": {"schema": {"type": "string"},
                                "description": "`<URL>; rel=\"next\"` while more pages exist"}},
-          "content": {"application/json": {"schema": QUERY_DOCUMENT_SCHEMA}}},
+          "content": {"application/json": {"schema": QUERY_DOCUMENT_SCHEMA},
+                      "application/xml": {"schema": {
+                          "type": "string", "description": "with `Accept: application/xml`: "
+                          "the EPCIS 2.0 XML EPCISQueryDocument"}}}},
     **problem_responses(400, 401, 404),
 }
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+_JSON_MEDIA = ("application/json", "application/ld+json")
+_XML_MEDIA = ("application/xml", "text/xml")
+
+
+def wants_xml(accept: str | None) -> bool:
+    """Whether `Accept` prefers EPCIS XML to JSON-LD (by q, then by order; JSON on a tie)."""
+    if not accept:
+        return False
+    best_json = best_xml = (-1.0, 0)
+    for index, part in enumerate(accept.split(",")):
+        media, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        rank = (q, -index)
+        media = media.lower()
+        if media in _JSON_MEDIA or media in ("*/*", "application/*"):
+            best_json = max(best_json, rank)
+        if media in _XML_MEDIA:
+            best_xml = max(best_xml, rank)
+    return best_xml[0] > 0 and best_xml > best_json
+
+
+def _answer(request: Request, events: list[dict[str, Any]], headers: dict[str, str]
+            ) -> JSONLDResponse | XMLResponse:
+    """The EPCISQueryDocument, as JSON-LD, or as XML when the client asks for it
+    (`Accept: application/xml`; valid against the standard's XSD: ledger.epcis.xml_writer)."""
+    if wants_xml(request.headers.get("accept")):
+        from ledger.epcis.xml_writer import write_query_document
+
+        return XMLResponse(write_query_document(events, context=CONTEXT, creation_date=_now()),
+                           headers={**headers, "Vary": "Accept"})
+    return JSONLDResponse(_query_document(events), headers={**headers, "Vary": "Accept"})
 
 
 def _query_document(events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -114,7 +161,7 @@ def _query_document(events: list[dict[str, Any]]) -> dict[str, Any]:
         "@context": CONTEXT,
         "type": "EPCISQueryDocument",
         "schemaVersion": "2.0",
-        "creationDate": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        "creationDate": _now(),
         "epcisBody": {"queryResults": {
             "queryName": "SimpleEventQuery",
             "resultsBody": {"eventList": events},
@@ -126,7 +173,7 @@ def _run_query(request: Request, services: Any, settings: Any, *, epc: str | Non
                event_type: str | None, ge_time: str | None, lt_time: str | None,
                biz_step: str | None, disposition: str | None, read_point: str | None,
                biz_location: str | None, match_epc: str | None, match_any: str | None,
-               per_page: int | None, token: str | None) -> JSONLDResponse:
+               per_page: int | None, token: str | None) -> JSONLDResponse | XMLResponse:
     allowed = SUPPORTED_PARAMETERS if epc is None else SUPPORTED_PARAMETERS - {"MATCH_anyEPC"}
     unknown = sorted(set(request.query_params) - allowed)
     if unknown:
@@ -162,7 +209,7 @@ def _run_query(request: Request, services: Any, settings: Any, *, epc: str | Non
         # extra slashes into the URL.
         path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
         headers["Link"] = f'<{base}{path}?{urlencode(params)}>; rel="next"'
-    return JSONLDResponse(_query_document(events), headers=headers)
+    return _answer(request, events, headers)
 
 
 @router.get("/events", summary="Query events (EPCIS simple query parameters)",
@@ -175,7 +222,7 @@ def list_events(
     EQ_bizLocation: BizLocationQ = None, MATCH_epc: MatchEpcQ = None,  # noqa: N803
     MATCH_anyEPC: MatchAnyEpcQ = None, perPage: PerPageQ = None,  # noqa: N803
     nextPageToken: TokenQ = None,  # noqa: N803
-) -> JSONLDResponse:
+) -> JSONLDResponse | XMLResponse:
     return _run_query(request, services, settings, event_type=eventType, ge_time=GE_eventTime,
                       lt_time=LT_eventTime, biz_step=EQ_bizStep, disposition=EQ_disposition,
                       read_point=EQ_readPoint, biz_location=EQ_bizLocation, match_epc=MATCH_epc,
@@ -185,7 +232,8 @@ def list_events(
 @router.get("/events/{eventID:path}", summary="One event by its CBV 2.0 event id",
             response_model=None,
             responses={200: {"description": "An EPCISQueryDocument with the one event.",
-                             "content": {"application/json": {"schema": QUERY_DOCUMENT_SCHEMA}}},
+                             "content": {"application/json": {"schema": QUERY_DOCUMENT_SCHEMA},
+                                         "application/xml": {"schema": {"type": "string"}}}},
                        **problem_responses(400, 401, 404)})
 def get_event(
     request: Request,
@@ -195,7 +243,7 @@ def get_event(
         "The CBV 2.0 event hash: `ni:///sha-256;<hex>?ver=CBV2.0` URL-encoded, or the "
         "64 hex digits alone."),
         examples=["ni%3A%2F%2F%2Fsha-256%3Bdf7bb3c352fef055578554f09f5e2aa41782150ced7bd0b8af24dd3ccb30ba69%3Fver%3DCBV2.0"])],
-) -> JSONLDResponse:
+) -> JSONLDResponse | XMLResponse:
     raw = eventID
     # An unencoded `?ver=CBV2.0` arrives as the query string, not in the path.
     if raw.startswith("ni:") and "?" not in raw and request.url.query:
@@ -204,7 +252,7 @@ def get_event(
     event = services.get_event(event_id)
     if event is None:
         raise UnknownEventError(f"no event {raw}", eventID=raw)
-    return JSONLDResponse(_query_document([event]), headers=EPCIS_HEADERS)
+    return _answer(request, [event], dict(EPCIS_HEADERS))
 
 
 @router.get("/epcs/{epc:path}/events", summary="Events that name an EPC (URN or Digital Link)",
@@ -218,7 +266,7 @@ def epc_events(
     EQ_disposition: DispositionQ = None, EQ_readPoint: ReadPointQ = None,  # noqa: N803
     EQ_bizLocation: BizLocationQ = None, MATCH_epc: MatchEpcQ = None,  # noqa: N803
     perPage: PerPageQ = None, nextPageToken: TokenQ = None,  # noqa: N803
-) -> JSONLDResponse:
+) -> JSONLDResponse | XMLResponse:
     # The binding offers no MATCH_anyEPC here: the path's EPC is that filter.
     return _run_query(request, services, settings, epc=epc, event_type=eventType,
                       ge_time=GE_eventTime, lt_time=LT_eventTime, biz_step=EQ_bizStep,

@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("sign")
     def sign_cmd(
-        doc: Annotated[Path, typer.Argument(help="EPCIS 2.0 document (JSON-LD)")],
+        doc: Annotated[Path, typer.Argument(help="EPCIS 2.0 document (JSON-LD, or XML: 2.0 or 1.2)")],
         key: Annotated[Path, typer.Option("--key", help="encrypted key file (`zhenzhi keys new`)")],
         org: Annotated[str, typer.Option("--org", help="organisation: its 13-digit GLN or 0x + 32-byte hex id")],
         nonce: Annotated[int | None, typer.Option(help="unique per org; default: microseconds since 1970")] = None,
@@ -79,7 +79,8 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path | None, typer.Option("--out", "-o", help="signed capture file; default: stdout")] = None,
         passphrase_file: PassphraseFileOption = None,
     ) -> None:
-        """Sign an EPCIS document: write {"document": ..., "capture": {...signature...}}."""
+        """Sign an EPCIS document: write {"document": ..., "capture": {...signature...}}
+        ({"xmlDocument": "<…>", "capture": …} for an XML document, signed over its events)."""
         try:
             _sign(doc, key, org, nonce, chain_id, consortium, manifest, signed_at, out,
                   passphrase_file)
@@ -154,13 +155,23 @@ def _sign(doc_path: Path, key: Path, org: str, nonce: int | None, chain_id: int 
 
     from ledger.epcis.document import parse_document
     from ledger.epcis.event_hash import event_hashes
+    from ledger.epcis.xml import is_xml, parse_xml_document
     try:
-        document: Any = json.loads(doc_path.read_bytes())
+        raw = doc_path.read_bytes()
     except OSError as exc:
         raise InvalidInputError(f"cannot read {doc_path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise InvalidInputError(f"{doc_path} is not JSON: {exc}") from None
-    parsed = parse_document(document)
+    xml_text: str | None = None
+    if is_xml(raw):
+        # signed over the events the gateway will convert it to (gateway/README.md)
+        parsed = parse_xml_document(raw)
+        xml_text = raw.decode("utf-8", errors="strict") if raw else ""
+        document: Any = None
+    else:
+        try:
+            document = json.loads(raw)
+        except ValueError as exc:
+            raise InvalidInputError(f"{doc_path} is not JSON or XML: {exc}") from None
+        parsed = parse_document(document)
     # The document-level call, not one event_hash per event: it honours the document's
     # ignoreFields, which the gateway will too, so both compute the same ids.
     event_ids = event_hashes(parsed)
@@ -174,7 +185,8 @@ def _sign(doc_path: Path, key: Path, org: str, nonce: int | None, chain_id: int 
     # Check the result the way the gateway will before handing it out.
     build_signed_capture(parsed.events, parsed.context, event_ids, sig, domain, seed=seed,
                          expected_signer=account.address)
-    text = json.dumps({"document": document, "capture": signature_to_json(domain, sig, seed)},
+    body = {"xmlDocument": xml_text} if xml_text is not None else {"document": document}
+    text = json.dumps({**body, "capture": signature_to_json(domain, sig, seed)},
                       ensure_ascii=False, indent=2) + "\n"
     if out is None:
         sys.stdout.write(text)

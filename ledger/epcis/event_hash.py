@@ -9,6 +9,8 @@ vectors (conformance/event-hash/). In short:
   repeated values (list members) are sorted; fields outside the order (user extensions) follow,
   sorted, with their namespace prefix expanded to `{namespace-iri}local`;
 - `recordTime`, `eventID`, `errorDeclaration` and the JSON `type` key never count;
+- booleans are `true`/`false`; a user extension whose name ends in `List` is hashed as
+  written (the XML form), only the standard's lists are unwrapped (the XML vectors);
 - times become UTC with milliseconds (`2020-01-01T10:00:00.000Z`), numbers lose noise
   (`+5.0` → `5`), old CBV URNs become web vocabulary, bare CBV terms (`shipping`) become IRIs,
   and every GS1 key (EPC URN, EPC class/pattern URN, any Digital Link) becomes its canonical
@@ -258,7 +260,8 @@ def _resolver(iris: set[str]) -> dict[str, str]:
 # declares `ex`; values `ex:bar` become `iribar`.
 # --------------------------------------------------------------------------------------------
 def _namespaces(context: Any) -> dict[str, str]:
-    ns: dict[str, str] = {}
+    # gs1: and cbv: are prefixes of the standard EPCIS context itself, declared or not
+    ns: dict[str, str] = dict(_CURIES)
     # As in the reference, only a list-form @context declares namespaces.
     if isinstance(context, list):
         for item in context:
@@ -301,6 +304,10 @@ class _Build:
                 if iri is not None:
                     return iri + tail
             return value
+        if value is True or value is False:
+            # JSON's (and xsd:boolean's) spelling, so that a JSON `true` and an XML `true`
+            # give one id (the GS1 XML vector SensorDataExamples); Python's would be "True"
+            return "true" if value else "false"
         return str(value)
 
     def node(self, obj: Any) -> tuple[str, str, list]:
@@ -368,7 +375,7 @@ def _restructure(node: tuple[str, str, list]) -> tuple:
     child_epcs: list = []
     for child in children:
         cname = child[0]
-        if cname.endswith("List"):
+        if cname.endswith("List") and cname[:1] != "{":
             lists.setdefault(cname, []).append((cname[:-4], child[1], child[2]))
         elif cname == "childEPCs":
             child_epcs.append(("epc", child[1], []))

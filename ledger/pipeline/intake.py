@@ -62,6 +62,7 @@ from ledger.epcis.entitlement import (
 )
 from ledger.epcis.event_hash import event_hashes
 from ledger.epcis.json_text import DEFAULT_MAX_JSON_DEPTH
+from ledger.epcis.xml import parse_xml_document
 from ledger.errors import AuthorizationError, InvalidInputError, LedgerError
 from ledger.proofs.capture import CaptureSignature, SignedCapture, events_tree
 from ledger.proofs.signing import (
@@ -86,6 +87,7 @@ __all__ = [
 ]
 
 ErrorBehaviour = Literal["rollback", "proceed"]
+Syntax = Literal["json", "xml"]  # the capture body: JSON-LD or EPCIS XML
 _CAPTURE_ID = re.compile(r"[0-9a-f]{64}")
 
 
@@ -256,11 +258,18 @@ class Intake:
                 f"organisation {org_hex} held no role at signedAt={at}: nothing it signed then "
                 "can be captured", org=org_hex, signedAt=at)
 
-    def parse(self, document: bytes | str | Mapping[str, Any]) -> Any:
-        """Parse and validate an EPCISDocument (the size limit is checked before parsing)."""
+    def parse(self, document: bytes | str | Mapping[str, Any], syntax: Syntax = "json") -> Any:
+        """Parse and validate an EPCISDocument (the size limit is checked before parsing):
+        JSON-LD, or XML (`syntax="xml"`: EPCIS 2.0 or 1.2, checked against the standard's XSD
+        and converted to the same events, `ledger.epcis.xml`)."""
         try:
-            doc = parse_document(document, max_bytes=self.max_bytes, max_events=self.max_events,
-                                 max_depth=self.max_depth, max_values=self.max_values)
+            if syntax == "xml":
+                doc = parse_xml_document(document, max_bytes=self.max_bytes,  # type: ignore[arg-type]
+                                         max_events=self.max_events)
+            else:
+                doc = parse_document(document, max_bytes=self.max_bytes,
+                                     max_events=self.max_events, max_depth=self.max_depth,
+                                     max_values=self.max_values)
         except InvalidDocumentError as exc:
             if "max_events" in exc.fields:
                 # Too many events is a limit (413, like GS1-EPCIS-Capture-Limit), not bad input.
@@ -430,7 +439,7 @@ class Intake:
               behaviour: ErrorBehaviour = "rollback",
               expected_signer: str | None = None,
               seed: bytes | None = None,
-              isolate: Executor | None = None) -> CheckedCapture:
+              isolate: Executor | None = None, syntax: Syntax = "json") -> CheckedCapture:
         """Every step but storing: admit (from the headers), parse, hash, recover, authorise.
         Raises a `LedgerError`.
 
@@ -448,14 +457,14 @@ class Intake:
             outcome = isolate.submit(
                 recover_capture, document, dict(signature), self.domain, signers,  # type: ignore[arg-type]
                 max_bytes=self.max_bytes, max_events=self.max_events,
-                max_depth=self.max_depth, max_values=self.max_values).result()
+                max_depth=self.max_depth, max_values=self.max_values, syntax=syntax).result()
             if isinstance(outcome, SignedCapture):
                 signed = outcome
             else:  # a key not valid for the organisation signed it: say which way it is not
                 signed = SignedCapture(signature_from_headers(  # type: ignore[arg-type]
                     signature, events_root=bytes(32), count=0), outcome, bytes(32), (), ())
         else:
-            signed = self.signed_capture(self.parse(document), signature, seed,
+            signed = self.signed_capture(self.parse(document, syntax), signature, seed,
                                          expected_signer=expected_signer)
         if signed.signature.signed_at > INT64_MAX:
             # A valid uint64 to sign, but no time the store's integer column can hold: refused
@@ -489,7 +498,7 @@ class Intake:
                signature: CaptureSignature | Mapping[str, str], *,
                behaviour: ErrorBehaviour = "rollback",
                expected_signer: str | None = None,
-               seed: bytes | None = None) -> IntakeResult:
+               seed: bytes | None = None, syntax: Syntax = "json") -> IntakeResult:
         """Run the whole pipeline; raise a `LedgerError` and store nothing if it fails.
 
         `signature` is either a parsed `CaptureSignature` (e.g. from a signed capture file) or
@@ -498,13 +507,14 @@ class Intake:
         disclosure seed. Returns once the capture is committed.
         """
         checked = self.check(document, signature, behaviour=behaviour,
-                             expected_signer=expected_signer, seed=seed)
+                             expected_signer=expected_signer, seed=seed, syntax=syntax)
         return checked.result(self.submit(checked).result())
 
 
 def recover_capture(document: bytes | str, headers: Mapping[str, str], domain: CaptureDomain,
                     signers: frozenset[str], *, max_bytes: int, max_events: int,
-                    max_depth: int, max_values: int | None) -> SignedCapture | str:
+                    max_depth: int, max_values: int | None,
+                    syntax: Syntax = "json") -> SignedCapture | str:
     """Parse, hash, commit and recover a capture (in a worker process:
     `Intake.check(isolate=...)`).
     Returns the `SignedCapture` if its signer is one of `signers` (lower-case addresses), else
@@ -512,7 +522,7 @@ def recover_capture(document: bytes | str, headers: Mapping[str, str], domain: C
     worker. Raises the parse and signature errors of `Intake.check`."""
     intake = Intake(None, None, domain, max_bytes=max_bytes,  # type: ignore[arg-type]
                     max_events=max_events, max_depth=max_depth, max_values=max_values)
-    signed = intake.signed_capture(intake.parse(document), headers, None)
+    signed = intake.signed_capture(intake.parse(document, syntax), headers, None)
     return signed if signed.signer.lower() in signers else signed.signer
 
 

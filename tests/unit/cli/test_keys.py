@@ -247,3 +247,36 @@ def test_sign_rejects_a_non_json_document(tmp_path, passfile, signer_key, capsys
     code = main(["sign", str(doc), "--key", str(key), "--org", GLN, "--chain-id", "1",
                  "--consortium", CONSORTIUM, "--passphrase-file", str(passfile)])
     assert code == 1 and "zhenzhi:" in capsys.readouterr().err
+
+
+def test_sign_takes_an_xml_document_and_signs_the_events_it_converts_to(
+        tmp_path, passfile, signer_key, capsys):
+    from ledger.epcis.event_hash import event_hashes
+    from ledger.epcis.xml import parse_xml_document
+    from ledger.epcis.xml_writer import write_document
+    from ledger.proofs.signing import build_signed_capture, signature_from_json
+
+    key, address = signer_key
+    document = epcis_document(2)
+    xml = write_document(document["epcisBody"]["eventList"], context=document["@context"],
+                         creation_date=document["creationDate"])
+    doc = tmp_path / "doc.xml"
+    doc.write_bytes(xml)
+    out = tmp_path / "signed.json"
+    code = main(["sign", str(doc), "--key", str(key), "--org", GLN, "--chain-id", "31337",
+                 "--consortium", CONSORTIUM, "-o", str(out), "--passphrase-file", str(passfile)])
+    assert code == 0, capsys.readouterr().err
+    data = json.loads(out.read_text())
+    assert "document" not in data and data["xmlDocument"].encode() == xml
+    parsed = signature_from_json(data["capture"])
+    converted = parse_xml_document(data["xmlDocument"].encode())
+    ids = event_hashes(converted)
+    assert ids == event_hashes(document)  # the JSON form's ids
+    capture = build_signed_capture(converted.events, converted.context, ids, parsed.signature,
+                                   parsed.domain, seed=parsed.seed, expected_signer=address)
+    assert capture.signer == address and parsed.signature.count == 2
+    broken = tmp_path / "broken.xml"
+    broken.write_bytes(xml.replace(b"<action>", b"<action>X", 1))
+    code = main(["sign", str(broken), "--key", str(key), "--org", GLN, "--chain-id", "31337",
+                 "--consortium", CONSORTIUM, "-o", str(out), "--passphrase-file", str(passfile)])
+    assert code == 1 and "line" in capsys.readouterr().err
