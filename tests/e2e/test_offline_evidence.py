@@ -145,6 +145,9 @@ def test_genuine_evidence_is_genuine_offline_as_in_python(page: Any, sealed: dic
     assert [(c["name"], c["outcome"]) for c in got["verdict"]["checks"]] == \
         [(str(c.name), str(c.outcome)) for c in python.verdict.checks]
     assert got["calls"] > 0  # the contract reads ran in the page's EVM
+    events = len(json.loads(raw)["evidence"]["events"])
+    print(f"\noffline page: a {events}-event sealed bundle of {len(raw)} bytes checked in "
+          f"{got['ms']:.0f} ms ({got['calls']} calls in the page's EVM)")
 
 
 def test_recalled_after_the_sale_is_recalled_and_the_earlier_block_is_not(
@@ -260,3 +263,42 @@ def test_the_page_reports_a_dropped_bundle_in_three_languages(
     p.screenshot(path=str(ARTIFACTS / f"refused-{lang}.png"), full_page=True)
     assert not outside, outside
     ctx.close()
+
+
+def test_attack_witness_leaving_a_slot_out_is_refused_not_read_as_zero(
+        page: Any, sealed: dict) -> None:  # noqa: F811
+    doc = json.loads(sealed["raw"])
+    registry = sealed["dep"].address("CodeRegistry")
+    acct = next(a for a in doc["state"] if a["address"] == registry)
+    acct["storage"].pop(0)  # a slot of the lot's record on CodeRegistry
+    raw = canonical_json(doc)
+    got = _in_browser(page, raw, trust=sealed["hash"], manifest=sealed["manifest"])
+    python = check(raw, sealed)
+    assert got["result"] == python.kind == "REFUSED"
+    assert "does not prove storage slot" in got["reason"]
+    assert got["place"] == python.place == "evidence.registration.lot"
+
+
+def test_attack_witness_leaving_an_account_out_is_refused(page: Any, sealed: dict) -> None:  # noqa: F811
+    doc = json.loads(sealed["raw"])
+    anchor = sealed["dep"].address("TraceAnchor")
+    doc["state"] = [a for a in doc["state"] if a["address"] != anchor]
+    raw = canonical_json(doc)
+    got = _in_browser(page, raw, trust=sealed["hash"], manifest=sealed["manifest"])
+    python = check(raw, sealed)
+    assert got["result"] == python.kind == "REFUSED"
+    assert got["place"] == python.place == "chain.contracts.TraceAnchor"
+
+
+def test_attack_single_byte_changes_across_the_file_agree_with_python(
+        page: Any, sealed: dict) -> None:  # noqa: F811
+    """A sample of one-bit changes spread over the whole file: the page never says GENUINE, and
+    gives the Python checker's result."""
+    raw = sealed["raw"]
+    for i in range(0, len(raw), len(raw) // 24):
+        tampered = bytearray(raw)
+        tampered[i] ^= 0x01
+        got = _in_browser(page, bytes(tampered), trust=sealed["hash"], manifest=sealed["manifest"])
+        python = check(bytes(tampered), sealed)
+        assert got["result"] != "GENUINE", (i, raw[max(0, i - 30):i + 10])
+        assert got["result"] == python.kind, (i, got["result"], got["reason"], python.reason)
