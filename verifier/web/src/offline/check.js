@@ -7,7 +7,7 @@
 import { verify } from '../verify.js';
 import { ChainReader } from '../rpc.js';
 import { domainSeparator, captureDigest, recoverSigner, eventLeaf } from '../capture.js';
-import { fromHex, toHex, equal, processProof } from '../bytes.js';
+import { fromHex, toHex, equal, processProof, keccak, utf8 } from '../bytes.js';
 import { parseSealed } from './sealed.js';
 import { provenState, ProvenProvider, UnprovenReadError } from './proven.js';
 import { PlaceError } from './place.js';
@@ -93,20 +93,7 @@ function placeOfRead(sealed, exc) {
   return `state (${method || sel})`;
 }
 
-let selectors = null;
-function selectorOf(method) {
-  if (!selectors) {
-    selectors = {};
-    for (const m of Object.keys(VIEWS)) selectors[m] = fromHex(encodeSelector(m), 4);
-  }
-  return selectors[method];
-}
-import { encodeCall } from '../abi.js';
-function encodeSelector(method) {
-  const types = VIEWS[method][2];
-  const args = types.map((t) => (t === 'string' ? '' : t === 'address' ? '0x' + '00'.repeat(20) : t === 'bytes32' ? new Uint8Array(32) : 0));
-  return encodeCall(method, args).slice(0, 10);
-}
+const selectorOf = (method) => keccak(utf8(VIEWS[method][1])).subarray(0, 4);
 
 function placeOfCheck(sealed, c) {
   const ev = sealed.proof;

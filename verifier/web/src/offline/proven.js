@@ -7,7 +7,7 @@
 // over a state that holds only the accounts and slots the bundle proves. A read of any other
 // account or slot raises UnprovenReadError: a witness cannot make a read return zero by
 // leaving its proof out.
-import { EVM } from '@ethereumjs/evm';
+import { createEVM } from '@ethereumjs/evm';
 import { Mainnet, createCustomCommon } from '@ethereumjs/common';
 import { SimpleStateManager } from '@ethereumjs/statemanager';
 import { Account, Address, bigIntToUnpaddedBytes } from '@ethereumjs/util';
@@ -156,7 +156,9 @@ export class ProvenProvider {
     // The sender of a view call (the zero address, as eth_call without `from`) is an empty
     // account of the call's own making: the EVM reads and "debits" it before any code runs.
     await stateManager.putAccount(ZERO, undefined);
-    const evm = new EVM({ common: this.common, stateManager, blockchain: { async getBlock() { return { hash: () => new Uint8Array(32) }; }, async putBlock() {}, shallowCopy() { return this; } } });
+    // createEVM's default blockchain has no history: BLOCKHASH answers zero, as the Python
+    // checker's empty prev_hashes do.
+    const evm = await createEVM({ common: this.common, stateManager });
     const block = { header: {
       number: f.number, coinbase: new Address(f.miner), timestamp: f.timestamp, difficulty: f.difficulty,
       prevRandao: f.mixHash, gasLimit: f.gasLimit, baseFeePerGas: f.baseFeePerGas,
