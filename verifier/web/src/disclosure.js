@@ -15,7 +15,7 @@ export const isObject = (v) => v !== null && typeof v === 'object' && !Array.isA
 
 export const disclosureLeaf = (text) => keccak(utf8(text));
 
-function parse(text, where) {
+export function parse(text, where) {
   if (typeof text !== 'string') throw new DisclosureError(`${where} is not a string`);
   let item;
   try { item = JSON.parse(text); } catch { throw new DisclosureError(`${where} is not JSON`); }
@@ -26,7 +26,7 @@ function parse(text, where) {
   return item;
 }
 
-function fold(parsed, where) {
+export function fold(parsed, where) {
   const event = {};
   const has = (k) => Object.prototype.hasOwnProperty.call(event, k);
   for (const [name, value] of parsed) {

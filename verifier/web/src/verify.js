@@ -9,6 +9,7 @@ import { domainSeparator, captureDigest, recoverSigner, eventLeaf, captureLeaf, 
 import { parseLink, codeLeaf, lotKey, eventEpcs, canonicalEpc, CodeError } from './gs1.js';
 import { Rpc, ChainReader, NodeError } from './rpc.js';
 import { coldChainSection } from './coldchain.js';
+import { checkFull } from './full.js';
 import {
   requiredRole, subjects, ownerKey, receiverKeys, entitledEvents, steps as journeySteps,
   continuityGap, saleTime, importedOrigin, checkScans, CLONE_POLICY, decide, meaning,
@@ -82,8 +83,9 @@ export function parseProof(obj) {
       return { text: d.text, proof: proofList(d.proof || [], 'disclosure.proof') };
     });
     if (e.event != null && !isObject(e.event)) throw new ShapeError('event must be a JSON object');
+    if (e.event != null && typeof e.eventId !== 'string') throw new ShapeError('a full event must name its eventId');
     return { commitment: fromHex(e.commitment, 32, 'commitment'), capture: index, proof: proofList(e.proof, 'proof'),
-      disclosed, full: e.event != null };
+      disclosed, full: e.event != null, event: e.event != null ? e.event : null, eventId: e.event != null ? e.eventId : null };
   });
   const customs = (obj.customs || []).map((c) => ({ consignment: fromHex(c.consignment, 32, 'consignment'),
     commitment: fromHex(c.commitment, 32, 'customs.commitment'), proof: proofList(c.proof, 'customs.proof') }));
@@ -94,12 +96,24 @@ export function parseProof(obj) {
 
 // --- facts an event's bytes alone establish ---------------------------------------------------
 
+// A member's full event (sealed evidence): all its disclosures, re-hashed into the commitment
+// and shown to say exactly what the event says (verifier/verify.py `_full_facts`).
+function fullFacts(e, eventsRoot) {
+  const subject = e.eventId.startsWith('ni:///sha-256;') ? e.eventId.split('?')[0] : 'ni:///sha-256;' + '00'.repeat(32);
+  const role = requiredRole(e.event);
+  let commitment;
+  try {
+    commitment = checkFull(e.event, e.eventId, e.disclosed.map((d) => d.text));
+  } catch (exc) {
+    if (!(exc instanceof DisclosureError)) throw exc;
+    return { actual: null, inCapture: false, role, event: e.event, checks: [check('event.id', 'FAIL', `an event's disclosures do not match it: ${exc.message}`, { subject })] };
+  }
+  return committed(commitment, e, eventsRoot, role, subject, e.event);
+}
+
 function publicFacts(e, eventsRoot) {
   const subject = 'event ' + hex(e.commitment);
-  if (e.full) {
-    return { actual: null, inCapture: false, role: '', event: {}, checks: [check('event.id', 'MISSING',
-      "a full event (members' evidence) is not checked by the browser verifier: use the public proof", { subject })] };
-  }
+  if (e.full) return fullFacts(e, eventsRoot);
   let commitment;
   let event;
   try {
@@ -108,7 +122,10 @@ function publicFacts(e, eventsRoot) {
     if (!(exc instanceof DisclosureError)) throw exc;
     return { actual: null, inCapture: false, role: '', event: {}, checks: [check('event.id', 'FAIL', `an event's disclosed fields were altered: ${exc.message}`, { subject })] };
   }
-  const role = requiredRole(event);
+  return committed(commitment, e, eventsRoot, requiredRole(event), subject, event);
+}
+
+function committed(commitment, e, eventsRoot, role, subject, event) {
   if (!equal(commitment, e.commitment)) {
     return { actual: null, inCapture: false, role, event, checks: [check('event.id', 'FAIL',
       "an event's fields do not lead to the commitment it claims: altered after capture", { subject, details: { recomputed: hex(commitment).slice(2) } })] };
@@ -149,7 +166,8 @@ export async function verify(code, proofJson, config, opts = {}) {
     checks.push(check('chain.node', 'MISSING', 'config.json is missing or names no node, chain id or contracts: nothing can be read from the chain'));
     return done();
   }
-  reader = new ChainReader(new Rpc(config.rpcUrl, { timeoutMs: opts.timeoutMs || 8000, fetchImpl: opts.fetch }), contracts);
+  // opts.rpc: any JSON-RPC transport with `batch` (offline/proven.js answers from sealed state).
+  reader = new ChainReader(opts.rpc || new Rpc(config.rpcUrl, { timeoutMs: opts.timeoutMs || 8000, fetchImpl: opts.fetch }), contracts);
   try {
     await reader.pin();
   } catch (exc) {
@@ -382,14 +400,19 @@ function namesPath(ev, path) {
 }
 // Public events that name neither the item nor a container it was put into (verifier/verify.py
 // `_off_path`): a gateway could otherwise attach another item's genuine sale or customs hold.
-function offPath(facts, entitled, epc) {
+// Full events (members' evidence) are never left out, and their containers count too.
+function offPath(facts, entitled, epc, evs = []) {
   const pub = [];
-  facts.forEach((f, i) => { if (f.inCapture && f.actual) pub.push(i); });
+  const full = [];
+  facts.forEach((f, i) => {
+    if (evs[i] && evs[i].full) full.push(i);
+    else if (f.inCapture && f.actual) pub.push(i);
+  });
   if (!pub.length) return new Set();
   let path = new Set([epc]);
   for (;;) {
     const on = pub.filter((i) => entitled.has(i) && namesPath(facts[i].event, path));
-    const grown = itemPath(epc, on.map((i) => facts[i].event));
+    const grown = itemPath(epc, [...on, ...full.filter((i) => entitled.has(i))].map((i) => facts[i].event));
     if (grown.size === path.size) return new Set(pub.filter((i) => !namesPath(facts[i].event, path)));
     path = grown;
   }
@@ -401,7 +424,7 @@ async function events(bundle, facts, recovered, reader, ownerOf, checks, epc) {
   const entitled = entitledEvents(facts, orgs, ownerOf);
   const ignored = new Set();
   facts.forEach((f, i) => { if (f.inCapture && f.actual && !entitled.has(i)) ignored.add(i); });
-  const off = offPath(facts, entitled, epc);
+  const off = offPath(facts, entitled, epc, bundle.events);
   const captureOk = new Map();
   const judged = [...new Set(bundle.events.filter((e, i) => !ignored.has(i) && !off.has(i)).map((e) => e.capture))].sort((a, b) => a - b);
   for (const index of judged) {
