@@ -10,7 +10,10 @@ trades with whom and for how much. From the item's full evidence (`ledger.eviden
   `eventTimeZoneOffset`, `action`, `bizStep`, `disposition`, `readPoint`, `bizLocation`,
   `errorDeclaration`, the path members among its EPCs and parent, its `destinationList` (where
   the goods were sent and to whom: the receivers a verifier needs to judge who may speak about
-  them next), and the label facts of `ilmd` (`PUBLIC_ILMD`: lot, dates, origin, product name);
+  them next), the label facts of `ilmd` (`PUBLIC_ILMD`: lot, dates, origin, product name,
+  brand, product record number), and the signer's master data for the places and parties it
+  names (`zhenzhi:masterData`: names and countries, `ledger.trade.profile`) with the seller of
+  a retail sale (`zhenzhi:seller`);
 - the customs decisions that cover a kept event, and the scan history.
 
 Everything else stays hidden behind its salted leaf: other items' EPCs, quantities, business
@@ -29,12 +32,13 @@ import orjson
 
 from ledger.epcis.document import _canonical_epc
 from ledger.epcis.gs1 import DigitalLink
+from ledger.epcis.master_data import MASTER_DATA, SELLER
 from ledger.errors import InvalidInputError
 from ledger.proofs.bundle import Bundle, EventEvidence
 from ledger.proofs.disclosure import EVENT_ID, Disclosed, disclosure_leaf
 from ledger.proofs.merkle import MerkleTree
 
-__all__ = ["PUBLIC_FIELDS", "PUBLIC_ILMD", "item_epc", "item_path", "names_path", "public_bundle",
+__all__ = ["PUBLIC_EXTENSIONS", "PUBLIC_FIELDS", "PUBLIC_ILMD", "item_epc", "item_path", "names_path", "public_bundle",
            "public_event"]
 
 PUBLIC_FIELDS = frozenset(("type", "eventTime", "eventTimeZoneOffset", "action", "bizStep",
@@ -47,6 +51,10 @@ PUBLIC_ILMD = frozenset((
     "descriptionShort", "regulatedProductName", "brandName", "netContent",
     "manufacturerOfTradeItemPartyName", "productRecordNumber",
 ))
+# Extension fields whose whole value is public: master data (names and countries of places
+# and parties, which a signer publishes for shoppers to read) and a sale's seller. Matched by
+# the compact key the signer wrote; under any other spelling they stay hidden.
+PUBLIC_EXTENSIONS = frozenset((MASTER_DATA, SELLER))
 
 
 def item_epc(code: str) -> str:
@@ -80,7 +88,7 @@ def item_path(epc: str, events: list[Mapping[str, Any]]) -> frozenset[str]:
 
 def _keep(path: frozenset[str]) -> Any:
     def keep(name: str, value: Any) -> bool:
-        if name in PUBLIC_FIELDS or name == "destinationList":
+        if name in PUBLIC_FIELDS or name in PUBLIC_EXTENSIONS or name == "destinationList":
             return True
         if name in _EPC_LISTS or name == "parentID":
             return _canon(value) in path
