@@ -109,6 +109,9 @@ class Verdict:
     chain_id: int | None = None
     block_number: int | None = None  # the chain state the checks were read at
     checked_at: int | None = None  # unix seconds
+    # The consumer profile (`ledger.trade.profile`) read from the events that passed every
+    # check and from the chain: what the page may show as fact.
+    profile: Mapping[str, Any] | None = None
 
     @property
     def genuine(self) -> bool:
@@ -133,6 +136,7 @@ class Verdict:
             "blockNumber": self.block_number,
             "checkedAt": self.checked_at,
             "checks": [c.to_json() for c in self.checks],
+            "profile": None if self.profile is None else dict(self.profile),
         }
 
 
