@@ -112,12 +112,12 @@ def render_page(verdict: Verdict, bundle: Bundle | None, profile: Any, lang: str
         explain=escape(t[f"explain.{kind}"]),
         reason=escape(_reason(verdict, t, lang)),
         gateways_word=escape(t["gateways.word"]),
-        recall=_recall_banner(verdict, (fields.get("lot") or {}).get("value"), t),
+        recall=_recall_banner(verdict, _lot(fields, verdict), t),
         journey_title=escape(t["journey"]),
         timeline=_timeline(verdict, bundle, t, lang),
         fields_title=escape(t["fields"]),
         fields_note=escape(t["fields.note"]),
-        fields=_fields_html(fields, t, lang, names or {}),
+        fields=_fields_html(fields, t, lang, {**(names or {}), **_signed_names(fields, lang)}),
         scans=escape(t["scans"].format(count=count)),
         checks_title=escape(t["checks"].format(passed=passed, total=len(checks))),
         checks="\n".join(_check_html(c, t, lang) for c in checks),
@@ -149,11 +149,21 @@ def _profile_fields(profile: Any, verdict: Verdict) -> dict[str, Any]:
     return fields
 
 
+def _lot(fields: Mapping[str, Any], verdict: Verdict) -> Any:
+    if fields.get("lot"):
+        return fields["lot"].get("value")
+    for check in verdict.by_name(CheckName.CODE_REGISTERED):
+        if check.details.get("lot"):
+            return check.details["lot"]
+    return None
+
+
 def local_text(value: Any, lang: str) -> str:
-    """A signed text value: a string, or a language map read in `lang` (else English, else the
-    first language it has)."""
+    """A signed text value: a string, or a language map read in `lang` (else the other Chinese
+    script for a Chinese reader, else English, else the first language it has)."""
     if isinstance(value, Mapping):
-        for key in (lang, "en", *value):
+        other = {"zh-Hans": "zh-Hant", "zh-Hant": "zh-Hans"}.get(lang, lang)
+        for key in (lang, other, "en", *value):
             if isinstance(value.get(key), str):
                 return str(value[key])
         return ""
@@ -197,6 +207,19 @@ def field_text(key: str, f: Mapping[str, Any], t: Mapping[str, str], lang: str,
     if key == "portOfEntry" and f.get("country"):
         text = f"{text} ({_country(f['country'], t)})"
     return text
+
+
+def _signed_names(fields: Mapping[str, Any], lang: str) -> dict[str, str]:
+    """Names of the signing organisations in the reader's language, from the master data each
+    signed about itself (the Consortium name is one language only)."""
+    out: dict[str, str] = {}
+    from ledger.trade.profile import FIELDS
+
+    for key in (k for k in FIELDS if k in _PARTIES and k != "seller"):
+        f = fields.get(key)
+        if f and f.get("by") and (text := local_text(f.get("value"), lang)):
+            out.setdefault(str(f["by"]), text)
+    return out
 
 
 def source_text(f: Mapping[str, Any], t: Mapping[str, str], names: Mapping[str, str]) -> str:

@@ -452,6 +452,7 @@ class Player:
         event = inspecting_event(declaration, Decision.parse(decision), Inspection.parse(inspection),
                                  rules, event_time=_iso_ms(at_ms), epcs=pallets,
                                  read_point=_customs_site(self.parties["customs"].gln), root=root)
+        event["eventTimeZoneOffset"] = "+08:00"  # Nansha's time
         # The risk explanation travels with customs' signature, for the regulator's console.
         event["zhenzhi:riskScore"] = risk.get("score")
         event["zhenzhi:rulesFired"] = [r["id"] for r in risk["fired"]]

@@ -301,7 +301,8 @@ def consumer_profile(gtin: str, serial: str, events: Iterable[ProfileEvent], *,
     declaring = first(lambda s, e: s == _DECLARING)
     party("declaringEnterprise", declaring)
     time("declarationTime", declaring)
-    time("inspectionTime", first(lambda s, e: s == "inspecting"))
+    # An inspection, not a decision recorded without one: an outcome (disposition) says so.
+    time("inspectionTime", first(lambda s, e: s == "inspecting" and bool(e.event.get("disposition"))))
     if customs_decision is not None:
         fields["customsDecision"] = {"value": customs_decision, "by": "CustomsRelease",
                                      **({"inspection": customs_inspection}

@@ -61,7 +61,10 @@ JOURNEY = [
                                                    "zh-Hans": "上海港"}, "CN")]), CARRIER),
     ProfileEvent(ev("urn:zhenzhi:bizstep:customs_declaring", "2024-04-01T09:00:00Z"),
                  DECLARANT),
-    ProfileEvent(ev("inspecting", "2024-04-02T08:00:00Z", "urn:x:yard"), CUSTOMS),
+    # customs' decision, recorded before any inspection: not an inspection
+    ProfileEvent(ev("inspecting", "2024-04-01T10:00:00Z"), CUSTOMS),
+    ProfileEvent(ev("inspecting", "2024-04-02T08:00:00Z", "urn:x:yard",
+                    disposition="conformant"), CUSTOMS),
     ProfileEvent(ev("urn:zhenzhi:bizstep:customs_releasing", "2024-04-02T12:00:00+08:00",
                     eventTimeZoneOffset="+08:00"), CUSTOMS),
     ProfileEvent(ev("receiving", "2024-04-05T08:00:00Z", "urn:x:bonded",
@@ -111,7 +114,7 @@ def test_profile_of_an_imported_item_in_any_event_order() -> None:
         "seller": {"value": "Official Store", "country": "DE", "by": SHOP},
         "saleTime": {"value": "2024-04-10T08:00:00Z", "by": SHOP, "offset": "+00:00"},
         "lotStatus": {"value": "active", "by": "CodeRegistry"},
-        "lastSeenAt": "urn:x:shop", "eventCount": 10,
+        "lastSeenAt": "urn:x:shop", "eventCount": 11,
     }
 
 

@@ -49,10 +49,11 @@ async function fetchJson(url, init, parse = JSON.parse) {
 const TIMES = new Set(['declarationTime', 'inspectionTime', 'releaseTime', 'saleTime']);
 const PARTIES = new Set(['manufacturer', 'exporter', 'carrier', 'declaringEnterprise', 'warehouse', 'platform', 'seller']);
 
-/** A signed text: a string, or a language map read in `lang` (else English, else the first). */
+/** A signed text: a string, or a language map read in `lang` (else the other Chinese script, else English, else the first). */
 export function localText(value, lang) {
   if (value && typeof value === 'object') {
-    for (const k of [lang, 'en', ...Object.keys(value)]) if (typeof value[k] === 'string') return value[k];
+    const other = { 'zh-Hans': 'zh-Hant', 'zh-Hant': 'zh-Hans' }[lang] || lang;
+    for (const k of [lang, other, 'en', ...Object.keys(value)]) if (typeof value[k] === 'string') return value[k];
     return '';
   }
   return value == null ? '' : String(value);
@@ -104,6 +105,17 @@ export function sourceText(key, f, lang, names) {
   return (key === 'gtin' || key === 'serial') ? t(lang, 'by.registrant', { org: who }) : t(lang, 'by.org', { org: who });
 }
 
+function localNames(profile, lang) {
+  const out = {};
+  for (const key of PARTIES) {
+    const f = profile[key];
+    if (key === 'seller' || !f || !f.by) continue;
+    const text = localText(f.value, lang);
+    if (text && !(f.by in out)) out[f.by] = text;
+  }
+  return out;
+}
+
 function checkMeaning(lang, c) {
   return c.outcome === 'SKIPPED' ? t(lang, 'check.SKIPPED') : t(lang, `check.${c.name}.${c.outcome}`);
 }
@@ -139,7 +151,8 @@ function render() {
         t(lang, 'recall.banner', { lot: r.lot.name, status: t(lang, `status.${r.lot.status}`) })));
     }
     const profile = r.profile || {};
-    const names = r.names || {};
+    // Signers' names in the reader's language, from the master data each signed about itself.
+    const names = { ...(r.names || {}), ...localNames(profile, lang) };
     const rows = [];
     for (const key of FIELDS) {
       const f = profile[key];

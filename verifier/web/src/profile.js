@@ -169,7 +169,8 @@ export function consumerProfile(gtin, serial, verified, facts = {}) {
   const declaring = firstIndex((s) => s === DECLARING);
   party('declaringEnterprise', declaring);
   time('declarationTime', declaring);
-  time('inspectionTime', firstIndex((s) => s === 'inspecting'));
+  // An inspection, not a decision recorded without one: an outcome (disposition) says so.
+  time('inspectionTime', firstIndex((s, v) => s === 'inspecting' && Boolean(v.event.disposition)));
   if (facts.customsDecision != null) {
     fields.customsDecision = { value: facts.customsDecision, by: 'CustomsRelease',
       ...(facts.customsInspection ? { inspection: facts.customsInspection } : {}) };
