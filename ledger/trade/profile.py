@@ -308,7 +308,11 @@ def consumer_profile(gtin: str, serial: str, events: Iterable[ProfileEvent], *,
                                      **({"inspection": customs_inspection}
                                         if customs_inspection else {})}
     time("releaseTime", first(lambda s, e: s == _RELEASING))
-    warehouse = first(lambda s, e: s in _WAREHOUSE)
+    # The bonded warehouse: the first storage after the border (the exporter's own warehouse
+    # before it is not one); the first storage at all for goods that crossed none.
+    stored = [e for e, s in zip(ordered[border:], steps[border:], strict=True) if s in _WAREHOUSE]
+    warehouse = stored[0] if stored else (None if border < len(steps) else
+                                          first(lambda s, e: s in _WAREHOUSE))
     party("warehouse", warehouse)
     if warehouse is not None:
         at = md.describe(_place_id(warehouse.event), warehouse.event).get("value")

@@ -241,6 +241,9 @@ def test_the_shoppers_page_in_three_languages_at_phone_size(stack: Stack, browse
         assert "https://" not in table and "0x" not in table, table
         assert ("新西兰" if lang == "zh-Hans" else "紐西蘭" if lang == "zh-Hant"
                 else "New Zealand") in table
+        # The bonded warehouse is the one past the border, not the exporter's in Auckland.
+        bonded = page.locator("#fields dd[data-field=warehouse] .value").inner_text()
+        assert ("Nansha" if lang == "en" else "南沙") in bonded, bonded
         page.close()
 
 

@@ -124,6 +124,15 @@ def test_the_exporter_is_the_last_shipper_before_the_border_not_the_first() -> N
     assert p.fields["exporter"]["by"] == EXPORTER
 
 
+def test_the_bonded_warehouse_is_the_first_storage_after_the_border() -> None:
+    before = ProfileEvent(ev("receiving", "2024-03-02T09:00:00Z", "urn:x:export-store"), EXPORTER)
+    p = consumer_profile("09506000134352", "X1", [before, *JOURNEY])
+    assert p.fields["warehouse"]["by"] == STORE and p.fields["warehouse"]["place"] == (
+        "Bonded Warehouse 3")
+    domestic = consumer_profile("1", "X", [before])  # never crossed a border
+    assert domestic.fields["warehouse"]["by"] == EXPORTER
+
+
 def test_profile_never_leaks_event_fields_beyond_its_own() -> None:
     secret = ev("shipping", "2024-03-02T08:00:00Z",
                 bizTransactionList=[{"type": "po", "bizTransaction": "urn:secret:po:1"}],

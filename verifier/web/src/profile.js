@@ -176,7 +176,10 @@ export function consumerProfile(gtin, serial, verified, facts = {}) {
       ...(facts.customsInspection ? { inspection: facts.customsInspection } : {}) };
   }
   time('releaseTime', firstIndex((s) => s === RELEASING));
-  const warehouse = firstIndex((s) => WAREHOUSE.has(s));
+  // The bonded warehouse: the first storage after the border (the exporter's own warehouse
+  // before it is not one); the first storage at all for goods that crossed none.
+  let warehouse = steps.findIndex((s, i) => i >= border && WAREHOUSE.has(s));
+  if (warehouse < 0 && border >= steps.length) warehouse = firstIndex((s) => WAREHOUSE.has(s));
   party('warehouse', warehouse);
   if (warehouse >= 0) {
     const at = describe(placeId(ordered[warehouse].event), warehouse).value;
