@@ -45,6 +45,7 @@ TARGETS: dict[str, tuple[str, float, str, str]] = {
     "scan_proof_vs_ceiling": (">=", 0.5, "×", "proof JSON rate / ceiling rate"),
     "scan_page_per_s": (">=", 0, "/s", "consumer page (text/html)"),
     "scan_page_cache_validated": ("==", 0, "", "page has a validator and answers 304"),
+    "browser_verify_ms": ("<=", 300, "ms", "shopper's page in Chromium: verification, chain reads incl."),
     "trace_p95_ms": ("<=", 50, "ms", "item history p95"),
     "recall_scope_s": ("<=", 1, "s", "recall scope, lot with ≥10,000 descendants"),
     "events_in_store": (">=", 0, "events", "store size for the query figures"),

@@ -20,6 +20,14 @@ with its own proof. `zhenzhi serve` (one uvicorn worker, SQLite store) then answ
   `scan_page_validator` / `scan_page_cache_validated`: whether the page carries an ETag or
   Last-Modified and a conditional GET of it answers 304.
 
+- `browser_verify_ms`: the shopper's page in headless Chromium (390×844, the gateway's shell,
+  `verify.js` and config): the median over `browser_runs` sold cans of the time the page's own
+  verification took (`zhenzhiResult.ms`: disclosures, Merkle paths, signatures and every chain
+  read, batched, against the devnet node), each can on a fresh page; `browser_verify_events`
+  the events its proof holds, `browser_page_ms` navigation to verdict shown (median), and
+  `browser_verify_ms_per_probe_s` the median over the CPU probe of the moment, for comparing
+  machines. Needs Chromium (`ZHENZHI_CHROMIUM`, else /usr/bin/chromium): without, None.
+
 `scan_speed_probe_s` is `bench.run.speed_probe` before and after the section.
 
     .venv/bin/python -m bench.scan [--quick]
@@ -117,9 +125,56 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
 
 
+def _browser_verify(url: str, paths: list[str], runs: int) -> dict[str, Any]:
+    """The shopper's page verifying proofs in headless Chromium (see the module docstring)."""
+    from statistics import median
+
+    from bench.run import speed_probe
+
+    chromium = os.environ.get("ZHENZHI_CHROMIUM") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        return {"browser_verify_ms": None, "browser_verify_note": f"no Chromium at {chromium}"}
+    from playwright.sync_api import sync_playwright
+
+    probe = speed_probe()
+    verify_ms, page_ms, events, verdicts = [], [], [], set()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            # One page first, untimed: the browser's own start-up and first compile.
+            for n, path in enumerate([paths[0], *paths[:runs]]):
+                page = browser.new_page(viewport={"width": 390, "height": 844})
+                start = time.perf_counter()
+                page.goto(url + path, wait_until="load")
+                page.wait_for_selector("body[data-state=done]", timeout=60_000)
+                shown = (time.perf_counter() - start) * 1000
+                result = page.evaluate("""() => ({ms: window.zhenzhiResult.ms,
+                    verdict: window.zhenzhiResult.verdict,
+                    events: window.zhenzhiResult.profile ? window.zhenzhiResult.profile.eventCount : 0})""")
+                page.close()
+                if n == 0:
+                    continue
+                verify_ms.append(result["ms"])
+                page_ms.append(shown)
+                events.append(result["events"])
+                verdicts.add(result["verdict"])
+        finally:
+            browser.close()
+    out = {"browser_verify_ms": round(median(verify_ms), 1),
+           "browser_verify_ms_max": round(max(verify_ms), 1),
+           "browser_page_ms": round(median(page_ms), 1),
+           "browser_verify_runs": len(verify_ms),
+           "browser_verify_events": int(median(events)),
+           "browser_verify_verdicts": sorted(verdicts),
+           "browser_speed_probe_s": probe}
+    out["browser_verify_ms_per_probe_s"] = round(out["browser_verify_ms"] / probe, 1)
+    return out
+
+
 def measure(*, quick: bool = False, codes: int | None = None, passes: int | None = None,
             page_codes: int | None = None, concurrency: int = 16,
-            profile: Path | None = None) -> dict[str, Any]:
+            profile: Path | None = None, browser_runs: int | None = None) -> dict[str, Any]:
     """`profile`: run the gateway under cProfile (its event loop thread, where cached proofs
     are served), write the stats there, and measure the proof JSON only."""
     from eth_account import Account
@@ -136,6 +191,7 @@ def measure(*, quick: bool = False, codes: int | None = None, passes: int | None
     codes = codes or (1_000 if quick else 10_000)
     passes = passes or (3 if quick else 2)
     page_codes = page_codes or (300 if quick else 1_000)
+    browser_runs = browser_runs or (5 if quick else 9)
     probe_start = speed_probe()
     out: dict[str, Any] = {}
     devnet = [sys.executable, str(DEVNET_DIR / "devnet")]
@@ -216,6 +272,9 @@ def measure(*, quick: bool = False, codes: int | None = None, passes: int | None
                 elapsed, lat = run(_pass(url, page, "text/html", concurrency))
                 out.update(_figures("scan_page", len(page), elapsed, lat))
                 out.update(_validated(url, paths[0]))
+                sold = ["/" + c.split("https://id.gs1.org/", 1)[1] for c in items
+                        if c in scenario.journey.sold]
+                out.update(_browser_verify(url, sold, browser_runs))
             finally:
                 _stop(proc)
 

@@ -33,9 +33,9 @@ DEFAULT_LANGUAGE = "zh-Hans"
 # Regions that write Traditional Chinese when a browser sends only "zh-XX".
 _HANT_REGIONS = {"tw", "hk", "mo"}
 
-_FIELDS = ("productName", "gtin", "serial", "lot", "productionDate", "expiryDate",
-           "originCountry", "manufacturer", "brandOwner", "exporter", "carrier", "portOfEntry",
-           "customsDecision", "warehouse", "retailer", "saleTime", "lotStatus")
+_TIMES = frozenset(("declarationTime", "inspectionTime", "releaseTime", "saleTime"))
+_PARTIES = frozenset(("manufacturer", "exporter", "carrier", "declaringEnterprise", "warehouse",
+                      "platform", "seller"))
 _COMPLAINT_CATEGORIES = ("counterfeit", "quality", "label", "other")
 
 
@@ -91,8 +91,11 @@ def _match(tag: str) -> str | None:
 
 
 def render_page(verdict: Verdict, bundle: Bundle | None, profile: Any, lang: str, *,
-                scan_count: int | None = None, complaint_url: str = "/complaints") -> str:
-    """The whole HTML page for one verification, in `lang` (one of LANGUAGES)."""
+                scan_count: int | None = None, complaint_url: str = "/complaints",
+                names: Mapping[str, str] | None = None) -> str:
+    """The whole HTML page for one verification, in `lang` (one of LANGUAGES). `profile` is
+    the verdict's (`Verdict.profile`, `ledger.trade.profile`); `names` maps organisation ids
+    (0x-hex) to their names on Consortium, for saying who stated each fact."""
     if lang not in LANGUAGES:
         lang = negotiate(lang)
     t = strings()[lang]
@@ -107,21 +110,18 @@ def render_page(verdict: Verdict, bundle: Bundle | None, profile: Any, lang: str
         kind=str(kind),
         verdict_label=escape(t[f"verdict.{kind}"]),
         explain=escape(t[f"explain.{kind}"]),
-        reason=escape(verdict.reason),
+        reason=escape(_reason(verdict, t, lang)),
         gateways_word=escape(t["gateways.word"]),
-        recall=_recall_banner(verdict, fields.get("lot"), t),
+        recall=_recall_banner(verdict, _lot(fields, verdict), t),
         journey_title=escape(t["journey"]),
-        timeline=_timeline(verdict, bundle, t),
+        timeline=_timeline(verdict, bundle, t, lang),
         coldchain=_cold_chain(verdict, lang),
         fields_title=escape(t["fields"]),
-        fields="\n".join(f"<dt>{escape(t['field.' + k])}</dt><dd>{escape(str(v))}</dd>"
-                         for k in _FIELDS if (v := fields.get(k)) not in (None, "")),
+        fields_note=escape(t["fields.note"]),
+        fields=_fields_html(fields, t, lang, {**(names or {}), **_signed_names(fields, lang)}),
         scans=escape(t["scans"].format(count=count)),
         checks_title=escape(t["checks"].format(passed=passed, total=len(checks))),
-        checks="\n".join(
-            f'<li class="o-{c.outcome}" data-check="{escape(str(c.name))}">'
-            f"<b>{escape(t['outcome.' + str(c.outcome)])}</b> {escape(str(c.name))}: "
-            f"{escape(c.reason)}</li>" for c in checks),
+        checks="\n".join(_check_html(c, t, lang) for c in checks),
         complaint_title=escape(t["complaint"]),
         complaint_url=escape(complaint_url, quote=True),
         code=escape(verdict.code, quote=True),
@@ -141,16 +141,12 @@ def _profile_fields(profile: Any, verdict: Verdict) -> dict[str, Any]:
         fields = dict(profile)
     else:
         fields = dict(profile.to_json())
+    fields = {k: v for k, v in fields.items() if isinstance(v, Mapping)}
     if "gtin" not in fields or "serial" not in fields:
         parts = verdict.code.split("/")
         if len(parts) >= 4 and parts[-4] == "01" and parts[-2] == "21":
-            fields.setdefault("gtin", parts[-3])
-            fields.setdefault("serial", parts[-1])
-    for check in verdict.by_name(CheckName.CODE_REGISTERED):
-        if check.outcome is Outcome.PASS:
-            fields.setdefault("lot", check.details.get("lot"))
-    for check in verdict.by_name(CheckName.LOT_STATUS):
-        fields["lotStatus"] = check.details.get("status", "active")
+            fields.setdefault("gtin", {"value": parts[-3], "by": None})
+            fields.setdefault("serial", {"value": parts[-1], "by": None})
     return fields
 
 
@@ -164,6 +160,137 @@ def _cold_chain(verdict: Verdict, lang: str) -> str:
     items = "".join(f"<li>{escape(line)}</li>" for line in describe(section, lang))
     return (f'<section id="coldchain" class="coldchain c-{status}" data-status="{status}">'
             f"<h2>{escape(title(lang))}</h2><ul>{items}</ul></section>")
+
+
+def _lot(fields: Mapping[str, Any], verdict: Verdict) -> Any:
+    if fields.get("lot"):
+        return fields["lot"].get("value")
+    for check in verdict.by_name(CheckName.CODE_REGISTERED):
+        if check.details.get("lot"):
+            return check.details["lot"]
+    return None
+
+
+def local_text(value: Any, lang: str) -> str:
+    """A signed text value: a string, or a language map read in `lang` (else the other Chinese
+    script for a Chinese reader, else English, else the first language it has)."""
+    if isinstance(value, Mapping):
+        other = {"zh-Hans": "zh-Hant", "zh-Hant": "zh-Hans"}.get(lang, lang)
+        for key in (lang, other, "en", *value):
+            if isinstance(value.get(key), str):
+                return str(value[key])
+        return ""
+    return "" if value is None else str(value)
+
+
+def _country(code: Any, t: Mapping[str, str]) -> str:
+    return t.get(f"country.{code}", str(code))
+
+
+def field_text(key: str, f: Mapping[str, Any], t: Mapping[str, str], lang: str,
+               names: Mapping[str, str]) -> str:
+    """What the page shows for one profile field, in `lang`."""
+    from ledger.trade.profile import local_time
+
+    value = f.get("value")
+    if key in _TIMES or (key == "productionDate" and "T" in str(value)):
+        shown = local_time(str(value), f.get("offset"))
+        if shown is None:
+            return str(value)
+        date, hhmm, offset = shown
+        return t["time.local"].format(date=date, time=hhmm, offset=offset) if offset \
+            else f"{date} {hhmm}"
+    if key == "originCountry":
+        return _country(value, t)
+    if key == "customsDecision":
+        text = t.get(f"decision.{value}", str(value))
+        inspection = f.get("inspection")
+        return f"{text} · {t.get(f'inspection.{inspection}', inspection)}" if inspection else text
+    if key == "lotStatus":
+        return t.get(f"status.{value}", str(value))
+    if key == "logistics" and isinstance(value, list):
+        return t["route.sep"].join(local_text(v, lang) for v in value)
+    text = local_text(value, lang)
+    if key in _PARTIES and not text:
+        text = names.get(str(f.get("by")), "")
+    if key in _PARTIES and f.get("country"):
+        text = f"{text} ({_country(f['country'], t)})" if text else _country(f["country"], t)
+    if key == "warehouse" and f.get("place"):
+        text += " · " + local_text(f["place"], lang)
+    if key == "portOfEntry" and f.get("country"):
+        text = f"{text} ({_country(f['country'], t)})"
+    return text
+
+
+def _signed_names(fields: Mapping[str, Any], lang: str) -> dict[str, str]:
+    """Names of the signing organisations in the reader's language, from the master data each
+    signed about itself (the Consortium name is one language only)."""
+    out: dict[str, str] = {}
+    from ledger.trade.profile import FIELDS
+
+    for key in (k for k in FIELDS if k in _PARTIES and k != "seller"):
+        f = fields.get(key)
+        if f and f.get("by") and (text := local_text(f.get("value"), lang)):
+            out.setdefault(str(f["by"]), text)
+    return out
+
+
+def source_text(f: Mapping[str, Any], t: Mapping[str, str], names: Mapping[str, str]) -> str:
+    """Who stated a profile field, in the page's language."""
+    by = f.get("by")
+    if by in ("CodeRegistry", "CustomsRelease"):
+        return t[f"by.{by}"]
+    if not by:
+        return t["by.code"]
+    who = names.get(str(by)) or _gln(str(by)) or str(by)[:14] + "…"
+    return t["by.org"].format(org=who)
+
+
+def _gln(org: str) -> str | None:
+    from ledger.trade.profile import party_uri
+
+    uri = party_uri(org)
+    return "GLN " + uri.rsplit("/", 1)[-1] if uri else None
+
+
+def _fields_html(fields: Mapping[str, Any], t: Mapping[str, str], lang: str,
+                 names: Mapping[str, str]) -> str:
+    from ledger.trade.profile import FIELDS
+
+    rows = []
+    for key in FIELDS:
+        f = fields.get(key)
+        if not f:
+            continue
+        text = field_text(key, f, t, lang, names)
+        if not text:
+            continue
+        source = source_text(f, t, names)
+        if key in ("gtin", "serial") and f.get("by"):
+            who = names.get(str(f["by"])) or _gln(str(f["by"])) or str(f["by"])
+            source = t["by.registrant"].format(org=who)
+        rows.append(f'<dt data-field="{key}">{escape(t["field." + key])}</dt>'
+                    f'<dd data-field="{key}"><span class="value">{escape(text)}</span>'
+                    f'<small class="by">{escape(source)}</small></dd>')
+    return "\n".join(rows) or f"<dd>{escape(t['fields.empty'])}</dd>"
+
+
+def check_text(name: str, outcome: str, t: Mapping[str, str]) -> str:
+    """What a check's outcome means, for a shopper, in the page's language."""
+    if outcome == "SKIPPED":
+        return t["check.SKIPPED"]
+    return t.get(f"check.{name}.{outcome}", t.get(f"check.{name}", name))
+
+
+def _check_html(c: Any, t: Mapping[str, str], lang: str) -> str:
+    name, outcome = str(c.name), str(c.outcome)
+    # The verifier's one-line reason is technical English: shown as such on the English page,
+    # kept as the row's tooltip on the others.
+    detail = (f' <span class="reason">{escape(c.reason)}</span>' if lang == "en" else "")
+    return (f'<li class="o-{outcome}" data-check="{escape(name)}" title="{escape(c.reason)}">'
+            f"<b>{escape(t['outcome.' + outcome])}</b> "
+            f"{escape(t.get('check.' + name, name))}: {escape(check_text(name, outcome, t))}"
+            f"{detail}</li>")
 
 
 def _recall_banner(verdict: Verdict, lot: Any, t: Mapping[str, str]) -> str:
@@ -196,7 +323,27 @@ def _shown_events(bundle: Bundle) -> list[tuple[bytes, Mapping[str, Any]]]:
     return out
 
 
-def _timeline(verdict: Verdict, bundle: Bundle | None, t: Mapping[str, str]) -> str:
+def _reason(verdict: Verdict, t: Mapping[str, str], lang: str) -> str:
+    deciding = verdict.deciding
+    if lang == "en" or deciding is None:
+        return verdict.reason if lang == "en" else ""
+    return (f"{t.get('check.' + str(deciding.name), str(deciding.name))}: "
+            f"{check_text(str(deciding.name), str(deciding.outcome), t)}")
+
+
+def _where(event: Mapping[str, Any], location: str | None, t: Mapping[str, str],
+           lang: str) -> str:
+    from ledger.trade.profile import place_of
+
+    place = place_of(event)
+    if "value" not in place:
+        return location or ""
+    text = local_text(place["value"], lang)
+    return f"{text} ({_country(place['country'], t)})" if place.get("country") else text
+
+
+def _timeline(verdict: Verdict, bundle: Bundle | None, t: Mapping[str, str],
+              lang: str = "en") -> str:
     steps = journey_mod.steps(_shown_events(bundle)) if bundle else []
     customs = next((c for c in verdict.by_name(CheckName.CUSTOMS_DECISION)
                     if c.details.get("decision")), None)
@@ -207,7 +354,8 @@ def _timeline(verdict: Verdict, bundle: Bundle | None, t: Mapping[str, str]) -> 
             f'<li data-stage="{step.stage}"><span class="stage">'
             f"{escape(t.get('stage.' + str(step.stage), str(step.stage)))}</span>"
             f'<span class="when">{escape(_when(step.time_text))}</span>'
-            + (f'<span class="where">{escape(step.location)}</span>' if step.location else "")
+            + (f'<span class="where">{escape(where)}</span>'
+               if (where := _where(step.event, step.location, t, lang)) else "")
             + "</li>")
         nxt = steps[i + 1].stage if i + 1 < len(steps) else None
         # The decision (a chain fact, not an event) goes after the last border step.

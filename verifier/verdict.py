@@ -116,6 +116,9 @@ class Verdict:
     # The cold-chain section (`verifier.coldchain`), when the brand published conditions:
     # facts shown beside the verdict, never a check that decides it.
     cold_chain: Mapping[str, Any] | None = None
+    # The consumer profile (`ledger.trade.profile`) read from the events that passed every
+    # check and from the chain: what the page may show as fact.
+    profile: Mapping[str, Any] | None = None
 
     @property
     def genuine(self) -> bool:
@@ -140,6 +143,7 @@ class Verdict:
             "blockNumber": self.block_number,
             "checkedAt": self.checked_at,
             "checks": [c.to_json() for c in self.checks],
+            "profile": None if self.profile is None else dict(self.profile),
         } | ({} if self.cold_chain is None else {"coldChain": dict(self.cold_chain)})
 
 

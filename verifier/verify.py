@@ -43,6 +43,7 @@ from ledger.proofs.codes import lot_key
 from ledger.proofs.disclosure import Disclosed, DisclosureError, check_full, read_disclosed
 from ledger.proofs.merkle import process_proof
 from ledger.proofs.signing import CaptureDomain, capture_digest, recover_signer
+from ledger.trade.profile import ConsumerProfile, ProfileEvent, consumer_profile
 from verifier import journey as journey_mod
 from verifier.clone import ClonePolicy, check_scans
 from verifier.coldchain import cold_chain_section
@@ -131,7 +132,8 @@ def verify(code: str, bundle: Bundle | None, chain_view: Any, *,
          lambda: _prefetch(chain_view, link, bundle, facts))
     checks.extend(memo(("registration", link, bundle.registration),
                        lambda: tuple(_registration(link, bundle, chain_view))))
-    verified, event_checks = _events(bundle, facts, chain_view, options, _item_epc(link))
+    verified, event_checks, signers = _events(bundle, facts, chain_view, options,
+                                              _item_epc(link))
     checks.extend(event_checks)
     steps, gap = _journey(tuple(verified), link)
     checks.append(Check(CheckName.JOURNEY_COMPLETE, MISSING, gap, fails_as=VerdictKind.UNVERIFIED)
@@ -142,8 +144,9 @@ def verify(code: str, bundle: Bundle | None, chain_view: Any, *,
                        lambda: _customs(steps, bundle, chain_view, options)))
     checks.append(check_scans(bundle.scans if scans is None else scans,
                               journey_mod.sale_time(steps), policy=options.clone, now=checked_at))
-    return replace(done(checks, key), cold_chain=_cold_chain(link, bundle, facts, verified,
-                                                             chain_view))
+    verdict = done(checks, key)
+    return replace(verdict, profile=_profile(link, verified, signers, verdict).to_json(),
+                   cold_chain=_cold_chain(link, bundle, facts, verified, chain_view))
 
 
 def _cold_chain(link: Any, bundle: Bundle, facts: Sequence[_EventFacts | None],
@@ -160,6 +163,24 @@ def _cold_chain(link: Any, bundle: Bundle, facts: Sequence[_EventFacts | None],
         org = bundle.captures[bundle.events[i].capture].signature.org
         kept.append((f.event, "0x" + f.actual.hex(), "0x" + org.hex()))
     return cold_chain_section(link.gtin14, _item_epc(link), bundle.conditions, kept, view)
+
+
+def _profile(link: Any, verified: Sequence[_EventFacts], signers: Sequence[bytes],
+             verdict: Verdict) -> ConsumerProfile:
+    """The consumer profile from the events that passed every check and the chain facts the
+    checks read (registration, lot status, customs decision)."""
+    facts: dict[str, Any] = {}
+    for c in verdict.checks:
+        if c.name == CheckName.CODE_REGISTERED and c.outcome is PASS:
+            facts["lot"], facts["registrant"] = c.details.get("lot"), c.details.get("owner")
+        elif c.name == CheckName.LOT_STATUS:
+            facts["lot_status"] = "active" if c.outcome is PASS else c.details.get("status")
+        elif c.name == CheckName.CUSTOMS_DECISION and c.details.get("decision"):
+            facts["customs_decision"] = str(c.details["decision"])
+            facts["customs_inspection"] = str(c.details.get("inspection") or "") or None
+    events = [ProfileEvent(f.event, "0x" + org.hex()) for f, org in zip(verified, signers,
+                                                                          strict=True)]
+    return consumer_profile(link.gtin14, str(link.serial), events, **facts)
 
 
 def _node_agreement(chain_view: Any, block: int, witness: Any) -> Check:
@@ -384,12 +405,13 @@ def _prefetch(view: Any, link: Any, bundle: Bundle, facts: Sequence[_EventFacts 
 
 
 def _events(bundle: Bundle, facts: Sequence[_EventFacts | None], view: Any,
-            options: VerifyOptions, epc: str) -> tuple[list[_EventFacts], list[Check]]:
+            options: VerifyOptions, epc: str
+            ) -> tuple[list[_EventFacts], list[Check], list[bytes]]:
     domain = view.domain
     checks: list[Check] = []
     capture_ok: dict[int, tuple[bool, str | None, int | None]] = {}
     if not bundle.events:
-        return [], checks
+        return [], checks, []
     memo = getattr(view, "memo", _no_memo)
     orgs = tuple(bundle.captures[e.capture].signature.org for e in bundle.events)
     entitled = memo(("entitled", tuple(facts), orgs),
@@ -407,6 +429,7 @@ def _events(bundle: Bundle, facts: Sequence[_EventFacts | None], view: Any,
         checks.extend(cap_checks)
 
     good: list[_EventFacts] = []
+    signers: list[bytes] = []
     for i, (e, f) in enumerate(zip(bundle.events, facts, strict=True)):
         if i in off_path:
             assert f is not None
@@ -450,9 +473,10 @@ def _events(bundle: Bundle, facts: Sequence[_EventFacts | None], view: Any,
                 continue
         if ok:
             good.append(f)
+            signers.append(orgs[i])
     if good and not ignored:
         checks.append(_ENTITLED_PASS)
-    return good, checks
+    return good, checks, signers
 
 
 def _off_path(bundle: Bundle, facts: Sequence[_EventFacts | None], entitled: frozenset[int],

@@ -19,6 +19,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ledger.errors import InvalidInputError
+from ledger.trade.customs import DECLARING, RELEASING
 
 __all__ = ["CONSIGNMENTS", "DEMO_RECORD", "DemoResult", "Keyring", "Player", "expect_ok", "play"]
 
@@ -372,6 +373,8 @@ class Player:
                       if event(p).get("bizStep") == "arriving")
         pallets = list(next(event(p)["epcList"] for p in ids
                             if event(p).get("bizStep") == "arriving"))
+        # The platform owns the goods from the export on: it declares them on arrival.
+        self.border("platform", DECLARING, arrived + _HOUR_MS // 2, pallets, "customs-desk")
         risk = self.request("customs", "POST", f"/consignments/{plan.ref}/risk", {
             "enterprise": self.parties["manufacturer"].gln, "originCountry": "NZ",
             "category": HS_INFANT_FORMULA, "eventIds": covered}).json()
@@ -383,24 +386,40 @@ class Player:
                   "rules": fired, "inspection": "NOT_INSPECTED"}
         self.decide(plan.ref, decision, "NOT_INSPECTED", covered, arrived + _HOUR_MS, pallets,
                     risk)
+        released_at = arrived + 2 * _HOUR_MS
         if decision == "NORMAL_CONTROL":
             before = set(ids)
             play(("customs",))  # the yard inspection and a sampled case, as the journey has them
             covered += [ids[p] for p in sorted(set(ids) - before)]
             last = max(_ms(event(p)["eventTime"]) for p in set(ids) - before)
             self.decide(plan.ref, decision, "PASSED", covered, last + _HOUR_MS, pallets, risk)
+            released_at = last + 2 * _HOUR_MS
             record["inspection"] = "PASSED"
             self.step(f"{plan.ref}: inspected at the yard (sample case opened): PASSED, released")
         if decision == "IMMEDIATE_CONTROL":
             record["released"] = False
             self.step(f"{plan.ref}: held at Nansha port under immediate control")
             return {**record, "journey": journey}
+        self.border("customs", RELEASING, released_at, pallets, "inspection-yard")
         play(("warehouse", "platform"))
         record["released"] = True
         record["sold"] = len(journey.sold)
         self.step(f"{plan.ref}: received and broken down in the bonded warehouse; "
                   f"{len(journey.sold)} cans sold by the platform")
         return {**record, "journey": journey}
+
+    def border(self, who: str, step: str, at_ms: int, pallets: Sequence[str],
+               read_point: str) -> None:
+        """`who` captures a signed declaration or release of the pallets, with its master data
+        for where it happened and for itself."""
+        from ledger.demo.journey import organisations, signer_master_data
+        from ledger.trade.customs import border_event, inspecting_document
+
+        org = organisations()[who]
+        event = border_event(step, event_time=_iso_ms(at_ms), epcs=pallets,
+                             read_point=org.read_point(read_point),
+                             master_data=signer_master_data(org, read_point))
+        self.capture(who, inspecting_document(event, created=_iso_ms(at_ms)))
 
     def decide(self, ref: str, decision: str, inspection: str, covered: Sequence[str],
                at_ms: int, pallets: Sequence[str], risk: dict[str, Any]) -> None:
@@ -433,6 +452,7 @@ class Player:
         event = inspecting_event(declaration, Decision.parse(decision), Inspection.parse(inspection),
                                  rules, event_time=_iso_ms(at_ms), epcs=pallets,
                                  read_point=_customs_site(self.parties["customs"].gln), root=root)
+        event["eventTimeZoneOffset"] = "+08:00"  # Nansha's time
         # The risk explanation travels with customs' signature, for the regulator's console.
         event["zhenzhi:riskScore"] = risk.get("score")
         event["zhenzhi:rulesFired"] = [r["id"] for r in risk["fired"]]

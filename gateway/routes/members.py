@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from gateway.auth import Access, MemberDep
 from gateway.deps import ServicesDep
 from gateway.problems import problem_responses
-from gateway.routes.resolver import _customs_decision, assemble, profile_of
+from gateway.routes.resolver import _customs_record, assemble, profile_of
 from gateway.traceability import RuntimeDep
 from ledger.epcis.gs1 import DigitalLink
 from ledger.errors import AuthorizationError
@@ -73,7 +73,7 @@ async def item_profile(request: Request, gtin: Gtin, serial: Serial, services: S
     def work() -> dict[str, Any]:
         bundle = assemble(services, runtime, link, source=None, scans=[])
         profile = profile_of(services, runtime, link, bundle,
-                             customs_decision=_customs_decision(services, bundle))
+                             customs=_customs_record(services, bundle))
         return dict(profile.public_json())
 
     return await run_in_threadpool(work)

@@ -182,32 +182,39 @@ def assemble(services: Any, runtime: TraceabilityRuntime, link: DigitalLink, *,
 
 
 def profile_of(services: Any, runtime: TraceabilityRuntime, link: DigitalLink, bundle: Bundle,
-               *, customs_decision: str | None = None) -> Any:
+               *, customs: Any = None) -> Any:
+    """The consumer profile from the gateway's own evidence, unverified (the members' profile
+    endpoint; the consumer page shows the verifier's, `Verdict.profile`)."""
     view = services.chain_view
-
-    def name(org: bytes) -> str | None:
-        return runtime.org_name(view, org)
-
-    events = [ProfileEvent(e.event, "0x" + bundle.captures[e.capture].signature.org.hex(),
-                           name(bundle.captures[e.capture].signature.org))
-              for e in bundle.events]
+    events = [ProfileEvent(e.event, "0x" + bundle.captures[e.capture].signature.org.hex())
+              for e in bundle.events if e.event is not None]
     lot = bundle.registration.lot if bundle.registration else link.lot
-    owner = view.prefix_owner(link.gtin14)
     # The view's reads are cached per block: a page costs no call for a lot already read.
     on_chain = view.lot(link.gtin14, lot) if lot else None
     return consumer_profile(link.gtin14, str(link.serial), events, lot=lot,
-                            brand_owner=name(owner) if owner else None,
+                            registrant="0x" + on_chain.owner.hex() if on_chain else None,
                             lot_status=on_chain.status if on_chain else None,
-                            customs_decision=customs_decision)
+                            customs_decision=str(customs.decision) if customs else None,
+                            customs_inspection=str(customs.inspection) if customs else None)
 
 
-def _customs_decision(services: Any, bundle: Bundle) -> str | None:
+def _customs_record(services: Any, bundle: Bundle) -> Any:
     view = services.chain_view
     for claim in bundle.customs:
         record = view.customs(claim.consignment)
         if record is not None:
-            return str(record.decision)
+            return record
     return None
+
+
+def org_names(services: Any, runtime: TraceabilityRuntime, orgs: Any) -> dict[str, str]:
+    """Names on Consortium of organisation ids (0x-hex), for the page to say who said what."""
+    out = {}
+    for org in orgs:
+        name = runtime.org_name(services.chain_view, bytes.fromhex(org[2:]))
+        if name:
+            out[org] = name
+    return out
 
 
 # --- links of each identifier level ---------------------------------------------------------
@@ -567,12 +574,14 @@ async def _resolve_item(request: Request, services: Any, runtime: TraceabilityRu
         # The scan is recorded with the verdict it got; the page counts it among the scans.
         scan_log.record(gtin14, serial, region=region, client_hash=client, now_ms=now_ms,
                         verdict=str(verdict.kind))
-        profile = profile_of(services, runtime, link, bundle,
-                             customs_decision=_customs_decision(services, bundle))
-        page = render_page(verdict, bundle, profile,
+        profile = verdict.profile or {}
+        by = [f["by"] for f in profile.values()
+              if isinstance(f, dict) and str(f.get("by", "")).startswith("0x")]
+        html = render_page(verdict, bundle, profile,
                            negotiate(request.headers.get("accept-language")),
-                           scan_count=len(scans), complaint_url="/complaints")
-        return HTMLResponse(page, headers={**headers, "Cache-Control": "no-store"})
+                           scan_count=len(scans), complaint_url="/complaints",
+                           names=org_names(services, runtime, dict.fromkeys(by)))
+        return HTMLResponse(html, headers={**headers, "Cache-Control": "no-store"})
 
     return await run_in_threadpool(work)
 

@@ -33,16 +33,21 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from ledger.epcis.master_data import MASTER_DATA
 from ledger.trade.serials import SERIAL_ALPHABET, entropy_bits
 
 __all__ = [
-    "EPCIS_CONTEXT", "RECALL_LOT", "SERIAL_ALPHABET", "SERIAL_BITS", "SERIAL_LENGTH", "Capture", "Container",
+    "BRAND", "EPCIS_CONTEXT", "MASTER_DATA", "PLACES", "PRODUCT_LABELS", "RECALL_LOT",
+    "SELLER_NAMES", "ZHENZHI_NS", "master_data_element", "seller_party", "signer_master_data", "SERIAL_ALPHABET", "SERIAL_BITS", "SERIAL_LENGTH", "Capture", "Container",
     "Journey", "Lot", "LotRef", "Organisation", "Product", "build_journey", "check_digit",
     "generate", "generate_captures", "lot_class", "organisations", "party_id", "products",
     "sgtin", "sscc",
 ]
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+# The project's EPCIS extension namespace (`ledger.trade.customs.NAMESPACE`): master data and
+# label facts CBV has no attribute for.
+ZHENZHI_NS = "https://ns.zhenzhi.example/epcis/"
 DL = "https://id.gs1.org"
 SERIAL_LENGTH = 12
 SERIAL_BITS = entropy_bits(SERIAL_LENGTH)
@@ -109,6 +114,7 @@ class Organisation:
     country: str  # ISO 3166-1 alpha-2
     company_prefix: str
     site_ref: str  # location reference of its main site under its prefix
+    names: tuple[tuple[str, str], ...] = ()  # (language, name) besides `name` (English)
 
     @property
     def gln(self) -> str:
@@ -134,6 +140,10 @@ class Organisation:
         """A read point inside the site (GLN extension, AI 254)."""
         return _location(self.site_gln, extension)
 
+    def label(self) -> dict[str, str] | str:
+        """The name in every language it has (a JSON-LD language map), or the plain name."""
+        return {"en": self.name, **dict(self.names)} if self.names else self.name
+
     def document(self, doc_type: str, serial: int) -> str:
         """A business document (GDTI) of this organisation: purchase order, despatch advice,
         retail order, commercial invoice, bill of lading."""
@@ -146,18 +156,119 @@ def organisations() -> dict[str, Organisation]:
     """The six members of the demo consortium, keyed by their part in the journey."""
     orgs = [
         Organisation("manufacturer", "Kōwhai Valley Nutrition Ltd (Waikato)", "ENTERPRISE",
-                     "NZ", "9421902", "10"),
+                     "NZ", "9421902", "10", (("zh-Hans", "高槐谷营养有限公司（怀卡托）"),
+                                             ("zh-Hant", "高槐谷營養有限公司（懷卡托）"))),
         Organisation("exporter", "Tasman Gateway Exports Ltd (Auckland)", "ENTERPRISE",
-                     "NZ", "9425117", "20"),
-        Organisation("carrier", "Southern Cross Line Ltd", "ENTERPRISE", "NZ", "9417306", "30"),
+                     "NZ", "9425117", "20", (("zh-Hans", "塔斯曼门户出口有限公司（奥克兰）"),
+                                             ("zh-Hant", "塔斯曼門戶出口有限公司（奧克蘭）"))),
+        Organisation("carrier", "Southern Cross Line Ltd", "ENTERPRISE", "NZ", "9417306", "30",
+                     (("zh-Hans", "南十字航运有限公司"), ("zh-Hant", "南十字航運有限公司"))),
         Organisation("customs", "Nansha Customs, Guangzhou Customs District", "CUSTOMS",
-                     "CN", "6901408", "40"),
+                     "CN", "6901408", "40", (("zh-Hans", "广州海关隶属南沙海关"),
+                                             ("zh-Hant", "廣州海關隸屬南沙海關"))),
         Organisation("warehouse", "Nansha Bonded Logistics Park Warehouse Co", "ENTERPRISE",
-                     "CN", "6934550", "50"),
+                     "CN", "6934550", "50", (("zh-Hans", "南沙保税物流园区仓储有限公司"),
+                                             ("zh-Hant", "南沙保稅物流園區倉儲有限公司"))),
         Organisation("platform", "Haitao Direct Cross-border Mall", "ENTERPRISE",
-                     "CN", "6972088", "60"),
+                     "CN", "6972088", "60", (("zh-Hans", "海淘直达跨境商城"),
+                                             ("zh-Hant", "海淘直達跨境商城"))),
     ]
     return {o.key: o for o in orgs}
+
+
+def _names(en: str, hans: str, hant: str) -> dict[str, str]:
+    return {"en": en, "zh-Hans": hans, "zh-Hant": hant}
+
+
+# Location master data each organisation signs for its sites ("") and read points (GLN
+# extensions): a name in three languages and the country (ISO 3166-1 alpha-2).
+PLACES: dict[tuple[str, str], tuple[dict[str, str], str]] = {
+    ("manufacturer", ""): (_names("Kōwhai Valley plant, Te Awamutu, Waikato",
+                                  "高槐谷工厂（怀卡托 蒂阿瓦穆图）",
+                                  "高槐谷工廠（懷卡托 蒂阿瓦穆圖）"), "NZ"),
+    ("manufacturer", "dryer"): (_names("Spray dryer, Kōwhai Valley plant", "高槐谷工厂喷雾干燥塔",
+                                       "高槐谷工廠噴霧乾燥塔"), "NZ"),
+    ("manufacturer", "blender"): (_names("Blending hall, Kōwhai Valley plant",
+                                         "高槐谷工厂配料车间", "高槐谷工廠配料車間"), "NZ"),
+    ("manufacturer", "canning-line"): (_names("Canning line, Kōwhai Valley plant",
+                                              "高槐谷工厂灌装线", "高槐谷工廠灌裝線"), "NZ"),
+    ("manufacturer", "case-packer"): (_names("Case packer, Kōwhai Valley plant",
+                                             "高槐谷工厂装箱机", "高槐谷工廠裝箱機"), "NZ"),
+    ("manufacturer", "palletiser"): (_names("Palletiser, Kōwhai Valley plant",
+                                            "高槐谷工厂码垛机", "高槐谷工廠碼垛機"), "NZ"),
+    ("manufacturer", "dispatch-dock"): (_names("Dispatch dock, Kōwhai Valley plant",
+                                               "高槐谷工厂发货码头", "高槐谷工廠發貨碼頭"), "NZ"),
+    ("exporter", ""): (_names("Tasman Gateway export warehouse, Auckland",
+                              "塔斯曼门户出口仓库（奥克兰）", "塔斯曼門戶出口倉庫（奧克蘭）"), "NZ"),
+    ("exporter", "dock"): (_names("Loading dock, Tasman Gateway warehouse, Auckland",
+                                  "塔斯曼门户仓库装货码头（奥克兰）",
+                                  "塔斯曼門戶倉庫裝貨碼頭（奧克蘭）"), "NZ"),
+    ("carrier", ""): (_names("Southern Cross Line terminal, Tauranga", "南十字航运陶朗加码头",
+                             "南十字航運陶朗加碼頭"), "NZ"),
+    ("carrier", "tauranga-berth"): (_names("Port of Tauranga, Sulphur Point berth",
+                                           "陶朗加港硫磺角泊位", "陶朗加港硫磺角泊位"), "NZ"),
+    ("carrier", "vessel"): (_names("MV Southern Cross Navigator (voyage SCL-25N)",
+                                   "“南十字领航者”号（航次 SCL-25N）",
+                                   "「南十字領航者」號（航次 SCL-25N）"), "NZ"),
+    ("carrier", "nansha-berth"): (_names("Nansha Port, Guangzhou", "广州南沙港", "廣州南沙港"),
+                                  "CN"),
+    ("customs", ""): (_names("Nansha Customs, Guangzhou", "广州南沙海关", "廣州南沙海關"), "CN"),
+    ("customs", "inspection-yard"): (_names("Nansha Customs inspection yard",
+                                            "南沙海关查验场", "南沙海關查驗場"), "CN"),
+    ("customs", "sampling-bench"): (_names("Nansha Customs sampling laboratory",
+                                           "南沙海关取样实验室", "南沙海關取樣實驗室"), "CN"),
+    ("warehouse", ""): (_names("Nansha Bonded Logistics Park warehouse, Guangzhou",
+                               "广州南沙保税物流园区仓库", "廣州南沙保稅物流園區倉庫"), "CN"),
+    ("warehouse", "inbound-dock"): (_names("Inbound dock, Nansha bonded warehouse",
+                                           "南沙保税仓收货码头", "南沙保稅倉收貨碼頭"), "CN"),
+    ("warehouse", "breakdown-area"): (_names("Breakdown area, Nansha bonded warehouse",
+                                             "南沙保税仓拆托区", "南沙保稅倉拆托區"), "CN"),
+    ("warehouse", "pick-face"): (_names("Pick face, Nansha bonded warehouse",
+                                        "南沙保税仓拣货区", "南沙保稅倉揀貨區"), "CN"),
+    ("platform", ""): (_names("Haitao Direct fulfilment centre, Nansha bonded zone",
+                              "海淘直达南沙保税区履约中心", "海淘直達南沙保稅區履約中心"), "CN"),
+    ("platform", "pick-station"): (_names("Haitao Direct pick station, Nansha bonded zone",
+                                          "海淘直达南沙保税区拣货台", "海淘直達南沙保稅區揀貨台"),
+                                   "CN"),
+    ("platform", "customs-desk"): (_names("Haitao Direct customs declaration desk, Nansha",
+                                          "海淘直达南沙报关台", "海淘直達南沙報關台"), "CN"),
+}
+
+# The store that sells the platform's own stock to shoppers (a party under its prefix).
+SELLER_NAMES = _names("Haitao Direct self-operated store", "海淘直达自营店", "海淘直達自營店")
+BRAND = _names("Kōwhai Valley", "高槐谷", "高槐谷")
+# Label facts of each serialised product, signed with each lot: its name in three languages
+# and its product record number (备案号, as filed for cross-border retail import).
+PRODUCT_LABELS: dict[str, tuple[dict[str, str], str]] = {
+    "stage1": (_names("Kōwhai Stage 1 Infant Formula 900 g", "高槐谷 1段 婴儿配方奶粉 900克",
+                      "高槐谷 1段 嬰兒配方奶粉 900克"), "CBEC-NS-2025-19011001"),
+    "stage2": (_names("Kōwhai Stage 2 Follow-on Formula 900 g",
+                      "高槐谷 2段 较大婴儿配方奶粉 900克", "高槐谷 2段 較大嬰兒配方奶粉 900克"),
+               "CBEC-NS-2025-19011002"),
+}
+
+
+def seller_party(platform: Organisation) -> str:
+    """The party id of the platform's self-operated store (GLN reference 7 under its prefix)."""
+    return party_id(_key(platform.company_prefix + "7".rjust(12 - len(platform.company_prefix),
+                                                            "0")))
+
+
+def master_data_element(identifier: str, name: dict[str, str] | str, country: str
+                        ) -> dict[str, Any]:
+    """One element of an event's signed master data (`MASTER_DATA`)."""
+    return {"id": identifier, "name": name, "countryCode": country}
+
+
+def signer_master_data(org: Organisation, read_point: str | None = None) -> list[dict[str, Any]]:
+    """The master data `org` signs into an event it reports at `read_point` (a GLN extension of
+    its site): that place, and itself."""
+    out = []
+    if read_point is not None:
+        name, country = PLACES.get((org.key, read_point), (org.label(), org.country))
+        out.append(master_data_element(org.read_point(read_point), name, country))
+    out.append(master_data_element(org.id, org.label(), org.country))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +430,7 @@ class _Sink:
     buffers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     ready: list[Capture] = field(default_factory=list)
     count: int = 0
+    context: list[Any] = field(default_factory=lambda: [EPCIS_CONTEXT])
 
     def emit(self, org: str, event: dict[str, Any]) -> None:
         if self.budget is not None and self.count >= self.budget:
@@ -335,7 +447,7 @@ class _Sink:
             return
         creation = max(e["eventTime"] for e in events)
         self.ready.append(Capture(self.orgs[org], {
-            "@context": [EPCIS_CONTEXT],
+            "@context": list(self.context),
             "id": uuid.UUID(int=self.rng.getrandbits(128), version=4).urn,
             "type": "EPCISDocument",
             "schemaVersion": "2.0",
@@ -371,8 +483,14 @@ class _FinishedLotPlan:
 class _Builder:
     """Writes the events of consignments into a sink; keeps ground truth when asked."""
 
-    def __init__(self, sink: _Sink, truth: _Truth | None) -> None:
+    def __init__(self, sink: _Sink, truth: _Truth | None, master_data: bool = False) -> None:
         self.rng = sink.rng
+        # Signed master data (place and party names, label facts) in every event: what a
+        # shopper's page shows. The bulk streams for the benchmarks leave it out.
+        self.master_data = master_data
+        if master_data:
+            sink.context = [EPCIS_CONTEXT, {"zhenzhi": ZHENZHI_NS}]
+        self._md: dict[tuple[str, str, bool], list[dict[str, Any]]] = {}
         self.sink = sink
         self.truth = truth
         self.orgs = sink.orgs
@@ -432,7 +550,23 @@ class _Builder:
         ev["readPoint"] = {"id": self._read_point(org, read_point)}
         if located:
             ev["bizLocation"] = {"id": self._site(org)}
+        if self.master_data:
+            ev[MASTER_DATA] = [dict(el) for el in self._master(org, read_point, located)]
         return ev
+
+    def _master(self, org: str, read_point: str, located: bool) -> list[dict[str, Any]]:
+        """The signer's master data for the places its event names, and for itself."""
+        key = (org, read_point, located)
+        if (found := self._md.get(key)) is None:
+            o = self.orgs[org]
+            found = []
+            for ext, where in ((read_point, self._read_point(org, read_point)),
+                               *((("", self._site(org)),) if located else ())):
+                name, country = PLACES.get((org, ext), (o.label(), o.country))
+                found.append(master_data_element(where, name, country))
+            found.append(master_data_element(o.id, o.label(), o.country))
+            self._md[key] = found
+        return found
 
     # GLN and GDTI check digits cost microseconds each: compute each identifier once a run
     def _read_point(self, org: str, extension: str) -> str:
@@ -447,10 +581,21 @@ class _Builder:
             v = self._ids[key] = self.orgs[org].site
         return v
 
-    def _ilmd(self, lot: str, made_ms: int, shelf_days: int) -> dict[str, str]:
+    def _ilmd(self, lot: str, made_ms: int, shelf_days: int,
+              product: str | None = None) -> dict[str, Any]:
+        made = (_EPOCH + timedelta(milliseconds=made_ms)).date()
         best_before = (_EPOCH + timedelta(milliseconds=made_ms + shelf_days * _DAY)).date()
-        return {"cbvmda:lotNumber": lot, "cbvmda:bestBeforeDate": best_before.isoformat(),
-                "cbvmda:countryOfOrigin": "NZ"}
+        ilmd: dict[str, Any] = {"cbvmda:lotNumber": lot,
+                                "cbvmda:bestBeforeDate": best_before.isoformat(),
+                                "cbvmda:countryOfOrigin": "NZ"}
+        if self.master_data and product in PRODUCT_LABELS:
+            # What the can's label says, signed with the lot (CBV has no word for the last two).
+            name, record = PRODUCT_LABELS[product]
+            ilmd.update({"gs1:productName": dict(name), "gs1:brandName": dict(BRAND),
+                         "cbvmda:countryOfExport": "NZ",
+                         "zhenzhi:productionDate": made.isoformat(),
+                         "zhenzhi:productRecordNumber": record})
+        return ilmd
 
     def _transfer(self, ev: dict[str, Any], src: str, dst: str, owner: str | None = None,
                   possessor: str | None = None) -> None:
@@ -494,7 +639,7 @@ class _Builder:
         for plan in finished:
             gtin = self.products[plan.product].gtin
             ref = LotRef(gtin, self.lot_number("F" + plan.product[-1], t))
-            ilmd = self._ilmd(ref.lot, t, 540)
+            ilmd = self._ilmd(ref.lot, t, 540, plan.product)
             # 2. blending: base lots in, a finished lot out. This is what carries a trace
             # across the change of identity from powder to product.
             ev = ev_("TransformationEvent", t, nz(t), mfr, "blender", "commissioning",
@@ -625,6 +770,11 @@ class _Builder:
                            {"epcList": cans[i:i + k]})
                 sale["bizTransactionList"] = [{"type": "po",
                                                "bizTransaction": self.doc("platform", "order")}]
+                if self.master_data:
+                    seller = seller_party(self.orgs["platform"])
+                    sale["zhenzhi:seller"] = seller
+                    sale[MASTER_DATA].append(master_data_element(seller, dict(SELLER_NAMES),
+                                                                 "CN"))
                 emit("platform", sale)
                 if self.truth is not None:
                     for can in cans[i:i + k]:
@@ -664,18 +814,18 @@ class _Builder:
                            {"epcList": list(epcs)}, located)
 
 
-def _new_builder(seed: int, size: int, budget: int | None, truth: _Truth | None
-                 ) -> tuple[_Builder, _Sink]:
+def _new_builder(seed: int, size: int, budget: int | None, truth: _Truth | None,
+                 master_data: bool = False) -> tuple[_Builder, _Sink]:
     # Seeded on purpose: test data must be reproducible (see the module docstring).
     sink = _Sink(size, budget, random.Random(seed), organisations())  # noqa: S311
-    return _Builder(sink, truth), sink
+    return _Builder(sink, truth, master_data), sink
 
 
 # --- public entry points ------------------------------------------------------------------
 
 def build_journey(seed: int = 0, *, cans: tuple[int, int] = (90, 60),
                   sold_fraction: float = 0.5, document_size: int = 500,
-                  start_ms: int = _START_MS) -> Journey:
+                  start_ms: int = _START_MS, master_data: bool = True) -> Journey:
     """One small consignment with two base-powder lots and two finished lots:
 
     - base lots: whole milk powder (WM…) and whey protein (WP…);
@@ -687,11 +837,13 @@ def build_journey(seed: int = 0, *, cans: tuple[int, int] = (90, 60),
     opened and sold at retail. Documents are grouped per capturing organisation.
     `start_ms` (unix ms) is when the base powder is made: consignments that share a store and
     a chain need different days, since lot numbers carry the production date.
+    Each event carries its signer's master data for the places and parties it names
+    (`MASTER_DATA`) and the finished lots' ILMD the label facts, unless `master_data` is False.
     """
     if min(cans) < 1:
         raise ValueError("each finished lot needs at least one can")
     truth = _Truth()
-    b, sink = _new_builder(seed, document_size, None, truth)
+    b, sink = _new_builder(seed, document_size, None, truth, master_data)
     plans = [_FinishedLotPlan("stage1", cans[0], (("wmp", 0.52), ("wpc", 0.21))),
              _FinishedLotPlan("stage2", cans[1], (("wmp", 0.68),))]
     b.consignment(start_ms, [("wmp", 1500.0), ("wpc", 600.0)], plans, sold_fraction)

@@ -205,7 +205,9 @@ class Scenario:
             for e_index, event_id in enumerate(result.capture.event_ids):
                 self.played.ids[(c_index, e_index)] = event_id
         self.register_lots()
+        self.declare()
         self.record_customs()
+        self.release()
         self.anchor_pending()
 
     # --- chain facts ------------------------------------------------------------------------
@@ -268,6 +270,45 @@ class Scenario:
         self.played.customs_ref, self.played.customs_ids = ref, tuple(covered)
         self.played.decisions.append((event, result.capture.event_ids[0]))
         return key
+
+    def _pallets(self) -> list[str]:
+        return [c.epc for c in self.journey.containers if c.kind == "pallet"]
+
+    def _border_time(self, step: str, minutes: int) -> tuple[str, str]:
+        """`minutes` after the consignment's last `step` event (its time, its offset)."""
+        from datetime import datetime, timedelta
+
+        last = max((ev for ev in self.journey.events if ev.get("bizStep") == step),
+                   key=lambda ev: datetime.fromisoformat(ev["eventTime"]))
+        at = datetime.fromisoformat(last["eventTime"]) + timedelta(minutes=minutes)
+        return (at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                str(last.get("eventTimeZoneOffset", "+00:00")))
+
+    def _border(self, who: str, step: str, after: str, minutes: int, read_point: str) -> None:
+        from ledger.demo.journey import signer_master_data
+        from ledger.trade.customs import border_event
+
+        org = self.parties[who].org
+        event_time, offset = self._border_time(after, minutes)
+        event = border_event(step, event_time=event_time, epcs=self._pallets(), offset=offset,
+                             read_point=org.read_point(read_point),
+                             master_data=signer_master_data(org, read_point))
+        result = self.capture(self.parties[who],
+                              inspecting_document(event, created=event_time))
+        self.played.decisions.append((event, result.capture.event_ids[0]))
+
+    def declare(self) -> None:
+        """The platform, which owns the goods from the export on, declares them to customs
+        half an hour after the vessel arrives (a signed declaration event)."""
+        from ledger.trade.customs import DECLARING
+
+        self._border("platform", DECLARING, "arriving", 30, "customs-desk")
+
+    def release(self) -> None:
+        """Customs releases the goods an hour after its last inspection (a signed event)."""
+        from ledger.trade.customs import RELEASING
+
+        self._border("customs", RELEASING, "inspecting", 60, "inspection-yard")
 
     def _consignment_event_ids(self) -> list[bytes]:
         steps = ("departing", "transporting", "arriving", "inspecting")

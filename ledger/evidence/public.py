@@ -10,10 +10,12 @@ trades with whom and for how much. From the item's full evidence (`ledger.eviden
   `eventTimeZoneOffset`, `action`, `bizStep`, `disposition`, `readPoint`, `bizLocation`,
   `errorDeclaration`, the path members among its EPCs and parent, its `destinationList` (where
   the goods were sent and to whom: the receivers a verifier needs to judge who may speak about
-  them next), the label facts of `ilmd` (`PUBLIC_ILMD`: lot, dates, origin, product name), and
-  the elements of its `sensorElementList` that hold readings only (`reading_only`: measurement
-  type, values, unit, times; no device, raw-data link, business rule or extension), which the
-  cold-chain section is computed from;
+  them next), the label facts of `ilmd` (`PUBLIC_ILMD`: lot, dates, origin, product name,
+  brand, product record number), the signer's master data for the places and parties it
+  names (`zhenzhi:masterData`: names and countries, `ledger.trade.profile`) with the seller of
+  a retail sale (`zhenzhi:seller`), and the elements of its `sensorElementList` that hold
+  readings only (`reading_only`: measurement type, values, unit, times; no device, raw-data
+  link, business rule or extension), which the cold-chain section is computed from;
 - the customs decisions that cover a kept event, and the scan history.
 
 Everything else stays hidden behind its salted leaf: other items' EPCs, quantities, business
@@ -33,13 +35,14 @@ import orjson
 
 from ledger.epcis.document import _canonical_epc
 from ledger.epcis.gs1 import DigitalLink
+from ledger.epcis.master_data import MASTER_DATA, SELLER
 from ledger.errors import InvalidInputError
 from ledger.proofs.bundle import Bundle, EventEvidence
 from ledger.proofs.disclosure import EVENT_ID, Disclosed, disclosure_leaf
 from ledger.proofs.merkle import MerkleTree
 
-__all__ = ["PUBLIC_FIELDS", "PUBLIC_ILMD", "item_epc", "item_path", "names_path", "public_bundle",
-           "public_event", "reading_only"]
+__all__ = ["PUBLIC_EXTENSIONS", "PUBLIC_FIELDS", "PUBLIC_ILMD", "item_epc", "item_path",
+           "names_path", "public_bundle", "public_event", "reading_only"]
 
 PUBLIC_FIELDS = frozenset(("type", "eventTime", "eventTimeZoneOffset", "action", "bizStep",
                            "disposition", "readPoint", "bizLocation", "errorDeclaration"))
@@ -51,6 +54,10 @@ PUBLIC_ILMD = frozenset((
     "descriptionShort", "regulatedProductName", "brandName", "netContent",
     "manufacturerOfTradeItemPartyName", "productRecordNumber",
 ))
+# Extension fields whose whole value is public: master data (names and countries of places
+# and parties, which a signer publishes for shoppers to read) and a sale's seller. Matched by
+# the compact key the signer wrote; under any other spelling they stay hidden.
+PUBLIC_EXTENSIONS = frozenset((MASTER_DATA, SELLER))
 
 
 # A sensor element is disclosed whole (it is one committed leaf), so only when all of it is
@@ -104,7 +111,7 @@ def item_path(epc: str, events: list[Mapping[str, Any]]) -> frozenset[str]:
 
 def _keep(path: frozenset[str]) -> Any:
     def keep(name: str, value: Any) -> bool:
-        if name in PUBLIC_FIELDS or name == "destinationList":
+        if name in PUBLIC_FIELDS or name in PUBLIC_EXTENSIONS or name == "destinationList":
             return True
         if name == "sensorElementList":
             return reading_only(value)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,10 +35,13 @@ from ledger.trade.complaints import ComplaintBook
 from ledger.trade.risk import RiskFacts, RuleSet
 
 __all__ = [
-    "NAMESPACE", "Declaration", "InvalidConsignmentError", "UnknownEnterpriseError",
-    "consignment_key", "covered_commitments", "enterprise_gtins", "events_root", "gather_facts", "inspecting_document", "inspecting_event", "inspection_history", "rules_version_bytes",
+    "DECLARING", "NAMESPACE", "RELEASING", "Declaration", "InvalidConsignmentError", "UnknownEnterpriseError",
+    "border_event", "consignment_key", "covered_commitments", "enterprise_gtins", "events_root", "gather_facts", "inspecting_document", "inspecting_event", "inspection_history", "rules_version_bytes",
 ]
 
+# Border steps CBV 2.0 has no word for (`ledger.chain.roles`: releasing needs CUSTOMS).
+DECLARING = "urn:zhenzhi:bizstep:customs_declaring"
+RELEASING = "urn:zhenzhi:bizstep:customs_releasing"
 _COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 _HS_RE = re.compile(r"^[0-9]{2,10}$")
 
@@ -201,6 +204,25 @@ def inspecting_event(declaration: Declaration, decision: Decision, inspection: I
         event["disposition"] = "non_conformant"
     if read_point:
         event["readPoint"] = {"id": read_point}
+    return event
+
+
+def border_event(step: str, *, event_time: str, epcs: Sequence[str], read_point: str | None = None,
+                 offset: str = "+08:00", master_data: Sequence[Mapping[str, Any]] = ()
+                 ) -> dict[str, Any]:
+    """A customs declaration (`DECLARING`, by the declaring enterprise) or release
+    (`RELEASING`, by customs) of the goods `epcs`, as an EPCIS 2.0 ObjectEvent; `master_data`
+    is the signer's master data for the places and parties it names (`zhenzhi:masterData`)."""
+    if step not in (DECLARING, RELEASING):
+        raise InvalidInputError(f"not a border step: {step}", field="bizStep")
+    event: dict[str, Any] = {
+        "type": "ObjectEvent", "eventTime": event_time, "eventTimeZoneOffset": offset,
+        "epcList": list(epcs), "action": "OBSERVE", "bizStep": step,
+    }
+    if read_point:
+        event["readPoint"] = {"id": read_point}
+    if master_data:
+        event["zhenzhi:masterData"] = [dict(m) for m in master_data]
     return event
 
 

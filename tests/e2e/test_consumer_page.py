@@ -116,9 +116,11 @@ def test_page_shows_the_verdict_first_in_the_readers_language(browser, kind, lan
     verdict = decide(CODE.removeprefix("https://id.gs1.org/"), _checks(kind), chain_id=31337,
                      block_number=42)
     assert verdict.kind is kind
-    html = render_page(verdict, _bundle(), {"productName": "婴儿配方奶粉 Infant formula",
-                                            "originCountry": "NZ"}, lang, scan_count=7,
-                       complaint_url="/complaints")
+    maker = "0x" + b"9421000000016".hex().ljust(64, "0")
+    html = render_page(verdict, _bundle(), {
+        "productName": {"value": {"zh-Hans": "婴儿配方奶粉", "en": "Infant formula"}, "by": maker},
+        "originCountry": {"value": "NZ", "by": maker, "country": "NZ"}}, lang, scan_count=7,
+        complaint_url="/complaints", names={maker: "Kōwhai Valley Nutrition Ltd"})
     requests: list[str] = []
     page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
     page.on("request", lambda r: requests.append(r.url))
@@ -146,7 +148,10 @@ def test_page_shows_the_verdict_first_in_the_readers_language(browser, kind, lan
     assert stages == ["origin", "export", "port_of_entry", "customs", "customs_decision",
                       "warehouse", "sale"]
     assert t["stage.port_of_entry"] in page.locator("#journey").inner_text()
-    assert "NZ" in page.locator("#fields").inner_text()
+    fields = page.locator("#fields").inner_text()
+    assert t["country.NZ"] in fields and t["field.originCountry"] in fields
+    assert ("Infant formula" if lang == "en" else "婴儿配方奶粉") in fields
+    assert t["by.org"].format(org="Kōwhai Valley Nutrition Ltd") in fields
     assert "7" in page.locator("#scans").inner_text()
     form = page.locator("#complaint form")
     assert form.get_attribute("method") == "post" and form.get_attribute("action") == "/complaints"

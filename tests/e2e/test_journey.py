@@ -18,7 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
+from ledger.trade.profile import FIELDS
 from tests.conftest import AnvilProcess, free_port
+from verifier.page import strings
 
 pytestmark = pytest.mark.browser
 
@@ -225,6 +227,23 @@ def test_the_shoppers_page_in_three_languages_at_phone_size(stack: Stack, browse
         page, _ = _open(browser, stack.url + item["path"], f"{name}-{lang}", lang=accept)
         assert page.evaluate("document.documentElement.lang") == lang
         assert page.locator("#verdict").get_attribute("data-verdict") == verdict
+        # The traceability table: every field the import platforms publish, named in the
+        # shopper's language, each with who said it, places and parties by name, not link.
+        t = strings()[lang]
+        shown = page.locator("#fields dt").evaluate_all("els => els.map(e => e.dataset.field)")
+        # A consignment released without inspection has no inspection time (the recalled
+        # can's); the genuine can's was inspected at the yard.
+        expected = set(FIELDS) - ({"inspectionTime"} if name == "recalled" else set())
+        assert set(shown) >= expected, sorted(expected - set(shown))
+        assert page.locator("#fields dt").all_inner_texts() == [t["field." + k] for k in shown]
+        assert page.locator("#fields dd .by").count() == len(shown)
+        table = page.locator("#fields").inner_text()
+        assert "https://" not in table and "0x" not in table, table
+        assert ("新西兰" if lang == "zh-Hans" else "紐西蘭" if lang == "zh-Hant"
+                else "New Zealand") in table
+        # The bonded warehouse is the one past the border, not the exporter's in Auckland.
+        bonded = page.locator("#fields dd[data-field=warehouse] .value").inner_text()
+        assert ("Nansha" if lang == "en" else "南沙") in bonded, bonded
         page.close()
 
 

@@ -173,10 +173,14 @@ def test_scans_are_rate_limited(trace_stack, client_for):
 def test_public_profile_and_member_only_events(trace_stack, item):
     client = item["client"]
     profile = client.get(f"/items/{GTIN}/{item['serial']}/profile").json()
-    assert profile["originCountry"] == "CN" and profile["lot"] == LOT
-    assert profile["manufacturer"] == trace_stack.brand.name
-    assert profile["brandOwner"] == trace_stack.brand.name
-    assert profile["expiryDate"] == "2026-03-01" and profile["lotStatus"] in ("active", "recalled")
+    brand = "0x" + trace_stack.brand.org.hex()
+    assert profile["originCountry"]["value"] == "CN" and profile["lot"]["value"] == LOT
+    # Each field says who said it: the brand's own signed events, the code it registered.
+    assert profile["manufacturer"]["by"] == brand and profile["gtin"]["by"] == brand
+    assert profile["lot"]["by"] == brand and profile["originCountry"]["by"] == brand
+    assert profile["expiryDate"]["value"] == "2026-03-01"
+    assert profile["lotStatus"] == {"value": profile["lotStatus"]["value"], "by": "CodeRegistry"}
+    assert profile["lotStatus"]["value"] in ("active", "recalled")
     assert "epcList" not in json.dumps(profile)
     path = f"/items/{GTIN}/{item['serial']}/events"
     assert client.get(path).status_code == 401

@@ -88,8 +88,9 @@ def test_honest_journey_is_genuine_with_every_check(scenario: Scenario) -> None:
     assert all(c.outcome is Outcome.PASS for c in verdict.checks)
     assert all(c.reason and "\n" not in c.reason for c in verdict.checks)
     # Six organisations captured this can's story, through its case and its pallet; customs
-    # twice (its inspections, then its decision with the ids it covers).
-    assert len(bundle.captures) == 7 and len(bundle.events) >= 13
+    # three times (its inspections, its decision with the ids it covers, the release), the
+    # platform twice (its declaration, the sale).
+    assert len(bundle.captures) == 9 and len(bundle.events) >= 15
     assert {c.signature.org for c in bundle.captures} == {p.org_id for p in scenario.parties.values()}
     customs = verdict.by_name(CheckName.CUSTOMS_DECISION)[0]
     assert customs.details["origin"] == "NZ" and customs.details["decision"] == "NORMAL_CONTROL"

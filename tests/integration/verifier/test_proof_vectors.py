@@ -64,6 +64,37 @@ def test_no_public_vector_names_another_serial_or_a_business_transaction(vectors
         assert not others, (v.name, others[:3])
 
 
+def test_the_master_data_a_public_proof_discloses_names_nothing_of_other_goods(vectors) -> None:
+    """The new public fields (signed master data, a sale's seller) carry names and countries of
+    places and parties: no serial of another can, no case or pallet the can was never in, no
+    business transaction, no quantity."""
+    sc, built = vectors
+    every_epc = {e for lot in sc.journey.lots for e in lot.items} | {
+        c.epc for c in sc.journey.containers}
+    for v in built:
+        if not v.name.startswith("genuine"):
+            continue
+        mine = item_epc(v.code)
+        path = {mine} | {c.epc for c in sc.journey.containers if mine in c.children} | {
+            p.epc for p in sc.journey.containers for c in sc.journey.containers
+            if mine in c.children and c.epc in p.children}
+        new = [json.loads(d["text"]) for e in v.proof["events"] for d in e["disclosures"]
+               if json.loads(d["text"])[1] in ("zhenzhi:masterData", "zhenzhi:seller")]
+        assert any(n[1] == "zhenzhi:masterData" for n in new), v.name  # not vacuous
+        assert any(n[1] == "zhenzhi:seller" for n in new), v.name
+        text = json.dumps([n[2] for n in new], ensure_ascii=False)
+        assert not [e for e in every_epc - path if e in text], v.name
+        assert mine not in text  # master data describes places and parties, not goods
+        for word in ("bizTransaction", "quantity", "/253/", "/00/", "/01/", "ni:///",
+                     "riskScore", "rulesFired", "consignment"):
+            assert word not in text, (v.name, word)
+        for _, name, value in new:
+            if name == "zhenzhi:masterData":
+                assert all(set(el) <= {"id", "name", "countryCode"} for el in value)
+                assert all(el["id"].startswith(("https://id.gs1.org/414/",
+                                                "https://id.gs1.org/417/")) for el in value)
+
+
 # --- the same vectors in the browser -------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -123,7 +154,7 @@ def test_the_browser_verifier_gives_every_vector_the_same_verdict(vectors, anvil
                 for (const v of vectors) {
                     const r = await window.zhenzhiVerify(v.proof, {...config, code: v.code});
                     const deciding = r.checks.find((c) => c.deciding) || null;
-                    out[v.name] = {verdict: r.verdict, checks: r.checks};
+                    out[v.name] = {verdict: r.verdict, checks: r.checks, profile: r.profile};
                 }
                 return out;
             }""", [[{"name": v.name, "code": v.code, "proof": v.proof} for v in built], config])
@@ -138,8 +169,26 @@ def test_the_browser_verifier_gives_every_vector_the_same_verdict(vectors, anvil
         js_checks = sorted((c["name"], c["outcome"]) for c in got["checks"]
                            if c["name"] != "chain.node")
         py_checks = sorted((str(c.name), str(c.outcome)) for c in py.checks)
-        if got["verdict"] != v.verdict or js_checks != py_checks:
+        # The consumer profile too: the same facts, attributed to the same organisations.
+        js_profile = json.dumps(got["profile"], sort_keys=True, ensure_ascii=False)
+        py_profile = json.dumps(py.profile, sort_keys=True, ensure_ascii=False)
+        if got["verdict"] != v.verdict or js_checks != py_checks or js_profile != py_profile:
             wrong[v.name] = {"expected": v.verdict, "browser": got["verdict"],
                              "only_browser": sorted(set(js_checks) - set(py_checks)),
-                             "only_python": sorted(set(py_checks) - set(js_checks))}
-    assert not wrong, json.dumps(wrong, indent=1)
+                             "only_python": sorted(set(py_checks) - set(js_checks)),
+                             "profiles": None if js_profile == py_profile
+                             else {"browser": got["profile"], "python": py.profile}}
+    assert not wrong, json.dumps(wrong, indent=1, ensure_ascii=False)
+    genuine = results["genuine"]["profile"] if "genuine" in results else next(
+        r["profile"] for n, r in results.items() if n.startswith("genuine"))
+    # The demo's can shows every field the import platforms publish, none as a raw link.
+    assert set(genuine) >= {"productName", "brand", "gtin", "serial", "lot", "productionDate",
+                            "expiryDate", "originCountry", "manufacturer",
+                            "productRecordNumber", "exporter", "carrier", "logistics",
+                            "portOfEntry", "declaringEnterprise", "declarationTime",
+                            "inspectionTime", "customsDecision", "releaseTime", "warehouse",
+                            "platform", "seller", "saleTime", "lotStatus"}, sorted(genuine)
+    fields = {k: f for k, f in genuine.items() if k not in ("lastSeenAt", "eventCount")}
+    missing = {k for k, f in fields.items() if not f.get("value")}
+    assert missing == set(), {k: genuine[k] for k in missing}
+    assert "/414/" not in json.dumps([f["value"] for f in fields.values()])

@@ -1,6 +1,10 @@
-// Every string the page shows, in zh-Hans, zh-Hant and en (wording of verifier/templates/strings.json
-// where it exists). The checks' one-line reasons come from the verifier and stay in English,
-// like the server's JSON; each check's title here says what was checked.
+// Every string the page shows, in zh-Hans, zh-Hant and en: the page's own below, and the
+// server page's (verifier/templates/strings.json, bundled in at build time: the profile's field
+// names, who said each fact, decisions, countries, and what each check's outcome means), so both
+// pages say the same things in the same words. The checks' one-line technical reasons come from
+// the verifier in English: the English page shows them, the others keep them as a tooltip.
+import SHARED from '../../templates/strings.json';
+
 export const LANGUAGES = ['zh-Hans', 'zh-Hant', 'en'];
 export const DEFAULT_LANGUAGE = 'zh-Hans';
 const HANT_REGIONS = new Set(['tw', 'hk', 'mo']);
@@ -231,8 +235,13 @@ export const STRINGS = {
   },
 };
 
+export function has(lang, key) {
+  return key in (STRINGS[lang] || {}) || key in (SHARED[lang] || {});
+}
+
 export function t(lang, key, vars = {}) {
   const table = STRINGS[lang] || STRINGS[DEFAULT_LANGUAGE];
-  const text = key in table ? table[key] : (STRINGS.en[key] ?? key);
+  const shared = SHARED[lang] || SHARED[DEFAULT_LANGUAGE];
+  const text = key in table ? table[key] : key in shared ? shared[key] : (STRINGS.en[key] ?? SHARED.en[key] ?? key);
   return text.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
 }

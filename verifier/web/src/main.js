@@ -2,9 +2,10 @@
 // config.json, verify in the browser, and show the verdict, the node and block it read, every
 // check and the journey. Also `window.zhenzhiVerify(proofJson, config)` for test harnesses.
 import { verify, parseProofText } from './verify.js';
-import { LANGUAGES, chooseLanguage, t } from './i18n.js';
+import { LANGUAGES, chooseLanguage, t, has } from './i18n.js';
 import { DOMAIN_VERSION } from './capture.js';
 import { coldChainTitle, describeColdChain } from './coldchain.js';
+import { FIELDS, partyUri } from './profile.js';
 
 const state = { lang: null, result: null, error: null };
 
@@ -45,6 +46,81 @@ async function fetchJson(url, init, parse = JSON.parse) {
   try { return parse(text); } catch { return { malformed: true, text: text.slice(0, 80) }; }
 }
 
+// --- the profile as text (verifier/page.py `field_text`, `source_text`: the same rules) -------
+const TIMES = new Set(['declarationTime', 'inspectionTime', 'releaseTime', 'saleTime']);
+const PARTIES = new Set(['manufacturer', 'exporter', 'carrier', 'declaringEnterprise', 'warehouse', 'platform', 'seller']);
+
+/** A signed text: a string, or a language map read in `lang` (else the other Chinese script, else English, else the first). */
+export function localText(value, lang) {
+  if (value && typeof value === 'object') {
+    const other = { 'zh-Hans': 'zh-Hant', 'zh-Hant': 'zh-Hans' }[lang] || lang;
+    for (const k of [lang, other, 'en', ...Object.keys(value)]) if (typeof value[k] === 'string') return value[k];
+    return '';
+  }
+  return value == null ? '' : String(value);
+}
+
+/** [date, hh:mm, offset] of an eventTime in the offset the event states (ledger/trade/profile.py `local_time`). */
+export function localTime(value, offset) {
+  const text = String(value);
+  const ms = Date.parse(text);
+  if (!Number.isFinite(ms)) return null;
+  if (!/(Z|[+-]\d\d:\d\d)$/i.test(text)) return [text.slice(0, 10), text.slice(11, 16), ''];
+  const m = /^([+-])(\d\d):(\d\d)$/.exec(offset || '');
+  const shift = m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) * 60000 : 0;
+  const iso = new Date(ms + shift).toISOString();
+  return [iso.slice(0, 10), iso.slice(11, 16), m ? offset : '+00:00'];
+}
+
+const country = (lang, code) => (has(lang, `country.${code}`) ? t(lang, `country.${code}`) : String(code));
+const glnOfOrg = (org) => { const u = partyUri(org); return u ? `GLN ${u.split('/').pop()}` : null; };
+
+export function fieldText(key, f, lang, names) {
+  const value = f.value;
+  if (TIMES.has(key) || (key === 'productionDate' && String(value).includes('T'))) {
+    const shown = localTime(value, f.offset);
+    if (!shown) return String(value);
+    const [date, time, offset] = shown;
+    return offset ? t(lang, 'time.local', { date, time, offset }) : `${date} ${time}`;
+  }
+  if (key === 'originCountry') return country(lang, value);
+  if (key === 'customsDecision') {
+    const text = has(lang, `decision.${value}`) ? t(lang, `decision.${value}`) : String(value);
+    return f.inspection ? `${text} · ${has(lang, `inspection.${f.inspection}`) ? t(lang, `inspection.${f.inspection}`) : f.inspection}` : text;
+  }
+  if (key === 'lotStatus') return has(lang, `status.${value}`) ? t(lang, `status.${value}`) : String(value);
+  if (key === 'logistics' && Array.isArray(value)) return value.map((v) => localText(v, lang)).join(t(lang, 'route.sep'));
+  let text = localText(value, lang);
+  if (PARTIES.has(key) && !text) text = names[f.by] || '';
+  if (PARTIES.has(key) && f.country) text = text ? `${text} (${country(lang, f.country)})` : country(lang, f.country);
+  if (key === 'warehouse' && f.place) text += ` · ${localText(f.place, lang)}`;
+  if (key === 'portOfEntry' && f.country) text = `${text} (${country(lang, f.country)})`;
+  return text;
+}
+
+export function sourceText(key, f, lang, names) {
+  const by = f.by;
+  if (by === 'CodeRegistry' || by === 'CustomsRelease') return t(lang, `by.${by}`);
+  if (!by) return t(lang, 'by.code');
+  const who = names[by] || glnOfOrg(by) || `${String(by).slice(0, 14)}…`;
+  return (key === 'gtin' || key === 'serial') ? t(lang, 'by.registrant', { org: who }) : t(lang, 'by.org', { org: who });
+}
+
+function localNames(profile, lang) {
+  const out = {};
+  for (const key of PARTIES) {
+    const f = profile[key];
+    if (key === 'seller' || !f || !f.by) continue;
+    const text = localText(f.value, lang);
+    if (text && !(f.by in out)) out[f.by] = text;
+  }
+  return out;
+}
+
+function checkMeaning(lang, c) {
+  return c.outcome === 'SKIPPED' ? t(lang, 'check.SKIPPED') : t(lang, `check.${c.name}.${c.outcome}`);
+}
+
 function render() {
   const lang = state.lang;
   const app = document.getElementById('zz-app');
@@ -67,13 +143,28 @@ function render() {
       el('h1', {}, t(lang, `verdict.${r.verdict}`)),
       el('p', { class: 'explain' }, t(lang, `explain.${r.verdict}`)),
       state.error ? el('p', { class: 'error' }, state.error) : null,
-      deciding ? el('p', { class: 'deciding', 'data-check': deciding.name },
-        el('strong', {}, `${t(lang, 'deciding')}: ${t(lang, `check.${deciding.name}`)}`), ' — ', deciding.reason) : null,
+      deciding ? el('p', { class: 'deciding', 'data-check': deciding.name, title: deciding.reason },
+        el('strong', {}, `${t(lang, 'deciding')}: ${t(lang, `check.${deciding.name}`)}`), ' — ',
+        lang === 'en' ? deciding.reason : checkMeaning(lang, deciding)) : null,
       el('p', { class: 'by' }, t(lang, 'by.browser'))));
     if (r.lot && r.lot.status !== 'active') {
       sections.push(el('section', { id: 'recall', class: 'recall' },
         t(lang, 'recall.banner', { lot: r.lot.name, status: t(lang, `status.${r.lot.status}`) })));
     }
+    const profile = r.profile || {};
+    // Signers' names in the reader's language, from the master data each signed about itself.
+    const names = { ...(r.names || {}), ...localNames(profile, lang) };
+    const rows = [];
+    for (const key of FIELDS) {
+      const f = profile[key];
+      if (!f) continue;
+      const text = fieldText(key, f, lang, names);
+      if (!text) continue;
+      rows.push(el('dt', { 'data-field': key }, t(lang, `field.${key}`)),
+        el('dd', { 'data-field': key }, el('span', { class: 'value' }, text), el('small', { class: 'by' }, sourceText(key, f, lang, names))));
+    }
+    sections.push(el('section', { id: 'fields', class: 'fields' }, el('h2', {}, t(lang, 'fields')),
+      rows.length ? [el('p', { class: 'note' }, t(lang, 'fields.note')), el('dl', {}, rows)] : el('p', {}, t(lang, 'fields.empty'))));
     const n = r.node || {};
     sections.push(el('section', { id: 'node', class: 'node' }, el('h2', {}, t(lang, 'node')),
       el('dl', {},
@@ -87,7 +178,9 @@ function render() {
       steps.length ? el('ol', {}, steps.map((s) => el('li', { 'data-stage': s.stage },
         el('span', { class: 'stage' }, t(lang, `stage.${s.stage}`)),
         el('time', { dateTime: s.timeText }, s.timeText),
-        s.location ? el('span', { class: 'place' }, `${t(lang, 'journey.place')}: ${s.location}`) : null,
+        s.place && s.place.value
+          ? el('span', { class: 'place' }, `${t(lang, 'journey.place')}: ${localText(s.place.value, lang)}${s.place.country ? ` (${country(lang, s.place.country)})` : ''}`)
+          : s.location ? el('span', { class: 'place' }, `${t(lang, 'journey.place')}: ${s.location}`) : null,
         el('span', { class: 'org' }, `${t(lang, 'journey.org')}: ${[s.orgName, s.gln ? 'GLN ' + s.gln : s.org].filter(Boolean).join(' · ')}`))))
         : el('p', {}, t(lang, 'journey.empty'))));
     if (r.coldChain) {
@@ -97,11 +190,12 @@ function render() {
     const passed = r.checks.filter((c) => c.outcome === 'PASS').length;
     sections.push(el('section', { id: 'checks', class: 'checks' },
       el('h2', {}, t(lang, 'checks', { passed, total: r.checks.length })),
-      el('ul', {}, r.checks.map((c) => el('li', { class: `o-${c.outcome}`, 'data-check': c.name, 'data-outcome': c.outcome },
+      el('ul', {}, r.checks.map((c) => el('li', { class: `o-${c.outcome}`, 'data-check': c.name, 'data-outcome': c.outcome, title: c.reason },
         el('span', { class: 'outcome' }, t(lang, `outcome.${c.outcome}`)),
         el('span', { class: 'title' }, t(lang, `check.${c.name}`)),
+        el('span', { class: 'meaning' }, checkMeaning(lang, c)),
         el('span', { class: 'name' }, c.name + (c.subject ? ` · ${c.subject}` : '')),
-        el('span', { class: 'reason' }, c.reason))))));
+        lang === 'en' ? el('span', { class: 'reason' }, c.reason) : null)))));
   }
   const server = el('p', { class: 'server' }, el('a', { href: `${location.pathname}?verdict=server` }, t(lang, 'server.link')));
   app.replaceChildren(switcher, el('main', {}, sections), server);

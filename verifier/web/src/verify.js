@@ -14,6 +14,7 @@ import {
   requiredRole, subjects, ownerKey, receiverKeys, entitledEvents, steps as journeySteps,
   continuityGap, saleTime, importedOrigin, checkScans, CLONE_POLICY, decide, meaning,
 } from './rules.js';
+import { consumerProfile, checkFacts, placeOf } from './profile.js';
 
 export const OPTIONS = { market: 'CN', anchorGraceS: 3600, skewS: 300, clone: CLONE_POLICY };
 const FORMAT = 'zhenzhi-evidence';
@@ -148,7 +149,7 @@ export async function verify(code, proofJson, config, opts = {}) {
   const checkedAt = opts.now != null ? opts.now : Math.floor(Date.now() / 1000);
   const checks = [];
   const node = { url: config && config.rpcUrl, chainId: null, block: null, blockHash: null, requests: 0 };
-  const out = { code, checks, node, journey: [], lot: null, checkedAt };
+  const out = { code, checks, node, journey: [], lot: null, profile: null, names: {}, checkedAt };
   const done = () => {
     const d = decide(checks);
     out.verdict = d.verdict;
@@ -293,15 +294,6 @@ async function run(code, proofJson, config, reader, checks, out, checkedAt) {
     `https://id.gs1.org/01/${link.gtin14}/21/${link.serial}`);
   const verified = good.map(({ f, e }) => ({ id: hex(f.actual), event: f.event, org: hex(bundle.captures[e.capture].org) }));
   const journey = journeySteps(verified);
-  // Who said each step, by the name Consortium admitted it under (read at the pinned block).
-  const orgs = [...new Set(journey.map((s) => s.org).filter(Boolean))];
-  const names = new Map();
-  try {
-    await reader.prefetch(orgs.map((o) => ['organisation', [fromHex(o, 32, 'org')]]));
-    for (const o of orgs) names.set(o, (await reader.read('organisation', [fromHex(o, 32, 'org')]))[0] || null);
-  } catch { /* names are for reading; the checks do not depend on them */ }
-  out.journey = journey.map((s) => ({ stage: s.stage, bizstep: s.bizstep, time: s.time, timeText: s.timeText,
-    location: s.location, org: s.org, gln: glnOf(s.org), orgName: names.get(s.org) || null }));
   let gap = continuityGap(journey);
   if (!gap) gap = notAbout(journey, link);
   checks.push(gap
@@ -313,6 +305,19 @@ async function run(code, proofJson, config, reader, checks, out, checkedAt) {
   out.coldChain = await coldChainSection({ gtin14: link.gtin14, epc: `https://id.gs1.org/01/${link.gtin14}/21/${link.serial}`,
     conditions: proofJson.conditions ?? null, verified: verified.map((v) => ({ event: v.event, ref: v.id, org: v.org })),
     reader, separator, ownerOf });
+  out.profile = consumerProfile(link.gtin14, link.serial, verified.map((v) => ({ event: v.event, org: v.org })), checkFacts(checks));
+  // Who said each step and each fact, by the name Consortium admitted it under (read at the
+  // pinned block).
+  const orgs = [...new Set([...journey.map((s) => s.org), ...Object.values(out.profile).map((f) => f && f.by)]
+    .filter((o) => typeof o === 'string' && /^0x[0-9a-f]{64}$/.test(o)))];
+  const names = new Map();
+  try {
+    await reader.prefetch(orgs.map((o) => ['organisation', [fromHex(o, 32, 'org')]]));
+    for (const o of orgs) names.set(o, (await reader.read('organisation', [fromHex(o, 32, 'org')]))[0] || null);
+  } catch { /* names are for reading; the checks do not depend on them */ }
+  out.names = Object.fromEntries([...names].filter(([, n]) => n));
+  out.journey = journey.map((s) => ({ stage: s.stage, bizstep: s.bizstep, time: s.time, timeText: s.timeText,
+    location: s.location, place: placeOf(s.event), org: s.org, gln: glnOf(s.org), orgName: names.get(s.org) || null }));
 }
 
 function glnOf(orgHex) {
