@@ -14,12 +14,12 @@ import sys
 import time
 from typing import Any
 
+from eth_account import Account
+
 from bench.signing import _DOMAIN, _KEY, _ORG, make_document
 from ledger.epcis.event_hash import event_hashes
 from ledger.epcis.xml_writer import write_document
 from ledger.pipeline.intake import recover_capture
-from eth_account import Account
-
 from ledger.proofs.signing import prepare_capture, sign_capture, signature_to_headers
 
 __all__ = ["measure"]
