@@ -45,8 +45,11 @@ def real_org(w3: Any, deployment: Any) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def gateway_process(anvil: Any, deployment: Any, tmp_path_factory: pytest.TempPathFactory
-                    ) -> Iterator[GatewayProcess]:
+def gateway_process(anvil: Any, deployment: Any, real_org: bytes,
+                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    # `real_org` first: the member is admitted before the gateway starts, so the gateway's
+    # chain view (followed in the background, lagging on a loaded machine) already holds its
+    # role when the forged capture names it; otherwise the header check answers 403 first.
     # The forged /capture headers carry the session chain's time, which runs ahead of the wall
     # clock once many blocks were mined: the widest signedAt window keeps the header checks,
     # which run first, from answering before the body's depth check this test is about.
