@@ -5,10 +5,9 @@ anvil of the module's own; the public gets 401, other members 403 (problem+json)
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
 from typing import Any
-
-import random
 
 import httpx
 import pytest
