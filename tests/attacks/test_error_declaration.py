@@ -16,10 +16,13 @@ import json
 import urllib.parse
 from typing import Any
 
+import httpx
 import pytest
+from lxml import etree
 from sqlalchemy import create_engine, text
 
 from ledger.epcis.event_hash import event_hashes, format_event_id
+from ledger.proofs.request_signing import sign_request
 from ledger.proofs.signing import signature_to_headers
 from tests import capture_seeds
 from tests.attacks.speakers_env import Party, Speakers, document, object_event
@@ -152,6 +155,21 @@ def test_the_original_signer_declares_its_event_erroneous(
                                          "reason": "incorrect_data",
                                          "correctiveEventIDs": [second_id]}
     assert event["bizStep"] == "shipping"  # the original event, as it was signed
+    # The XML answer carries it too, as the standard's XML binding writes it.
+    path = "/events/" + urllib.parse.quote(shipping_id, safe="")
+    wire = httpx.URL(path).raw_path.decode("ascii")
+    with speakers.client() as client:
+        xml = client.get(path, headers={**sign_request(brand.key, "GET", wire, b"",
+                                                       org=brand.org_hex).headers(),
+                                        "Accept": "application/xml"})
+    assert xml.status_code == 200, xml.text
+    assert xml.headers["content-type"].startswith("application/xml")
+    (declaration,) = etree.fromstring(xml.content).iter("errorDeclaration")
+    assert {child.tag: (child.text or "").strip() for child in declaration} | {
+        "correctiveEventIDs": [e.text for e in declaration.iter("correctiveEventID")]} == {
+        "declarationTime": "2026-01-02T09:00:00.000Z",
+        "reason": "urn:epcglobal:cbv:er:incorrect_data",  # the XML binding's CBV spelling
+        "correctiveEventIDs": [second_id]}
     # The standard's query parameters on error declarations.
     declared = _query(speakers, brand, "EXISTS_errorDeclaration=&MATCH_epc="
                       + urllib.parse.quote(shipped["can"], safe=""))
