@@ -66,7 +66,7 @@ from ledger.store import trace_index
 __all__ = [
     "AcceptResult", "AnchorLease", "AnchorStatus", "BatchRecord", "CaptureRecord", "EventQuery",
     "INT64_MAX", "InvalidPageTokenError", "NonceReplayError", "PreparedCapture", "Store",
-    "StoredEvent", "UnknownEventError", "ValueOutOfRangeError", "canonical_epc", "commitments_by_id", "normalise_cbv", "normalise_reason", "prepare_capture", "split_proof",
+    "StoredEvent", "UnknownEventError", "ValueOutOfRangeError", "canonical_epc", "commitments_by_id", "declarations_by_id", "normalise_cbv", "normalise_reason", "prepare_capture", "split_proof",
 ]
 
 log = logging.getLogger("zhenzhi.store")
@@ -428,6 +428,17 @@ def _id_of(value: Any) -> str | None:
     if isinstance(value, Mapping):
         value = value.get("id")
     return value if isinstance(value, str) else None
+
+
+def declarations_by_id(engine: Engine, event_ids: Collection[bytes]) -> dict[bytes, dict[str, Any]]:
+    """The accepted error declaration of each declared event among `event_ids`, by event id."""
+    d = t.error_declarations
+    out: dict[bytes, dict[str, Any]] = {}
+    with engine.connect() as conn:
+        for chunk in _chunks(sorted({bytes(i) for i in event_ids})):
+            for r in conn.execute(select(d.c.event_id, d.c.body).where(d.c.event_id.in_(chunk))):
+                out[bytes(r.event_id)] = orjson.loads(r.body)
+    return out
 
 
 def commitments_by_id(engine: Engine, event_ids: Collection[bytes]) -> dict[bytes, bytes]:

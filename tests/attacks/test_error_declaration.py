@@ -170,6 +170,14 @@ def test_the_original_signer_declares_its_event_erroneous(
         "declarationTime": "2026-01-02T09:00:00.000Z",
         "reason": "urn:epcglobal:cbv:er:incorrect_data",  # the XML binding's CBV spelling
         "correctiveEventIDs": [second_id]}
+    # The members' item history shows it too.
+    gtin, serial = shipped["can"].split("/01/")[1].split("/21/")
+    history = speakers.member_get(brand, f"/items/{gtin}/{serial}/events")
+    assert history.status_code == 200, history.text
+    by_id = {e["eventID"]: e for e in history.json()["epcisBody"]["queryResults"]
+             ["resultsBody"]["eventList"]}
+    assert by_id[shipping_id]["errorDeclaration"] == event["errorDeclaration"]
+    assert [i for i, e in by_id.items() if "errorDeclaration" in e] == [shipping_id]
     # The standard's query parameters on error declarations.
     declared = _query(speakers, brand, "EXISTS_errorDeclaration=&MATCH_epc="
                       + urllib.parse.quote(shipped["can"], safe=""))
