@@ -74,7 +74,6 @@ from ledger.epcis.json_text import DEFAULT_MAX_JSON_DEPTH
 from ledger.epcis.xml import parse_xml_document
 from ledger.errors import (
     AuthorizationError,
-    ConflictError,
     InvalidInputError,
     LedgerError,
     NotFoundError,
@@ -90,7 +89,7 @@ from ledger.proofs.signing import (
     seed_from_headers,
     signature_from_headers,
 )
-from ledger.store.store import INT64_MAX
+from ledger.store.store import INT64_MAX, AlreadyDeclaredError
 
 __all__ = [
     "AlreadyDeclaredError", "DeclaredEventUnknownError", "NotDeclarantError",
@@ -167,11 +166,6 @@ class NotDeclarantError(AuthorizationError):
 class DeclaredEventUnknownError(NotFoundError):
     slug = "declared-event-unknown"
     title = "The event declared erroneous is not stored"
-
-
-class AlreadyDeclaredError(ConflictError):
-    slug = "already-declared"
-    title = "The event was declared erroneous before, otherwise"
 
 
 class SignerAuthority(Protocol):

@@ -64,9 +64,11 @@ from ledger.store import tables as t
 from ledger.store import trace_index
 
 __all__ = [
-    "AcceptResult", "AnchorLease", "AnchorStatus", "BatchRecord", "CaptureRecord", "EventQuery",
-    "INT64_MAX", "InvalidPageTokenError", "NonceReplayError", "PreparedCapture", "Store",
-    "StoredEvent", "UnknownEventError", "ValueOutOfRangeError", "canonical_epc", "commitments_by_id", "declarations_by_id", "normalise_cbv", "normalise_reason", "prepare_capture", "split_proof",
+    "AcceptResult", "AlreadyDeclaredError", "AnchorLease", "AnchorStatus", "BatchRecord",
+    "CaptureRecord", "EventQuery", "INT64_MAX", "InvalidPageTokenError", "NonceReplayError",
+    "PreparedCapture", "Store", "StoredEvent", "UnknownEventError", "ValueOutOfRangeError",
+    "canonical_epc", "commitments_by_id", "declarations_by_id", "normalise_cbv",
+    "normalise_reason", "prepare_capture", "split_proof",
 ]
 
 log = logging.getLogger("zhenzhi.store")
@@ -98,6 +100,15 @@ class ValueOutOfRangeError(InvalidInputError):
 class UnknownEventError(NotFoundError):
     slug = "unknown-event"
     title = "Unknown event"
+
+
+class AlreadyDeclaredError(ConflictError):
+    """A declared event was declared erroneous again, otherwise: the first declaration stands.
+    The intake refuses it before the write; the store checks it again under its write lock,
+    where two declarations captured at once meet."""
+
+    slug = "already-declared"
+    title = "The event was declared erroneous before, otherwise"
 
 
 class InvalidPageTokenError(InvalidInputError):
@@ -859,6 +870,14 @@ class Store:
                 for cid, digest, org, nonce in cur.fetchall():
                     used_nonce[(bytes(org), nonce)] = (cid, bytes(digest))
 
+        # Declarations already stored for the events this group declares erroneous.
+        declared: dict[bytes, Any] = {}
+        targets = list({row[0] for p in group for row in p.declarations})
+        for chunk in _chunks(targets):
+            cur.execute(sql.in_("SELECT event_id, body FROM error_declarations WHERE event_id",
+                                chunk), sql.in_args(chunk))
+            declared.update((bytes(eid), orjson.loads(body)) for eid, body in cur.fetchall())
+
         outcomes: list[AcceptResult | Exception] = []
         fresh: list[PreparedCapture] = []
         for p in group:
@@ -873,6 +892,18 @@ class Store:
             if cap.digest in known_digest:
                 outcomes.append(AcceptResult(p.capture_id, (), tuple(p.wanted), True))
                 continue
+            mine = [(row[0], orjson.loads(row[6])) for row in p.declarations]
+            clash = next(((eid, declared[eid]) for eid, body in mine
+                          if eid in declared and declared[eid] != body), None)
+            if clash is not None:
+                outcomes.append(AlreadyDeclaredError(
+                    f"event ni:///sha-256;{clash[0].hex()}?ver=CBV2.0 was declared erroneous "
+                    "before, otherwise; the first declaration stands",
+                    eventID=f"ni:///sha-256;{clash[0].hex()}?ver=CBV2.0",
+                    errorDeclaration=clash[1]))
+                continue
+            for eid, body in mine:
+                declared.setdefault(eid, body)
             # Later captures of this group see this one as stored.
             known_digest[cap.digest] = p.capture_id
             used_nonce[(sig.org, p.nonce)] = (p.capture_id, cap.digest)

@@ -7,12 +7,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, inspect, select
 
 from ledger.store import tables as t
-from ledger.store.store import EventQuery, Store
+from ledger.store.store import AlreadyDeclaredError, EventQuery, Store
 from tests.integration.store.test_store import ORG, object_event, signed
 
 RIVAL = b"\x02" * 32
@@ -66,10 +67,34 @@ def test_a_later_declaration_of_a_declared_event_does_not_replace_the_first(stor
     original = signed([event], nonce=10)
     store.accept_capture(original)
     store.accept_capture(signed([_declared(event, "did_not_occur")], nonce=11))
-    store.accept_capture(signed([_declared(event, "incorrect_data")], nonce=12, org=RIVAL))
+    captures = _count(store, t.captures)
+    with pytest.raises(AlreadyDeclaredError) as refused:
+        store.accept_capture(signed([_declared(event, "incorrect_data")], nonce=12, org=RIVAL))
+    assert refused.value.fields["errorDeclaration"]["reason"] == "did_not_occur"
+    assert _count(store, t.captures) == captures  # nothing of it stored
+    # The same declaration again, in a capture of its own: accepted, still one declaration.
+    assert store.accept_capture(signed([_declared(event, "did_not_occur")], nonce=13)
+                                ).declared_event_ids == original.event_ids
     stored = store.get_event(original.event_ids[0])
     assert stored is not None and stored.error_declaration["reason"] == "did_not_occur"
     assert _count(store, t.error_declarations) == 1
+
+
+def test_two_declarations_committed_together_the_first_stands(store: Store) -> None:
+    # What two members' captures racing past the intake's check meet in one group commit.
+    event = object_event(8)
+    original = signed([event], nonce=14)
+    store.accept_capture(original)
+    first = signed([_declared(event, "did_not_occur")], nonce=15)
+    second = signed([_declared(event, "incorrect_data")], nonce=16)
+    again = signed([_declared(event, "did_not_occur")], nonce=17)
+    outcomes = store.accept_captures([first, second, again])
+    assert outcomes[0].declared_event_ids == original.event_ids
+    assert isinstance(outcomes[1], AlreadyDeclaredError)
+    assert outcomes[2].declared_event_ids == original.event_ids
+    stored = store.get_event(original.event_ids[0])
+    assert stored is not None and stored.error_declaration["reason"] == "did_not_occur"
+    assert store.get_capture(second.digest.hex()) is None
 
 
 def test_queries_on_error_declarations(store: Store) -> None:
