@@ -156,6 +156,8 @@ class Services:
             eq_biz_location=tup("biz_locations"),
             match_epc=tup("epcs"),
             match_any_epc=tup("any_epcs"),
+            eq_error_reason=tup("error_reasons"),
+            exists_error_declaration=bool(filters.get("exists_error_declaration")),
         )
         events, next_token = self.store.query_events(query, limit, token)
         return [e.as_epcis() for e in events], next_token

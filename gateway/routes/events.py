@@ -39,6 +39,7 @@ EVENT_TYPES = ("ObjectEvent", "AggregationEvent", "TransactionEvent", "Transform
 SUPPORTED_PARAMETERS = frozenset({
     "eventType", "GE_eventTime", "LT_eventTime", "EQ_bizStep", "EQ_disposition",
     "EQ_readPoint", "EQ_bizLocation", "MATCH_epc", "MATCH_anyEPC", "perPage", "nextPageToken",
+    "EQ_errorReason", "EXISTS_errorDeclaration",
 })
 CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
 
@@ -95,6 +96,11 @@ MatchEpcQ = Annotated[str | None, Query(alias="MATCH_epc", description=(
     "an EPC in epcList or childEPCs." + _PIPE_DOC))]
 MatchAnyEpcQ = Annotated[str | None, Query(alias="MATCH_anyEPC", description=(
     "an EPC in epcList, childEPCs, parentID, inputEPCList or outputEPCList." + _PIPE_DOC))]
+ErrorReasonQ = Annotated[str | None, Query(alias="EQ_errorReason", description=(
+    "declared erroneous with this reason (bare CBV word or URI)." + _PIPE_DOC),
+    examples=["incorrect_data"])]
+ExistsErrorQ = Annotated[str | None, Query(alias="EXISTS_errorDeclaration", description=(
+    "present (any value, as the standard says): only events declared erroneous."))]
 PerPageQ = Annotated[int | None, Query(alias="perPage", ge=1, description=(
     "most events per page (default 30; larger values are capped at the server maximum)."))]
 TokenQ = Annotated[str | None, Query(alias="nextPageToken", max_length=512,
@@ -173,7 +179,8 @@ def _run_query(request: Request, services: Any, settings: Any, *, epc: str | Non
                event_type: str | None, ge_time: str | None, lt_time: str | None,
                biz_step: str | None, disposition: str | None, read_point: str | None,
                biz_location: str | None, match_epc: str | None, match_any: str | None,
-               per_page: int | None, token: str | None) -> JSONLDResponse | XMLResponse:
+               per_page: int | None, token: str | None, error_reason: str | None = None,
+               exists_error: str | None = None) -> JSONLDResponse | XMLResponse:
     allowed = SUPPORTED_PARAMETERS if epc is None else SUPPORTED_PARAMETERS - {"MATCH_anyEPC"}
     unknown = sorted(set(request.query_params) - allowed)
     if unknown:
@@ -196,6 +203,8 @@ def _run_query(request: Request, services: Any, settings: Any, *, epc: str | Non
         "biz_locations": _pipe(biz_location),
         "epcs": _pipe(match_epc),
         "any_epcs": any_epcs or None,
+        "error_reasons": _pipe(error_reason),
+        "exists_error_declaration": exists_error is not None,
     }
     limit = min(per_page or settings.per_page_default, settings.per_page_max)
     events, next_token = services.query_events(filters, limit, token)
@@ -221,12 +230,14 @@ def list_events(
     EQ_disposition: DispositionQ = None, EQ_readPoint: ReadPointQ = None,  # noqa: N803
     EQ_bizLocation: BizLocationQ = None, MATCH_epc: MatchEpcQ = None,  # noqa: N803
     MATCH_anyEPC: MatchAnyEpcQ = None, perPage: PerPageQ = None,  # noqa: N803
-    nextPageToken: TokenQ = None,  # noqa: N803
+    nextPageToken: TokenQ = None, EQ_errorReason: ErrorReasonQ = None,  # noqa: N803
+    EXISTS_errorDeclaration: ExistsErrorQ = None,  # noqa: N803
 ) -> JSONLDResponse | XMLResponse:
     return _run_query(request, services, settings, event_type=eventType, ge_time=GE_eventTime,
                       lt_time=LT_eventTime, biz_step=EQ_bizStep, disposition=EQ_disposition,
                       read_point=EQ_readPoint, biz_location=EQ_bizLocation, match_epc=MATCH_epc,
-                      match_any=MATCH_anyEPC, per_page=perPage, token=nextPageToken)
+                      match_any=MATCH_anyEPC, per_page=perPage, token=nextPageToken,
+                      error_reason=EQ_errorReason, exists_error=EXISTS_errorDeclaration)
 
 
 @router.get("/events/{eventID:path}", summary="One event by its CBV 2.0 event id",
@@ -266,10 +277,13 @@ def epc_events(
     EQ_disposition: DispositionQ = None, EQ_readPoint: ReadPointQ = None,  # noqa: N803
     EQ_bizLocation: BizLocationQ = None, MATCH_epc: MatchEpcQ = None,  # noqa: N803
     perPage: PerPageQ = None, nextPageToken: TokenQ = None,  # noqa: N803
+    EQ_errorReason: ErrorReasonQ = None,  # noqa: N803
+    EXISTS_errorDeclaration: ExistsErrorQ = None,  # noqa: N803
 ) -> JSONLDResponse | XMLResponse:
     # The binding offers no MATCH_anyEPC here: the path's EPC is that filter.
     return _run_query(request, services, settings, epc=epc, event_type=eventType,
                       ge_time=GE_eventTime, lt_time=LT_eventTime, biz_step=EQ_bizStep,
                       disposition=EQ_disposition, read_point=EQ_readPoint,
                       biz_location=EQ_bizLocation, match_epc=MATCH_epc, match_any=None,
-                      per_page=perPage, token=nextPageToken)
+                      per_page=perPage, token=nextPageToken, error_reason=EQ_errorReason,
+                      exists_error=EXISTS_errorDeclaration)

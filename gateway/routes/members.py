@@ -25,6 +25,7 @@ from gateway.traceability import RuntimeDep
 from ledger.epcis.gs1 import DigitalLink
 from ledger.errors import AuthorizationError
 from ledger.runtime.ratelimit import limit
+from ledger.store.store import declarations_by_id
 from ledger.store.trace import Tracer
 
 __all__ = ["router"]
@@ -95,6 +96,9 @@ async def item_events(gtin: Gtin, serial: Serial, viewer: MemberDep,
                 raise NotAPartyError(
                     f"organisation {viewer.org_hex} signed none of this item's events and does "
                     "not own its GTIN", org=viewer.org_hex)
+        # An event declared erroneous is shown as the standard's queries show it: with its
+        # accepted errorDeclaration (gateway/README.md, "Error declarations").
+        declared = declarations_by_id(services.store.engine, [h.event_id for h in history])
         return {
             "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
             "type": "EPCISQueryDocument",
@@ -102,7 +106,9 @@ async def item_events(gtin: Gtin, serial: Serial, viewer: MemberDep,
             "epcisBody": {"queryResults": {
                 "queryName": "ItemHistory",
                 "resultsBody": {"eventList": [
-                    {**h.event, "eventID": f"ni:///sha-256;{h.event_id.hex()}?ver=CBV2.0"}
+                    {**h.event, "eventID": f"ni:///sha-256;{h.event_id.hex()}?ver=CBV2.0",
+                     **({"errorDeclaration": declared[h.event_id]}
+                        if h.event_id in declared else {})}
                     for h in history]}}},
             "zhenzhi:relations": [{"eventID": f"ni:///sha-256;{h.event_id.hex()}?ver=CBV2.0",
                                    "relation": h.relation, "via": h.via} for h in history],

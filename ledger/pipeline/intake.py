@@ -36,6 +36,15 @@ Errors (all `LedgerError`, so the gateway maps them to problem+json):
     MissingRoleError (403)       the organisation lacks the role an event's bizStep needs
     NotEntitledError (403)       an event speaks about an item its signer may not speak about
                                  (`ledger.epcis.entitlement`: not its brand, not a receiver)
+    NotDeclarantError (403)      an event carries an `errorDeclaration` and its signer is neither
+                                 the organisation that signed the stored event nor a REGULATOR
+    DeclaredEventUnknownError (404) an `errorDeclaration` about an event the store does not hold
+    AlreadyDeclaredError (409)   the event was declared erroneous before, otherwise
+
+An event carrying `errorDeclaration` is a *declaration* about the stored event with the same id
+(EPCIS 2.0 §7.4.1.4; the event hash leaves the field out), not an event of its own: it needs
+no bizStep role and no entitlement to the goods, only the declaration rule above. It is stored
+as a row of `error_declarations` held by its own signed capture (`ledger.store.store`).
     (store) replayed nonce (409)
 """
 
@@ -48,7 +57,7 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from ledger.chain.roles import required_role
+from ledger.chain.roles import REGULATOR, required_role
 from ledger.chain.view import Read
 from ledger.epcis.document import InvalidDocumentError, parse_document
 from ledger.epcis.entitlement import (
@@ -63,7 +72,12 @@ from ledger.epcis.entitlement import (
 from ledger.epcis.event_hash import event_hashes
 from ledger.epcis.json_text import DEFAULT_MAX_JSON_DEPTH
 from ledger.epcis.xml import parse_xml_document
-from ledger.errors import AuthorizationError, InvalidInputError, LedgerError
+from ledger.errors import (
+    AuthorizationError,
+    InvalidInputError,
+    LedgerError,
+    NotFoundError,
+)
 from ledger.proofs.capture import CaptureSignature, SignedCapture, events_tree
 from ledger.proofs.signing import (
     HEADER_ORG,
@@ -75,9 +89,10 @@ from ledger.proofs.signing import (
     seed_from_headers,
     signature_from_headers,
 )
-from ledger.store.store import INT64_MAX
+from ledger.store.store import INT64_MAX, AlreadyDeclaredError
 
 __all__ = [
+    "AlreadyDeclaredError", "DeclaredEventUnknownError", "NotDeclarantError",
     "CaptureLimitExceededError", "CheckedCapture", "ErrorBehaviour", "EventIdMismatchError",
     "Intake", "IntakeResult",
     "capture_record",
@@ -140,6 +155,19 @@ class NotEntitledError(AuthorizationError):
     title = "The signer may not speak about these items"
 
 
+class NotDeclarantError(AuthorizationError):
+    """An error declaration by an organisation that neither signed the declared event nor is a
+    REGULATOR: a rival could otherwise strike a competitor's events from the record."""
+
+    slug = "not-declarant"
+    title = "Only the event's signer or a regulator may declare it erroneous"
+
+
+class DeclaredEventUnknownError(NotFoundError):
+    slug = "declared-event-unknown"
+    title = "The event declared erroneous is not stored"
+
+
 class SignerAuthority(Protocol):
     """Chain reads the intake needs: `ledger.chain.view.ChainView` (cached per block)."""
 
@@ -173,6 +201,10 @@ class CaptureStore(Protocol):
 
     def events_for_epc(self, epc: str) -> Sequence[Any]:
         """Stored events naming `epc` (objects with an `.event` dict)."""
+
+    def declaration_targets(self, event_ids: Sequence[bytes]
+                            ) -> Mapping[bytes, tuple[bytes, Any]]:
+        """Stored events among `event_ids`: (signing organisation, declaration or None)."""
 
 
 class CaptureSink(Protocol):
@@ -362,7 +394,22 @@ class Intake:
         granted: dict[str, bool] = {}
         allowed: list[int] = []
         problems: list[dict[str, Any]] = []
+        declared = [i for i, e in enumerate(capture.events) if "errorDeclaration" in e]
+        targets = (self.store.declaration_targets([capture.event_ids[i] for i in declared])
+                   if declared else {})
         for index, event in enumerate(capture.events):
+            if "errorDeclaration" in event:
+                try:
+                    self._check_declaration(capture, index, targets)
+                except LedgerError as refused:
+                    # A declaration refused for its signer is refused whatever the behaviour:
+                    # `proceed` leaves it out like any event the signer may not sign.
+                    if behaviour == "rollback" or not isinstance(refused, AuthorizationError):
+                        raise
+                    problems.append(refused.to_problem())
+                    continue
+                allowed.append(index)
+                continue
             role = required_role(event)
             ok = granted.get(role)
             if ok is None:
@@ -392,6 +439,34 @@ class Intake:
                 raise error
             problems.append(error.to_problem())
         return allowed, problems
+
+    def _check_declaration(self, capture: SignedCapture, index: int,
+                           targets: Mapping[bytes, tuple[bytes, Any]]) -> None:
+        """The error declaration of event `index` may be stored: the event is stored, the
+        declaring organisation signed it or is a REGULATOR at signedAt, and no other
+        declaration of it was accepted (the same one again is, and changes nothing)."""
+        org, at = capture.signature.org, capture.signature.signed_at
+        eid = capture.event_ids[index]
+        event_id = _ni(eid)
+        target = targets.get(eid)
+        if target is None:
+            raise DeclaredEventUnknownError(
+                f"event {index} declares event {event_id} erroneous, but no such event is "
+                "stored: an error declaration is the stored event again, with errorDeclaration",
+                eventIndex=index, eventID=event_id)
+        signed_by, existing = target
+        if signed_by != org and not self.chain_view.was_valid_signer(org, capture.signer,
+                                                                     REGULATOR, at):
+            raise NotDeclarantError(
+                f"event {index} declares event {event_id} erroneous; only its signer "
+                f"(organisation 0x{signed_by.hex()}) or a REGULATOR may, not organisation "
+                f"0x{org.hex()}", org="0x" + org.hex(), signedBy="0x" + signed_by.hex(),
+                eventIndex=index, eventID=event_id)
+        if existing is not None and existing != capture.events[index]["errorDeclaration"]:
+            raise AlreadyDeclaredError(
+                f"event {event_id} was declared erroneous before, otherwise; the first "
+                "declaration stands", eventIndex=index, eventID=event_id,
+                errorDeclaration=existing)
 
     def _prefetch_owners(self, events: Sequence[Mapping[str, Any]]) -> None:
         keys = {k for e in events for x in subjects(e) if (k := owner_key(x)) is not None}

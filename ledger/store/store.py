@@ -64,9 +64,11 @@ from ledger.store import tables as t
 from ledger.store import trace_index
 
 __all__ = [
-    "AcceptResult", "AnchorLease", "AnchorStatus", "BatchRecord", "CaptureRecord", "EventQuery",
-    "INT64_MAX", "InvalidPageTokenError", "NonceReplayError", "PreparedCapture", "Store",
-    "StoredEvent", "UnknownEventError", "ValueOutOfRangeError", "canonical_epc", "commitments_by_id", "normalise_cbv", "prepare_capture", "split_proof",
+    "AcceptResult", "AlreadyDeclaredError", "AnchorLease", "AnchorStatus", "BatchRecord",
+    "CaptureRecord", "EventQuery", "INT64_MAX", "InvalidPageTokenError", "NonceReplayError",
+    "PreparedCapture", "Store", "StoredEvent", "UnknownEventError", "ValueOutOfRangeError",
+    "canonical_epc", "commitments_by_id", "declarations_by_id", "normalise_cbv",
+    "normalise_reason", "prepare_capture", "split_proof",
 ]
 
 log = logging.getLogger("zhenzhi.store")
@@ -100,6 +102,15 @@ class UnknownEventError(NotFoundError):
     title = "Unknown event"
 
 
+class AlreadyDeclaredError(ConflictError):
+    """A declared event was declared erroneous again, otherwise: the first declaration stands.
+    The intake refuses it before the write; the store checks it again under its write lock,
+    where two declarations captured at once meet."""
+
+    slug = "already-declared"
+    title = "The event was declared erroneous before, otherwise"
+
+
 class InvalidPageTokenError(InvalidInputError):
     slug = "invalid-page-token"
     title = "Invalid page token"
@@ -115,6 +126,8 @@ class AcceptResult:
     new_event_ids: tuple[bytes, ...]
     duplicate_event_ids: tuple[bytes, ...]  # already stored (from this or another capture)
     duplicate: bool  # the very same capture was accepted before; nothing was written
+    # events this capture declares erroneous (its events carrying `errorDeclaration`)
+    declared_event_ids: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,17 +153,22 @@ class StoredEvent:
     record_time_ms: int
     anchor_state: AnchorState
     seq: int
+    # the event's error declaration as captured (`error_declarations`), None if not declared
+    error_declaration: dict[str, Any] | None = None
 
     @property
     def record_time(self) -> str:
         return _iso_ms(self.record_time_ms)
 
     def as_epcis(self) -> dict[str, Any]:
-        """The event as a repository returns it: `recordTime` added, and `eventID` its hash
-        (whatever id its body names: the hash is the id, and the hash ignores `eventID`)."""
+        """The event as a repository returns it: `recordTime` added, `eventID` its hash
+        (whatever id its body names: the hash is the id, and the hash ignores `eventID`), and
+        its `errorDeclaration` once one was accepted."""
         out = dict(self.event)
         out["eventID"] = f"ni:///sha-256;{self.event_id.hex()}?ver=CBV2.0"
         out["recordTime"] = self.record_time
+        if self.error_declaration is not None:
+            out["errorDeclaration"] = self.error_declaration
         return out
 
 
@@ -223,6 +241,8 @@ class EventQuery:
     match_output_epc: tuple[str, ...] = ()
     match_epc_class: tuple[str, ...] = ()
     eq_lot: tuple[str, ...] = ()
+    eq_error_reason: tuple[str, ...] = ()  # declared with one of these reasons
+    exists_error_declaration: bool = False  # declared erroneous
 
 
 class AnchorLease:
@@ -308,6 +328,21 @@ def normalise_cbv(value: str | None) -> str | None:
     if value is None or ":" not in value:  # a bare term already (or no value)
         return value
     for prefix in _CBV_PREFIXES:
+        if value.startswith(prefix):
+            return value[len(prefix):]
+    return value
+
+
+_REASON_PREFIXES = ("urn:epcglobal:cbv:er:", "https://ref.gs1.org/cbv/ER-",
+                    "http://ref.gs1.org/cbv/ER-", "https://gs1.org/voc/ER-", "gs1:ER-", "cbv:ER-")
+
+
+def normalise_reason(value: str | None) -> str | None:
+    """A CBV error reason as its bare term (`incorrect_data`), however it was spelled; a user
+    vocabulary IRI unchanged. EQ_errorReason goes through the same function."""
+    if value is None or ":" not in value:
+        return value
+    for prefix in _REASON_PREFIXES:
         if value.startswith(prefix):
             return value[len(prefix):]
     return value
@@ -404,6 +439,17 @@ def _id_of(value: Any) -> str | None:
     if isinstance(value, Mapping):
         value = value.get("id")
     return value if isinstance(value, str) else None
+
+
+def declarations_by_id(engine: Engine, event_ids: Collection[bytes]) -> dict[bytes, dict[str, Any]]:
+    """The accepted error declaration of each declared event among `event_ids`, by event id."""
+    d = t.error_declarations
+    out: dict[bytes, dict[str, Any]] = {}
+    with engine.connect() as conn:
+        for chunk in _chunks(sorted({bytes(i) for i in event_ids})):
+            for r in conn.execute(select(d.c.event_id, d.c.body).where(d.c.event_id.in_(chunk))):
+                out[bytes(r.event_id)] = orjson.loads(r.body)
+    return out
 
 
 def commitments_by_id(engine: Engine, event_ids: Collection[bytes]) -> dict[bytes, bytes]:
@@ -824,6 +870,14 @@ class Store:
                 for cid, digest, org, nonce in cur.fetchall():
                     used_nonce[(bytes(org), nonce)] = (cid, bytes(digest))
 
+        # Declarations already stored for the events this group declares erroneous.
+        declared: dict[bytes, Any] = {}
+        targets = list({row[0] for p in group for row in p.declarations})
+        for chunk in _chunks(targets):
+            cur.execute(sql.in_("SELECT event_id, body FROM error_declarations WHERE event_id",
+                                chunk), sql.in_args(chunk))
+            declared.update((bytes(eid), orjson.loads(body)) for eid, body in cur.fetchall())
+
         outcomes: list[AcceptResult | Exception] = []
         fresh: list[PreparedCapture] = []
         for p in group:
@@ -838,6 +892,18 @@ class Store:
             if cap.digest in known_digest:
                 outcomes.append(AcceptResult(p.capture_id, (), tuple(p.wanted), True))
                 continue
+            mine = [(row[0], orjson.loads(row[6])) for row in p.declarations]
+            clash = next(((eid, declared[eid]) for eid, body in mine
+                          if eid in declared and declared[eid] != body), None)
+            if clash is not None:
+                outcomes.append(AlreadyDeclaredError(
+                    f"event ni:///sha-256;{clash[0].hex()}?ver=CBV2.0 was declared erroneous "
+                    "before, otherwise; the first declaration stands",
+                    eventID=f"ni:///sha-256;{clash[0].hex()}?ver=CBV2.0",
+                    errorDeclaration=clash[1]))
+                continue
+            for eid, body in mine:
+                declared.setdefault(eid, body)
             # Later captures of this group see this one as stored.
             known_digest[cap.digest] = p.capture_id
             used_nonce[(sig.org, p.nonce)] = (p.capture_id, cap.digest)
@@ -855,6 +921,9 @@ class Store:
             plan = _plan(fresh, now, fold=False)  # some were stored already: plan again
         # Parents first: events name their capture, EPC rows their event.
         cur.executemany(sql.insert_captures, plan.capture_rows)
+        if plan.declaration_rows:
+            # First declaration of an event wins (the intake refuses a different second one).
+            cur.executemany(sql.insert_declarations, plan.declaration_rows)
         results = plan.results
         if plan.event_rows:
             base = self._max_seq(cur) if sql.sqlite else None
@@ -898,18 +967,38 @@ class Store:
     # -- reads ---------------------------------------------------------------------------------
 
     def _event_select(self) -> Any:
-        e, c, b = t.events, t.captures, t.batches
+        e, c, b, d = t.events, t.captures, t.batches, t.error_declarations
         anchored = and_(b.c.id.is_not(None), b.c.state == "anchored")
         return (select(e.c.seq, e.c.event_id, e.c.body, e.c.capture_id, e.c.record_time_ms,
-                       anchored.label("anchored"))
+                       anchored.label("anchored"), d.c.body.label("declaration"))
                 .select_from(e.join(c, c.c.id == e.c.capture_id)
-                             .outerjoin(b, b.c.id == c.c.batch_id)))
+                             .outerjoin(b, b.c.id == c.c.batch_id)
+                             .outerjoin(d, d.c.event_id == e.c.event_id)))
 
     @staticmethod
     def _stored(row: Any) -> StoredEvent:
         return StoredEvent(event_id=bytes(row.event_id), event=orjson.loads(row.body),
                            capture_id=row.capture_id, record_time_ms=row.record_time_ms,
-                           anchor_state="anchored" if row.anchored else "pending", seq=row.seq)
+                           anchor_state="anchored" if row.anchored else "pending", seq=row.seq,
+                           error_declaration=(orjson.loads(row.declaration)
+                                              if row.declaration is not None else None))
+
+    def declaration_targets(self, event_ids: Collection[bytes]
+                            ) -> dict[bytes, tuple[bytes, dict[str, Any] | None]]:
+        """For each stored event among `event_ids`: the organisation that signed the capture
+        storing it, and its error declaration if one was accepted (None if not)."""
+        e, c, d = t.events, t.captures, t.error_declarations
+        found: dict[bytes, tuple[bytes, dict[str, Any] | None]] = {}
+        with self._read() as conn:
+            for chunk in _chunks(list(dict.fromkeys(bytes(i) for i in event_ids))):
+                for r in conn.execute(
+                        select(e.c.event_id, c.c.org, d.c.body)
+                        .select_from(e.join(c, c.c.id == e.c.capture_id)
+                                     .outerjoin(d, d.c.event_id == e.c.event_id))
+                        .where(e.c.event_id.in_(chunk))):
+                    found[bytes(r[0])] = (bytes(r[1]),
+                                          orjson.loads(r[2]) if r[2] is not None else None)
+        return found
 
     def get_capture(self, capture_id: str) -> CaptureRecord | None:
         """A stored capture and what became of its events (None: no such capture)."""
@@ -1026,6 +1115,13 @@ class Store:
             conds.append(e.c.biz_location.in_(f.eq_biz_location))
         if f.eq_lot:
             conds.append(e.c.lot.in_(f.eq_lot))
+        if f.eq_error_reason or f.exists_error_declaration:
+            d = t.error_declarations
+            declared = select(d.c.event_id)
+            if f.eq_error_reason:
+                declared = declared.where(d.c.reason.in_(
+                    [normalise_reason(v) for v in f.eq_error_reason]))
+            conds.append(e.c.event_id.in_(declared))
         for values, roles in ((f.match_epc, ("epc", "child")),
                               (f.match_any_epc, ("epc", "child", "parent", "input", "output")),
                               (f.match_parent_id, ("parent",)),
@@ -1282,6 +1378,9 @@ _CAPTURE_COLUMNS = (
     "signature", "leaf", "event_ids", "context", "received_ms", "disclosure_seed", "commitments",
 )
 _OUTBOX_COLUMNS = ("capture_id", "event_count", "enqueued_ms")
+# Ordered as `_declaration_row` builds them; received_ms last: the committing group stamps it.
+_DECLARATION_COLUMNS = ("event_id", "capture_id", "event_index", "org", "declaration_time_ms",
+                        "reason", "body", "received_ms")
 # (position in `_event_row`'s row, the EPCIS field, its column's length) of the string columns
 # an event's own values go to unshortened; an EPC goes to event_epcs and the trace tables.
 _EVENT_LIMITS = tuple(
@@ -1341,6 +1440,8 @@ class PreparedCapture:
     wanted: list[bytes]  # the kept event ids, in order (duplicates included)
     rows: list[tuple[bytes, tuple[Any, ...], dict[str, list[str]]]]  # id, row, EPCs by role
     context: str | None
+    # `error_declarations` rows (without received_ms) of the events carrying `errorDeclaration`
+    declarations: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -1357,6 +1458,7 @@ class _Plan:
     capture_rows: list[tuple[Any, ...]]
     event_rows: list[tuple[Any, ...]]
     outbox_rows: list[tuple[Any, ...]]
+    declaration_rows: list[tuple[Any, ...]]
     offered: list[trace_index.Indexed]
     epc_rows: list[tuple[int, str, str]]  # (position + 1, role, epc)
     folded: trace_index.Folded | None  # None: not folded yet
@@ -1366,6 +1468,7 @@ class _Plan:
 def _plan(fresh: Sequence[PreparedCapture], now: int, *, fold: bool) -> _Plan:
     """The group's rows, each event offered by the first capture bringing it."""
     capture_rows, event_rows, outbox_rows, epc_rows = [], [], [], []
+    declaration_rows: list[tuple[Any, ...]] = []
     offered: list[trace_index.Indexed] = []
     seen: set[bytes] = set()
     for p in fresh:
@@ -1384,8 +1487,9 @@ def _plan(fresh: Sequence[PreparedCapture], now: int, *, fold: bool) -> _Plan:
                     for epc in values:
                         epc_rows.append((position, role, epc))
         outbox_rows.append((p.capture_id, len(cap.event_ids), now))
-    plan = _Plan([p.capture_id for p in fresh], capture_rows, event_rows, outbox_rows, offered,
-                 epc_rows, None, _results(fresh, seen))
+        declaration_rows.extend((*row, now) for row in p.declarations)
+    plan = _Plan([p.capture_id for p in fresh], capture_rows, event_rows, outbox_rows,
+                 declaration_rows, offered, epc_rows, None, _results(fresh, seen))
     if fold:
         plan.folded = trace_index.fold(_at_positions(plan))
     return plan
@@ -1415,7 +1519,8 @@ def _results(fresh: Sequence[PreparedCapture], stored: set[bytes]) -> list[Accep
                 first.discard(eid)
             else:
                 dups.append(eid)
-        results.append(AcceptResult(p.capture_id, tuple(new_ids), tuple(dups), False))
+        results.append(AcceptResult(p.capture_id, tuple(new_ids), tuple(dups), False,
+                                    tuple(row[0] for row in p.declarations)))
     return results
 
 
@@ -1541,23 +1646,54 @@ def prepare_capture(capture: SignedCapture, keep: Collection[int] | None = None
     capture_id = capture.digest.hex()
     row_of = _event_row
     rows: list[tuple[bytes, tuple[Any, ...], dict[str, list[str]]]] = []
+    declarations: list[tuple[Any, ...]] = []
     firsts: set[bytes] = set()
+    declared: set[bytes] = set()
+    sig = capture.signature
     for i in indices:
         eid = ids[i]
+        event = capture.events[i]
+        if isinstance(event, Mapping) and "errorDeclaration" in event:
+            # A declaration about the event with this id, not an event of its own.
+            if eid not in declared:
+                declared.add(eid)
+                declarations.append(_declaration_row(event, eid, capture_id, i, sig.org))
+            continue
         if eid in firsts:  # twice in this very document: the first one is the event
             continue
         firsts.add(eid)
-        row, epcs = row_of(capture.events[i], eid, capture_id, i)
+        row, epcs = row_of(event, eid, capture_id, i)
         rows.append((eid, row, epcs))
-    sig = capture.signature
+    wanted = [ids[i] for i in indices
+              if not (isinstance(capture.events[i], Mapping)
+                      and "errorDeclaration" in capture.events[i])]
     if sig.signed_at > INT64_MAX:
         raise ValueOutOfRangeError(
             f"signedAt {sig.signed_at} is past the largest time the store holds ({INT64_MAX})",
             field="signedAt", limit=INT64_MAX)
     context = (orjson.dumps(capture.context).decode() if capture.context is not None
                else None)
-    return PreparedCapture(capture, capture_id, str(sig.nonce), [ids[i] for i in indices],
-                           rows, context)
+    return PreparedCapture(capture, capture_id, str(sig.nonce), wanted, rows, context,
+                           declarations)
+
+
+def _declaration_row(event: Mapping[str, Any], eid: bytes, capture_id: str, index: int,
+                     org: bytes) -> tuple[Any, ...]:
+    """The `error_declarations` row of an event carrying `errorDeclaration` (without
+    received_ms)."""
+    declaration = event["errorDeclaration"]
+    if not isinstance(declaration, Mapping):
+        raise InvalidInputError("an errorDeclaration must be a JSON object", index=index,
+                                pointer=f"/epcisBody/eventList/{index}/errorDeclaration")
+    reason = normalise_reason(_str_or_none(declaration.get("reason")))
+    limit = t.error_declarations.c.reason.type.length
+    if reason is not None and len(reason) > limit:
+        raise ValueOutOfRangeError(
+            f"event {index}: errorDeclaration reason is {len(reason)} characters; at most "
+            f"{limit} are stored", index=index, field="errorDeclaration.reason", limit=limit)
+    return (eid, capture_id, index, org,
+            _time_ms(declaration.get("declarationTime"), "errorDeclaration.declarationTime"),
+            reason, orjson.dumps(declaration).decode())
 
 
 def _bucket(n: int) -> int:
@@ -1581,6 +1717,8 @@ class _Sql:
         self.insert_events = _insert_sql(t.events, _EVENT_COLUMNS, dialect)
         self.insert_epcs = _insert_sql(t.event_epcs, _EPC_COLUMNS, dialect)
         self.insert_outbox = _insert_sql(t.outbox, _OUTBOX_COLUMNS, dialect, conflict=False)
+        self.insert_declarations = _insert_sql(t.error_declarations, _DECLARATION_COLUMNS,
+                                               dialect)
 
     def in_(self, prefix: str, values: Sequence[Any]) -> str:
         if not self.sqlite:

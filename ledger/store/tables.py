@@ -21,6 +21,8 @@ Tables and who writes them:
     brand_links     links a GTIN's brand owner registered for the resolver (its own pages,
                     certificates…), one per (GTIN, link type, target)
     product_conditions  brands' signed allowed ranges per GTIN and version (cold chain)
+    error_declarations  one row per event declared erroneous: the signed capture that carries
+                    the declaration (the event again, with its `errorDeclaration`), first wins
 
 Once committed, table and column names are an interface: the trace queries build on them, and a
 change needs a new migration in `ledger/store/migrations/versions/`.
@@ -45,7 +47,7 @@ from sqlalchemy import (
 
 __all__ = [
     "BATCH_STATES", "EPC_ROLES", "batches", "brand_links", "captures", "codes", "complaints",
-    "event_epcs",
+    "error_declarations", "event_epcs",
     "events", "metadata", "organisations", "outbox", "request_nonces", "scans",
 ]
 
@@ -243,4 +245,23 @@ product_conditions = Table(
     Column("signature", LargeBinary(65), nullable=False),
     Column("received_ms", BigInteger, nullable=False),
     UniqueConstraint("gtin", "version"),
+)
+
+# EPCIS error declarations (EPCIS 2.0 §7.4.1.4): the erroneous event captured again with an
+# `errorDeclaration`, by its signer's organisation or a REGULATOR (`ledger.pipeline.intake`).
+# The event keeps its row in `events`; the declaration is a signed fact of its own, held by the
+# capture that carries it (its commitment, anchored with that capture, covers the field).
+# Queries join it by event id; `reason` (bare CBV term when CBV) is indexed for EQ_errorReason.
+error_declarations = Table(
+    "error_declarations", metadata,
+    Column("event_id", LargeBinary(32), primary_key=True),  # the declared event
+    Column("capture_id", ForeignKey("captures.id"), nullable=False),
+    Column("event_index", Integer, nullable=False),  # position in that capture's event_ids
+    Column("org", LargeBinary(32), nullable=False),  # the declaring organisation
+    Column("declaration_time_ms", BigInteger, nullable=False),
+    Column("reason", String(256), nullable=True),
+    Column("body", Text, nullable=False),  # the errorDeclaration object as captured
+    Column("received_ms", BigInteger, nullable=False),
+    Index(None, "reason", sqlite_where=text("reason IS NOT NULL"),
+          postgresql_where=text("reason IS NOT NULL")),
 )
