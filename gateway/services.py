@@ -156,6 +156,8 @@ class Services:
             eq_biz_location=tup("biz_locations"),
             match_epc=tup("epcs"),
             match_any_epc=tup("any_epcs"),
+            eq_type=tup("types"),
+            sensor=tuple(filters.get("sensor") or ()),
         )
         events, next_token = self.store.query_events(query, limit, token)
         return [e.as_epcis() for e in events], next_token
