@@ -6,9 +6,9 @@ and the REST binding's `openapi.yaml`) are answered from an index, never by read
 A row holds the report's measurement type as a bare word (`Temperature` for `Temperature`,
 `gs1:Temperature` or `https://gs1.org/voc/Temperature`), the statistic (`value`, `minValue`,
 `maxValue`, `meanValue`, `sDev`, `percValue`), the value and unit as reported, and, when the
-type and unit are ones `ledger.trade.coldchain` converts, the value in the type's canonical
-unit (°C for temperatures): `GE_value_FAH=46.4` then finds a reading of 9 °C. A report in a
-unit nobody converts is matched in its own unit only.
+type and unit are ones the cold chain converts (`ledger.epcis.measurements`), the value in the
+type's canonical unit (°C for temperatures): `GE_value_FAH=46.4` then finds a reading of
+9 °C. A report in a unit nobody converts is matched in its own unit only.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.trade.coldchain import MEASUREMENTS
+from ledger.epcis.measurements import MEASUREMENTS, TYPE_PREFIXES
 
 __all__ = ["OPS", "STATS", "SensorFilter", "bare_type", "sensor_rows", "unit_kind"]
 
 # Statistics of a sensorReport the query language compares (EPCIS 2.0 §8.2.7.1).
 STATS = ("value", "minValue", "maxValue", "meanValue", "sDev", "percValue")
 OPS = ("EQ", "GT", "GE", "LT", "LE")
-_TYPE_PREFIXES = ("https://gs1.org/voc/", "http://gs1.org/voc/", "gs1:")
+_TYPE_PREFIXES = TYPE_PREFIXES
 TYPE_LIMIT = 128
 UOM_LIMIT = 16
 

@@ -57,6 +57,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from ledger.epcis.document import event_epcs
+from ledger.epcis.measurements import MEASUREMENTS
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
 from ledger.proofs.capture import SignedCapture, events_tree
 from ledger.proofs.merkle import MerkleTree, keccak256
@@ -70,7 +71,6 @@ from ledger.store.sensor_index import (
     sensor_rows,
     unit_kind,
 )
-from ledger.trade.coldchain import MEASUREMENTS
 
 __all__ = [
     "AcceptResult", "AnchorLease", "AnchorStatus", "BatchRecord", "CaptureRecord", "EventQuery",
@@ -1647,8 +1647,8 @@ def _insert_sql(table: Any, columns: Sequence[str], dialect: str, *, conflict: b
 def _sensor_conditions(types: Sequence[str], filters: Sequence[SensorFilter]) -> list[Any]:
     """`events.seq IN (…)` conditions over the sensor readings index: a report of a type in
     `types`; for each filter a report (of those types, if any) whose statistic compares so.
-    A bound in a unit `ledger.trade.coldchain` converts is compared with the readings of that
-    unit's measurement type in its canonical unit (whatever unit they were reported in);
+    A bound in a unit `ledger.epcis.measurements` converts is compared with the readings of
+    that unit's measurement type in its canonical unit (whatever unit they were reported in);
     one in another unit with the readings reported in that very unit."""
     r = t.sensor_readings
     kinds = sorted({k for k in (bare_type(v) for v in types) if k is not None})
