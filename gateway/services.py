@@ -158,6 +158,8 @@ class Services:
             match_any_epc=tup("any_epcs"),
             eq_error_reason=tup("error_reasons"),
             exists_error_declaration=bool(filters.get("exists_error_declaration")),
+            eq_type=tup("types"),
+            sensor=tuple(filters.get("sensor") or ()),
         )
         events, next_token = self.store.query_events(query, limit, token)
         return [e.as_epcis() for e in events], next_token

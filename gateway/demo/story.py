@@ -21,7 +21,7 @@ from eth_account.signers.local import LocalAccount
 from ledger.errors import InvalidInputError
 from ledger.trade.customs import DECLARING, RELEASING
 
-__all__ = ["CONSIGNMENTS", "DEMO_RECORD", "DemoResult", "Keyring", "Player", "expect_ok", "play"]
+__all__ = ["CHILLED", "CONSIGNMENTS", "DEMO_RECORD", "DemoResult", "Keyring", "Player", "expect_ok", "play"]
 
 DEMO_RECORD = "demo.json"
 RECORD_VERSION = 1
@@ -30,6 +30,7 @@ RECORD_VERSION = 1
 DEMO_SCRYPT_N = 1 << 14
 FUNDING_WEI = 10 * 10**18
 HS_INFANT_FORMULA = "190110"  # HS 1901.10: preparations for infant use, put up for retail sale
+HS_BUTTER = "040510"  # HS 0405.10: butter
 
 _DAY_MS = 86_400_000
 _HOUR_MS = 3_600_000
@@ -41,6 +42,7 @@ class ConsignmentPlan:
     ref: str
     seed: int
     day: int  # production day after the journey generator's first day
+    chilled: int | None = None  # chilled butter in a reefer: hours of breach in its log
 
 
 # Played in this order: the rules see each consignment's effects on the next (the first
@@ -51,6 +53,9 @@ CONSIGNMENTS = (
     ConsignmentPlan("CN-NS-2025-000102", 102, 9),
     ConsignmentPlan("CN-NS-2025-000103", 103, 23),
 )
+# The chilled consignment, played after the second: cultured butter in a reefer container that
+# lost power for four hours at the Nansha berth (9 °C against the brand's signed 0-4 °C).
+CHILLED = ConsignmentPlan("CN-NS-2025-000104", 104, 14, chilled=4)
 
 # Where consumers scan from: a public address in each place, sent as the X-Forwarded-For of the
 # demo's gateway, which trusts its loopback "proxy" (the gateway places a client by its address,
@@ -348,8 +353,12 @@ class Player:
     def consignment(self, plan: ConsignmentPlan) -> dict[str, Any]:
         from ledger.demo.journey import _START_MS, build_journey
 
-        journey = build_journey(plan.seed, start_ms=_START_MS + plan.day * _DAY_MS)
+        journey = build_journey(plan.seed, start_ms=_START_MS + plan.day * _DAY_MS,
+                                chilled=plan.chilled)
         journey = self.issue_codes(journey)
+        category = HS_INFANT_FORMULA if plan.chilled is None else HS_BUTTER
+        if plan.chilled is not None:
+            self.sign_conditions(journey)
         ids: dict[tuple[int, int], str] = {}
 
         def play(keys: Sequence[str]) -> None:
@@ -377,22 +386,30 @@ class Player:
         self.border("platform", DECLARING, arrived + _HOUR_MS // 2, pallets, "customs-desk")
         risk = self.request("customs", "POST", f"/consignments/{plan.ref}/risk", {
             "enterprise": self.parties["manufacturer"].gln, "originCountry": "NZ",
-            "category": HS_INFANT_FORMULA, "eventIds": covered}).json()
+            "category": category, "eventIds": covered}).json()
         decision = risk["decision"]
         fired = [r["id"] for r in risk["fired"]]
         self.step(f"{plan.ref}: risk score {risk.get('score')} → {decision} "
                   f"(rules: {', '.join(fired) or 'none'})")
         record = {"ref": plan.ref, "decision": decision, "score": risk.get("score"),
                   "rules": fired, "inspection": "NOT_INSPECTED"}
+        breaches = [b for r in risk.get("coldChain", []) for b in _breaches(r)]
+        if plan.chilled is not None:
+            record["coldChainBreaches"] = len(breaches)
+            for b in breaches:
+                self.step(f"{plan.ref}: cold-chain breach — {b['reading']['value']:g} °C at "
+                          f"{b['reading']['start']}, {b['minutesOutside']:g} min outside "
+                          f"{b['range']} (signed sensor readings of {b['signer']})")
         self.decide(plan.ref, decision, "NOT_INSPECTED", covered, arrived + _HOUR_MS, pallets,
-                    risk)
+                    risk, category)
         released_at = arrived + 2 * _HOUR_MS
         if decision == "NORMAL_CONTROL":
             before = set(ids)
             play(("customs",))  # the yard inspection and a sampled case, as the journey has them
             covered += [ids[p] for p in sorted(set(ids) - before)]
             last = max(_ms(event(p)["eventTime"]) for p in set(ids) - before)
-            self.decide(plan.ref, decision, "PASSED", covered, last + _HOUR_MS, pallets, risk)
+            self.decide(plan.ref, decision, "PASSED", covered, last + _HOUR_MS, pallets, risk,
+                        category)
             released_at = last + 2 * _HOUR_MS
             record["inspection"] = "PASSED"
             self.step(f"{plan.ref}: inspected at the yard (sample case opened): PASSED, released")
@@ -408,6 +425,23 @@ class Player:
                   f"{len(journey.sold)} cans sold by the platform")
         return {**record, "journey": journey}
 
+    def sign_conditions(self, journey: Any) -> None:
+        """The brand signs its chilled product's allowed range (0-4 °C, an hour allowed
+        outside) with its own key and gives it to the gateway (`POST /conditions`)."""
+        from ledger.demo.journey import CHILLED_RANGES
+        from ledger.trade.conditions import conditions_text, sign_conditions
+
+        for lot in journey.lots:
+            if not lot.items:
+                continue
+            text = conditions_text(lot.ref.gtin, 1, CHILLED_RANGES)
+            signed = sign_conditions(bytes(self.keyring.account("manufacturer").key),
+                                     self.domain, text, self.parties["manufacturer"].org,
+                                     self.signed_at())
+            self.request("manufacturer", "POST", "/conditions", signed.to_json())
+            self.step(f"brand: signs GTIN {lot.ref.gtin}'s conditions, 0–4 °C "
+                      "(60 minutes allowed outside), version 1")
+
     def border(self, who: str, step: str, at_ms: int, pallets: Sequence[str],
                read_point: str) -> None:
         """`who` captures a signed declaration or release of the pallets, with its master data
@@ -422,7 +456,8 @@ class Player:
         self.capture(who, inspecting_document(event, created=_iso_ms(at_ms)))
 
     def decide(self, ref: str, decision: str, inspection: str, covered: Sequence[str],
-               at_ms: int, pallets: Sequence[str], risk: dict[str, Any]) -> None:
+               at_ms: int, pallets: Sequence[str], risk: dict[str, Any],
+               category: str = HS_INFANT_FORMULA) -> None:
         """Customs records the decision on CustomsRelease with its own key, and captures it as
         a signed `inspecting` event (what the gateway proves an item's customs status from)."""
         from gateway.routes.customs import parse_event_id
@@ -438,13 +473,13 @@ class Player:
 
         rules = load_rules(risk["rulesVersion"])
         event_ids = tuple(parse_event_id(e) for e in covered)
-        declaration = Declaration(ref, self.parties["manufacturer"].org, "NZ",
-                                  HS_INFANT_FORMULA, event_ids)
+        declaration = Declaration(ref, self.parties["manufacturer"].org, "NZ", category,
+                                  event_ids)
         # The root over the covered events' commitments, which the gateway holds: asked for
         # the very list covered (it may have grown since the assessment).
         root = bytes.fromhex(self.request("customs", "POST", f"/consignments/{ref}/risk", {
             "enterprise": self.parties["manufacturer"].gln, "originCountry": "NZ",
-            "category": HS_INFANT_FORMULA, "eventIds": list(covered)}).json()["eventsRoot"][2:])
+            "category": category, "eventIds": list(covered)}).json()["eventsRoot"][2:])
         self.chain.record_decision(self.tx["customs"], consignment_key(ref), decision,
                                    inspection, root, rules.version,
                                    bytes.fromhex(rules.sha256))
@@ -494,6 +529,14 @@ class Player:
         self.counts["complaints"] += 1
 
 
+def _breaches(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The breaches of one GTIN's cold-chain report (`ColdChainReport.to_json`)."""
+    return [{**x, "range": f"{r['range'].get('min')}–{r['range'].get('max')} "
+                           f"{r['range'].get('uom')}"}
+            for r in report.get("ranges", []) if r.get("breached")
+            for x in r.get("excursions", [])]
+
+
 def _customs_site(gln: str) -> str:
     return f"https://id.gs1.org/414/{gln}/254/inspection-yard"
 
@@ -522,6 +565,13 @@ def play(player: Player, *, wait_anchored: Callable[[], None]) -> DemoResult:
     player.enrol()
     played = [player.consignment(plan) for plan in CONSIGNMENTS[:2]]
     released = [p for p in played if p.get("released")]
+    # The chilled butter, whose reefer breached at the berth: customs inspects it (rule
+    # cold-chain-breach), and the packs sold carry the breach on their page.
+    played.append(player.consignment(CHILLED))
+    butter = played[-1]["journey"]
+    chilled = next((e for lot in butter.lots for e in lot.items if e in butter.sold), None)
+    if chilled is None:
+        raise InvalidInputError(f"{CHILLED.ref} was not released: no chilled pack was sold")
     if not released:
         raise InvalidInputError("no consignment was released: nothing reached consumers")
     # The genuine can and the cloned code: stage 1, sold, from the first released consignment.
@@ -533,7 +583,8 @@ def play(player: Player, *, wait_anchored: Callable[[], None]) -> DemoResult:
     last = released[-1]["journey"]
     stage2 = next(lot for lot in last.lots if lot.product == "stage2")
     recalled = next(e for e in stage2.items if e in last.sold)
-    for name, epc in (("genuine", genuine), ("clone", cloned), ("recalled", recalled)):
+    for name, epc in (("genuine", genuine), ("clone", cloned), ("recalled", recalled),
+                      ("chilled", chilled)):
         player.item_labels(f"item-{name}", epc)
 
     wait_anchored()
@@ -541,6 +592,9 @@ def play(player: Player, *, wait_anchored: Callable[[], None]) -> DemoResult:
     verdicts: dict[str, str] = {}
     verdicts["genuine"] = player.scan(genuine, BUYER_IP)
     step(f"consumer (Guangzhou) scans a genuine can: {verdicts['genuine']}")
+    verdicts["chilled"] = player.scan(chilled, BUYER_IP)
+    step(f"consumer (Guangzhou) scans a pack of the chilled butter: {verdicts['chilled']}, "
+         "with the reefer's breach in its cold-chain section")
     player.scan(cloned, BUYER_IP)
     for ip, city in CLONE_IPS:
         verdicts["clone"] = player.scan(cloned, ip)
@@ -581,7 +635,7 @@ def play(player: Player, *, wait_anchored: Callable[[], None]) -> DemoResult:
         chain_id=player.deployment.chainId,
         consortium=player.deployment.address("Consortium"),
         items={"genuine": item("genuine", genuine), "clone": item("clone", cloned),
-               "recalled": item("recalled", recalled)},
+               "recalled": item("recalled", recalled), "chilled": item("chilled", chilled)},
         consignments=[{k: v for k, v in p.items() if k != "journey"} for p in played],
         labels=player.labels, counts=dict(player.counts),
         members=[{"key": m.key, "name": m.name, "gln": m.gln, "roles": ",".join(m.roles)}

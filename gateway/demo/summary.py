@@ -24,8 +24,9 @@ def print_summary(console: Any, result: DemoResult, base: str, var: Path) -> Non
                           "CodeRegistry")
     for k in result.consignments:
         fate = ("released" if k.get("released") else "held at the port")
+        rules = f"rules: {', '.join(k['rules'])}; " if k.get("rules") else ""
         what.add_row("customs", f"{k['ref']}: {k['decision']} (score {k.get('score')}, "
-                                f"inspection {k['inspection']}) → {fate}")
+                                f"{rules}inspection {k['inspection']}) → {fate}")
     what.add_row("consumers", f"{c.get('scans', 0)} scans, {c.get('complaints', 0)} complaints, "
                               f"{c.get('recalls', 0)} recall")
     if c.get("seconds") is not None:
@@ -43,6 +44,10 @@ def print_summary(console: Any, result: DemoResult, base: str, var: Path) -> Non
          f"{items['clone']['verdict']}: the same code scanned in 4 countries after its sale"),
         ("recalled can", base + items["recalled"]["path"],
          f"{items['recalled']['verdict']}: the recall banner for its lot"),
+        *([("chilled butter", base + items["chilled"]["path"],
+            f"{items['chilled']['verdict']}: its cold-chain section — the brand's 0–4 °C and the "
+            "reefer's four hours at 9 °C at the Nansha berth, from the carrier's signed log")]
+          if "chilled" in items else []),
         ("console", base + "/console",
          "members, credit grades, anchoring lag, customs decisions, complaints, recalls, "
          "charts (loopback only)"),
@@ -50,10 +55,10 @@ def print_summary(console: Any, result: DemoResult, base: str, var: Path) -> Non
     ]
     console.print("[bold]Open:[/]")
     for name, url, what in rows:
-        console.print(f"  [bold]{name:<13}[/] {url}", soft_wrap=True)
-        console.print(f"  {'':<13} [dim]{what}[/]")
+        console.print(f"  [bold]{name:<14}[/] {url}", soft_wrap=True)
+        console.print(f"  {'':<14} [dim]{what}[/]")
     sheets = [p for p in result.labels if p.endswith(".pdf")]
-    console.print(f"QR labels: {var / 'labels'} ({len(sheets)} lot sheets as PDF; the three "
-                  "items above as PNG and SVG, e.g. item-genuine.png)")
+    console.print(f"QR labels: {var / 'labels'} ({len(sheets)} lot sheets as PDF; the "
+                  f"{len(items)} items above as PNG and SVG, e.g. item-genuine.png)")
     console.print("Stop: Ctrl-C (the chain keeps running: hardhat-free-devnet/devnet down "
                   "--dir var/devnet). Start over: scripts/run --reset")

@@ -16,6 +16,8 @@ consumer profile and the resolver's proof bundle instead.
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -29,6 +31,7 @@ from gateway.responses import JSONLDResponse, XMLResponse
 from gateway.routes.discovery import EPCIS_HEADERS
 from gateway.schemas import QUERY_DOCUMENT_SCHEMA
 from ledger.errors import InvalidInputError, NotFoundError
+from ledger.store.sensor_index import OPS, STATS, SensorFilter
 
 __all__ = ["SUPPORTED_PARAMETERS", "router"]
 
@@ -40,7 +43,11 @@ SUPPORTED_PARAMETERS = frozenset({
     "eventType", "GE_eventTime", "LT_eventTime", "EQ_bizStep", "EQ_disposition",
     "EQ_readPoint", "EQ_bizLocation", "MATCH_epc", "MATCH_anyEPC", "perPage", "nextPageToken",
     "EQ_errorReason", "EXISTS_errorDeclaration",
+    "EQ_type",
 })
+# `<op>_<statistic>_<uom>` sensor parameters (EPCIS 2.0 §8.2.7.1; the query schema's
+# `^GE_value_[A-Z0-9]{2,4}$`…): a family of names, not a fixed list.
+SENSOR_PARAMETER = re.compile(rf"^({'|'.join(OPS)})_({'|'.join(STATS)})_([A-Z0-9]{{2,4}})$")
 CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
 
 
@@ -76,6 +83,26 @@ def _time(name: str, value: str | None) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+def _sensor_filters(request: Request) -> list[SensorFilter]:
+    out = []
+    for name in sorted(set(request.query_params)):
+        m = SENSOR_PARAMETER.match(name)
+        if m is None:
+            continue
+        values = request.query_params.getlist(name)
+        if len(values) != 1:
+            raise QueryParameterError(f"{name} may be given once", parameter=name)
+        try:
+            value = float(values[0].strip())
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise QueryParameterError(f"{name} must be a number, got {values[0]!r}",
+                                      parameter=name)
+        out.append(SensorFilter(m.group(1), m.group(2), m.group(3), value))
+    return out
+
+
 _PIPE_DOC = " Several values: separate with `|`."
 EventTypeQ = Annotated[str | None, Query(alias="eventType", description=(
     "ObjectEvent, AggregationEvent, TransactionEvent, TransformationEvent or AssociationEvent."
@@ -101,6 +128,14 @@ ErrorReasonQ = Annotated[str | None, Query(alias="EQ_errorReason", description=(
     examples=["incorrect_data"])]
 ExistsErrorQ = Annotated[str | None, Query(alias="EXISTS_errorDeclaration", description=(
     "present (any value, as the standard says): only events declared erroneous."))]
+TypeQ = Annotated[str | None, Query(alias="EQ_type", description=(
+    "events with a sensorReport of this measurement type (bare word, e.g. `Temperature`; "
+    "`gs1:` and `https://gs1.org/voc/` forms match too)." + _PIPE_DOC
+    + " Sensor values: `<EQ|GT|GE|LT|LE>_<value|minValue|maxValue|meanValue|sDev|percValue>"
+    "_<uom>` (UN/ECE Rec 20 unit, e.g. `GE_value_CEL=8`): a sensorReport (of an `EQ_type` "
+    "type, if given) whose statistic compares so; temperatures, humidities and accelerations "
+    "are compared across units (`GE_value_FAH=46.4` finds 9 °C), other units as reported. "
+    "Answered from the sensor readings index."), examples=["Temperature"])]
 PerPageQ = Annotated[int | None, Query(alias="perPage", ge=1, description=(
     "most events per page (default 30; larger values are capped at the server maximum)."))]
 TokenQ = Annotated[str | None, Query(alias="nextPageToken", max_length=512,
@@ -182,11 +217,14 @@ def _run_query(request: Request, services: Any, settings: Any, *, epc: str | Non
                per_page: int | None, token: str | None, error_reason: str | None = None,
                exists_error: str | None = None) -> JSONLDResponse | XMLResponse:
     allowed = SUPPORTED_PARAMETERS if epc is None else SUPPORTED_PARAMETERS - {"MATCH_anyEPC"}
-    unknown = sorted(set(request.query_params) - allowed)
+    unknown = sorted(n for n in set(request.query_params) - allowed
+                     if not SENSOR_PARAMETER.match(n))
     if unknown:
         raise QueryParameterError(
             f"unsupported query parameter(s): {', '.join(unknown)}; this gateway implements "
-            f"{', '.join(sorted(SUPPORTED_PARAMETERS))}", parameters=unknown)
+            f"{', '.join(sorted(SUPPORTED_PARAMETERS))} and the sensor parameters "
+            "<EQ|GT|GE|LT|LE>_<value|minValue|maxValue|meanValue|sDev|percValue>_<uom>",
+            parameters=unknown)
     types = _pipe(event_type)
     if types:
         bad = [t for t in types if t not in EVENT_TYPES]
@@ -205,6 +243,8 @@ def _run_query(request: Request, services: Any, settings: Any, *, epc: str | Non
         "any_epcs": any_epcs or None,
         "error_reasons": _pipe(error_reason),
         "exists_error_declaration": exists_error is not None,
+        "types": _pipe(request.query_params.get("EQ_type")),
+        "sensor": _sensor_filters(request),
     }
     limit = min(per_page or settings.per_page_default, settings.per_page_max)
     events, next_token = services.query_events(filters, limit, token)
@@ -232,6 +272,7 @@ def list_events(
     MATCH_anyEPC: MatchAnyEpcQ = None, perPage: PerPageQ = None,  # noqa: N803
     nextPageToken: TokenQ = None, EQ_errorReason: ErrorReasonQ = None,  # noqa: N803
     EXISTS_errorDeclaration: ExistsErrorQ = None,  # noqa: N803
+    EQ_type: TypeQ = None,  # noqa: N803
 ) -> JSONLDResponse | XMLResponse:
     return _run_query(request, services, settings, event_type=eventType, ge_time=GE_eventTime,
                       lt_time=LT_eventTime, biz_step=EQ_bizStep, disposition=EQ_disposition,
@@ -279,6 +320,7 @@ def epc_events(
     perPage: PerPageQ = None, nextPageToken: TokenQ = None,  # noqa: N803
     EQ_errorReason: ErrorReasonQ = None,  # noqa: N803
     EXISTS_errorDeclaration: ExistsErrorQ = None,  # noqa: N803
+    EQ_type: TypeQ = None,  # noqa: N803
 ) -> JSONLDResponse | XMLResponse:
     # The binding offers no MATCH_anyEPC here: the path's EPC is that filter.
     return _run_query(request, services, settings, epc=epc, event_type=eventType,

@@ -37,7 +37,7 @@ from ledger.epcis.master_data import MASTER_DATA
 from ledger.trade.serials import SERIAL_ALPHABET, entropy_bits
 
 __all__ = [
-    "BRAND", "EPCIS_CONTEXT", "MASTER_DATA", "PLACES", "PRODUCT_LABELS", "RECALL_LOT",
+    "BRAND", "CHILLED_RANGES", "EPCIS_CONTEXT", "MASTER_DATA", "PLACES", "PRODUCT_LABELS", "RECALL_LOT",
     "SELLER_NAMES", "ZHENZHI_NS", "master_data_element", "seller_party", "signer_master_data", "SERIAL_ALPHABET", "SERIAL_BITS", "SERIAL_LENGTH", "Capture", "Container",
     "Journey", "Lot", "LotRef", "Organisation", "Product", "build_journey", "check_digit",
     "generate", "generate_captures", "lot_class", "organisations", "party_id", "products",
@@ -196,6 +196,12 @@ PLACES: dict[tuple[str, str], tuple[dict[str, str], str]] = {
                                              "高槐谷工厂装箱机", "高槐谷工廠裝箱機"), "NZ"),
     ("manufacturer", "palletiser"): (_names("Palletiser, Kōwhai Valley plant",
                                             "高槐谷工厂码垛机", "高槐谷工廠碼垛機"), "NZ"),
+    ("manufacturer", "separator"): (_names("Cream separator, Kōwhai Valley plant",
+                                           "高槐谷工厂奶油分离机", "高槐谷工廠奶油分離機"), "NZ"),
+    ("manufacturer", "churn"): (_names("Butter churn, Kōwhai Valley plant", "高槐谷工厂黄油搅拌机",
+                                       "高槐谷工廠黃油攪拌機"), "NZ"),
+    ("manufacturer", "wrapping-line"): (_names("Butter wrapping line, Kōwhai Valley plant",
+                                               "高槐谷工厂黄油包装线", "高槐谷工廠黃油包裝線"), "NZ"),
     ("manufacturer", "dispatch-dock"): (_names("Dispatch dock, Kōwhai Valley plant",
                                                "高槐谷工厂发货码头", "高槐谷工廠發貨碼頭"), "NZ"),
     ("exporter", ""): (_names("Tasman Gateway export warehouse, Auckland",
@@ -245,7 +251,23 @@ PRODUCT_LABELS: dict[str, tuple[dict[str, str], str]] = {
     "stage2": (_names("Kōwhai Stage 2 Follow-on Formula 900 g",
                       "高槐谷 2段 较大婴儿配方奶粉 900克", "高槐谷 2段 較大嬰兒配方奶粉 900克"),
                "CBEC-NS-2025-19011002"),
+    "butter": (_names("Kōwhai Chilled Cultured Butter 250 g", "高槐谷 冷藏发酵黄油 250克",
+                      "高槐谷 冷藏發酵黃油 250克"), "CBEC-NS-2025-04051003"),
 }
+# Where each product is made and labelled (read points of the plant), how it is lot-coded and
+# how long it keeps (days); spray-dried powder and canned formula unless named here.
+_MAKING: dict[str, tuple[str, str, str, int]] = {
+    "wmp": ("dryer", "", "WM", 730), "wpc": ("dryer", "", "WP", 730),
+    "cream": ("separator", "", "CR", 10),
+    "stage1": ("blender", "canning-line", "F1", 540),
+    "stage2": ("blender", "canning-line", "F2", 540),
+    "butter": ("churn", "wrapping-line", "BU", 120),
+}
+# The chilled product's journey: its reefer container keeps it at 2-3.5 °C, logging hourly
+# (a `sensorElementList` on the carrier's voyage events); the brand signs 0-4 °C with an hour
+# allowed outside (`ledger.trade.conditions`).
+CHILLED_RANGES: list[dict[str, Any]] = [
+    {"type": "Temperature", "uom": "CEL", "min": 0, "max": 4, "allowedMinutesOutside": 60}]
 
 
 def seller_party(platform: Organisation) -> str:
@@ -291,6 +313,8 @@ def products(manufacturer: Organisation | None = None) -> dict[str, Product]:
         Product("wpc", "Whey protein concentrate 80, infant formula base", gtin("10002"), "KGM"),
         Product("stage1", "Kōwhai Stage 1 Infant Formula 900 g", gtin("20001"), "EA"),
         Product("stage2", "Kōwhai Stage 2 Follow-on Formula 900 g", gtin("20002"), "EA"),
+        Product("cream", "Fresh cream 40% fat, butter base", gtin("10003"), "KGM"),
+        Product("butter", "Kōwhai Chilled Cultured Butter 250 g", gtin("20003"), "EA"),
     ]
     return {p.key: p for p in items}
 
@@ -502,6 +526,7 @@ class _Builder:
         self._doc_seq = 0
         self._kids: dict[str, list[str]] = {}  # containers packed and not yet unpacked
         self._ids: dict[tuple[str, str], str] = {}
+        self.reefer: int | None = None  # a chilled consignment: hours of breach in its log
 
     # identifiers
     def serials(self, n: int) -> list[str]:
@@ -623,12 +648,13 @@ class _Builder:
         base_refs: dict[str, LotRef] = {}
         # 1. base powder lots, class level: spray-dried powder is bulk, weighed not counted
         for key, kg in bases:
-            ref = LotRef(self.products[key].gtin, self.lot_number(key.upper()[:2], t))
+            made_at, _, code, shelf = _MAKING[key]
+            ref = LotRef(self.products[key].gtin, self.lot_number(code, t))
             base_refs[key] = ref
-            ev = ev_("ObjectEvent", t, nz(t), mfr, "dryer", "commissioning", "active", "ADD",
+            ev = ev_("ObjectEvent", t, nz(t), mfr, made_at, "commissioning", "active", "ADD",
                      {"quantityList": [{"epcClass": ref.epc_class, "quantity": kg,
                                         "uom": "KGM"}]})
-            ev["ilmd"] = self._ilmd(ref.lot, t, 730)
+            ev["ilmd"] = self._ilmd(ref.lot, t, shelf)
             emit(mfr, ev)
             if self.truth is not None:
                 self.truth.lots.append(Lot(ref, key, (), ()))
@@ -638,11 +664,12 @@ class _Builder:
         t += _DAY
         for plan in finished:
             gtin = self.products[plan.product].gtin
-            ref = LotRef(gtin, self.lot_number("F" + plan.product[-1], t))
-            ilmd = self._ilmd(ref.lot, t, 540, plan.product)
+            made_at, labelled_at, code, shelf = _MAKING[plan.product]
+            ref = LotRef(gtin, self.lot_number(code, t))
+            ilmd = self._ilmd(ref.lot, t, shelf, plan.product)
             # 2. blending: base lots in, a finished lot out. This is what carries a trace
             # across the change of identity from powder to product.
-            ev = ev_("TransformationEvent", t, nz(t), mfr, "blender", "commissioning",
+            ev = ev_("TransformationEvent", t, nz(t), mfr, made_at, "commissioning",
                      "in_progress", None, {
                          "inputQuantityList": [
                              {"epcClass": base_refs[k].epc_class,
@@ -660,7 +687,7 @@ class _Builder:
                 cans = [sgtin(gtin, s) for s in self.serials(n)]
                 cans_all.extend(cans)
                 # 3. cans labelled on the line, each batch with the lot's master data
-                ev = ev_("ObjectEvent", t, nz(t), mfr, "canning-line", "commissioning",
+                ev = ev_("ObjectEvent", t, nz(t), mfr, labelled_at, "commissioning",
                          "active", "ADD", {"epcList": cans})
                 ev["ilmd"] = dict(ilmd)
                 emit(mfr, ev)
@@ -718,13 +745,19 @@ class _Builder:
                            pallets)
         ev["bizTransactionList"] = list(bol)
         emit("carrier", ev)
+        departed = t
         t += 6 * _DAY + self.jitter(_HOUR)
-        emit("carrier", self._observe(t, nz(t), "carrier", "vessel", "transporting",
-                                      "in_transit", pallets))
+        ev = self._observe(t, nz(t), "carrier", "vessel", "transporting", "in_transit", pallets)
+        if self.reefer is not None:
+            ev["sensorElementList"] = self._reefer_log(departed, t, breach_hours=0)
+        emit("carrier", ev)
+        logged = t
         t += 7 * _DAY + self.jitter(_HOUR)
         ev = self._observe(t, _CN_OFFSET, "carrier", "nansha-berth", "arriving", "in_transit",
                            pallets)
         ev["bizTransactionList"] = list(bol)
+        if self.reefer is not None:
+            ev["sensorElementList"] = self._reefer_log(logged, t, breach_hours=self.reefer)
         emit("carrier", ev)
 
         # 8. customs: the whole consignment, and one case opened as a sample
@@ -781,6 +814,20 @@ class _Builder:
                         self.truth.sold[can] = sale["eventTime"]
                 i += k
 
+    def _reefer_log(self, since: int, until: int, *, breach_hours: int) -> list[dict[str, Any]]:
+        """The reefer container's temperature log from `since` to `until`, hourly: 2-3.5 °C,
+        except `breach_hours` hours at 9 °C ending three hours before `until` (the reefer off
+        power at the Nansha berth, then plugged in again)."""
+        hours = (until - since) // _HOUR
+        first_out = hours - 3 - breach_hours
+        reports = [{"type": "Temperature",
+                    "value": 9.0 if first_out <= i < hours - 3 else 2.0 + (i % 4) * 0.5,
+                    "uom": "CEL", "time": _iso(since + (i + 1) * _HOUR)}
+                   for i in range(hours)]
+        # Readings only (no device id): what the public proof discloses for the shopper's
+        # cold-chain section (`ledger.evidence.public.reading_only`).
+        return [{"sensorReport": reports}]
+
     def _pack(self, t: int, parent: str, kind: str, children: list[str], rp: str) -> None:
         ev = self._event("AggregationEvent", t, _nz_offset(t), "manufacturer", rp, "packing",
                          "in_progress", "ADD", {"parentID": parent, "childEPCs": children})
@@ -825,7 +872,8 @@ def _new_builder(seed: int, size: int, budget: int | None, truth: _Truth | None,
 
 def build_journey(seed: int = 0, *, cans: tuple[int, int] = (90, 60),
                   sold_fraction: float = 0.5, document_size: int = 500,
-                  start_ms: int = _START_MS, master_data: bool = True) -> Journey:
+                  start_ms: int = _START_MS, master_data: bool = True,
+                  chilled: int | None = None) -> Journey:
     """One small consignment with two base-powder lots and two finished lots:
 
     - base lots: whole milk powder (WM…) and whey protein (WP…);
@@ -839,14 +887,26 @@ def build_journey(seed: int = 0, *, cans: tuple[int, int] = (90, 60),
     a chain need different days, since lot numbers carry the production date.
     Each event carries its signer's master data for the places and parties it names
     (`MASTER_DATA`) and the finished lots' ILMD the label facts, unless `master_data` is False.
+
+    `chilled` (hours of breach, 0 for none) makes it a chilled consignment instead: one base
+    lot of fresh cream and one lot of `cans[0]` packs of chilled cultured butter, shipped in a
+    reefer container whose temperature log rides on the carrier's voyage and arrival events
+    (`sensorElementList`, hourly), with `chilled` hours at 9 °C at the Nansha berth.
     """
     if min(cans) < 1:
         raise ValueError("each finished lot needs at least one can")
     truth = _Truth()
     b, sink = _new_builder(seed, document_size, None, truth, master_data)
-    plans = [_FinishedLotPlan("stage1", cans[0], (("wmp", 0.52), ("wpc", 0.21))),
-             _FinishedLotPlan("stage2", cans[1], (("wmp", 0.68),))]
-    b.consignment(start_ms, [("wmp", 1500.0), ("wpc", 600.0)], plans, sold_fraction)
+    if chilled is not None:
+        if chilled < 0:
+            raise ValueError("hours of breach are zero or more")
+        b.reefer = chilled
+        b.consignment(start_ms, [("cream", 250.0)],
+                      [_FinishedLotPlan("butter", cans[0], (("cream", 0.55),))], sold_fraction)
+    else:
+        plans = [_FinishedLotPlan("stage1", cans[0], (("wmp", 0.52), ("wpc", 0.21))),
+                 _FinishedLotPlan("stage2", cans[1], (("wmp", 0.68),))]
+        b.consignment(start_ms, [("wmp", 1500.0), ("wpc", 600.0)], plans, sold_fraction)
     sink.flush_all()
     containers = tuple(
         Container(epc, c["kind"], c["children"], c["packed_at"], c["unpacked_at"])

@@ -57,11 +57,20 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from ledger.epcis.document import event_epcs
+from ledger.epcis.measurements import MEASUREMENTS
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
 from ledger.proofs.capture import SignedCapture, events_tree
 from ledger.proofs.merkle import MerkleTree, keccak256
 from ledger.store import tables as t
 from ledger.store import trace_index
+from ledger.store.sensor_index import (
+    TYPE_LIMIT,
+    UOM_LIMIT,
+    SensorFilter,
+    bare_type,
+    sensor_rows,
+    unit_kind,
+)
 
 __all__ = [
     "AcceptResult", "AlreadyDeclaredError", "AnchorLease", "AnchorStatus", "BatchRecord",
@@ -243,6 +252,10 @@ class EventQuery:
     eq_lot: tuple[str, ...] = ()
     eq_error_reason: tuple[str, ...] = ()  # declared with one of these reasons
     exists_error_declaration: bool = False  # declared erroneous
+    # Sensor reports (`ledger.store.sensor_index`): a measurement type among `eq_type`, and
+    # for each filter a report whose statistic compares so; with `eq_type`, of those types.
+    eq_type: tuple[str, ...] = ()
+    sensor: tuple[SensorFilter, ...] = ()
 
 
 class AnchorLease:
@@ -932,6 +945,9 @@ class Store:
                 # Every offered event is this transaction's, at seq base + its position.
                 cur.executemany(sql.insert_epcs, [(base + pos, role, epc)
                                                   for pos, role, epc in plan.epc_rows])
+                if plan.reading_rows:
+                    cur.executemany(sql.insert_readings, [(base + pos, *rest)
+                                                          for pos, *rest in plan.reading_rows])
                 folded = (plan.folded if plan.folded is not None
                           else trace_index.fold(_at_positions(plan)))
                 trace_index.write(cur, self.dialect, folded, seq_base=base)
@@ -945,6 +961,10 @@ class Store:
                 cur.executemany(sql.insert_epcs, [(mine[pos][1].seq, role, epc)
                                                   for pos, role, epc in plan.epc_rows
                                                   if pos in mine])
+                readings = [(mine[pos][1].seq, *rest) for pos, *rest in plan.reading_rows
+                            if pos in mine]
+                if readings:
+                    cur.executemany(sql.insert_readings, readings)
                 trace_index.index_events(cur, self.dialect, mine.values())  # same transaction
                 results = _results(fresh, {ix[0] for ix, _row in mine.values()})
         cur.executemany(sql.insert_outbox, plan.outbox_rows)
@@ -1122,6 +1142,8 @@ class Store:
                 declared = declared.where(d.c.reason.in_(
                     [normalise_reason(v) for v in f.eq_error_reason]))
             conds.append(e.c.event_id.in_(declared))
+        if f.eq_type or f.sensor:
+            conds.extend(_sensor_conditions(f.eq_type, f.sensor))
         for values, roles in ((f.match_epc, ("epc", "child")),
                               (f.match_any_epc, ("epc", "child", "parent", "input", "output")),
                               (f.match_parent_id, ("parent",)),
@@ -1390,6 +1412,7 @@ _EVENT_LIMITS = tuple(
                           ("biz_location", "bizLocation")))
 _EPC_LIMIT = min(t.event_epcs.c.epc.type.length, trace_index.trace_latest.c.epc.type.length)
 _EPC_COLUMNS = ("seq", "role", "epc")
+_READING_COLUMNS = ("seq", "element", "report", "stat", "type", "uom", "value", "canonical")
 
 
 def _event_row(ev: Mapping[str, Any], eid: bytes, capture_id: str, index: int
@@ -1420,6 +1443,14 @@ def _event_row(ev: Mapping[str, Any], eid: bytes, capture_id: str, index: int
             raise ValueOutOfRangeError(
                 f"event {index}: {name} is {len(value)} characters; at most {limit} are stored",
                 index=index, field=name, limit=limit)
+    if "sensorElementList" in ev:
+        for reading in sensor_rows(ev):
+            kind, uom = reading[3], reading[4]
+            if len(kind) > TYPE_LIMIT or (uom is not None and len(uom) > UOM_LIMIT):
+                raise ValueOutOfRangeError(
+                    f"event {index}: a sensorReport type or uom is too long (at most "
+                    f"{TYPE_LIMIT} and {UOM_LIMIT} characters are stored)", index=index,
+                    field="sensorReport", limit=TYPE_LIMIT)
     for values in epcs.values():
         for epc in values:
             if len(epc) > _EPC_LIMIT:
@@ -1461,6 +1492,7 @@ class _Plan:
     declaration_rows: list[tuple[Any, ...]]
     offered: list[trace_index.Indexed]
     epc_rows: list[tuple[int, str, str]]  # (position + 1, role, epc)
+    reading_rows: list[tuple[Any, ...]]  # (position + 1, *sensor_index.sensor_rows row)
     folded: trace_index.Folded | None  # None: not folded yet
     results: list[AcceptResult]  # each capture's outcome if all it offered went in
 
@@ -1469,6 +1501,7 @@ def _plan(fresh: Sequence[PreparedCapture], now: int, *, fold: bool) -> _Plan:
     """The group's rows, each event offered by the first capture bringing it."""
     capture_rows, event_rows, outbox_rows, epc_rows = [], [], [], []
     declaration_rows: list[tuple[Any, ...]] = []
+    reading_rows: list[tuple[Any, ...]] = []
     offered: list[trace_index.Indexed] = []
     seen: set[bytes] = set()
     for p in fresh:
@@ -1486,10 +1519,13 @@ def _plan(fresh: Sequence[PreparedCapture], now: int, *, fold: bool) -> _Plan:
                 for role, values in epcs.items():
                     for epc in values:
                         epc_rows.append((position, role, epc))
+                event = cap.events[row[2]]
+                if "sensorElementList" in event:
+                    reading_rows.extend((position, *r) for r in sensor_rows(event))
         outbox_rows.append((p.capture_id, len(cap.event_ids), now))
         declaration_rows.extend((*row, now) for row in p.declarations)
     plan = _Plan([p.capture_id for p in fresh], capture_rows, event_rows, outbox_rows,
-                 declaration_rows, offered, epc_rows, None, _results(fresh, seen))
+                 declaration_rows, offered, epc_rows, reading_rows, None, _results(fresh, seen))
     if fold:
         plan.folded = trace_index.fold(_at_positions(plan))
     return plan
@@ -1716,6 +1752,7 @@ class _Sql:
         self.insert_captures = _insert_sql(t.captures, _CAPTURE_COLUMNS, dialect, conflict=False)
         self.insert_events = _insert_sql(t.events, _EVENT_COLUMNS, dialect)
         self.insert_epcs = _insert_sql(t.event_epcs, _EPC_COLUMNS, dialect)
+        self.insert_readings = _insert_sql(t.sensor_readings, _READING_COLUMNS, dialect)
         self.insert_outbox = _insert_sql(t.outbox, _OUTBOX_COLUMNS, dialect, conflict=False)
         self.insert_declarations = _insert_sql(t.error_declarations, _DECLARATION_COLUMNS,
                                                dialect)
@@ -1743,6 +1780,41 @@ def _insert_sql(table: Any, columns: Sequence[str], dialect: str, *, conflict: b
     # Names come from ledger.store.tables (checked above), values are bound: nothing user-made here.
     tail = " ON CONFLICT DO NOTHING" if conflict else ""
     return f"INSERT INTO {table.name} ({names}) VALUES ({marks}){tail}"  # noqa: S608
+
+
+def _sensor_conditions(types: Sequence[str], filters: Sequence[SensorFilter]) -> list[Any]:
+    """`events.seq IN (…)` conditions over the sensor readings index: a report of a type in
+    `types`; for each filter a report (of those types, if any) whose statistic compares so.
+    A bound in a unit `ledger.epcis.measurements` converts is compared with the readings of
+    that unit's measurement type in its canonical unit (whatever unit they were reported in);
+    one in another unit with the readings reported in that very unit."""
+    r = t.sensor_readings
+    kinds = sorted({k for k in (bare_type(v) for v in types) if k is not None})
+    out: list[Any] = []
+    if kinds:
+        out.append(t.events.c.seq.in_(select(r.c.seq).where(r.c.type.in_(kinds))))
+    for f in filters:
+        where: list[Any] = [r.c.stat == f.stat]
+        if kinds:
+            where.append(r.c.type.in_(kinds))
+        kind = unit_kind(f.uom)
+        if kind is not None:
+            factor, offset = MEASUREMENTS[kind][1][f.uom]
+            bound = f.value * factor + (0.0 if f.stat == "sDev" else offset)
+            column = r.c.canonical
+            where.append(r.c.type == kind)
+        else:
+            bound, column = f.value, r.c.value
+            where.append(r.c.uom == f.uom)
+        if f.op == "EQ":
+            # A converted bound may differ from the stored value in the last bits.
+            slack = 1e-9 * max(1.0, abs(bound)) if kind is not None else 0.0
+            where.append(column.between(bound - slack, bound + slack))
+        else:
+            where.append({"GT": column > bound, "GE": column >= bound, "LT": column < bound,
+                          "LE": column <= bound}[f.op])
+        out.append(t.events.c.seq.in_(select(r.c.seq).where(*where)))
+    return out
 
 
 def _encode_token(seq: int) -> str:

@@ -23,6 +23,8 @@ Tables and who writes them:
     product_conditions  brands' signed allowed ranges per GTIN and version (cold chain)
     error_declarations  one row per event declared erroneous: the signed capture that carries
                     the declaration (the event again, with its `errorDeclaration`), first wins
+    sensor_readings one row per statistic of each sensorReport of an event, for the EPCIS
+                    sensor query parameters (EQ_type, GE_value_<uom>…)
 
 Once committed, table and column names are an interface: the trace queries build on them, and a
 change needs a new migration in `ledger/store/migrations/versions/`.
@@ -33,6 +35,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -49,6 +52,7 @@ __all__ = [
     "BATCH_STATES", "EPC_ROLES", "batches", "brand_links", "captures", "codes", "complaints",
     "error_declarations", "event_epcs",
     "events", "metadata", "organisations", "outbox", "request_nonces", "scans",
+    "sensor_readings",
 ]
 
 # Explicit constraint names keep migrations reproducible on both dialects.
@@ -162,6 +166,23 @@ event_epcs = Table(
     Index(None, "epc", "role"),
     # On SQLite the primary key is the table itself (no hidden rowid b-tree): one index fewer
     # to write per EPC, the biggest share of an accepted capture's rows.
+    sqlite_with_rowid=False,
+)
+
+sensor_readings = Table(
+    "sensor_readings", metadata,
+    # One row per numeric statistic of each typed sensorReport (`ledger.store.sensor_index`):
+    # what the EPCIS sensor query parameters read instead of the events' JSON.
+    Column("seq", ForeignKey("events.seq"), primary_key=True),
+    Column("element", Integer, primary_key=True, autoincrement=False),
+    Column("report", Integer, primary_key=True, autoincrement=False),
+    Column("stat", String(16), primary_key=True),
+    Column("type", String(128), nullable=False),
+    Column("uom", String(16), nullable=True),
+    Column("value", Float, nullable=False),
+    Column("canonical", Float, nullable=True),  # in the type's canonical unit, if convertible
+    Index(None, "type", "stat", "canonical"),
+    Index(None, "uom", "stat", "value"),
     sqlite_with_rowid=False,
 )
 

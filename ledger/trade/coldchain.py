@@ -38,20 +38,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ledger.epcis.measurements import MEASUREMENTS, TYPE_PREFIXES
+
 __all__ = [
     "MEASUREMENTS", "Excursion", "PathEvent", "RangeReport", "Reading", "SensorRange",
     "ColdChainReport", "assess_cold_chain", "canonical_type", "convert", "readings",
 ]
 
-# measurement type -> (canonical unit, {unit: (factor, offset)}): canonical = value*factor + offset
-MEASUREMENTS: dict[str, tuple[str, dict[str, tuple[float, float]]]] = {
-    "Temperature": ("CEL", {"CEL": (1.0, 0.0), "KEL": (1.0, -273.15),
-                            "FAH": (5.0 / 9.0, -160.0 / 9.0)}),
-    "RelativeHumidity": ("P1", {"P1": (1.0, 0.0)}),
-    "AbsoluteHumidity": ("A93", {"A93": (1.0, 0.0)}),
-    "Acceleration": ("MSK", {"MSK": (1.0, 0.0), "K40": (9.80665, 0.0)}),
-}
-_TYPE_PREFIXES = ("https://gs1.org/voc/", "http://gs1.org/voc/", "gs1:")
+# MEASUREMENTS (type -> canonical unit and conversions) is shared with the store's sensor
+# readings index: `ledger.epcis.measurements`.
+_TYPE_PREFIXES = TYPE_PREFIXES
 # The statistics that say whether a bound was crossed (sDev and percentiles do not).
 STATS = ("value", "minValue", "maxValue", "meanValue")
 

@@ -108,7 +108,7 @@ SHOPPER_LANGS = {"zh-Hans": "zh-CN", "zh-Hant": "zh-TW", "en": "en"}
 
 
 def test_the_chain_holds_what_the_journey_did(stack: Stack) -> None:
-    """Three consignments, three different customs decisions, read back from CustomsRelease;
+    """Four consignments, three different customs decisions, read back from CustomsRelease;
     the recalled lot recalled on CodeRegistry; every capture anchored."""
     from ledger.chain.client import Chain
     from ledger.chain.deployment import Deployment
@@ -122,7 +122,14 @@ def test_the_chain_holds_what_the_journey_did(stack: Stack) -> None:
         assert latest is not None, k["ref"]
         decided[k["ref"]] = (latest.decision.name, latest.inspection)
     assert sorted(d for d, _ in decided.values()) == [
-        "DIRECT_RELEASE", "IMMEDIATE_CONTROL", "NORMAL_CONTROL"]
+        "DIRECT_RELEASE", "IMMEDIATE_CONTROL", "NORMAL_CONTROL", "NORMAL_CONTROL"]
+    # The chilled butter, graded A with an inspection history, is controlled for the reefer's
+    # breach alone (rules v2), inspected and released.
+    from gateway.demo.story import CHILLED
+
+    assert decided[CHILLED.ref] == ("NORMAL_CONTROL", "PASSED")
+    (chilled,) = [k for k in stack.result.consignments if k["ref"] == CHILLED.ref]
+    assert chilled["rules"] == ["cold-chain-breach"] and chilled["coldChainBreaches"] == 1
     assert ("NORMAL_CONTROL", "PASSED") in decided.values()  # controlled, inspected, released
     held = [k for k in stack.result.consignments if not k["released"]]
     assert [decided[k["ref"]][0] for k in held] == ["IMMEDIATE_CONTROL"]
@@ -181,7 +188,8 @@ def test_each_consumer_saw_the_verdict_at_the_time_of_their_scan(stack: Stack) -
     # Read off the consumer page while the demo played: the recall scan came right after the
     # recall's block, the clone's last scan was its fourth country.
     assert {k: v["verdict"] for k, v in stack.result.items.items()} == {
-        "genuine": "GENUINE", "clone": "SUSPECTED_CLONE", "recalled": "RECALLED"}
+        "genuine": "GENUINE", "clone": "SUSPECTED_CLONE", "recalled": "RECALLED",
+        "chilled": "GENUINE"}
 
 
 def test_keys_are_encrypted_and_labels_are_printed(stack: Stack) -> None:
@@ -196,7 +204,7 @@ def test_keys_are_encrypted_and_labels_are_printed(stack: Stack) -> None:
     sheets = sorted((stack.var / "labels").glob("labels-*.pdf"))
     assert len(sheets) == stack.result.counts["lots"] > 0
     assert all(s.read_bytes().startswith(b"%PDF") for s in sheets)
-    for name in ("genuine", "clone", "recalled"):
+    for name in ("genuine", "clone", "recalled", "chilled"):
         assert (stack.var / "labels" / f"item-{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert b"<svg" in (stack.var / "labels" / f"item-{name}.svg").read_bytes()[:400]
 
@@ -245,6 +253,42 @@ def test_the_shoppers_page_in_three_languages_at_phone_size(stack: Stack, browse
         bonded = page.locator("#fields dd[data-field=warehouse] .value").inner_text()
         assert ("Nansha" if lang == "en" else "南沙") in bonded, bonded
         page.close()
+
+
+def test_the_chilled_packs_page_shows_the_reefers_breach_in_three_languages(
+        stack: Stack, browser: Any) -> None:
+    """The chilled butter's page: the browser computes the cold-chain section from the
+    verified events (the carrier's signed reefer log on the pallets) and the brand's signed
+    conditions, and says what the Python verifier says of the same public proof."""
+    from ledger.chain.deployment import Deployment
+    from ledger.chain.view import ChainView
+    from ledger.proofs.bundle import Bundle
+    from verifier.coldchain import describe
+    from verifier.verify import verify
+
+    item = stack.result.items["chilled"]
+    proof = httpx.get(stack.url + item["path"], headers={"Accept": "application/json"},
+                      timeout=30).json()
+    view = ChainView(stack.anvil.web3(), Deployment.load(stack.manifest), max_staleness=0.0)
+    python = verify(item["code"], Bundle.from_json(proof), view)
+    assert python.genuine, python.reason
+    section = python.cold_chain
+    assert section["status"] == "breach", section
+    (breach,) = section["breaches"]
+    assert breach["reading"]["value"] == 9.0 and breach["minutesOutside"] == 240
+    for lang, accept in SHOPPER_LANGS.items():
+        page, _ = _open(browser, stack.url + item["path"], f"chilled-{lang}", lang=accept)
+        assert page.locator("#verdict").get_attribute("data-verdict") == "GENUINE"
+        cold = page.locator("#coldchain")
+        assert cold.is_visible() and cold.get_attribute("data-status") == "breach"
+        shown = cold.inner_text()
+        assert describe(section, lang)[0] in shown, (lang, shown)
+        cold.screenshot(path=str(ARTIFACTS / f"chilled-coldchain-{lang}.png"))
+        page.close()
+    # A formula can, with no conditions signed for its GTIN, shows no breach.
+    page, _ = _open(browser, stack.url + stack.result.items["genuine"]["path"], "genuine-cold")
+    assert page.locator("#coldchain[data-status=breach]").count() == 0
+    page.close()
 
 
 def test_cloned_code_is_suspected(stack: Stack, browser: Any) -> None:

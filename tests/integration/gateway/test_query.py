@@ -142,6 +142,11 @@ def test_event_by_id_returns_the_event_as_captured(gateway_stack: GatewayStack,
     ("eventType=Teleport", "query-parameter"),
     ("perPage=0", "invalid-request"),
     ("nextPageToken=%21%21%21", "invalid-page-token"),
+    ("GE_value_CEL=warm", "query-parameter"),
+    ("GE_value_CEL=nan", "query-parameter"),
+    ("GE_value_CEL=1&GE_value_CEL=2", "query-parameter"),
+    ("GE_value_cel=1", "query-parameter"),  # a UN/ECE code is upper case
+    ("GE_median_CEL=1", "query-parameter"),
 ])
 def test_bad_query_parameters_are_400_problems(gateway_stack: GatewayStack, query: str,
                                                slug: str) -> None:
@@ -187,3 +192,41 @@ def test_the_openapi_documents_the_member_signature(gateway_stack: GatewayStack)
     for path in ("/events", "/events/{eventID}", "/epcs/{epc}/events"):
         op = spec["paths"][path]["get"]
         assert {"MemberSignature": []} in op["security"] and "401" in op["responses"]
+
+
+@pytest.fixture(scope="module")
+def reefer(gateway_stack: GatewayStack) -> dict[str, Any]:
+    """Three events with a reefer log, under a readPoint unique to this fixture: 2-3 °C, one
+    at 9 °C, one logged in Fahrenheit at 48.2 °F (9 °C)."""
+    marker = "https://id.gs1.org/414/9506000999988"
+    doc = document(3)
+    logs = [([2.0, 3.0], "CEL"), ([2.0, 9.0, 3.0], "CEL"), ([48.2], "FAH")]
+    for event, (values, uom) in zip(doc["epcisBody"]["eventList"], logs, strict=True):
+        event["readPoint"] = {"id": marker}
+        event["sensorElementList"] = [{"sensorReport": [
+            {"type": "gs1:Temperature", "value": v, "uom": uom,
+             "time": f"2031-01-01T0{n}:00:00.000Z"} for n, v in enumerate(values)]}]
+    sig = gateway_stack.sign(doc, gateway_stack.enterprise)
+    with gateway_stack.client() as client:
+        response = client.post("/capture", content=json.dumps(doc).encode(),
+                               headers=gateway_stack.headers(sig))
+    assert response.status_code == 202, response.text
+    return {"marker": marker, "ids": [format_event_id(h) for h in event_hashes(doc)]}
+
+
+@pytest.mark.parametrize(("params", "indices"), [
+    ({"EQ_type": "Temperature"}, [0, 1, 2]),
+    ({"EQ_type": "RelativeHumidity"}, []),
+    ({"GT_value_CEL": "4"}, [1, 2]),
+    ({"EQ_type": "Temperature", "GE_value_FAH": "46.4"}, [1, 2]),
+    ({"GE_value_CEL": "3", "LT_value_CEL": "3.5"}, [0, 1]),
+    ({"LE_maxValue_CEL": "4"}, []),
+])
+def test_sensor_query_parameters(gateway_stack: GatewayStack, reefer: dict[str, Any],
+                                 params: dict[str, str], indices: list[int]) -> None:
+    with gateway_stack.client() as client:
+        got = _events(_get(client, gateway_stack.enterprise, "/events",
+                           params={"EQ_readPoint": reefer["marker"], **params}))
+    assert [e["eventID"] for e in got] == [reefer["ids"][i] for i in indices]
+    for event in got:  # the events as captured, their sensor data whole
+        assert event["sensorElementList"][0]["sensorReport"][0]["type"] == "gs1:Temperature"
