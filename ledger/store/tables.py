@@ -21,6 +21,8 @@ Tables and who writes them:
     brand_links     links a GTIN's brand owner registered for the resolver (its own pages,
                     certificates…), one per (GTIN, link type, target)
     product_conditions  brands' signed allowed ranges per GTIN and version (cold chain)
+    console_sessions    console log-ins (Sign-In with Ethereum): the SHA-256 of the random
+                    session id (never the id), the organisation and key that signed in, expiry
 
 Once committed, table and column names are an interface: the trace queries build on them, and a
 change needs a new migration in `ledger/store/migrations/versions/`.
@@ -45,6 +47,7 @@ from sqlalchemy import (
 
 __all__ = [
     "BATCH_STATES", "EPC_ROLES", "batches", "brand_links", "captures", "codes", "complaints",
+    "console_sessions",
     "event_epcs",
     "events", "metadata", "organisations", "outbox", "request_nonces", "scans",
 ]
@@ -211,6 +214,15 @@ complaints = Table(
 request_nonces = Table(
     "request_nonces", metadata,
     Column("nonce", String(160), primary_key=True),  # "<org 0x-hex>:<nonce>", ≤ 131 characters
+    Column("expires_ms", BigInteger, nullable=False, index=True),
+)
+
+console_sessions = Table(
+    "console_sessions", metadata,
+    Column("id_hash", LargeBinary(32), primary_key=True),  # sha256 of the cookie's session id
+    Column("org", LargeBinary(32), nullable=False),
+    Column("signer", String(42), nullable=False),  # checksummed address that signed in
+    Column("created_ms", BigInteger, nullable=False),
     Column("expires_ms", BigInteger, nullable=False, index=True),
 )
 
