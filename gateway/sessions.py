@@ -35,8 +35,9 @@ from ledger.chain.roles import ROLES
 from ledger.errors import AuthorizationError, InvalidInputError
 
 __all__ = [
-    "ConsoleSession", "LoginRefused", "Origin", "clear_cookie", "cookie_name", "current_session",
-    "issue_nonce", "log_in", "log_out", "own_origin", "require_same_origin", "session_cookie", "set_cookie",
+    "ConsoleSession", "CrossOriginRefused", "LoginRefused", "Origin", "clear_cookie",
+    "cookie_name", "current_session", "issue_nonce", "log_in", "log_out", "own_origin",
+    "require_same_origin", "session_cookie", "set_cookie",
 ]
 
 STATEMENT = "Log in to the Zhenzhi console."  # EIP-4361 statements are ASCII only
@@ -52,12 +53,6 @@ class LoginRefused(AuthorizationError):
 class CrossOriginRefused(AuthorizationError):
     slug = "cross-origin-request"
     title = "The request did not come from the console's own page"
-
-
-class SessionRequired(AuthorizationError):
-    slug = "console-session-required"
-    title = "Log in to the console first"
-    status = 401
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +141,7 @@ def _roles(services: Services, org: bytes, signer: str, now: int) -> frozenset[s
 
 
 def log_in(services: Services, origin: Origin, settings: GatewaySettings, *, message: str,
-           signature: str, org_hint: str | None = None) -> tuple[str, ConsoleSession]:
+           signature: str) -> tuple[str, ConsoleSession]:
     """Check a signed SIWE message; open a session. Returns (session id, session)."""
     from siwe import SiweMessage
     from siwe.siwe import VerificationError
@@ -187,7 +182,7 @@ def log_in(services: Services, origin: Origin, settings: GatewaySettings, *, mes
     # Forced: a key admitted in the last block can log in at once (one call per log-in).
     view.sync(force=True)
     at = _chain_now(services)
-    org = _org_of(services, signer, org_hint)
+    org = view.key_org(signer)
     if org is None or not _key_valid(services, org, signer, at):
         raise refuse("unknown-key",
                      f"{signer} is not a key the Consortium lists for any organisation now")
@@ -198,20 +193,11 @@ def log_in(services: Services, origin: Origin, settings: GatewaySettings, *, mes
     if not services.store.consume_login_nonce(msg.nonce):
         raise refuse("nonce", "nonce unknown, expired or already used (replay)")
     session_id = secrets.token_urlsafe(32)
+    # The message's own expirationTime bounds when it may be used to log in (checked above),
+    # not the session: that lasts the configured time, or until the key is revoked.
     expires = int(now * 1000) + settings.console_session_ttl_s * 1000
-    if msg.expiration_time:
-        until = datetime.fromisoformat(str(msg.expiration_time).replace("Z", "+00:00"))
-        expires = min(expires, int(until.timestamp() * 1000) + settings.console_session_ttl_s
-                      * 1000)
     services.store.open_session(_hash(session_id), org, signer, expires)
     return session_id, ConsoleSession(org, signer, roles, view.org_name(org), expires)
-
-
-def _org_of(services: Services, signer: str, org_hint: str | None) -> bytes | None:
-    org = services.chain_view.key_org(signer)
-    if org_hint and org is not None and org_hint.lower() != "0x" + org.hex():
-        return None
-    return org
 
 
 def set_cookie(response: Response, origin: Origin, session_id: str, session: ConsoleSession
@@ -254,5 +240,5 @@ def current_session(request: Request, services: Services, origin: Origin
 
 
 def log_out(request: Request, services: Services, origin: Origin) -> bool:
-    session_id = request.cookies.get(cookie_name(origin))
-    return bool(session_id) and services.store.close_session(_hash(session_id))
+    session_id = session_cookie(request, origin)
+    return session_id is not None and services.store.close_session(_hash(session_id))
