@@ -6,7 +6,7 @@ exposes `Link`, `Location` and `Content-Type`; an OPTIONS preflight on those pat
 here (204, the methods and any requested headers). Nothing the resolver answers depends on
 cookies or credentials, so `*` gives a page no more than a script could fetch itself.
 
-Only these paths: the rest of the gateway (member reads, the loopback-only console) is not
+Only these paths: the rest of the gateway (member reads, the console and its log-in) is not
 opened to other origins.
 """
 

@@ -74,6 +74,12 @@ class GatewaySettings(BaseSettings):
     per_page_default: int = Field(default=30, ge=1)
     per_page_max: int = Field(default=1000, ge=1)
 
+    # The console's Sign-In with Ethereum sessions (gateway.sessions).
+    console_session_ttl_s: int = Field(default=8 * 3600, ge=60, le=7 * 86400,
+                                       description="longest a console session lasts")
+    console_login_ttl_s: int = Field(default=300, ge=10, le=3600,
+                                     description="how long an issued log-in nonce is good for")
+
     redis_url: str | None = Field(default=None, description="optional Redis (rate limits, caches)")
     public_url: str | None = Field(default=None,
                                    description="external base URL used in Link headers; "

@@ -50,7 +50,9 @@ def print_summary(console: Any, result: DemoResult, base: str, var: Path) -> Non
           if "chilled" in items else []),
         ("console", base + "/console",
          "members, credit grades, anchoring lag, customs decisions, complaints, recalls, "
-         "charts (loopback only)"),
+         f"charts. Log in with a key file: {var / 'keys'}/regulator.json (regulator), "
+         "customs.json (customs), or any organisation's, and the passphrase in "
+         "keys/.passphrase; or a wallet holding a member's key"),
         ("API docs", base + "/docs", "the EPCIS 2.0 REST binding and the traceability API"),
     ]
     console.print("[bold]Open:[/]")

@@ -11,6 +11,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "gateway.routes.events",
     *(f"gateway.routes.{m}" for m in ("codes", "customs", "recalls", "complaints", "members",
                                       "brand_links", "conditions")),
+    "gateway.routes.login",
     "gateway.routes.console",
     "gateway.routes.scan_page",
     # Last: its catch-all route answers every Digital Link path no other route matched.

@@ -5,72 +5,71 @@
                     of events and decisions over time
 
 Read-only, self-contained (inline CSS and SVG; no script, no CDN, no web font). It names
-members' complaint records and customs' risk reasons, so it is not public: this gateway serves
-it to loopback clients only (the local demo's operator at the same machine). A deployment that
-wants it remotely puts it behind member authentication (`gateway.auth` signed requests from a
-REGULATOR or ADMIN organisation) at its proxy; until then, anyone else gets 403.
+members' complaint records and customs' risk reasons, so it is not public: it needs a console
+session (`gateway.sessions`: Sign-In with Ethereum with a key the Consortium lists now). A
+client without one, from anywhere, gets the log-in page and nothing else. Which sections a
+session sees follows the organisation's roles on chain: customs decisions and their rules to
+CUSTOMS, REGULATOR and ADMIN; complaints to REGULATOR and ADMIN; members, anchoring, charts and
+recalls to every member.
 """
 
 from __future__ import annotations
 
 import html
-import ipaddress
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from gateway.deps import get_services
-from gateway.problems import problem_responses
+from gateway.deps import SettingsDep, get_services
 from gateway.services import Services
-from gateway.traceability import RuntimeDep, TraceabilityRuntime
-from ledger.errors import AuthorizationError
+from gateway.sessions import (
+    ConsoleSession,
+    clear_cookie,
+    cookie_name,
+    current_session,
+    own_origin,
+    session_cookie,
+)
+from gateway.traceability import RuntimeDep
+from ledger.chain.roles import ADMIN, CUSTOMS, REGULATOR
 from ledger.trade.console import STAGE_ORDER, ConsoleData, console_data
 
 __all__ = ["render_console", "router"]
 
 router = APIRouter(tags=["Console"])
 
-
-class ConsoleLoopbackOnlyError(AuthorizationError):
-    slug = "console-loopback-only"
-    title = "The console is served to this machine only"
+_NO_STORE = {"Cache-Control": "no-store"}
 
 
-_FORWARDING = ("x-forwarded-for", "forwarded", "x-real-ip")
+_DECISION_ROLES = frozenset({CUSTOMS, REGULATOR, ADMIN})
+_COMPLAINT_ROLES = frozenset({REGULATOR, ADMIN})
 
 
-def _is_loopback(request: Request, runtime: TraceabilityRuntime) -> bool:
-    """True if the client, as `gateway.client` observes it, is this machine. A loopback peer
-    that relays someone else's request (a reverse proxy on this host that is not in
-    ZHENZHI_TRUSTED_PROXIES, since uvicorn's proxy headers are off) is not."""
-    peer = request.client.host if request.client else ""
-    address = runtime.client(request).address
-    if address == peer and any(h in request.headers for h in _FORWARDING):
-        return False
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False  # a name, not an address (Starlette's TestClient says "testclient")
-
-
-@router.get("/console", summary="Operators' and regulators' console (loopback only)",
+@router.get("/console", summary="Operators' and regulators' console (a console session)",
             response_class=HTMLResponse,
-            responses={200: {"content": {"text/html": {}}}, **problem_responses(403)})
-async def console(request: Request, runtime: RuntimeDep) -> HTMLResponse:
-    if not _is_loopback(request, runtime):
-        raise ConsoleLoopbackOnlyError(
-            "the console shows members' complaint and risk records; it is served to loopback "
-            "clients only")
-    # Looked up after the check: a refused client costs no store or chain access.
-    services: Services = await get_services(request)
+            responses={200: {"content": {"text/html": {}}},
+                       303: {"description": "no session: to the log-in page"}})
+async def console(request: Request, settings: SettingsDep, runtime: RuntimeDep) -> Response:
+    origin = own_origin(request, settings)
+    session = None
+    if session_cookie(request, origin) is not None:
+        # Looked up only for a client with a cookie: one without costs no store or chain access.
+        services: Services = await get_services(request)
+        session = await run_in_threadpool(current_session, request, services, origin)
+    if session is None:
+        # Nothing of the console's data is read for a client without a session.
+        response = RedirectResponse("/console/login", status_code=303, headers=_NO_STORE)
+        if request.cookies.get(cookie_name(origin)):
+            clear_cookie(response, origin)  # expired, revoked or forged: forget it
+        return response
     chain = runtime.chain(services.chain_view)
     data = await run_in_threadpool(console_data, services.store.engine, chain,
                                    services.chain_view)
-    return HTMLResponse(render_console(data), headers={"Cache-Control": "no-store"})
+    return HTMLResponse(render_console(data, session), headers=_NO_STORE)
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -235,17 +234,38 @@ tr.bad td{background:#fdecec}small{color:#666}code{font-size:.85em}
 height:auto}.chart text{font-size:11px;fill:#555}.chart .grid{stroke:#e6e8ec}
 .legend span{margin-right:.8rem;font-size:.8rem}.legend i{display:inline-block;width:.7rem;
 height:.7rem;margin-right:.25rem;border-radius:2px}.empty{color:#888}
+.logout{float:right}.logout button{font:inherit;padding:.3rem .7rem;border-radius:6px;border:0}
 """
 
 
-def render_console(data: ConsoleData) -> str:
+def _forbidden(section: str, roles: frozenset[str]) -> str:
+    return (f'<p class="empty" data-needs="{_e(section)}">Needs one of the roles '
+            f"{_e(', '.join(sorted(roles)))}.</p>")
+
+
+def render_console(data: ConsoleData, session: ConsoleSession) -> str:
+    """The page for one session: private sections only for the roles that may read them."""
+    see_decisions = bool(session.roles & _DECISION_ROLES)
+    see_complaints = bool(session.roles & _COMPLAINT_ROLES)
+    decisions = (_decisions(data) if see_decisions
+                 else _forbidden("decisions", _DECISION_ROLES))
+    complaints = (_complaints(data) if see_complaints
+                  else _forbidden("complaints", _COMPLAINT_ROLES))
+    n_decisions = len(data.decisions) if see_decisions else "–"
+    n_complaints = len(data.complaints) if see_complaints else "–"
+    who = (f'<span id="session-org">{_e(session.name or session.org_hex)}</span> · '
+           f'<span id="session-roles">{_e(", ".join(sorted(session.roles)))}</span> · '
+           f'<code id="session-signer">{_e(session.signer)}</code>')
     decisions_keys = ("DIRECT_RELEASE", "NORMAL_CONTROL", "IMMEDIATE_CONTROL")
     verdicts = ", ".join(f"{k}: {v}" for k, v in sorted(data.scans_by_verdict.items())) or "none"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>Zhenzhi console</title><style>{CSS}</style></head>
-<body><header><h1>Zhenzhi 真知 — operators' and regulators' console</h1>
-<p>chain {data.chain_id}, block {data.block} · read-only · served to this machine only</p></header>
+<body><header><form method="post" action="/console/logout" id="logout" class="logout">
+<button type="submit">Log out · 退出</button></form>
+<h1>Zhenzhi 真知 — operators' and regulators' console</h1>
+<p>{who}</p>
+<p>chain {data.chain_id}, block {data.block} · read-only</p></header>
 <main>
 <section id="members"><h2>Members ({len(data.members)})</h2>{_members(data)}</section>
 <section id="anchoring"><h2>Anchoring</h2>{_anchoring(data)}</section>
@@ -253,11 +273,11 @@ def render_console(data: ConsoleData) -> str:
 {bar_chart("chart-events", "Events per day (business time), by stage", data.events_per_day,
            STAGE_ORDER)}
 {bar_chart("chart-decisions", "Customs decisions per day", data.decisions_per_day,
-           decisions_keys)}
+           decisions_keys) if see_decisions else ""}
 </div><p><small>Consumer scans by verdict: {_e(verdicts)}</small></p></section>
-<section id="decisions"><h2>Customs risk decisions ({len(data.decisions)})</h2>
-{_decisions(data)}</section>
-<section id="complaints"><h2>Complaints ({len(data.complaints)})</h2>{_complaints(data)}</section>
+<section id="decisions"><h2>Customs risk decisions ({n_decisions})</h2>
+{decisions}</section>
+<section id="complaints"><h2>Complaints ({n_complaints})</h2>{complaints}</section>
 <section id="recalls"><h2>Recalls ({len(data.recalls)})</h2>{_recalls(data)}</section>
 </main></body></html>
 """

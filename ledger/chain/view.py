@@ -211,6 +211,18 @@ class ChainView:
             return "revoked"
         return "valid"
 
+    def head_time(self) -> int:
+        """The pinned block's timestamp (read once per block): "now" on the chain, which a
+        fast devnet's blocks may put ahead of this machine's clock."""
+        block = self.block_number
+        return int(self.memo(("head_time", block),
+                             lambda: self.w3.eth.get_block(block)["timestamp"]))
+
+    def key_org(self, key: str) -> bytes | None:
+        """The organisation `key` was registered to (revoked or not), or None for a stranger."""
+        org = bytes(self._read(Read("keyInfo", (key,)))[0])
+        return None if org == bytes(32) else org
+
     def revoked_at(self, key: str) -> int:
         """When `key` was revoked (the revoking block's time), 0 if it is not: revocation is
         never in the future, so a non-zero answer means "revoked now"."""

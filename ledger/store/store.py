@@ -292,6 +292,9 @@ def _bind_nulls_and_blobs_directly() -> None:
             sqlite3.register_adapter(kind, _same)
 
 
+_LOGIN_NONCE = "siwe:"  # member-request nonces start with "0x<org>:"
+
+
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -1351,6 +1354,49 @@ class Store:
                 "ON CONFLICT DO NOTHING"),
                 {"nonce": nonce, "expires": now + int(ttl * 1000)}).rowcount
         return inserted == 1
+
+    # -- console log-ins (Sign-In with Ethereum) -------------------------------------------
+
+    def issue_login_nonce(self, nonce: str, ttl: float) -> None:
+        """Remember a nonce the gateway issued for a SIWE log-in, for `ttl` seconds (a row of
+        `request_nonces`, under a prefix no member-request nonce can take)."""
+        now = _now_ms()
+        with self._write() as conn:
+            conn.execute(delete(t.request_nonces).where(t.request_nonces.c.expires_ms <= now))
+            conn.execute(insert(t.request_nonces).values(
+                nonce=_LOGIN_NONCE + nonce, expires_ms=now + int(ttl * 1000)))
+
+    def consume_login_nonce(self, nonce: str) -> bool:
+        """True once for a nonce this store issued and that has not expired, by any process:
+        the row is deleted in the same statement that finds it, so a replay finds nothing."""
+        if len(_LOGIN_NONCE + nonce) > t.request_nonces.c.nonce.type.length:
+            return False
+        with self._write() as conn:
+            return conn.execute(delete(t.request_nonces).where(
+                t.request_nonces.c.nonce == _LOGIN_NONCE + nonce,
+                t.request_nonces.c.expires_ms > _now_ms())).rowcount == 1
+
+    def open_session(self, id_hash: bytes, org: bytes, signer: str, expires_ms: int) -> None:
+        now = _now_ms()
+        with self._write() as conn:
+            conn.execute(delete(t.console_sessions).where(t.console_sessions.c.expires_ms <= now))
+            conn.execute(insert(t.console_sessions).values(
+                id_hash=id_hash, org=org, signer=signer, created_ms=now, expires_ms=expires_ms))
+
+    def session(self, id_hash: bytes) -> tuple[bytes, str, int, int] | None:
+        """(org, signer, created_ms, expires_ms) of a live session, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(
+                t.console_sessions.c.org, t.console_sessions.c.signer,
+                t.console_sessions.c.created_ms, t.console_sessions.c.expires_ms).where(
+                t.console_sessions.c.id_hash == id_hash,
+                t.console_sessions.c.expires_ms > _now_ms())).first()
+        return None if row is None else (bytes(row[0]), row[1], int(row[2]), int(row[3]))
+
+    def close_session(self, id_hash: bytes) -> bool:
+        with self._write() as conn:
+            return conn.execute(delete(t.console_sessions).where(
+                t.console_sessions.c.id_hash == id_hash)).rowcount == 1
 
     def try_anchor_lease(self) -> AnchorLease | None:
         """Become the one anchoring worker, or None if another process already is."""

@@ -25,6 +25,8 @@ Tables and who writes them:
                     the declaration (the event again, with its `errorDeclaration`), first wins
     sensor_readings one row per statistic of each sensorReport of an event, for the EPCIS
                     sensor query parameters (EQ_type, GE_value_<uom>…)
+    console_sessions    console log-ins (Sign-In with Ethereum): the SHA-256 of the random
+                    session id (never the id), the organisation and key that signed in, expiry
 
 Once committed, table and column names are an interface: the trace queries build on them, and a
 change needs a new migration in `ledger/store/migrations/versions/`.
@@ -50,7 +52,7 @@ from sqlalchemy import (
 
 __all__ = [
     "BATCH_STATES", "EPC_ROLES", "batches", "brand_links", "captures", "codes", "complaints",
-    "error_declarations", "event_epcs",
+    "console_sessions", "error_declarations", "event_epcs",
     "events", "metadata", "organisations", "outbox", "request_nonces", "scans",
     "sensor_readings",
 ]
@@ -234,6 +236,15 @@ complaints = Table(
 request_nonces = Table(
     "request_nonces", metadata,
     Column("nonce", String(160), primary_key=True),  # "<org 0x-hex>:<nonce>", ≤ 131 characters
+    Column("expires_ms", BigInteger, nullable=False, index=True),
+)
+
+console_sessions = Table(
+    "console_sessions", metadata,
+    Column("id_hash", LargeBinary(32), primary_key=True),  # sha256 of the cookie's session id
+    Column("org", LargeBinary(32), nullable=False),
+    Column("signer", String(42), nullable=False),  # checksummed address that signed in
+    Column("created_ms", BigInteger, nullable=False),
     Column("expires_ms", BigInteger, nullable=False, index=True),
 )
 

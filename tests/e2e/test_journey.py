@@ -308,8 +308,85 @@ def test_recalled_can_shows_the_recall_banner(stack: Stack, browser: Any) -> Non
     page.close()
 
 
+def _log_in_with_keystore(stack: Stack, browser: Any, who: str, *, lang: str = "zh-CN",
+                          passphrase: str | None = None) -> tuple[Any, list[str]]:
+    """Open /console (the log-in page without a session), pick `var/keys/<who>.json` and type
+    the demo's passphrase: the page unlocks the key itself and signs the SIWE message."""
+    page, requests = _open(browser, stack.url + "/console", f"console-login-{who}",
+                           width=1280, lang=lang)
+    assert page.url == stack.url + "/console/login"
+    page.set_input_files("#keyfile", str(stack.var / "keys" / f"{who}.json"))
+    if passphrase is None:
+        passphrase = (stack.var / "keys" / ".passphrase").read_text(encoding="utf-8").strip()
+    page.fill("#passphrase", passphrase)
+    page.click("#keystore-login")
+    return page, requests
+
+
+def test_console_login_page_refuses_a_wrong_passphrase(stack: Stack, browser: Any) -> None:
+    page, _ = _log_in_with_keystore(stack, browser, "regulator", lang="en",
+                                    passphrase="not the passphrase")
+    page.wait_for_selector("#status.error", timeout=120_000)
+    assert "Wrong passphrase" in page.locator("#status").inner_text()
+    assert page.url == stack.url + "/console/login"
+    assert page.context.cookies() == []
+    page.close()
+
+
+def test_console_login_with_an_eip1193_wallet(stack: Stack, browser: Any) -> None:
+    """A test EIP-1193 provider in the page (window.ethereum) whose `personal_sign` is the
+    customs officer's devnet key, signing in Python as a wallet would: what the wallet is shown
+    and signs is the page's SIWE message, byte for byte."""
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+
+    from ledger.proofs.keystore import load_key
+
+    passphrase = (stack.var / "keys" / ".passphrase").read_text(encoding="utf-8").strip()
+    account = load_key(stack.var / "keys" / "customs.json", passphrase)
+    shown: list[str] = []
+
+    def personal_sign(hex_message: str, address: str) -> str:
+        assert address.lower() == account.address.lower()
+        text = bytes.fromhex(hex_message[2:]).decode("utf-8")
+        shown.append(text)
+        return "0x" + Account.sign_message(encode_defunct(text=text), account.key
+                                           ).signature.hex().removeprefix("0x")
+
+    page = browser.new_page(viewport={"width": 1280, "height": 844}, locale="en")
+    page.expose_function("walletSign", personal_sign)
+    page.add_init_script(f"""
+      window.ethereum = {{ request: async ({{ method, params }}) => {{
+        if (method === 'eth_requestAccounts') return ['{account.address.lower()}'];
+        if (method === 'personal_sign') return window.walletSign(params[0], params[1]);
+        throw new Error('unsupported ' + method);
+      }} }};""")
+    page.goto(stack.url + "/console/login?lang=en")
+    assert page.locator("#wallet-login").inner_text() == "Log in with wallet"
+    page.click("#wallet-login")
+    page.wait_for_url(stack.url + "/console", timeout=60_000)
+    (message,) = shown
+    host = stack.url.split("//", 1)[1]
+    assert message.startswith(f"{host} wants you to sign in with your Ethereum account:\n"
+                              f"{account.address}\n")
+    assert f"Chain ID: {stack.result.chain_id}" in message
+    assert page.locator("#session-roles").inner_text() == "CUSTOMS"
+    assert page.locator("#decisions-table").count() == 1
+    assert page.locator("#complaints-table").count() == 0  # not customs' to read
+    page.screenshot(path=str(ARTIFACTS / "console-customs.png"), full_page=True)
+    page.close()
+
+
 def test_console_shows_members_decisions_and_charts(stack: Stack, browser: Any) -> None:
-    page, requests = _open(browser, stack.url + "/console", "console", width=1280)
+    page, requests = _log_in_with_keystore(stack, browser, "regulator")
+    page.wait_for_url(stack.url + "/console", timeout=120_000)
+    page.wait_for_selector("#members-table")
+    page.screenshot(path=str(ARTIFACTS / "console.png"), full_page=True)
+    assert page.locator("#session-org").inner_text() == \
+        "Guangdong Market Supervision Administration"
+    assert page.locator("#session-roles").inner_text() == "REGULATOR"
+    cookie, = page.context.cookies()
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     names = page.locator("#members-table tbody tr td:first-child").all_inner_texts()
     for m in stack.result.members:
         assert any(m["name"] in n for n in names), m["name"]
@@ -324,8 +401,12 @@ def test_console_shows_members_decisions_and_charts(stack: Stack, browser: Any) 
     assert page.locator("#complaints-table tbody tr").count() == stack.result.counts["complaints"]
     assert page.locator("#recalls-table tbody tr").count() == 1
     assert page.locator("#pending").inner_text().startswith("0 events")
-    assert page.locator("script").count() == 0
+    assert page.locator("script").count() == 0  # the console page itself runs no script
     assert [u for u in requests if not u.startswith(stack.url)] == []
+    # Log out: the cookie's session is closed in the store, the console is the log-in again.
+    page.click("#logout button")
+    page.wait_for_url(stack.url + "/console/login")
+    assert page.goto(stack.url + "/console").url == stack.url + "/console/login"
     page.close()
 
 

@@ -147,12 +147,12 @@ def test_the_standards_sensor_examples_are_indexed_row_for_row(store: Store) -> 
         SensorFilter("GE", "value", "CEL", 1000),)), 100)[0]
 
 
-def test_migration_0009_indexes_the_events_stored_before_it(reefers: Store) -> None:
+def test_migration_0010_indexes_the_events_stored_before_it(reefers: Store) -> None:
     with reefers.engine.connect() as conn:
         before = sorted(tuple(r) for r in conn.execute(select(t.sensor_readings)).all())
-    reefers.migrate("0008")
+    reefers.migrate("0009")
     reefers.migrate()
-    assert reefers.schema_revision() == "0009"
+    assert reefers.schema_revision() == "0011"
     with reefers.engine.connect() as conn:
         after = sorted(tuple(r) for r in conn.execute(select(t.sensor_readings)).all())
     assert after == before and len(after) == 14

@@ -1,5 +1,5 @@
-"""The console page: its charts are proportional and self-contained, and it refuses anyone
-but this machine before it reads anything."""
+"""The console page: its charts are proportional and self-contained, and it sends anyone
+without a session to the log-in page before it reads anything."""
 
 from __future__ import annotations
 
@@ -38,23 +38,24 @@ def test_labels_are_escaped() -> None:
 
 
 @pytest.mark.parametrize("client", [("203.0.113.7", 5000), ("10.0.0.2", 5000),
-                                    ("testclient", 50000)])
-def test_clients_other_than_loopback_are_refused_before_any_read(client) -> None:
+                                    ("127.0.0.1", 50000), ("testclient", 50000)])
+def test_clients_without_a_session_get_the_log_in_page_before_any_read(client) -> None:
     from gateway.app import create_app
     from gateway.settings import GatewaySettings
 
-    # No lifespan runs here: the app has no store and no chain, so a 403 proves the refusal
-    # comes first.
+    # No lifespan runs here: the app has no store and no chain, so an answer proves the
+    # refusal comes first (loopback included: the machine's user logs in like anyone else).
     app = create_app(GatewaySettings(database_url="sqlite:///:memory:"))
     transport = httpx.ASGITransport(app=app, client=client)
 
     async def get() -> httpx.Response:
         async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:
-            return await c.get("/console")
+            return await c.get("/console", follow_redirects=False)
 
     import asyncio
 
     r = asyncio.run(get())
-    assert r.status_code == 403
-    assert r.headers["content-type"].startswith("application/problem+json")
-    assert r.json()["type"].endswith("console-loopback-only")
+    assert r.status_code == 303
+    assert r.headers["location"] == "/console/login"
+    assert r.headers["cache-control"] == "no-store"
+    assert "<table" not in r.text
