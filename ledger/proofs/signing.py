@@ -45,7 +45,7 @@ __all__ = [
     "CaptureMismatchError", "InvalidCaptureError", "InvalidSignatureError",
     "build_signed_capture", "capture_commitments", "capture_digest", "capture_struct_hash",
     "checksum_address", "prepare_capture", "recover_signer", "seed_from_headers",
-    "sign_capture", "signature_from_headers", "signature_from_json", "signature_to_headers",
+    "sign_capture", "sign_digest", "signature_from_headers", "signature_from_json", "signature_to_headers",
     "signature_to_json",
 ]
 
@@ -196,14 +196,20 @@ def sign_capture(private_key: bytes, domain: CaptureDomain, events_root: bytes, 
                  org: bytes, nonce: int, signed_at: int) -> CaptureSignature:
     """Sign a capture. libsecp256k1 always produces low s, so the result is canonical."""
     digest = capture_digest(domain, events_root, count, org, nonce, signed_at)
+    return CaptureSignature(events_root=bytes(events_root), count=count, org=bytes(org),
+                            nonce=nonce, signed_at=signed_at,
+                            signature=sign_digest(private_key, digest))
+
+
+def sign_digest(private_key: bytes, digest: bytes) -> bytes:
+    """An EIP-712 digest signed as r‖s‖v (v 27/28), low s (libsecp256k1 always gives it), as
+    `_recover` takes it."""
     try:
         key = PrivateKey(bytes(private_key))
     except (ValueError, TypeError) as exc:
         raise InvalidInputError(f"not a secp256k1 private key: {exc}") from None
     rsv = key.sign_recoverable(digest, hasher=None)
-    return CaptureSignature(events_root=bytes(events_root), count=count, org=bytes(org),
-                            nonce=nonce, signed_at=signed_at,
-                            signature=rsv[:64] + bytes([rsv[64] + 27]))
+    return rsv[:64] + bytes([rsv[64] + 27])
 
 
 def _recover(digest: bytes, signature: Any) -> str:

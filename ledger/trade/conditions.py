@@ -41,7 +41,7 @@ from sqlalchemy.engine import Engine
 from ledger.errors import AuthorizationError, ConflictError, InvalidInputError, NotFoundError
 from ledger.proofs.codes import validate_gtin14
 from ledger.proofs.merkle import keccak256
-from ledger.proofs.signing import CaptureDomain, InvalidSignatureError, _recover
+from ledger.proofs.signing import CaptureDomain, InvalidSignatureError, _recover, sign_digest
 from ledger.store.tables import product_conditions
 from ledger.trade.coldchain import MEASUREMENTS, SensorRange
 
@@ -221,15 +221,12 @@ class SignedConditions:
 
 def sign_conditions(private_key: bytes | str, domain: CaptureDomain, text: str, org: bytes,
                     signed_at: int | None = None) -> SignedConditions:
-    from coincurve import PrivateKey
-
     parse_conditions(text)
     at = int(time.time()) if signed_at is None else signed_at
-    digest = conditions_digest(domain, text, org, at)
     raw = bytes.fromhex(private_key[2:] if private_key[:2] == "0x" else private_key) \
         if isinstance(private_key, str) else bytes(private_key)
-    rsv = PrivateKey(raw).sign_recoverable(digest, hasher=None)
-    return SignedConditions(text, bytes(org), at, rsv[:64] + bytes([rsv[64] + 27]))
+    return SignedConditions(text, bytes(org), at,
+                            sign_digest(raw, conditions_digest(domain, text, org, at)))
 
 
 def recover_conditions_signer(domain: CaptureDomain, signed: SignedConditions) -> str:
