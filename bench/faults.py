@@ -214,8 +214,10 @@ class Devnet:
             time.sleep(0.02)
 
     def up(self) -> None:
-        subprocess.run([*self.script, "up", "--port", str(self.port), "--dir", str(self.dir)],
-                       check=True, capture_output=True, timeout=60)
+        out = subprocess.run([*self.script, "up", "--port", str(self.port), "--dir", str(self.dir)],
+                             capture_output=True, text=True, timeout=60)
+        if out.returncode:
+            raise RuntimeError(f"devnet up failed: {out.stderr.strip() or out.stdout.strip()}")
 
 
 # --- load --------------------------------------------------------------------------------------

@@ -73,3 +73,49 @@ def test_state_survives_kill_9(tmp_path: Path) -> None:
         assert w3.eth.get_transaction_receipt(receipt["transactionHash"])["status"] == 1
     finally:
         chain.down()
+
+
+def _wait_for_good_copy_holding(state: Path, needle: str, timeout: float = 60.0) -> None:
+    good = state.with_name(state.name + ".good")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if good.exists() and needle in good.read_text():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the keeper did not copy a save holding {needle} within {timeout:.0f}s")
+
+
+def test_state_cut_short_by_kill_9_mid_save_is_restored(tmp_path: Path) -> None:
+    # Anvil rewrites state.json in place: a kill -9 during a save leaves it cut short, and anvil
+    # then refuses to start ("failed to parse json file"). `up` must come back with the chain.
+    chain = AnvilProcess(tmp_path, free_port())
+    chain.up()
+    state = tmp_path / "state.json"
+    try:
+        w3 = chain.web3()
+        sender = Transactor(w3, Account.from_key(anvil_dev_key(1)))
+        receipt = sender.send(to=Account.from_key(anvil_dev_key(2)).address, value=777, gas=21000)
+        tx = receipt["transactionHash"].hex().removeprefix("0x")
+        _wait_for_good_copy_holding(state, tx)
+        chain.kill9()
+        whole = state.read_bytes()
+        state.write_bytes(whole[: len(whole) // 2])  # what a kill during the save leaves
+        again = devnet("up", "--port", str(chain.port), "--dir", str(tmp_path))
+        assert again.returncode == 0, again.stderr
+        assert "cut short" in again.stderr and "state.json.broken" in again.stderr
+        assert (tmp_path / "state.json.broken").read_bytes() == whole[: len(whole) // 2]
+        w3 = chain.web3()
+        assert w3.eth.get_transaction_receipt(receipt["transactionHash"])["status"] == 1
+    finally:
+        chain.down()
+
+
+def test_state_cut_short_with_no_copy_is_one_clear_line_and_kept(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    state.write_bytes(b'{"block": {"number": "0x1"')
+    out = devnet("up", "--port", str(free_port()), "--dir", str(tmp_path))
+    assert out.returncode == 1
+    assert out.stderr.strip().count("\n") == 0
+    assert "cut short" in out.stderr and "devnet reset" in out.stderr
+    assert state.read_bytes() == b'{"block": {"number": "0x1"'  # nothing thrown away
+    assert not (tmp_path / "anvil.pid").exists()
