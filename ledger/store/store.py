@@ -689,6 +689,16 @@ class Store:
                 command.upgrade(cfg, revision)
             conn.commit()
 
+    @staticmethod
+    def head_revision() -> str:
+        """The newest schema revision this code knows (what `migrate()` brings a store to)."""
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        return ScriptDirectory.from_config(cfg).get_current_head()
+
     def schema_revision(self) -> str | None:
         from alembic.migration import MigrationContext
 

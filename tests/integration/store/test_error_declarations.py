@@ -128,7 +128,7 @@ def test_migration_0009_adds_error_declarations_and_takes_them_away(store: Store
         assert "error_declarations" not in inspect(conn).get_table_names()
         assert conn.execute(select(func.count()).select_from(t.events)).scalar_one() == 1
     store.migrate()
-    assert store.schema_revision() == "0011"
+    assert store.schema_revision() == store.head_revision()
     assert _count(store, t.error_declarations) == 0  # a fresh table
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), t.metadata) == []

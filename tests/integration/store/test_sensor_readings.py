@@ -152,7 +152,7 @@ def test_migration_0010_indexes_the_events_stored_before_it(reefers: Store) -> N
         before = sorted(tuple(r) for r in conn.execute(select(t.sensor_readings)).all())
     reefers.migrate("0009")
     reefers.migrate()
-    assert reefers.schema_revision() == "0011"
+    assert reefers.schema_revision() == reefers.head_revision()
     with reefers.engine.connect() as conn:
         after = sorted(tuple(r) for r in conn.execute(select(t.sensor_readings)).all())
     assert after == before and len(after) == 14

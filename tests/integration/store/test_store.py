@@ -83,7 +83,7 @@ def test_migrate_from_empty_matches_the_tables(store_url: str) -> None:
         assert s.schema_revision() is None
         s.migrate()
         s.migrate()  # idempotent
-        assert s.schema_revision() == "0011"
+        assert s.schema_revision() == s.head_revision()
         with s.engine.connect() as conn:
             diffs = compare_metadata(MigrationContext.configure(conn), t.metadata)
         assert diffs == []
@@ -103,7 +103,7 @@ def test_migration_0005_keeps_complaints_and_scans_and_clears_declared_regions(
         conn.execute(insert(t.scans).values(gtin="09421902960055", serial="S1", scanned_ms=2,
                                             region="CN-31", client_hash=b"h" * 32))
     store.migrate()
-    assert store.schema_revision() == "0011"
+    assert store.schema_revision() == store.head_revision()
     with store.engine.connect() as conn:
         rows = conn.execute(select(t.complaints.c.text, t.complaints.c.client_hash)).all()
         assert [tuple(r) for r in rows] == [("other\nold", None)]
@@ -158,7 +158,7 @@ def test_migration_0004_adds_request_nonces_and_takes_them_away(store: Store) ->
     with store.engine.connect() as conn:
         assert "request_nonces" not in inspect(conn).get_table_names()
     store.migrate()
-    assert store.schema_revision() == "0011"
+    assert store.schema_revision() == store.head_revision()
     assert store.first_use_nonce("0xorg:nonce-before-downgrade", 60)  # a fresh table
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), t.metadata) == []
@@ -183,7 +183,7 @@ def test_migration_0006_keeps_seed_and_commitments_and_takes_them_away(store: St
             t.events.c.event_id == cap.event_ids[0])).first() is not None
     store.migrate()
     assert store.get_event(cap.event_ids[0]) is not None
-    assert store.schema_revision() == "0011"
+    assert store.schema_revision() == store.head_revision()
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), t.metadata) == []
     # A capture kept from before the seed: its events are still proved, over its ids.
@@ -718,3 +718,18 @@ def test_epc_queries_start_from_the_epc_index_not_a_scan_of_events(tmp_path: Pat
             "urn:epc:id:sgtin:0614141.107346.7")] == [["urn:epc:id:sgtin:0614141.107346.7"]]
     finally:
         s.close()
+
+
+def test_migrations_are_one_numbered_line_ending_at_the_head() -> None:
+    # Revisions are named after their files (0001 … NNNN), each down_revision the one before;
+    # branches merged in parallel must be renumbered, never left as two heads.
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(t.__file__).parent / "migrations"))
+    scripts = ScriptDirectory.from_config(cfg)
+    files = sorted(p.name[:4] for p in (Path(t.__file__).parent / "migrations" / "versions").glob("[0-9]*.py"))
+    assert scripts.get_heads() == [files[-1]] == [Store.head_revision()]
+    chain = [r.revision for r in scripts.walk_revisions()][::-1]
+    assert chain == files

@@ -206,7 +206,7 @@ def test_migration_back_fills_the_index_of_an_existing_store(shuffled: Store) ->
     before = indexed(shuffled)
     shuffled.migrate("0001")
     shuffled.migrate()
-    assert shuffled.schema_revision() == "0011"
+    assert shuffled.schema_revision() == shuffled.head_revision()
     assert indexed(shuffled) == before
 
 
