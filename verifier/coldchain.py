@@ -79,10 +79,6 @@ def _ms(text: Any) -> int | None:
         return None
 
 
-def _registered(view: Any, gtin14: str) -> tuple[Any, ...]:
-    return tuple(view.conditions_history(gtin14))
-
-
 def _last_reading_ms(verified: Sequence[tuple[Mapping[str, Any], str, str]]) -> int | None:
     ends = [r.end_ms for event, _, _ in verified for r in readings(event)[0]]
     return max(ends) if ends else None
@@ -106,15 +102,9 @@ def cold_chain_section(gtin14: str, epc: str, conditions: Mapping[str, Any] | No
     `conditions` and `earlier`: the signed versions the bundle carries; `verified`: (event,
     reference, signing organisation 0x-hex) of each verified event on the item's path; `view`
     a `ledger.chain.view.ChainView` pinned to the verification's block."""
-    try:
-        registered = _registered(view, gtin14)
-    except Exception as exc:  # noqa: BLE001 - a view that cannot read CodeRegistry (sealed
-        # evidence seals only the reads it needed): without the registration nothing is proven
-        if conditions is None:
-            return None
-        return {"status": "unverified",
-                "reason": f"the brand's registered conditions could not be read "
-                          f"({type(exc).__name__})"}
+    # Read like every other chain fact: a node that cannot answer, or sealed evidence missing
+    # the slot, fails the verification rather than leaving the brand's registration unread.
+    registered = tuple(view.conditions_history(gtin14))
     served = _served(conditions, earlier)
     if not registered:
         if conditions is None:

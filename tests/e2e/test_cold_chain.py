@@ -244,3 +244,33 @@ def test_the_cans_page_shows_the_breach_in_chromium_as_python_computes_it(browse
     finally:
         page.context.close()
     assert (ARTIFACTS / f"cold-chain-breach-{lang}.png").exists()
+
+
+def test_attack_the_browser_verifier_catches_a_later_looser_version(browser, cold):  # noqa: F811
+    from dataclasses import replace
+
+    swapped = replace(_public(cold), conditions=_looser_v2(cold).to_json(), earlier_conditions=())
+    cold["site"].proofs[_path(cold["can"])] = swapped.to_json()
+    python = verify(cold["can"], swapped, cold["sc"].view).cold_chain
+    page, result = _open(browser, {"site": cold["site"]}, _path(cold["can"]), lang="en",
+                         shot="cold-chain-swapped-conditions")
+    try:
+        assert result["verdict"] == "GENUINE", result["reason"]
+        js = result["coldChain"]
+        assert js["status"] == python["status"] == "unverified"
+        assert js["registeredVersion"] == python["registeredVersion"] == 1
+        assert js["reason"] == python["reason"]
+        assert "could not be verified" in page.inner_text("#coldchain")
+    finally:
+        page.context.close()
+    honest = replace(swapped, earlier_conditions=(cold["v1"].to_json(),))
+    cold["site"].proofs[_path(cold["can"])] = honest.to_json()
+    page, result = _open(browser, {"site": cold["site"]}, _path(cold["can"]), lang="en",
+                         shot="cold-chain-in-force-version")
+    try:
+        js = result["coldChain"]
+        assert js["status"] == "breach" and js["conditionsVersion"] == 1
+        assert js["conditions"]["conditionsHash"] == verify(
+            cold["can"], honest, cold["sc"].view).cold_chain["conditions"]["conditionsHash"]
+    finally:
+        page.context.close()
