@@ -153,3 +153,35 @@ def test_attack_serving_an_older_version_than_the_one_in_force_at_the_readings_i
                                  verified[0][1], brand.org_hex),
                                 (early, verified[1][1], brand.org_hex)], view, [v1.to_json()])
     assert first["status"] == "kept" and first["conditionsVersion"] == 1
+
+
+def test_cli_conditions_publish_stores_and_registers_on_chain(trace_stack, client_for,
+                                                              monkeypatch, capsys, tmp_path):
+    import json as _json
+
+    from gateway.cli import main
+    from ledger.proofs.merkle import keccak256
+
+    client = client_for()
+    text = conditions_text(gtin("0025"), 1, RANGES)
+    path = tmp_path / "conditions.json"
+    path.write_text(text)
+    monkeypatch.setenv("ZHENZHI_SIGNING_KEY", trace_stack.brand.key)
+    args = ["conditions", "publish", str(path), "--gateway", str(client.base_url).rstrip("/"),
+            "--rpc", trace_stack.w3.provider.endpoint_uri,
+            "--manifest", str(trace_stack.manifest), "--json"]
+    assert main(args) == 0, capsys.readouterr().err
+    out = _json.loads(capsys.readouterr().out)
+    assert out["txHash"] and out["conditionsHash"] == "0x" + keccak256(text.encode()).hex()
+    ((h, org, version, _),) = trace_stack.chain.conditions_history(gtin("0025"))
+    assert (h, org, version) == (keccak256(text.encode()), trace_stack.brand.org, 1)
+    assert client.get(f"/conditions/{gtin('0025')}").json()["signed"]["text"] == text
+    assert main(args) == 0  # again: stored and registered already, nothing sent
+    assert _json.loads(capsys.readouterr().out)["txHash"] is None
+    # Another member's key: the gateway refuses it (not the prefix owner), one plain line.
+    monkeypatch.setenv("ZHENZHI_SIGNING_KEY", trace_stack.other.key)
+    path.write_text(conditions_text(gtin("0025"), 2, RANGES))
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "conditions-not-prefix-owner" in err and len(err.strip().splitlines()) == 1
+    assert len(trace_stack.chain.conditions_history(gtin("0025"))) == 1
