@@ -274,3 +274,16 @@ def test_attack_the_browser_verifier_catches_a_later_looser_version(browser, col
             cold["can"], honest, cold["sc"].view).cold_chain["conditions"]["conditionsHash"]
     finally:
         page.context.close()
+
+
+def test_customs_judges_by_the_registered_version_too_not_a_later_looser_one(cold):
+    """The brand stores and registers v2 (0-25 °C) after the voyage: the consignment's risk
+    assessment still judges the voyage by v1, as the shopper's verifier does."""
+    sc = cold["sc"]
+    v2 = _looser_v2(cold)
+    accept_conditions(sc.store.engine, sc.domain, v2, sc.view)
+    (latest,) = consignment_cold_chain(sc.store, sc.played.customs_ids)
+    assert latest.version == 2 and not latest.breached  # the store's latest alone would pass it
+    (report,) = consignment_cold_chain(sc.store, sc.played.customs_ids, sc.view)
+    assert report.version == 1 and report.breached
+    assert verify(cold["can"], _public(cold), sc.view).cold_chain["conditionsVersion"] == 1
