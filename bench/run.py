@@ -49,6 +49,11 @@ TARGETS: dict[str, tuple[str, float, str, str]] = {
     "trace_p95_ms": ("<=", 50, "ms", "item history p95"),
     "recall_scope_s": ("<=", 1, "s", "recall scope, lot with ≥10,000 descendants"),
     "events_in_store": (">=", 0, "events", "store size for the query figures"),
+    "sensor_events_in_store": (">=", 0, "events", "store size for the sensor query figures"),
+    "sensor_query_page_p50_ms": ("<=", 0, "ms", "EQ_type + GE_value_CEL, first 100 events"),
+    "sensor_vs_bizstep_page_ratio": ("<=", 0, "×", "÷ EQ_bizStep first page, same match count"),
+    "sensor_query_all_ms": ("<=", 0, "ms", "EQ_type + GE_value_CEL, every match"),
+    "sensor_vs_bizstep_all_ratio": ("<=", 0, "×", "÷ EQ_bizStep, every match"),
     "evidence_bundle_bytes": ("<=", 0, "bytes", "sealed evidence, 40-event consignment"),
     "evidence_verify_ms": ("<=", 0, "ms", "its offline check (proofs, EVM, verifier)"),
 }
@@ -139,6 +144,10 @@ def _queries(quick: bool) -> dict[str, Any]:
     return mod.measure(quick=quick)
 
 
+def _sensor(quick: bool) -> dict[str, Any]:
+    return import_module("bench.sensor").measure(quick=quick)
+
+
 def _verify(quick: bool) -> dict[str, Any]:
     return import_module("bench.verify").measure(quick=quick)
 
@@ -165,6 +174,7 @@ SECTIONS: dict[str, Section] = {
     "scan": _scan,
     "evidence": _evidence,
     "queries": _queries,
+    "sensor": _sensor,
     "xml": _xml,
 }
 

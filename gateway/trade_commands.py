@@ -1,4 +1,5 @@
-"""`zhenzhi codes issue`, `zhenzhi customs decide` and `zhenzhi recall`.
+"""`zhenzhi codes issue`, `zhenzhi conditions publish`, `zhenzhi customs decide` and
+`zhenzhi recall`.
 
 Each acts with the caller's own key: the chain transactions (lot registration, customs
 decision, recall) are signed locally; the gateway is only asked for what it serves (serials,
@@ -297,5 +298,48 @@ def register(app: typer.Typer) -> None:
             console.print(f"lot {lot} of {gtin} recalled (tx {outcome.tx_hash})"
                           + (f"; scope: {count} EPCs → {scope_csv}" if scope_csv else ""))
 
+    conditions = typer.Typer(help="Product conditions (cold chain).", no_args_is_help=True)
+
+    @conditions.command("publish")
+    def publish_cmd(
+        text_file: Annotated[Path, typer.Argument(help=(
+            'the conditions as JSON: {"type": "ProductConditions", "gtin", "version", "ranges"}'),
+            exists=True, dir_okay=False)],
+        gateway: GatewayOption = "http://127.0.0.1:8000",
+        key: KeyOption = None, passphrase_file: PassphraseOption = None,
+        rpc: RpcOption = DEFAULT_RPC, manifest: ManifestOption = DEFAULT_MANIFEST,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Sign a version of your GTIN's conditions with your key, give it to the gateway and
+        register its hash on CodeRegistry with your own transaction: verifiers judge by the
+        version registered on chain, never by what a gateway serves alone."""
+        from ledger.proofs.merkle import keccak256
+        from ledger.proofs.signing import CaptureDomain
+        from ledger.trade.conditions import parse_conditions, sign_conditions
+
+        try:
+            text = text_file.read_text(encoding="utf-8")
+            parsed = parse_conditions(text)
+            ctx = _Context(key, passphrase_file, rpc, manifest, gateway)
+            domain = CaptureDomain(ctx.deployment.chainId, ctx.deployment.address("Consortium"))
+            signed = sign_conditions(bytes(ctx.account.key), domain, text, ctx.org)
+            ctx.request("POST", "/conditions", signed.to_json())
+            digest = keccak256(text.encode())
+            done = [v for h, _, v, _ in ctx.chain.conditions_history(parsed.gtin)
+                    if h == digest and v == parsed.version]
+            tx_hash = None if done else ctx.chain.register_conditions(
+                ctx.tx, parsed.gtin, parsed.version, digest).tx_hash
+        except LedgerError as exc:
+            fail(str(exc))
+        result = {"gtin": parsed.gtin, "version": parsed.version,
+                  "conditionsHash": "0x" + digest.hex(), "txHash": tx_hash}
+        if as_json:
+            print_json(result)
+        else:
+            console.print(f"conditions version {parsed.version} of {parsed.gtin} published and "
+                          + ("already registered" if tx_hash is None
+                             else f"registered (tx {tx_hash})"))
+
     app.add_typer(codes, name="codes")
+    app.add_typer(conditions, name="conditions")
     app.add_typer(customs, name="customs")

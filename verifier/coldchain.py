@@ -5,7 +5,11 @@ Computed from verified facts only: the events the verifier kept (each one proven
 anchored capture by a party entitled to speak about the goods, on the item's path) and the
 conditions the bundle carries, whose signature is recovered here and whose signer must be a
 key of the organisation that owns the GTIN's company prefix, valid when it signed, at the block
-the verification reads. The browser verifier (`verifier/web/src/coldchain.js`) computes the
+the verification reads. Which version judges the item is the chain's word, not the gateway's:
+the brand registers each version's hash on CodeRegistry, and the served text must be the one
+`ledger.trade.conditions.in_force` names for the item's last reading; a gateway that serves
+another version, an altered or unregistered text, or none while the brand registered some,
+leaves the section unverified. The browser verifier (`verifier/web/src/coldchain.js`) computes the
 same section from the same facts.
 """
 
@@ -18,8 +22,9 @@ from typing import Any
 
 from ledger.errors import LedgerError
 from ledger.evidence.public import names_path
-from ledger.trade.coldchain import MEASUREMENTS, PathEvent, assess_cold_chain
-from ledger.trade.conditions import SignedConditions, check_authority
+from ledger.proofs.merkle import keccak256
+from ledger.trade.coldchain import MEASUREMENTS, PathEvent, assess_cold_chain, readings
+from ledger.trade.conditions import SignedConditions, check_authority, in_force
 
 __all__ = ["LANGUAGES", "cold_chain_section", "describe", "title"]
 
@@ -74,16 +79,51 @@ def _ms(text: Any) -> int | None:
         return None
 
 
+def _last_reading_ms(verified: Sequence[tuple[Mapping[str, Any], str, str]]) -> int | None:
+    ends = [r.end_ms for event, _, _ in verified for r in readings(event)[0]]
+    return max(ends) if ends else None
+
+
+def _served(conditions: Mapping[str, Any] | None,
+            earlier: Sequence[Mapping[str, Any]]) -> list[SignedConditions]:
+    out = []
+    for raw in ([] if conditions is None else [conditions]) + list(earlier):
+        try:
+            out.append(SignedConditions.from_json(raw))
+        except LedgerError:
+            continue
+    return out
+
+
 def cold_chain_section(gtin14: str, epc: str, conditions: Mapping[str, Any] | None,
-                       verified: Sequence[tuple[Mapping[str, Any], str, str]], view: Any
-                       ) -> dict[str, Any] | None:
-    """The section (None when the brand published no conditions). `verified`: (event,
+                       verified: Sequence[tuple[Mapping[str, Any], str, str]], view: Any,
+                       earlier: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any] | None:
+    """The section (None when the brand registered no conditions and the bundle carries none).
+    `conditions` and `earlier`: the signed versions the bundle carries; `verified`: (event,
     reference, signing organisation 0x-hex) of each verified event on the item's path; `view`
     a `ledger.chain.view.ChainView` pinned to the verification's block."""
-    if conditions is None:
-        return None
+    # Read like every other chain fact: a node that cannot answer, or sealed evidence missing
+    # the slot, fails the verification rather than leaving the brand's registration unread.
+    registered = tuple(view.conditions_history(gtin14))
+    served = _served(conditions, earlier)
+    if not registered:
+        if conditions is None:
+            return None
+        return {"status": "unverified",
+                "reason": f"the brand registered no conditions for GTIN {gtin14} on chain"}
+    last = _last_reading_ms(verified)
+    record = in_force(registered, last)
+    wanted = "0x" + record.conditions_hash.hex()
+    signed = next((c for c in served if keccak256(c.text.encode()) == record.conditions_hash),
+                  None)
+    if signed is None:
+        offered = ", ".join(sorted({f"0x{keccak256(c.text.encode()).hex()[:12]}…" for c in served}))
+        return {"status": "unverified", "registeredVersion": record.version,
+                "registeredHash": wanted,
+                "reason": f"the evidence does not carry version {record.version} of the brand's "
+                          f"conditions, the one registered on chain for these readings "
+                          f"(hash {wanted[:14]}…); it carries {offered or 'none'}"}
     try:
-        signed = SignedConditions.from_json(conditions)
         parsed, signer = check_authority(view.domain, signed, view)
     except LedgerError as exc:
         return {"status": "unverified", "reason": str(exc)}
@@ -94,14 +134,21 @@ def cold_chain_section(gtin14: str, epc: str, conditions: Mapping[str, Any] | No
     if parsed.gtin != gtin14:
         return {"status": "unverified",
                 "reason": f"the conditions are for GTIN {parsed.gtin}, not {gtin14}"}
+    if parsed.version != record.version or signed.org != record.org:
+        return {"status": "unverified",
+                "reason": f"the conditions text says version {parsed.version} of "
+                          f"0x{signed.org.hex()}, the chain registered its hash as version "
+                          f"{record.version} of 0x{record.org.hex()}"}
     own = frozenset((epc,))
     seen = [t for event, _, _ in verified if names_path(event, own)
             if (t := _ms(event.get("eventTime"))) is not None]
     report = assess_cold_chain(parsed.gtin, parsed.version, parsed.ranges,
                                [PathEvent(e, ref, org) for e, ref, org in verified],
                                since_ms=min(seen) if seen else None)
-    return report.to_json() | {"conditions": {"signer": signer, "org": "0x" + signed.org.hex(),
-                                              "signedAt": signed.signed_at}}
+    return report.to_json() | {"conditions": {
+        "signer": signer, "org": "0x" + signed.org.hex(), "signedAt": signed.signed_at,
+        "conditionsHash": wanted, "registeredAt": record.registered_at,
+        "registeredVersions": len(registered)}}
 
 
 def _num(value: Any) -> str:

@@ -307,7 +307,7 @@ def _place_of_read(sealed: SealedEvidence, exc: UnprovenReadError) -> str:
                 return f"evidence.customs[{i}].consignment"
     if read.method == "lotOf":
         return "evidence.registration.lot"
-    if read.method == "gtinOwner":
+    if read.method in ("gtinOwner", "conditionsCount", "conditionsAt"):
         return "evidence.code"
     return f"state ({read.method})"
 

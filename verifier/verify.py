@@ -151,9 +151,8 @@ def verify(code: str, bundle: Bundle | None, chain_view: Any, *,
 
 def _cold_chain(link: Any, bundle: Bundle, facts: Sequence[_EventFacts | None],
                 verified: Sequence[_EventFacts], view: Any) -> dict[str, Any] | None:
-    """The cold-chain section from the verified events only (`verifier.coldchain`)."""
-    if bundle.conditions is None:
-        return None
+    """The cold-chain section from the verified events only (`verifier.coldchain`); asked
+    even when the bundle carries no conditions, since the brand may have registered some."""
     index = {id(f): i for i, f in enumerate(facts) if f is not None}
     kept = []
     for f in verified:
@@ -162,7 +161,8 @@ def _cold_chain(link: Any, bundle: Bundle, facts: Sequence[_EventFacts | None],
             continue
         org = bundle.captures[bundle.events[i].capture].signature.org
         kept.append((f.event, "0x" + f.actual.hex(), "0x" + org.hex()))
-    return cold_chain_section(link.gtin14, _item_epc(link), bundle.conditions, kept, view)
+    return cold_chain_section(link.gtin14, _item_epc(link), bundle.conditions, kept, view,
+                              bundle.earlier_conditions)
 
 
 def _profile(link: Any, verified: Sequence[_EventFacts], signers: Sequence[bytes],

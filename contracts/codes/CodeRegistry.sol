@@ -20,6 +20,12 @@ import {GS1} from "../gs1/GS1.sol";
  * An enterprise registers either with its own transaction ({registerLot}) or by signing an
  * EIP-712 `RegisterLot` message that anyone, e.g. the gateway, relays ({registerLotWithSig});
  * the contract checks the signature, so the relay gains no authority.
+ *
+ * The same prefix owner also registers the digest of each version of its product conditions
+ * per GTIN (`ledger/trade/conditions.py`: the allowed temperature, humidity and shock ranges it
+ * signs off chain), versions strictly increasing and never overwritten, each with the time it
+ * was registered: a verifier then knows which version was the brand's latest at any moment,
+ * so a gateway can neither serve an older or altered version nor withhold the newest.
  */
 contract CodeRegistry is ConsortiumClient, EIP712, Nonces {
     enum LotStatus {
@@ -42,13 +48,25 @@ contract CodeRegistry is ConsortiumClient, EIP712, Nonces {
         "RegisterLot(string gtin,string lot,bytes32 codesRoot,uint32 count,uint256 nonce,uint256 deadline)"
     );
 
+    /// @notice One registered version of a GTIN's product conditions.
+    struct ConditionsVersion {
+        bytes32 conditionsHash; // keccak256 of the exact JSON text the brand signed
+        bytes32 org;
+        uint32 version;
+        uint64 registeredAt;
+    }
+
     mapping(bytes32 lotKey => Lot) private _lots;
+    mapping(bytes32 gtinKey => ConditionsVersion[]) private _conditions;
 
     event LotRegistered(
         bytes32 indexed lotKey, bytes32 indexed org, string gtin, string lot, bytes32 codesRoot, uint32 count, address signer
     );
     event LotRecalled(bytes32 indexed lotKey, bytes32 reasonHash, address by);
     event LotWithdrawn(bytes32 indexed lotKey, address by);
+    event ConditionsRegistered(
+        bytes32 indexed gtinKey, bytes32 indexed org, string gtin, uint32 version, bytes32 conditionsHash, address signer
+    );
 
     error CodeRegistryInvalidGtin(string gtin);
     error CodeRegistryInvalidLot(string lot);
@@ -62,6 +80,9 @@ contract CodeRegistry is ConsortiumClient, EIP712, Nonces {
     error CodeRegistryNotLotOwner(address caller, bytes32 lotKey);
     error CodeRegistryExpiredSignature(uint256 deadline);
     error CodeRegistryInvalidSigner(address recovered, address signer);
+    error CodeRegistryZeroConditionsHash(string gtin);
+    error CodeRegistryConditionsVersionNotHigher(string gtin, uint32 version, uint32 latest);
+    error CodeRegistryUnknownConditionsVersion(bytes32 gtinKey, uint256 index);
 
     constructor(IConsortium consortium_) ConsortiumClient(consortium_) EIP712("Zhenzhi CodeRegistry", "1") {}
 
@@ -143,6 +164,43 @@ contract CodeRegistry is ConsortiumClient, EIP712, Nonces {
         if (consortium.activeOrgOfKey(msg.sender) != l.org) revert CodeRegistryNotLotOwner(msg.sender, key);
         l.status = LotStatus.Withdrawn;
         emit LotWithdrawn(key, msg.sender);
+    }
+
+    /**
+     * @notice Register version `version` of the caller's organisation's product conditions for
+     * `gtin`: `conditionsHash` is the keccak256 of the exact text it signed.
+     * Requirements: the caller holds ENTERPRISE; `gtin` is a valid GTIN-14; its organisation
+     * owns the GTIN's company prefix and is not blacklisted; `conditionsHash` non-zero;
+     * `version` above every version registered for `gtin` (so from 1).
+     * Emits: {ConditionsRegistered}.
+     */
+    function registerConditions(string calldata gtin, uint32 version, bytes32 conditionsHash) external {
+        _checkRole(ENTERPRISE_ROLE, msg.sender);
+        if (!GS1.isGtin14(bytes(gtin))) revert CodeRegistryInvalidGtin(gtin);
+        if (conditionsHash == 0) revert CodeRegistryZeroConditionsHash(gtin);
+        bytes32 org = consortium.orgOfKey(msg.sender);
+        if (consortium.isBlacklisted(org)) revert CodeRegistryOrgBlacklisted(org);
+        (bytes32 owner, bytes32 prefix) = consortium.gtinOwner(gtin);
+        if (owner == 0) revert CodeRegistryUnassignedPrefix(gtin);
+        if (owner != org) revert CodeRegistryNotPrefixOwner(org, prefix);
+        bytes32 key = keccak256(bytes(gtin));
+        ConditionsVersion[] storage versions = _conditions[key];
+        uint32 latest = versions.length == 0 ? 0 : versions[versions.length - 1].version;
+        if (version <= latest) revert CodeRegistryConditionsVersionNotHigher(gtin, version, latest);
+        versions.push(ConditionsVersion(conditionsHash, org, version, uint64(block.timestamp)));
+        emit ConditionsRegistered(key, org, gtin, version, conditionsHash, msg.sender);
+    }
+
+    /// @notice How many versions of conditions are registered under `gtinKey` = keccak256(gtin).
+    function conditionsCount(bytes32 gtinKey) external view returns (uint256) {
+        return _conditions[gtinKey].length;
+    }
+
+    /// @notice The `index`-th registered version under `gtinKey` (oldest first).
+    function conditionsAt(bytes32 gtinKey, uint256 index) external view returns (ConditionsVersion memory) {
+        ConditionsVersion[] storage versions = _conditions[gtinKey];
+        if (index >= versions.length) revert CodeRegistryUnknownConditionsVersion(gtinKey, index);
+        return versions[index];
     }
 
     /// @notice keccak256("<gtin>/10/<lot>"): the key of a lot.

@@ -427,8 +427,10 @@ class Player:
 
     def sign_conditions(self, journey: Any) -> None:
         """The brand signs its chilled product's allowed range (0-4 °C, an hour allowed
-        outside) with its own key and gives it to the gateway (`POST /conditions`)."""
+        outside) with its own key, gives it to the gateway (`POST /conditions`) and registers
+        its hash on CodeRegistry, so no gateway can serve another version in its place."""
         from ledger.demo.journey import CHILLED_RANGES
+        from ledger.proofs.merkle import keccak256
         from ledger.trade.conditions import conditions_text, sign_conditions
 
         for lot in journey.lots:
@@ -439,8 +441,12 @@ class Player:
                                      self.domain, text, self.parties["manufacturer"].org,
                                      self.signed_at())
             self.request("manufacturer", "POST", "/conditions", signed.to_json())
+            if not self.chain.conditions_history(lot.ref.gtin):
+                self.chain.register_conditions(self.tx["manufacturer"], lot.ref.gtin, 1,
+                                               keccak256(text.encode()))
             self.step(f"brand: signs GTIN {lot.ref.gtin}'s conditions, 0–4 °C "
-                      "(60 minutes allowed outside), version 1")
+                      "(60 minutes allowed outside), version 1, and registers their hash on "
+                      "CodeRegistry")
 
     def border(self, who: str, step: str, at_ms: int, pallets: Sequence[str],
                read_point: str) -> None:

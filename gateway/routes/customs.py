@@ -99,7 +99,7 @@ def risk(consignment: ConsignmentId, body: RiskRequest, viewer: MemberDep,
         origin_country=body.originCountry, category=body.category,
         event_ids=tuple(parse_event_id(e) for e in body.eventIds))
     services.chain_view.sync()
-    cold = consignment_cold_chain(services.store, declaration.event_ids)
+    cold = consignment_cold_chain(services.store, declaration.event_ids, services.chain_view)
     facts = gather_facts(declaration, chain=runtime.chain(services.chain_view),
                          engine=services.store.engine,
                          complaint_cap=runtime.settings.complaint_cap_per_client,

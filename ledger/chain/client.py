@@ -524,6 +524,24 @@ class Chain:
         return self._send(tx, "CodeRegistry", "registerLot", gtin, lot,
                           _bytes32(codes_root, "codes_root"), count)
 
+    def register_conditions(self, tx: Transactor, gtin: str, version: int,
+                            conditions_hash: bytes) -> TxOutcome:
+        """Register version `version` of the GTIN's product conditions (the keccak256 of the
+        text the brand signed) as the sender's organisation, which must own the prefix."""
+        return self._send(tx, "CodeRegistry", "registerConditions", gtin, version,
+                          _bytes32(conditions_hash, "conditions_hash"))
+
+    def conditions_history(self, gtin: str) -> list[tuple[bytes, bytes, int, int]]:
+        """(conditionsHash, org, version, registeredAt) of every registered version, oldest
+        first."""
+        key = Web3.keccak(text=gtin)
+        count = int(self._call("CodeRegistry", "conditionsCount", key))
+        out = []
+        for i in range(count):
+            h, org, version, at = self._call("CodeRegistry", "conditionsAt", key, i)
+            out.append((bytes(h), bytes(org), int(version), int(at)))
+        return out
+
     def lot_nonce(self, signer: str) -> int:
         return int(self._call("CodeRegistry", "nonces", Web3.to_checksum_address(signer)))
 

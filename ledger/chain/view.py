@@ -47,7 +47,8 @@ from ledger.proofs.merkle import keccak256
 from ledger.proofs.signing import CaptureDomain, checksum_address
 from ledger.runtime.freshness import follow
 
-__all__ = ["AnchorRecord", "ChainView", "CustomsRecord", "LotRecord", "Read", "call_target"]
+__all__ = ["AnchorRecord", "ChainView", "ConditionsRecord", "CustomsRecord", "LotRecord", "Read",
+           "call_target"]
 
 KeyVerdict = Literal["valid", "unknown", "revoked"]
 _DECISIONS = ("DIRECT_RELEASE", "NORMAL_CONTROL", "IMMEDIATE_CONTROL")
@@ -74,6 +75,16 @@ class LotRecord:
     registered_at: int
     status: str  # active | recalled | withdrawn
     reason_hash: bytes | None  # set by a recall
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionsRecord:
+    """One version of a GTIN's product conditions registered on CodeRegistry by its brand."""
+
+    conditions_hash: bytes  # keccak256 of the exact text the brand signed
+    org: bytes
+    version: int
+    registered_at: int  # unix seconds, the block's time
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +285,16 @@ class ChainView:
         """The item-code leaf CodeRegistry commits to (pure: no chain read)."""
         return code_leaf(gtin14, serial)
 
+    def conditions_history(self, gtin14: str) -> tuple[ConditionsRecord, ...]:
+        """Every version of the GTIN's product conditions its brand registered on
+        CodeRegistry, oldest first (none: the brand registered none)."""
+        key = keccak256(gtin14.encode())
+        count = int(self._read(Read("conditionsCount", (key,))))
+        reads = [Read("conditionsAt", (key, i)) for i in range(count)]
+        got = self.prefetch(reads)
+        return tuple(ConditionsRecord(bytes(h), bytes(org), int(v), int(at))
+                     for h, org, v, at in (got[r] for r in reads))
+
     def customs(self, consignment: bytes) -> CustomsRecord | None:
         count = int(self._read(Read("decisionCount", (bytes(consignment),))))
         if count == 0:
@@ -390,6 +411,7 @@ _UNKNOWN_BLOCK = ("blockoutofrange", "header not found", "block not found", "unk
 _CONTRACT_OF = {
     "keyInfo": "Consortium", "keysOf": "Consortium", "roleHistory": "Consortium", "wasValidSigner": "Consortium",
     "gtinOwner": "Consortium", "anchorOf": "TraceAnchor", "lotOf": "CodeRegistry",
+    "conditionsCount": "CodeRegistry", "conditionsAt": "CodeRegistry",
     "decisionCount": "CustomsRelease", "decisionAt": "CustomsRelease",
     "latestDecision": "CustomsRelease", "organisation": "Consortium",
 }

@@ -238,22 +238,24 @@ def assemble(store: Any, code: str, *, chain: ChainRef, source: str | None = Non
         customs=customs.evidence(h.event_id for h in history),
         scans=scan_history(engine, link.gtin14, serial) if scans is None else scans,
         source=source, now=now)
-    signed = latest_conditions(engine, link.gtin14)
-    return bundle if signed is None else replace(bundle, conditions=signed)
+    versions = stored_conditions(engine, link.gtin14)
+    if not versions:
+        return bundle
+    return replace(bundle, conditions=versions[-1], earlier_conditions=tuple(versions[:-1]))
 
 
-def latest_conditions(engine: Engine, gtin14: str) -> dict[str, Any] | None:
-    """The brand's latest signed conditions for the GTIN as stored (`ledger.trade.conditions`
-    checked the signature and the brand's authority when it stored them; verifiers check again)."""
+def stored_conditions(engine: Engine, gtin14: str) -> list[dict[str, Any]]:
+    """Every stored version of the brand's signed conditions for the GTIN, oldest first
+    (`ledger.trade.conditions` checked each signature and the brand's authority when it stored
+    them; verifiers check again, and pick the version the brand's registration on chain puts in
+    force)."""
     pc = product_conditions
     with engine.connect() as conn:
-        row = conn.execute(select(pc.c.text, pc.c.org, pc.c.signed_at, pc.c.signature)
-                           .where(pc.c.gtin == gtin14).order_by(pc.c.version.desc())
-                           .limit(1)).first()
-    if row is None:
-        return None
-    return {"text": row.text, "org": "0x" + bytes(row.org).hex(), "signedAt": int(row.signed_at),
-            "signature": "0x" + bytes(row.signature).hex()}
+        rows = conn.execute(select(pc.c.text, pc.c.org, pc.c.signed_at, pc.c.signature)
+                            .where(pc.c.gtin == gtin14).order_by(pc.c.version)).all()
+    return [{"text": row.text, "org": "0x" + bytes(row.org).hex(),
+             "signedAt": int(row.signed_at), "signature": "0x" + bytes(row.signature).hex()}
+            for row in rows]
 
 
 # --- caching for a gateway -----------------------------------------------------------------------
@@ -328,7 +330,8 @@ class ItemEvidence:
     def of(cls, bundle: Bundle) -> ItemEvidence:
         doc = public_bundle(bundle).to_json()
         encoded = {k: orjson.dumps(doc[k]) for k in ("registration", "captures", "events",
-                                                     "customs", "conditions") if k in doc}
+                                                     "customs", "conditions", "earlierConditions")
+                   if k in doc}
         parts = {k: orjson.Fragment(v) for k, v in encoded.items()}
         newest = max((c.anchor.block_number or 0 for c in bundle.captures if c.anchor),
                       default=0)

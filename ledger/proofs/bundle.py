@@ -57,6 +57,8 @@ __all__ = [
 FORMAT = "zhenzhi-evidence"
 _MAX_DISCLOSURES = 1 << 16
 VERSION = 2
+# Earlier versions of a GTIN's product conditions a bundle may carry (a brand publishes a few).
+MAX_EARLIER_CONDITIONS = 64
 
 
 class InvalidBundleError(InvalidInputError):
@@ -155,6 +157,10 @@ class Bundle:
     # `SignedConditions.to_json()`), when it published any: shapes only here, the verifier
     # checks the signature and the brand's authority on chain.
     conditions: Mapping[str, Any] | None = None
+    # The GTIN's earlier stored versions, oldest first, same shape: a verifier judges by the
+    # version the brand's registration on CodeRegistry puts in force at the readings' times,
+    # which for goods shipped before the latest version is an earlier one.
+    earlier_conditions: tuple[Mapping[str, Any], ...] = ()
 
     # --- JSON ------------------------------------------------------------------------------
 
@@ -174,7 +180,9 @@ class Bundle:
             "events": [_event_json(e) for e in self.events],
             "customs": [customs_json(c) for c in self.customs],
             "scans": [s.to_json() for s in self.scans],
-        } | ({} if self.conditions is None else {"conditions": dict(self.conditions)})
+        } | ({} if self.conditions is None else {"conditions": dict(self.conditions)}) | (
+            {"earlierConditions": [dict(c) for c in self.earlier_conditions]}
+            if self.earlier_conditions else {})
 
     def dumps(self, *, indent: int | None = None) -> str:
         return json.dumps(self.to_json(), indent=indent, ensure_ascii=False, sort_keys=indent is not None)
@@ -306,6 +314,7 @@ def _parse(obj: Any) -> Bundle:
         source=obj.get("source") if isinstance(obj.get("source"), str) else None,
         version=VERSION,
         conditions=_conditions(obj.get("conditions")),
+        earlier_conditions=_earlier_conditions(obj.get("earlierConditions")),
     )
 
 
@@ -391,6 +400,16 @@ def _conditions(raw: Any) -> Mapping[str, Any] | None:
     _int(raw.get("signedAt"), "conditions.signedAt")
     return {"text": raw["text"], "org": raw["org"], "signedAt": raw["signedAt"],
             "signature": raw["signature"]}
+
+
+def _earlier_conditions(raw: Any) -> tuple[Mapping[str, Any], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or len(raw) > MAX_EARLIER_CONDITIONS:
+        raise InvalidBundleError(
+            f"earlierConditions must be a list of at most {MAX_EARLIER_CONDITIONS}",
+            field="earlierConditions")
+    return tuple(c for c in (_conditions(r) for r in raw) if c is not None)
 
 
 # --- building a bundle from the store --------------------------------------------------------

@@ -1847,7 +1847,9 @@ def _sensor_conditions(types: Sequence[str], filters: Sequence[SensorFilter]) ->
     r = t.sensor_readings
     kinds = sorted({k for k in (bare_type(v) for v in types) if k is not None})
     out: list[Any] = []
-    if kinds:
+    if kinds and not filters:
+        # With a filter the type is one of its conditions: a separate list of every reading
+        # of the type (the whole index for `Temperature`) would only cost time (bench.sensor).
         out.append(t.events.c.seq.in_(select(r.c.seq).where(r.c.type.in_(kinds))))
     for f in filters:
         where: list[Any] = [r.c.stat == f.stat]

@@ -24,13 +24,23 @@ brand's ranges.
 Versions are like the risk rules': each version of a GTIN's conditions is immutable once
 stored, a new one must carry a higher number, and a cold-chain judgement names the version
 it was made under, so an old one can be made again.
+
+**Registered on chain.** A signature proves the brand said it, not that it is still what the
+brand says: a gateway holding versions 1 (0-25 °C) and 2 (0-4 °C) could serve 1 and make a
+breach disappear, or keep 2 to itself. So the brand also registers each version's
+`conditionsHash` on CodeRegistry (`registerConditions(gtin, version, hash)`, prefix owner
+only, versions strictly increasing, each with its block time). A verifier judges an item by
+the version `in_force` names: the latest registered at or before the item's last reading
+(the first registered when every reading is older, since conditions describe the product and
+a later version cannot loosen them after the fact), and accepts a served text only when its
+keccak256 is that registration's hash.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +58,8 @@ from ledger.trade.coldchain import MEASUREMENTS, SensorRange
 __all__ = [
     "CONDITIONS_TYPE", "MAX_TEXT_BYTES", "ConditionsNotPrefixOwnerError", "ConditionsSignatureError", "ConditionsVersionError",
     "InvalidConditionsError", "ProductConditions", "SignedConditions", "UnknownConditionsError",
-    "accept_conditions", "check_authority", "conditions_digest", "conditions_text", "latest_conditions",
+    "accept_conditions", "check_authority", "conditions_digest", "conditions_text", "in_force",
+    "latest_conditions",
     "parse_conditions", "recover_conditions_signer", "sign_conditions", "stored_conditions",
 ]
 
@@ -256,6 +267,21 @@ def check_authority(domain: CaptureDomain, signed: SignedConditions, view: Any
             gtin=conditions.gtin, org=org_hex,
             owner=None if owner is None else "0x" + bytes(owner).hex())
     return conditions, signer
+
+
+# --- the registration on chain ------------------------------------------------------------------
+
+def in_force(registered: Sequence[Any], at_ms: int | None) -> Any | None:
+    """Of a GTIN's registered versions (`ChainView.conditions_history`, oldest first, each with
+    `registered_at` in seconds), the one that governs readings up to `at_ms` (the item's last
+    reading): the latest registered by then, else the first; the latest when there is no
+    reading; None when the brand registered none."""
+    if not registered:
+        return None
+    if at_ms is None:
+        return registered[-1]
+    before = [r for r in registered if r.registered_at * 1000 <= at_ms]
+    return before[-1] if before else registered[0]
 
 
 # --- the store -----------------------------------------------------------------------------------

@@ -18,8 +18,15 @@ from datetime import datetime
 from typing import Any
 
 from ledger.epcis.document import _canonical_epc
-from ledger.trade.coldchain import ColdChainReport, PathEvent, assess_cold_chain
-from ledger.trade.conditions import latest_conditions, parse_conditions
+from ledger.proofs.merkle import keccak256
+from ledger.trade.coldchain import ColdChainReport, PathEvent, assess_cold_chain, readings
+from ledger.trade.conditions import (
+    UnknownConditionsError,
+    in_force,
+    latest_conditions,
+    parse_conditions,
+    stored_conditions,
+)
 
 __all__ = ["MAX_GOODS", "consignment_cold_chain"]
 
@@ -74,9 +81,27 @@ def _goods(store: Any, start: Iterable[str]) -> set[str]:
     return goods
 
 
-def consignment_cold_chain(store: Any, event_ids: Sequence[bytes]) -> list[ColdChainReport]:
+def _in_force(store: Any, view: Any | None, gtin: str, last_ms: int | None) -> Any | None:
+    latest = latest_conditions(store.engine, gtin)
+    if view is None or latest is None:
+        return latest
+    record = in_force(view.conditions_history(gtin), last_ms)
+    if record is None:
+        return latest
+    try:
+        signed = stored_conditions(store.engine, gtin, record.version)
+    except UnknownConditionsError:
+        return latest
+    return signed if keccak256(signed.text.encode()) == record.conditions_hash else latest
+
+
+def consignment_cold_chain(store: Any, event_ids: Sequence[bytes],
+                           view: Any | None = None) -> list[ColdChainReport]:
     """One report per GTIN of the consignment's goods that has stored conditions. `store` is
-    a `ledger.store.store.Store`."""
+    a `ledger.store.store.Store`; with `view` (a `ledger.chain.view.ChainView`) each GTIN is
+    judged by the version its brand registered on CodeRegistry for the readings, as the
+    verifiers judge it (`ledger.trade.conditions.in_force`), when the store holds that version;
+    otherwise by the latest stored."""
     start: set[str] = set()
     for eid in event_ids:
         stored = store.get_event(bytes(eid))
@@ -89,17 +114,18 @@ def consignment_cold_chain(store: Any, event_ids: Sequence[bytes]) -> list[ColdC
     for epc in goods:
         if (m := _SGTIN.match(epc)) is not None:
             by_gtin.setdefault(m.group(1), []).append(epc)
-    conditions = {}
-    for gtin in sorted(by_gtin):
-        signed = latest_conditions(store.engine, gtin)
-        if signed is not None:
-            conditions[gtin] = parse_conditions(signed.text)
-    if not conditions:
-        return []
     events: dict[bytes, Any] = {}
     for epc in sorted(goods):
         for stored in store.events_for_epc(epc):
             events.setdefault(stored.event_id, stored)
+    ends = [r.end_ms for s in events.values() for r in readings(s.event)[0]]
+    conditions = {}
+    for gtin in sorted(by_gtin):
+        signed = _in_force(store, view, gtin, max(ends) if ends else None)
+        if signed is not None:
+            conditions[gtin] = parse_conditions(signed.text)
+    if not conditions:
+        return []
     orgs: dict[str, str | None] = {}
 
     def signer(capture_id: str) -> str | None:

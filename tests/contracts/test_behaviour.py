@@ -138,3 +138,44 @@ def test_org_id_round_trip_and_refusals() -> None:
     with pytest.raises(InvalidInputError):
         org_id("0614141000006")
     assert gln_of(org_id("0614141000005")) == "0614141000005"
+
+
+# --- product conditions registered by the brand (CodeRegistry.registerConditions) ----------------
+
+COND_GTIN = gtin("9501234", 77)
+
+
+def test_attack_only_the_prefix_owner_registers_a_gtins_conditions(chain: Chain, cast) -> None:
+    with pytest.raises(ContractRevertError) as exc:
+        chain.register_conditions(cast["RIVAL"].tx, COND_GTIN, 1, b"\x01" * 32)
+    assert refused(exc) == ("CodeRegistryNotPrefixOwner", {"org": cast["RIVAL"].gln, "prefix": "9501234"})
+    with pytest.raises(ContractRevertError) as exc:
+        chain.register_conditions(cast["CUSTOMS"].tx, COND_GTIN, 1, b"\x01" * 32)
+    assert refused(exc)[0] == "AccessControlUnauthorizedAccount"
+    assert chain.conditions_history(COND_GTIN) == []
+
+
+def test_attack_a_registered_conditions_version_is_never_overwritten_nor_undercut(chain: Chain, cast) -> None:
+    brand = cast["ENTERPRISE"]
+    first = chain.register_conditions(brand.tx, COND_GTIN, 2, keccak256(b"v2"))
+    event = first.event("ConditionsRegistered")
+    assert event["version"] == 2 and event["signer"] == brand.address.lower()
+    for version in (2, 1):
+        with pytest.raises(ContractRevertError) as exc:
+            chain.register_conditions(brand.tx, COND_GTIN, version, keccak256(b"looser"))
+        assert refused(exc) == ("CodeRegistryConditionsVersionNotHigher",
+                                {"gtin": COND_GTIN, "version": version, "latest": 2})
+    with pytest.raises(ContractRevertError) as exc:
+        chain.register_conditions(brand.tx, COND_GTIN, 3, bytes(32))
+    assert refused(exc)[0] == "CodeRegistryZeroConditionsHash"
+    with pytest.raises(ContractRevertError) as exc:
+        chain.register_conditions(brand.tx, "12345", 3, keccak256(b"v3"))
+    assert refused(exc)[0] == "CodeRegistryInvalidGtin"
+    chain.register_conditions(brand.tx, COND_GTIN, 5, keccak256(b"v5"))
+    history = chain.conditions_history(COND_GTIN)
+    assert [(h, v) for h, _, v, _ in history] == [(keccak256(b"v2"), 2), (keccak256(b"v5"), 5)]
+    assert all(org == brand.org for _, org, _, _ in history)
+    assert history[0][3] <= history[1][3]  # registration times, in order
+    with pytest.raises(ContractCustomError) as raw:
+        chain.code_registry.functions.conditionsAt(keccak256(COND_GTIN.encode()), 2).call()
+    assert chain.revert_error("CodeRegistry", raw.value).error == "CodeRegistryUnknownConditionsVersion"

@@ -94,6 +94,7 @@ PRIVILEGES: dict[tuple[str, str], Privilege] = {
     ("CodeRegistry", "registerLotWithSig"): p({"ENTERPRISE"}, signed_lot, missing("ENTERPRISE"), sender="NONE"),
     ("CodeRegistry", "recallLot"): p({"ENTERPRISE", "REGULATOR"}, lambda c, k, m: (GTIN, "L1", bytes(32)), not_lot_owner),
     ("CodeRegistry", "withdrawLot"): p({"ENTERPRISE"}, lambda c, k, m: (GTIN, "L1"), not_lot_owner),
+    ("CodeRegistry", "registerConditions"): p({"ENTERPRISE"}, lambda c, k, m: (GTIN, 1, ROOT), missing("ENTERPRISE")),
     ("CustomsRelease", "recordDecision"): p({"CUSTOMS"}, lambda c, k, m: (ROOT, 0, 0, ROOT, b"v1".ljust(32, b"\0"), bytes(32)), missing("CUSTOMS")),
 }
 

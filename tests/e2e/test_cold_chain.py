@@ -3,6 +3,10 @@ range, the carrier's reefer logs the pallets' temperature on the voyage and one 
 rises to 9 °C for hours. The breach in the pallets' reefer reaches the can's page (Python
 verifier and the browser verifier in Chromium, the same section from the same verified facts,
 screenshots in three languages) and the consignment's customs risk assessment (rules v2).
+
+The brand registers each version's hash on CodeRegistry; a gateway that serves a version the
+chain does not put in force for the readings (a later, looser one; a brand-signed but
+unregistered one; none at all) leaves the section unverified in both verifiers (attacks).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from ledger.demo.journey import _DAY, _START_MS, build_journey
 from ledger.demo.scenario import Scenario
 from ledger.evidence.item import assemble
 from ledger.evidence.public import public_bundle
+from ledger.proofs.merkle import keccak256
 from ledger.store.store import Store
 from ledger.trade.conditions import accept_conditions, conditions_text, sign_conditions
 from ledger.trade.consignment_coldchain import consignment_cold_chain
@@ -83,6 +88,7 @@ def cold(w3, deployment, anvil, tmp_path_factory) -> Iterator[dict[str, Any]]:
         signed = sign_conditions(brand.private_key, sc.domain, conditions_text(gtin, 1, RANGES),
                                  brand.org_id)
         accept_conditions(store.engine, sc.domain, signed, sc.view)
+        sc.chain.register_conditions(brand.tx, gtin, 1, keccak256(signed.text.encode()))
         sc.register_lots()
         sc.record_customs()
         sc.anchor_pending()
@@ -91,7 +97,7 @@ def cold(w3, deployment, anvil, tmp_path_factory) -> Iterator[dict[str, Any]]:
                        "contracts": {n: r.address for n, r in deployment.contracts.items()}}
         yield {"sc": sc, "can": can, "gtin": gtin, "site": site,
                "reefer": "ni:///sha-256;" + reefer.capture.event_ids[0].hex() + "?ver=CBV2.0",
-               "carrier": "0x" + sc.parties["carrier"].org_id.hex()}
+               "carrier": "0x" + sc.parties["carrier"].org_id.hex(), "v1": signed}
         site.close()
     finally:
         store.close()
@@ -151,7 +157,71 @@ def test_conditions_signed_by_someone_else_leave_the_section_unverified(cold):
     verdict = verify(cold["can"], bundle, sc.view)
     assert verdict.genuine  # the facts beside the verdict never decide it
     assert verdict.cold_chain["status"] == "unverified"
-    assert "does not own the company prefix" in verdict.cold_chain["reason"]
+    assert "does not carry version 1" in verdict.cold_chain["reason"]
+
+
+def _looser_v2(cold: dict[str, Any]) -> Any:
+    """The brand's version 2 (0-25 °C), signed and registered on chain after the voyage."""
+    sc = cold["sc"]
+    brand = sc.parties["manufacturer"]
+    v2 = sign_conditions(brand.private_key, sc.domain,
+                         conditions_text(cold["gtin"], 2, [{**RANGES[0], "max": 25}]),
+                         brand.org_id)
+    if len(sc.chain.conditions_history(cold["gtin"])) < 2:
+        sc.chain.register_conditions(brand.tx, cold["gtin"], 2, keccak256(v2.text.encode()))
+    sc.view.sync(force=True)
+    return v2
+
+
+def test_attack_a_gateway_serving_a_later_looser_version_is_caught(cold):
+    from dataclasses import replace
+
+    sc = cold["sc"]
+    v2 = _looser_v2(cold)
+    # The gateway keeps version 1 to itself and serves the brand's genuine, registered v2:
+    # under it the 9 °C hours would be no breach. The chain says v1 was in force.
+    bundle = replace(_public(cold), conditions=v2.to_json(), earlier_conditions=())
+    verdict = verify(cold["can"], bundle, sc.view)
+    assert verdict.genuine
+    section = verdict.cold_chain
+    assert section["status"] == "unverified" and section["registeredVersion"] == 1
+    assert "does not carry version 1" in section["reason"]
+    assert describe(section, "en")[0].startswith("The brand's storage conditions could not be")
+    # An honest gateway serves every stored version: the verifier picks v1, the breach stands.
+    honest = replace(_public(cold), conditions=v2.to_json(),
+                     earlier_conditions=(cold["v1"].to_json(),))
+    judged = verify(cold["can"], honest, sc.view).cold_chain
+    assert judged["status"] == "breach" and judged["conditionsVersion"] == 1
+    assert judged["conditions"]["conditionsHash"] == "0x" + keccak256(
+        cold["v1"].text.encode()).hex()
+
+
+def test_attack_an_altered_or_unregistered_version_is_caught(cold):
+    from dataclasses import replace
+
+    sc = cold["sc"]
+    brand = sc.parties["manufacturer"]
+    # Signed by the brand's own key (say, a draft), never registered: not the brand's word.
+    draft = sign_conditions(brand.private_key, sc.domain,
+                            conditions_text(cold["gtin"], 1, [{**RANGES[0], "max": 25}]),
+                            brand.org_id)
+    bundle = replace(_public(cold), conditions=draft.to_json(), earlier_conditions=())
+    section = verify(cold["can"], bundle, sc.view).cold_chain
+    assert section["status"] == "unverified" and "does not carry version 1" in section["reason"]
+    altered = cold["v1"].to_json() | {"text": cold["v1"].text.replace('"max":4', '"max":25')}
+    bundle = replace(_public(cold), conditions=altered, earlier_conditions=())
+    assert verify(cold["can"], bundle, sc.view).cold_chain["status"] == "unverified"
+
+
+def test_attack_withholding_the_conditions_is_caught(cold):
+    from dataclasses import replace
+
+    bundle = replace(_public(cold), conditions=None, earlier_conditions=())
+    verdict = verify(cold["can"], bundle, cold["sc"].view)
+    assert verdict.genuine
+    assert verdict.cold_chain["status"] == "unverified"
+    assert "does not carry version 1" in verdict.cold_chain["reason"]
+    assert "carries none" in verdict.cold_chain["reason"]
 
 
 @pytest.mark.parametrize("lang", ["zh-Hans", "zh-Hant", "en"])
@@ -174,3 +244,46 @@ def test_the_cans_page_shows_the_breach_in_chromium_as_python_computes_it(browse
     finally:
         page.context.close()
     assert (ARTIFACTS / f"cold-chain-breach-{lang}.png").exists()
+
+
+def test_attack_the_browser_verifier_catches_a_later_looser_version(browser, cold):  # noqa: F811
+    from dataclasses import replace
+
+    swapped = replace(_public(cold), conditions=_looser_v2(cold).to_json(), earlier_conditions=())
+    cold["site"].proofs[_path(cold["can"])] = swapped.to_json()
+    python = verify(cold["can"], swapped, cold["sc"].view).cold_chain
+    page, result = _open(browser, {"site": cold["site"]}, _path(cold["can"]), lang="en",
+                         shot="cold-chain-swapped-conditions")
+    try:
+        assert result["verdict"] == "GENUINE", result["reason"]
+        js = result["coldChain"]
+        assert js["status"] == python["status"] == "unverified"
+        assert js["registeredVersion"] == python["registeredVersion"] == 1
+        assert js["reason"] == python["reason"]
+        assert "could not be verified" in page.inner_text("#coldchain")
+    finally:
+        page.context.close()
+    honest = replace(swapped, earlier_conditions=(cold["v1"].to_json(),))
+    cold["site"].proofs[_path(cold["can"])] = honest.to_json()
+    page, result = _open(browser, {"site": cold["site"]}, _path(cold["can"]), lang="en",
+                         shot="cold-chain-in-force-version")
+    try:
+        js = result["coldChain"]
+        assert js["status"] == "breach" and js["conditionsVersion"] == 1
+        assert js["conditions"]["conditionsHash"] == verify(
+            cold["can"], honest, cold["sc"].view).cold_chain["conditions"]["conditionsHash"]
+    finally:
+        page.context.close()
+
+
+def test_customs_judges_by_the_registered_version_too_not_a_later_looser_one(cold):
+    """The brand stores and registers v2 (0-25 °C) after the voyage: the consignment's risk
+    assessment still judges the voyage by v1, as the shopper's verifier does."""
+    sc = cold["sc"]
+    v2 = _looser_v2(cold)
+    accept_conditions(sc.store.engine, sc.domain, v2, sc.view)
+    (latest,) = consignment_cold_chain(sc.store, sc.played.customs_ids)
+    assert latest.version == 2 and not latest.breached  # the store's latest alone would pass it
+    (report,) = consignment_cold_chain(sc.store, sc.played.customs_ids, sc.view)
+    assert report.version == 1 and report.breached
+    assert verify(cold["can"], _public(cold), sc.view).cold_chain["conditionsVersion"] == 1

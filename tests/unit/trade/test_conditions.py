@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.proofs.codes import org_id
 from ledger.proofs.signing import CaptureDomain
@@ -105,3 +107,38 @@ def test_only_the_prefix_owners_valid_key_has_authority():
         check_authority(DOMAIN, signed, _View(org_id("9421902960024"), {(BRAND, KEY.address)}))
     with pytest.raises(ConditionsSignatureError):
         check_authority(DOMAIN, signed, _View(BRAND, set()))
+
+
+# --- which registered version is in force (in_force) --------------------------------------------
+
+def _reg(version: int, at: int):
+    from ledger.chain.view import ConditionsRecord
+
+    return ConditionsRecord(bytes([version]) * 32, b"\x01" * 32, version, at)
+
+
+def test_the_version_in_force_is_the_latest_registered_by_the_last_reading():
+    from ledger.trade.conditions import in_force
+
+    history = (_reg(1, 100), _reg(2, 200), _reg(5, 300))
+    assert in_force((), 1_000) is None
+    assert in_force(history, None).version == 5  # no reading: the brand's latest
+    assert in_force(history, 250_000).version == 2
+    assert in_force(history, 200_000).version == 2  # registered in that very second
+    assert in_force(history, 10**12).version == 5
+    assert in_force(history, 99_999).version == 1  # older than every registration: the first
+
+
+@settings(max_examples=200, deadline=None)
+@given(times=st.lists(st.integers(0, 10**6), min_size=1, max_size=8),
+       at=st.integers(0, 10**9))
+def test_a_version_registered_after_the_last_reading_never_governs_it(times, at):
+    from ledger.trade.conditions import in_force
+
+    history = tuple(_reg(i + 1, t) for i, t in enumerate(sorted(times)))
+    chosen = in_force(history, at)
+    assert chosen in history
+    if chosen.registered_at * 1000 > at:  # only when nothing was registered by then
+        assert chosen == history[0] and all(r.registered_at * 1000 > at for r in history)
+    else:
+        assert all(r.registered_at * 1000 > at for r in history if r.version > chosen.version)

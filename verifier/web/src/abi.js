@@ -16,6 +16,8 @@ export const VIEWS = {
   gtinOwner: ['Consortium', 'gtinOwner(string)', ['string'], ['bytes32', 'bytes32']],
   anchorOf: ['TraceAnchor', 'anchorOf(bytes32)', ['bytes32'], ['uint64', 'uint64', 'uint32', 'address', 'bytes32']],
   lotOf: ['CodeRegistry', 'lotOf(bytes32)', ['bytes32'], ['bytes32', 'bytes32', 'bytes32', 'uint32', 'uint64', 'uint8']],
+  conditionsCount: ['CodeRegistry', 'conditionsCount(bytes32)', ['bytes32'], ['uint256']],
+  conditionsAt: ['CodeRegistry', 'conditionsAt(bytes32,uint256)', ['bytes32', 'uint256'], ['bytes32', 'bytes32', 'uint32', 'uint64']],
   decisionCount: ['CustomsRelease', 'decisionCount(bytes32)', ['bytes32'], ['uint256']],
   // The name the consortium admitted the organisation under (its other outputs are unused).
   organisation: ['Consortium', 'organisation(bytes32)', ['bytes32'], ['string', 'uint256', 'bool', 'bytes32', 'bool', 'bool']],

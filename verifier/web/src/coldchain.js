@@ -1,7 +1,8 @@
 // The cold-chain section, computed in the browser from verified facts only: the events the
 // verifier kept (proven, signed, anchored, entitled, on the item's path) and the brand's signed
 // conditions, whose signer must be a key of the GTIN's prefix owner valid when it signed, read
-// at the pinned block. A port of ledger/trade/coldchain.py and verifier/coldchain.py: the same
+// at the pinned block, and whose hash must be the version the brand registered on CodeRegistry
+// for the item's last reading (ledger/trade/conditions.py `in_force`). A port of ledger/trade/coldchain.py and verifier/coldchain.py: the same
 // readings, the same excursions, the same breaches.
 import { concat, keccak, uint256, utf8, fromHex, toHex, equal, isZero, ShapeError } from './bytes.js';
 import { recoverSigner, SignatureError } from './capture.js';
@@ -187,17 +188,52 @@ function named(event, path) {
     && event[f].some((v) => typeof v === 'string' && path.has(canonicalEpc(v.trim()))));
 }
 
+/** ledger/trade/conditions.py `in_force`: the registered version governing readings up to `atMs`. */
+export function inForce(registered, atMs) {
+  if (!registered.length) return null;
+  if (atMs === null) return registered[registered.length - 1];
+  const before = registered.filter((r) => r.registeredAt * 1000 <= atMs);
+  return before.length ? before[before.length - 1] : registered[0];
+}
+
+async function registeredVersions(reader, gtin14) {
+  const key = keccak(utf8(gtin14));
+  const [count] = await reader.read('conditionsCount', [key]);
+  const out = [];
+  for (let i = 0; i < count; i += 1) {
+    const [hash, org, version, registeredAt] = await reader.read('conditionsAt', [key, i]);
+    out.push({ hash, org, version, registeredAt });
+  }
+  return out;
+}
+
 /**
- * The section, or null when the proof carries no conditions. verified: [{event, ref, org}];
+ * The section, or null when the brand registered no conditions and the proof carries none.
+ * conditions, earlier: the signed versions the proof carries; verified: [{event, ref, org}];
  * reader: the pinned ChainReader; separator: the EIP-712 domain separator; ownerOf(gtin14).
  */
-export async function coldChainSection({ gtin14, epc, conditions, verified, reader, separator, ownerOf }) {
-  if (conditions == null) return null;
+export async function coldChainSection({ gtin14, epc, conditions, earlier = [], verified, reader, separator, ownerOf }) {
+  // Read like every other chain fact: a failed or unproven read fails the verification.
+  const registered = await registeredVersions(reader, gtin14);
+  if (!registered.length) {
+    if (conditions == null) return null;
+    return { status: 'unverified', reason: `the brand registered no conditions for GTIN ${gtin14} on chain` };
+  }
+  const ends = verified.flatMap((v) => readings(v.event)[0].map((r) => r.end));
+  const record = inForce(registered, ends.length ? Math.max(...ends) : null);
+  const wanted = toHex(record.hash);
+  const served = [conditions, ...(Array.isArray(earlier) ? earlier : [])].filter((c) => isObj(c) && typeof c.text === 'string');
+  const found = served.find((c) => equal(keccak(utf8(c.text)), record.hash));
+  if (!found) {
+    const offered = [...new Set(served.map((c) => `${toHex(keccak(utf8(c.text))).slice(0, 14)}…`))].sort().join(', ');
+    return { status: 'unverified', registeredVersion: record.version, registeredHash: wanted,
+      reason: `the evidence does not carry version ${record.version} of the brand's conditions, the one registered on chain for these readings (hash ${wanted.slice(0, 14)}…); it carries ${offered || 'none'}` };
+  }
+  conditions = found;
   let parsed;
   let signer;
   let org;
   try {
-    if (!isObj(conditions) || typeof conditions.text !== 'string') throw new ShapeError('conditions must carry the signed text');
     parsed = parseConditions(conditions.text);
     if (parsed.gtin !== gtin14) throw new ShapeError(`the conditions are for GTIN ${parsed.gtin}, not ${gtin14}`);
     org = fromHex(conditions.org, 32, 'conditions.org');
@@ -210,6 +246,9 @@ export async function coldChainSection({ gtin14, epc, conditions, verified, read
       throw new ShapeError(`the signature recovers ${signer}, which was not a signing key of organisation ${toHex(org)} at ${signedAt}`);
     }
     if (ownerOf(parsed.gtin) !== toHex(org)) throw new ShapeError(`organisation ${toHex(org)} does not own the company prefix of GTIN ${parsed.gtin}`);
+    if (parsed.version !== record.version || !equal(org, record.org)) {
+      throw new ShapeError(`the conditions text says version ${parsed.version} of ${toHex(org)}, the chain registered its hash as version ${record.version} of ${toHex(record.org)}`);
+    }
   } catch (exc) {
     if (!(exc instanceof ShapeError) && !(exc instanceof SignatureError) && !(exc instanceof TypeError)) throw exc;
     return { status: 'unverified', reason: exc.message };
@@ -226,7 +265,8 @@ export async function coldChainSection({ gtin14, epc, conditions, verified, read
   const breaches = ranges.filter((r) => r.breached).flatMap((r) => r.excursions);
   return { gtin: parsed.gtin, conditionsVersion: parsed.version,
     status: breaches.length ? 'breach' : (ranges.some((r) => r.readings) ? 'kept' : 'no-readings'),
-    ranges, breaches, conditions: { signer, org: toHex(org), signedAt: conditions.signedAt } };
+    ranges, breaches, conditions: { signer, org: toHex(org), signedAt: conditions.signedAt,
+      conditionsHash: wanted, registeredAt: record.registeredAt, registeredVersions: registered.length } };
 }
 
 // --- how the page says it (verifier/coldchain.py `describe`) ---------------------------------

@@ -303,7 +303,7 @@ async function run(code, proofJson, config, reader, checks, out, checkedAt) {
   checks.push(checkScans(bundle.scans, saleTime(journey), OPTIONS.clone, checkedAt));
   // Facts beside the verdict, from the verified events only (never a check that decides it).
   out.coldChain = await coldChainSection({ gtin14: link.gtin14, epc: `https://id.gs1.org/01/${link.gtin14}/21/${link.serial}`,
-    conditions: proofJson.conditions ?? null, verified: verified.map((v) => ({ event: v.event, ref: v.id, org: v.org })),
+    conditions: proofJson.conditions ?? null, earlier: proofJson.earlierConditions ?? [], verified: verified.map((v) => ({ event: v.event, ref: v.id, org: v.org })),
     reader, separator, ownerOf });
   out.profile = consumerProfile(link.gtin14, link.serial, verified.map((v) => ({ event: v.event, org: v.org })), checkFacts(checks));
   // Who said each step and each fact, by the name Consortium admitted it under (read at the

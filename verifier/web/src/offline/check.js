@@ -89,7 +89,7 @@ function placeOfRead(sealed, exc) {
     if (i >= 0) return `evidence.customs[${i}].consignment`;
   }
   if (method === 'lotOf') return 'evidence.registration.lot';
-  if (method === 'gtinOwner') return 'evidence.code';
+  if (method === 'gtinOwner' || method === 'conditionsCount' || method === 'conditionsAt') return 'evidence.code';
   return `state (${method || sel})`;
 }
 
