@@ -5,8 +5,9 @@
 import { fromHex, toBigInt, equal, toHex } from '../bytes.js';
 import { checksumAddress } from '../capture.js';
 import { parseProofText } from '../verify.js';
+import { parseLink, canonicalUri } from '../gs1.js';
 import { decodeHeader } from './header.js';
-import { checkCanonical, decodeUtf8 } from './canonical.js';
+import { checkCanonical, checkJsonAsPython, decodeUtf8 } from './canonical.js';
 import { PlaceError } from './place.js';
 
 export const SEALED_FORMAT = 'zhenzhi-sealed-evidence';
@@ -147,6 +148,13 @@ function evidenceShape(ev, consignment) {
   if (consignment && ev.events.some((e) => ('event' in e) !== (ev.disclosure === 'full'))) {
     throw new PlaceError('evidence (disclosure)', `a ${ev.disclosure} consignment bundle holds only ${ev.disclosure === 'full' ? 'full' : 'disclosed'} events`);
   }
+  if (!consignment) {
+    // One spelling of the item's code (ledger/evidence/sealed.py `_canonical_code`): another
+    // host or "./" in the path would verify as the item and show a code nobody sealed.
+    let canon = ev.code;
+    try { canon = canonicalUri(parseLink(ev.code)); } catch { /* no Digital Link: code.format reports it */ }
+    if (canon !== ev.code) throw new PlaceError('evidence.code', `must be the canonical Digital Link ${JSON.stringify(canon)}`);
+  }
   ev.captures.forEach((c, i) => {
     if (!used.has(i)) throw new PlaceError(`evidence.captures[${i}]`, 'no event uses this capture, so nothing checks it');
   });
@@ -166,6 +174,7 @@ function evidenceShape(ev, consignment) {
  */
 export function parseSealed(raw) {
   const text = decodeUtf8(raw);
+  checkJsonAsPython(text);
   let obj;
   try {
     obj = parseProofText(text);
