@@ -348,6 +348,10 @@ async function registration(link, bundle, reader, ownerOf, out) {
   if (link.lot && reg.lot !== link.lot) {
     return [check('code.registered', 'FAIL', `the code is printed with lot ${link.lot} but evidence names lot ${reg.lot}`)];
   }
+  if (reg.gtin !== link.gtin14) {
+    // The registration's GTIN is read nowhere else: unchecked, it could say anything.
+    return [check('code.registered', 'FAIL', `the code is GTIN ${link.gtin14} but evidence names GTIN ${reg.gtin.slice(0, 20)}`)];
+  }
   let key;
   try { key = lotKey(link.gtin14, lotName); } catch {
     return [check('code.registered', 'FAIL', `the evidence names lot '${lotName.slice(0, 40)}', which no GS1 lot can be`)];
