@@ -231,6 +231,10 @@ def _registration(link: Any, bundle: Bundle, view: Any) -> list[Check]:
     if link.lot and reg.lot != link.lot:
         return [Check(CheckName.CODE_REGISTERED, FAIL,
                       f"the code is printed with lot {link.lot} but evidence names lot {reg.lot}")]
+    if reg.gtin != link.gtin14:
+        # The registration's GTIN is read nowhere else: unchecked, it could say anything.
+        return [Check(CheckName.CODE_REGISTERED, FAIL,
+                      f"the code is GTIN {link.gtin14} but evidence names GTIN {reg.gtin[:20]}")]
     try:
         lot = view.lot(link.gtin14, lot_name)
     except LedgerError:

@@ -24,6 +24,8 @@ from eth_utils import to_checksum_address
 
 from ledger.chain.proven import AccountWitness, SlotWitness, StateWitness
 from ledger.epcis.event_hash import canonical_value
+from ledger.epcis.gs1 import DigitalLink
+from ledger.errors import LedgerError
 from ledger.evidence.consignment import FORMAT as CONSIGNMENT_FORMAT
 from ledger.evidence.consignment import VERSION as CONSIGNMENT_VERSION
 from ledger.evidence.consignment import ConsignmentBundle
@@ -165,8 +167,17 @@ def seal_bundle(bundle: Bundle, contracts: Mapping[str, str], block_number: int)
     chain = ChainRef(bundle.chain.chain_id,
                      {name: to_checksum_address(contracts[name]) for name in READ_CONTRACTS},
                      block_number)
-    return replace(bundle, chain=chain, captures=captures, events=events, scans=(),
-                   generated_at=None, source=None)
+    return replace(bundle, code=_canonical_code(bundle.code), chain=chain, captures=captures,
+                   events=events, scans=(), generated_at=None, source=None)
+
+
+def _canonical_code(code: str) -> str:
+    """The one spelling a sealed item's code has: its canonical Digital Link (a code that is
+    no Digital Link stays as it is, and the verifier reports it: `code.format`)."""
+    try:
+        return DigitalLink.parse(code).canonical_uri()
+    except LedgerError:
+        return code
 
 
 def seal_consignment(bundle: ConsignmentBundle, contracts: Mapping[str, str],
@@ -298,6 +309,13 @@ def _parse(obj: Any) -> SealedEvidence:
             raise
         field = exc.fields.get("field")
         raise SealedEvidenceError(str(exc), place="evidence" + (f" ({field})" if field else "")) from None
+    if isinstance(bundle, Bundle):
+        canon = _canonical_code(bundle.code)
+        if canon != bundle.code:
+            # Another spelling of the same item (any host, "./" in the path) would verify as
+            # the item and show a code nobody sealed: one spelling only.
+            raise SealedEvidenceError(f"must be the canonical Digital Link {canon!r}",
+                                      place="evidence.code")
     for i, e in enumerate(bundle.events):
         if e.event is None:
             continue  # a public event: disclosures only, each checked against its path

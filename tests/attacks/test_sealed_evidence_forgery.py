@@ -174,3 +174,30 @@ def test_attack_non_canonical_spelling_is_refused_in_one_line(sealed: dict[str, 
     run = _verify_cli(path, "--trust", "0x" + sealed["hash"].hex())
     assert run.exit_code == 1
     assert run.output.strip().count("\n") == 0 and "refused: byte" in run.output
+
+
+@pytest.mark.parametrize("spelling", ["https://example.com/01/{gtin}/21/{serial}",
+                                      "https://id.gs1.org/01/{gtin}/21/{serial}/",
+                                      "https:./id.gs1.org/01/{gtin}/21/{serial}"])
+def test_attack_another_spelling_of_the_items_code_is_refused(sealed: dict[str, Any],
+                                                              spelling: str) -> None:
+    """The same item under another host or path spelling would verify as the item and show a
+    code nobody sealed: a sealed item's code has one spelling, its canonical Digital Link."""
+    doc = json.loads(sealed["raw"])
+    gtin = doc["evidence"]["registration"]["gtin"]
+    serial = doc["evidence"]["code"].rsplit("/", 1)[-1]
+    doc["evidence"]["code"] = spelling.format(gtin=gtin, serial=serial)
+    report = check(canonical_json(doc), sealed)
+    assert report.refused and report.place == "evidence.code", report.reason
+    assert "canonical Digital Link" in report.reason
+
+
+def test_attack_registration_naming_another_gtin_is_not_genuine(sealed: dict[str, Any]) -> None:
+    """The registration's GTIN is read nowhere else: it must be the code's."""
+    doc = json.loads(sealed["raw"])
+    gtin = doc["evidence"]["registration"]["gtin"]
+    doc["evidence"]["registration"]["gtin"] = "1" + gtin[1:]
+    report = check(canonical_json(doc), sealed)
+    assert report.kind == "COUNTERFEIT"
+    assert report.failures[0]["place"] == "evidence.registration"
+    assert "evidence names GTIN 1" in report.reason

@@ -304,3 +304,22 @@ def test_attack_single_byte_changes_across_the_file_agree_with_python(
         python = check(bytes(tampered), sealed)
         assert got["result"] != "GENUINE", (i, raw[max(0, i - 30):i + 10])
         assert got["result"] == python.kind, (i, got["result"], got["reason"], python.reason)
+
+
+def test_attack_another_code_spelling_or_registration_gtin_agrees_with_python(
+        page: Any, sealed: dict) -> None:  # noqa: F811
+    """Two one-byte changes the every-byte sweep found verifying as genuine (another host in
+    the code, another GTIN in the registration): the page refuses or fails them as Python does."""
+    doc = json.loads(sealed["raw"])
+    other_host = json.loads(sealed["raw"])
+    other_host["evidence"]["code"] = doc["evidence"]["code"].replace("id.gs1.org", "id.gs1.orf")
+    other_gtin = json.loads(sealed["raw"])
+    gtin = doc["evidence"]["registration"]["gtin"]
+    other_gtin["evidence"]["registration"]["gtin"] = "1" + gtin[1:]
+    for bad, result, place in ((other_host, "REFUSED", "evidence.code"),
+                               (other_gtin, "COUNTERFEIT", "evidence.registration")):
+        raw = canonical_json(bad)
+        python = check(raw, sealed)
+        got = _in_browser(page, raw, trust=sealed["hash"], manifest=sealed["manifest"])
+        assert got["result"] == python.kind == result, (got["reason"], python.reason)
+        assert _place(got) == _place(python) == place

@@ -21,6 +21,8 @@ export const VIEWS = {
   decisionCount: ['CustomsRelease', 'decisionCount(bytes32)', ['bytes32'], ['uint256']],
   // The name the consortium admitted the organisation under (its other outputs are unused).
   organisation: ['Consortium', 'organisation(bytes32)', ['bytes32'], ['string', 'uint256', 'bool', 'bytes32', 'bool', 'bool']],
+  // Every decision recorded for a consignment, oldest first (a later one never rewrites it).
+  decisionAt: ['CustomsRelease', 'decisionAt(bytes32,uint256)', ['bytes32', 'uint256'], ['bytes32', 'bytes32', 'bytes32', 'address', 'uint64', 'uint8', 'uint8']],
   latestDecision: ['CustomsRelease', 'latestDecision(bytes32)', ['bytes32'], ['bytes32', 'bytes32', 'bytes32', 'address', 'uint64', 'uint8', 'uint8']],
 };
 

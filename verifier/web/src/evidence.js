@@ -113,7 +113,8 @@ function report(r) {
     const contracts = Object.entries(r.deployment.contracts).map(([k, v]) => el('li', {}, `${k} ${v}`));
     out.push(el('section', { id: 'what', class: 'what' }, el('h2', {}, t(lang, 'ev.what')),
       el('dl', {},
-        el('dt', {}, t(lang, 'ev.item')), el('dd', { class: 'code' }, r.code),
+        el('dt', {}, t(lang, r.kind === 'consignment' ? 'ev.consignment' : 'ev.item')), el('dd', { class: 'code' }, r.code),
+        r.kind === 'consignment' ? el('dd', { class: 'view', 'data-disclosure': r.disclosure }, t(lang, `ev.view.${r.disclosure}`)) : null,
         el('dt', {}, t(lang, 'ev.block')), el('dd', { class: 'block' }, t(lang, 'ev.block.line', { number: r.block.number, chainId: r.deployment.chainId, time: r.block.time })),
         el('dt', {}, t(lang, 'ev.hash')), el('dd', { class: 'hash', 'data-confirmed': String(r.block.confirmed) },
           el('code', {}, r.block.hash), ' — ', t(lang, `ev.block.${r.block.confirmed}`)),
@@ -126,7 +127,8 @@ function report(r) {
     const signers = v.checks.filter((c) => c.name === 'capture.signature' && c.outcome === 'PASS' && c.details);
     out.push(el('section', { id: 'signers', class: 'signers' }, el('h2', {}, t(lang, 'ev.byWhom')),
       el('ul', {}, signers.map((c) => el('li', {}, t(lang, 'ev.signer', { signer: c.details.signer, org: glnOrHex(c.details.org) }))))));
-    out.push(el('section', { id: 'journey', class: 'journey' }, el('h2', {}, t(lang, 'ev.journey')),
+    if (r.kind === 'consignment') out.push(...consignmentSections(v));
+    else out.push(el('section', { id: 'journey', class: 'journey' }, el('h2', {}, t(lang, 'ev.journey')),
       el('ol', {}, (v.journey || []).map((s) => el('li', { 'data-stage': s.stage },
         el('span', { class: 'stage' }, t(lang, `stage.${s.stage}`)), ' ',
         el('time', { dateTime: s.timeText }, s.timeText),
@@ -154,6 +156,51 @@ function report(r) {
   out.push(el('section', { id: 'not-checked', class: 'not-checked' }, el('h2', {}, t(lang, 'ev.notChecked')),
     el('ul', {}, (r.notChecked || []).map((k) => el('li', { 'data-what': k }, t(lang, `ev.nc.${k}`))))));
   if (r.ms != null) out.push(el('p', { class: 'timing' }, t(lang, 'ev.time', { ms: Math.round(r.ms), calls: r.calls || 0 })));
+  return out;
+}
+
+// A consignment's report (verifier/sealed.py `consignment_lines`): customs' decisions, the
+// signed story with the trade documents each step names, the lots, the organisations.
+function consignmentSections(v) {
+  const lang = state.lang;
+  const names = v.organisations || {};
+  const who = (org) => names[org] || glnOrHex(org);
+  const iso = (ts) => new Date(ts * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const docName = (type) => {
+    const k = `ev.doc.${String(type).split(/[:/]/).pop()}`;
+    const text = t(lang, k);
+    return text === k ? type : text;
+  };
+  const decisions = el('section', { id: 'decisions', class: 'decisions' }, el('h2', {}, t(lang, 'ev.decisions')),
+    el('ol', {}, v.decisions.length ? v.decisions.map((d) => el('li', { 'data-decision': d.decision, 'data-released': String(d.released) },
+      t(lang, 'ev.decision.line', { sequence: d.sequence, decision: d.decision, inspection: d.inspection,
+        state: t(lang, `ev.decision.${d.released ? 'released' : d.refused ? 'refused' : 'pending'}`), time: iso(d.decidedAt), recorder: d.recorder })))
+      : [el('li', {}, t(lang, 'ev.decisions.none'))]));
+  const story = el('section', { id: 'story', class: 'story' }, el('h2', {}, t(lang, 'ev.story', { n: v.story.length })),
+    el('ol', {}, v.story.map((s) => el('li', { 'data-event': String(s.event), 'data-bizstep': s.bizStep || '', 'data-covered': String(s.covered) },
+      el('time', { dateTime: s.eventTime || '' }, `${s.eventTime || '-'}${s.offset ? ` (${s.offset})` : ''}`), ' ',
+      el('strong', {}, s.bizStep || '-'), ` (${s.disposition || '-'})`,
+      s.place ? ` · ${t(lang, 'journey.place')}: ${s.place}` : null, ' · ',
+      t(lang, 'ev.story.signed', { who: who(s.org), time: iso(s.signedAt), block: s.anchoredBlock }),
+      s.covered ? el('span', { class: 'covered' }, ` · ${t(lang, 'ev.story.covered')}`) : null,
+      s.documents.length ? el('span', { class: 'docs' }, s.documents.map((d) => ` [${docName(d.type)} ${d.id.split('/').pop()}]`).join('')) : null))));
+  const out = [decisions, story];
+  const docs = Object.entries(v.documents || {});
+  if (docs.length) {
+    out.push(el('section', { id: 'documents', class: 'documents' }, el('h2', {}, t(lang, 'ev.documents')),
+      el('dl', {}, docs.flatMap(([type, ids]) => [el('dt', { 'data-type': type }, docName(type)), el('dd', {}, ids.join(', '))]))));
+  }
+  if (v.lots.length) {
+    out.push(el('section', { id: 'lots', class: 'lots' }, el('h2', {}, t(lang, 'ev.lots')),
+      el('ul', {}, v.lots.map((x) => el('li', { 'data-lot': x.lot, 'data-status': x.status || 'none' },
+        t(lang, 'ev.lot.line', { gtin: x.gtin, lot: x.lot, status: t(lang, `ev.lot.${x.status || 'none'}`) }),
+        x.owner ? t(lang, 'ev.lot.by', { owner: x.ownerName || x.owner, codes: x.codes }) : null)))));
+  }
+  const orgs = Object.entries(names).sort();
+  if (orgs.length) {
+    out.push(el('section', { id: 'orgs', class: 'orgs' }, el('h2', {}, t(lang, 'ev.orgs')),
+      el('ul', {}, orgs.map(([org, name]) => el('li', { 'data-org': org }, `${name} (${glnOrHex(org)})`)))));
+  }
   return out;
 }
 

@@ -51,7 +51,28 @@ export function parseLink(uri) {
   }
   const gtin14 = normaliseGtin(values['01']);
   const key = serial !== null ? `01/${gtin14}/21/${serial}` : lot !== null ? `01/${gtin14}/10/${lot}` : `01/${gtin14}`;
-  return { gtin14, serial, lot, key };
+  return { gtin14, serial, lot, key, values };
+}
+
+// Python's urllib.parse.quote(value, safe="'-._;<=>?\""): UTF-8, %XX in upper case.
+const QUOTE_SAFE = /[A-Za-z0-9_.~'\-;<=>?"]/;
+function quote(value) {
+  let out = '';
+  for (const ch of value) {
+    if (QUOTE_SAFE.test(ch)) out += ch;
+    else for (const b of new TextEncoder().encode(ch)) out += '%' + b.toString(16).toUpperCase().padStart(2, '0');
+  }
+  return out;
+}
+
+/** ledger/epcis/gs1.py `DigitalLink.canonical_uri`: https://id.gs1.org/01/<gtin14>[/22/..][/10/..][/21/..][/235/..]. */
+export function canonicalUri(link) {
+  let uri = 'https://id.gs1.org/01/' + link.gtin14;
+  for (const ai of ['22', '10', '21', '235']) {
+    const v = link.values[ai];
+    if (v !== undefined) uri += `/${ai}/` + quote(v);
+  }
+  return uri;
 }
 
 export function codeLeaf(gtin14, serial) {

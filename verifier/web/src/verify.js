@@ -19,11 +19,11 @@ import { consumerProfile, checkFacts, placeOf } from './profile.js';
 export const OPTIONS = { market: 'CN', anchorGraceS: 3600, skewS: 300, clone: CLONE_POLICY };
 const FORMAT = 'zhenzhi-evidence';
 const VERSION = 2;
-const LOT_STATUSES = [null, 'active', 'recalled', 'withdrawn'];
-const DECISIONS = ['DIRECT_RELEASE', 'NORMAL_CONTROL', 'IMMEDIATE_CONTROL'];
-const INSPECTIONS = ['NOT_INSPECTED', 'PASSED', 'FAILED'];
+export const LOT_STATUSES = [null, 'active', 'recalled', 'withdrawn'];
+export const DECISIONS = ['DIRECT_RELEASE', 'NORMAL_CONTROL', 'IMMEDIATE_CONTROL'];
+export const INSPECTIONS = ['NOT_INSPECTED', 'PASSED', 'FAILED'];
 
-const check = (name, outcome, reason, extra = {}) => ({ name, outcome, reason, failsAs: 'COUNTERFEIT', ...extra });
+export const check = (name, outcome, reason, extra = {}) => ({ name, outcome, reason, failsAs: 'COUNTERFEIT', ...extra });
 const iso = (ts) => new Date(ts * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 const hex = toHex;
 
@@ -112,7 +112,8 @@ function fullFacts(e, eventsRoot) {
   return committed(commitment, e, eventsRoot, role, subject, e.event);
 }
 
-function publicFacts(e, eventsRoot) {
+/** What an event's bytes alone establish (verify.py `_facts`): full or disclosed. */
+export function publicFacts(e, eventsRoot) {
   const subject = 'event ' + hex(e.commitment);
   if (e.full) return fullFacts(e, eventsRoot);
   let commitment;
@@ -347,6 +348,10 @@ async function registration(link, bundle, reader, ownerOf, out) {
   if (link.lot && reg.lot !== link.lot) {
     return [check('code.registered', 'FAIL', `the code is printed with lot ${link.lot} but evidence names lot ${reg.lot}`)];
   }
+  if (reg.gtin !== link.gtin14) {
+    // The registration's GTIN is read nowhere else: unchecked, it could say anything.
+    return [check('code.registered', 'FAIL', `the code is GTIN ${link.gtin14} but evidence names GTIN ${reg.gtin.slice(0, 20)}`)];
+  }
   let key;
   try { key = lotKey(link.gtin14, lotName); } catch {
     return [check('code.registered', 'FAIL', `the evidence names lot '${lotName.slice(0, 40)}', which no GS1 lot can be`)];
@@ -376,7 +381,7 @@ async function registration(link, bundle, reader, ownerOf, out) {
   return res;
 }
 
-async function keyVerdict(reader, org, key, at) {
+export async function keyVerdict(reader, org, key, at) {
   const [kOrg, addedAt, , revokedAt] = await reader.read('keyInfo', [key]);
   if (!equal(kOrg, org) || isZero(org)) return 'unknown';
   if (at < addedAt || (revokedAt && at >= revokedAt)) return 'revoked';
@@ -470,7 +475,8 @@ async function events(bundle, facts, recovered, reader, ownerOf, checks, epc) {
   return good;
 }
 
-async function capture(index, cap, rec, reader, checks) {
+/** One capture's signature, key and anchor (verify.py `_capture`): [ok, signer, anchoredAt]. */
+export async function capture(index, cap, rec, reader, checks) {
   const subject = `capture ${index}`;
   const signer = rec.signer;
   if (signer === null) {

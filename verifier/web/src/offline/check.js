@@ -12,10 +12,15 @@ import { parseSealed } from './sealed.js';
 import { provenState, ProvenProvider, UnprovenReadError } from './proven.js';
 import { PlaceError } from './place.js';
 import { VIEWS } from '../abi.js';
+import { verifyConsignment } from './consignment.js';
 
 // Evidence a checker never sees (and so the report lists as not checked): keys into the
 // report's strings (../evidence_i18n.js), with the Python checker's English.
 export const NOT_CARRIED = ['scans', 'assembled'];
+// A consignment's (verifier/sealed.py NOT_CARRIED_CONSIGNMENT, and NOT_DISCLOSED_TRADE for a
+// bank's view).
+export const NOT_CARRIED_CONSIGNMENT = ['withheld', 'assembled'];
+export const NOT_DISCLOSED_TRADE = ['tradeFields', 'tradeLots', 'tradeCovered'];
 // What this browser checker does not recompute that the Python checker does.
 export const NOT_IN_BROWSER = ['cbvHash'];
 
@@ -83,6 +88,15 @@ function placeOfRead(sealed, exc) {
     const i = ev.captures.findIndex((c) => c.anchor && c.anchor.batchRoot === root);
     if (i >= 0) return `evidence.captures[${i}].anchor.batchRoot`;
   }
+  if (method === 'organisation') {
+    const org = toHex(word(0));
+    const i = ev.captures.findIndex((c) => c.org === org);
+    return i >= 0 ? `evidence.captures[${i}].org` : 'evidence.events';
+  }
+  if (sealed.kind === 'consignment') {
+    if (['decisionCount', 'latestDecision', 'decisionAt'].includes(method)) return 'evidence.consignment.key';
+    if (method === 'lotOf' || method === 'gtinOwner') return 'evidence.events';
+  }
   if (method === 'decisionCount' || method === 'latestDecision') {
     const consignment = toHex(word(0));
     const i = ev.customs.findIndex((c) => c.consignment === consignment);
@@ -107,6 +121,11 @@ function placeOfCheck(sealed, c) {
     if (i >= 0) return `evidence.events[${i}]`;
   }
   if (subject.startsWith('capture ')) return `evidence.captures[${subject.slice('capture '.length)}]`;
+  if (subject.startsWith('customs ')) return `evidence.customs[${subject.slice('customs '.length)}]`;
+  if (sealed.kind === 'consignment') {
+    return { 'consignment.id': 'evidence.consignment', 'bundle.chain': 'chain', 'customs.decision': 'evidence.consignment.key',
+      'customs.cover': 'evidence.customs', 'customs.record': 'evidence.events' }[c.name] || 'evidence.events';
+  }
   return { 'code.format': 'evidence.code', 'bundle.code': 'evidence.code', 'code.registered': 'evidence.registration',
     'code.prefix_owner': 'evidence.registration', 'lot.status': 'evidence.registration.lot',
     'customs.decision': 'evidence.customs', 'journey.complete': 'evidence.events' }[c.name] || 'evidence';
@@ -134,9 +153,14 @@ async function unusedEvidence(sealed, provider) {
   return null;
 }
 
+function notChecked(sealed) {
+  if (!sealed || sealed.kind !== 'consignment') return [...NOT_CARRIED, ...NOT_IN_BROWSER];
+  return [...NOT_CARRIED_CONSIGNMENT, ...(sealed.proof.disclosure === 'trade' ? NOT_DISCLOSED_TRADE : []), ...NOT_IN_BROWSER];
+}
+
 function refused(reason, place, sealed = null) {
   return { result: 'REFUSED', reason, place, ...(sealed ? blockInfo(sealed, null, null) : {}), failures: [], toConfirm: [],
-    notChecked: [...NOT_CARRIED, ...NOT_IN_BROWSER], verdict: null };
+    notChecked: notChecked(sealed), verdict: null };
 }
 
 function blockInfo(sealed, blockOk, deploymentOk) {
@@ -145,6 +169,8 @@ function blockInfo(sealed, blockOk, deploymentOk) {
     block: { number: h.number, hash: toHex(sealed.blockHash), timestamp: h.timestamp, time: iso(h.timestamp), fork: h.fork, confirmed: blockOk },
     deployment: { chainId: sealed.chainId, contracts: sealed.contracts, confirmed: deploymentOk },
     code: sealed.proof.code,
+    kind: sealed.kind,
+    ...(sealed.kind === 'consignment' ? { disclosure: sealed.proof.disclosure } : {}),
   };
 }
 
@@ -176,7 +202,11 @@ export async function checkSealed(raw, { trust = null, manifest = null } = {}) {
   let verdict;
   let unused;
   try {
-    verdict = await verify(sealed.proof.code, sealed.proof, config, { rpc: provider, now: sealed.header.timestamp });
+    if (sealed.kind === 'consignment') {
+      verdict = await verifyConsignment(sealed, provider, sealed.header.timestamp);
+    } else {
+      verdict = await verify(sealed.proof.code, sealed.proof, config, { rpc: provider, now: sealed.header.timestamp });
+    }
     unused = await unusedEvidence(sealed, provider);
   } catch (exc) {
     if (!(exc instanceof UnprovenReadError)) throw exc;
@@ -212,6 +242,6 @@ export async function checkSealed(raw, { trust = null, manifest = null } = {}) {
   }
   return timed({
     result, reason, unproven, ...blockInfo(sealed, blockOk, deploymentOk), verdict, failures, toConfirm,
-    notChecked: [...NOT_CARRIED, ...NOT_IN_BROWSER], calls: provider.calls,
+    notChecked: notChecked(sealed), calls: provider.calls,
   });
 }

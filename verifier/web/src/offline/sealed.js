@@ -5,12 +5,20 @@
 import { fromHex, toBigInt, equal, toHex } from '../bytes.js';
 import { checksumAddress } from '../capture.js';
 import { parseProofText } from '../verify.js';
+import { parseLink, canonicalUri } from '../gs1.js';
 import { decodeHeader } from './header.js';
-import { checkCanonical, decodeUtf8 } from './canonical.js';
+import { checkCanonical, checkJsonAsPython, decodeUtf8 } from './canonical.js';
 import { PlaceError } from './place.js';
 
 export const SEALED_FORMAT = 'zhenzhi-sealed-evidence';
 export const SEALED_VERSION = 1;
+// A consignment's sealed evidence (ledger/evidence/sealed.py SEALED_CONSIGNMENT_FORMAT): the
+// same block, chain and state parts; its `evidence` is a consignment bundle
+// (ledger/evidence/consignment.py), in the members' view ("full") or a bank's ("trade").
+export const SEALED_CONSIGNMENT_FORMAT = 'zhenzhi-sealed-consignment';
+export const SEALED_CONSIGNMENT_VERSION = 1;
+const FORMATS = { [SEALED_FORMAT]: SEALED_VERSION, [SEALED_CONSIGNMENT_FORMAT]: SEALED_CONSIGNMENT_VERSION };
+export const DISCLOSURES = ['full', 'trade'];
 export const READ_CONTRACTS = ['CodeRegistry', 'Consortium', 'CustomsRelease', 'TraceAnchor'];
 const UNSIGNED_EVENT_KEYS = ['eventID', 'recordTime'];
 const MAX_PROOF_NODES = 64;
@@ -66,17 +74,29 @@ function hexBytesAnyCase(v, place, size) {
 
 const hashes = (v, place) => list(v, place, MAX_PROOF_NODES).forEach((h, k) => hexBytes(h, `${place}[${k}]`, 32));
 
-// The evidence part: the proof bundle of ledger/proofs/bundle.py without what nobody signs.
-function evidenceShape(ev) {
+// The evidence part: the proof bundle of ledger/proofs/bundle.py without what nobody signs
+// (an item's), or a consignment bundle without format, version or chain.
+function evidenceShape(ev, consignment) {
   if (!isObject(ev) || ['format', 'version', 'chain'].some((k) => k in ev)) {
     throw new PlaceError('evidence', 'must be an object without format, version or chain');
   }
-  keys(ev, ['captures', 'code', 'customs', 'events', 'registration'], 'evidence');
-  if (typeof ev.code !== 'string') throw new PlaceError('evidence.code', 'must be a string');
-  if (ev.registration !== null) {
-    const r = keys(ev.registration, ['codeProof', 'gtin', 'lot'], 'evidence.registration');
-    if (typeof r.gtin !== 'string' || typeof r.lot !== 'string') throw new PlaceError('evidence.registration', 'gtin and lot must be strings');
-    hashes(r.codeProof, 'evidence.registration.codeProof');
+  if (consignment) {
+    keys(ev, ['captures', 'consignment', 'customs', 'disclosure', 'events'], 'evidence');
+    const c = keys(ev.consignment, ['key', 'ref'], 'evidence.consignment');
+    if (c.ref !== null && typeof c.ref !== 'string') throw new PlaceError('evidence (consignment.ref)', 'consignment.ref must be a string or null');
+    if (typeof c.key !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(c.key)) {
+      throw new PlaceError('evidence.consignment.key', 'must be 0x-hex');
+    }
+    if (c.key !== c.key.toLowerCase()) throw new PlaceError('evidence.consignment.key', 'must be lowercase hex');
+    if (!DISCLOSURES.includes(ev.disclosure)) throw new PlaceError('evidence (disclosure)', `disclosure must be one of ${JSON.stringify(DISCLOSURES)}`);
+  } else {
+    keys(ev, ['captures', 'code', 'customs', 'events', 'registration'], 'evidence');
+    if (typeof ev.code !== 'string') throw new PlaceError('evidence.code', 'must be a string');
+    if (ev.registration !== null) {
+      const r = keys(ev.registration, ['codeProof', 'gtin', 'lot'], 'evidence.registration');
+      if (typeof r.gtin !== 'string' || typeof r.lot !== 'string') throw new PlaceError('evidence.registration', 'gtin and lot must be strings');
+      hashes(r.codeProof, 'evidence.registration.codeProof');
+    }
   }
   list(ev.captures, 'evidence.captures').forEach((c, i) => {
     const at = `evidence.captures[${i}]`;
@@ -123,6 +143,18 @@ function evidenceShape(ev) {
       }
     }
   });
+  // The label must say what the events are: a full bundle relabelled "trade" would have its
+  // lots go unread.
+  if (consignment && ev.events.some((e) => ('event' in e) !== (ev.disclosure === 'full'))) {
+    throw new PlaceError('evidence (disclosure)', `a ${ev.disclosure} consignment bundle holds only ${ev.disclosure === 'full' ? 'full' : 'disclosed'} events`);
+  }
+  if (!consignment) {
+    // One spelling of the item's code (ledger/evidence/sealed.py `_canonical_code`): another
+    // host or "./" in the path would verify as the item and show a code nobody sealed.
+    let canon = ev.code;
+    try { canon = canonicalUri(parseLink(ev.code)); } catch { /* no Digital Link: code.format reports it */ }
+    if (canon !== ev.code) throw new PlaceError('evidence.code', `must be the canonical Digital Link ${JSON.stringify(canon)}`);
+  }
   ev.captures.forEach((c, i) => {
     if (!used.has(i)) throw new PlaceError(`evidence.captures[${i}]`, 'no event uses this capture, so nothing checks it');
   });
@@ -142,6 +174,7 @@ function evidenceShape(ev) {
  */
 export function parseSealed(raw) {
   const text = decodeUtf8(raw);
+  checkJsonAsPython(text);
   let obj;
   try {
     obj = parseProofText(text);
@@ -150,10 +183,13 @@ export function parseSealed(raw) {
     const place = m ? `byte ${new TextEncoder().encode(text.slice(0, Number(m[1]))).length}` : 'file';
     throw new PlaceError(place, `not JSON: ${exc.message}`);
   }
-  if (isObject(obj) && obj.format !== SEALED_FORMAT) throw new PlaceError('format', `not a ${SEALED_FORMAT} document`);
+  if (isObject(obj) && !Object.prototype.hasOwnProperty.call(FORMATS, obj.format)) {
+    throw new PlaceError('format', `not a ${SEALED_FORMAT} or ${SEALED_CONSIGNMENT_FORMAT} document`);
+  }
   const top = keys(obj, ['block', 'chain', 'evidence', 'format', 'state', 'version'], '$');
-  if (top.version !== SEALED_VERSION) {
-    throw new PlaceError('version', `version ${JSON.stringify(String(top.version))} is not supported (this checker reads version ${SEALED_VERSION})`);
+  const consignment = top.format === SEALED_CONSIGNMENT_FORMAT;
+  if (top.version !== FORMATS[top.format]) {
+    throw new PlaceError('version', `version ${JSON.stringify(String(top.version))} is not supported (this checker reads version ${FORMATS[top.format]})`);
   }
   const block = keys(top.block, ['hash', 'header', 'number', 'timestamp'], 'block');
   const blockHash = hexBytes(block.hash, 'block.hash', 32);
@@ -199,9 +235,16 @@ export function parseSealed(raw) {
       throw new PlaceError(`state[${i}].address`, 'accounts must be listed once each, in ascending order of address');
     }
   }
-  evidenceShape(top.evidence);
+  evidenceShape(top.evidence, consignment);
   checkCanonical(text, raw);
-  const proof = { ...top.evidence, format: 'zhenzhi-evidence', version: 2, scans: [],
-    chain: { chainId, contracts, blockNumber: header.number } };
-  return { header, blockHash, chainId, contracts, evidence: top.evidence, proof, state };
+  const chainRef = { chainId, contracts, blockNumber: header.number };
+  // Both kinds read as the "zhenzhi-evidence" version 2 bundle the verifier parses (captures,
+  // events, customs); a consignment's label is its reference, else its key.
+  const ev = top.evidence;
+  const proof = consignment
+    ? { code: ev.consignment.ref !== null ? ev.consignment.ref : ev.consignment.key, registration: null,
+      captures: ev.captures, events: ev.events, customs: ev.customs, consignment: ev.consignment,
+      disclosure: ev.disclosure, format: 'zhenzhi-evidence', version: 2, scans: [], chain: chainRef }
+    : { ...ev, format: 'zhenzhi-evidence', version: 2, scans: [], chain: chainRef };
+  return { kind: consignment ? 'consignment' : 'item', header, blockHash, chainId, contracts, evidence: ev, proof, state };
 }
