@@ -55,6 +55,7 @@ from __future__ import annotations
 import html
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -88,7 +89,6 @@ from ledger.evidence.item import ItemEvidence
 from ledger.proofs.bundle import Bundle, ChainRef, ScanRecord
 from ledger.proofs.codes import org_id
 from ledger.runtime.ratelimit import limit, refund
-from ledger.store import brand_links
 from ledger.store.scan_log import scan_pseudonym
 from ledger.trade.profile import ProfileEvent, consumer_profile
 from verifier.page import quality_values
@@ -319,22 +319,38 @@ def own_links(base: str, link: LinkPath) -> list[Link]:
     return links
 
 
-def _brand_links(services: Any, link: LinkPath) -> list[Link]:
+def _brand_links(services: Any, runtime: TraceabilityRuntime, link: LinkPath, *,
+                 io: bool = True) -> list[Link] | None:
+    """The links the GTIN's brand owner registered (for the GTIN and every finer level), from
+    the runtime's cache; with `io=False`, None if that would need a read."""
     if link.key != "01":
         return []
+    found = runtime.brand_links(services, link.value, io=io)
+    if found is None:
+        return None
     return [Link(b.link_type, b.href, b.title, b.media_type, (b.hreflang,) if b.hreflang else ())
-            for b in brand_links.links_for(services.store.engine, link.value)]
+            for b in found]
+
+
+async def _brand_links_async(services: Any, runtime: TraceabilityRuntime,
+                             link: LinkPath) -> list[Link]:
+    cached = _brand_links(services, runtime, link, io=False)
+    if cached is not None:
+        return cached
+    return await run_in_threadpool(lambda: _brand_links(services, runtime, link) or [])
 
 
 def _linkset_url(base: str, link: LinkPath) -> str:
     return f"{base}{link.path()}?linkType=linkset"
 
 
-def resolver_headers(base: str, requested: LinkPath, known: LinkPath) -> dict[str, str]:
-    """`Link` (the linkset first, then the level's own links; the uncompressed URI as
-    `owl:sameAs` for a compressed request) and `Vary`, on every resolver answer."""
+def resolver_headers(base: str, requested: LinkPath, known: LinkPath,
+                     brand: Sequence[Link] = ()) -> dict[str, str]:
+    """`Link` (the linkset first, then the level's own links, then the brand's; the
+    uncompressed URI as `owl:sameAs` for a compressed request) and `Vary`, on every resolver
+    answer."""
     header = [Link("linkset", _linkset_url(base, requested), "Every link for this identifier",
-                   LINKSET_MEDIA_TYPE), *own_links(base, known)]
+                   LINKSET_MEDIA_TYPE), *own_links(base, known), *brand]
     value = link_header(header)
     if requested.compressed:
         value = f'<{base}{requested.path()}>; rel="owl:sameAs"; ' \
@@ -483,7 +499,7 @@ async def _linkset_or_redirect(request: Request, services: Any, runtime: Traceab
                                requested: LinkPath, known: LinkPath, base: str,
                                link_type: str | None, headers: dict[str, str]) -> Response:
     def work() -> tuple[list[Link], str]:
-        links = [*own_links(base, known), *_brand_links(services, known)]
+        links = [*own_links(base, known), *(_brand_links(services, runtime, known) or [])]
         if _kind(known) == "item":
             view = services.chain_view
             view.sync()
@@ -675,7 +691,8 @@ async def consumer_page(request: Request, dl_path: str, services: ServicesDep,
                                      ai=requested.key)
     known = known_level(requested)
     base = _base(request, services)
-    headers = resolver_headers(base, known, known)
+    headers = resolver_headers(base, known, known,
+                               await _brand_links_async(services, runtime, known))
     if request.method == "HEAD":
         return Response(status_code=200, headers=headers, media_type="text/html; charset=utf-8")
     if _kind(known) == "item":
@@ -689,8 +706,8 @@ async def consumer_page(request: Request, dl_path: str, services: ServicesDep,
     limit(runtime.scans, identity.key)
 
     def work() -> tuple[_Facts, list[Link]]:
-        return _facts(services, runtime, known), [*own_links(base, known),
-                                                 *_brand_links(services, known)]
+        return _facts(services, runtime, known), [
+            *own_links(base, known), *(_brand_links(services, runtime, known) or [])]
 
     facts, links = await run_in_threadpool(work)
     return HTMLResponse(_facts_page(facts, links), headers={**headers,
@@ -717,7 +734,8 @@ async def resolve(request: Request, dl_path: str, services: ServicesDep,
                                      ai=requested.key)
     known = known_level(requested)
     base = _base(request, services)
-    headers = resolver_headers(base, requested, known)
+    headers = resolver_headers(base, requested, known,
+                               await _brand_links_async(services, runtime, known))
     link_type = request.query_params.get("linkType")
     if link_type is not None and len(link_type) > 200:
         raise UnknownLinkTypeError("linkType is at most 200 characters", linkType=link_type[:40])
@@ -780,6 +798,9 @@ class ResolverFastPath:
             link = path.digital_link()
         except Exception:  # noqa: BLE001 - the route answers with its problem
             return None
+        brand = _brand_links(services, runtime, path, io=False)
+        if brand is None:
+            return None  # the brand's links need a read: the route does it off the loop
         identity = runtime.client(request)
         if not runtime.scans.take(identity.key).allowed:
             return None  # the route refuses it (429)
@@ -787,7 +808,7 @@ class ResolverFastPath:
             client = identity.salted_hash(runtime.settings.scan_salt.get_secret_value())
             base = _base(request, services)
             fast = _cached_json(services, runtime, link, identity.country, client, base,
-                                resolver_headers(base, path, path))
+                                resolver_headers(base, path, path, brand))
         except Exception:
             refund(runtime.scans, identity.key, 1.0)
             raise

@@ -517,6 +517,62 @@ def test_recognises_the_gs1_web_vocabulary(env):
                                              if r.startswith(GS1)} for rel in others)
 
 
+# --- the brand's own links ------------------------------------------------------------------
+
+def _until(probe, what: str):
+    """Poll `probe` until truthy (the resolver's caches follow the store within 0.25 s; the
+    wait is generous for a loaded machine), then return its value."""
+    deadline = time.monotonic() + 60
+    while True:
+        value = probe()
+        if value:
+            return value
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def test_brand_links_appear_in_the_link_header_and_the_linkset_and_match_the_language(env):
+    """All links exposed SHALL include the target URL, the link relationship type (the link
+    type) and a human-readable title; SHALL redirect to the default link unless there is
+    information in the request that can be matched against available link metadata to provide
+    a better response. A brand's own links (registered by the GTIN's prefix owner, nobody
+    else) are exposed like the resolver's: in the `Link` header and the linkset of the GTIN
+    and of every finer level, each reachable by its type, the language asked for chosen."""
+    client, stack = env["client"], env["stack"]
+    recipe = GS1 + "recipeInfo"
+    links = {"en": "https://brand.example/recipes/en", "zh": "https://brand.example/recipes/zh"}
+    for lang, href in links.items():
+        r = signed(client, stack.brand, "POST", f"/brand-links/{GTIN}", json_body={
+            "linkType": "gs1:recipeInfo", "href": href, "title": f"Recipes ({lang})",
+            "type": "text/html", "hreflang": lang})
+        assert r.status_code == 201, r.text
+    rival = signed(client, stack.other, "POST", f"/brand-links/{GTIN}", json_body={
+        "linkType": "gs1:recipeInfo", "href": "https://rival.example/", "title": "Rival"})
+    assert rival.status_code == 403
+    for path in (f"/01/{GTIN}", f"/01/{GTIN}/10/{LOT}", env["item"], _compressed(env)):
+        def header_links():
+            got = _links(client.head(path, headers={"Accept": "application/json"})
+                         .headers["link"])
+            return [x for x in got if x["rel"] == recipe] if len(
+                [x for x in got if x["rel"] == recipe]) == 2 else None
+
+        found = _until(header_links, f"brand links in the Link header of {path}")
+        assert {(x["href"], x["hreflang"], x["title"]) for x in found} == \
+            {(href, lang, f"Recipes ({lang})") for lang, href in links.items()}
+        (item,) = client.get(path + "?linkType=linkset").json()["linkset"]
+        assert {x["href"] for x in item[recipe]} == set(links.values())
+        assert "https://rival.example/" not in json.dumps(item)
+        for lang, want in (("zh-CN,zh;q=0.9", links["zh"]), ("en-GB", links["en"]),
+                           ("fr", links["en"])):   # nothing matches: the first listed
+            r = client.get(path, params={"linkType": "gs1:recipeInfo"},
+                           headers={"Accept-Language": lang}, follow_redirects=False)
+            assert r.status_code == 307 and r.headers["location"] == want, (path, lang)
+    # The item's proof, answered from memory before routing, carries them too.
+    for _ in range(3):
+        r = client.get(env["item"], headers={"Accept": "application/json"})
+        assert len([x for x in _links(r.headers["link"]) if x["rel"] == recipe]) == 2
+
+
 # --- resolver description file --------------------------------------------------------------
 
 def test_resolver_description_file(env):
