@@ -550,11 +550,11 @@ def test_brand_links_appear_in_the_link_header_and_the_linkset_and_match_the_lan
         "linkType": "gs1:recipeInfo", "href": "https://rival.example/", "title": "Rival"})
     assert rival.status_code == 403
     for path in (f"/01/{GTIN}", f"/01/{GTIN}/10/{LOT}", env["item"], _compressed(env)):
-        def header_links():
+        def header_links(path: str = path) -> list[dict[str, str]] | None:
             got = _links(client.head(path, headers={"Accept": "application/json"})
                          .headers["link"])
-            return [x for x in got if x["rel"] == recipe] if len(
-                [x for x in got if x["rel"] == recipe]) == 2 else None
+            mine = [x for x in got if x["rel"] == recipe]
+            return mine if len(mine) == 2 else None
 
         found = _until(header_links, f"brand links in the Link header of {path}")
         assert {(x["href"], x["hreflang"], x["title"]) for x in found} == \
@@ -571,6 +571,23 @@ def test_brand_links_appear_in_the_link_header_and_the_linkset_and_match_the_lan
     for _ in range(3):
         r = client.get(env["item"], headers={"Accept": "application/json"})
         assert len([x for x in _links(r.headers["link"]) if x["rel"] == recipe]) == 2
+
+
+def test_no_prefix_is_handed_on_unprocessed_so_no_handled_by(env):
+    """If supporting redirection based on an MO or Global Company Prefix with no further
+    processing taking place on the resolver, redirections SHALL be annotated with the
+    gs1:handledBy link type. This resolver hands no prefix on: every level's default is its own
+    page, and no brand can make a prefix-wide hand-off (`gs1:handledBy` is the resolver's
+    own type, refused to brand links)."""
+    client, stack = env["client"], env["stack"]
+    for path in (f"/01/{GTIN}", f"/01/{GTIN}/10/{LOT}", env["item"], f"/00/{SSCC}"):
+        (item,) = client.get(path + "?linkType=linkset").json()["linkset"]
+        assert GS1 + "handledBy" not in item
+        assert _default_href(env, path).startswith(env["url"] + "/pip/")
+    r = signed(client, stack.brand, "POST", f"/brand-links/{GTIN}", json_body={
+        "linkType": "gs1:handledBy", "href": "https://resolver.brand.example/",
+        "title": "Our resolver"})
+    assert r.status_code == 400, r.text
 
 
 # --- resolver description file --------------------------------------------------------------
