@@ -15,8 +15,8 @@ with its own proof. `zhenzhi serve` (one uvicorn worker, SQLite store) then answ
 - `scan_ceiling_per_s`: `bench.scan_ceiling`, a bare FastAPI app answering each path with the
   bytes the gateway gave for it (same content type and Vary), under uvicorn with the settings
   of `zhenzhi serve`, the same request sequence; `scan_proof_vs_ceiling` the ratio;
-- `scan_page_per_s`: the consumer page (`Accept: text/html`) over the first `page_codes` codes,
-  one pass (each page is verified and rendered);
+- `scan_page_per_s`: the consumer page (`Accept: text/html`, at `/pip/…`: the Digital Link
+  itself answers a browser with a 307 to it) over the first `page_codes` codes, one pass;
   `scan_page_validator` / `scan_page_cache_validated`: whether the page carries an ETag or
   Last-Modified and a conditional GET of it answers 304.
 
@@ -268,10 +268,10 @@ def measure(*, quick: bool = False, codes: int | None = None, passes: int | None
                                    timeout=30)
                 media_type = sample.headers["content-type"]
                 headers = {k: v for k, v in sample.headers.items() if k.lower() == "vary"}
-                page = paths[:page_codes]
+                page = ["/pip" + p for p in paths[:page_codes]]
                 elapsed, lat = run(_pass(url, page, "text/html", concurrency))
                 out.update(_figures("scan_page", len(page), elapsed, lat))
-                out.update(_validated(url, paths[0]))
+                out.update(_validated(url, page[0]))
                 sold = ["/" + c.split("https://id.gs1.org/", 1)[1] for c in items
                         if c in scenario.journey.sold]
                 out.update(_browser_verify(url, sold, browser_runs))

@@ -18,14 +18,45 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["GS1_VOC", "JSONLD_CONTEXT", "LINKSET_CONTEXT_URL", "Link", "link_header",
-           "link_type_uri", "linkset"]
+__all__ = ["GS1_VOC", "JSONLD_CONTEXT", "JSONLD_MEDIA_TYPE", "LINKSET_CONTEXT",
+           "LINKSET_CONTEXT_URL", "Link", "link_header", "link_type_uri", "linkset"]
 
 GS1_VOC = "https://gs1.org/voc/"
 ZHENZHI_VOC = "https://ns.zhenzhi.example/linktype/"
 # GS1's context to read a linkset as JSON-LD (an artefact of the resolver standard).
 LINKSET_CONTEXT_URL = "https://ref.gs1.org/standards/resolver/linkset-context"
 JSONLD_CONTEXT = "http://www.w3.org/ns/json-ld#context"
+JSONLD_MEDIA_TYPE = "application/ld+json"
+# GS1's linkset context (gs1/linkset `linksetContext.jsonld`, Apache-2.0), inlined in the
+# JSON-LD form of a linkset as GS1's example linkset does: a reader needs no network to expand
+# it. `@vocab` makes IANA relation names of bare keys; link types are full URIs already.
+LINKSET_CONTEXT: dict[str, Any] = {
+    "@vocab": "http://www.iana.org/assignments/relation/",
+    "@protected": True,
+    "anchor": "@id",
+    "href": "@id",
+    "linkset": "@graph",
+    "_linkset": "@graph",
+    "dcterms": "http://purl.org/dc/terms/",
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "gs1": "https://gs1.org/voc/",
+    "schema": "http://schema.org/",
+    "hreflang": {"@id": "http://purl.org/dc/terms/language", "@container": "@set"},
+    "title": {"@id": "http://purl.org/dc/terms/title"},
+    "title*": {"@id": "http://purl.org/dc/terms/title", "@container": "@set"},
+    "type": {"@id": "http://purl.org/dc/terms/format"},
+    "creator": {"@id": "http://purl.org/dc/terms/creator"},
+    "creatorName": {"@id": "http://purl.org/dc/elements/1.1/creator"},
+    "modified": {"@id": "http://purl.org/dc/terms/modified"},
+    "_comment": {"@id": "https://ontologi.es/doap-bugs#comment"},
+    "itemDescription": {"@id": "http://www.w3.org/2000/01/rdf-schema#comment"},
+    "id": "@id",
+    "a": "@type",
+    "language": "@language",
+    "value": "@value",
+}
 
 _GS1_SPELLINGS = ("gs1:", "https://gs1.org/voc/", "http://gs1.org/voc/",
                   "https://www.gs1.org/voc/", "http://www.gs1.org/voc/",

@@ -181,6 +181,7 @@ class TraceabilityRuntime:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _proxies: Any = None
     _geo: Any = None
+    _brand_links: dict[str, tuple[Any, tuple[Any, ...]]] = field(default_factory=dict)
 
     def client(self, request: Request) -> Any:
         """The `gateway.client.ClientIdentity` of a public request: its address as the server
@@ -211,6 +212,34 @@ class TraceabilityRuntime:
                     services.follow("store-version-follower", self._evidence.version.follow)
                 cache = self._evidence
         return cache
+
+    def brand_links(self, services: Any, gtin: str, *, io: bool = True) -> tuple[Any, ...] | None:
+        """The brand's own links of a GTIN (`ledger.store.brand_links`), cached while the store
+        version is unchanged (a registration changes it). With `io=False`, None unless the
+        answer is in memory (the event loop's fast path reads nothing)."""
+        version = self.evidence(services).version
+        token = version.cached()
+        if token is None:
+            if not io:
+                return None
+            token = version.current()
+        hit = self._brand_links.get(gtin)
+        if hit is not None and hit[0] == token:
+            return hit[1]
+        if not io:
+            return None
+        from ledger.store import brand_links
+
+        links = tuple(brand_links.links_for(services.store.engine, gtin))
+        if len(self._brand_links) >= 4096:
+            self._brand_links.clear()
+        self._brand_links[gtin] = (token, links)
+        return links
+
+    def forget_brand_links(self, gtin: str) -> None:
+        """Drop a GTIN's cached brand links (this process registered one: the brand reads its
+        own write at once; other processes see it with the store version)."""
+        self._brand_links.pop(gtin, None)
 
     def scan_log(self, engine: Any) -> Any:
         """The buffered `ledger.store.scan_log.ScanLog` writing scans into `engine` (built once)."""

@@ -513,8 +513,10 @@ class Player:
 
         gtin, serial = _gtin_serial(epc)
         path = f"/01/{gtin}/21/{quote(serial, safe='')}"
+        # The Digital Link sends a browser on to the consumer page (307, /pip/…).
         shell = expect_ok(self.http.get(path, headers={"Accept": "text/html",
-                                                       "X-Forwarded-For": ip}), f"page {epc}")
+                                                       "X-Forwarded-For": ip},
+                                        follow_redirects=True), f"page {epc}")
         if "verify.js" not in shell.text:
             raise InvalidInputError(f"the page of {epc} does not load the verifier")
         response = self.http.get(path, headers={"Accept": "application/json",

@@ -26,6 +26,7 @@ from gateway.deps import ServicesDep
 from gateway.linkset import GS1_VOC, link_type_uri
 from gateway.problems import problem_responses
 from gateway.routes.codes import _require_owner
+from gateway.traceability import RuntimeDep
 from ledger.epcis.gs1 import normalise_gtin
 from ledger.store import brand_links
 
@@ -70,7 +71,7 @@ def _json(link: brand_links.BrandLink) -> dict[str, Any]:
 @router.post("/brand-links/{gtin}", status_code=201, summary="Register a brand link (prefix owner)",
              responses=problem_responses(400, 401, 403))
 async def register(gtin: Gtin, body: BrandLinkRequest, viewer: MemberDep,
-                   services: ServicesDep) -> dict[str, Any]:
+                   services: ServicesDep, runtime: RuntimeDep) -> dict[str, Any]:
     gtin14 = normalise_gtin(gtin)
 
     def work() -> dict[str, Any]:
@@ -79,6 +80,7 @@ async def register(gtin: Gtin, body: BrandLinkRequest, viewer: MemberDep,
         link = brand_links.BrandLink(gtin14, body.linkType, body.href, body.title, body.type,
                                      body.hreflang, viewer.org)
         brand_links.register(services.store.engine, link)
+        runtime.forget_brand_links(gtin14)
         return _json(link)
 
     return await run_in_threadpool(work)

@@ -1,6 +1,7 @@
 """GS1-conformant Digital Link resolver: what a scanned QR code opens.
 
     GET|HEAD|OPTIONS /{Digital Link path}      (GS1-Conformant Resolver Standard 1.2)
+    GET|HEAD /pip/{Digital Link path}          the consumer page: the default link
 
 Any GS1 Digital Link path: numeric AIs or short names, uncompressed, partly or wholly
 compressed (`ledger.epcis.digital_link`); a syntactically bad one is 400 problem+json naming
@@ -14,20 +15,29 @@ the identifier tree from a finer path it does not know (`/01/{gtin}/22/{cpv}` â†
                                   its events for members (signed requests)
     /414/{gln}                    a place or party: its public master data on Consortium
 
-At each level the default link is served in place (the gateway is the resolver and the
-consumer page's server at once); `?linkType=<type>` (any spelling of the type) redirects 307
-to that link with the rest of the query string passed on; `?linkType=linkset` (or `all`) and
-`Accept: application/linkset+json` get the RFC 9264 linkset, valid against GS1's schema, with
-the links of every level up to the primary key. Every answer carries the links in a `Link`
-header (`rel="linkset"` first; `rel="owl:sameAs"` to the uncompressed URI for a compressed
-one) and CORS headers (`gateway.resolver_cors`). For an item:
+At each level the default link is the level's consumer page (`gs1:pip`) at `/pip{path}`
+(`consumer_page`), and a request that says nothing better is redirected to it (307, with the
+whole query string: "SHALL redirect to the default link unless there is information in the
+request that can be matched against available link metadata"). A JSON `Accept` is such
+information: it matches the level's own JSON link (`gs1:verificationService` for an item,
+`gs1:masterData` or `gs1:recallStatus` above), whose target is the Digital Link itself, so it is
+answered in place. `?linkType=<type>` (any spelling of the type) redirects 307 to that link
+with the rest of the query string passed on; of several links of the type, the one whose
+`hreflang` and `type` best match `Accept-Language` and `Accept`. `?linkType=linkset` (or `all`)
+and `Accept: application/linkset+json` get the RFC 9264 linkset, valid against GS1's schema,
+with the links of every level up to the primary key (as JSON-LD, GS1's context inline, for
+`Accept: application/ld+json`). Every answer carries the links in a `Link` header
+(`rel="linkset"` first; `rel="owl:sameAs"` to the uncompressed URI for a compressed one) and
+CORS headers (`gateway.resolver_cors`). For an item:
 
-- a browser (Accept: text/html, the default) gets the consumer page, which verifies in the
-  browser (`gateway.routes.scan_page`); `?verdict=server` the server-rendered page;
+- a browser is sent to `/pip/01/{gtin}[/10/{lot}]/21/{serial}`, one static page for every
+  item that verifies in the browser (`gateway.routes.scan_page`) and fetches the proof from the
+  Digital Link; `?verdict=server` (passed on by the redirect) the server-rendered page;
 - `Accept: application/json` gets the public proof bundle (`ledger.proofs.bundle`, format v1),
   which any verifier re-checks against the chain without trusting this gateway.
 
-Each page or bundle resolution is recorded as a scan for the clone rules, with what the server
+Each proof or server-rendered page is recorded as a scan (the redirect and the static page are
+not: one page view is one scan, by its proof fetch) for the clone rules, with what the server
 observes only (`gateway.client`): the client's country from its address (offline table,
 `ledger.runtime.geo`) and a salted hash of the address, never anything the client says about
 itself (`?region=` and `X-Client-Region` are ignored). Resolutions are rate-limited per client,
@@ -45,6 +55,7 @@ from __future__ import annotations
 import html
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -58,6 +69,8 @@ from gateway.deps import ServicesDep
 from gateway.linkset import (
     GS1_VOC,
     JSONLD_CONTEXT,
+    JSONLD_MEDIA_TYPE,
+    LINKSET_CONTEXT,
     LINKSET_CONTEXT_URL,
     ZHENZHI_VOC,
     Link,
@@ -76,7 +89,6 @@ from ledger.evidence.item import ItemEvidence
 from ledger.proofs.bundle import Bundle, ChainRef, ScanRecord
 from ledger.proofs.codes import org_id
 from ledger.runtime.ratelimit import limit, refund
-from ledger.store import brand_links
 from ledger.store.scan_log import scan_pseudonym
 from ledger.trade.profile import ProfileEvent, consumer_profile
 from verifier.page import quality_values
@@ -247,9 +259,18 @@ def _kind(link: LinkPath) -> str:
     return "lot" if link.get("10") is not None else "product"
 
 
+PAGE_PREFIX = "/pip"
+
+
+def page_url(base: str, link: LinkPath) -> str:
+    """The consumer page (`gs1:pip`) of a known level: the default link a browser is sent to."""
+    return f"{base}{PAGE_PREFIX}{link.path()}"
+
+
 def own_links(base: str, link: LinkPath) -> list[Link]:
     """The resolver's own links for a known level and every level above it, the most specific
-    first; the first is also the default link. Pure: no I/O (they go in every `Link` header)."""
+    first; the first is the default link, the consumer page (`gs1:pip`) of the level. Pure: no
+    I/O (they go in every `Link` header)."""
     links: list[Link] = []
 
     def add(rel: str, href: str, title: str, type_: str | None = None,
@@ -257,62 +278,79 @@ def own_links(base: str, link: LinkPath) -> list[Link]:
         links.append(Link(GS1 + rel if "://" not in rel else rel, href, title, type_, hreflang))
 
     here = base + link.path()
+    page = page_url(base, link)
     if link.key == "00":
-        add("defaultLink", here, "Case or pallet")
-        add("pip", here, "Case or pallet: what is public", _HTML, _LANGS)
+        add("defaultLink", page, "Case or pallet")
+        add("pip", page, "Case or pallet: what is public", _HTML, _LANGS)
         add("masterData", here, "Case or pallet: public facts", _JSON)
         epc = quote("https://id.gs1.org" + link.path(), safe="")
         add("traceability", f"{base}/epcs/{epc}/events",
             "EPCIS events of the case or pallet (members, signed requests)", _JSON)
         return links
     if link.key == "414":
-        add("defaultLink", here, "Place or party")
-        add("pip", here, "Place or party: public master data", _HTML, _LANGS)
+        add("defaultLink", page, "Place or party")
+        add("pip", page, "Place or party: public master data", _HTML, _LANGS)
         add("masterData", here, "Place or party: public master data", _JSON)
         return links
     gtin, lot, serial = link.value, link.get("10"), link.get("21")
-    product = f"{base}/01/{gtin}"
-    lot_url = f"{product}/10/{quote(lot, safe='')}" if lot is not None else None
+    product = LinkPath("01", gtin)
+    lot_level = LinkPath("01", gtin, (("10", lot),)) if lot is not None else None
     if serial is not None:
         s = quote(serial, safe="")
-        add("defaultLink", here, "Verify this item")
-        add("pip", here, "Consumer page: verify this item", _HTML, _LANGS)
+        add("defaultLink", page, "Verify this item")
+        add("pip", page, "Consumer page: verify this item", _HTML, _LANGS)
         add("verificationService", here, "Public proof of this item (zhenzhi-evidence v1)", _JSON)
         add("masterData", f"{base}/items/{gtin}/{s}/profile", "Consumer profile of the item",
             _JSON)
         add("traceability", f"{base}/items/{gtin}/{s}/events",
             "EPCIS events of the item (members party to it, signed requests)", _JSON)
         add(ZHENZHI_VOC + "complaint", f"{base}/complaints", "Report a problem", _JSON)
-    if lot_url is not None:
+    if lot_level is not None:
         if serial is None:
-            add("defaultLink", lot_url, "Lot status")
-        add("pip", lot_url, "Lot status and recall", _HTML, _LANGS)
-        add("recallStatus", lot_url, "Recall status of the lot", _JSON)
+            add("defaultLink", page_url(base, lot_level), "Lot status")
+        add("pip", page_url(base, lot_level), "Lot status and recall", _HTML, _LANGS)
+        add("recallStatus", base + lot_level.path(), "Recall status of the lot", _JSON)
         add("traceability", f"{base}/recalls/{gtin}/{quote(str(lot), safe='')}",
             "Recall scope (brand owner and regulators, signed requests)", _JSON)
     if serial is None and lot is None:
-        add("defaultLink", product, "Product information")
-    add("pip", product, "Product information", _HTML, _LANGS)
-    add("masterData", product, "Product facts: brand owner", _JSON)
+        add("defaultLink", page_url(base, product), "Product information")
+    add("pip", page_url(base, product), "Product information", _HTML, _LANGS)
+    add("masterData", base + product.path(), "Product facts: brand owner", _JSON)
     return links
 
 
-def _brand_links(services: Any, link: LinkPath) -> list[Link]:
+def _brand_links(services: Any, runtime: TraceabilityRuntime, link: LinkPath, *,
+                 io: bool = True) -> list[Link] | None:
+    """The links the GTIN's brand owner registered (for the GTIN and every finer level), from
+    the runtime's cache; with `io=False`, None if that would need a read."""
     if link.key != "01":
         return []
+    found = runtime.brand_links(services, link.value, io=io)
+    if found is None:
+        return None
     return [Link(b.link_type, b.href, b.title, b.media_type, (b.hreflang,) if b.hreflang else ())
-            for b in brand_links.links_for(services.store.engine, link.value)]
+            for b in found]
+
+
+async def _brand_links_async(services: Any, runtime: TraceabilityRuntime,
+                             link: LinkPath) -> list[Link]:
+    cached = _brand_links(services, runtime, link, io=False)
+    if cached is not None:
+        return cached
+    return await run_in_threadpool(lambda: _brand_links(services, runtime, link) or [])
 
 
 def _linkset_url(base: str, link: LinkPath) -> str:
     return f"{base}{link.path()}?linkType=linkset"
 
 
-def resolver_headers(base: str, requested: LinkPath, known: LinkPath) -> dict[str, str]:
-    """`Link` (the linkset first, then the level's own links; the uncompressed URI as
-    `owl:sameAs` for a compressed request) and `Vary`, on every resolver answer."""
+def resolver_headers(base: str, requested: LinkPath, known: LinkPath,
+                     brand: Sequence[Link] = ()) -> dict[str, str]:
+    """`Link` (the linkset first, then the level's own links, then the brand's; the
+    uncompressed URI as `owl:sameAs` for a compressed request) and `Vary`, on every resolver
+    answer."""
     header = [Link("linkset", _linkset_url(base, requested), "Every link for this identifier",
-                   LINKSET_MEDIA_TYPE), *own_links(base, known)]
+                   LINKSET_MEDIA_TYPE), *own_links(base, known), *brand]
     value = link_header(header)
     if requested.compressed:
         value = f'<{base}{requested.path()}>; rel="owl:sameAs"; ' \
@@ -422,17 +460,46 @@ def _wants_linkset(request: Request, link_type: str | None) -> bool:
 
 
 def _linkset_media_type(request: Request) -> str:
-    accepted = {kind for kind, q in quality_values(request.headers.get("accept"), limit=64) if q}
-    if LINKSET_MEDIA_TYPE not in accepted and "application/json" in accepted:
-        return "application/json"
-    return LINKSET_MEDIA_TYPE
+    """The linkset's form the client ranks first: RFC 9264 `application/linkset+json` (the
+    default, and on a tie), JSON-LD (`application/ld+json`: the same linkset with GS1's context
+    in it, as GS1's example linkset has it) or plain `application/json`."""
+    best: dict[str, float] = {}
+    for kind, q in quality_values(request.headers.get("accept"), limit=64):
+        best[kind] = max(q, best.get(kind, 0.0))
+    linkset_q = best.get(LINKSET_MEDIA_TYPE, 0.0)
+    ld_q, json_q = best.get(JSONLD_MEDIA_TYPE, 0.0), best.get("application/json", 0.0)
+    if linkset_q >= max(ld_q, json_q):
+        return LINKSET_MEDIA_TYPE
+    return JSONLD_MEDIA_TYPE if ld_q >= json_q else "application/json"
+
+
+def _choose(links: list[Link], request: Request) -> Link:
+    """Of several links of one type, the one that best matches the request's metadata: its
+    languages (`Accept-Language` against `hreflang`, a primary subtag matching too), then its
+    media type (`Accept` against `type`); the first listed on a tie."""
+    languages = [(tag, q) for tag, q in
+                 quality_values(request.headers.get("accept-language"), limit=32) if q > 0]
+    types = {kind: q for kind, q in quality_values(request.headers.get("accept"), limit=64)}
+
+    def language_q(link: Link) -> float:
+        qs = [q for tag, q in languages for lang in link.hreflang
+              if tag == lang.lower() or tag.split("-")[0] == lang.lower().split("-")[0]]
+        return max(qs, default=0.0)
+
+    def type_q(link: Link) -> float:
+        if not link.type:
+            return 0.0
+        return types.get(link.type, types.get(link.type.split("/")[0] + "/*",
+                                              types.get("*/*", 0.0)))
+
+    return max(links, key=lambda x: (language_q(x), type_q(x)))
 
 
 async def _linkset_or_redirect(request: Request, services: Any, runtime: TraceabilityRuntime,
                                requested: LinkPath, known: LinkPath, base: str,
                                link_type: str | None, headers: dict[str, str]) -> Response:
     def work() -> tuple[list[Link], str]:
-        links = [*own_links(base, known), *_brand_links(services, known)]
+        links = [*own_links(base, known), *(_brand_links(services, runtime, known) or [])]
         if _kind(known) == "item":
             view = services.chain_view
             view.sync()
@@ -445,6 +512,8 @@ async def _linkset_or_redirect(request: Request, services: Any, runtime: Traceab
     if link_type is None or link_type in ("linkset", "all"):
         body = linkset("https://id.gs1.org" + requested.path(), description, links)
         media_type = _linkset_media_type(request)
+        if media_type == JSONLD_MEDIA_TYPE:
+            body = {"@context": LINKSET_CONTEXT, **body}
         context = f'<{LINKSET_CONTEXT_URL}>; rel="{JSONLD_CONTEXT}"; ' \
                   f'type="application/ld+json"; title="JSON-LD context of the linkset"'
         return OrjsonResponse(body, media_type=media_type,
@@ -454,27 +523,33 @@ async def _linkset_or_redirect(request: Request, services: Any, runtime: Traceab
     if not targets:
         raise UnknownLinkTypeError(f"no {link_type} link for {requested.path()}",
                                    linkType=link_type, available=sorted({x.rel for x in links}))
-    return RedirectResponse(_redirect_target(targets[0].href, request), status_code=307,
-                            headers=headers)
+    return RedirectResponse(_redirect_target(_choose(targets, request).href, request),
+                            status_code=307, headers=headers)
 
 
 async def _answer_level(request: Request, services: Any, runtime: TraceabilityRuntime,
                         known: LinkPath, base: str, headers: dict[str, str]) -> Response:
-    """The default answer of a product, lot, case or pallet, or place: its public facts, as a
-    page or JSON."""
+    """The public facts of a product, lot, case or pallet, or place, as JSON (`gs1:masterData`,
+    `gs1:recallStatus`: links whose media type the request asked for)."""
     identity = runtime.client(request)
     limit(runtime.scans, identity.key)
+    facts = await run_in_threadpool(_facts, services, runtime, known)
+    return OrjsonResponse({"description": facts.description, **facts.facts}, headers=headers)
 
-    def work() -> tuple[_Facts, list[Link]]:
-        return _facts(services, runtime, known), [*own_links(base, known),
-                                                 *_brand_links(services, known)]
 
-    facts, links = await run_in_threadpool(work)
-    if _wants_json(request):
-        return OrjsonResponse({"description": facts.description, **facts.facts},
-                              headers=headers)
-    return HTMLResponse(_facts_page(facts, links), headers={**headers,
-                                                           "Cache-Control": "no-cache"})
+async def _redirect_to_default(request: Request, services: Any, runtime: TraceabilityRuntime,
+                               known: LinkPath, base: str,
+                               headers: dict[str, str]) -> Response:
+    """307 to the default link, the level's consumer page, with the whole query string. An
+    identifier the ledger knows nothing about is 404 here, not sent on to an empty page. The
+    redirect records no scan: the page's proof fetch (or its server rendering) does, once."""
+    if _kind(known) != "item":
+        # Items always have a page (a never-issued code is shown as counterfeit there).
+        identity = runtime.client(request)
+        limit(runtime.scans, identity.key)
+        await run_in_threadpool(_facts, services, runtime, known)
+    return RedirectResponse(_redirect_target(page_url(base, known), request), status_code=307,
+                            headers=headers)
 
 
 def resolver_description(base: str) -> dict[str, Any]:
@@ -527,48 +602,59 @@ def _not_a_link(request: Request) -> None:
 
 async def _resolve_item(request: Request, services: Any, runtime: TraceabilityRuntime,
                         known: LinkPath, base: str, headers: dict[str, str]) -> Response:
+    """The item's public proof (`gs1:verificationService`, JSON), recorded as a scan."""
     link = known.digital_link()
-    wants_json = _wants_json(request)
     if request.method == "HEAD":
         # The headers of the answer, without its work: a HEAD is no scan.
-        return Response(status_code=200, headers=headers,
-                        media_type=_JSON if wants_json else "text/html; charset=utf-8")
-    if not wants_json and request.query_params.get("verdict") != "server":
-        # The shopper's page: one static shell for every item, verified in the browser
-        # (gateway.routes.scan_page). The scan is recorded when the page fetches the proof.
-        page = static_response(request, "scan.html")
-        page.headers.update(headers)
-        page.headers["Vary"] = "Accept, Accept-Language"
-        return page
+        return Response(status_code=200, headers=headers, media_type=_JSON)
     identity = runtime.client(request)
     region = identity.country
     limit(runtime.scans, identity.key)
     client = identity.salted_hash(runtime.settings.scan_salt.get_secret_value())
-
-    if wants_json:
-        # Served from memory on the event loop when nothing needs reading: the thread hop
-        # and the dependency-free work cost less than a thread switch.
-        fast = _cached_json(services, runtime, link, region, client, base, headers)
-        if fast is not None:
-            return fast
+    # Served from memory on the event loop when nothing needs reading: the thread hop and the
+    # dependency-free work cost less than a thread switch.
+    fast = _cached_json(services, runtime, link, region, client, base, headers)
+    if fast is not None:
+        return fast
 
     def work() -> Response:
         scan_log = runtime.scan_log(services.store.engine)
         gtin14, serial = link.gtin14, str(link.serial)
-        item, chain = _item(services, runtime, link, bundle=not wants_json)
+        item, chain = _item(services, runtime, link, bundle=False)
         history = scan_log.history(gtin14, serial)
         now_ms = int(time.time() * 1000)
         # This scan is part of the history it is served with (and judged by): the copy scanned
         # in one region too many learns it now, not at the next scan somewhere else.
         scans = [*history, ScanRecord(now_ms // 1000, region or "unknown",
                                       scan_pseudonym(client, gtin14, serial))]
-        if wants_json:
-            scan_log.record(gtin14, serial, region=region, client_hash=client, now_ms=now_ms)
-            return Response(item.dumps(chain=chain, scans=scans, source=base),
-                            media_type="application/json", headers=headers)
+        scan_log.record(gtin14, serial, region=region, client_hash=client, now_ms=now_ms)
+        return Response(item.dumps(chain=chain, scans=scans, source=base),
+                        media_type="application/json", headers=headers)
+
+    return await run_in_threadpool(work)
+
+
+async def _server_page(request: Request, services: Any, runtime: TraceabilityRuntime,
+                       known: LinkPath, base: str, headers: dict[str, str]) -> Response:
+    """The no-JavaScript consumer page (`?verdict=server`): the gateway's own verdict, recorded
+    as a scan with it."""
+    link = known.digital_link()
+    identity = runtime.client(request)
+    region = identity.country
+    limit(runtime.scans, identity.key)
+    client = identity.salted_hash(runtime.settings.scan_salt.get_secret_value())
+
+    def work() -> Response:
         from verifier.page import negotiate, render_page
         from verifier.verify import verify
 
+        scan_log = runtime.scan_log(services.store.engine)
+        gtin14, serial = link.gtin14, str(link.serial)
+        item, chain = _item(services, runtime, link)
+        history = scan_log.history(gtin14, serial)
+        now_ms = int(time.time() * 1000)
+        scans = [*history, ScanRecord(now_ms // 1000, region or "unknown",
+                                      scan_pseudonym(client, gtin14, serial))]
         bundle = item.complete(chain=chain, scans=scans, source=base)
         verdict = verify(link.canonical_uri(), bundle, services.chain_view, scans=scans)
         # The scan is recorded with the verdict it got; the page counts it among the scans.
@@ -584,6 +670,48 @@ async def _resolve_item(request: Request, services: Any, runtime: TraceabilityRu
         return HTMLResponse(html, headers={**headers, "Cache-Control": "no-store"})
 
     return await run_in_threadpool(work)
+
+
+@router.get(PAGE_PREFIX + "/{dl_path:path}",
+            summary="Consumer page (gs1:pip, the default link) of an item, lot, product, case "
+                    "or pallet, or place",
+            response_class=HTMLResponse, responses={
+                200: {"description": "the page", "content": {"text/html": {}}},
+                **problem_responses(400, 404, 429)})
+@router.head(PAGE_PREFIX + "/{dl_path:path}", include_in_schema=False)
+async def consumer_page(request: Request, dl_path: str, services: ServicesDep,
+                        runtime: RuntimeDep) -> Response:
+    """The page a browser is redirected to from a Digital Link. An item's page is one static
+    shell that verifies in the browser, fetching the proof from the Digital Link itself (which
+    records the scan); `?verdict=server` renders the gateway's verdict instead (and records
+    the scan). A product's, lot's, case's or place's page lists its public facts and links."""
+    requested = parse_path(_raw_path(request.scope, dl_path).removeprefix(PAGE_PREFIX))
+    if requested.key not in SERVED_KEYS:
+        raise UnknownIdentifierError(f"this resolver holds nothing under AI {requested.key}",
+                                     ai=requested.key)
+    known = known_level(requested)
+    base = _base(request, services)
+    headers = resolver_headers(base, known, known,
+                               await _brand_links_async(services, runtime, known))
+    if request.method == "HEAD":
+        return Response(status_code=200, headers=headers, media_type="text/html; charset=utf-8")
+    if _kind(known) == "item":
+        if request.query_params.get("verdict") == "server":
+            return await _server_page(request, services, runtime, known, base, headers)
+        page = static_response(request, "scan.html")
+        page.headers.update(headers)
+        page.headers["Vary"] = "Accept, Accept-Language"
+        return page
+    identity = runtime.client(request)
+    limit(runtime.scans, identity.key)
+
+    def work() -> tuple[_Facts, list[Link]]:
+        return _facts(services, runtime, known), [
+            *own_links(base, known), *(_brand_links(services, runtime, known) or [])]
+
+    facts, links = await run_in_threadpool(work)
+    return HTMLResponse(_facts_page(facts, links), headers={**headers,
+                                                           "Cache-Control": "no-cache"})
 
 
 @router.get("/{dl_path:path}",
@@ -606,13 +734,19 @@ async def resolve(request: Request, dl_path: str, services: ServicesDep,
                                      ai=requested.key)
     known = known_level(requested)
     base = _base(request, services)
-    headers = resolver_headers(base, requested, known)
+    headers = resolver_headers(base, requested, known,
+                               await _brand_links_async(services, runtime, known))
     link_type = request.query_params.get("linkType")
     if link_type is not None and len(link_type) > 200:
         raise UnknownLinkTypeError("linkType is at most 200 characters", linkType=link_type[:40])
     if link_type is not None or _wants_linkset(request, link_type):
         return await _linkset_or_redirect(request, services, runtime, requested, known, base,
                                           link_type, headers)
+    if not _wants_json(request):
+        # "SHALL redirect to the default link unless there is information in the request that
+        # can be matched against available link metadata": a JSON Accept matches the level's
+        # own JSON link (the proof, the public facts), whose target is this very URI.
+        return await _redirect_to_default(request, services, runtime, known, base, headers)
     if _kind(known) == "item":
         return await _resolve_item(request, services, runtime, known, base, headers)
     return await _answer_level(request, services, runtime, known, base, headers)
@@ -664,6 +798,9 @@ class ResolverFastPath:
             link = path.digital_link()
         except Exception:  # noqa: BLE001 - the route answers with its problem
             return None
+        brand = _brand_links(services, runtime, path, io=False)
+        if brand is None:
+            return None  # the brand's links need a read: the route does it off the loop
         identity = runtime.client(request)
         if not runtime.scans.take(identity.key).allowed:
             return None  # the route refuses it (429)
@@ -671,7 +808,7 @@ class ResolverFastPath:
             client = identity.salted_hash(runtime.settings.scan_salt.get_secret_value())
             base = _base(request, services)
             fast = _cached_json(services, runtime, link, identity.country, client, base,
-                                resolver_headers(base, path, path))
+                                resolver_headers(base, path, path, brand))
         except Exception:
             refund(runtime.scans, identity.key, 1.0)
             raise

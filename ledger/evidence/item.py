@@ -264,12 +264,13 @@ _VERSION_SQL = text(
     "SELECT (SELECT max(seq) FROM events), (SELECT max(id) FROM codes), "
     "(SELECT count(*) FROM batches WHERE state = 'anchored'), "
     "(SELECT max(anchored_ms) FROM batches WHERE state = 'anchored'), "
-    "(SELECT max(id) FROM product_conditions)")
+    "(SELECT max(id) FROM product_conditions), (SELECT max(id) FROM brand_links)")
 
 
 class StoreVersion:
     """A token that changes whenever anything an item's bundle is made of changes: a new event
-    (captures, customs decisions), new codes, a batch anchored or reopened. Read at most once
+    (captures, customs decisions), new codes, a batch anchored or reopened (and a brand link
+    registered: the resolver's `Link` headers are cached by it). Read at most once
     per `max_staleness` seconds, which bounds how long a change can go unseen."""
 
     def __init__(self, engine: Engine, *, max_staleness: float = 0.25,

@@ -67,7 +67,8 @@ class Stack:
         settings = TraceabilitySettings(**{"scan_burst": 10_000, **trace_settings})
         app.dependency_overrides[get_traceability_settings] = lambda: settings
         server = ThreadedServer(app).start()
-        client = httpx.Client(base_url=server.url, timeout=60.0)
+        # As a browser: a Digital Link answers text/html with a 307 to its consumer page.
+        client = httpx.Client(base_url=server.url, timeout=60.0, follow_redirects=True)
 
         def flush_scans() -> None:
             """Wait until the gateway's buffered scans are in the database (they take up to

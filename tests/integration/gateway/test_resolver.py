@@ -60,7 +60,8 @@ def item(trace_stack, tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('resolver') / 'store.db'}"
     server = ThreadedServer(make_app(trace_stack, url, scan_burst=1000,
                                      trusted_proxies="127.0.0.1")).start()
-    client = httpx.Client(base_url=server.url, timeout=60.0)
+    # A browser follows the Digital Link's redirect to the consumer page (/pip/…).
+    client = httpx.Client(base_url=server.url, timeout=60.0, follow_redirects=True)
     lot = signed(client, trace_stack.brand, "POST", "/codes/lots",
                  json_body={"gtin": GTIN, "lot": LOT, "count": 3}).json()
     reg = lot["registration"]
@@ -227,6 +228,7 @@ def test_a_browser_gets_one_static_cache_validated_shell_that_verifies_for_itsel
     client = item["client"]
     page = client.get(item["path"], headers={"Accept": "text/html"})
     assert page.status_code == 200 and "/verifier/verify.js" in page.text
+    assert page.history[0].status_code == 307 and page.url.path == "/pip" + item["path"]
     assert "data-verdict=\"GENUINE\"" not in page.text  # no verdict from the server
     etag = page.headers["etag"]
     again = client.get(item["path"], headers={"Accept": "text/html", "If-None-Match": etag})

@@ -5,9 +5,8 @@ anchored. Linksets are validated with `jsonschema` against GS1's linkset schema
 (`conformance/digital-link/gs1-linkset-schema.json`).
 
 Not tested here, because the gateway does not do it: HTTPS (a TLS-terminating proxy in front
-of the gateway does; `ZHENZHI_PUBLIC_URL` makes the links https), redirecting to the default
-link (the gateway *is* the default link's server: it answers in place), and gs1:handledBy (it
-redirects no prefix to another resolver).
+of the gateway does; `ZHENZHI_PUBLIC_URL` makes the links https) and gs1:handledBy (it hands
+no company prefix on to another resolver unprocessed: every answer is its own).
 """
 
 from __future__ import annotations
@@ -137,7 +136,7 @@ def test_supports_cors(env):
     """SHALL support CORS."""
     client = env["client"]
     origin = {"Origin": "https://retailer.example"}
-    for path, status in ((env["item"], 200), (f"/01/{GTIN}?linkType=linkset", 200),
+    for path, status in ((env["item"], 307), (f"/01/{GTIN}?linkType=linkset", 200),
                          (f"/01/{GTIN[:-1]}0", 400), ("/.well-known/gs1resolver", 200)):
         r = client.get(path, headers=origin)
         assert r.status_code == status, r.text
@@ -322,7 +321,7 @@ def test_one_default_link_with_no_optional_attributes(env):
 def test_a_default_link_at_every_level_however_granular(env):
     """For any request URI, no matter how granular, there SHALL be a default link at the entry
     level or higher up the tree."""
-    base = env["url"]
+    base = env["url"] + "/pip"
     for path, default in ((f"/01/{GTIN}/22/VARIANT1", f"{base}/01/{GTIN}"),
                           (f"/01/{GTIN}/22/V1/10/{LOT}", f"{base}/01/{GTIN}"),
                           (f"/01/{GTIN}/10/{LOT}/235/TPX1", f"{base}/01/{GTIN}/10/{LOT}"),
@@ -384,6 +383,117 @@ def test_query_string_is_passed_on_when_redirecting(env):
                                      "?foo=bar&17=261231")
 
 
+def _default_href(env, path: str) -> str:
+    (item,) = env["client"].get(path + "?linkType=linkset").json()["linkset"]
+    (default,) = item[GS1 + "defaultLink"]
+    return default["href"]
+
+
+def test_redirects_to_the_default_link_unless_the_request_matches_a_better_one(env):
+    """SHALL redirect to the default link unless there is information in the request that can
+    be matched against available link metadata to provide a better response."""
+    client, base = env["client"], env["url"]
+    gln = env["stack"].brand.gln
+    for path in (env["item"], f"/01/{GTIN}/10/{LOT}", f"/01/{GTIN}", f"/00/{SSCC}",
+                 f"/414/{gln}", f"/01/{GTIN}/22/VARIANT1", _compressed(env)):
+        default = _default_href(env, path)
+        assert default.startswith(base + "/pip/")
+        # No information (curl's */*, a browser's text/html): the default link, GET and HEAD.
+        for accept in ("*/*", "text/html,application/xhtml+xml,*/*;q=0.8"):
+            for method in ("GET", "HEAD"):
+                r = client.request(method, path, headers={"Accept": accept})
+                assert r.status_code == 307, (path, method, r.text)
+                assert r.headers["location"] == default, path
+        # A JSON Accept matches the level's own JSON link (proof, public facts), whose target
+        # is this very URI: answered in place.
+        r = client.get(path, headers={"Accept": "application/json"})
+        assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+        (item,) = client.get(path + "?linkType=linkset").json()["linkset"]
+        json_here = [x for links in item.values() if isinstance(links, list) for x in links
+                     if x.get("type") == "application/json" and
+                     x["href"] == base + _canonical(env, path)]
+        assert json_here, path
+    # The default is the consumer page itself, and it is there: a browser lands on it.
+    page = client.get(env["item"], headers={"Accept": "text/html"}, follow_redirects=True)
+    assert page.status_code == 200 and page.url.path == "/pip" + env["item"]
+    assert "/verifier/verify.js" in page.text
+    # An identifier the ledger knows nothing about is 404, not a redirect to an empty page.
+    for path in (f"/01/{UNOWNED_GTIN}", f"/01/{GTIN}/10/NOSUCHLOT"):
+        assert client.get(path, headers={"Accept": "text/html"}).status_code == 404
+
+
+def _canonical(env, path: str) -> str:
+    if path == _compressed(env):
+        return env["item"]
+    return path.split("/22/")[0] if "/22/" in path else path
+
+
+def test_default_link_redirect_passes_on_the_query_string(env):
+    """By default, SHALL pass on all key=value pairs in the query string of the request URI (if
+    present) when redirecting (the default link included)."""
+    client = env["client"]
+    r = client.get(env["item"] + "?foo=bar&17=261231&verdict=server", follow_redirects=False)
+    assert r.status_code == 307
+    assert r.headers["location"] == (f"{env['url']}/pip{env['item']}"
+                                     "?foo=bar&17=261231&verdict=server")
+    # The consumer page reads what it is passed: the server-rendered page, in the language.
+    page = client.get(env["item"] + "?verdict=server&lang=en",
+                      headers={"Accept": "text/html", "Accept-Language": "en"},
+                      follow_redirects=True)
+    assert page.status_code == 200 and 'data-verdict="GENUINE"' in page.text
+
+
+def test_attack_the_default_redirect_neither_adds_nor_loses_a_scan(env):
+    """The redirect to the consumer page is no scan: a script hammering the Digital Link with a
+    browser's Accept (or HEAD) adds nothing to the item's scan history, which the clone rules
+    count; the page view it leads to is recorded exactly once (the page's proof fetch, or the
+    server-rendered page)."""
+    client = env["client"]
+    path = f"/01/{GTIN}/21/{env['other']}"  # a serial nothing else here scans
+
+    def recorded() -> int:
+        # The proof's history holds every scan before it, and this fetch itself last.
+        return len(client.get(path, headers={"Accept": "application/json"}).json()["scans"]) - 1
+
+    before = recorded()           # 0 on a fresh module; the proof fetch itself counts 1
+    for _ in range(20):
+        assert client.get(path, headers={"Accept": "text/html"}).status_code == 307
+        assert client.head(path).status_code == 307
+        assert client.head("/pip" + path).status_code == 200
+    shell = client.get(path, headers={"Accept": "text/html"}, follow_redirects=True)
+    assert shell.status_code == 200 and 'data-verdict="GENUINE"' not in shell.text
+    assert recorded() == before + 1   # only the previous recorded() fetch
+    page = client.get(path + "?verdict=server", headers={"Accept": "text/html"},
+                      follow_redirects=True)
+    assert page.status_code == 200 and re.search(r'data-verdict="[A-Z_]+"', page.text)
+    assert recorded() == before + 3   # two proof fetches and the one server page
+
+
+def test_linkset_is_available_as_json_ld(env):
+    """(1.1, kept by the test suite) The list SHALL be available as JSON, SHOULD be available
+    as JSON-LD and MAY be available in HTML and any other formats, served through content
+    negotiation. GS1's example linkset carries its JSON-LD context inline."""
+    client = env["client"]
+    context = json.loads((SCHEMA.parent / "linksetContext.jsonld").read_text())["@context"]
+    for link_type in ("linkset", "all"):
+        ld = client.get(env["item"] + f"?linkType={link_type}",
+                        headers={"Accept": "application/ld+json"})
+        plain = client.get(env["item"] + f"?linkType={link_type}")
+        assert ld.status_code == 200 and ld.headers["content-type"] == "application/ld+json"
+        assert "Accept" in ld.headers["vary"]
+        body = ld.json()
+        assert body.pop("@context") == context
+        assert body == plain.json()
+        _validate(body)
+    # Each ranked: the linkset media type wins a tie; a lower q loses.
+    tie = client.get(env["item"] + "?linkType=linkset",
+                     headers={"Accept": "application/ld+json, application/linkset+json"})
+    assert tie.headers["content-type"] == "application/linkset+json"
+    low = client.get(env["item"] + "?linkType=linkset",
+                     headers={"Accept": "application/ld+json, application/linkset+json;q=0.5"})
+    assert low.headers["content-type"] == "application/ld+json"
+
+
 def test_link_to_the_linkset_in_a_link_header_even_when_redirecting(env):
     """SHOULD expose link to the linkset in an HTTP Link header, even when redirecting."""
     client = env["client"]
@@ -405,6 +515,79 @@ def test_recognises_the_gs1_web_vocabulary(env):
     assert len(others) < len(rels)
     assert all(rel.rsplit("/", 1)[1] not in {r.rsplit("/", 1)[1] for r in rels
                                              if r.startswith(GS1)} for rel in others)
+
+
+# --- the brand's own links ------------------------------------------------------------------
+
+def _until(probe, what: str):
+    """Poll `probe` until truthy (the resolver's caches follow the store within 0.25 s; the
+    wait is generous for a loaded machine), then return its value."""
+    deadline = time.monotonic() + 60
+    while True:
+        value = probe()
+        if value:
+            return value
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def test_brand_links_appear_in_the_link_header_and_the_linkset_and_match_the_language(env):
+    """All links exposed SHALL include the target URL, the link relationship type (the link
+    type) and a human-readable title; SHALL redirect to the default link unless there is
+    information in the request that can be matched against available link metadata to provide
+    a better response. A brand's own links (registered by the GTIN's prefix owner, nobody
+    else) are exposed like the resolver's: in the `Link` header and the linkset of the GTIN
+    and of every finer level, each reachable by its type, the language asked for chosen."""
+    client, stack = env["client"], env["stack"]
+    recipe = GS1 + "recipeInfo"
+    links = {"en": "https://brand.example/recipes/en", "zh": "https://brand.example/recipes/zh"}
+    for lang, href in links.items():
+        r = signed(client, stack.brand, "POST", f"/brand-links/{GTIN}", json_body={
+            "linkType": "gs1:recipeInfo", "href": href, "title": f"Recipes ({lang})",
+            "type": "text/html", "hreflang": lang})
+        assert r.status_code == 201, r.text
+    rival = signed(client, stack.other, "POST", f"/brand-links/{GTIN}", json_body={
+        "linkType": "gs1:recipeInfo", "href": "https://rival.example/", "title": "Rival"})
+    assert rival.status_code == 403
+    for path in (f"/01/{GTIN}", f"/01/{GTIN}/10/{LOT}", env["item"], _compressed(env)):
+        def header_links(path: str = path) -> list[dict[str, str]] | None:
+            got = _links(client.head(path, headers={"Accept": "application/json"})
+                         .headers["link"])
+            mine = [x for x in got if x["rel"] == recipe]
+            return mine if len(mine) == 2 else None
+
+        found = _until(header_links, f"brand links in the Link header of {path}")
+        assert {(x["href"], x["hreflang"], x["title"]) for x in found} == \
+            {(href, lang, f"Recipes ({lang})") for lang, href in links.items()}
+        (item,) = client.get(path + "?linkType=linkset").json()["linkset"]
+        assert {x["href"] for x in item[recipe]} == set(links.values())
+        assert "https://rival.example/" not in json.dumps(item)
+        for lang, want in (("zh-CN,zh;q=0.9", links["zh"]), ("en-GB", links["en"]),
+                           ("fr", links["en"])):   # nothing matches: the first listed
+            r = client.get(path, params={"linkType": "gs1:recipeInfo"},
+                           headers={"Accept-Language": lang}, follow_redirects=False)
+            assert r.status_code == 307 and r.headers["location"] == want, (path, lang)
+    # The item's proof, answered from memory before routing, carries them too.
+    for _ in range(3):
+        r = client.get(env["item"], headers={"Accept": "application/json"})
+        assert len([x for x in _links(r.headers["link"]) if x["rel"] == recipe]) == 2
+
+
+def test_no_prefix_is_handed_on_unprocessed_so_no_handled_by(env):
+    """If supporting redirection based on an MO or Global Company Prefix with no further
+    processing taking place on the resolver, redirections SHALL be annotated with the
+    gs1:handledBy link type. This resolver hands no prefix on: every level's default is its own
+    page, and no brand can make a prefix-wide hand-off (`gs1:handledBy` is the resolver's
+    own type, refused to brand links)."""
+    client, stack = env["client"], env["stack"]
+    for path in (f"/01/{GTIN}", f"/01/{GTIN}/10/{LOT}", env["item"], f"/00/{SSCC}"):
+        (item,) = client.get(path + "?linkType=linkset").json()["linkset"]
+        assert GS1 + "handledBy" not in item
+        assert _default_href(env, path).startswith(env["url"] + "/pip/")
+    r = signed(client, stack.brand, "POST", f"/brand-links/{GTIN}", json_body={
+        "linkType": "gs1:handledBy", "href": "https://resolver.brand.example/",
+        "title": "Our resolver"})
+    assert r.status_code == 400, r.text
 
 
 # --- resolver description file --------------------------------------------------------------
@@ -430,7 +613,9 @@ def test_the_gtin_alone_answers_its_product_facts(env):
     r = env["client"].get(f"/01/{GTIN}", headers={"Accept": "application/json"})
     assert r.status_code == 200
     assert r.json()["brandOwner"] == env["stack"].brand.name and r.json()["gtin"] == GTIN
-    page = env["client"].get(f"/01/{GTIN}", headers={"Accept": "text/html"})
+    page = env["client"].get(f"/01/{GTIN}", headers={"Accept": "text/html"},
+                             follow_redirects=True)
+    assert page.url.path == f"/pip/01/{GTIN}"
     assert page.headers["content-type"].startswith("text/html")
     assert env["stack"].brand.name in page.text
 
@@ -466,7 +651,11 @@ def test_the_gln_answers_the_organisations_public_master_data(env):
     assert r.status_code == 200
     assert r.json()["organisation"] == {"name": brand.name, "roles": ["ENTERPRISE"],
                                         "member": True}
-    assert env["client"].get(f"/gln/{brand.gln}").status_code == 200  # short name
+    short = env["client"].get(f"/gln/{brand.gln}")  # short name: the same default link
+    assert short.status_code == 307
+    assert short.headers["location"] == f"{env['url']}/pip/414/{brand.gln}"
+    page = env["client"].get(f"/gln/{brand.gln}", follow_redirects=True)
+    assert page.status_code == 200 and brand.name in page.text
 
 
 def test_a_key_the_ledger_holds_nothing_about_is_404(env):

@@ -185,7 +185,8 @@ def test_a_stale_store_version_is_read_once_for_a_herd_of_callers(tmp_path) -> N
     with engine.begin() as conn:
         for ddl in ("CREATE TABLE events (seq INTEGER)", "CREATE TABLE codes (id INTEGER)",
                     "CREATE TABLE batches (state TEXT, anchored_ms INTEGER)",
-                    "CREATE TABLE product_conditions (id INTEGER)"):
+                    "CREATE TABLE product_conditions (id INTEGER)",
+                    "CREATE TABLE brand_links (id INTEGER)"):
             conn.execute(text(ddl))
     reads = []
 
