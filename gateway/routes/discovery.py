@@ -25,7 +25,7 @@ DISCOVERY_HEADERS = {
     "GS1-Vendor-Version": f"zhenzhi-{__version__}",
 }
 # The top-level resources `GET /` lists: each is served (GET at least) by this gateway.
-TOP_LEVEL = ["capture", "events", "eventTypes", "epcs", "bizSteps", "bizLocations",
+TOP_LEVEL = ["queries", "capture", "events", "eventTypes", "epcs", "bizSteps", "bizLocations",
              "readPoints", "dispositions"]
 
 

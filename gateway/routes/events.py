@@ -23,6 +23,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from starlette.datastructures import QueryParams
 
 from gateway.auth import MemberDep
 from gateway.deps import ServicesDep, SettingsDep
@@ -33,7 +34,8 @@ from gateway.schemas import QUERY_DOCUMENT_SCHEMA
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.store.sensor_index import OPS, STATS, SensorFilter
 
-__all__ = ["SUPPORTED_PARAMETERS", "next_link", "router", "run_query", "wants_xml"]
+__all__ = ["SUPPORTED_PARAMETERS", "next_link", "query_filters", "router", "run_query",
+           "wants_xml"]
 
 router = APIRouter(tags=["Events"])
 
@@ -83,13 +85,13 @@ def _time(name: str, value: str | None) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def _sensor_filters(request: Request) -> list[SensorFilter]:
+def _sensor_filters(params: QueryParams) -> list[SensorFilter]:
     out = []
-    for name in sorted(set(request.query_params)):
+    for name in sorted(set(params)):
         m = SENSOR_PARAMETER.match(name)
         if m is None:
             continue
-        values = request.query_params.getlist(name)
+        values = params.getlist(name)
         if len(values) != 1:
             raise QueryParameterError(f"{name} may be given once", parameter=name)
         try:
@@ -212,26 +214,40 @@ def _query_document(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run_query(request: Request, services: Any, settings: Any, *, per_page: int | None,
               token: str | None, fixed: dict[str, list[str]] | None = None,
-              own: frozenset[str] = frozenset()) -> JSONLDResponse | XMLResponse:
-    """Answer an EPCIS simple event query from the request's query string. `fixed`: filters a
-    resource path sets (`/bizSteps/{bizStep}/events`: biz_steps), ANDed with the rest; `own`:
-    the query parameters that path stands for, refused in its query string."""
+              own: frozenset[str] = frozenset(), params: QueryParams | None = None
+              ) -> JSONLDResponse | XMLResponse:
+    """Answer an EPCIS simple event query from the request's query string (or `params`: a
+    named query's). `fixed`: filters a resource path sets (`/bizSteps/{bizStep}/events`:
+    biz_steps), ANDed with the rest; `own`: the query parameters that path stands for,
+    refused in its query string."""
+    q = request.query_params if params is None else params
+    filters = {**query_filters(q, own), **(fixed or {})}
+    limit = min(per_page or settings.per_page_default, settings.per_page_max)
+    events, next_token = services.query_events(filters, limit, token)
+    headers = dict(EPCIS_HEADERS)
+    if next_token:
+        headers["Link"] = next_link(request, settings, next_token)
+    return _answer(request, events, headers)
+
+
+def query_filters(q: QueryParams, own: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The filters of `Services.query_events` that query-string parameters `q` ask for;
+    QueryParameterError (400) for a parameter this gateway does not implement or a value it
+    cannot read, rather than an answer that silently ignores it."""
     allowed = SUPPORTED_PARAMETERS - own
-    unknown = sorted(n for n in set(request.query_params) - allowed
-                     if not SENSOR_PARAMETER.match(n))
+    unknown = sorted(n for n in set(q) - allowed if not SENSOR_PARAMETER.match(n))
     if unknown:
         raise QueryParameterError(
             f"unsupported query parameter(s): {', '.join(unknown)}; this resource implements "
             f"{', '.join(sorted(allowed))} and the sensor parameters "
             "<EQ|GT|GE|LT|LE>_<value|minValue|maxValue|meanValue|sDev|percValue>_<uom>",
             parameters=unknown)
-    q = request.query_params
     types = _pipe(q.get("eventType"))
     if types:
         bad = [t for t in types if t not in EVENT_TYPES]
         if bad:
             raise QueryParameterError(f"unknown eventType {bad[0]!r}", parameter="eventType")
-    filters = {
+    return {
         "event_types": types,
         "ge_event_time": _time("GE_eventTime", q.get("GE_eventTime")),
         "lt_event_time": _time("LT_eventTime", q.get("LT_eventTime")),
@@ -244,15 +260,8 @@ def run_query(request: Request, services: Any, settings: Any, *, per_page: int |
         "error_reasons": _pipe(q.get("EQ_errorReason")),
         "exists_error_declaration": "EXISTS_errorDeclaration" in q,
         "types": _pipe(q.get("EQ_type")),
-        "sensor": _sensor_filters(request),
-        **(fixed or {}),
+        "sensor": _sensor_filters(q),
     }
-    limit = min(per_page or settings.per_page_default, settings.per_page_max)
-    events, next_token = services.query_events(filters, limit, token)
-    headers = dict(EPCIS_HEADERS)
-    if next_token:
-        headers["Link"] = next_link(request, settings, next_token)
-    return _answer(request, events, headers)
 
 
 def next_link(request: Request, settings: Any, token: str) -> str:
@@ -337,5 +346,5 @@ async def events_options() -> Response:
 
 @router.options("/events/{eventID:path}", status_code=204, response_class=Response,
                 tags=["Discovery"], summary="Discovery headers of one event")
-async def event_options() -> Response:
+async def event_options(eventID: str) -> Response:  # noqa: N803 - the binding's name
     return Response(status_code=204, headers={**options_headers(), "Allow": "OPTIONS, GET"})

@@ -145,11 +145,19 @@ def _events(resource: str, name: str, own: str, field: str):  # type: ignore[no-
     return events
 
 
-def _options(allow: str, **extra: str):  # type: ignore[no-untyped-def]
+def _options(allow: str, name: str | None = None, **extra: str):  # type: ignore[no-untyped-def]
     async def options() -> Response:
         return Response(status_code=204, headers={**options_headers(**extra), "Allow": allow})
 
-    return options
+    if name is None:
+        return options
+
+    # The path parameter is declared so that the OpenAPI describes the path (its value is
+    # not needed: OPTIONS names no data).
+    async def options_of(value: Annotated[str, Path(alias=name)]) -> Response:
+        return await options()
+
+    return options_of
 
 
 _QUERY_DOC = ("The query parameters of `GET /events` apply too, but for the one this path "
@@ -167,14 +175,14 @@ for _resource, (_name, _own, _field) in RESOURCES.items():
             summary=f"Events by {_name} (EPCIS simple query parameters)",
             description=_QUERY_DOC, response_model=None, responses=_QUERY_RESPONSES,
             tags=["Events"])
-    router.add_api_route(f"{_one}/events", _options("OPTIONS, GET"), methods=["OPTIONS"],
+    router.add_api_route(f"{_one}/events", _options("OPTIONS, GET", _name), methods=["OPTIONS"],
                          status_code=204, response_class=Response, tags=["Discovery"],
                          summary=f"Discovery headers of the events of one {_name}")
     router.add_api_route(
         _one, _sub_resource(_resource, _name), methods=["GET"], response_model=None,
         summary=f"Sub-resources of one {_name} (`events`); 404 if the store holds none",
         responses=_SUB_RESPONSES)
-    router.add_api_route(_one, _options("OPTIONS, GET"), methods=["OPTIONS"], status_code=204,
+    router.add_api_route(_one, _options("OPTIONS, GET", _name), methods=["OPTIONS"], status_code=204,
                          response_class=Response, tags=["Discovery"],
                          summary=f"Discovery headers of one {_name}")
     router.add_api_route(

@@ -42,7 +42,7 @@ def _is_uri(value: object) -> bool:
 
 
 @lru_cache(maxsize=1)
-def _root() -> dict[str, Any]:
+def spec_root() -> dict[str, Any]:
     spec = yaml.safe_load((EPCIS_DIR / "openapi.yaml").read_text())
     epcis_json = json.loads((EPCIS_DIR / "schema" / "EPCIS-JSON-Schema.json").read_text())
     # The EPCIS JSON schema's own `#/definitions/…` refs: re-rooted under `epcisJson`.
@@ -53,5 +53,5 @@ def _root() -> dict[str, Any]:
 def validate(schema_name: str, instance: Any) -> None:
     """Raise jsonschema.ValidationError unless `instance` is valid against the standard's
     `components/schemas/<schema_name>`."""
-    schema = {**_root(), "$ref": f"#/components/schemas/{schema_name}"}
+    schema = {**spec_root(), "$ref": f"#/components/schemas/{schema_name}"}
     jsonschema.Draft7Validator(schema, format_checker=_FORMATS).validate(instance)
