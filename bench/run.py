@@ -139,6 +139,10 @@ def _queries(quick: bool) -> dict[str, Any]:
     return mod.measure(quick=quick)
 
 
+def _listing(quick: bool) -> dict[str, Any]:
+    return import_module("bench.listing").measure(100_000 if quick else 1_000_000)
+
+
 def _verify(quick: bool) -> dict[str, Any]:
     return import_module("bench.verify").measure(quick=quick)
 
@@ -165,6 +169,7 @@ SECTIONS: dict[str, Section] = {
     "scan": _scan,
     "evidence": _evidence,
     "queries": _queries,
+    "listing": _listing,
     "xml": _xml,
 }
 

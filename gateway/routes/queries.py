@@ -20,14 +20,14 @@ generated from).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import orjson
 from fastapi import APIRouter, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 
-from gateway.auth import MemberDep
+from gateway.auth import MemberAccessRequired, MemberDep, Viewer
 from gateway.deps import ServicesDep, SettingsDep
 from gateway.problems import UnsupportedMediaTypeError, problem_responses
 from gateway.responses import JSONLDResponse, OrjsonResponse, XMLResponse
@@ -70,6 +70,13 @@ def _definition(name: str, query: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "query": query}
 
 
+def _org(viewer: Viewer) -> bytes:
+    """The member's organisation: the key every named query is kept under."""
+    if viewer.org is None:  # MemberDep admits members only; a member has an organisation
+        raise MemberAccessRequired("sign this request with a member organisation's key")
+    return viewer.org
+
+
 def _check_name(name: Any) -> str:
     if not isinstance(name, str) or not QUERY_NAME.fullmatch(name):
         raise InvalidQueryError("name must be 1-128 letters, digits or ._~-",
@@ -100,7 +107,9 @@ async def create(request: Request, services: ServicesDep, viewer: MemberDep) -> 
     # Both checks before anything is stored: the standard's schema, then what this gateway
     # answers (the same check `GET /events` makes of its query string).
     query_filters(QueryParams(query_parameters(query)), _PAGING)
-    await run_in_threadpool(create_query, services.store.engine, viewer.org, name, query)
+    # query_parameters refused anything but a JSON object.
+    await run_in_threadpool(create_query, services.store.engine, _org(viewer), name,
+                            cast(dict[str, Any], query))
     return Response(status_code=201, headers={**EPCIS_HEADERS, "Location": f"/queries/{name}"})
 
 
@@ -113,7 +122,7 @@ def list_all(request: Request, services: ServicesDep, settings: SettingsDep,
              viewer: MemberDep, perPage: PerPageQ = None,  # noqa: N803
              nextPageToken: TokenQ = None) -> OrjsonResponse:  # noqa: N803
     limit = min(perPage or settings.per_page_default, settings.per_page_max)
-    queries, token = list_queries(services.store.engine, viewer.org, limit, nextPageToken)
+    queries, token = list_queries(services.store.engine, _org(viewer), limit, nextPageToken)
     headers = dict(EPCIS_HEADERS)
     if token:
         headers["Link"] = next_link(request, settings, token)
@@ -126,14 +135,14 @@ def list_all(request: Request, services: ServicesDep, settings: SettingsDep,
                                  "type": "array", "items": _DEFINITION_SCHEMA}}}},
                        **problem_responses(401, 404)})
 def get_one(services: ServicesDep, viewer: MemberDep, name: QueryNameP) -> OrjsonResponse:
-    found = get_query(services.store.engine, viewer.org, name)
+    found = get_query(services.store.engine, _org(viewer), name)
     return OrjsonResponse([_definition(found.name, found.query)], headers=EPCIS_HEADERS)
 
 
 @router.delete("/queries/{queryName}", status_code=204, response_class=Response,
                summary="Delete a named query", responses=problem_responses(401, 404))
 def delete(services: ServicesDep, viewer: MemberDep, name: QueryNameP) -> Response:
-    delete_query(services.store.engine, viewer.org, name)
+    delete_query(services.store.engine, _org(viewer), name)
     return Response(status_code=204, headers=EPCIS_HEADERS)
 
 
@@ -147,7 +156,7 @@ def events(request: Request, services: ServicesDep, settings: SettingsDep, viewe
     if extra:
         raise InvalidQueryError(f"a named query takes only perPage and nextPageToken, not "
                                 f"{', '.join(extra)}", parameters=extra)
-    found = get_query(services.store.engine, viewer.org, name)
+    found = get_query(services.store.engine, _org(viewer), name)
     return run_query(request, services, settings, per_page=perPage, token=nextPageToken,
                      params=QueryParams(query_parameters(found.query)), own=_PAGING)
 
