@@ -146,6 +146,8 @@ def _queries(quick: bool) -> dict[str, Any]:
 
 def _sensor(quick: bool) -> dict[str, Any]:
     return import_module("bench.sensor").measure(quick=quick)
+def _listing(quick: bool) -> dict[str, Any]:
+    return import_module("bench.listing").measure(100_000 if quick else 1_000_000)
 
 
 def _verify(quick: bool) -> dict[str, Any]:
@@ -175,6 +177,7 @@ SECTIONS: dict[str, Section] = {
     "evidence": _evidence,
     "queries": _queries,
     "sensor": _sensor,
+    "listing": _listing,
     "xml": _xml,
 }
 

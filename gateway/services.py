@@ -36,6 +36,7 @@ from ledger.epcis.event_hash import format_event_id, parse_event_id
 from ledger.pipeline.committer import CaptureCommitter
 from ledger.pipeline.intake import Intake, IntakeResult, capture_record
 from ledger.proofs.signing import CaptureDomain
+from ledger.store.listing import holds_value, list_values
 from ledger.store.store import EventQuery, Store
 
 __all__ = ["Services"]
@@ -163,6 +164,14 @@ class Services:
         )
         events, next_token = self.store.query_events(query, limit, token)
         return [e.as_epcis() for e in events], next_token
+
+    def list_values(self, resource: str, limit: int, token: str | None
+                    ) -> tuple[list[str], str | None]:
+        """A page of the values a top-level resource lists (`ledger.store.listing`)."""
+        return list_values(self.store.engine, resource, limit, token)
+
+    def holds_value(self, resource: str, values: list[str]) -> bool:
+        return holds_value(self.store.engine, resource, values)
 
     def org_of_key(self, key: str) -> bytes | None:
         """The organisation a signing key is registered to (None: none). Uncached: this is a

@@ -9,6 +9,8 @@ ROUTER_MODULES: tuple[str, ...] = (
     "gateway.routes.discovery",
     "gateway.routes.capture",
     "gateway.routes.events",
+    "gateway.routes.resources",
+    "gateway.routes.queries",
     *(f"gateway.routes.{m}" for m in ("codes", "customs", "recalls", "complaints", "members",
                                       "brand_links", "conditions")),
     "gateway.routes.login",

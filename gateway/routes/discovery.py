@@ -5,18 +5,34 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from gateway.responses import OrjsonResponse
+from ledger import __version__
 
-__all__ = ["EPCIS_HEADERS", "router"]
+__all__ = ["DISCOVERY_HEADERS", "EPCIS_HEADERS", "TOP_LEVEL", "options_headers", "router"]
 
 # Versions this gateway speaks, sent on every EPCIS response (REST binding, components/headers).
 EPCIS_HEADERS = {"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"}
+# What OPTIONS announces, and only what is true: EPCIS and CBV 2.0 (queries answer 2.0 only;
+# EPCIS 1.2 XML is accepted by capture alone, see OPTIONS /capture); events are answered as
+# captured, so EPCs are never translated whatever `GS1-EPC-Format` a client asks for (the
+# header is not honoured, so it is announced as what the server does). No `GS1-Extensions`
+# (none is supported) and no `GS1-CBV-XML-Format` (XML writes bare CBV terms as URNs and keeps
+# Web URIs as captured: no single value of the header describes that).
 DISCOVERY_HEADERS = {
     **EPCIS_HEADERS,
     "GS1-EPCIS-Min": "2.0.0", "GS1-EPCIS-Max": "2.0.0",
     "GS1-CBV-Min": "2.0.0", "GS1-CBV-Max": "2.0.0",
-    "GS1-EPC-Format": "Always_GS1_Digital_Link",
-    "GS1-Vendor-Version": "zhenzhi",
+    "GS1-EPC-Format": "Never_Translates",
+    "GS1-Vendor-Version": f"zhenzhi-{__version__}",
 }
+# The top-level resources `GET /` lists: each is served (GET at least) by this gateway.
+TOP_LEVEL = ["queries", "capture", "events", "eventTypes", "epcs", "bizSteps", "bizLocations",
+             "readPoints", "dispositions"]
+
+
+def options_headers(*, epc_format: str = "Never_Translates") -> dict[str, str]:
+    """The discovery headers of an OPTIONS answer (`epc_format`: how that resource writes
+    EPCs)."""
+    return {**DISCOVERY_HEADERS, "GS1-EPC-Format": epc_format}
 
 router = APIRouter(tags=["Discovery"])
 
@@ -32,7 +48,7 @@ async def top_level() -> OrjsonResponse:
     body = {
         "@context": "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
         "type": "Collection",
-        "member": ["capture", "events", "epcs"],
+        "member": TOP_LEVEL,
     }
     return OrjsonResponse(body, headers=EPCIS_HEADERS)
 

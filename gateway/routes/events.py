@@ -22,18 +22,20 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
+from starlette.datastructures import QueryParams
 
 from gateway.auth import MemberDep
 from gateway.deps import ServicesDep, SettingsDep
 from gateway.problems import problem_responses
 from gateway.responses import JSONLDResponse, XMLResponse
-from gateway.routes.discovery import EPCIS_HEADERS
+from gateway.routes.discovery import EPCIS_HEADERS, options_headers
 from gateway.schemas import QUERY_DOCUMENT_SCHEMA
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.store.sensor_index import OPS, STATS, SensorFilter
 
-__all__ = ["SUPPORTED_PARAMETERS", "router"]
+__all__ = ["SUPPORTED_PARAMETERS", "next_link", "query_filters", "router", "run_query",
+           "wants_xml"]
 
 router = APIRouter(tags=["Events"])
 
@@ -83,13 +85,13 @@ def _time(name: str, value: str | None) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def _sensor_filters(request: Request) -> list[SensorFilter]:
+def _sensor_filters(params: QueryParams) -> list[SensorFilter]:
     out = []
-    for name in sorted(set(request.query_params)):
+    for name in sorted(set(params)):
         m = SENSOR_PARAMETER.match(name)
         if m is None:
             continue
-        values = request.query_params.getlist(name)
+        values = params.getlist(name)
         if len(values) != 1:
             raise QueryParameterError(f"{name} may be given once", parameter=name)
         try:
@@ -210,55 +212,68 @@ def _query_document(events: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _run_query(request: Request, services: Any, settings: Any, *, epc: str | None = None,
-               event_type: str | None, ge_time: str | None, lt_time: str | None,
-               biz_step: str | None, disposition: str | None, read_point: str | None,
-               biz_location: str | None, match_epc: str | None, match_any: str | None,
-               per_page: int | None, token: str | None, error_reason: str | None = None,
-               exists_error: str | None = None) -> JSONLDResponse | XMLResponse:
-    allowed = SUPPORTED_PARAMETERS if epc is None else SUPPORTED_PARAMETERS - {"MATCH_anyEPC"}
-    unknown = sorted(n for n in set(request.query_params) - allowed
-                     if not SENSOR_PARAMETER.match(n))
-    if unknown:
-        raise QueryParameterError(
-            f"unsupported query parameter(s): {', '.join(unknown)}; this gateway implements "
-            f"{', '.join(sorted(SUPPORTED_PARAMETERS))} and the sensor parameters "
-            "<EQ|GT|GE|LT|LE>_<value|minValue|maxValue|meanValue|sDev|percValue>_<uom>",
-            parameters=unknown)
-    types = _pipe(event_type)
-    if types:
-        bad = [t for t in types if t not in EVENT_TYPES]
-        if bad:
-            raise QueryParameterError(f"unknown eventType {bad[0]!r}", parameter="eventType")
-    any_epcs = [epc] if epc is not None else (_pipe(match_any) or [])
-    filters = {
-        "event_types": types,
-        "ge_event_time": _time("GE_eventTime", ge_time),
-        "lt_event_time": _time("LT_eventTime", lt_time),
-        "biz_steps": _pipe(biz_step),
-        "dispositions": _pipe(disposition),
-        "read_points": _pipe(read_point),
-        "biz_locations": _pipe(biz_location),
-        "epcs": _pipe(match_epc),
-        "any_epcs": any_epcs or None,
-        "error_reasons": _pipe(error_reason),
-        "exists_error_declaration": exists_error is not None,
-        "types": _pipe(request.query_params.get("EQ_type")),
-        "sensor": _sensor_filters(request),
-    }
+def run_query(request: Request, services: Any, settings: Any, *, per_page: int | None,
+              token: str | None, fixed: dict[str, list[str]] | None = None,
+              own: frozenset[str] = frozenset(), params: QueryParams | None = None
+              ) -> JSONLDResponse | XMLResponse:
+    """Answer an EPCIS simple event query from the request's query string (or `params`: a
+    named query's). `fixed`: filters a resource path sets (`/bizSteps/{bizStep}/events`:
+    biz_steps), ANDed with the rest; `own`: the query parameters that path stands for,
+    refused in its query string."""
+    q = request.query_params if params is None else params
+    filters = {**query_filters(q, own), **(fixed or {})}
     limit = min(per_page or settings.per_page_default, settings.per_page_max)
     events, next_token = services.query_events(filters, limit, token)
     headers = dict(EPCIS_HEADERS)
     if next_token:
-        params = [(k, v) for k, v in request.query_params.multi_items() if k != "nextPageToken"]
-        params.append(("nextPageToken", next_token))
-        base = settings.public_url.rstrip("/") if settings.public_url else \
-            str(request.base_url).rstrip("/")
-        # raw_path keeps the client's percent-encoding: a decoded Digital Link EPC would put
-        # extra slashes into the URL.
-        path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
-        headers["Link"] = f'<{base}{path}?{urlencode(params)}>; rel="next"'
+        headers["Link"] = next_link(request, settings, next_token)
     return _answer(request, events, headers)
+
+
+def query_filters(q: QueryParams, own: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The filters of `Services.query_events` that query-string parameters `q` ask for;
+    QueryParameterError (400) for a parameter this gateway does not implement or a value it
+    cannot read, rather than an answer that silently ignores it."""
+    allowed = SUPPORTED_PARAMETERS - own
+    unknown = sorted(n for n in set(q) - allowed if not SENSOR_PARAMETER.match(n))
+    if unknown:
+        raise QueryParameterError(
+            f"unsupported query parameter(s): {', '.join(unknown)}; this resource implements "
+            f"{', '.join(sorted(allowed))} and the sensor parameters "
+            "<EQ|GT|GE|LT|LE>_<value|minValue|maxValue|meanValue|sDev|percValue>_<uom>",
+            parameters=unknown)
+    types = _pipe(q.get("eventType"))
+    if types:
+        bad = [t for t in types if t not in EVENT_TYPES]
+        if bad:
+            raise QueryParameterError(f"unknown eventType {bad[0]!r}", parameter="eventType")
+    return {
+        "event_types": types,
+        "ge_event_time": _time("GE_eventTime", q.get("GE_eventTime")),
+        "lt_event_time": _time("LT_eventTime", q.get("LT_eventTime")),
+        "biz_steps": _pipe(q.get("EQ_bizStep")),
+        "dispositions": _pipe(q.get("EQ_disposition")),
+        "read_points": _pipe(q.get("EQ_readPoint")),
+        "biz_locations": _pipe(q.get("EQ_bizLocation")),
+        "epcs": _pipe(q.get("MATCH_epc")),
+        "any_epcs": _pipe(q.get("MATCH_anyEPC")),
+        "error_reasons": _pipe(q.get("EQ_errorReason")),
+        "exists_error_declaration": "EXISTS_errorDeclaration" in q,
+        "types": _pipe(q.get("EQ_type")),
+        "sensor": _sensor_filters(q),
+    }
+
+
+def next_link(request: Request, settings: Any, token: str) -> str:
+    """`<this URL with nextPageToken=token>; rel="next"` (the binding's paging header)."""
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "nextPageToken"]
+    params.append(("nextPageToken", token))
+    base = settings.public_url.rstrip("/") if settings.public_url else \
+        str(request.base_url).rstrip("/")
+    # raw_path keeps the client's percent-encoding: a decoded Digital Link EPC would put
+    # extra slashes into the URL.
+    path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+    return f'<{base}{path}?{urlencode(params)}>; rel="next"'
 
 
 @router.get("/events", summary="Query events (EPCIS simple query parameters)",
@@ -274,11 +289,7 @@ def list_events(
     EXISTS_errorDeclaration: ExistsErrorQ = None,  # noqa: N803
     EQ_type: TypeQ = None,  # noqa: N803
 ) -> JSONLDResponse | XMLResponse:
-    return _run_query(request, services, settings, event_type=eventType, ge_time=GE_eventTime,
-                      lt_time=LT_eventTime, biz_step=EQ_bizStep, disposition=EQ_disposition,
-                      read_point=EQ_readPoint, biz_location=EQ_bizLocation, match_epc=MATCH_epc,
-                      match_any=MATCH_anyEPC, per_page=perPage, token=nextPageToken,
-                      error_reason=EQ_errorReason, exists_error=EXISTS_errorDeclaration)
+    return run_query(request, services, settings, per_page=perPage, token=nextPageToken)
 
 
 @router.get("/events/{eventID:path}", summary="One event by its CBV 2.0 event id",
@@ -323,9 +334,17 @@ def epc_events(
     EQ_type: TypeQ = None,  # noqa: N803
 ) -> JSONLDResponse | XMLResponse:
     # The binding offers no MATCH_anyEPC here: the path's EPC is that filter.
-    return _run_query(request, services, settings, epc=epc, event_type=eventType,
-                      ge_time=GE_eventTime, lt_time=LT_eventTime, biz_step=EQ_bizStep,
-                      disposition=EQ_disposition, read_point=EQ_readPoint,
-                      biz_location=EQ_bizLocation, match_epc=MATCH_epc, match_any=None,
-                      per_page=perPage, token=nextPageToken, error_reason=EQ_errorReason,
-                      exists_error=EXISTS_errorDeclaration)
+    return run_query(request, services, settings, per_page=perPage, token=nextPageToken,
+                     fixed={"any_epcs": [epc]}, own=frozenset({"MATCH_anyEPC"}))
+
+
+@router.options("/events", status_code=204, response_class=Response, tags=["Discovery"],
+                summary="Discovery headers of the events resource")
+async def events_options() -> Response:
+    return Response(status_code=204, headers={**options_headers(), "Allow": "OPTIONS, GET"})
+
+
+@router.options("/events/{eventID:path}", status_code=204, response_class=Response,
+                tags=["Discovery"], summary="Discovery headers of one event")
+async def event_options(eventID: str) -> Response:  # noqa: N803 - the binding's name
+    return Response(status_code=204, headers={**options_headers(), "Allow": "OPTIONS, GET"})

@@ -25,6 +25,7 @@ Tables and who writes them:
                     the declaration (the event again, with its `errorDeclaration`), first wins
     sensor_readings one row per statistic of each sensorReport of an event, for the EPCIS
                     sensor query parameters (EQ_type, GE_value_<uom>…)
+    named_queries   EPCIS named queries (`POST /queries`) per organisation: the query as sent
     console_sessions    console log-ins (Sign-In with Ethereum): the SHA-256 of the random
                     session id (never the id), the organisation and key that signed in, expiry
 
@@ -53,7 +54,7 @@ from sqlalchemy import (
 __all__ = [
     "BATCH_STATES", "EPC_ROLES", "batches", "brand_links", "captures", "codes", "complaints",
     "console_sessions", "error_declarations", "event_epcs",
-    "events", "metadata", "organisations", "outbox", "request_nonces", "scans",
+    "events", "metadata", "named_queries", "organisations", "outbox", "request_nonces", "scans",
     "sensor_readings",
 ]
 
@@ -246,6 +247,14 @@ console_sessions = Table(
     Column("signer", String(42), nullable=False),  # checksummed address that signed in
     Column("created_ms", BigInteger, nullable=False),
     Column("expires_ms", BigInteger, nullable=False, index=True),
+)
+
+named_queries = Table(
+    "named_queries", metadata,
+    Column("org", LargeBinary(32), primary_key=True),  # the creating member's organisation
+    Column("name", String(128), primary_key=True),
+    Column("query", Text, nullable=False),  # JSON text of the query language, as sent
+    Column("created_ms", BigInteger, nullable=False),
 )
 
 brand_links = Table(
