@@ -146,6 +146,8 @@ def _queries(quick: bool) -> dict[str, Any]:
 
 def _sensor(quick: bool) -> dict[str, Any]:
     return import_module("bench.sensor").measure(quick=quick)
+
+
 def _listing(quick: bool) -> dict[str, Any]:
     return import_module("bench.listing").measure(100_000 if quick else 1_000_000)
 
