@@ -1,0 +1,111 @@
+// The brand's console page: issue a lot's codes, sign its RegisterLot (EIP-712) in the
+// officer's wallet (EIP-1193 `eth_signTypedData_v4`), have the gateway relay it to
+// CodeRegistry. The gateway never sees a key: it checks the signature recovers to the
+// session's key and the contract checks it again (gateway/routes/console_brand.py).
+
+const STRINGS = {
+  en: {
+    title: 'Zhenzhi · brand console', back: 'Console', issueTitle: "Issue a lot's codes",
+    gtin: 'GTIN', lot: 'Lot', count: 'Codes', issueButton: 'Issue, sign and register',
+    issueHint: 'Your company prefixes:', lotsTitle: 'Lots and codes', issued: 'Issued',
+    chainStatus: 'On CodeRegistry', labelsHead: 'Labels', labels: 'Label sheet (PDF)',
+    noLots: 'No lots issued yet.', status_active: 'registered', status_unregistered: 'not registered',
+    status_recalled: 'recalled', status_withdrawn: 'withdrawn',
+    needsEnterprise: 'This page is for brand owners (the ENTERPRISE role).',
+    issuing: 'Issuing the codes…', signing: 'Sign the lot registration (RegisterLot) in your wallet…',
+    relaying: 'Registering on CodeRegistry…', done: 'Registered on CodeRegistry: ',
+    noWallet: 'No wallet in this browser (window.ethereum): log in with a wallet to sign.',
+    wrongAccount: 'The wallet account is not the key you logged in with: ', refused: 'Refused: ',
+  },
+  'zh-Hans': {
+    title: '真知 · 品牌控制台', back: '控制台', issueTitle: '为批次发码',
+    gtin: 'GTIN', lot: '批号', count: '码数', issueButton: '发码、签名并登记',
+    issueHint: '贵单位的厂商识别代码：', lotsTitle: '批次与码', issued: '发码时间',
+    chainStatus: '链上登记（CodeRegistry）', labelsHead: '标签', labels: '标签页（PDF）',
+    noLots: '尚未发码。', status_active: '已登记', status_unregistered: '未登记',
+    status_recalled: '已召回', status_withdrawn: '已撤回',
+    needsEnterprise: '本页面供品牌所有者（ENTERPRISE 角色）使用。',
+    issuing: '正在发码…', signing: '请在钱包中签署批次登记（RegisterLot）…',
+    relaying: '正在登记到 CodeRegistry…', done: '已在 CodeRegistry 登记：',
+    noWallet: '本浏览器没有钱包（window.ethereum）：请用钱包登录后签名。',
+    wrongAccount: '钱包账户不是登录所用的密钥：', refused: '被拒绝：',
+  },
+};
+
+function language() {
+  const asked = new URLSearchParams(location.search).get('lang');
+  if (asked && STRINGS[asked]) return asked;
+  return (navigator.language || '').toLowerCase().startsWith('zh') ? 'zh-Hans' : 'en';
+}
+const LANG = language();
+const T = STRINGS[LANG];
+
+function status(text, error = false) {
+  const el = document.getElementById('status');
+  el.textContent = text;
+  el.className = error ? 'error' : '';
+}
+
+async function problemText(response) {
+  try {
+    const p = await response.json();
+    return p.detail || p.title || String(response.status);
+  } catch {
+    return String(response.status);
+  }
+}
+
+async function post(path, body) {
+  const response = await fetch(path, {
+    method: 'POST', credentials: 'same-origin', cache: 'no-store',
+    headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(T.refused + await problemText(response));
+  return response.json();
+}
+
+async function issueAndRegister(signer, gtin, lot, count) {
+  const eth = window.ethereum;
+  if (!eth) throw new Error(T.noWallet);
+  const [account] = await eth.request({ method: 'eth_requestAccounts' });
+  if (account.toLowerCase() !== signer.toLowerCase()) throw new Error(T.wrongAccount + account);
+  status(T.issuing);
+  const issued = await post('/console/brand/lots', { gtin, lot, count });
+  status(T.signing);
+  const signature = await eth.request({
+    method: 'eth_signTypedData_v4', params: [account, JSON.stringify(issued.typedData)],
+  });
+  status(T.relaying);
+  const path = `/console/brand/lots/${gtin}/${encodeURIComponent(lot)}/registration`;
+  const registered = await post(path, { deadline: issued.typedData.message.deadline, signature });
+  status(T.done + registered.txHash);
+  document.body.dataset.registered = `${gtin}/${lot}`;
+  setTimeout(() => location.reload(), 800);
+}
+
+function start() {
+  document.documentElement.lang = LANG;
+  for (const el of document.querySelectorAll('[data-i18n]')) {
+    const text = T[el.dataset.i18n];
+    if (text) el.textContent = text;
+  }
+  document.title = T.title;
+  const form = document.getElementById('issue-form');
+  if (!form) return;
+  const { signer } = JSON.parse(document.getElementById('console-config').textContent);
+  const button = document.getElementById('issue-button');
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    button.disabled = true;
+    try {
+      await issueAndRegister(signer, form.gtin.value.trim(), form.lot.value.trim(),
+        Number(form.count.value));
+    } catch (err) {
+      status(err && err.message ? err.message : String(err), true);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+start();
