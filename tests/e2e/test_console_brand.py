@@ -1,0 +1,132 @@
+# ruff: noqa: F811 - the fixtures `stack` and `browser` are imported from test_journey
+"""The brand's console work end to end in Chromium: log in with a test EIP-1193 wallet backed by
+the demo brand's devnet key, issue a lot's codes, sign its RegisterLot in the wallet, and find
+the lot on CodeRegistry; then the label sheet. Screenshots to test-artifacts/e2e/.
+
+The wallet (window.ethereum) signs in Python what the page hands it, as a wallet would: the
+SIWE message with `personal_sign`, the EIP-712 typed data with `eth_signTypedData_v4`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.e2e.test_journey import ARTIFACTS, Stack, browser, stack  # noqa: F401, F811 - fixtures
+
+pytestmark = pytest.mark.browser
+
+
+def _wallet_page(stack: Stack, browser: Any, who: str, *, lang: str) -> tuple[Any, Any, list]:
+    """A page with a test EIP-1193 provider holding `var/keys/<who>.json`, logged in."""
+    from eth_account import Account
+    from eth_account.messages import encode_defunct, encode_typed_data
+
+    from ledger.proofs.keystore import load_key
+
+    passphrase = (stack.var / "keys" / ".passphrase").read_text(encoding="utf-8").strip()
+    account = load_key(stack.var / "keys" / f"{who}.json", passphrase)
+    typed_shown: list[dict[str, Any]] = []
+
+    def personal_sign(hex_message: str, address: str) -> str:
+        assert address.lower() == account.address.lower()
+        text = bytes.fromhex(hex_message[2:]).decode("utf-8")
+        return "0x" + bytes(Account.sign_message(encode_defunct(text=text), account.key
+                                                 ).signature).hex()
+
+    def sign_typed(address: str, data: str) -> str:
+        assert address.lower() == account.address.lower()
+        typed = json.loads(data)
+        typed_shown.append(typed)
+        return "0x" + bytes(Account.sign_message(encode_typed_data(full_message=typed),
+                                                 account.key).signature).hex()
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900},
+                            locale="zh-CN" if lang == "zh-Hans" else "en")
+    page.expose_function("walletSign", personal_sign)
+    page.expose_function("walletSignTyped", sign_typed)
+    page.add_init_script(f"""
+      window.ethereum = {{ request: async ({{ method, params }}) => {{
+        if (method === 'eth_requestAccounts' || method === 'eth_accounts')
+          return ['{account.address.lower()}'];
+        if (method === 'personal_sign') return window.walletSign(params[0], params[1]);
+        if (method === 'eth_signTypedData_v4') return window.walletSignTyped(params[0], params[1]);
+        throw new Error('unsupported ' + method);
+      }} }};""")
+    page.goto(stack.url + f"/console/login?lang={lang}")
+    page.click("#wallet-login")
+    page.wait_for_url(stack.url + "/console", timeout=60_000)
+    return page, account, typed_shown
+
+
+def test_brand_issues_a_lot_in_the_page_and_it_is_registered_on_code_registry(
+        stack: Stack, browser: Any) -> None:
+    from ledger.chain.client import Chain
+    from ledger.chain.deployment import Deployment
+    from ledger.proofs.codes import codes_tree, org_id
+    from ledger.store.store import Store
+    from ledger.trade.issuance import lot_serials
+
+    page, account, typed_shown = _wallet_page(stack, browser, "manufacturer", lang="en")
+    page.click("#role-pages a[href='/console/brand']")
+    page.wait_for_url(stack.url + "/console/brand", timeout=60_000)
+    page.goto(stack.url + "/console/brand?lang=en")
+    assert page.locator("#issue-button").inner_text() == "Issue, sign and register"
+    gtin = next(iter(stack.result.items.values()))["gtin"]
+    lot = "E2E-CONSOLE-1"
+    page.fill("#gtin", gtin)
+    page.fill("#lot", lot)
+    page.fill("#count", "6")
+    page.click("#issue-button")
+    page.wait_for_selector(f"body[data-registered='{gtin}/{lot}']", timeout=120_000)
+    assert "Registered on CodeRegistry" in page.locator("#status").inner_text()
+
+    # What the wallet signed is the lot the page issued, for CodeRegistry on this chain.
+    (typed,) = typed_shown
+    deployment = Deployment.load(stack.manifest)
+    assert typed["primaryType"] == "RegisterLot"
+    assert typed["domain"]["verifyingContract"] == deployment.address("CodeRegistry")
+    assert typed["message"]["gtin"] == gtin and typed["message"]["lot"] == lot
+
+    # On chain: the lot, by the brand's organisation, committing to the codes the store holds.
+    chain = Chain(stack.anvil.web3(), deployment)
+    on_chain = chain.lot(gtin, lot)
+    assert on_chain is not None and on_chain.status == "ACTIVE"
+    brand_gln = next(m["gln"] for m in stack.result.members if m["key"] == "manufacturer")
+    assert on_chain.org == org_id(brand_gln)
+    store = Store(f"sqlite:///{stack.var / 'zhenzhi.db'}")
+    try:
+        issued = lot_serials(store.engine, gtin, lot)
+    finally:
+        store.close()
+    assert on_chain.count == 6 == issued.count
+    assert on_chain.codes_root == codes_tree(gtin, list(issued.serials)).root
+
+    # The page lists it as registered, with its label sheet.
+    row = page.locator(f"#lots-table tr[data-lot='{lot}']")
+    row.wait_for(timeout=60_000)
+    assert row.locator("td.status").inner_text() == "registered"
+    href = row.locator("a.labels").get_attribute("href")
+    pdf = page.request.get(stack.url + href)
+    assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.body().startswith(b"%PDF")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "console-brand.png"), full_page=True)
+
+    # The same page in Chinese.
+    page.goto(stack.url + "/console/brand?lang=zh-Hans")
+    assert page.locator("#issue-button").inner_text() == "发码、签名并登记"
+    assert page.locator(f"#lots-table tr[data-lot='{lot}'] td.status").inner_text() == "已登记"
+    page.screenshot(path=str(ARTIFACTS / "console-brand-zh.png"), full_page=True)
+    page.close()
+
+
+def test_a_customs_officer_does_not_get_the_brand_page(stack: Stack, browser: Any) -> None:
+    page, _, _ = _wallet_page(stack, browser, "customs", lang="en")
+    response = page.goto(stack.url + "/console/brand?lang=en")
+    assert response is not None and response.status == 403
+    assert "ENTERPRISE" in page.locator("[data-needs]").inner_text()
+    assert page.locator("#issue-form").count() == 0
+    page.close()
