@@ -263,7 +263,7 @@ def render_console(data: ConsoleData, session: ConsoleSession) -> str:
 <title>Zhenzhi console</title><style>{CSS}</style></head>
 <body><header><form method="post" action="/console/logout" id="logout" class="logout">
 <button type="submit">Log out · 退出</button></form>
-<nav id="role-pages"><a href="/console/brand" style="color:#fff">Brand · 品牌</a></nav>
+<nav id="role-pages"><a href="/console/brand" style="color:#fff">Brand · 品牌</a> <a href="/console/operator" style="color:#fff">Operator · 运营</a></nav>
 <h1>Zhenzhi 真知 — operators' and regulators' console</h1>
 <p>{who}</p>
 <p>chain {data.chain_id}, block {data.block} · read-only</p></header>
