@@ -1,10 +1,13 @@
 # ruff: noqa: F811 - the fixtures `stack` and `browser` are imported from test_journey
-"""The brand's console work end to end in Chromium: log in with a test EIP-1193 wallet backed by
-the demo brand's devnet key, issue a lot's codes, sign its RegisterLot in the wallet, and find
-the lot on CodeRegistry; then the label sheet. Screenshots to test-artifacts/e2e/.
+"""The brand's and the operator's console work end to end in Chromium, each logged in with a test
+EIP-1193 wallet backed by a devnet key: the brand (the demo's manufacturer) issues a lot's codes,
+signs its RegisterLot in the wallet and finds the lot on CodeRegistry, then its label sheet; the
+operator (the deployer's key, ADMIN) proposes a role grant on Consortium and executes it, each
+transaction signed and sent in the wallet. Screenshots to test-artifacts/e2e/.
 
-The wallet (window.ethereum) signs in Python what the page hands it, as a wallet would: the
-SIWE message with `personal_sign`, the EIP-712 typed data with `eth_signTypedData_v4`.
+The wallet (window.ethereum) does in Python what a wallet would with what the page hands it:
+`personal_sign` the SIWE message, `eth_signTypedData_v4` the typed data, and
+`eth_sendTransaction` (nonce, gas, fees from the chain, signed, sent to anvil).
 """
 
 from __future__ import annotations
@@ -20,15 +23,25 @@ pytestmark = pytest.mark.browser
 
 
 def _wallet_page(stack: Stack, browser: Any, who: str, *, lang: str) -> tuple[Any, Any, list]:
-    """A page with a test EIP-1193 provider holding `var/keys/<who>.json`, logged in."""
+    """A page with a test EIP-1193 provider holding `var/keys/<who>.json` (or, for
+    "operator", the devnet deployer's key), logged in."""
     from eth_account import Account
     from eth_account.messages import encode_defunct, encode_typed_data
 
+    from ledger.chain.transactor import anvil_dev_key
     from ledger.proofs.keystore import load_key
+    from tests.console_wallet import wallet_send
 
-    passphrase = (stack.var / "keys" / ".passphrase").read_text(encoding="utf-8").strip()
-    account = load_key(stack.var / "keys" / f"{who}.json", passphrase)
+    if who == "operator":
+        account = Account.from_key(anvil_dev_key(0))
+    else:
+        passphrase = (stack.var / "keys" / ".passphrase").read_text(encoding="utf-8").strip()
+        account = load_key(stack.var / "keys" / f"{who}.json", passphrase)
     typed_shown: list[dict[str, Any]] = []
+    w3 = stack.anvil.web3()
+
+    def send_transaction(tx: dict[str, Any]) -> str:
+        return wallet_send(w3, account.key, tx)
 
     def personal_sign(hex_message: str, address: str) -> str:
         assert address.lower() == account.address.lower()
@@ -47,12 +60,14 @@ def _wallet_page(stack: Stack, browser: Any, who: str, *, lang: str) -> tuple[An
                             locale="zh-CN" if lang == "zh-Hans" else "en")
     page.expose_function("walletSign", personal_sign)
     page.expose_function("walletSignTyped", sign_typed)
+    page.expose_function("walletSend", send_transaction)
     page.add_init_script(f"""
       window.ethereum = {{ request: async ({{ method, params }}) => {{
         if (method === 'eth_requestAccounts' || method === 'eth_accounts')
           return ['{account.address.lower()}'];
         if (method === 'personal_sign') return window.walletSign(params[0], params[1]);
         if (method === 'eth_signTypedData_v4') return window.walletSignTyped(params[0], params[1]);
+        if (method === 'eth_sendTransaction') return window.walletSend(params[0]);
         throw new Error('unsupported ' + method);
       }} }};""")
     page.goto(stack.url + f"/console/login?lang={lang}")
@@ -129,4 +144,47 @@ def test_a_customs_officer_does_not_get_the_brand_page(stack: Stack, browser: An
     assert response is not None and response.status == 403
     assert "ENTERPRISE" in page.locator("[data-needs]").inner_text()
     assert page.locator("#issue-form").count() == 0
+    page.close()
+
+
+def test_operator_proposes_and_executes_a_role_grant_in_the_wallet(stack: Stack,
+                                                                  browser: Any) -> None:
+    from ledger.chain.client import Chain
+    from ledger.chain.deployment import Deployment
+
+    chain = Chain(stack.anvil.web3(), Deployment.load(stack.manifest))
+    platform = next(m for m in stack.result.members if m["key"] == "platform")
+    assert "CUSTOMS" not in chain.organisation(platform["gln"]).roles
+    before = chain.proposal_count()
+
+    page, _, _ = _wallet_page(stack, browser, "operator", lang="en")
+    page.click("#role-pages a[href='/console/operator']")
+    page.wait_for_url(stack.url + "/console/operator", timeout=60_000)
+    page.goto(stack.url + "/console/operator?lang=en")
+    assert "ADMIN" in page.locator("#session-roles").inner_text()
+    assert page.locator("#operator-members tbody tr").count() == len(stack.result.members) + 1
+    assert page.locator("#batches").inner_text() != "0"  # the demo's captures were anchored
+    page.select_option("#kind", "GRANT_ROLE")
+    page.fill("#gln", platform["gln"])
+    page.select_option("#role", "CUSTOMS")
+    page.click("#propose-button")
+    page.wait_for_selector("body[data-sent]", timeout=120_000)
+    assert chain.proposal_count() == before + 1
+    proposal = chain.proposal(before)
+    assert proposal.kind == "GRANT_ROLE" and proposal.args["role"] == "CUSTOMS"
+
+    row = page.locator(f"#proposals-table tr[data-id='{before}']")
+    row.wait_for(timeout=60_000)  # after the page's reload
+    assert row.get_attribute("data-state") == "open"
+    assert row.locator("td.approvals").inner_text() == "1 / 1"
+    page.screenshot(path=str(ARTIFACTS / "console-operator-proposed.png"), full_page=True)
+    row.locator("button.execute").click()
+    page.wait_for_selector(f"#proposals-table tr[data-id='{before}'][data-state='executed']",
+                           timeout=120_000)
+    assert chain.proposal(before).executed
+    assert "CUSTOMS" in chain.organisation(platform["gln"]).roles
+    page.goto(stack.url + "/console/operator?lang=zh-Hans")
+    assert page.locator(f"#proposals-table tr[data-id='{before}'] td.state").inner_text() == \
+        "已执行"
+    page.screenshot(path=str(ARTIFACTS / "console-operator.png"), full_page=True)
     page.close()
