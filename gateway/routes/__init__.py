@@ -15,6 +15,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "gateway.routes.console",
     "gateway.routes.console_brand",
     "gateway.routes.console_operator",
+    "gateway.routes.console_charts",
     "gateway.routes.scan_page",
     # Last: its catch-all route answers every Digital Link path no other route matched.
     "gateway.routes.resolver",
