@@ -203,6 +203,48 @@ def _brand_lots(services: Any, runtime: Any, org: bytes) -> list[dict[str, Any]]
     return out
 
 
+def _brand_scans(services: Any, org: bytes, now: int | None = None
+                 ) -> tuple[list[dict[str, Any]], list[tuple[str, dict[str, int]]]]:
+    """Clone alerts (codes of the brand's whose public scans break the scan-history rules of
+    `verifier.clone`, judged over every scan: the console does not know each item's sale) and
+    its scans by region (the country the gateway placed each client in) and verdict."""
+    from collections import Counter, defaultdict
+
+    from ledger.proofs.bundle import ScanRecord
+    from ledger.store.tables import scans
+    from verifier.clone import check_scans
+    from verifier.verdict import Outcome
+
+    view = services.chain_view
+    view.sync()
+    with services.store.engine.connect() as conn:
+        gtins = [g for (g,) in conn.execute(select(scans.c.gtin).distinct())]
+        own = [g for g in gtins if view.prefix_owner(g) == org]
+        rows = conn.execute(
+            select(scans.c.gtin, scans.c.serial, scans.c.scanned_ms, scans.c.region,
+                   scans.c.client_hash, scans.c.verdict)
+            .where(scans.c.gtin.in_(own)).order_by(scans.c.id)).all() if own else []
+    per_item: dict[tuple[str, str], list[ScanRecord]] = defaultdict(list)
+    regions: dict[str, Counter[str]] = defaultdict(Counter)
+    for gtin, serial, at_ms, region, client, verdict in rows:
+        regions[region or "unknown"][verdict or "none"] += 1
+        if serial:
+            per_item[(gtin, serial)].append(ScanRecord(
+                at_ms // 1000, region or "unknown", client.hex() if client else None))
+    alerts = []
+    for (gtin, serial), records in per_item.items():
+        check = check_scans(records, None, now=now)
+        if check.outcome is Outcome.FAIL:
+            places = sorted({r.region for r in records if r.region != "unknown"})
+            alerts.append({"gtin": gtin, "serial": serial, "scans": len(records),
+                           "clients": check.details.get("clients"), "places": places,
+                           "last": max(r.at for r in records)})
+    alerts.sort(key=lambda a: -a["last"])
+    by_region = sorted(((r, dict(c)) for r, c in regions.items()),
+                       key=lambda rc: -sum(rc[1].values()))
+    return alerts, by_region
+
+
 def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
@@ -225,7 +267,9 @@ async def brand_page(request: Request, settings: SettingsDep, runtime: RuntimeDe
     lots = await run_in_threadpool(_brand_lots, services, runtime, session.org)
     org = await run_in_threadpool(runtime.chain(services.chain_view).organisation, session.org)
     prefixes = list(org.prefixes) if org else []
-    return HTMLResponse(render_page(session, lots, prefixes), headers=_NO_STORE)
+    alerts, regions = await run_in_threadpool(_brand_scans, services, session.org)
+    return HTMLResponse(render_page(session, lots, prefixes, alerts, regions),
+                        headers=_NO_STORE)
 
 
 def _lot_row(lot: dict[str, Any]) -> str:
@@ -254,10 +298,30 @@ button{font:inherit;padding:.45rem .9rem;border:0;border-radius:6px;background:#
 color:#fff;cursor:pointer}button[disabled]{opacity:.5}#status{min-height:1.4em}
 #status.error{color:#c62828}.s-active{color:#2e7d32;font-weight:600}.s-recalled{color:#c62828}
 nav.lang{float:right}nav.lang a{margin-left:.6rem}.empty{color:#888}
+.chart{margin:0}.chart figcaption{font-weight:600}.chart .echart{width:100%;min-height:240px}
+.chart-table{font-size:.8rem}#clone-alerts td.places{color:#c62828}
 """
 
 
-def render_page(session: ConsoleSession, lots: list[dict[str, Any]], prefixes: list[str]) -> str:
+def _alerts(alerts: list[dict[str, Any]]) -> str:
+    rows = "".join(
+        f'<tr data-serial="{_e(a["serial"])}"><td><code>{_e(a["gtin"])}</code></td>'
+        f'<td><code>{_e(a["serial"])}</code></td><td>{a["scans"]}</td><td>{_e(a["clients"])}</td>'
+        f'<td class="places">{_e(", ".join(a["places"]))}</td>'
+        f'<td>{time.strftime("%Y-%m-%d %H:%M", time.gmtime(a["last"]))}</td></tr>'
+        for a in alerts) or '<tr class="none"><td colspan="6" data-i18n="noAlerts">–</td></tr>'
+    return ('<table id="clone-alerts"><thead><tr><th data-i18n="gtin">GTIN</th>'
+            '<th data-i18n="serial">serial</th><th data-i18n="scans">scans</th>'
+            '<th data-i18n="clients">clients</th><th data-i18n="places">places</th>'
+            '<th data-i18n="lastScan">last scan</th></tr></thead>'
+            f'<tbody>{rows}</tbody></table>')
+
+
+def render_page(session: ConsoleSession, lots: list[dict[str, Any]], prefixes: list[str],
+                alerts: list[dict[str, Any]] | None = None,
+                regions: list[tuple[str, dict[str, int]]] | None = None) -> str:
+    from gateway.routes.console_charts import chart
+
     allowed = ENTERPRISE in session.roles
     rows = "".join(_lot_row(lot) for lot in lots) or \
         '<tr class="none"><td colspan="6" data-i18n="noLots">–</td></tr>'
@@ -279,6 +343,13 @@ def render_page(session: ConsoleSession, lots: list[dict[str, Any]], prefixes: l
         '<th data-i18n="count">codes</th><th data-i18n="issued">issued</th>'
         '<th data-i18n="chainStatus">CodeRegistry</th><th data-i18n="labelsHead">labels</th>'
         f'</tr></thead><tbody>{rows}</tbody></table></section>'
+        '<section id="clones"><h2 data-i18n="clonesTitle">Clone alerts</h2>'
+        '<p><small data-i18n="clonesHint">–</small></p>'
+        f'{_alerts(alerts or [])}</section>'
+        '<section id="scan-map"><h2 data-i18n="mapTitle">Scans by region</h2>'
+        + chart("chart-brand-regions", "Scans of your items by region, by verdict",
+                "贵品牌商品扫码，按地区与结论", regions or [], axis_en="region", axis_zh="地区")
+        + '</section>'
     ) if allowed else '<p class="empty" data-needs="ENTERPRISE" data-i18n="needsEnterprise">–</p>'
     who = (f'<span id="session-org">{_e(session.name or session.org_hex)}</span> · '
            f'<span id="session-roles">{_e(", ".join(sorted(session.roles)))}</span> · '
@@ -292,5 +363,5 @@ def render_page(session: ConsoleSession, lots: list[dict[str, Any]], prefixes: l
 <h1 data-i18n="title">真知 · 品牌控制台</h1><p>{who}</p></header>
 <main>{body}</main>
 <script type="application/json" id="console-config">{config}</script>
-<script src="/console/brand.js"></script></body></html>
+<script src="/console/brand.js"></script><script src="/console/charts.js"></script></body></html>
 """

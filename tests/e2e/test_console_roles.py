@@ -127,6 +127,17 @@ def test_brand_issues_a_lot_in_the_page_and_it_is_registered_on_code_registry(
     pdf = page.request.get(stack.url + href)
     assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
     assert pdf.body().startswith(b"%PDF")
+    # The cloned code (scanned in four countries within days) is among the clone alerts; the
+    # scan map counts the brand's scans by country, as a table drawn by ECharts.
+    clone = stack.result.items["clone"]
+    alert = page.locator(f"#clone-alerts tr[data-serial='{clone['serial']}']")
+    assert alert.count() == 1
+    assert len(alert.locator("td.places").inner_text().split(", ")) >= 4
+    assert page.locator("#clone-alerts tbody tr").count() == 1  # the genuine items are quiet
+    page.wait_for_selector("body[data-charts=drawn]", timeout=60_000)
+    regions = page.locator("#chart-brand-regions table tbody th").all_inner_texts()
+    assert {"CN", "SG", "MY", "TH"} <= set(regions)
+    assert page.locator("#chart-brand-regions .echart svg path").count() >= 4
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "console-brand.png"), full_page=True)
 

@@ -16,6 +16,10 @@ const STRINGS = {
     relaying: 'Registering on CodeRegistry…', done: 'Registered on CodeRegistry: ',
     noWallet: 'No wallet in this browser (window.ethereum): log in with a wallet to sign.',
     wrongAccount: 'The wallet account is not the key you logged in with: ', refused: 'Refused: ',
+    clonesTitle: 'Clone alerts', serial: 'Serial', scans: 'Scans', clients: 'Distinct clients',
+    places: 'Countries', lastScan: 'Last scan', noAlerts: 'No code of yours breaks the scan-history rules.',
+    clonesHint: 'Codes of yours scanned by too many clients, or in too many countries within 30 days: a copied code printed on fakes.',
+    mapTitle: 'Scans by region',
   },
   'zh-Hans': {
     title: '真知 · 品牌控制台', back: '控制台', issueTitle: '为批次发码',
@@ -29,6 +33,10 @@ const STRINGS = {
     relaying: '正在登记到 CodeRegistry…', done: '已在 CodeRegistry 登记：',
     noWallet: '本浏览器没有钱包（window.ethereum）：请用钱包登录后签名。',
     wrongAccount: '钱包账户不是登录所用的密钥：', refused: '被拒绝：',
+    clonesTitle: '克隆码预警', serial: '序列号', scans: '扫码次数', clients: '不同客户端',
+    places: '国家/地区', lastScan: '最近扫码', noAlerts: '贵品牌的码均未触发扫码历史规则。',
+    clonesHint: '被过多客户端扫描，或 30 天内在过多国家被扫描的码：可能被复制印在假货上。',
+    mapTitle: '按地区的扫码',
   },
 };
 
