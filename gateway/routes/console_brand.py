@@ -6,6 +6,9 @@
                                                           EIP-712 `RegisterLot` to sign
     POST /console/brand/lots/{gtin}/{lot}/registration    relay the wallet's RegisterLot signature
     GET  /console/brand/lots/{gtin}/{lot}/labels.pdf      the lot's label sheet
+    POST /console/brand/complaints/{id}/replies           a reply signed in the wallet (EIP-712
+                                                          `ComplaintReply`), stored with its
+                                                          signature
 
 The brand is the organisation that owns the GTIN's company prefix on Consortium. The lot's
 registration on CodeRegistry is signed in the officer's wallet (`eth_signTypedData_v4`) and
@@ -172,6 +175,85 @@ async def labels(gtin: Gtin, lot: Lot, session: ConsoleReaderDep, services: Serv
     return await code_routes.lot_labels(gtin, lot, as_viewer(session), services, runtime)
 
 
+class ReplyReplayed(ConflictError):
+    slug = "reply-replayed"
+    title = "This signed reply was stored already"
+
+
+class ConsoleReply(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
+    repliedAt: int = Field(ge=0, description="unix seconds, as signed")
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
+
+
+REPLY_TYPES = {
+    "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                     {"name": "chainId", "type": "uint256"}],
+    "ComplaintReply": [{"name": "complaint", "type": "uint256"}, {"name": "gtin", "type": "string"},
+                       {"name": "text", "type": "string"},
+                       {"name": "repliedAt", "type": "uint256"}],
+}
+REPLY_SKEW_S = 600
+
+
+def reply_typed_data(chain_id: int, complaint: int, gtin: str, text: str, at: int
+                     ) -> dict[str, Any]:
+    """What the wallet signs for a reply (the page builds the same object)."""
+    return {"types": REPLY_TYPES, "primaryType": "ComplaintReply",
+            "domain": {"name": "Zhenzhi console", "version": "1", "chainId": chain_id},
+            "message": {"complaint": complaint, "gtin": gtin, "text": text, "repliedAt": at}}
+
+
+@router.post("/console/brand/complaints/{complaint_id}/replies", status_code=201,
+             summary="Brand: reply to a complaint about its product (signed in the wallet)",
+             responses=problem_responses(400, 401, 403, 404, 409))
+def reply(complaint_id: Annotated[int, Path(ge=1)], body: ConsoleReply,
+          session: ConsoleActorDep, services: ServicesDep) -> dict[str, Any]:
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from ledger.errors import InvalidInputError, NotFoundError
+    from ledger.store.tables import complaint_replies, complaints
+
+    require_roles(session, ENTERPRISE)
+    with services.store.engine.connect() as conn:
+        row = conn.execute(select(complaints.c.gtin).where(complaints.c.id == complaint_id)
+                           ).first()
+    if row is None or row[0] is None:
+        raise NotFoundError(f"no complaint {complaint_id} about a product", complaint=complaint_id)
+    gtin = row[0]
+    _brand(session, services, gtin)
+    if abs(body.repliedAt - time.time()) > REPLY_SKEW_S:
+        raise InvalidInputError(f"repliedAt is more than {REPLY_SKEW_S} s from now",
+                                field="repliedAt")
+    signature = bytes.fromhex(body.signature[2:])
+    typed = reply_typed_data(services.chain_view.chain_id, complaint_id, gtin, body.text,
+                             body.repliedAt)
+    try:
+        recovered = Account.recover_message(encode_typed_data(full_message=typed),
+                                            signature=signature)
+    except Exception:  # noqa: BLE001 - malformed signature bytes
+        recovered = "(none)"
+    if recovered.lower() != session.signer.lower():
+        raise SignatureNotFromSession(
+            f"the reply's signature recovers to {recovered}, not the session's key "
+            f"{session.signer} (altered, for another complaint, or someone else's)",
+            reason="not-session-key", recovered=recovered, signer=session.signer)
+    try:
+        with services.store.engine.begin() as conn:
+            new_id = conn.execute(insert(complaint_replies).values(
+                complaint_id=complaint_id, org=session.org, signer=session.signer,
+                text=body.text, replied_ms=body.repliedAt * 1000, signature=signature)
+            ).inserted_primary_key[0]  # type: ignore[index]
+    except IntegrityError:
+        raise ReplyReplayed("this signed reply is stored already (a replay)",
+                            complaint=complaint_id) from None
+    return {"id": int(new_id), "complaint": complaint_id, "signer": session.signer,
+            "text": body.text, "repliedAt": body.repliedAt}
+
+
 @router.get("/console/brand.js", include_in_schema=False)
 async def brand_script(request: Request) -> Response:
     return static_response(request, "console_brand.js")
@@ -245,8 +327,52 @@ def _brand_scans(services: Any, org: bytes, now: int | None = None
     return alerts, by_region
 
 
+def _brand_complaints(services: Any, org: bytes) -> list[dict[str, Any]]:
+    """Complaints about GTINs whose prefix `org` owns, newest first, with their replies."""
+    from ledger.store.tables import complaint_replies
+    from ledger.trade.complaints import ComplaintBook
+
+    view = services.chain_view
+    book = ComplaintBook(services.store.engine)
+    own = [g for g in book.gtins() if view.prefix_owner(g) == org]
+    found = list(reversed(book.list(own, limit=500))) if own else []
+    replies: dict[int, list[dict[str, Any]]] = {}
+    if found:
+        with services.store.engine.connect() as conn:
+            for r in conn.execute(select(complaint_replies).where(
+                    complaint_replies.c.complaint_id.in_([c.id for c in found]))
+                    .order_by(complaint_replies.c.id)):
+                replies.setdefault(int(r.complaint_id), []).append(
+                    {"text": r.text, "at": int(r.replied_ms) // 1000, "signer": r.signer})
+    return [{"id": c.id, "gtin": c.gtin, "serial": c.serial, "category": c.category,
+             "text": c.text, "created": c.created_ms // 1000, "status": c.status,
+             "replies": replies.get(c.id, [])} for c in found]
+
+
 def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value))
+
+
+def _complaints(items: list[dict[str, Any]]) -> str:
+    rows = []
+    for c in items:
+        replies = "".join(
+            f'<li class="reply"><span>{_e(r["text"])}</span> <small>— '
+            f'{time.strftime("%Y-%m-%d %H:%M", time.gmtime(r["at"]))}, '
+            f'<code>{_e(r["signer"])}</code></small></li>' for r in c["replies"])
+        rows.append(
+            f'<tr data-complaint="{c["id"]}"><td>{time.strftime("%Y-%m-%d", time.gmtime(c["created"]))}'
+            f'</td><td>{_e(c["category"])}</td><td><code>{_e(c["gtin"])}</code> '
+            f'{_e(c["serial"] or "")}</td><td>{_e(c["text"])}<ul class="replies">{replies}</ul>'
+            f'<form class="reply-form" data-id="{c["id"]}" data-gtin="{_e(c["gtin"])}">'
+            '<textarea name="text" maxlength="2000" rows="2" required></textarea>'
+            '<button type="submit" data-i18n="replyButton">reply</button></form></td>'
+            f'<td data-i18n="cstatus_{_e(c["status"])}">{_e(c["status"])}</td></tr>')
+    body = "".join(rows) or '<tr class="none"><td colspan="5" data-i18n="noComplaints">–</td></tr>'
+    return ('<table id="brand-complaints"><thead><tr><th data-i18n="filed">filed</th>'
+            '<th data-i18n="category">category</th><th data-i18n="code">code</th>'
+            '<th data-i18n="complaint">complaint</th><th data-i18n="cstatus">status</th></tr>'
+            f'</thead><tbody>{body}</tbody></table>')
 
 
 @router.get("/console/brand", summary="Brand console page (a console session, ENTERPRISE)",
@@ -268,8 +394,9 @@ async def brand_page(request: Request, settings: SettingsDep, runtime: RuntimeDe
     org = await run_in_threadpool(runtime.chain(services.chain_view).organisation, session.org)
     prefixes = list(org.prefixes) if org else []
     alerts, regions = await run_in_threadpool(_brand_scans, services, session.org)
-    return HTMLResponse(render_page(session, lots, prefixes, alerts, regions),
-                        headers=_NO_STORE)
+    found = await run_in_threadpool(_brand_complaints, services, session.org)
+    return HTMLResponse(render_page(session, lots, prefixes, alerts, regions, found,
+                                    services.chain_view.chain_id), headers=_NO_STORE)
 
 
 def _lot_row(lot: dict[str, Any]) -> str:
@@ -300,6 +427,8 @@ color:#fff;cursor:pointer}button[disabled]{opacity:.5}#status{min-height:1.4em}
 nav.lang{float:right}nav.lang a{margin-left:.6rem}.empty{color:#888}
 .chart{margin:0}.chart figcaption{font-weight:600}.chart .echart{width:100%;min-height:240px}
 .chart-table{font-size:.8rem}#clone-alerts td.places{color:#c62828}
+.reply-form{display:flex;gap:.4rem;margin-top:.3rem}.reply-form textarea{flex:1;font:inherit}
+ul.replies{margin:.3rem 0;padding-left:1rem;color:#2e5d32}
 """
 
 
@@ -319,7 +448,8 @@ def _alerts(alerts: list[dict[str, Any]]) -> str:
 
 def render_page(session: ConsoleSession, lots: list[dict[str, Any]], prefixes: list[str],
                 alerts: list[dict[str, Any]] | None = None,
-                regions: list[tuple[str, dict[str, int]]] | None = None) -> str:
+                regions: list[tuple[str, dict[str, int]]] | None = None,
+                complaints: list[dict[str, Any]] | None = None, chain_id: int = 0) -> str:
     from gateway.routes.console_charts import chart
 
     allowed = ENTERPRISE in session.roles
@@ -350,11 +480,13 @@ def render_page(session: ConsoleSession, lots: list[dict[str, Any]], prefixes: l
         + chart("chart-brand-regions", "Scans of your items by region, by verdict",
                 "贵品牌商品扫码，按地区与结论", regions or [], axis_en="region", axis_zh="地区")
         + '</section>'
+        '<section id="complaints"><h2 data-i18n="complaintsTitle">Complaints</h2>'
+        f'{_complaints(complaints or [])}</section>'
     ) if allowed else '<p class="empty" data-needs="ENTERPRISE" data-i18n="needsEnterprise">–</p>'
     who = (f'<span id="session-org">{_e(session.name or session.org_hex)}</span> · '
            f'<span id="session-roles">{_e(", ".join(sorted(session.roles)))}</span> · '
            f'<code id="session-signer">{_e(session.signer)}</code>')
-    config = json.dumps({"signer": session.signer}).replace("<", "\\u003c")
+    config = json.dumps({"signer": session.signer, "chainId": chain_id}).replace("<", "\\u003c")
     return f"""<!doctype html>
 <html lang="zh-Hans"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>真知 · 品牌</title><style>{CSS}</style></head>

@@ -10,7 +10,9 @@ changes nothing (no codes stored, nothing on CodeRegistry):
 - a cross-site request (foreign or missing Origin) riding a brand's session;
 - a session whose key was revoked on chain since it logged in;
 - a replayed RegisterLot signature (once more for the same lot, or on another lot), and a
-  signature by a key other than the session's.
+  signature by a key other than the session's;
+- for signed replies to complaints: a replayed reply, a reply signed for another complaint,
+  a reply to a complaint about someone else's product.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ def console(client_for: Any) -> Iterator[Any]:
     def make(who: Org) -> httpx.Client:
         client = httpx.Client(base_url=str(base.base_url), timeout=60.0,
                               headers={"Origin": str(base.base_url).rstrip("/")})
+        client.database_url = base.database_url  # type: ignore[attr-defined]
         opened.append(client)
         _log_in(client, who)
         return client
@@ -225,3 +228,66 @@ def test_attack_signature_by_another_key_is_refused_before_anything_is_sent(
                        "signature-not-from-session-key")
     assert problem["recovered"] == trace_stack.other.address
     assert trace_stack.chain.lot(GTIN, lot) is None
+
+
+def _complaint(client: httpx.Client, gtin_: str = GTIN) -> int:
+    from ledger.store.store import Store
+    from ledger.trade.complaints import ComplaintBook
+
+    store = Store(client.database_url)  # type: ignore[attr-defined]
+    try:
+        return ComplaintBook(store.engine).file(gtin_, "SERIAL1", None, "the seal was broken",
+                                                category="quality").id
+    finally:
+        store.close()
+
+
+def _signed_reply(trace_stack: Any, key: str, complaint: int, text: str,
+                  gtin_: str = GTIN) -> dict[str, Any]:
+    from gateway.routes.console_brand import reply_typed_data
+
+    at = int(time.time())
+    typed = reply_typed_data(trace_stack.deployment.chainId, complaint, gtin_, text, at)
+    return {"text": text, "repliedAt": at, "signature": _sign_typed(typed, key)}
+
+
+def test_brand_replies_to_a_complaint_with_a_signed_reply_and_a_replay_is_refused(
+        trace_stack: Any, console: Any) -> None:
+    client = console(trace_stack.brand)
+    first, second = _complaint(client), _complaint(client)
+    body = _signed_reply(trace_stack, trace_stack.brand.key, first, "We are sorry: send it back.")
+    r = client.post(f"/console/brand/complaints/{first}/replies", json=body)
+    assert r.status_code == 201, r.text
+    assert r.json()["signer"] == trace_stack.brand.address
+    page = client.get("/console/brand").text
+    assert "We are sorry: send it back." in page
+    # The same signed reply again: stored once.
+    _problem(client.post(f"/console/brand/complaints/{first}/replies", json=body), 409,
+             "reply-replayed")
+    # Signed for the first complaint, posted on the second: recovers to someone else.
+    _problem(client.post(f"/console/brand/complaints/{second}/replies", json=body), 403,
+             "signature-not-from-session-key")
+    # Signed by another key than the session's.
+    forged = _signed_reply(trace_stack, trace_stack.other.key, second, "not us")
+    _problem(client.post(f"/console/brand/complaints/{second}/replies", json=forged), 403,
+             "signature-not-from-session-key")
+    # Cross-site.
+    other = _signed_reply(trace_stack, trace_stack.brand.key, second, "cross-site")
+    _problem(client.post(f"/console/brand/complaints/{second}/replies", json=other,
+                         headers={"Origin": "http://evil.example"}), 403, "cross-origin-request")
+    assert "cross-site" not in client.get("/console/brand").text
+
+
+def test_attack_reply_to_a_complaint_about_someone_elses_product_is_refused(
+        trace_stack: Any, console: Any) -> None:
+    brand = console(trace_stack.brand)
+    complaint = _complaint(brand)
+    thief = console(trace_stack.other)
+    body = _signed_reply(trace_stack, trace_stack.other.key, complaint, "ignore this complaint")
+    _problem(thief.post(f"/console/brand/complaints/{complaint}/replies", json=body), 403,
+             "not-prefix-owner")
+    customs = console(trace_stack.customs)
+    body = _signed_reply(trace_stack, trace_stack.customs.key, complaint, "customs here")
+    _problem(customs.post(f"/console/brand/complaints/{complaint}/replies", json=body), 403,
+             "console-role-required")
+    assert "ignore this complaint" not in brand.get("/console/brand").text

@@ -146,6 +146,23 @@ def test_brand_issues_a_lot_in_the_page_and_it_is_registered_on_code_registry(
     assert page.locator("#issue-button").inner_text() == "发码、签名并登记"
     assert page.locator(f"#lots-table tr[data-lot='{lot}'] td.status").inner_text() == "已登记"
     page.screenshot(path=str(ARTIFACTS / "console-brand-zh.png"), full_page=True)
+
+    # A reply to a complaint about its product, signed in the wallet (EIP-712), kept with its
+    # signature, shown under the complaint.
+    complaints = page.locator("#brand-complaints tbody tr[data-complaint]")
+    assert complaints.count() == stack.result.counts["complaints"]
+    first = complaints.first
+    complaint_id = int(first.get_attribute("data-complaint"))
+    reply = "已收到，请将商品寄回，我们将全额退款。We will refund in full."
+    first.locator("textarea").fill(reply)
+    first.locator("form.reply-form button").click()
+    page.wait_for_selector(f"body[data-replied='{complaint_id}']", timeout=120_000)
+    (signed,) = [t for t in typed_shown if t["primaryType"] == "ComplaintReply"]
+    assert signed["message"]["text"] == reply and signed["message"]["complaint"] == complaint_id
+    row = page.locator(f"#brand-complaints tr[data-complaint='{complaint_id}'] li.reply")
+    row.wait_for(timeout=60_000)
+    assert reply in row.inner_text() and account.address in row.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "console-brand-reply.png"), full_page=True)
     page.close()
 
 

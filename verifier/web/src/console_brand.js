@@ -19,7 +19,11 @@ const STRINGS = {
     clonesTitle: 'Clone alerts', serial: 'Serial', scans: 'Scans', clients: 'Distinct clients',
     places: 'Countries', lastScan: 'Last scan', noAlerts: 'No code of yours breaks the scan-history rules.',
     clonesHint: 'Codes of yours scanned by too many clients, or in too many countries within 30 days: a copied code printed on fakes.',
-    mapTitle: 'Scans by region',
+    mapTitle: 'Scans by region', complaintsTitle: 'Complaints about your products',
+    filed: 'Filed', category: 'Category', code: 'Code', complaint: 'Complaint and replies',
+    cstatus: 'Status', replyButton: 'Reply (sign in wallet)', noComplaints: 'No complaints.',
+    cstatus_open: 'open', cstatus_investigating: 'investigating', cstatus_resolved: 'resolved',
+    cstatus_rejected: 'rejected', replySigning: 'Sign the reply in your wallet…', replied: 'Reply signed and stored.',
   },
   'zh-Hans': {
     title: '真知 · 品牌控制台', back: '控制台', issueTitle: '为批次发码',
@@ -36,7 +40,11 @@ const STRINGS = {
     clonesTitle: '克隆码预警', serial: '序列号', scans: '扫码次数', clients: '不同客户端',
     places: '国家/地区', lastScan: '最近扫码', noAlerts: '贵品牌的码均未触发扫码历史规则。',
     clonesHint: '被过多客户端扫描，或 30 天内在过多国家被扫描的码：可能被复制印在假货上。',
-    mapTitle: '按地区的扫码',
+    mapTitle: '按地区的扫码', complaintsTitle: '关于贵品牌商品的投诉',
+    filed: '提交时间', category: '类别', code: '码', complaint: '投诉与答复',
+    cstatus: '状态', replyButton: '答复（钱包签名）', noComplaints: '暂无投诉。',
+    cstatus_open: '待处理', cstatus_investigating: '调查中', cstatus_resolved: '已解决',
+    cstatus_rejected: '已驳回', replySigning: '请在钱包中签署答复…', replied: '答复已签名并保存。',
   },
 };
 
@@ -91,6 +99,36 @@ async function issueAndRegister(signer, gtin, lot, count) {
   setTimeout(() => location.reload(), 800);
 }
 
+const REPLY_TYPES = {
+  EIP712Domain: [{ name: 'name', type: 'string' }, { name: 'version', type: 'string' },
+    { name: 'chainId', type: 'uint256' }],
+  ComplaintReply: [{ name: 'complaint', type: 'uint256' }, { name: 'gtin', type: 'string' },
+    { name: 'text', type: 'string' }, { name: 'repliedAt', type: 'uint256' }],
+};
+
+// A reply to a complaint, signed in the wallet as EIP-712 typed data (the wallet shows the
+// text it signs); the gateway checks it recovers to the session's key and keeps the signature.
+async function replyTo(config, id, gtin, text) {
+  const eth = window.ethereum;
+  if (!eth) throw new Error(T.noWallet);
+  const [account] = await eth.request({ method: 'eth_requestAccounts' });
+  if (account.toLowerCase() !== config.signer.toLowerCase()) throw new Error(T.wrongAccount + account);
+  const repliedAt = Math.floor(Date.now() / 1000);
+  const typed = {
+    types: REPLY_TYPES, primaryType: 'ComplaintReply',
+    domain: { name: 'Zhenzhi console', version: '1', chainId: config.chainId },
+    message: { complaint: Number(id), gtin, text, repliedAt },
+  };
+  status(T.replySigning);
+  const signature = await eth.request({
+    method: 'eth_signTypedData_v4', params: [account, JSON.stringify(typed)],
+  });
+  await post(`/console/brand/complaints/${id}/replies`, { text, repliedAt, signature });
+  status(T.replied);
+  document.body.dataset.replied = String(id);
+  setTimeout(() => location.reload(), 800);
+}
+
 function start() {
   document.documentElement.lang = LANG;
   for (const el of document.querySelectorAll('[data-i18n]')) {
@@ -100,7 +138,22 @@ function start() {
   document.title = T.title;
   const form = document.getElementById('issue-form');
   if (!form) return;
-  const { signer } = JSON.parse(document.getElementById('console-config').textContent);
+  const config = JSON.parse(document.getElementById('console-config').textContent);
+  const { signer } = config;
+  for (const replyForm of document.querySelectorAll('form.reply-form')) {
+    replyForm.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const submit = replyForm.querySelector('button');
+      submit.disabled = true;
+      try {
+        await replyTo(config, replyForm.dataset.id, replyForm.dataset.gtin, replyForm.text.value.trim());
+      } catch (err) {
+        status(err && err.message ? err.message : String(err), true);
+      } finally {
+        submit.disabled = false;
+      }
+    });
+  }
   const button = document.getElementById('issue-button');
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
