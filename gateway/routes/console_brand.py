@@ -313,7 +313,7 @@ def _brand_scans(services: Any, org: bytes, now: int | None = None
         if serial:
             per_item[(gtin, serial)].append(ScanRecord(
                 at_ms // 1000, region or "unknown", client.hex() if client else None))
-    alerts = []
+    alerts: list[dict[str, Any]] = []
     for (gtin, serial), records in per_item.items():
         check = check_scans(records, None, now=now)
         if check.outcome is Outcome.FAIL:

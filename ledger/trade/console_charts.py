@@ -5,6 +5,7 @@ status. Days are UTC calendar days, as `ledger.trade.console` counts events and 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -21,8 +22,8 @@ def _day(ms: int) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(ms // 1000))
 
 
-def _per_day(engine: Engine, column: object, key: object) -> list[tuple[str, dict[str, int]]]:
-    day = (column // DAY_MS).label("day")  # type: ignore[operator]
+def _per_day(engine: Engine, column: Any, key: Any) -> list[tuple[str, dict[str, int]]]:
+    day = (column // DAY_MS).label("day")
     per: dict[str, Counter[str]] = defaultdict(Counter)
     with engine.connect() as conn:
         for d, k, n in conn.execute(select(day, key, func.count()).group_by(day, key)):
