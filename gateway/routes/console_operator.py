@@ -100,10 +100,20 @@ def _prepared(chain: Any, call: Any, session: ConsoleSession) -> dict[str, Any]:
 
     try:
         call.call({"from": session.signer})
+        gas = call.estimate_gas({"from": session.signer})
     except (ContractCustomError, ContractLogicError) as exc:
         raise chain.revert_error("Consortium", exc) from None
+    w3 = chain.w3
+    base_fee = int(w3.eth.get_block("latest").get("baseFeePerGas", 0))
+    tip = 10**9
+    # The wallet fills in its own nonce, gas and fees; the key-file path signs these in the
+    # page (an EIP-1559 transaction) and posts it to /console/operator/relay.
     return {"tx": {"from": session.signer, "to": chain.consortium.address,
-                   "data": call._encode_transaction_data()}}
+                   "data": call._encode_transaction_data()},
+            "keyFile": {"chainId": w3.eth.chain_id,
+                        "nonce": w3.eth.get_transaction_count(session.signer, "pending"),
+                        "gas": int(gas * 13 // 10), "maxPriorityFeePerGas": tip,
+                        "maxFeePerGas": 2 * base_fee + tip}}
 
 
 @router.post("/console/operator/proposals", summary="Operator: a proposal's transaction to sign",
@@ -311,7 +321,11 @@ _FORM = """<form id="propose-form" class="row">
 <label><span data-i18n="key">key</span><input id="key" name="key" size="44"></label>
 <label><span data-i18n="prefix">prefix</span><input id="prefix" name="prefix" size="12"></label>
 <label><span data-i18n="quorum">quorum</span><input id="quorum" name="quorum" type="number" min="1"></label>
-<button id="propose-button" type="submit" data-i18n="propose">propose</button></form>"""
+<button id="propose-button" type="submit" data-i18n="propose">propose</button></form>
+<form id="keyfile-form" class="row"><b data-i18n="keyFileTitle">key file</b>
+<label><span>keystore</span><input id="keyfile" name="keyfile" type="file" accept=".json,application/json" required></label>
+<label><span data-i18n="passphrase">passphrase</span><input id="passphrase" name="passphrase" type="password" autocomplete="current-password" required></label>
+<button id="keyfile-unlock" type="submit" data-i18n="keyFileButton">unlock</button></form>"""
 
 CSS = """
 *{box-sizing:border-box}body{font:14px/1.45 system-ui,-apple-system,"Noto Sans CJK SC",
@@ -322,6 +336,7 @@ main{padding:1rem 1.2rem;max-width:1200px}section{background:#fff;border-radius:
 padding:.8rem 1rem;margin:0 0 1rem;box-shadow:0 1px 2px #0001}h2{font-size:1rem;margin:0 0 .6rem}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;
 border-bottom:1px solid #e6e8ec;vertical-align:top}th{font-weight:600;font-size:.8rem;color:#555}
+#keyfile-form{margin-top:.6rem;padding-top:.6rem;border-top:1px dashed #ccd}
 form.row{display:flex;flex-wrap:wrap;gap:.6rem;align-items:end}form.row label{display:flex;
 flex-direction:column;font-size:.8rem;color:#555}input,select{font:inherit;padding:.3rem}
 button{font:inherit;padding:.35rem .8rem;border:0;border-radius:6px;background:#1d2330;

@@ -216,3 +216,54 @@ def test_operator_proposes_and_executes_a_role_grant_in_the_wallet(stack: Stack,
         "已执行"
     page.screenshot(path=str(ARTIFACTS / "console-operator.png"), full_page=True)
     page.close()
+
+
+def test_operator_signs_in_the_page_with_the_key_file_and_the_gateway_relays_it(
+        stack: Stack, browser: Any) -> None:
+    """No wallet: the operator's keystore file logs in and, unlocked in the operator page,
+    signs the Consortium transaction there (EIP-1559, noble secp256k1); the gateway relays the
+    raw bytes. The key never leaves the page."""
+    from eth_account import Account
+
+    from ledger.chain.client import Chain
+    from ledger.chain.deployment import Deployment
+    from ledger.chain.transactor import anvil_dev_key
+
+    passphrase = (stack.var / "keys" / ".passphrase").read_text(encoding="utf-8").strip()
+    keyfile = stack.var / "keys" / "operator-devnet.json"
+    keyfile.write_text(json.dumps(Account.encrypt(anvil_dev_key(0), passphrase, kdf="scrypt",
+                                                  iterations=2**14)), encoding="utf-8")
+    chain = Chain(stack.anvil.web3(), Deployment.load(stack.manifest))
+    carrier = next(m for m in stack.result.members if m["key"] == "carrier")
+    before = chain.proposal_count()
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en")
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(stack.url + "/console/login?lang=en")
+    page.set_input_files("#keyfile", str(keyfile))
+    page.fill("#passphrase", passphrase)
+    page.click("#keystore-login")
+    page.wait_for_url(stack.url + "/console", timeout=120_000)
+    page.goto(stack.url + "/console/operator?lang=en")
+    page.set_input_files("#keyfile", str(keyfile))
+    page.fill("#passphrase", passphrase)
+    page.click("#keyfile-unlock")
+    page.wait_for_selector("body[data-keyfile=unlocked]", timeout=120_000)
+    page.select_option("#kind", "GRANT_ROLE")
+    page.fill("#gln", carrier["gln"])
+    page.select_option("#role", "ANCHORER")
+    page.click("#propose-button")
+    page.wait_for_selector("body[data-sent]", timeout=120_000)
+    assert any(u.endswith("/console/operator/relay") for u in requests)
+    assert chain.proposal_count() == before + 1
+    proposal = chain.proposal(before)
+    assert proposal.kind == "GRANT_ROLE" and proposal.args["role"] == "ANCHORER"
+    # Executed from the refreshed table, still with the key in the page (no reload).
+    page.locator(f"#proposals-table tr[data-id='{before}'] button.execute").click()
+    page.wait_for_selector(f"#proposals-table tr[data-id='{before}'][data-state='executed']",
+                           timeout=120_000)
+    assert "ANCHORER" in chain.organisation(carrier["gln"]).roles
+    assert [u for u in requests if not u.startswith(stack.url)] == []
+    page.screenshot(path=str(ARTIFACTS / "console-operator-keyfile.png"), full_page=True)
+    page.close()
