@@ -54,9 +54,9 @@ def print_summary(console: Any, result: DemoResult, base: str, var: Path) -> Non
          "customs.json (customs), or any organisation's, and the passphrase in "
          "keys/.passphrase; or a wallet holding a member's key"),
         ("brand console", base + "/console/brand",
-         f"log in as the brand with a wallet (MetaMask, Rabby) holding {var / 'keys'}/"
-         "manufacturer.json (import the key file with keys/.passphrase): issue a lot's codes, "
-         "sign its registration, print labels"),
+         f"log in as the brand with {var / 'keys'}/manufacturer.json and keys/.passphrase "
+         "(or a wallet holding that key), unlock the same file on the page: issue a lot's codes, "
+         "sign its registration, print labels, see clone alerts, reply to complaints"),
         ("operator", base + "/console/operator",
          "log in as the consortium operator with a wallet holding the devnet deployer's key "
          "(anvil account 0): members, keys, proposals (propose / approve / execute), anchoring"),

@@ -267,3 +267,47 @@ def test_operator_signs_in_the_page_with_the_key_file_and_the_gateway_relays_it(
     assert [u for u in requests if not u.startswith(stack.url)] == []
     page.screenshot(path=str(ARTIFACTS / "console-operator-keyfile.png"), full_page=True)
     page.close()
+
+
+def test_brand_signs_in_the_page_with_the_key_file(stack: Stack, browser: Any) -> None:
+    """No wallet: the brand's keystore logs in, is unlocked in the brand page and signs the
+    lot's RegisterLot and a complaint reply there (EIP-712 hashed in the page)."""
+    from ledger.chain.client import Chain
+    from ledger.chain.deployment import Deployment
+
+    passphrase = (stack.var / "keys" / ".passphrase").read_text(encoding="utf-8").strip()
+    keyfile = stack.var / "keys" / "manufacturer.json"
+    chain = Chain(stack.anvil.web3(), Deployment.load(stack.manifest))
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page.goto(stack.url + "/console/login")
+    page.set_input_files("#keyfile", str(keyfile))
+    page.fill("#passphrase", passphrase)
+    page.click("#keystore-login")
+    page.wait_for_url(stack.url + "/console", timeout=120_000)
+    page.goto(stack.url + "/console/brand")
+    page.set_input_files("#keyfile", str(keyfile))
+    page.fill("#passphrase", passphrase)
+    page.click("#keyfile-unlock")
+    page.wait_for_selector("body[data-keyfile=unlocked]", timeout=120_000)
+    gtin = next(iter(stack.result.items.values()))["gtin"]
+    page.fill("#gtin", gtin)
+    page.fill("#lot", "E2E-KEYFILE-1")
+    page.fill("#count", "3")
+    page.click("#issue-button")
+    page.wait_for_selector(f"body[data-registered='{gtin}/E2E-KEYFILE-1']", timeout=120_000)
+    on_chain = chain.lot(gtin, "E2E-KEYFILE-1")
+    assert on_chain is not None and on_chain.status == "ACTIVE" and on_chain.count == 3
+    page.wait_for_selector("#lots-table tr[data-lot='E2E-KEYFILE-1'] td.status", timeout=60_000)
+    assert page.locator("#lots-table tr[data-lot='E2E-KEYFILE-1'] td.status").inner_text() == \
+        "已登记"
+    last = page.locator("#brand-complaints tbody tr[data-complaint]").last
+    complaint_id = last.get_attribute("data-complaint")
+    last.locator("textarea").fill("密钥文件签名的答复")
+    last.locator("form.reply-form button").click()
+    page.wait_for_selector(f"body[data-replied='{complaint_id}']", timeout=120_000)
+    page.wait_for_selector(f"#brand-complaints tr[data-complaint='{complaint_id}'] li.reply",
+                           timeout=60_000)
+    assert "密钥文件签名的答复" in page.locator(
+        f"#brand-complaints tr[data-complaint='{complaint_id}'] li.reply").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "console-brand-keyfile.png"), full_page=True)
+    page.close()
