@@ -46,6 +46,19 @@ def _admin_key(chain_id: int) -> str:
     return anvil_dev_key(0)
 
 
+def _fund_relayer(w3: Any, deployment: Any, keyring: Keyring) -> None:
+    """Gas money for the console's lot-registration relayer (a plain value transfer)."""
+    from eth_account import Account
+
+    from gateway.demo.story import FUNDING_WEI
+    from ledger.chain.transactor import Transactor
+
+    address = keyring.account("operator-relayer").address
+    if w3.eth.get_balance(address) < FUNDING_WEI // 2:
+        Transactor(w3, Account.from_key(_admin_key(deployment.chainId))).send(
+            to=address, value=FUNDING_WEI)
+
+
 def check_port(host: str, port: int) -> None:
     with socket.socket() as s:
         try:
@@ -73,8 +86,11 @@ def _gateway(var: Path, rpc_url: str, manifest: Path, keyring: Keyring, host: st
     # The demo's consumers reach it from loopback with the X-Forwarded-For of a public address
     # in their city (a stand-in for a reverse proxy): demo only, a real gateway trusts only
     # the proxies it is configured with.
+    # The relayer pays gas for lot registrations brands sign in the console's wallet; it
+    # holds no authority (CodeRegistry checks the brand's signature). Funded by the caller.
     app.state.traceability_settings = TraceabilitySettings(
-        resolver_base_url=base, trusted_proxies=("127.0.0.1", "::1"))
+        resolver_base_url=base, trusted_proxies=("127.0.0.1", "::1"),
+        relayer_key="0x" + bytes(keyring.account("operator-relayer").key).hex())
     server = ThreadedServer(app, host=host, port=port).start()
     try:
         yield server
@@ -131,6 +147,7 @@ def demo_gateway(var: Path, *, rpc_url: str, manifest: Path, port: int = 8000,
             bootstrap._admit(org_id(DEFAULT_OPERATOR_GLN), "", ("ANCHORER",),
                              keyring.account("operator-anchorer").address)
 
+    _fund_relayer(w3, deployment, keyring)
     with _gateway(var, rpc_url, manifest, keyring, host, port) as server, \
             httpx.Client(base_url=server.url, timeout=120.0) as http:
         if result is None:

@@ -53,6 +53,13 @@ def print_summary(console: Any, result: DemoResult, base: str, var: Path) -> Non
          f"charts. Log in with a key file: {var / 'keys'}/regulator.json (regulator), "
          "customs.json (customs), or any organisation's, and the passphrase in "
          "keys/.passphrase; or a wallet holding a member's key"),
+        ("brand console", base + "/console/brand",
+         f"log in as the brand with {var / 'keys'}/manufacturer.json and keys/.passphrase "
+         "(or a wallet holding that key), unlock the same file on the page: issue a lot's codes, "
+         "sign its registration, print labels, see clone alerts, reply to complaints"),
+        ("operator", base + "/console/operator",
+         "log in as the consortium operator with a wallet holding the devnet deployer's key "
+         "(anvil account 0): members, keys, proposals (propose / approve / execute), anchoring"),
         ("API docs", base + "/docs", "the EPCIS 2.0 REST binding and the traceability API"),
     ]
     console.print("[bold]Open:[/]")

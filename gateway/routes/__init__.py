@@ -15,6 +15,9 @@ ROUTER_MODULES: tuple[str, ...] = (
                                       "brand_links", "conditions")),
     "gateway.routes.login",
     "gateway.routes.console",
+    "gateway.routes.console_brand",
+    "gateway.routes.console_operator",
+    "gateway.routes.console_charts",
     "gateway.routes.scan_page",
     # Last: its catch-all route answers every Digital Link path no other route matched.
     "gateway.routes.resolver",

@@ -2,9 +2,12 @@
 
     GET /console    members (roles, keys, credit grades, blacklist), anchoring status and lag,
                     customs decisions with the rules that fired, complaints, recalls, and charts
-                    of events and decisions over time
+                    (each also a table) of events, decisions, scans and complaints over time
+                    and scans by region
 
-Read-only, self-contained (inline CSS and SVG; no script, no CDN, no web font). It names
+Read-only, self-contained (inline CSS; one script, /console/charts.js: Apache ECharts bundled
+at set-up and served by the gateway, drawing each chart from the table it carries; no CDN, no
+web font). It names
 members' complaint records and customs' risk reasons, so it is not public: it needs a console
 session (`gateway.sessions`: Sign-In with Ethereum with a key the Consortium lists now). A
 client without one, from anywhere, gets the log-in page and nothing else. Which sections a
@@ -17,7 +20,6 @@ from __future__ import annotations
 
 import html
 import time
-from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -25,6 +27,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from gateway.deps import SettingsDep, get_services
+from gateway.routes.console_charts import chart
 from gateway.services import Services
 from gateway.sessions import (
     ConsoleSession,
@@ -69,7 +72,8 @@ async def console(request: Request, settings: SettingsDep, runtime: RuntimeDep) 
     chain = runtime.chain(services.chain_view)
     data = await run_in_threadpool(console_data, services.store.engine, chain,
                                    services.chain_view)
-    return HTMLResponse(render_console(data, session), headers=_NO_STORE)
+    extra = await run_in_threadpool(chart_data, services.store.engine)
+    return HTMLResponse(render_console(data, session, extra), headers=_NO_STORE)
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -92,58 +96,6 @@ def _short(hex_text: str | None, n: int = 10) -> str:
     if not hex_text:
         return "–"
     return f'<code title="{_e(hex_text)}">{_e(hex_text[:n])}…</code>'
-
-
-PALETTE = {
-    "made": "#4e79a7", "packed": "#76b7b2", "shipped": "#f28e2b", "arrived": "#edc948",
-    "customs": "#e15759", "warehouse": "#59a14f", "sold": "#b07aa1", "other": "#bab0ac",
-    "DIRECT_RELEASE": "#59a14f", "NORMAL_CONTROL": "#edc948", "IMMEDIATE_CONTROL": "#e15759",
-}
-
-
-def bar_chart(chart_id: str, title: str, series: Sequence[tuple[str, dict[str, int]]],
-              keys: Sequence[str], *, width: int = 720, height: int = 220) -> str:
-    """A stacked bar chart as inline SVG: one bar per day, one colour per key, a legend."""
-    if not series:
-        return f'<figure id="{chart_id}" class="chart"><figcaption>{_e(title)}</figcaption>' \
-               '<p class="empty">nothing yet</p></figure>'
-    pad_l, pad_b, pad_t = 36, 36, 10
-    plot_w, plot_h = width - pad_l - 8, height - pad_b - pad_t
-    top = max(sum(v.values()) for _, v in series) or 1
-    slot = plot_w / len(series)
-    bar = max(2.0, min(28.0, slot * 0.7))
-    parts = [f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{_e(title)}" '
-             f'xmlns="http://www.w3.org/2000/svg">']
-    # Gridlines at whole counts only: a half of 1 is no count anyone made.
-    for frac in (0.0, 0.5, 1.0) if top >= 4 else (0.0, 1.0):
-        y = pad_t + plot_h * (1 - frac)
-        parts.append(f'<line x1="{pad_l}" x2="{width - 8}" y1="{y:.1f}" y2="{y:.1f}" '
-                     'class="grid"/>')
-        parts.append(f'<text x="{pad_l - 4}" y="{y + 4:.1f}" text-anchor="end">'
-                     f'{round(top * frac)}</text>')
-    label_every = max(1, len(series) // 8)
-    for i, (day, counts) in enumerate(series):
-        x = pad_l + i * slot + (slot - bar) / 2
-        y = pad_t + plot_h
-        for key in keys:
-            n = counts.get(key, 0)
-            if not n:
-                continue
-            h = plot_h * n / top
-            y -= h
-            parts.append(f'<rect class="bar" data-key="{_e(key)}" data-day="{_e(day)}" '
-                         f'x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
-                         f'fill="{PALETTE.get(key, "#888")}"><title>{_e(day)} {_e(key)}: {n}'
-                         '</title></rect>')
-        if i % label_every == 0:
-            parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - pad_b + 14}" '
-                         f'text-anchor="middle">{_e(day[5:])}</text>')
-    parts.append("</svg>")
-    used = [k for k in keys if any(c.get(k) for _, c in series)]
-    legend = "".join(f'<span><i style="background:{PALETTE.get(k, "#888")}"></i>{_e(k)}</span>'
-                     for k in used)
-    return (f'<figure id="{chart_id}" class="chart"><figcaption>{_e(title)}</figcaption>'
-            f'{"".join(parts)}<div class="legend">{legend}</div></figure>')
 
 
 def _members(data: ConsoleData) -> str:
@@ -230,8 +182,9 @@ tr.bad td{background:#fdecec}small{color:#666}code{font-size:.85em}
 .stats{display:flex;flex-wrap:wrap;gap:.6rem 2rem;margin:0}.stats dt{font-size:.8rem;color:#666}
 .stats dd{margin:0;font-weight:600}.stats.late dd#lag{color:#c62828}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:1rem}
-.chart{margin:0}.chart figcaption{font-weight:600;margin-bottom:.3rem}.chart svg{width:100%;
-height:auto}.chart text{font-size:11px;fill:#555}.chart .grid{stroke:#e6e8ec}
+.chart{margin:0}.chart figcaption{font-weight:600;margin-bottom:.3rem}.chart .echart{width:100%;
+min-height:240px}.chart-table{font-size:.8rem;margin-top:.3rem}.chart-table td,.chart-table th{
+padding:.1rem .4rem}
 .legend span{margin-right:.8rem;font-size:.8rem}.legend i{display:inline-block;width:.7rem;
 height:.7rem;margin-right:.25rem;border-radius:2px}.empty{color:#888}
 .logout{float:right}.logout button{font:inherit;padding:.3rem .7rem;border-radius:6px;border:0}
@@ -243,7 +196,35 @@ def _forbidden(section: str, roles: frozenset[str]) -> str:
             f"{_e(', '.join(sorted(roles)))}.</p>")
 
 
-def render_console(data: ConsoleData, session: ConsoleSession) -> str:
+def chart_data(engine: Any) -> dict[str, list[tuple[str, dict[str, int]]]]:
+    from ledger.trade.console_charts import complaints_per_day, scans_by_region, scans_per_day
+
+    return {"scans": scans_per_day(engine), "regions": scans_by_region(engine),
+            "complaints": complaints_per_day(engine)}
+
+
+def _charts(data: ConsoleData, extra: dict[str, Any], see_decisions: bool,
+            see_complaints: bool) -> str:
+    parts = [chart("chart-events", "Events per day (business time), by stage",
+                   "每日事件（业务时间），按环节", data.events_per_day, STAGE_ORDER),
+             chart("chart-scans", "Consumer scans per day, by verdict", "每日消费者扫码，按结论",
+                   extra.get("scans", [])),
+             chart("chart-regions", "Consumer scans by region, by verdict",
+                   "各地区消费者扫码，按结论", extra.get("regions", []), axis_en="region",
+                   axis_zh="地区")]
+    if see_decisions:
+        parts.insert(1, chart("chart-decisions", "Customs decisions per day", "每日海关布控决定",
+                              data.decisions_per_day,
+                              ("DIRECT_RELEASE", "NORMAL_CONTROL", "IMMEDIATE_CONTROL")))
+    if see_complaints:
+        parts.append(chart("chart-complaints", "Complaints per day, by status",
+                           "每日投诉，按状态", extra.get("complaints", []),
+                           ("open", "investigating", "resolved", "rejected")))
+    return "\n".join(parts)
+
+
+def render_console(data: ConsoleData, session: ConsoleSession,
+                   extra: dict[str, Any] | None = None) -> str:
     """The page for one session: private sections only for the roles that may read them."""
     see_decisions = bool(session.roles & _DECISION_ROLES)
     see_complaints = bool(session.roles & _COMPLAINT_ROLES)
@@ -256,28 +237,25 @@ def render_console(data: ConsoleData, session: ConsoleSession) -> str:
     who = (f'<span id="session-org">{_e(session.name or session.org_hex)}</span> · '
            f'<span id="session-roles">{_e(", ".join(sorted(session.roles)))}</span> · '
            f'<code id="session-signer">{_e(session.signer)}</code>')
-    decisions_keys = ("DIRECT_RELEASE", "NORMAL_CONTROL", "IMMEDIATE_CONTROL")
     verdicts = ", ".join(f"{k}: {v}" for k, v in sorted(data.scans_by_verdict.items())) or "none"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>Zhenzhi console</title><style>{CSS}</style></head>
 <body><header><form method="post" action="/console/logout" id="logout" class="logout">
 <button type="submit">Log out · 退出</button></form>
+<nav id="role-pages"><a href="/console/brand" style="color:#fff">Brand · 品牌</a> <a href="/console/operator" style="color:#fff">Operator · 运营</a></nav>
 <h1>Zhenzhi 真知 — operators' and regulators' console</h1>
 <p>{who}</p>
 <p>chain {data.chain_id}, block {data.block} · read-only</p></header>
 <main>
 <section id="members"><h2>Members ({len(data.members)})</h2>{_members(data)}</section>
 <section id="anchoring"><h2>Anchoring</h2>{_anchoring(data)}</section>
-<section id="charts"><h2>Over time</h2><div class="charts">
-{bar_chart("chart-events", "Events per day (business time), by stage", data.events_per_day,
-           STAGE_ORDER)}
-{bar_chart("chart-decisions", "Customs decisions per day", data.decisions_per_day,
-           decisions_keys) if see_decisions else ""}
-</div><p><small>Consumer scans by verdict: {_e(verdicts)}</small></p></section>
+<section id="charts"><h2>Over time · 趋势</h2><div class="charts">
+{_charts(data, extra or {}, see_decisions, see_complaints)}
+</div><p><small>Consumer scans by verdict · 扫码结论: {_e(verdicts)}</small></p></section>
 <section id="decisions"><h2>Customs risk decisions ({n_decisions})</h2>
 {decisions}</section>
 <section id="complaints"><h2>Complaints ({n_complaints})</h2>{complaints}</section>
 <section id="recalls"><h2>Recalls ({len(data.recalls)})</h2>{_recalls(data)}</section>
-</main></body></html>
+</main><script src="/console/charts.js"></script></body></html>
 """

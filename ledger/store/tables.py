@@ -52,7 +52,8 @@ from sqlalchemy import (
 )
 
 __all__ = [
-    "BATCH_STATES", "EPC_ROLES", "batches", "brand_links", "captures", "codes", "complaints",
+    "BATCH_STATES", "EPC_ROLES", "batches", "brand_links", "captures", "codes",
+    "complaint_replies", "complaints",
     "console_sessions", "error_declarations", "event_epcs",
     "events", "metadata", "named_queries", "organisations", "outbox", "request_nonces", "scans",
     "sensor_readings",
@@ -232,6 +233,17 @@ complaints = Table(
     Column("created_ms", BigInteger, nullable=False),
     Column("status", String(16), nullable=False, server_default="open"),
     Column("client_hash", LargeBinary(32), nullable=True),  # salted hash, never an address
+)
+
+complaint_replies = Table(
+    "complaint_replies", metadata,
+    Column("id", _SERIAL, primary_key=True, autoincrement=True),
+    Column("complaint_id", ForeignKey("complaints.id"), nullable=False, index=True),
+    Column("org", LargeBinary(32), nullable=False),
+    Column("signer", String(42), nullable=False),  # checksummed address that signed the reply
+    Column("text", Text, nullable=False),
+    Column("replied_ms", BigInteger, nullable=False),
+    Column("signature", LargeBinary(65), nullable=False, unique=True),  # EIP-712 ComplaintReply
 )
 
 request_nonces = Table(

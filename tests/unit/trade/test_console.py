@@ -1,5 +1,6 @@
-"""The console page: its charts are proportional and self-contained, and it sends anyone
-without a session to the log-in page before it reads anything."""
+"""The console page: each chart carries its data as a table (what ECharts draws and screen
+readers read), and it sends anyone without a session to the log-in page before it reads
+anything."""
 
 from __future__ import annotations
 
@@ -8,33 +9,33 @@ import re
 import httpx
 import pytest
 
-from gateway.routes.console import bar_chart
+from gateway.routes.console_charts import chart
 
 
-def _bars(svg: str) -> dict[tuple[str, str], float]:
-    return {(m["day"], m["key"]): float(m["h"]) for m in re.finditer(
-        r'data-key="(?P<key>[^"]+)" data-day="(?P<day>[^"]+)" x="[^"]+" y="[^"]+" '
-        r'width="[^"]+" height="(?P<h>[^"]+)"', svg)}
+def _table(html_text: str) -> list[list[str]]:
+    body = html_text.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return [re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", row) for row in body.split("</tr>") if row]
 
 
-def test_bar_heights_are_proportional_to_counts_and_stacked_per_day() -> None:
-    series = [("2025-03-02", {"made": 10, "sold": 30}), ("2025-03-03", {"made": 20})]
-    svg = bar_chart("c", "events", series, ("made", "sold"))
-    bars = _bars(svg)
-    assert set(bars) == {("2025-03-02", "made"), ("2025-03-02", "sold"), ("2025-03-03", "made")}
-    # the tallest day (40) fills the plot; the others are in proportion
-    assert bars[("2025-03-02", "sold")] == pytest.approx(3 * bars[("2025-03-02", "made")], rel=0.01)
-    assert bars[("2025-03-03", "made")] == pytest.approx(2 * bars[("2025-03-02", "made")], rel=0.01)
-    assert "<script" not in svg and "http://" not in svg.replace("http://www.w3.org/2000/svg", "")
+def test_each_chart_carries_its_data_as_a_table_per_day_and_series() -> None:
+    rows = [("2025-03-02", {"made": 10, "sold": 30}), ("2025-03-03", {"made": 20})]
+    out = chart("c", "events", "事件", rows, ("made", "sold", "packed"))
+    # Series with no count at all are left out; each row sums to its total.
+    assert re.findall(r'data-series="([^"]+)"', out) == ["made", "sold"]
+    assert _table(out) == [["2025-03-02", "10", "30", "40"], ["2025-03-03", "20", "0", "20"]]
+    assert '<div class="echart" aria-hidden="true">' in out  # drawn for the eye, read as a table
+    assert '<span lang="en">events</span>' in out and '<span lang="zh-Hans">事件</span>' in out
+    assert "<script" not in out and "http" not in out
 
 
 def test_an_empty_series_says_so_instead_of_drawing_nothing() -> None:
-    assert "nothing yet" in bar_chart("c", "decisions", [], ("DIRECT_RELEASE",))
+    out = chart("c", "decisions", "决定", [], ("DIRECT_RELEASE",))
+    assert "nothing yet" in out and "暂无" in out and "<table" not in out
 
 
 def test_labels_are_escaped() -> None:
-    svg = bar_chart("c", "<b>x</b>", [("2025-03-02", {"<i>": 1})], ("<i>",))
-    assert "<b>" not in svg and "<i>" not in svg.replace("<i style", "")
+    out = chart("c", "<b>x</b>", "<b>", [("2025-03-02", {"<i>": 1})], ("<i>",))
+    assert "<b>" not in out and "<i>" not in out
 
 
 @pytest.mark.parametrize("client", [("203.0.113.7", 5000), ("10.0.0.2", 5000),
