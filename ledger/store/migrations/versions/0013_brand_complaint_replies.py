@@ -1,7 +1,7 @@
 """complaint_replies: a brand's signed replies to complaints about its products (console).
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-06
 
 
