@@ -13,6 +13,7 @@ ROUTER_MODULES: tuple[str, ...] = (
                                       "brand_links", "conditions")),
     "gateway.routes.login",
     "gateway.routes.console",
+    "gateway.routes.console_customs",
     "gateway.routes.scan_page",
     # Last: its catch-all route answers every Digital Link path no other route matched.
     "gateway.routes.resolver",
