@@ -1,0 +1,184 @@
+"""The customs officer's day in the console, in a real Chromium against the demo's anvil and
+gateway: log in with a wallet, open the queue, decide a fresh declaration and record the
+inspection outcome of the consignment the demo left under immediate control. The wallet is a
+test EIP-1193 provider (`window.ethereum`) backed by the customs officer's devnet key: it
+signs in Python what the page asks it to (`personal_sign`, `eth_sendTransaction`,
+`eth_signTypedData_v4`), as a browser wallet would; the gateway never sees the key.
+
+What is asserted comes from CustomsRelease, not from the page's claims. Screenshots go to
+test-artifacts/e2e/.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from tests.e2e.test_journey import ARTIFACTS, Stack, browser, stack  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.browser
+
+
+def _passphrase(stack: Stack) -> str:
+    return (stack.var / "keys" / ".passphrase").read_text(encoding="utf-8").strip()
+
+
+def _account(stack: Stack, who: str) -> Any:
+    from ledger.proofs.keystore import load_key
+
+    return load_key(stack.var / "keys" / f"{who}.json", _passphrase(stack))
+
+
+def _chain(stack: Stack) -> Any:
+    from ledger.chain.client import Chain
+    from ledger.chain.deployment import Deployment
+
+    return Chain(stack.anvil.web3(), Deployment.load(stack.manifest))
+
+
+def _declare(stack: Stack, ref: str) -> None:
+    """The platform declares a new consignment of the brand's goods to Nansha customs (a
+    signed `customs_declaring` capture, as its own system would send it)."""
+    import httpx
+
+    from ledger.epcis.document import parse_document
+    from ledger.epcis.event_hash import event_hashes
+    from ledger.proofs.signing import (
+        CaptureDomain,
+        prepare_capture,
+        sign_capture,
+        signature_to_headers,
+    )
+    from ledger.trade.customs import (
+        DECLARING,
+        Declaration,
+        border_event,
+        declaration_fields,
+        inspecting_document,
+    )
+
+    chain = _chain(stack)
+    platform = _account(stack, "platform")
+    office = chain.org_of_key(_account(stack, "customs").address)
+    brand = chain.org_of_key(_account(stack, "manufacturer").address)
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    event = border_event(DECLARING, event_time=now, epcs=[], offset="+00:00")
+    event.update(declaration_fields(Declaration(ref, brand, "NZ", "190110"), office))
+    document = inspecting_document(event, created=now)
+    ids = event_hashes(document)
+    seed, _, root = prepare_capture(parse_document(document).events, ids)
+    domain = CaptureDomain(chain.deployment.chainId, chain.deployment.address("Consortium"))
+    sig = sign_capture(bytes(platform.key), domain, root, len(ids),
+                       chain.org_of_key(platform.address), time.time_ns() // 1000,
+                       int(time.time()))
+    r = httpx.post(stack.url + "/capture", content=json.dumps(document).encode(), timeout=60,
+                   headers={**signature_to_headers(sig, seed),
+                            "Content-Type": "application/ld+json"})
+    assert r.status_code == 202, r.text
+
+
+def _wallet_page(stack: Stack, browser: Any, who: str) -> tuple[Any, list[str]]:
+    """A page whose `window.ethereum` is `who`'s devnet key; logged in to the console."""
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+
+    account = _account(stack, who)
+    w3 = stack.anvil.web3()
+    asked: list[str] = []
+
+    def wallet(method: str, params_json: str) -> Any:
+        params = json.loads(params_json)
+        asked.append(method)
+        if method == "eth_requestAccounts":
+            return [account.address.lower()]
+        if method == "personal_sign":
+            text = bytes.fromhex(params[0][2:]).decode("utf-8")
+            return "0x" + Account.sign_message(encode_defunct(text=text), account.key
+                                               ).signature.hex().removeprefix("0x")
+        if method == "eth_sendTransaction":
+            (tx,) = params
+            assert tx["from"].lower() == account.address.lower()
+            signed = account.sign_transaction({
+                "from": account.address, "to": tx["to"], "data": tx["data"],
+                "chainId": w3.eth.chain_id, "gas": 500_000, "gasPrice": w3.eth.gas_price,
+                "nonce": w3.eth.get_transaction_count(account.address)})
+            return "0x" + bytes(w3.eth.send_raw_transaction(signed.raw_transaction)).hex()
+        if method == "eth_getTransactionReceipt":
+            try:
+                receipt = w3.eth.get_transaction_receipt(params[0])
+            except Exception:  # not mined yet: a wallet answers null
+                return None
+            return {"status": hex(receipt["status"]), "blockNumber": hex(receipt["blockNumber"])}
+        if method == "eth_signTypedData_v4":
+            assert params[0].lower() == account.address.lower()
+            signed = Account.sign_typed_data(account.key, full_message=json.loads(params[1]))
+            return "0x" + bytes(signed.signature).hex()
+        raise ValueError(f"unsupported {method}")
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en")
+    page.expose_function("testWallet", wallet)
+    page.add_init_script("""
+      window.ethereum = { request: async ({ method, params }) =>
+        window.testWallet(method, JSON.stringify(params || [])) };""")
+    page.goto(stack.url + "/console/login?lang=en")
+    page.click("#wallet-login")
+    page.wait_for_url(stack.url + "/console", timeout=120_000)
+    return page, asked
+
+
+def test_customs_decides_and_records_inspection_in_the_console(stack: Stack,
+                                                              browser: Any) -> None:
+    from ledger.trade.customs import consignment_key
+
+    ref = f"CN-NS-CONSOLE-{time.time_ns() % 10**9}"
+    _declare(stack, ref)
+    chain = _chain(stack)
+    officer = _account(stack, "customs").address
+    held = next(c for c in stack.result.consignments if c["decision"] == "IMMEDIATE_CONTROL")
+
+    page, asked = _wallet_page(stack, browser, "customs")
+    page.click("#console-nav a")
+    page.wait_for_url(stack.url + "/console/customs", timeout=60_000)
+    page.goto(stack.url + "/console/customs?lang=en")
+    fresh = page.locator(f'article[data-consignment="{ref}"]')
+    assert fresh.get_attribute("data-step") == "decide"
+    waiting = page.locator(f'article[data-consignment="{held["ref"]}"]')
+    assert waiting.get_attribute("data-step") == "inspect"
+    # Riskiest first: the scores on the page never rise down the queue.
+    scores = [int(s) for s in page.locator("article.item").evaluate_all(
+        "els => els.map(e => e.dataset.score)")]
+    assert scores == sorted(scores, reverse=True) and len(scores) >= 2
+    # The held consignment's reasons are shown: the rules that fired, with their facts.
+    assert waiting.locator("table.fired tbody tr[data-rule]").count() >= 1
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "console-customs-queue.png"), full_page=True)
+
+    # Decide the fresh declaration: normal control, whatever the suggestion.
+    fresh.locator('input[value="NORMAL_CONTROL"]').check()
+    fresh.locator("button[type=submit]").click()
+    page.wait_for_selector(f'article[data-consignment="{ref}"] .status.done', timeout=120_000)
+    decided = chain.latest_decision(consignment_key(ref))
+    assert decided is not None and decided.decision.name == "NORMAL_CONTROL"
+    assert decided.inspection == "NOT_INSPECTED" and decided.recorder == officer
+    assert {"eth_sendTransaction", "eth_signTypedData_v4"} <= set(asked)
+    page.screenshot(path=str(ARTIFACTS / "console-customs-decided.png"), full_page=True)
+
+    # The consignment under immediate control: the inspection failed.
+    waiting.locator('input[value="FAILED"]').check()
+    waiting.locator("button[type=submit]").click()
+    page.wait_for_selector(f'article[data-consignment="{held["ref"]}"] .status.done',
+                           timeout=120_000)
+    outcome = chain.latest_decision(consignment_key(held["ref"]))
+    assert outcome is not None and outcome.decision.name == "IMMEDIATE_CONTROL"
+    assert outcome.inspection == "FAILED" and outcome.recorder == officer
+
+    page.goto(stack.url + "/console/customs?lang=zh-Hans")
+    assert page.locator(f'article[data-consignment="{held["ref"]}"]').count() == 0
+    assert page.locator(f'article[data-consignment="{ref}"]').get_attribute(
+        "data-step") == "inspect"
+    assert "海关查验队列" in page.locator("h1").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "console-customs-after.png"), full_page=True)
+    page.close()
