@@ -18,7 +18,8 @@ from gateway.sessions import ConsoleSession, current_session, own_origin, requir
 from gateway.settings import GatewaySettings
 from ledger.errors import AuthorizationError
 
-__all__ = ["ConsoleRoleRequired", "ConsoleSessionRequired", "console_reader", "console_actor"]
+__all__ = ["ConsoleRoleRequired", "ConsoleSessionRequired", "console_actor", "console_language",
+           "console_reader"]
 
 
 class ConsoleSessionRequired(AuthorizationError):
@@ -54,3 +55,13 @@ async def console_actor(request: Request, services: Services, settings: GatewayS
     """The session of a state-changing console request: same origin, live session, role."""
     require_same_origin(request, own_origin(request, settings))
     return await console_reader(request, services, settings, roles)
+
+
+def console_language(request: Request) -> str:
+    """zh-Hans or en: `?lang=`, else the browser's Accept-Language (zh-Hans unless it asks
+    for English first)."""
+    asked = request.query_params.get("lang")
+    if asked in ("zh-Hans", "en"):
+        return asked
+    accept = request.headers.get("accept-language", "").lower()
+    return "en" if accept.startswith("en") else "zh-Hans"

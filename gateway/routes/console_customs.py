@@ -34,7 +34,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from gateway.console_access import console_actor, console_reader
+from gateway.console_access import console_actor, console_language, console_reader
 from gateway.deps import ServicesDep, SettingsDep
 from gateway.problems import problem_responses
 from gateway.routes.customs import assessment
@@ -133,7 +133,7 @@ async def customs_page(request: Request, services: ServicesDep, settings: Settin
             current_session, request, services, origin) is None:
         return RedirectResponse("/console/login", status_code=303, headers=_NO_STORE)
     session = await console_reader(request, services, settings, _ROLES)
-    lang = _language(request)
+    lang = console_language(request)
     items = await run_in_threadpool(_queue, services, runtime, session.org)
     names = {}
     for item, _ in items:
@@ -349,14 +349,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "sNoWallet": "No browser wallet (EIP-1193) found",
     },
 }
-
-
-def _language(request: Request) -> str:
-    asked = request.query_params.get("lang")
-    if asked in STRINGS:
-        return asked
-    accept = request.headers.get("accept-language", "").lower()
-    return "en" if accept.startswith("en") else "zh-Hans"
 
 
 def _e(value: Any) -> str:

@@ -3,33 +3,9 @@
 // and the inspecting event; the wallet sends the transaction (`eth_sendTransaction`) and signs
 // the event's capture (`eth_signTypedData_v4`); the gateway then checks both against the chain.
 // The page never sees a private key.
+import { fill, post, sendAndWait, sessionAccount } from './console_wallet.js';
 
 const T = JSON.parse(document.getElementById('strings').textContent);
-const fill = (text, vars) => text.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ''));
-
-async function post(path, body) {
-  const response = await fetch(path, {
-    method: 'POST', credentials: 'same-origin',
-    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const json = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(json.detail || json.title || `HTTP ${response.status}`);
-  return json;
-}
-
-async function mined(ethereum, hash) {
-  // Generous: a wallet's node may be slow; the chain decides, not a timer's guess.
-  for (let i = 0; i < 600; i++) {
-    const receipt = await ethereum.request({ method: 'eth_getTransactionReceipt', params: [hash] });
-    if (receipt) {
-      if (receipt.status !== '0x1' && receipt.status !== 1) throw new Error(`transaction ${hash} reverted`);
-      return receipt;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`transaction ${hash} not mined`);
-}
 
 async function act(article, form) {
   const status = form.querySelector('.status');
@@ -39,27 +15,17 @@ async function act(article, form) {
     const checked = form.querySelector(`input[type=radio][name^="${field}-"]:checked`);
     return checked ? checked.value : form.querySelector(`input[name="${field}"]`).value;
   };
-  const ethereum = window.ethereum;
-  if (!ethereum) { say(T.sNoWallet, 'error'); return; }
   const button = form.querySelector('button');
   button.disabled = true;
   try {
-    const signer = document.body.dataset.signer;
-    const [account] = await ethereum.request({ method: 'eth_requestAccounts' });
-    if (!account || account.toLowerCase() !== signer.toLowerCase()) {
-      throw new Error(fill(T.sWrongAccount, { account, signer }));
-    }
+    const account = await sessionAccount(T);
     say(T.sPreparing);
     const base = `/console/customs/${encodeURIComponent(ref)}`;
     const plan = await post(`${base}/prepare`, { decision: pick('decision'), inspection: pick('inspection') });
     say(T.sTx);
-    const txHash = await ethereum.request({
-      method: 'eth_sendTransaction',
-      params: [{ from: account, to: plan.tx.to, data: plan.tx.data, chainId: plan.tx.chainId }],
-    });
-    await mined(ethereum, txHash);
+    const txHash = await sendAndWait(account, plan.tx);
     say(fill(T.sMined, { tx: txHash }));
-    const signature = await ethereum.request({
+    const signature = await window.ethereum.request({
       method: 'eth_signTypedData_v4', params: [account, JSON.stringify(plan.typedData)],
     });
     const done = await post(`${base}/record`, {

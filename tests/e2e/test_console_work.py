@@ -182,3 +182,49 @@ def test_customs_decides_and_records_inspection_in_the_console(stack: Stack,
     assert "海关查验队列" in page.locator("h1").inner_text()
     page.screenshot(path=str(ARTIFACTS / "console-customs-after.png"), full_page=True)
     page.close()
+
+
+def test_regulator_grades_and_blacklists_in_the_console(stack: Stack, browser: Any) -> None:
+    """The regulator lowers nothing by hand: it picks a grade and a reason in the page, its
+    wallet sends the Consortium transaction, and the grade is read back from the chain."""
+    chain = _chain(stack)
+    target = chain.org_of_key(_account(stack, "exporter").address)
+    before = chain.organisation(target)
+    assert before is not None and not before.blacklisted
+    grade = "D" if before.grade != "D" else "C"
+
+    page, asked = _wallet_page(stack, browser, "regulator")
+    page.click("#console-nav a[href='/console/regulator']")
+    page.wait_for_url(stack.url + "/console/regulator", timeout=60_000)
+    page.goto(stack.url + "/console/regulator?lang=en")
+    row = page.locator(f'#enterprises tr[data-org="0x{target.hex()}"]')
+    row.locator("input[name=reason]").fill("Two failed inspections in November")
+    row.locator("select[name=grade]").select_option(grade)
+    row.locator("button[value=grade]").click()
+
+    def settled(check: Any) -> Any:
+        deadline = time.monotonic() + 120
+        while not check(record := chain.organisation(target)):
+            assert time.monotonic() < deadline, "the wallet's transaction never landed: " + \
+                " ".join(page.locator(".status").all_inner_texts())
+            # Waits through Playwright, whose dispatcher runs the test wallet's callbacks.
+            page.wait_for_timeout(500)
+        return record
+
+    assert settled(lambda r: r.grade == grade).grade == grade
+    assert "eth_sendTransaction" in asked
+    page.wait_for_load_state("load")
+    page.goto(stack.url + "/console/regulator?lang=en")
+    row = page.locator(f'#enterprises tr[data-org="0x{target.hex()}"]')
+    assert row.locator("td.grade").inner_text() == grade
+    assert row.locator('.history li[data-kind="grade"]').count() >= 1
+
+    row.locator("input[name=reason]").fill("Counterfeit labels found at Nansha")
+    row.locator("button[value=blacklist]").click()
+    assert settled(lambda r: r.blacklisted).blacklisted
+    page.goto(stack.url + "/console/regulator?lang=zh-Hans")
+    row = page.locator(f'#enterprises tr[data-org="0x{target.hex()}"]')
+    assert row.locator("td.standing").inner_text() == "黑名单"
+    assert row.locator('.history li[data-kind="blacklisted"]').count() == 1
+    page.screenshot(path=str(ARTIFACTS / "console-regulator.png"), full_page=True)
+    page.close()
