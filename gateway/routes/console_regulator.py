@@ -6,6 +6,11 @@ history, and setting a grade or the blacklist, signed in the regulator's own wal
     POST /console/regulator/prepare      {action: grade|blacklist|unblacklist, org, grade?,
                                          reason}: the Consortium transaction ({to, data}) the
                                          regulator's wallet sends (`eth_sendTransaction`)
+    POST /console/regulator/recall       {gtin, lot, reason}: the CodeRegistry `recallLot`
+                                         call, likewise
+    GET  /console/regulator/recalls/{gtin}/{lot}            the lot's status and recall scope:
+                                         counts, where the goods went (`Tracer.recall_scope`)
+    GET  /console/regulator/recalls/{gtin}/{lot}/scope.csv  the scope as CSV
 
 The gateway only builds call data; Consortium itself enforces REGULATOR on `setGrade` and
 `setBlacklisted` (an `onlyRole` revert), and this route refuses a session without the role
@@ -23,6 +28,7 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -58,6 +64,17 @@ class UndefinedGradeError(InvalidInputError):
 class BlacklistUnchangedError(ConflictError):
     slug = "blacklist-unchanged"
     title = "The organisation's blacklist standing is that already"
+
+
+class LotNotActiveError(ConflictError):
+    slug = "lot-not-active"
+    title = "The lot is not an active lot on CodeRegistry"
+
+
+class RecallBody(BaseModel):
+    gtin: Annotated[str, Field(pattern="^[0-9]{14}$")]
+    lot: Annotated[str, Field(min_length=1, max_length=20)]
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 class PrepareBody(BaseModel):
@@ -141,7 +158,7 @@ def _prepare(services: Services, runtime: Any, session: ConsoleSession, body: Pr
     reason_hash = keccak256(body.reason.encode("utf-8"))
     if body.action == "grade":
         levels = chain.grade_levels()
-        if body.grade not in levels:
+        if body.grade is None or body.grade not in levels:
             raise UndefinedGradeError(f"grade {body.grade!r} is not one of {', '.join(levels)}",
                                       field="grade", grades=levels)
         data = consortium.encode_abi("setGrade", args=[
@@ -157,6 +174,75 @@ def _prepare(services: Services, runtime: Any, session: ConsoleSession, body: Pr
             "reasonHash": "0x" + reason_hash.hex(), "from": session.signer,
             "tx": {"to": consortium.address, "data": data,
                    "chainId": hex(services.chain_view.chain_id)}}
+
+
+@router.post("/console/regulator/recall",
+             summary="The CodeRegistry recall the regulator's wallet sends (console)",
+             responses=problem_responses(400, 401, 403, 409))
+async def prepare_recall(request: Request, body: RecallBody, services: ServicesDep,
+                         settings: SettingsDep, runtime: RuntimeDep) -> dict[str, Any]:
+    await console_actor(request, services, settings, _ROLES)
+    return await run_in_threadpool(_prepare_recall, services, runtime, body)
+
+
+def _prepare_recall(services: Services, runtime: Any, body: RecallBody) -> dict[str, Any]:
+    import hashlib
+
+    from ledger.proofs.codes import validate_gtin14, validate_lot
+
+    gtin, lot = validate_gtin14(body.gtin), validate_lot(body.lot)
+    chain = runtime.chain(services.chain_view)
+    record = chain.lot(gtin, lot)
+    if record is None or record.status.lower() != "active":
+        raise LotNotActiveError(f"lot {lot} of {gtin} is "
+                                f"{record.status.lower() if record else 'not registered'} on "
+                                "CodeRegistry",
+                                gtin=gtin, lot=lot,
+                                status=record.status.lower() if record else "unregistered")
+    # As `zhenzhi recall` does: the SHA-256 of the notice's text goes on chain.
+    reason_hash = hashlib.sha256(body.reason.encode("utf-8")).digest()
+    registry = chain.contracts["CodeRegistry"]
+    return {"gtin": gtin, "lot": lot, "reasonHash": "0x" + reason_hash.hex(),
+            "scope": f"/console/regulator/recalls/{gtin}/{lot}",
+            "tx": {"to": registry.address, "chainId": hex(services.chain_view.chain_id),
+                   "data": registry.encode_abi("recallLot", args=[gtin, lot, reason_hash])}}
+
+
+def _regulator_viewer(session: ConsoleSession) -> Any:
+    from gateway.auth import Access, Viewer
+
+    return Viewer(Access.REGULATOR, session.org, session.signer, session.roles)
+
+
+@router.get("/console/regulator/recalls/{gtin}/{lot}", response_class=HTMLResponse,
+            summary="A lot's recall status and scope (console, REGULATOR)",
+            responses=problem_responses(400, 401, 403))
+async def recall_page(request: Request, gtin: Annotated[str, PathParam(pattern="^[0-9]{14}$")],
+                      lot: Annotated[str, PathParam(min_length=1, max_length=20)],
+                      services: ServicesDep, settings: SettingsDep,
+                      runtime: RuntimeDep) -> Response:
+    from gateway.routes.recalls import recall_scope_of
+
+    session = await console_reader(request, services, settings, _ROLES)
+    on_chain, scope = await run_in_threadpool(recall_scope_of, _regulator_viewer(session),
+                                              services, runtime, gtin, lot)
+    return HTMLResponse(render_scope(on_chain, scope, console_language(request)),
+                        headers=_NO_STORE)
+
+
+@router.get("/console/regulator/recalls/{gtin}/{lot}/scope.csv",
+            summary="A lot's recall scope as CSV (console, REGULATOR)",
+            responses={200: {"content": {"text/csv": {}}}, **problem_responses(400, 401, 403)})
+async def recall_csv(request: Request, gtin: Annotated[str, PathParam(pattern="^[0-9]{14}$")],
+                     lot: Annotated[str, PathParam(min_length=1, max_length=20)],
+                     services: ServicesDep, settings: SettingsDep,
+                     runtime: RuntimeDep) -> Response:
+    from gateway.routes.recalls import recall_scope_of, scope_csv_response
+
+    session = await console_reader(request, services, settings, _ROLES)
+    _, scope = await run_in_threadpool(recall_scope_of, _regulator_viewer(session), services,
+                                       runtime, gtin, lot)
+    return scope_csv_response(scope)
 
 
 # --- the page ---------------------------------------------------------------------------------
@@ -176,6 +262,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "sDone": "已上链：交易 {tx}", "sError": "失败：{detail}",
         "sWrongAccount": "钱包账户 {account} 不是本次登录的密钥 {signer}",
         "sNoWallet": "未找到浏览器钱包（EIP-1193）", "sReason": "请填写理由",
+        "recallTitle": "召回批次", "gtin": "GTIN", "lot": "批号", "recall": "在钱包中签名并召回",
+        "scopeTitle": "召回范围", "status": "CodeRegistry 状态", "items": "涉及的编码",
+        "byLevel": "层级（0 单品，1 箱，2 托盘）", "where": "货物去向", "custodian": "最后保管方",
+        "location": "最后位置", "count": "数量", "csv": "下载 CSV", "back": "返回企业列表",
+        "noScope": "存储中没有该批次货物的事件。",
     },
     "en": {
         "title": "Enterprises: credit grades and blacklist", "console": "Console",
@@ -193,6 +284,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "sDone": "On chain: transaction {tx}", "sError": "Failed: {detail}",
         "sWrongAccount": "The wallet's account {account} is not the key logged in ({signer})",
         "sNoWallet": "No browser wallet (EIP-1193) found", "sReason": "Give a reason",
+        "recallTitle": "Recall a lot", "gtin": "GTIN", "lot": "Lot", "recall": "Sign in wallet and recall",
+        "scopeTitle": "Recall scope", "status": "Status on CodeRegistry", "items": "Codes affected",
+        "byLevel": "By level (0 item, 1 case, 2 pallet)", "where": "Where the goods went",
+        "custodian": "Last custodian", "location": "Last location", "count": "Count",
+        "csv": "Download CSV", "back": "Back to the enterprises", "noScope": "The store holds no event of this lot's goods.",
     },
 }
 
@@ -248,9 +344,43 @@ def render(rows: list[Any], grades: list[str], history: dict[bytes, list[dict[st
 <code id="session-signer">{_e(session.signer)}</code> · {now}</p></header>
 <main><p>{t["intro"]}</p><table id="enterprises"><thead><tr><th>{t["org"]}</th><th>{t["roles"]}</th>
 <th>{t["grade"]}</th><th>{t["standing"]}</th><th>{t["history"]}</th><th>{t["act"]}</th></tr></thead>
-<tbody>{"".join(body)}</tbody></table></main>
+<tbody>{"".join(body)}</tbody></table>
+<section id="recall"><h2>{t["recallTitle"]}</h2><form id="recall-form">
+<label>{t["gtin"]} <input name="gtin" required pattern="[0-9]{{14}}"></label>
+<label>{t["lot"]} <input name="lot" required maxlength="20"></label>
+<label>{t["reason"]} <input name="reason" required maxlength="2000"></label>
+<button type="submit">{t["recall"]}</button><p class="status" role="status" aria-live="polite"></p>
+</form></section></main>
 <script type="application/json" id="strings">{strings}</script>
 <script src="/console/regulator.js"></script></body></html>
+"""
+
+
+def render_scope(on_chain: Any, scope: Any, lang: str) -> str:
+    from collections import Counter
+
+    t = STRINGS[lang]
+    levels = Counter(i.level for i in scope.items)
+    where = Counter((i.custodian, i.location or "–") for i in scope.items)
+    rows = "".join(f"<tr><td><code>{_e(c)}</code></td><td><code>{_e(loc)}</code></td>"
+                   f"<td>{n}</td></tr>" for (c, loc), n in where.most_common())
+    status = on_chain.status.lower() if on_chain else "unregistered"
+    base = f"/console/regulator/recalls/{scope.gtin}/{scope.lot}"
+    other = "en" if lang == "zh-Hans" else "zh-Hans"
+    return f"""<!doctype html>
+<html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>{t["scopeTitle"]} · {_e(scope.gtin)} {_e(scope.lot)}</title><style>{_CSS}</style></head>
+<body><header><nav><a href="/console/regulator">{t["back"]}</a>
+<a href="?lang={other}">{"English" if other == "en" else "中文"}</a></nav>
+<h1>{t["scopeTitle"]}: {_e(scope.gtin)} · {_e(scope.lot)}</h1></header><main>
+<dl class="stats"><div><dt>{t["status"]}</dt><dd id="lot-status">{_e(status)}</dd></div>
+<div><dt>{t["items"]}</dt><dd id="scope-count">{len(scope.items)}</dd></div>
+<div><dt>{t["byLevel"]}</dt><dd>{_e(", ".join(f"{k}: {v}" for k, v in sorted(levels.items())) or "–")}</dd></div>
+<div><dt>{t["lot"]}</dt><dd>{_e(", ".join(scope.lots))}</dd></div></dl>
+<p><a id="scope-csv" href="{_e(base)}/scope.csv">{t["csv"]}</a></p>
+<h2>{t["where"]}</h2>
+{f'<table id="scope-where"><thead><tr><th>{t["custodian"]}</th><th>{t["location"]}</th><th>{t["count"]}</th></tr></thead><tbody>{rows}</tbody></table>' if rows else f'<p>{t["noScope"]}</p>'}
+</main></body></html>
 """
 
 
@@ -266,5 +396,7 @@ th{font-size:.8rem;color:#555}tr.bad td{background:#fdecec}.grade{font-weight:70
 .history{margin:0;padding-left:1rem;font-size:.85rem}input{width:14rem}
 button{margin-top:.3rem;padding:.3rem .7rem;font:inherit;border:0;border-radius:6px;
 background:#1d2330;color:#fff;cursor:pointer}.status.error{color:#c62828}
-.status.done{color:#2e7d32}
+.status.done{color:#2e7d32}#recall{background:#fff;margin-top:1rem;padding:.8rem 1rem}
+#recall label{margin-right:1rem}#recall input{width:10rem}.stats{display:flex;flex-wrap:wrap;
+gap:.4rem 2rem}.stats dt{font-size:.8rem;color:#666}.stats dd{margin:0;font-weight:600}
 """

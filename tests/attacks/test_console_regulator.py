@@ -102,3 +102,21 @@ def test_attack_cross_site_and_revoked_sessions_cannot_grade(
         _problem(r, 401, "console-session-required")
     assert Chain(w3, Deployment.load(gateway_stack.manifest)).organisation(
         target.org).grade is None
+
+
+def test_attack_recall_needs_the_regulator_and_an_active_lot(
+        gateway_stack: GatewayStack, w3: Any, deployment: Any, regulator: Member) -> None:
+    body = {"gtin": "09506000134352", "lot": "NEVER-ISSUED", "reason": "test"}
+    customs = _officer(w3, deployment, ("CUSTOMS",))
+    with _client(gateway_stack) as client:
+        assert _log_in(client, customs).status_code == 200
+        _problem(client.post("/console/regulator/recall", json=body), 403,
+                 "console-role-required")
+        _problem(client.get("/console/regulator/recalls/09506000134352/L1/scope.csv"), 403,
+                 "console-role-required")
+    with _client(gateway_stack) as client:
+        assert _log_in(client, regulator).status_code == 200
+        _problem(client.post("/console/regulator/recall", json=body,
+                             headers={"Origin": "https://evil.example"}),
+                 403, "cross-origin-request")
+        _problem(client.post("/console/regulator/recall", json=body), 409, "lot-not-active")

@@ -8,6 +8,7 @@ signs in Python what the page asks it to (`personal_sign`, `eth_sendTransaction`
 What is asserted comes from CustomsRelease, not from the page's claims. Screenshots go to
 test-artifacts/e2e/.
 """
+# ruff: noqa: F811 - `stack` and `browser` are test_journey's fixtures, imported to be used here
 
 from __future__ import annotations
 
@@ -227,4 +228,36 @@ def test_regulator_grades_and_blacklists_in_the_console(stack: Stack, browser: A
     assert row.locator("td.standing").inner_text() == "黑名单"
     assert row.locator('.history li[data-kind="blacklisted"]').count() == 1
     page.screenshot(path=str(ARTIFACTS / "console-regulator.png"), full_page=True)
+    page.close()
+
+
+def test_regulator_recalls_a_lot_and_sees_its_scope(stack: Stack, browser: Any) -> None:
+    """A lot of genuine cans, recalled in the regulator's wallet: CodeRegistry says recalled,
+    and the scope page counts the goods and where they went, with the CSV the notice needs."""
+    from tests.e2e.test_journey import _lot_of
+
+    chain = _chain(stack)
+    item = stack.result.items["genuine"]
+    gtin, lot = item["gtin"], _lot_of(stack, item["gtin"], item["serial"])
+    assert chain.lot(gtin, lot).status == "ACTIVE"
+
+    page, _ = _wallet_page(stack, browser, "regulator")
+    page.goto(stack.url + "/console/regulator?lang=en")
+    form = page.locator("#recall-form")
+    form.locator("input[name=gtin]").fill(gtin)
+    form.locator("input[name=lot]").fill(lot)
+    form.locator("input[name=reason]").fill("Melamine found in a sampled can")
+    form.locator("button").click()
+    # The page goes to the scope once the recall is mined (Playwright's wait runs the wallet).
+    page.wait_for_url(f"{stack.url}/console/regulator/recalls/{gtin}/{lot}", timeout=120_000)
+    assert chain.lot(gtin, lot).status == "RECALLED"
+    assert page.locator("#lot-status").inner_text() == "recalled"
+    count = int(page.locator("#scope-count").inner_text())
+    assert count > 0
+    assert page.locator("#scope-where tbody tr").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "console-recall-scope.png"), full_page=True)
+    csv = page.request.get(stack.url + (page.locator("#scope-csv").get_attribute("href") or ""))
+    assert csv.status == 200 and csv.headers["content-type"].startswith("text/csv")
+    lines = csv.text().strip().split("\r\n")
+    assert lines[0].startswith("epc,level,via,custodian") and len(lines) == count + 1
     page.close()

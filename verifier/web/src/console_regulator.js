@@ -37,3 +37,29 @@ for (const row of document.querySelectorAll('#enterprises tbody tr')) {
     act(row, form, (e.submitter && e.submitter.value) || 'grade');
   });
 }
+
+const recallForm = document.getElementById('recall-form');
+if (recallForm) {
+  recallForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const status = recallForm.querySelector('.status');
+    const say = (text, cls = '') => { status.textContent = text; status.className = `status ${cls}`; };
+    const button = recallForm.querySelector('button');
+    button.disabled = true;
+    try {
+      const account = await sessionAccount(T);
+      say(T.sPreparing);
+      const value = (name) => recallForm.querySelector(`input[name=${name}]`).value.trim();
+      const plan = await post('/console/regulator/recall',
+        { gtin: value('gtin'), lot: value('lot'), reason: value('reason') });
+      say(T.sTx);
+      const tx = await sendAndWait(account, plan.tx);
+      recallForm.dataset.recorded = tx;
+      say(fill(T.sDone, { tx }), 'done');
+      location.assign(plan.scope);
+    } catch (err) {
+      say(fill(T.sError, { detail: err && err.message ? err.message : String(err) }), 'error');
+      button.disabled = false;
+    }
+  });
+}
