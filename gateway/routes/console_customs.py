@@ -46,7 +46,7 @@ from ledger.chain.decisions import Decision, Inspection
 from ledger.chain.roles import CUSTOMS
 from ledger.errors import AuthorizationError, ConflictError, InvalidInputError, NotFoundError
 
-__all__ = ["STRINGS", "render_queue", "router"]
+__all__ = ["STRINGS", "keystore_panel", "render_queue", "router"]
 
 router = APIRouter(tags=["Console"])
 
@@ -351,6 +351,27 @@ STRINGS: dict[str, dict[str, str]] = {
 }
 
 
+_KEYSTORE = {
+    "zh-Hans": ("没有浏览器钱包？用密钥文件签名", "命令行使用的加密密钥文件（var/keys/*.json）在本页内解锁，"
+                "交易在本页签名后由网关转发；密钥不会离开本浏览器。", "密钥文件", "口令", "解锁"),
+    "en": ("No browser wallet? Sign with your key file", "The command line's encrypted key file "
+           "(var/keys/*.json) is unlocked in this page; transactions are signed here and the "
+           "gateway only relays them. The key never leaves this browser.", "Key file",
+           "Passphrase", "Unlock"),
+}
+
+
+def keystore_panel(lang: str) -> str:
+    """The console pages' key-file wallet (verifier/web/src/console_wallet.js), hidden when the
+    browser has a wallet."""
+    title, hint, file_label, pass_label, button = _KEYSTORE[lang]
+    return (f'<details id="keystore-wallet"><summary>{title}</summary><p><small>{hint}</small>'
+            f'</p><form><label>{file_label} <input type="file" accept=".json,application/json" '
+            f'required></label> <label>{pass_label} <input type="password" '
+            f'autocomplete="current-password" required></label> <button type="submit">{button}'
+            '</button><p class="status" role="status"></p></form></details>')
+
+
 def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
@@ -438,7 +459,7 @@ def render_queue(items: list[tuple[Any, dict[str, Any]]], session: ConsoleSessio
 <a href="?lang={other}">{"English" if other == "en" else "中文"}</a></nav>
 <h1>{t["title"]}</h1><p><span id="session-org">{_e(session.name or session.org_hex)}</span> ·
 <code id="session-signer">{_e(session.signer)}</code></p></header>
-<main><p>{t["intro"]}</p><div id="queue">{body}</div></main>
+<main><p>{t["intro"]}</p>{keystore_panel(lang)}<div id="queue">{body}</div></main>
 <script type="application/json" id="strings">{script_strings}</script>
 <script src="/console/customs.js"></script></body></html>
 """

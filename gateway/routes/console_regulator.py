@@ -36,6 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from gateway.console_access import console_actor, console_language, console_reader
 from gateway.deps import ServicesDep, SettingsDep
 from gateway.problems import problem_responses
+from gateway.routes.console_customs import keystore_panel
 from gateway.routes.scan_page import static_response
 from gateway.services import Services
 from gateway.sessions import ConsoleSession, current_session, own_origin, session_cookie
@@ -342,7 +343,7 @@ def render(rows: list[Any], grades: list[str], history: dict[bytes, list[dict[st
 <a href="?lang={other}">{"English" if other == "en" else "中文"}</a></nav>
 <h1>{t["title"]}</h1><p><span id="session-org">{_e(session.name or session.org_hex)}</span> ·
 <code id="session-signer">{_e(session.signer)}</code> · {now}</p></header>
-<main><p>{t["intro"]}</p><table id="enterprises"><thead><tr><th>{t["org"]}</th><th>{t["roles"]}</th>
+<main><p>{t["intro"]}</p>{keystore_panel(lang)}<table id="enterprises"><thead><tr><th>{t["org"]}</th><th>{t["roles"]}</th>
 <th>{t["grade"]}</th><th>{t["standing"]}</th><th>{t["history"]}</th><th>{t["act"]}</th></tr></thead>
 <tbody>{"".join(body)}</tbody></table>
 <section id="recall"><h2>{t["recallTitle"]}</h2><form id="recall-form">

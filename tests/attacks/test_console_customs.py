@@ -240,3 +240,47 @@ def test_attack_replayed_or_borrowed_signatures_are_refused(
                  "customs-transaction-refused")
     held = _on_chain(gateway_stack, ref)
     assert held["decision"] == "IMMEDIATE_CONTROL" and held["inspection"] == "NOT_INSPECTED"
+
+
+def test_relay_carries_only_the_session_keys_transactions(
+        gateway_stack: GatewayStack, w3: Any, deployment: Any) -> None:
+    """The keystore path: the page signs, the gateway relays. A transaction signed by another
+    key, or calling something else than the console's contracts, is refused unsent."""
+    officer = _officer(w3, deployment)
+    other = _officer(w3, deployment)
+    ref = _ref("RELAY")
+    _declare(gateway_stack, officer.org, ref)
+
+    def raw(key: bytes, to: str, data: str, nonce: int | None = None) -> str:
+        account = Account.from_key(key)
+        signed = account.sign_transaction({
+            "to": to, "data": data, "value": 0, "gas": 500_000, "gasPrice": w3.eth.gas_price,
+            "chainId": w3.eth.chain_id,
+            "nonce": w3.eth.get_transaction_count(account.address) if nonce is None else nonce})
+        return "0x" + bytes(signed.raw_transaction).hex()
+
+    with _client(gateway_stack) as client:
+        assert _log_in(client, officer).status_code == 200
+        plan = client.post(f"/console/customs/{ref}/prepare", json={
+            "decision": "DIRECT_RELEASE", "inspection": "NOT_INSPECTED"}).json()
+        params = client.get("/console/relay/params").json()
+        assert params["from"] == officer.address and params["chainId"] == w3.eth.chain_id
+        # Another key's signature over the very same call: not this session's to send.
+        _problem(client.post("/console/relay", json={
+            "raw": raw(other.key, plan["tx"]["to"], plan["tx"]["data"])}), 403, "relay-refused")
+        # The session's own key, but to an address that is none of the console's contracts.
+        _problem(client.post("/console/relay", json={
+            "raw": raw(officer.key, other.address, "0x")}), 403, "relay-refused")
+        _problem(client.post("/console/relay", json={"raw": "0xc0ffee"}), 400, "invalid-input")
+        # Cross-site: refused before anything is decoded.
+        _problem(client.post("/console/relay", headers={"Origin": "https://evil.example"},
+                             json={"raw": raw(officer.key, plan["tx"]["to"],
+                                              plan["tx"]["data"])}), 403, "cross-origin-request")
+        assert _on_chain(gateway_stack, ref) is None
+        sent = client.post("/console/relay", json={
+            "raw": raw(officer.key, plan["tx"]["to"], plan["tx"]["data"], params["nonce"])})
+        assert sent.status_code == 200, sent.text
+        assert sent.json()["to"] == "CustomsRelease"
+        w3.eth.wait_for_transaction_receipt(sent.json()["hash"], timeout=120)
+        assert client.get(f"/console/relay/{sent.json()['hash']}").json()["status"] == "0x1"
+    assert _on_chain(gateway_stack, ref)["decision"] == "DIRECT_RELEASE"

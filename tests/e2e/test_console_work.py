@@ -212,16 +212,18 @@ def test_regulator_grades_and_blacklists_in_the_console(stack: Stack, browser: A
             page.wait_for_timeout(500)
         return record
 
+    # The page reloads itself once the transaction is mined (`done=<tx>` in its URL).
+    page.wait_for_url("**/console/regulator?lang=en&done=0x*", timeout=120_000)
     assert settled(lambda r: r.grade == grade).grade == grade
     assert "eth_sendTransaction" in asked
-    page.wait_for_load_state("load")
-    page.goto(stack.url + "/console/regulator?lang=en")
+    first = page.url
     row = page.locator(f'#enterprises tr[data-org="0x{target.hex()}"]')
     assert row.locator("td.grade").inner_text() == grade
     assert row.locator('.history li[data-kind="grade"]').count() >= 1
 
     row.locator("input[name=reason]").fill("Counterfeit labels found at Nansha")
     row.locator("button[value=blacklist]").click()
+    page.wait_for_url(lambda url: "done=0x" in url and url != first, timeout=120_000)
     assert settled(lambda r: r.blacklisted).blacklisted
     page.goto(stack.url + "/console/regulator?lang=zh-Hans")
     row = page.locator(f'#enterprises tr[data-org="0x{target.hex()}"]')
@@ -260,4 +262,34 @@ def test_regulator_recalls_a_lot_and_sees_its_scope(stack: Stack, browser: Any) 
     assert csv.status == 200 and csv.headers["content-type"].startswith("text/csv")
     lines = csv.text().strip().split("\r\n")
     assert lines[0].startswith("epc,level,via,custodian") and len(lines) == count + 1
+    page.close()
+
+
+def test_customs_decides_with_its_key_file_and_no_wallet(stack: Stack, browser: Any) -> None:
+    """The demo on a machine with no wallet extension: the officer logs in with the key file,
+    unlocks it again in the queue page, and the page signs the CustomsRelease transaction
+    itself; the gateway only relays it (and refuses any not signed by the session's key)."""
+    from ledger.trade.customs import consignment_key
+    from tests.e2e.test_journey import _log_in_with_keystore
+
+    ref = f"CN-NS-KEYFILE-{time.time_ns() % 10**9}"
+    _declare(stack, ref)
+    page, _ = _log_in_with_keystore(stack, browser, "customs", lang="en")
+    page.wait_for_url(stack.url + "/console", timeout=120_000)
+    assert page.evaluate("() => window.ethereum === undefined")
+    page.goto(stack.url + "/console/customs?lang=en")
+    panel = page.locator("#keystore-wallet")
+    panel.locator("summary").click()
+    panel.locator("input[type=file]").set_input_files(str(stack.var / "keys" / "customs.json"))
+    panel.locator("input[type=password]").fill(_passphrase(stack))
+    panel.locator("button").click()
+    page.wait_for_selector("#keystore-wallet[data-unlocked]", timeout=120_000)
+    item = page.locator(f'article[data-consignment="{ref}"]')
+    item.locator('input[value="DIRECT_RELEASE"]').check()
+    item.locator("button[type=submit]").click()
+    page.wait_for_selector(f'article[data-consignment="{ref}"] .status.done', timeout=120_000)
+    decided = _chain(stack).latest_decision(consignment_key(ref))
+    assert decided is not None and decided.decision.name == "DIRECT_RELEASE"
+    assert decided.recorder == _account(stack, "customs").address
+    page.screenshot(path=str(ARTIFACTS / "console-customs-keyfile.png"), full_page=True)
     page.close()

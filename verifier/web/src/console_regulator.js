@@ -23,7 +23,10 @@ async function act(row, form, action) {
     const tx = await sendAndWait(account, plan.tx);
     row.dataset.recorded = tx;
     say(fill(T.sDone, { tx }), 'done');
-    setTimeout(() => location.reload(), 1500);
+    // Reload to show the chain's new state and history; `done` names the transaction.
+    const next = new URL(location.href);
+    next.searchParams.set('done', tx);
+    location.assign(next.toString());
   } catch (err) {
     say(fill(T.sError, { detail: err && err.message ? err.message : String(err) }), 'error');
     buttons.forEach((b) => { b.disabled = false; });
