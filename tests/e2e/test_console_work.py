@@ -293,3 +293,30 @@ def test_customs_decides_with_its_key_file_and_no_wallet(stack: Stack, browser: 
     assert decided.recorder == _account(stack, "customs").address
     page.screenshot(path=str(ARTIFACTS / "console-customs-keyfile.png"), full_page=True)
     page.close()
+
+
+def test_regulator_reads_the_audit_trail(stack: Stack, browser: Any) -> None:
+    """Who did what and when: filtered to customs, every row is one of its decisions on
+    CustomsRelease or one of its signed captures, each linking to its proof."""
+    chain = _chain(stack)
+    customs = "0x" + chain.org_of_key(_account(stack, "customs").address).hex()
+    page, _ = _wallet_page(stack, browser, "regulator")
+    page.click("#console-nav a[href='/console/audit']")
+    page.wait_for_url(stack.url + "/console/audit", timeout=60_000)
+    page.goto(stack.url + "/console/audit?lang=en")
+    page.select_option("#audit-filter select[name=org]", customs)
+    page.click("#audit-filter button")
+    page.wait_for_url(f"**/console/audit?lang=en&org={customs}*", timeout=60_000)
+    rows = page.locator("#audit tbody tr")
+    actions = set(rows.evaluate_all("rs => rs.map(r => r.dataset.action)"))
+    assert "CustomsRelease.DecisionRecorded" in actions and "capture" in actions
+    assert set(rows.evaluate_all("rs => rs.map(r => r.dataset.org)")) == {customs}
+    decisions = len(stack.result.consignments) + sum(
+        1 for c in stack.result.consignments if c["inspection"] == "PASSED")
+    assert page.locator('#audit tr[data-action="CustomsRelease.DecisionRecorded"]').count() \
+        >= decisions
+    page.screenshot(path=str(ARTIFACTS / "console-audit.png"), full_page=True)
+    proof = page.locator('#audit tr[data-action="CustomsRelease.DecisionRecorded"] a.proof')
+    response = page.request.get(stack.url + (proof.first.get_attribute("href") or ""))
+    assert response.status == 200 and response.json()["contract"] == "CustomsRelease"
+    page.close()
