@@ -41,7 +41,8 @@ class RelayBody(BaseModel):
     raw: Annotated[str, Field(pattern="^0x([0-9a-fA-F]{2})+$", max_length=262_146)]
 
 
-@router.get("/console/relay/params", summary="Nonce and gas price for the session's key")
+@router.get("/console/relay/params", summary="Nonce and gas price for the session's key",
+            responses=problem_responses(401, 403))
 async def relay_params(request: Request, services: ServicesDep,
                        settings: SettingsDep) -> dict[str, Any]:
     session = await console_reader(request, services, settings, ROLES)
@@ -98,7 +99,8 @@ def _decode(raw: bytes) -> str | None:
     return None if not to else "0x" + bytes(to).hex()
 
 
-@router.get("/console/relay/{tx_hash}", summary="A relayed transaction's receipt status")
+@router.get("/console/relay/{tx_hash}", summary="A relayed transaction's receipt status",
+            responses=problem_responses(400, 401, 403))
 async def relay_receipt(request: Request,
                         tx_hash: Annotated[str, Path(pattern="^0x[0-9a-fA-F]{64}$")],
                         services: ServicesDep, settings: SettingsDep) -> dict[str, Any] | None:
