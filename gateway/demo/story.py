@@ -19,7 +19,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ledger.errors import InvalidInputError
-from ledger.trade.customs import DECLARING, RELEASING
+from ledger.trade.customs import DECLARING, RELEASING, Declaration, declaration_fields
 
 __all__ = ["CHILLED", "CONSIGNMENTS", "DEMO_RECORD", "DemoResult", "Keyring", "Player", "expect_ok", "play"]
 
@@ -383,7 +383,13 @@ class Player:
         pallets = list(next(event(p)["epcList"] for p in ids
                             if event(p).get("bizStep") == "arriving"))
         # The platform owns the goods from the export on: it declares them on arrival.
-        self.border("platform", DECLARING, arrived + _HOUR_MS // 2, pallets, "customs-desk")
+        # Lodged with the customs of Nansha, naming what its risk rules judge: the decision
+        # below is customs' answer to it (and the console's queue shows it until settled).
+        self.border("platform", DECLARING, arrived + _HOUR_MS // 2, pallets, "customs-desk",
+                    declaration_fields(Declaration(
+                        plan.ref, self.parties["manufacturer"].org, "NZ", category,
+                        tuple(bytes.fromhex(e[14:78]) for e in covered)),
+                        self.parties["customs"].org))
         risk = self.request("customs", "POST", f"/consignments/{plan.ref}/risk", {
             "enterprise": self.parties["manufacturer"].gln, "originCountry": "NZ",
             "category": category, "eventIds": covered}).json()
@@ -449,7 +455,7 @@ class Player:
                       "CodeRegistry")
 
     def border(self, who: str, step: str, at_ms: int, pallets: Sequence[str],
-               read_point: str) -> None:
+               read_point: str, fields: dict[str, Any] | None = None) -> None:
         """`who` captures a signed declaration or release of the pallets, with its master data
         for where it happened and for itself."""
         from ledger.demo.journey import organisations, signer_master_data
@@ -459,6 +465,7 @@ class Player:
         event = border_event(step, event_time=_iso_ms(at_ms), epcs=pallets,
                              read_point=org.read_point(read_point),
                              master_data=signer_master_data(org, read_point))
+        event.update(fields or {})
         self.capture(who, inspecting_document(event, created=_iso_ms(at_ms)))
 
     def decide(self, ref: str, decision: str, inspection: str, covered: Sequence[str],

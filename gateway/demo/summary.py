@@ -60,6 +60,12 @@ def print_summary(console: Any, result: DemoResult, base: str, var: Path) -> Non
         ("operator", base + "/console/operator",
          "log in as the consortium operator with a wallet holding the devnet deployer's key "
          "(anvil account 0): members, keys, proposals (propose / approve / execute), anchoring"),
+        ("customs", base + "/console/customs",
+         f"log in with {var / 'keys'}/customs.json (or a wallet holding its key): the queue by "
+         "risk; decide and record inspections, signed with that key (unlock it in the page)"),
+        ("regulator", base + "/console/regulator",
+         f"log in with {var / 'keys'}/regulator.json: grades, blacklist, recall a lot and its "
+         "scope, signed with that key"),
         ("API docs", base + "/docs", "the EPCIS 2.0 REST binding and the traceability API"),
     ]
     console.print("[bold]Open:[/]")

@@ -18,6 +18,10 @@ ROUTER_MODULES: tuple[str, ...] = (
     "gateway.routes.console_brand",
     "gateway.routes.console_operator",
     "gateway.routes.console_charts",
+    "gateway.routes.console_customs",
+    "gateway.routes.console_regulator",
+    "gateway.routes.console_relay",
+    "gateway.routes.console_audit",
     "gateway.routes.scan_page",
     # Last: its catch-all route answers every Digital Link path no other route matched.
     "gateway.routes.resolver",

@@ -246,6 +246,9 @@ def render_console(data: ConsoleData, session: ConsoleSession,
 <nav id="role-pages"><a href="/console/brand" style="color:#fff">Brand · 品牌</a> <a href="/console/operator" style="color:#fff">Operator · 运营</a></nav>
 <h1>Zhenzhi 真知 — operators' and regulators' console</h1>
 <p>{who}</p>
+<p id="console-nav">{'<a href="/console/customs" style="color:#fff">海关查验队列 · Customs queue</a>' if CUSTOMS in session.roles else ""}
+{'<a href="/console/regulator" style="color:#fff">企业信用与黑名单 · Grades and blacklist</a>' if REGULATOR in session.roles else ""}
+{'<a href="/console/audit" style="color:#fff">审计记录 · Audit trail</a>' if session.roles & {REGULATOR, ADMIN} else ""}</p>
 <p>chain {data.chain_id}, block {data.block} · read-only</p></header>
 <main>
 <section id="members"><h2>Members ({len(data.members)})</h2>{_members(data)}</section>

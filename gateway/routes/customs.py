@@ -46,7 +46,7 @@ from ledger.trade.customs import (
 )
 from ledger.trade.risk import RULES_DIR, assess, load_rules
 
-__all__ = ["parse_event_id", "parse_org", "router"]
+__all__ = ["assessment", "parse_event_id", "parse_org", "router"]
 
 router = APIRouter(tags=["Customs"])
 
@@ -93,11 +93,18 @@ def risk(consignment: ConsignmentId, body: RiskRequest, viewer: MemberDep,
     cold-chain breaches on the consignment's goods are a fact (`coldChain` lists each GTIN's
     readings held against its brand's signed conditions)."""
     require(viewer, Access.MEMBER, CUSTOMS, REGULATOR)
-    rules = load_rules(body.rulesVersion or runtime.settings.risk_rules_version)
     declaration = Declaration(
         consignment=consignment, enterprise=parse_org(body.enterprise),
         origin_country=body.originCountry, category=body.category,
         event_ids=tuple(parse_event_id(e) for e in body.eventIds))
+    return assessment(declaration, body.rulesVersion, services, runtime)
+
+
+def assessment(declaration: Declaration, rules_version: str | None, services: Any,
+               runtime: Any) -> dict[str, Any]:
+    """The risk route's answer for a declaration (also the customs console's)."""
+    consignment = declaration.consignment
+    rules = load_rules(rules_version or runtime.settings.risk_rules_version)
     services.chain_view.sync()
     cold = consignment_cold_chain(services.store, declaration.event_ids, services.chain_view)
     facts = gather_facts(declaration, chain=runtime.chain(services.chain_view),

@@ -27,7 +27,7 @@ from gateway.traceability import RuntimeDep, TraceabilityRuntime
 from ledger.proofs.codes import validate_gtin14, validate_lot
 from ledger.store.trace import RecallScope, Tracer
 
-__all__ = ["CSV_COLUMNS", "router"]
+__all__ = ["CSV_COLUMNS", "recall_scope_of", "router", "scope_csv_response"]
 
 router = APIRouter(tags=["Recalls"])
 
@@ -48,6 +48,12 @@ def _row(item: Any) -> dict[str, Any]:
         .isoformat().replace("+00:00", "Z"),
         "lastEventId": f"ni:///sha-256;{item.last_event_id.hex()}?ver=CBV2.0",
     }
+
+
+def recall_scope_of(viewer: Viewer, services: Any, runtime: TraceabilityRuntime, gtin: str,
+                    lot: str) -> tuple[Any, RecallScope]:
+    """(the lot on CodeRegistry, its recall scope) for a brand owner or a regulator."""
+    return _scope(viewer, services, runtime, gtin, lot)
 
 
 def _scope(viewer: Viewer, services: Any, runtime: TraceabilityRuntime, gtin: str,
@@ -87,6 +93,11 @@ async def recall_scope(gtin: Gtin, lot: Lot, viewer: MemberDep, services: Servic
 async def recall_scope_csv(gtin: Gtin, lot: Lot, viewer: MemberDep, services: ServicesDep,
                            runtime: RuntimeDep) -> Response:
     _, scope = await run_in_threadpool(_scope, viewer, services, runtime, gtin, lot)
+    return scope_csv_response(scope)
+
+
+def scope_csv_response(scope: RecallScope) -> Response:
+    """The recall scope as a CSV attachment (also the regulator console's export)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()

@@ -36,7 +36,7 @@ from ledger.trade.risk import RiskFacts, RuleSet
 
 __all__ = [
     "DECLARING", "NAMESPACE", "RELEASING", "Declaration", "InvalidConsignmentError", "UnknownEnterpriseError",
-    "border_event", "consignment_key", "covered_commitments", "enterprise_gtins", "events_root", "gather_facts", "inspecting_document", "inspecting_event", "inspection_history", "rules_version_bytes",
+    "border_event", "consignment_key", "declaration_fields", "covered_commitments", "enterprise_gtins", "events_root", "gather_facts", "inspecting_document", "inspecting_event", "inspection_history", "rules_version_bytes",
 ]
 
 # Border steps CBV 2.0 has no word for (`ledger.chain.roles`: releasing needs CUSTOMS).
@@ -224,6 +224,26 @@ def border_event(step: str, *, event_time: str, epcs: Sequence[str], read_point:
     if master_data:
         event["zhenzhi:masterData"] = [dict(m) for m in master_data]
     return event
+
+
+def declaration_fields(declaration: Declaration, office: bytes) -> dict[str, Any]:
+    """What a `DECLARING` event carries so that the customs office it is lodged with finds
+    it in its queue (`ledger.trade.customs_queue`) and can judge it: the office (its
+    organisation id) and the declaration the risk rules read."""
+    if len(office) != 32 or office == bytes(32):
+        raise InvalidConsignmentError("the customs office is a non-zero 32-byte organisation id",
+                                      field="customsOffice")
+    fields: dict[str, Any] = {
+        "zhenzhi:customsOffice": _org_hex(office),
+        "zhenzhi:consignment": declaration.consignment,
+        "zhenzhi:enterprise": _org_hex(declaration.enterprise),
+        "zhenzhi:eventIds": [f"ni:///sha-256;{e.hex()}?ver=CBV2.0" for e in declaration.event_ids],
+    }
+    if declaration.origin_country:
+        fields["zhenzhi:originCountry"] = declaration.origin_country
+    if declaration.category:
+        fields["zhenzhi:category"] = declaration.category
+    return fields
 
 
 def inspecting_document(event: dict[str, Any], *, created: str) -> dict[str, Any]:

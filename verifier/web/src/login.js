@@ -136,4 +136,5 @@ function start() {
   });
 }
 
-if (typeof document !== 'undefined') start();
+// Only on the log-in page: the console's pages import the keystore code without it.
+if (typeof document !== 'undefined' && document.getElementById('keystore-form')) start();

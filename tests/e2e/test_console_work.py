@@ -1,0 +1,322 @@
+"""The customs officer's day in the console, in a real Chromium against the demo's anvil and
+gateway: log in with a wallet, open the queue, decide a fresh declaration and record the
+inspection outcome of the consignment the demo left under immediate control. The wallet is a
+test EIP-1193 provider (`window.ethereum`) backed by the customs officer's devnet key: it
+signs in Python what the page asks it to (`personal_sign`, `eth_sendTransaction`,
+`eth_signTypedData_v4`), as a browser wallet would; the gateway never sees the key.
+
+What is asserted comes from CustomsRelease, not from the page's claims. Screenshots go to
+test-artifacts/e2e/.
+"""
+# ruff: noqa: F811 - `stack` and `browser` are test_journey's fixtures, imported to be used here
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from tests.e2e.test_journey import ARTIFACTS, Stack, browser, stack  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.browser
+
+
+def _passphrase(stack: Stack) -> str:
+    return (stack.var / "keys" / ".passphrase").read_text(encoding="utf-8").strip()
+
+
+def _account(stack: Stack, who: str) -> Any:
+    from ledger.proofs.keystore import load_key
+
+    return load_key(stack.var / "keys" / f"{who}.json", _passphrase(stack))
+
+
+def _chain(stack: Stack) -> Any:
+    from ledger.chain.client import Chain
+    from ledger.chain.deployment import Deployment
+
+    return Chain(stack.anvil.web3(), Deployment.load(stack.manifest))
+
+
+def _declare(stack: Stack, ref: str) -> None:
+    """The platform declares a new consignment of the brand's goods to Nansha customs (a
+    signed `customs_declaring` capture, as its own system would send it)."""
+    import httpx
+
+    from ledger.epcis.document import parse_document
+    from ledger.epcis.event_hash import event_hashes
+    from ledger.proofs.signing import (
+        CaptureDomain,
+        prepare_capture,
+        sign_capture,
+        signature_to_headers,
+    )
+    from ledger.trade.customs import (
+        DECLARING,
+        Declaration,
+        border_event,
+        declaration_fields,
+        inspecting_document,
+    )
+
+    chain = _chain(stack)
+    platform = _account(stack, "platform")
+    office = chain.org_of_key(_account(stack, "customs").address)
+    brand = chain.org_of_key(_account(stack, "manufacturer").address)
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    event = border_event(DECLARING, event_time=now, epcs=[], offset="+00:00")
+    event.update(declaration_fields(Declaration(ref, brand, "NZ", "190110"), office))
+    document = inspecting_document(event, created=now)
+    ids = event_hashes(document)
+    seed, _, root = prepare_capture(parse_document(document).events, ids)
+    domain = CaptureDomain(chain.deployment.chainId, chain.deployment.address("Consortium"))
+    sig = sign_capture(bytes(platform.key), domain, root, len(ids),
+                       chain.org_of_key(platform.address), time.time_ns() // 1000,
+                       int(time.time()))
+    r = httpx.post(stack.url + "/capture", content=json.dumps(document).encode(), timeout=60,
+                   headers={**signature_to_headers(sig, seed),
+                            "Content-Type": "application/ld+json"})
+    assert r.status_code == 202, r.text
+
+
+def _wallet_page(stack: Stack, browser: Any, who: str) -> tuple[Any, list[str]]:
+    """A page whose `window.ethereum` is `who`'s devnet key; logged in to the console."""
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+
+    account = _account(stack, who)
+    w3 = stack.anvil.web3()
+    asked: list[str] = []
+
+    def wallet(method: str, params_json: str) -> Any:
+        params = json.loads(params_json)
+        asked.append(method)
+        if method == "eth_requestAccounts":
+            return [account.address.lower()]
+        if method == "personal_sign":
+            text = bytes.fromhex(params[0][2:]).decode("utf-8")
+            return "0x" + Account.sign_message(encode_defunct(text=text), account.key
+                                               ).signature.hex().removeprefix("0x")
+        if method == "eth_sendTransaction":
+            (tx,) = params
+            assert tx["from"].lower() == account.address.lower()
+            signed = account.sign_transaction({
+                "from": account.address, "to": tx["to"], "data": tx["data"],
+                "chainId": w3.eth.chain_id, "gas": 500_000, "gasPrice": w3.eth.gas_price,
+                "nonce": w3.eth.get_transaction_count(account.address)})
+            return "0x" + bytes(w3.eth.send_raw_transaction(signed.raw_transaction)).hex()
+        if method == "eth_getTransactionReceipt":
+            try:
+                receipt = w3.eth.get_transaction_receipt(params[0])
+            except Exception:  # not mined yet: a wallet answers null
+                return None
+            return {"status": hex(receipt["status"]), "blockNumber": hex(receipt["blockNumber"])}
+        if method == "eth_signTypedData_v4":
+            assert params[0].lower() == account.address.lower()
+            signed = Account.sign_typed_data(account.key, full_message=json.loads(params[1]))
+            return "0x" + bytes(signed.signature).hex()
+        raise ValueError(f"unsupported {method}")
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en")
+    page.expose_function("testWallet", wallet)
+    page.add_init_script("""
+      window.ethereum = { request: async ({ method, params }) =>
+        window.testWallet(method, JSON.stringify(params || [])) };""")
+    page.goto(stack.url + "/console/login?lang=en")
+    page.click("#wallet-login")
+    page.wait_for_url(stack.url + "/console", timeout=120_000)
+    return page, asked
+
+
+def test_customs_decides_and_records_inspection_in_the_console(stack: Stack,
+                                                              browser: Any) -> None:
+    from ledger.trade.customs import consignment_key
+
+    ref = f"CN-NS-CONSOLE-{time.time_ns() % 10**9}"
+    _declare(stack, ref)
+    chain = _chain(stack)
+    officer = _account(stack, "customs").address
+    held = next(c for c in stack.result.consignments if c["decision"] == "IMMEDIATE_CONTROL")
+
+    page, asked = _wallet_page(stack, browser, "customs")
+    page.click("#console-nav a")
+    page.wait_for_url(stack.url + "/console/customs", timeout=60_000)
+    page.goto(stack.url + "/console/customs?lang=en")
+    fresh = page.locator(f'article[data-consignment="{ref}"]')
+    assert fresh.get_attribute("data-step") == "decide"
+    waiting = page.locator(f'article[data-consignment="{held["ref"]}"]')
+    assert waiting.get_attribute("data-step") == "inspect"
+    # Riskiest first: the scores on the page never rise down the queue.
+    scores = [int(s) for s in page.locator("article.item").evaluate_all(
+        "els => els.map(e => e.dataset.score)")]
+    assert scores == sorted(scores, reverse=True) and len(scores) >= 2
+    # The held consignment's reasons are shown: the rules that fired, with their facts.
+    assert waiting.locator("table.fired tbody tr[data-rule]").count() >= 1
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "console-customs-queue.png"), full_page=True)
+
+    # Decide the fresh declaration: normal control, whatever the suggestion.
+    fresh.locator('input[value="NORMAL_CONTROL"]').check()
+    fresh.locator("button[type=submit]").click()
+    page.wait_for_selector(f'article[data-consignment="{ref}"] .status.done', timeout=120_000)
+    decided = chain.latest_decision(consignment_key(ref))
+    assert decided is not None and decided.decision.name == "NORMAL_CONTROL"
+    assert decided.inspection == "NOT_INSPECTED" and decided.recorder == officer
+    assert {"eth_sendTransaction", "eth_signTypedData_v4"} <= set(asked)
+    page.screenshot(path=str(ARTIFACTS / "console-customs-decided.png"), full_page=True)
+
+    # The consignment under immediate control: the inspection failed.
+    waiting.locator('input[value="FAILED"]').check()
+    waiting.locator("button[type=submit]").click()
+    page.wait_for_selector(f'article[data-consignment="{held["ref"]}"] .status.done',
+                           timeout=120_000)
+    outcome = chain.latest_decision(consignment_key(held["ref"]))
+    assert outcome is not None and outcome.decision.name == "IMMEDIATE_CONTROL"
+    assert outcome.inspection == "FAILED" and outcome.recorder == officer
+
+    page.goto(stack.url + "/console/customs?lang=zh-Hans")
+    assert page.locator(f'article[data-consignment="{held["ref"]}"]').count() == 0
+    assert page.locator(f'article[data-consignment="{ref}"]').get_attribute(
+        "data-step") == "inspect"
+    assert "海关查验队列" in page.locator("h1").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "console-customs-after.png"), full_page=True)
+    page.close()
+
+
+def test_regulator_grades_and_blacklists_in_the_console(stack: Stack, browser: Any) -> None:
+    """The regulator lowers nothing by hand: it picks a grade and a reason in the page, its
+    wallet sends the Consortium transaction, and the grade is read back from the chain."""
+    chain = _chain(stack)
+    target = chain.org_of_key(_account(stack, "exporter").address)
+    before = chain.organisation(target)
+    assert before is not None and not before.blacklisted
+    grade = "D" if before.grade != "D" else "C"
+
+    page, asked = _wallet_page(stack, browser, "regulator")
+    page.click("#console-nav a[href='/console/regulator']")
+    page.wait_for_url(stack.url + "/console/regulator", timeout=60_000)
+    page.goto(stack.url + "/console/regulator?lang=en")
+    row = page.locator(f'#enterprises tr[data-org="0x{target.hex()}"]')
+    row.locator("input[name=reason]").fill("Two failed inspections in November")
+    row.locator("select[name=grade]").select_option(grade)
+    row.locator("button[value=grade]").click()
+
+    def settled(check: Any) -> Any:
+        deadline = time.monotonic() + 120
+        while not check(record := chain.organisation(target)):
+            assert time.monotonic() < deadline, "the wallet's transaction never landed: " + \
+                " ".join(page.locator(".status").all_inner_texts())
+            # Waits through Playwright, whose dispatcher runs the test wallet's callbacks.
+            page.wait_for_timeout(500)
+        return record
+
+    # The page reloads itself once the transaction is mined (`done=<tx>` in its URL).
+    page.wait_for_url("**/console/regulator?lang=en&done=0x*", timeout=120_000)
+    assert settled(lambda r: r.grade == grade).grade == grade
+    assert "eth_sendTransaction" in asked
+    first = page.url
+    row = page.locator(f'#enterprises tr[data-org="0x{target.hex()}"]')
+    assert row.locator("td.grade").inner_text() == grade
+    assert row.locator('.history li[data-kind="grade"]').count() >= 1
+
+    row.locator("input[name=reason]").fill("Counterfeit labels found at Nansha")
+    row.locator("button[value=blacklist]").click()
+    page.wait_for_url(lambda url: "done=0x" in url and url != first, timeout=120_000)
+    assert settled(lambda r: r.blacklisted).blacklisted
+    page.goto(stack.url + "/console/regulator?lang=zh-Hans")
+    row = page.locator(f'#enterprises tr[data-org="0x{target.hex()}"]')
+    assert row.locator("td.standing").inner_text() == "黑名单"
+    assert row.locator('.history li[data-kind="blacklisted"]').count() == 1
+    page.screenshot(path=str(ARTIFACTS / "console-regulator.png"), full_page=True)
+    page.close()
+
+
+def test_regulator_recalls_a_lot_and_sees_its_scope(stack: Stack, browser: Any) -> None:
+    """A lot of genuine cans, recalled in the regulator's wallet: CodeRegistry says recalled,
+    and the scope page counts the goods and where they went, with the CSV the notice needs."""
+    from tests.e2e.test_journey import _lot_of
+
+    chain = _chain(stack)
+    item = stack.result.items["genuine"]
+    gtin, lot = item["gtin"], _lot_of(stack, item["gtin"], item["serial"])
+    assert chain.lot(gtin, lot).status == "ACTIVE"
+
+    page, _ = _wallet_page(stack, browser, "regulator")
+    page.goto(stack.url + "/console/regulator?lang=en")
+    form = page.locator("#recall-form")
+    form.locator("input[name=gtin]").fill(gtin)
+    form.locator("input[name=lot]").fill(lot)
+    form.locator("input[name=reason]").fill("Melamine found in a sampled can")
+    form.locator("button").click()
+    # The page goes to the scope once the recall is mined (Playwright's wait runs the wallet).
+    page.wait_for_url(f"{stack.url}/console/regulator/recalls/{gtin}/{lot}", timeout=120_000)
+    assert chain.lot(gtin, lot).status == "RECALLED"
+    assert page.locator("#lot-status").inner_text() == "recalled"
+    count = int(page.locator("#scope-count").inner_text())
+    assert count > 0
+    assert page.locator("#scope-where tbody tr").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "console-recall-scope.png"), full_page=True)
+    csv = page.request.get(stack.url + (page.locator("#scope-csv").get_attribute("href") or ""))
+    assert csv.status == 200 and csv.headers["content-type"].startswith("text/csv")
+    lines = csv.text().strip().split("\r\n")
+    assert lines[0].startswith("epc,level,via,custodian") and len(lines) == count + 1
+    page.close()
+
+
+def test_customs_decides_with_its_key_file_and_no_wallet(stack: Stack, browser: Any) -> None:
+    """The demo on a machine with no wallet extension: the officer logs in with the key file,
+    unlocks it again in the queue page, and the page signs the CustomsRelease transaction
+    itself; the gateway only relays it (and refuses any not signed by the session's key)."""
+    from ledger.trade.customs import consignment_key
+    from tests.e2e.test_journey import _log_in_with_keystore
+
+    ref = f"CN-NS-KEYFILE-{time.time_ns() % 10**9}"
+    _declare(stack, ref)
+    page, _ = _log_in_with_keystore(stack, browser, "customs", lang="en")
+    page.wait_for_url(stack.url + "/console", timeout=120_000)
+    assert page.evaluate("() => window.ethereum === undefined")
+    page.goto(stack.url + "/console/customs?lang=en")
+    panel = page.locator("#keystore-wallet")
+    panel.locator("summary").click()
+    panel.locator("input[type=file]").set_input_files(str(stack.var / "keys" / "customs.json"))
+    panel.locator("input[type=password]").fill(_passphrase(stack))
+    panel.locator("button").click()
+    page.wait_for_selector("#keystore-wallet[data-unlocked]", timeout=120_000)
+    item = page.locator(f'article[data-consignment="{ref}"]')
+    item.locator('input[value="DIRECT_RELEASE"]').check()
+    item.locator("button[type=submit]").click()
+    page.wait_for_selector(f'article[data-consignment="{ref}"] .status.done', timeout=120_000)
+    decided = _chain(stack).latest_decision(consignment_key(ref))
+    assert decided is not None and decided.decision.name == "DIRECT_RELEASE"
+    assert decided.recorder == _account(stack, "customs").address
+    page.screenshot(path=str(ARTIFACTS / "console-customs-keyfile.png"), full_page=True)
+    page.close()
+
+
+def test_regulator_reads_the_audit_trail(stack: Stack, browser: Any) -> None:
+    """Who did what and when: filtered to customs, every row is one of its decisions on
+    CustomsRelease or one of its signed captures, each linking to its proof."""
+    chain = _chain(stack)
+    customs = "0x" + chain.org_of_key(_account(stack, "customs").address).hex()
+    page, _ = _wallet_page(stack, browser, "regulator")
+    page.click("#console-nav a[href='/console/audit']")
+    page.wait_for_url(stack.url + "/console/audit", timeout=60_000)
+    page.goto(stack.url + "/console/audit?lang=en")
+    page.select_option("#audit-filter select[name=org]", customs)
+    page.click("#audit-filter button")
+    page.wait_for_url(f"**/console/audit?lang=en&org={customs}*", timeout=60_000)
+    rows = page.locator("#audit tbody tr")
+    actions = set(rows.evaluate_all("rs => rs.map(r => r.dataset.action)"))
+    assert "CustomsRelease.DecisionRecorded" in actions and "capture" in actions
+    assert set(rows.evaluate_all("rs => rs.map(r => r.dataset.org)")) == {customs}
+    decisions = len(stack.result.consignments) + sum(
+        1 for c in stack.result.consignments if c["inspection"] == "PASSED")
+    assert page.locator('#audit tr[data-action="CustomsRelease.DecisionRecorded"]').count() \
+        >= decisions
+    page.screenshot(path=str(ARTIFACTS / "console-audit.png"), full_page=True)
+    proof = page.locator('#audit tr[data-action="CustomsRelease.DecisionRecorded"] a.proof')
+    response = page.request.get(stack.url + (proof.first.get_attribute("href") or ""))
+    assert response.status == 200 and response.json()["contract"] == "CustomsRelease"
+    page.close()
