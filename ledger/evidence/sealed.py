@@ -16,6 +16,7 @@ value that is checked. The format is described for other implementers in `verifi
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -26,9 +27,9 @@ from ledger.chain.proven import AccountWitness, SlotWitness, StateWitness
 from ledger.epcis.event_hash import canonical_value
 from ledger.epcis.gs1 import DigitalLink
 from ledger.errors import LedgerError
+from ledger.evidence.consignment import DISCLOSURES, ConsignmentBundle
 from ledger.evidence.consignment import FORMAT as CONSIGNMENT_FORMAT
 from ledger.evidence.consignment import VERSION as CONSIGNMENT_VERSION
-from ledger.evidence.consignment import ConsignmentBundle
 from ledger.proofs.bundle import (
     FORMAT as BUNDLE_FORMAT,
 )
@@ -61,6 +62,7 @@ READ_CONTRACTS = ("CodeRegistry", "Consortium", "CustomsRelease", "TraceAnchor")
 # which the CBV event hash leaves out, is committed as a field of its own, so it stays.
 UNSIGNED_EVENT_KEYS = ("eventID", "recordTime")
 _MAX_PROOF_NODES = 64
+_LOWER_HEX = re.compile(r"0x(?:[0-9a-f]{2})*")
 
 
 class SealedEvidenceError(InvalidBundleError):
@@ -296,6 +298,7 @@ def _parse(obj: Any) -> SealedEvidence:
     if not isinstance(evidence, Mapping) or {"format", "version", "chain"} & set(evidence):
         raise SealedEvidenceError("must be an object without format, version or chain",
                                   place="evidence")
+    _evidence_elements(evidence, top["format"] == SEALED_CONSIGNMENT_FORMAT)
     chain_json = {"chainId": chain_id, "contracts": addresses, "blockNumber": header.number}
     bundle: Bundle | ConsignmentBundle
     try:
@@ -338,6 +341,85 @@ def _parse(obj: Any) -> SealedEvidence:
             raise SealedEvidenceError("no event uses this capture, so nothing checks it",
                                       place=f"evidence.captures[{i}]")
     return SealedEvidence(bundle, StateWitness(header, tuple(accounts)))
+
+
+def _evidence_elements(evidence: Mapping[str, Any], consignment: bool) -> None:
+    """The evidence's keys, and each capture, event, disclosure and customs claim has exactly its keys and lowercase hex
+    of its size, so an altered key or digit is named where it is (the page's `evidenceShape`
+    does the same), not only found by the canonical-serialisation check that follows."""
+    if consignment:
+        _keys(evidence, {"captures", "consignment", "customs", "disclosure", "events"}, "evidence")
+        c = _keys(evidence["consignment"], {"key", "ref"}, "evidence.consignment")
+        if c["ref"] is not None and not isinstance(c["ref"], str):
+            raise SealedEvidenceError("consignment.ref must be a string or null",
+                                      place="evidence (consignment.ref)")
+        if not isinstance(c["key"], str) or not re.fullmatch(r"0x[0-9a-fA-F]{64}", c["key"]):
+            raise SealedEvidenceError("must be 0x-hex", place="evidence.consignment.key")
+        if c["key"] != c["key"].lower():
+            raise SealedEvidenceError("must be lowercase hex", place="evidence.consignment.key")
+        if evidence["disclosure"] not in DISCLOSURES:
+            raise SealedEvidenceError(f"disclosure must be one of {list(DISCLOSURES)}",
+                                      place="evidence (disclosure)")
+    else:
+        _keys(evidence, {"captures", "code", "customs", "events", "registration"}, "evidence")
+        if not isinstance(evidence["code"], str):
+            raise SealedEvidenceError("must be a string", place="evidence.code")
+        if evidence["registration"] is not None:
+            r = _keys(evidence["registration"], {"codeProof", "gtin", "lot"},
+                      "evidence.registration")
+            if not isinstance(r["gtin"], str) or not isinstance(r["lot"], str):
+                raise SealedEvidenceError("gtin and lot must be strings",
+                                          place="evidence.registration")
+            _hashes(r["codeProof"], "evidence.registration.codeProof")
+    for i, c in enumerate(_list(evidence["captures"], "evidence.captures")):
+        at = f"evidence.captures[{i}]"
+        _keys(c, {"anchor", "count", "eventsRoot", "nonce", "org", "signature", "signedAt",
+                  "signer"}, at)
+        _lowhex(c["eventsRoot"], f"{at}.eventsRoot", 32)
+        _lowhex(c["org"], f"{at}.org", 32)
+        _lowhex(c["signature"], f"{at}.signature", 65)
+        for name in ("count", "nonce", "signedAt"):
+            _uint(c[name], f"{at}.{name}")
+        if c["anchor"] is not None:
+            a = _keys(c["anchor"], {"batchRoot", "blockNumber", "proof", "txHash"}, f"{at}.anchor")
+            _lowhex(a["batchRoot"], f"{at}.anchor.batchRoot", 32)
+            _hashes(a["proof"], f"{at}.anchor.proof")
+    for i, e in enumerate(_list(evidence["events"], "evidence.events")):
+        at = f"evidence.events[{i}]"
+        full = isinstance(e, Mapping) and "event" in e
+        _keys(e, {"capture", "commitment", "disclosures", "proof"}
+              | ({"context", "event", "eventId"} if full else set()), at)
+        _lowhex(e["commitment"], f"{at}.commitment", 32)
+        _hashes(e["proof"], f"{at}.proof")
+        if _uint(e["capture"], f"{at}.capture") >= len(evidence["captures"]):
+            raise SealedEvidenceError(f"refers to capture {e['capture']} of "
+                                      f"{len(evidence['captures'])}", place=f"{at}.capture")
+        for j, d in enumerate(_list(e["disclosures"], f"{at}.disclosures", 65536)):
+            _keys(d, {"text"} if full else {"proof", "text"}, f"{at}.disclosures[{j}]")
+            if not isinstance(d["text"], str):
+                raise SealedEvidenceError("must be a string", place=f"{at}.disclosures[{j}].text")
+            if not full:
+                _hashes(d["proof"], f"{at}.disclosures[{j}].proof")
+    for i, c in enumerate(_list(evidence["customs"], "evidence.customs")):
+        at = f"evidence.customs[{i}]"
+        _keys(c, {"commitment", "consignment", "proof"}, at)
+        _lowhex(c["commitment"], f"{at}.commitment", 32)
+        _lowhex(c["consignment"], f"{at}.consignment", 32)
+        _hashes(c["proof"], f"{at}.proof")
+
+
+def _lowhex(value: Any, place: str, size: int) -> None:
+    if not isinstance(value, str) or not value.startswith("0x"):
+        raise SealedEvidenceError("must be 0x-hex", place=place)
+    if not _LOWER_HEX.fullmatch(value):
+        raise SealedEvidenceError("is not lowercase hex", place=place)
+    if len(value) != 2 + 2 * size:
+        raise SealedEvidenceError(f"must be {size} bytes", place=place)
+
+
+def _hashes(value: Any, place: str) -> None:
+    for k, h in enumerate(_list(value, place, _MAX_PROOF_NODES)):
+        _lowhex(h, f"{place}[{k}]", 32)
 
 
 def _parse_consignment(evidence: Mapping[str, Any], chain: Mapping[str, Any]) -> ConsignmentBundle:

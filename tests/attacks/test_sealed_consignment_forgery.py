@@ -95,6 +95,34 @@ def test_attack_single_byte_changes_across_the_consignment_file_are_refused(
         assert report.place or report.failures, i
 
 
+@pytest.mark.parametrize("trade", [False, True], ids=["members", "bank"])
+def test_attack_a_renamed_or_uppercased_element_is_named_where_it_is(
+        sealed_consignment: dict[str, Any], trade: bool) -> None:
+    """One bit turns `"proof"` into `"proog"` or a hex digit into upper case: the file is no
+    longer canonical, and the checker names the element (as the offline page does), not only
+    the first differing byte."""
+    raw = sealed_consignment["trade" if trade else "raw"]
+    doc = json.loads(raw)
+    events = doc["evidence"]["events"]
+    at = len(events) - 1
+    if trade:
+        edits = {b'"proof":': f"evidence.events[{at}].disclosures[0]"}
+        start = raw.index(b'"disclosures":', raw.index(events[at]["commitment"].encode()))
+    else:
+        edits = {b'"nonce":': "evidence.captures[0]"}
+        start = raw.index(b'"captures":')
+    for needle, place in edits.items():
+        i = raw.index(needle, start) + len(needle) - 3
+        report = _check(sealed_consignment, raw[:i] + bytes([raw[i] ^ 0x01]) + raw[i + 1:], trade)
+        assert report.kind == "REFUSED" and report.place == place, (report.place, report.reason)
+        assert "unexpected keys" in report.reason
+    commitment = events[at]["commitment"].encode()
+    i = raw.index(commitment) + commitment.rindex(b"a")  # an "a" digit, made "A"
+    report = _check(sealed_consignment, raw[:i] + b"A" + raw[i + 1:], trade)
+    assert report.kind == "REFUSED", report.reason
+    assert report.place == f"evidence.events[{at}].commitment", (report.place, report.reason)
+
+
 def test_attack_consignment_proof_against_an_untrusted_block_is_unproven(
         sealed_consignment: dict[str, Any]) -> None:
     report = _check(sealed_consignment, sealed_consignment["raw"],
