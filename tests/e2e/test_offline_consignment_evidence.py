@@ -30,6 +30,7 @@ from tests.e2e.test_offline_evidence import (  # noqa: F401 - fixtures
     _flip_hex,
     _in_browser,
     _place,
+    _respelt,
     browser,
     page,
 )
@@ -219,6 +220,17 @@ def test_attack_one_character_of_an_event_context_is_refused_at_the_place_python
     assert python.kind != "GENUINE" and _place(python) == place, (python.kind, python.reason)
     assert got["result"] == python.kind, (got["result"], got["reason"], python.reason)
     assert _place(got) == place, (_place(got), got["reason"])
+
+
+def test_attack_another_spelling_of_an_events_key_is_refused_as_in_python(
+        page: Any, sealed_consignment: dict) -> None:  # noqa: F811
+    s = sealed_consignment
+    tampered, place = _respelt(s["raw"])
+    python = check(tampered, s, trust=s["hash"])
+    got = _in_browser(page, tampered, trust=s["hash"], manifest=s["manifest"])
+    assert python.kind == got["result"] == "REFUSED"
+    assert python.place == got["place"] == place
+    assert got["reason"] == python.reason
 
 
 def test_attack_relabelled_views_and_a_borrowed_key_are_refused(

@@ -132,6 +132,28 @@ def _context_flips(raw: bytes) -> dict[str, tuple[bytes, str]]:
             "namespace prefix": (other_prefix, f"evidence.events[{i}].context")}
 
 
+def _respelt(raw: bytes) -> tuple[bytes, str]:
+    """The first GTIN Digital Link of the first full event written with the short name
+    ("/gtin/" for "/01/"): the same key, so the same event hash; only the sealed reader's rule
+    that values are spelt as the hash reads them refuses it. The file, and the place."""
+    doc = json.loads(raw)
+    i, e = next((i, e) for i, e in enumerate(doc["evidence"]["events"]) if e.get("event"))
+
+    def respell(v: Any) -> tuple[Any, bool]:
+        if isinstance(v, str) and v.startswith("https://id.gs1.org/01/"):
+            return v.replace("/01/", "/gtin/", 1), True
+        items = list(v.items()) if isinstance(v, dict) else enumerate(v) if isinstance(
+            v, list) else []
+        for k, x in items:
+            v[k], done = respell(x)
+            if done:
+                return v, True
+        return v, False
+
+    assert respell(e["event"])[1]
+    return canonical_json(doc), f"evidence.events[{i}].event"
+
+
 def _regions(doc: dict[str, Any]) -> dict[str, tuple[str, int]]:
     ev = doc["evidence"]
     with_proof = next(i for i, e in enumerate(ev["events"]) if e["proof"])
@@ -243,6 +265,16 @@ def test_attack_one_character_of_an_event_context_is_refused_at_the_same_place_a
     assert python.kind != "GENUINE" and _place(python) == place, (python.kind, python.reason)
     assert got["result"] == python.kind, (got["result"], got["reason"], python.reason)
     assert _place(got) == place, (_place(got), got["reason"])
+
+
+def test_attack_another_spelling_of_an_events_key_is_refused_as_in_python(
+        page: Any, sealed: dict) -> None:  # noqa: F811
+    tampered, place = _respelt(sealed["raw"])
+    python = check(tampered, sealed)
+    got = _in_browser(page, tampered, trust=sealed["hash"], manifest=sealed["manifest"])
+    assert python.kind == got["result"] == "REFUSED"
+    assert python.place == got["place"] == place
+    assert got["reason"] == python.reason
 
 
 def test_non_canonical_or_broken_files_are_refused(page: Any, sealed: dict) -> None:  # noqa: F811
