@@ -15,10 +15,10 @@
 // Only the Python module's tree path is ported: its fast path writes the same string (a Python
 // test checks both on every vector), so one path here is the faithful one.
 // Known limit: JavaScript lists an object's array-index keys ("0", "17") first, in numeric
-// order; Python keeps the written order. The string depends on key order only inside a
-// bizTransaction/source/destination entry and for in-line `@xmlns` declarations, and in a sealed
-// file (keys sorted) only against keys sorting before "0" (such as "#text") or between two such
-// keys.
+// order; Python keeps the written order. The string depends on key order only inside an object
+// with a bizTransaction, source or destination key, in an object given as `#text`, and for
+// in-line `@xmlns` declarations; in a sealed file (keys sorted) only against keys sorting before
+// "0" (such as "#text") or between two such keys.
 import { sha256 } from '@noble/hashes/sha2';
 import { pyFloat } from './offline/canonical.js';
 
