@@ -951,9 +951,13 @@ function prehashWith(event0, ns, ignore0) {
   const [name, , children] = restructure(build.obj(event));
   const head = 'eventType=' + name + ordered(children, ORDER);
   const rest = children.filter((c) => !IGNORED_TOP.has(c[0]));
-  const pre = head + (rest.length ? generic(rest) : '');
+  return head + (rest.length ? generic(rest) : '');
+}
+
+/** The UTF-8 bytes of a pre-hash string; a lone surrogate has none (Python's encode raises). */
+function utf8(pre) {
   if (!pre.isWellFormed()) throw new EventHashError('unreadable', 'the event holds a lone surrogate: it has no UTF-8 form');
-  return pre;
+  return new TextEncoder().encode(pre);
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
@@ -961,7 +965,7 @@ const hex = (bytes) => { let s = ''; for (const b of bytes) s += HEX[b]; return 
 
 /** The 32-byte sha-256 event hash. */
 export function eventHash(event, context = null, options = {}) {
-  return sha256(new TextEncoder().encode(prehash(event, context, options)));
+  return sha256(utf8(prehash(event, context, options)));
 }
 
 /** `ni:///sha-256;<hex>?ver=CBV2.0` of one event. */
@@ -1019,5 +1023,5 @@ export function prehashes(doc) {
 
 /** `ni:///sha-256;…?ver=CBV2.0` ids of every event of a document, in document order. */
 export function eventIds(doc) {
-  return prehashes(doc).map((p) => NI_PREFIX + hex(sha256(new TextEncoder().encode(p))) + NI_SUFFIX);
+  return prehashes(doc).map((p) => NI_PREFIX + hex(sha256(utf8(p))) + NI_SUFFIX);
 }
