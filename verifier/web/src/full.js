@@ -2,9 +2,8 @@
 // `check_full`): the texts, parsed, must say exactly what the event says (less recordTime),
 // and their sorted-pair Merkle root is the commitment the capture signed.
 //
-// The browser does not recompute the CBV 2.0 event hash (ledger/epcis/event_hash.py is not
-// ported): the committed eventID must equal the id the evidence names, and that id is covered
-// by the signature like every other field.
+// The committed eventID must equal the id the evidence names; the caller (verify.js
+// `fullFacts`) has already recomputed that id from the event (./event_hash.js).
 import { keccak, hashPair, utf8 } from './bytes.js';
 import { parse, fold, DisclosureError, LIST_FIELDS, isObject } from './disclosure.js';
 

@@ -10,6 +10,7 @@ import { parseLink, codeLeaf, lotKey, eventEpcs, canonicalEpc, CodeError } from 
 import { Rpc, ChainReader, NodeError } from './rpc.js';
 import { coldChainSection } from './coldchain.js';
 import { checkFull } from './full.js';
+import { eventHash, EventHashError } from './event_hash.js';
 import {
   requiredRole, subjects, ownerKey, receiverKeys, entitledEvents, steps as journeySteps,
   continuityGap, saleTime, importedOrigin, checkScans, CLONE_POLICY, decide, meaning,
@@ -85,8 +86,11 @@ export function parseProof(obj) {
     });
     if (e.event != null && !isObject(e.event)) throw new ShapeError('event must be a JSON object');
     if (e.event != null && typeof e.eventId !== 'string') throw new ShapeError('a full event must name its eventId');
+    // `exact`: the event and its @context as the CBV hash reads them (sealed.js keeps a float a
+    // float); a bundle read without it hashes the event as parsed.
+    const exact = e.event == null ? null : e.exact || { event: e.event, context: e.context ?? null };
     return { commitment: fromHex(e.commitment, 32, 'commitment'), capture: index, proof: proofList(e.proof, 'proof'),
-      disclosed, full: e.event != null, event: e.event != null ? e.event : null, eventId: e.event != null ? e.eventId : null };
+      disclosed, full: e.event != null, event: e.event != null ? e.event : null, eventId: e.event != null ? e.eventId : null, exact };
   });
   const customs = (obj.customs || []).map((c) => ({ consignment: fromHex(c.consignment, 32, 'consignment'),
     commitment: fromHex(c.commitment, 32, 'customs.commitment'), proof: proofList(c.proof, 'customs.proof') }));
@@ -102,6 +106,18 @@ export function parseProof(obj) {
 function fullFacts(e, eventsRoot) {
   const subject = e.eventId.startsWith('ni:///sha-256;') ? e.eventId.split('?')[0] : 'ni:///sha-256;' + '00'.repeat(32);
   const role = requiredRole(e.event);
+  // Its id recomputed (ledger/epcis/event_hash.py, ported in ./event_hash.js): the event's
+  // @context is bound by nothing else.
+  let actual = null;
+  try {
+    actual = hex(eventHash(e.exact.event, e.exact.context)).slice(2);
+  } catch (exc) {
+    if (!(exc instanceof EventHashError)) throw exc;
+  }
+  if (actual === null || actual !== claimedHash(e.eventId)) {
+    return { actual: null, inCapture: false, role, event: e.event, checks: [check('event.id', 'FAIL',
+      "an event's content does not hash to its id: it was altered after capture", { subject, details: { recomputed: actual } })] };
+  }
   let commitment;
   try {
     commitment = checkFull(e.event, e.eventId, e.disclosed.map((d) => d.text));
@@ -110,6 +126,14 @@ function fullFacts(e, eventsRoot) {
     return { actual: null, inCapture: false, role, event: e.event, checks: [check('event.id', 'FAIL', `an event's disclosures do not match it: ${exc.message}`, { subject })] };
   }
   return committed(commitment, e, eventsRoot, role, subject, e.event);
+}
+
+/** The 64 hex digits of an eventId (ledger/proofs/bundle.py `_parse_event_id`), or null. */
+function claimedHash(id) {
+  const prefix = 'ni:///sha-256;';
+  const suffix = '?ver=CBV2.0';
+  const inner = id.startsWith(prefix) && id.endsWith(suffix) ? id.slice(prefix.length, -suffix.length) : id.replace(/^0[xX]/, '');
+  return /^[0-9a-fA-F]{64}$/.test(inner) ? inner.toLowerCase() : null;
 }
 
 /** What an event's bytes alone establish (verify.py `_facts`): full or disclosed. */

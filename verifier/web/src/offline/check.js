@@ -21,8 +21,6 @@ export const NOT_CARRIED = ['scans', 'assembled'];
 // bank's view).
 export const NOT_CARRIED_CONSIGNMENT = ['withheld', 'assembled'];
 export const NOT_DISCLOSED_TRADE = ['tradeFields', 'tradeLots', 'tradeCovered'];
-// What this browser checker does not recompute that the Python checker does.
-export const NOT_IN_BROWSER = ['cbvHash'];
 
 const iso = (ts) => new Date(ts * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -154,8 +152,8 @@ async function unusedEvidence(sealed, provider) {
 }
 
 function notChecked(sealed) {
-  if (!sealed || sealed.kind !== 'consignment') return [...NOT_CARRIED, ...NOT_IN_BROWSER];
-  return [...NOT_CARRIED_CONSIGNMENT, ...(sealed.proof.disclosure === 'trade' ? NOT_DISCLOSED_TRADE : []), ...NOT_IN_BROWSER];
+  if (!sealed || sealed.kind !== 'consignment') return [...NOT_CARRIED];
+  return [...NOT_CARRIED_CONSIGNMENT, ...(sealed.proof.disclosure === 'trade' ? NOT_DISCLOSED_TRADE : [])];
 }
 
 function refused(reason, place, sealed = null) {

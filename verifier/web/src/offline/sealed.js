@@ -9,6 +9,7 @@ import { parseLink, canonicalUri } from '../gs1.js';
 import { decodeHeader } from './header.js';
 import { checkCanonical, checkJsonAsPython, decodeUtf8 } from './canonical.js';
 import { PlaceError } from './place.js';
+import { canonicalValue, pyRepr, readJson } from '../event_hash.js';
 
 export const SEALED_FORMAT = 'zhenzhi-sealed-evidence';
 export const SEALED_VERSION = 1;
@@ -70,6 +71,55 @@ function hexBytesAnyCase(v, place, size) {
   const raw = fromHex(v, null, place);
   if (raw.length !== size) throw new PlaceError(place, `must be ${size} bytes`);
   return raw;
+}
+
+// ledger/evidence/sealed.py `_namespace_declarations`: the event hash reads only the objects
+// of a list-form @context (prefix → IRI), and only the prefixes the event uses.
+function namespaceDeclarations(context, event) {
+  if (!Array.isArray(context)) return null;
+  const used = usedPrefixes(event);
+  const kept = [];
+  for (const c of context) {
+    if (!isObject(c)) continue;
+    const d = Object.fromEntries(Object.entries(c).filter(([k, v]) => used.has(k) && typeof v === 'string'));
+    if (Object.keys(d).length) kept.push(d);
+  }
+  return kept.length ? kept : null;
+}
+
+function usedPrefixes(event) {
+  const found = new Set();
+  const walk = (v) => {
+    if (isObject(v)) {
+      for (const [k, x] of Object.entries(v)) {
+        found.add(k.split(':')[0]);
+        walk(x);
+      }
+    } else if (Array.isArray(v)) {
+      v.forEach(walk);
+    } else if (typeof v === 'string' && v.includes(':')) {
+      found.add(v.split(':')[0]);
+    }
+  };
+  walk(event);
+  return found;
+}
+
+const sorted = (v) => (Array.isArray(v) ? v.map(sorted) : isObject(v)
+  ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted(v[k])])) : v);
+const sameJson = (a, b) => JSON.stringify(sorted(a), (k, v) => (typeof v === 'bigint' ? `${v}n` : v)) === JSON.stringify(sorted(b));
+
+// ledger/evidence/sealed.py `_loose_spelling`: a string of the event that the hash reads as
+// another spelling. A sealed event is written in the spellings the hash reads, so no byte can
+// change while its hash stays the same.
+function looseSpelling(value) {
+  if (typeof value === 'string') return canonicalValue(value) !== value ? value : null;
+  const items = isObject(value) ? Object.values(value) : Array.isArray(value) ? value : [];
+  for (const v of items) {
+    const found = looseSpelling(v);
+    if (found !== null) return found;
+  }
+  return null;
 }
 
 const hashes = (v, place) => list(v, place, MAX_PROOF_NODES).forEach((h, k) => hexBytes(h, `${place}[${k}]`, 32));
@@ -137,9 +187,13 @@ function evidenceShape(ev, consignment) {
       if (typeof e.eventId !== 'string' || !/^ni:\/\/\/sha-256;[0-9a-f]{64}\?ver=CBV2\.0$/.test(e.eventId)) {
         throw new PlaceError(`${at}.eventId`, 'must be the ni:///sha-256;…?ver=CBV2.0 URI of the event');
       }
-      if (e.context !== null && !(Array.isArray(e.context) && e.context.length && e.context.every((c) => isObject(c)
-          && Object.keys(c).length && Object.values(c).every((x) => typeof x === 'string')))) {
-        throw new PlaceError(`${at}.context`, 'must be null or a list of the namespace declarations the event uses');
+      if (!sameJson(e.context, namespaceDeclarations(e.context, e.event))) {
+        throw new PlaceError(`${at}.context`, 'must be null or a list of the namespace declarations the event uses (the only part of an @context its hash reads)');
+      }
+      const odd = looseSpelling(e.event);
+      if (odd !== null) {
+        const cut = (t) => pyRepr([...t].slice(0, 60).join(''));
+        throw new PlaceError(`${at}.event`, `${cut(odd)} is not written as the event hash reads it (${cut(canonicalValue(odd))})`);
       }
     }
   });
@@ -241,10 +295,14 @@ export function parseSealed(raw) {
   // Both kinds read as the "zhenzhi-evidence" version 2 bundle the verifier parses (captures,
   // events, customs); a consignment's label is its reference, else its key.
   const ev = top.evidence;
+  // A full event's hash reads a float as Python does ("5.0", not "5"): the events again, each
+  // number as written (../event_hash.js `readJson`).
+  const exact = ev.events.some((e) => 'event' in e) ? readJson(text).evidence.events : null;
+  const events = ev.events.map((e, i) => ('event' in e ? { ...e, exact: { event: exact[i].event, context: exact[i].context } } : e));
   const proof = consignment
     ? { code: ev.consignment.ref !== null ? ev.consignment.ref : ev.consignment.key, registration: null,
-      captures: ev.captures, events: ev.events, customs: ev.customs, consignment: ev.consignment,
+      captures: ev.captures, events, customs: ev.customs, consignment: ev.consignment,
       disclosure: ev.disclosure, format: 'zhenzhi-evidence', version: 2, scans: [], chain: chainRef }
-    : { ...ev, format: 'zhenzhi-evidence', version: 2, scans: [], chain: chainRef };
+    : { ...ev, events, format: 'zhenzhi-evidence', version: 2, scans: [], chain: chainRef };
   return { kind: consignment ? 'consignment' : 'item', header, blockHash, chainId, contracts, evidence: ev, proof, state };
 }
