@@ -13,7 +13,8 @@ the same 404 `unknown-complaint` whether the id exists or not, and says nothing 
 post's redirect carries the receipt to the item's page on this site (`/pip/01/…?complaint=<id>&
 receipt=<token>`, never through the resolver to a page a brand registered),
 which shows the complaint's standing from then on; that page is served with
-`Referrer-Policy: no-referrer` so the receipt does not travel on in a Referer.
+`Referrer-Policy: same-origin` so the receipt never travels to another site in a Referer (not
+`no-referrer`: a browser then posts the page's forms with `Origin: null`, refused below).
 
 Filing needs no account: the per-client token bucket (shared through Redis when configured)
 and the text limit are what keep the endpoint from being flooded. The client is kept only as a
@@ -187,7 +188,7 @@ async def file_complaint(request: Request, services: ServicesDep, runtime: Runti
             f"{PAGE_PREFIX if serial is not None else ''}{path}?complaint={complaint.id}"
             f"&receipt={filed.receipt}",
             status_code=303, headers={"Cache-Control": "no-store",
-                                      "Referrer-Policy": "no-referrer"})
+                                      "Referrer-Policy": "same-origin"})
     return {"id": complaint.id, "gtin": gtin, "serial": serial, "lot": lot,
             "category": complaint.category, "status": complaint.status,
             "receipt": filed.receipt,

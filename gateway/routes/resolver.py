@@ -687,8 +687,11 @@ async def _server_page(request: Request, services: Any, runtime: TraceabilityRun
                            scan_count=len(scans), complaint_url="/complaints",
                            names=org_names(services, runtime, dict.fromkeys(by)),
                            complaint=_own_complaint(services, request))
+        # `same-origin`, not `no-referrer`: the receipt in the address goes nowhere else, and
+        # the complaint form still posts with this site's Origin (no-referrer makes it "null",
+        # which the complaint endpoint refuses as cross-site).
         return HTMLResponse(html, headers={**headers, "Cache-Control": "no-store",
-                                           "Referrer-Policy": "no-referrer"})
+                                           "Referrer-Policy": "same-origin"})
 
     return await run_in_threadpool(work)
 
@@ -722,8 +725,9 @@ async def consumer_page(request: Request, dl_path: str, services: ServicesDep,
         page = static_response(request, "scan.html")
         page.headers.update(headers)
         page.headers["Vary"] = "Accept, Accept-Language"
-        # The address may carry a complaint's receipt (`?receipt=`): never in a Referer.
-        page.headers["Referrer-Policy"] = "no-referrer"
+        # The address may carry a complaint's receipt (`?receipt=`): never in a Referer to
+        # another site.
+        page.headers["Referrer-Policy"] = "same-origin"
         return page
     identity = runtime.client(request)
     limit(runtime.scans, identity.key)
