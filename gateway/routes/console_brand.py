@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
+from gateway.console_access import console_language
 from gateway.console_actions import (
     ConsoleActorDep,
     ConsoleReaderDep,
@@ -396,7 +397,8 @@ async def brand_page(request: Request, settings: SettingsDep, runtime: RuntimeDe
     alerts, regions = await run_in_threadpool(_brand_scans, services, session.org)
     found = await run_in_threadpool(_brand_complaints, services, session.org)
     return HTMLResponse(render_page(session, lots, prefixes, alerts, regions, found,
-                                    services.chain_view.chain_id), headers=_NO_STORE)
+                                    services.chain_view.chain_id,
+                                    lang=console_language(request)), headers=_NO_STORE)
 
 
 def _lot_row(lot: dict[str, Any]) -> str:
@@ -449,7 +451,9 @@ def _alerts(alerts: list[dict[str, Any]]) -> str:
 def render_page(session: ConsoleSession, lots: list[dict[str, Any]], prefixes: list[str],
                 alerts: list[dict[str, Any]] | None = None,
                 regions: list[tuple[str, dict[str, int]]] | None = None,
-                complaints: list[dict[str, Any]] | None = None, chain_id: int = 0) -> str:
+                complaints: list[dict[str, Any]] | None = None, chain_id: int = 0, *,
+                lang: str = "zh-Hans") -> str:
+    from gateway.routes.console import STRINGS as CONSOLE_STRINGS
     from gateway.routes.console_charts import chart
 
     allowed = ENTERPRISE in session.roles
@@ -485,7 +489,8 @@ def render_page(session: ConsoleSession, lots: list[dict[str, Any]], prefixes: l
         f'{_alerts(alerts or [])}</section>'
         '<section id="scan-map"><h2 data-i18n="mapTitle">Scans by region</h2>'
         + chart("chart-brand-regions", "Scans of your items by region, by verdict",
-                "贵品牌商品扫码，按地区与结论", regions or [], axis_en="region", axis_zh="地区")
+                "贵品牌商品扫码，按地区与结论", regions or [], axis_en="region", axis_zh="地区",
+                lang=lang, labels=CONSOLE_STRINGS[lang])
         + '</section>'
         '<section id="complaints"><h2 data-i18n="complaintsTitle">Complaints</h2>'
         f'{_complaints(complaints or [])}</section>'

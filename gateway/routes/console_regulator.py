@@ -388,6 +388,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "byLevel": "层级（0 单品，1 箱，2 托盘）", "where": "货物去向", "custodian": "最后保管方",
         "location": "最后位置", "count": "数量", "csv": "下载 CSV", "back": "返回企业列表",
         "noScope": "存储中没有该批次货物的事件。",
+        "lot_active": "有效", "lot_recalled": "已召回", "lot_withdrawn": "已撤回",
+        "lot_unregistered": "未登记",
         "hReason": "理由：{text}", "hReasonGateway": "（网关的记录，链上无此理由）",
         "hReasonMatches": "（与链上理由哈希一致）",
         "hReasonMismatch": "存储的理由文本与链上理由哈希不符，不予显示",
@@ -427,6 +429,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "byLevel": "By level (0 item, 1 case, 2 pallet)", "where": "Where the goods went",
         "custodian": "Last custodian", "location": "Last location", "count": "Count",
         "csv": "Download CSV", "back": "Back to the enterprises", "noScope": "The store holds no event of this lot's goods.",
+        "lot_active": "active", "lot_recalled": "recalled", "lot_withdrawn": "withdrawn",
+        "lot_unregistered": "unregistered",
         "hReason": "reason: {text}", "hReasonGateway": "(the gateway's record; the chain holds "
         "no reason for a grade)", "hReasonMatches": "(matches the reason hash on chain)",
         "hReasonMismatch": "the stored reason text does not match the reason hash on chain; "
@@ -596,7 +600,7 @@ def render_scope(on_chain: Any, scope: Any, lang: str) -> str:
 <body><header><nav><a href="/console/regulator">{t["back"]}</a>
 <a href="?lang={other}">{"English" if other == "en" else "中文"}</a></nav>
 <h1>{t["scopeTitle"]}: {_e(scope.gtin)} · {_e(scope.lot)}</h1></header><main>
-<dl class="stats"><div><dt>{t["status"]}</dt><dd id="lot-status">{_e(status)}</dd></div>
+<dl class="stats"><div><dt>{t["status"]}</dt><dd id="lot-status" data-status="{_e(status)}">{_e(t.get("lot_" + status, status))}</dd></div>
 <div><dt>{t["items"]}</dt><dd id="scope-count">{len(scope.items)}</dd></div>
 <div><dt>{t["byLevel"]}</dt><dd>{_e(", ".join(f"{k}: {v}" for k, v in sorted(levels.items())) or "–")}</dd></div>
 <div><dt>{t["lot"]}</dt><dd>{_e(", ".join(scope.lots))}</dd></div></dl>
