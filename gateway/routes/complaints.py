@@ -10,8 +10,9 @@
 The receipt is a random 256-bit token; the store keeps only its SHA-256
 (`ComplaintBook.for_receipt`). Ids are sequential, so without the right receipt the answer is
 the same 404 `unknown-complaint` whether the id exists or not, and says nothing of it. A form
-post's redirect carries the receipt to the item's page on this site (`/pip/01/…?complaint=<id>&
-receipt=<token>`, never through the resolver to a page a brand registered),
+post's redirect carries the receipt back to the item's page on this site, the one the form is on
+(`/pip/01/…?verdict=server&complaint=<id>&receipt=<token>`, never through the resolver to a page
+a brand registered),
 which shows the complaint's standing from then on; that page is served with
 `Referrer-Policy: same-origin` so the receipt never travels to another site in a Referer (not
 `no-referrer`: a browser then posts the page's forms with `Origin: null`, refused below).
@@ -183,10 +184,12 @@ async def file_complaint(request: Request, services: ServicesDep, runtime: Runti
         # Never the raw `code`: "https://x//evil.example/…" has the path "//evil.example/…",
         # which a browser reads as another host. Straight to this site's own page, not through
         # the resolver: a brand's registered page for the GTIN must not receive the receipt.
+        # Back to the page the form is on (the gateway's verdict, no script needed), which
+        # shows the complaint's standing from then on; the browser-verified page does too.
         path = item_path(gtin, serial, lot)
+        where = f"{PAGE_PREFIX}{path}?verdict=server&" if serial is not None else f"{path}?"
         return RedirectResponse(
-            f"{PAGE_PREFIX if serial is not None else ''}{path}?complaint={complaint.id}"
-            f"&receipt={filed.receipt}",
+            f"{where}complaint={complaint.id}&receipt={filed.receipt}",
             status_code=303, headers={"Cache-Control": "no-store",
                                       "Referrer-Policy": "same-origin"})
     return {"id": complaint.id, "gtin": gtin, "serial": serial, "lot": lot,

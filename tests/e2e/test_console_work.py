@@ -235,6 +235,14 @@ def test_regulator_grades_and_blacklists_in_the_console(stack: Stack, browser: A
     row = page.locator(f'#enterprises tr[data-org="0x{target.hex()}"]')
     assert row.locator("td.standing").inner_text() == "黑名单"
     assert row.locator('.history li[data-kind="blacklisted"]').count() == 1
+    # The reasons, kept by the gateway with each mined transaction: the blacklisting's checked
+    # against its reasonHash on chain, the grade's labelled the gateway's record.
+    listed = row.locator('.history li[data-kind="blacklisted"] .reason')
+    assert listed.get_attribute("data-reason") == "matches-chain"
+    assert "Counterfeit labels found at Nansha" in listed.inner_text()
+    graded = row.locator('.history li[data-kind="grade"] .reason').last
+    assert graded.get_attribute("data-reason") == "gateway-record"
+    assert "Two failed inspections in November" in graded.inner_text()
     page.screenshot(path=str(ARTIFACTS / "console-regulator.png"), full_page=True)
     page.close()
 
@@ -350,8 +358,9 @@ def test_regulator_resolves_a_complaint_and_the_complainant_sees_the_outcome(
     landed = shopper.url
     query = parse_qs(urlsplit(landed).query)
     cid, receipt = int(query["complaint"][0]), query["receipt"][0]
-    assert len(receipt) >= 43
+    assert len(receipt) >= 43 and query["verdict"] == ["server"]  # the form's own page
     assert shopper.locator("#complaint-standing .status").inner_text() == "已收到，尚未处理"
+    assert shopper.locator("#complaint-standing .text").inner_text() == "罐底有锈迹，奶粉结块。"
     shopper.screenshot(path=str(ARTIFACTS / "complaint-filed.png"), full_page=True)
 
     page, _ = _wallet_page(stack, browser, "regulator")
@@ -384,8 +393,13 @@ def test_regulator_resolves_a_complaint_and_the_complainant_sees_the_outcome(
     page.screenshot(path=str(ARTIFACTS / "console-complaint-triage.png"), full_page=True)
     page.close()
 
+    shopper.goto(landed)  # the form's page, again
+    assert shopper.locator("#complaint-standing").get_attribute("data-status") == "resolved"
+    assert shopper.locator("#complaint-standing .outcome").inner_text() == outcome
+    # The browser-verified page, with the same receipt, in each of its languages.
+    verified = landed.replace("verdict=server&", "")
     for lang, status in (("zh-Hans", "已办结"), ("zh-Hant", "已辦結"), ("en", "Resolved")):
-        shopper.goto(f"{landed}&lang={lang}")
+        shopper.goto(f"{verified}&lang={lang}")
         shopper.wait_for_selector("#complaint-standing[data-status=resolved]", timeout=60_000)
         assert shopper.locator("#complaint-standing .status").inner_text() == status
         assert shopper.locator("#complaint-standing .outcome").inner_text() == outcome

@@ -48,15 +48,16 @@ def test_the_consumer_page_form_posts_and_returns_to_the_item(client_for):
         ).encode(),
         headers={"Content-Type": "application/x-www-form-urlencoded"}, follow_redirects=False)
     assert r.status_code == 303
-    assert r.headers["location"].startswith(f"/pip/01/{GTIN}/10/L1/21/FORM22FORM3?complaint=")
+    assert r.headers["location"].startswith(
+        f"/pip/01/{GTIN}/10/L1/21/FORM22FORM3?verdict=server&complaint=")
     assert r.headers["referrer-policy"] == "same-origin"
-    # The page it lands on, without JavaScript (`verdict=server`): where the complaint stands.
-    page = client.get(r.headers["location"] + "&verdict=server",
+    # The page it lands on, the form's own (no JavaScript): where the complaint stands.
+    page = client.get(r.headers["location"],
                       headers={"Accept": "text/html", "Accept-Language": "zh-CN"})
     assert page.status_code == 200 and page.headers["referrer-policy"] == "same-origin"
     assert '<section id="complaint-standing" class="standing" data-status="open">' in page.text
     assert "已收到，尚未处理" in page.text and "smudged" in page.text
-    wrong = client.get(r.headers["location"][:-4] + "AAAA&verdict=server",
+    wrong = client.get(r.headers["location"][:-4] + "AAAA",
                        headers={"Accept": "text/html", "Accept-Language": "en"})
     assert 'id="complaint-standing" class="standing" data-status="unknown"' in wrong.text
     assert "smudged" not in wrong.text and "No report matches this receipt." in wrong.text
