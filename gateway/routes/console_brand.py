@@ -347,7 +347,7 @@ def _brand_complaints(services: Any, org: bytes) -> list[dict[str, Any]]:
                     {"text": r.text, "at": int(r.replied_ms) // 1000, "signer": r.signer})
     return [{"id": c.id, "gtin": c.gtin, "serial": c.serial, "category": c.category,
              "text": c.text, "created": c.created_ms // 1000, "status": c.status,
-             "replies": replies.get(c.id, [])} for c in found]
+             "outcome": c.outcome, "replies": replies.get(c.id, [])} for c in found]
 
 
 def _e(value: Any) -> str:
@@ -363,12 +363,15 @@ def _complaints(items: list[dict[str, Any]]) -> str:
             f'<code>{_e(r["signer"])}</code></small></li>' for r in c["replies"])
         rows.append(
             f'<tr data-complaint="{c["id"]}"><td>{time.strftime("%Y-%m-%d", time.gmtime(c["created"]))}'
-            f'</td><td>{_e(c["category"])}</td><td><code>{_e(c["gtin"])}</code> '
+            f'</td><td data-i18n="cat_{_e(c["category"])}">{_e(c["category"])}</td>'
+            f'<td><code>{_e(c["gtin"])}</code> '
             f'{_e(c["serial"] or "")}</td><td>{_e(c["text"])}<ul class="replies">{replies}</ul>'
             f'<form class="reply-form" data-id="{c["id"]}" data-gtin="{_e(c["gtin"])}">'
             '<textarea name="text" maxlength="2000" rows="2" required></textarea>'
             '<button type="submit" data-i18n="replyButton">reply</button></form></td>'
-            f'<td data-i18n="cstatus_{_e(c["status"])}">{_e(c["status"])}</td></tr>')
+            f'<td class="cstatus"><span data-i18n="cstatus_{_e(c["status"])}">{_e(c["status"])}'
+            '</span>' + (f'<p class="outcome"><small data-i18n="outcome">outcome</small>: '
+                         f'{_e(c["outcome"])}</p>' if c.get("outcome") else "") + '</td></tr>')
     body = "".join(rows) or '<tr class="none"><td colspan="5" data-i18n="noComplaints">–</td></tr>'
     return ('<table id="brand-complaints"><thead><tr><th data-i18n="filed">filed</th>'
             '<th data-i18n="category">category</th><th data-i18n="code">code</th>'
