@@ -99,3 +99,27 @@ def test_triage_moves_only_along_the_workflow_and_keeps_who_and_when(store: Stor
         triage.move(cid + 1000, "investigating", outcome=None, org=REGULATOR, signer=SIGNER)
     assert [c.id for c in ComplaintBook(store.engine).list(status="resolved")] == [cid]
     assert ComplaintBook(store.engine).list(status="open") == []
+
+
+@pytest.mark.parametrize("start", ["open", "investigating", "resolved", "rejected"])
+def test_every_move_not_in_the_workflow_is_refused_and_changes_nothing(store: Store,
+                                                                      start: str) -> None:
+    from ledger.trade.complaint_triage import TRANSITIONS
+    from ledger.trade.complaints import STATUSES
+
+    for to in STATUSES:
+        cid, _ = _file(store)
+        with store.engine.begin() as conn:
+            conn.execute(t.complaints.update().where(t.complaints.c.id == cid).values(
+                status=start))
+        triage = ComplaintTriage(store.engine)
+        outcome = "checked" if to in ("resolved", "rejected") else None
+        if to in TRANSITIONS[start]:
+            assert triage.move(cid, to, outcome=outcome, org=REGULATOR,
+                               signer=SIGNER).status == to
+            assert len(triage.history(cid)) == 1
+        else:
+            with pytest.raises(IllegalTransitionError):
+                triage.move(cid, to, outcome=outcome, org=REGULATOR, signer=SIGNER)
+            assert ComplaintBook(store.engine).get(cid).status == start
+            assert triage.history(cid) == []
