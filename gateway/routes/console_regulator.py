@@ -504,10 +504,12 @@ def _complaints(complaints: list[Any], changes: dict[int, list[Any]], status: st
         if nexts:
             options = "".join(f'<option value="{n}">{_e(t["st_" + n])}</option>' for n in nexts)
             needs = " ".join(n for n in nexts if n in FINAL)
+            # The outcome box only where the next step closes the complaint (it needs one).
+            outcome = (f'<label>{t["outcome"]} <textarea name="outcome" rows="2" '
+                       'maxlength="2000"></textarea></label> ' if needs else "")
             act = (f'<form class="triage" data-final="{needs}"><label>{t["move"]} '
-                   f'<select name="status">{options}</select></label> '
-                   f'<label>{t["outcome"]} <textarea name="outcome" rows="2" maxlength="2000">'
-                   f'</textarea></label> <button type="submit">{t["apply"]}</button>'
+                   f'<select name="status">{options}</select></label> {outcome}'
+                   f'<button type="submit">{t["apply"]}</button>'
                    '<p class="status" role="status" aria-live="polite"></p></form>')
         else:
             act = f'<span class="final">{t["final"]}</span>'
@@ -526,7 +528,8 @@ def _complaints(complaints: list[Any], changes: dict[int, list[Any]], status: st
         for s in STATUSES)
     return (f'<section id="complaints"><h2>{t["complaintsTitle"]}</h2><p>{t["complaintsIntro"]}'
             f'</p><form id="complaint-filter" method="get"><input type="hidden" name="lang" '
-            f'value="{lang}"><select name="status">{filters}</select> <button type="submit">'
+            f'value="{lang}"><label>{t["cstatus"]} <select name="status">{filters}</select></label> '
+            f'<button type="submit">'
             f'{t["filter"]}</button></form><table id="triage"><thead><tr><th>#</th>'
             f'<th>{t["category"]}</th><th>{t["code"]}</th><th>{t["complaint"]}</th>'
             f'<th>{t["cstatus"]}</th><th>{t["outcome"]}</th><th>{t["changes"]}</th><th></th>'

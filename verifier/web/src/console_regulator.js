@@ -80,7 +80,8 @@ for (const form of document.querySelectorAll('#triage form.triage')) {
     const status = form.querySelector('.status');
     const say = (text, cls = '') => { status.textContent = text; status.className = `status ${cls}`; };
     const to = form.querySelector('select[name=status]').value;
-    const outcome = form.querySelector('textarea[name=outcome]').value.trim();
+    const box = form.querySelector('textarea[name=outcome]');
+    const outcome = box ? box.value.trim() : '';
     if ((form.dataset.final || '').split(' ').includes(to) && !outcome) { say(T.sOutcome, 'error'); return; }
     const button = form.querySelector('button');
     button.disabled = true;
