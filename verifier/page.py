@@ -92,10 +92,13 @@ def _match(tag: str) -> str | None:
 
 def render_page(verdict: Verdict, bundle: Bundle | None, profile: Any, lang: str, *,
                 scan_count: int | None = None, complaint_url: str = "/complaints",
-                names: Mapping[str, str] | None = None) -> str:
+                names: Mapping[str, str] | None = None,
+                complaint: Mapping[str, Any] | None = None) -> str:
     """The whole HTML page for one verification, in `lang` (one of LANGUAGES). `profile` is
     the verdict's (`Verdict.profile`, `ledger.trade.profile`); `names` maps organisation ids
-    (0x-hex) to their names on Consortium, for saying who stated each fact."""
+    (0x-hex) to their names on Consortium, for saying who stated each fact. `complaint` is
+    where the reader's own complaint stands (the gateway's `GET /complaints/{id}` answer for
+    its receipt), `{"unknown": True}` for a receipt that matches none, or None."""
     if lang not in LANGUAGES:
         lang = negotiate(lang)
     t = strings()[lang]
@@ -107,6 +110,7 @@ def render_page(verdict: Verdict, bundle: Bundle | None, profile: Any, lang: str
     return _template().substitute(
         lang=lang,
         title=escape(t["title"]),
+        complaint_standing=complaint_standing(complaint, t),
         kind=str(kind),
         verdict_label=escape(t[f"verdict.{kind}"]),
         explain=escape(t[f"explain.{kind}"]),
@@ -132,6 +136,39 @@ def render_page(verdict: Verdict, bundle: Bundle | None, profile: Any, lang: str
         complaint_submit=escape(t["complaint.submit"]),
         checked=escape(t["checked"].format(chain=verdict.chain_id, block=verdict.block_number)),
     )
+
+
+def complaint_standing(c: Mapping[str, Any] | None, t: Mapping[str, str]) -> str:
+    """The reader's own complaint: status, the regulator's outcome, the brand's replies."""
+    import time
+
+    if c is None:
+        return ""
+    if c.get("unknown"):
+        return (f'<section id="complaint-standing" class="standing" data-status="unknown">'
+                f'<h2>{escape(t["complaint.standing"])}</h2>'
+                f'<p>{escape(t["complaint.unknown"])}</p></section>')
+
+    def day(ms: Any) -> str:
+        return time.strftime("%Y-%m-%d", time.gmtime(int(ms) // 1000))
+
+    status = str(c.get("status"))
+    replies = "".join(
+        f'<li class="reply">{escape(str(r.get("text")))} <small class="by">— '
+        f'{escape(t["complaint.reply.by"].format(org=r.get("orgName") or r.get("org"), date=day(r.get("repliedMs", 0))))}'
+        "</small></li>" for r in c.get("replies") or ())
+    outcome = (f'<dt>{escape(t["complaint.outcome"])}</dt>'
+               f'<dd class="outcome">{escape(str(c["outcome"]))}</dd>' if c.get("outcome") else "")
+    return (f'<section id="complaint-standing" class="standing" data-status="{escape(status, quote=True)}">'
+            f'<h2>{escape(t["complaint.standing"])}</h2>'
+            f'<p class="note">{escape(t["complaint.receipt"])}</p><dl>'
+            f'<dt>{escape(t["complaint.filed"].format(date=day(c.get("createdMs", 0))))}</dt>'
+            f'<dd class="text">{escape(str(c.get("text", "")))}</dd>'
+            f'<dt>{escape(t["complaint.status"])}</dt>'
+            f'<dd class="status">{escape(t.get("complaint.status." + status, status))}</dd>'
+            f'{outcome}<dt>{escape(t["complaint.replies"])}</dt><dd class="replies">'
+            f'{f"<ul>{replies}</ul>" if replies else escape(t["complaint.noreply"])}</dd></dl>'
+            "</section>")
 
 
 def _profile_fields(profile: Any, verdict: Verdict) -> dict[str, Any]:

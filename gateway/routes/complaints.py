@@ -1,8 +1,21 @@
 """Complaints about an item code: anyone may file one, brand owners and regulators read them.
 
-    POST /complaints   JSON or the consumer page's form; rate-limited per client, size-limited
+    POST /complaints   JSON or the consumer page's form; rate-limited per client, size-limited;
+                       answers the complaint's id and a receipt only the complainant gets
     GET  /complaints   brand owner's members: complaints about GTINs their organisation owns;
                        regulators: all
+    GET  /complaints/{id}?receipt=…   the complainant, no account: where the complaint stands
+                       (status, the regulator's outcome, the brand's replies)
+
+The receipt is a random 256-bit token; the store keeps only its SHA-256
+(`ComplaintBook.for_receipt`). Ids are sequential, so without the right receipt the answer is
+the same 404 `unknown-complaint` whether the id exists or not, and says nothing of it. A form
+post's redirect carries the receipt back to the item's page on this site, the one the form is on
+(`/pip/01/…?verdict=server&complaint=<id>&receipt=<token>`, never through the resolver to a page
+a brand registered),
+which shows the complaint's standing from then on; that page is served with
+`Referrer-Policy: same-origin` so the receipt never travels to another site in a Referer (not
+`no-referrer`: a browser then posts the page's forms with `Origin: null`, refused below).
 
 Filing needs no account: the per-client token bucket (shared through Redis when configured)
 and the text limit are what keep the endpoint from being flooded. The client is kept only as a
@@ -22,8 +35,8 @@ import json
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from gateway.auth import Access, MemberDep
@@ -33,9 +46,10 @@ from gateway.traceability import RuntimeDep
 from ledger.errors import AuthorizationError, InvalidInputError
 from ledger.proofs.codes import validate_gtin14, validate_lot
 from ledger.runtime.ratelimit import limit
-from ledger.trade.complaints import CATEGORIES, ComplaintBook, InvalidComplaintError
+from ledger.trade.complaints import CATEGORIES, ComplaintBook, InvalidComplaintError, Standing
 
-__all__ = ["CrossSiteRequestError", "item_path", "parse_code", "refuse_cross_site", "router"]
+__all__ = ["CrossSiteRequestError", "item_path", "parse_code", "refuse_cross_site", "router",
+           "standing_json"]
 
 router = APIRouter(tags=["Complaints"])
 
@@ -159,17 +173,54 @@ async def file_complaint(request: Request, services: ServicesDep, runtime: Runti
         raise InvalidComplaintError("category must be a string", field="category")
     gtin, serial, lot = parse_code(code)
     book = ComplaintBook(services.store.engine)
-    complaint = await run_in_threadpool(
+    filed = await run_in_threadpool(
         book.file, gtin, serial, lot, message, category=category,
         max_chars=settings.complaint_max_chars,
         client_hash=identity.salted_hash(settings.scan_salt.get_secret_value()))
+    complaint = filed.complaint
     if is_form:
+        from gateway.routes.resolver import PAGE_PREFIX
+
         # Never the raw `code`: "https://x//evil.example/…" has the path "//evil.example/…",
-        # which a browser reads as another host.
-        return RedirectResponse(f"{item_path(gtin, serial, lot)}?complaint={complaint.id}",
-                                status_code=303)
+        # which a browser reads as another host. Straight to this site's own page, not through
+        # the resolver: a brand's registered page for the GTIN must not receive the receipt.
+        # Back to the page the form is on (the gateway's verdict, no script needed), which
+        # shows the complaint's standing from then on; the browser-verified page does too.
+        path = item_path(gtin, serial, lot)
+        where = f"{PAGE_PREFIX}{path}?verdict=server&" if serial is not None else f"{path}?"
+        return RedirectResponse(
+            f"{where}complaint={complaint.id}&receipt={filed.receipt}",
+            status_code=303, headers={"Cache-Control": "no-store",
+                                      "Referrer-Policy": "same-origin"})
     return {"id": complaint.id, "gtin": gtin, "serial": serial, "lot": lot,
-            "category": complaint.category, "status": complaint.status}
+            "category": complaint.category, "status": complaint.status,
+            "receipt": filed.receipt,
+            "statusUrl": f"/complaints/{complaint.id}?receipt={filed.receipt}"}
+
+
+def standing_json(standing: Standing, names: dict[bytes, str | None]) -> dict[str, Any]:
+    """What the complainant reads: the complaint as filed, its status and outcome, replies."""
+    c = standing.complaint
+    return {"id": c.id, "gtin": c.gtin, "serial": c.serial, "lot": c.lot,
+            "category": c.category, "text": c.text, "createdMs": c.created_ms,
+            "status": c.status, "outcome": c.outcome, "updatedMs": c.updated_ms,
+            "replies": [{"org": "0x" + r.org.hex(), "orgName": names.get(r.org),
+                         "text": r.text, "repliedMs": r.replied_ms} for r in standing.replies]}
+
+
+@router.get("/complaints/{complaint_id}",
+            summary="Where a complaint stands, for the holder of its receipt (no account)",
+            responses=problem_responses(400, 404, 429))
+def complaint_standing(request: Request, complaint_id: Annotated[int, Path(ge=1, le=2**62)],
+                       services: ServicesDep, runtime: RuntimeDep,
+                       receipt: Annotated[str | None, Query(max_length=200)] = None,
+                       ) -> JSONResponse:
+    """404 `unknown-complaint` for a wrong or missing receipt exactly as for an unknown id."""
+    limit(runtime.scans, runtime.client(request).key)
+    standing = ComplaintBook(services.store.engine).for_receipt(complaint_id, receipt)
+    names = {r.org: services.chain_view.org_name(r.org) for r in standing.replies}
+    return JSONResponse(standing_json(standing, names),
+                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
 
 @router.get("/complaints", summary="Complaints (brand owners: their GTINs; regulators: all)",

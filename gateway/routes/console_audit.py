@@ -5,6 +5,11 @@ ADMIN).
     GET /console/audit/tx/{hash}          a chain entry's proof: the transaction and its logs
     GET /console/audit/capture/{id}       a store entry's proof: the signed capture (signer,
                                           organisation, nonce, event ids, anchoring)
+    GET /console/audit/complaint/{id}     a complaint triage entry: the complaint and its status
+                                          changes, who and when (the gateway's record, unsigned)
+
+Grade and blacklist rows carry the regulator's reason text when the gateway kept it: a blacklist
+reason only when it hashes to the reasonHash on chain (else the row says it does not match).
 """
 
 from __future__ import annotations
@@ -73,6 +78,27 @@ async def audit_page(
                                 session.name or session.org_hex), headers=_NO_STORE)
 
 
+@router.get("/console/audit/complaint/{complaint_id}",
+            summary="An audit entry's complaint and its status changes (the gateway's record)",
+            responses=problem_responses(401, 403, 404))
+async def complaint_proof(request: Request, complaint_id: Annotated[int, Path(ge=1, le=2**62)],
+                          services: ServicesDep, settings: SettingsDep) -> dict[str, Any]:
+    from ledger.trade.complaint_triage import ComplaintTriage
+    from ledger.trade.complaints import ComplaintBook
+
+    await console_reader(request, services, settings, _ROLES)
+
+    def read() -> dict[str, Any]:
+        complaint = ComplaintBook(services.store.engine).get(complaint_id)
+        changes = ComplaintTriage(services.store.engine).history(complaint_id)
+        return {"complaint": complaint.to_json(), "recordedBy": "gateway",
+                "changes": [{"from": c.from_status, "to": c.to_status, "outcome": c.outcome,
+                             "org": "0x" + c.org.hex(), "signer": c.signer, "atMs": c.at_ms}
+                            for c in changes]}
+
+    return await run_in_threadpool(read)
+
+
 @router.get("/console/audit/tx/{tx_hash}", summary="An audit entry's transaction and logs",
             responses=problem_responses(401, 403, 404))
 async def tx_proof(request: Request, tx_hash: Annotated[str, Path(pattern="^0x[0-9a-fA-F]{64}$")],
@@ -118,19 +144,28 @@ async def capture_proof(request: Request,
                          for e in record["event_ids"]]}
 
 
+_REASON_NOTE = {"matches-chain": "reasonMatches", "gateway-record": "reasonGateway"}
+
 STRINGS = {
     "zh-Hans": {"title": "审计记录", "console": "控制台", "intro": "谁在何时做了什么：链上"
                 "（Consortium、CustomsRelease、CodeRegistry 的事件）与存储（签名的采集）。"
                 "每行链接到其证明。", "org": "单位", "all": "全部", "from": "从", "to": "到",
                 "filter": "筛选", "when": "时间", "source": "来源", "actor": "签名密钥",
                 "action": "操作", "details": "内容", "proof": "证明", "chain": "链上",
-                "store": "存储", "none": "没有记录。", "count": "{n} 条"},
+                "store": "存储", "none": "没有记录。", "count": "{n} 条",
+                "reason": "理由：{text}", "reasonMatches": "（与链上理由哈希一致）",
+                "reasonGateway": "（网关的记录，链上无此理由）",
+                "reasonMismatch": "存储的理由文本与链上理由哈希不符，不予显示"},
     "en": {"title": "Audit trail", "console": "Console", "intro": "Who did what and when: the "
            "chain (events of Consortium, CustomsRelease, CodeRegistry) and the store (signed "
            "captures). Each row links to its proof.", "org": "Organisation", "all": "all",
            "from": "From", "to": "To", "filter": "Filter", "when": "When", "source": "Source",
            "actor": "Signing key", "action": "Action", "details": "Details", "proof": "Proof",
-           "chain": "chain", "store": "store", "none": "Nothing recorded.", "count": "{n} rows"},
+           "chain": "chain", "store": "store", "none": "Nothing recorded.", "count": "{n} rows",
+           "reason": "reason: {text}", "reasonMatches": "(matches the reason hash on chain)",
+           "reasonGateway": "(the gateway's record; the chain holds no reason for a grade)",
+           "reasonMismatch": "the stored reason text does not match the reason hash on chain; "
+           "not shown"},
 }
 
 
@@ -148,11 +183,16 @@ def _render(rows: list[Any], orgs: list[Any], org: str, since: str, until: str, 
     body = []
     for r in rows:
         org_hex = "0x" + r.org.hex() if r.org else None
-        href = (f"/console/audit/tx/{r.proof}" if r.proof_kind == "tx"
-                else f"/console/audit/capture/{r.proof}")
+        href = {"tx": f"/console/audit/tx/{r.proof}",
+                "complaint": f"/console/audit/complaint/{r.proof}"}.get(
+            r.proof_kind, f"/console/audit/capture/{r.proof}")
         # Long hex (ids, roots, hashes) cut short: the proof link has them whole.
         details = ", ".join(f"{k}={str(v)[:12] + '…' if str(v).startswith('0x') and len(str(v)) > 42 else v}"
-                            for k, v in r.details.items())
+                            for k, v in r.details.items() if k not in ("reason", "reasonStatus"))
+        if "reasonStatus" in r.details:
+            details += " · " + (t["reasonMismatch"] if r.details["reasonStatus"] == "mismatch"
+                                else t["reason"].format(text=r.details["reason"]) + " "
+                                + t[_REASON_NOTE[r.details["reasonStatus"]]])
         body.append(
             f'<tr data-source="{r.source}" data-action="{_e(r.action)}" data-org="{_e(org_hex)}">'
             f'<td>{time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r.at))}</td>'

@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
+from gateway.console_access import console_language
 from gateway.console_actions import (
     ConsoleActorDep,
     ConsoleReaderDep,
@@ -346,7 +347,7 @@ def _brand_complaints(services: Any, org: bytes) -> list[dict[str, Any]]:
                     {"text": r.text, "at": int(r.replied_ms) // 1000, "signer": r.signer})
     return [{"id": c.id, "gtin": c.gtin, "serial": c.serial, "category": c.category,
              "text": c.text, "created": c.created_ms // 1000, "status": c.status,
-             "replies": replies.get(c.id, [])} for c in found]
+             "outcome": c.outcome, "replies": replies.get(c.id, [])} for c in found]
 
 
 def _e(value: Any) -> str:
@@ -362,12 +363,15 @@ def _complaints(items: list[dict[str, Any]]) -> str:
             f'<code>{_e(r["signer"])}</code></small></li>' for r in c["replies"])
         rows.append(
             f'<tr data-complaint="{c["id"]}"><td>{time.strftime("%Y-%m-%d", time.gmtime(c["created"]))}'
-            f'</td><td>{_e(c["category"])}</td><td><code>{_e(c["gtin"])}</code> '
+            f'</td><td data-i18n="cat_{_e(c["category"])}">{_e(c["category"])}</td>'
+            f'<td><code>{_e(c["gtin"])}</code> '
             f'{_e(c["serial"] or "")}</td><td>{_e(c["text"])}<ul class="replies">{replies}</ul>'
             f'<form class="reply-form" data-id="{c["id"]}" data-gtin="{_e(c["gtin"])}">'
             '<textarea name="text" maxlength="2000" rows="2" required></textarea>'
             '<button type="submit" data-i18n="replyButton">reply</button></form></td>'
-            f'<td data-i18n="cstatus_{_e(c["status"])}">{_e(c["status"])}</td></tr>')
+            f'<td class="cstatus"><span data-i18n="cstatus_{_e(c["status"])}">{_e(c["status"])}'
+            '</span>' + (f'<p class="outcome"><small data-i18n="outcome">outcome</small>: '
+                         f'{_e(c["outcome"])}</p>' if c.get("outcome") else "") + '</td></tr>')
     body = "".join(rows) or '<tr class="none"><td colspan="5" data-i18n="noComplaints">–</td></tr>'
     return ('<table id="brand-complaints"><thead><tr><th data-i18n="filed">filed</th>'
             '<th data-i18n="category">category</th><th data-i18n="code">code</th>'
@@ -396,7 +400,8 @@ async def brand_page(request: Request, settings: SettingsDep, runtime: RuntimeDe
     alerts, regions = await run_in_threadpool(_brand_scans, services, session.org)
     found = await run_in_threadpool(_brand_complaints, services, session.org)
     return HTMLResponse(render_page(session, lots, prefixes, alerts, regions, found,
-                                    services.chain_view.chain_id), headers=_NO_STORE)
+                                    services.chain_view.chain_id,
+                                    lang=console_language(request)), headers=_NO_STORE)
 
 
 def _lot_row(lot: dict[str, Any]) -> str:
@@ -449,7 +454,9 @@ def _alerts(alerts: list[dict[str, Any]]) -> str:
 def render_page(session: ConsoleSession, lots: list[dict[str, Any]], prefixes: list[str],
                 alerts: list[dict[str, Any]] | None = None,
                 regions: list[tuple[str, dict[str, int]]] | None = None,
-                complaints: list[dict[str, Any]] | None = None, chain_id: int = 0) -> str:
+                complaints: list[dict[str, Any]] | None = None, chain_id: int = 0, *,
+                lang: str = "zh-Hans") -> str:
+    from gateway.routes.console import STRINGS as CONSOLE_STRINGS
     from gateway.routes.console_charts import chart
 
     allowed = ENTERPRISE in session.roles
@@ -485,7 +492,8 @@ def render_page(session: ConsoleSession, lots: list[dict[str, Any]], prefixes: l
         f'{_alerts(alerts or [])}</section>'
         '<section id="scan-map"><h2 data-i18n="mapTitle">Scans by region</h2>'
         + chart("chart-brand-regions", "Scans of your items by region, by verdict",
-                "贵品牌商品扫码，按地区与结论", regions or [], axis_en="region", axis_zh="地区")
+                "贵品牌商品扫码，按地区与结论", regions or [], axis_en="region", axis_zh="地区",
+                lang=lang, labels=CONSOLE_STRINGS[lang])
         + '</section>'
         '<section id="complaints"><h2 data-i18n="complaintsTitle">Complaints</h2>'
         f'{_complaints(complaints or [])}</section>'

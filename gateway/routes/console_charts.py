@@ -7,7 +7,7 @@ no CDN). The drawing reads the table, so the two cannot disagree.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -39,8 +39,11 @@ def _e(value: Any) -> str:
 
 def chart(chart_id: str, title_en: str, title_zh: str, rows: Sequence[tuple[str, dict[str, int]]],
           keys: Sequence[str] | None = None, *, axis_en: str = "day", axis_zh: str = "日期",
-          kind: str = "bar") -> str:
-    """A stacked bar chart of `rows` (label, {series: count}) and its table."""
+          kind: str = "bar", lang: str | None = None,
+          labels: Mapping[str, str] | None = None) -> str:
+    """A stacked bar chart of `rows` (label, {series: count}) and its table. With `lang`
+    (zh-Hans or en) it speaks that language only (`title_zh`/`axis_zh` or the `_en` ones),
+    and `labels` names each series in it (a series key stays in `data-series`); without, both."""
     if keys is None:
         seen: dict[str, None] = {}
         for _, counts in rows:
@@ -48,19 +51,27 @@ def chart(chart_id: str, title_en: str, title_zh: str, rows: Sequence[tuple[str,
                 seen.setdefault(k, None)
         keys = list(seen)
     used = [k for k in keys if any(c.get(k) for _, c in rows)]
-    caption = (f'<figcaption><span lang="en">{_e(title_en)}</span> · '
-               f'<span lang="zh-Hans">{_e(title_zh)}</span></figcaption>')
+    names = labels or {}
+    if lang is None:
+        caption = (f'<figcaption><span lang="en">{_e(title_en)}</span> · '
+                   f'<span lang="zh-Hans">{_e(title_zh)}</span></figcaption>')
+        empty, axis, total = "nothing yet · 暂无", f"{axis_en} · {axis_zh}", "total · 合计"
+    else:
+        zh = lang == "zh-Hans"
+        caption = f"<figcaption>{_e(title_zh if zh else title_en)}</figcaption>"
+        empty, axis = ("暂无" if zh else "nothing yet"), (axis_zh if zh else axis_en)
+        total = "合计" if zh else "total"
     if not rows:
         return (f'<figure id="{chart_id}" class="chart">{caption}'
-                '<p class="empty">nothing yet · 暂无</p></figure>')
+                f'<p class="empty">{empty}</p></figure>')
     head = "".join(f'<th scope="col" data-series="{_e(k)}" data-color="{PALETTE.get(k, "")}">'
-                   f"{_e(k)}</th>" for k in used)
+                   f"{_e(names.get(k, k))}</th>" for k in used)
     body = "".join(
         f'<tr><th scope="row">{_e(label)}</th>'
         + "".join(f"<td>{counts.get(k, 0)}</td>" for k in used)
         + f"<td>{sum(counts.values())}</td></tr>" for label, counts in rows)
     return (f'<figure id="{chart_id}" class="chart" data-kind="{_e(kind)}">{caption}'
             '<div class="echart" aria-hidden="true"></div>'
-            f'<table class="chart-table"><thead><tr><th scope="col">{_e(axis_en)} · '
-            f'{_e(axis_zh)}</th>{head}<th scope="col">total · 合计</th></tr></thead>'
+            f'<table class="chart-table"><thead><tr><th scope="col">{_e(axis)}</th>{head}'
+            f'<th scope="col">{_e(total)}</th></tr></thead>'
             f"<tbody>{body}</tbody></table></figure>")

@@ -46,7 +46,7 @@ from ledger.chain.decisions import Decision, Inspection
 from ledger.chain.roles import CUSTOMS
 from ledger.errors import AuthorizationError, ConflictError, InvalidInputError, NotFoundError
 
-__all__ = ["STRINGS", "keystore_panel", "render_queue", "router"]
+__all__ = ["FACT_NAMES", "RULE_TEXTS", "STRINGS", "keystore_panel", "render_queue", "router"]
 
 router = APIRouter(tags=["Console"])
 
@@ -351,6 +351,67 @@ STRINGS: dict[str, dict[str, str]] = {
 }
 
 
+# The rule sets' explanations are English text inside files whose SHA-256 each decision pins
+# (`RuleSet.sha256`): the console reads them in Chinese from here, by rule id, and never edits
+# the files. A test holds every rule id of every shipped set to an entry in each language.
+RULE_TEXTS: dict[str, dict[str, str]] = {
+    "zh-Hans": {
+        "enterprise-blacklisted": "申报企业在监管部门的黑名单上。",
+        "credit-grade-poor": "监管部门给该企业的信用评级为 C 或 D。",
+        "credit-grade-missing": "该企业尚无信用等级。",
+        "complaints-many": "消费者对该企业的码提交了五次或以上投诉。",
+        "complaint-rate-high": "该企业的码每五十次扫码至少有一次投诉。",
+        "inspection-failed-before": "该企业的货物曾有一次海关查验不合格。",
+        "inspection-failed-repeatedly": "该企业的货物有三次或以上海关查验不合格。",
+        "no-inspection-history": "海关从未查验过该企业的货物。",
+        "origin-high-risk": "原产国在高风险原产地名单上。",
+        "category-high-risk": "商品的 HS 类别（乳品、婴幼儿食品、药品、化妆品）在高风险名单上。",
+        "cold-chain-breach": "该货物（或其箱、托盘、集装箱）的签名传感器读数超出品牌签署的允许范围，"
+                             "且持续时间超过允许值。",
+    },
+    "en": {
+        "enterprise-blacklisted": "The declaring enterprise is on the regulator's blacklist.",
+        "credit-grade-poor": "The regulator graded the enterprise's credit C or D.",
+        "credit-grade-missing": "The enterprise has no credit grade yet.",
+        "complaints-many": "Consumers filed five or more complaints about the enterprise's "
+                           "codes.",
+        "complaint-rate-high": "At least one complaint per fifty scans of the enterprise's "
+                               "codes.",
+        "inspection-failed-before": "A past customs inspection of the enterprise's goods "
+                                    "failed.",
+        "inspection-failed-repeatedly": "Three or more past customs inspections of the "
+                                        "enterprise's goods failed.",
+        "no-inspection-history": "Customs has never inspected this enterprise's goods.",
+        "origin-high-risk": "The country of origin is on the high-risk origin list.",
+        "category-high-risk": "The HS category (dairy, infant food, medicines, cosmetics) is "
+                              "on the high-risk list.",
+        "cold-chain-breach": "Signed sensor readings on the consignment's goods (their own, "
+                             "their cases', pallets' or containers') were outside the brand's "
+                             "signed ranges for longer than allowed.",
+    },
+}
+
+# The facts the rules read (`ledger.trade.risk.Facts`), named for the officer.
+FACT_NAMES: dict[str, dict[str, str]] = {
+    "zh-Hans": {
+        "creditGrade": "信用等级", "blacklisted": "黑名单", "complaintCount": "投诉数",
+        "scanCount": "扫码数", "unissuedComplaintCount": "针对未发码的投诉数",
+        "unissuedScanCount": "未发码的扫码数", "complaintRate": "投诉率",
+        "pastInspections": "以往查验次数", "failedInspections": "查验不合格次数",
+        "originCountry": "原产国", "category": "商品编码", "coldChainBreaches": "冷链超限次数",
+    },
+    "en": {
+        "creditGrade": "credit grade", "blacklisted": "blacklisted",
+        "complaintCount": "complaints", "scanCount": "scans",
+        "unissuedComplaintCount": "complaints about unissued codes",
+        "unissuedScanCount": "scans of unissued codes", "complaintRate": "complaint rate",
+        "pastInspections": "past inspections", "failedInspections": "failed inspections",
+        "originCountry": "origin country", "category": "HS code",
+        "coldChainBreaches": "cold-chain breaches",
+    },
+}
+
+
 _KEYSTORE = {
     "zh-Hans": ("没有浏览器钱包？用密钥文件签名", "命令行使用的加密密钥文件（var/keys/*.json）在本页内解锁，"
                 "交易在本页签名后由网关转发；密钥不会离开本浏览器。", "密钥文件", "口令", "解锁"),
@@ -376,13 +437,18 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def _item(item: Any, assessed: dict[str, Any], t: dict[str, str], name: str | None) -> str:
+def _item(item: Any, assessed: dict[str, Any], t: dict[str, str], name: str | None,
+          lang: str = "en") -> str:
+    rules, fact_names = RULE_TEXTS[lang], FACT_NAMES[lang]
+    # A rule set shipped later than this table still shows its own (English) explanation.
     fired = "".join(
         f'<tr data-rule="{_e(r["id"])}"><td><code>{_e(r["id"])}</code></td>'
-        f'<td>{_e(r["weight"])}</td><td>{_e(r["explanation"])}</td>'
-        f'<td>{_e(r["fact"])}</td><td>{_e(json.dumps(r["actual"], ensure_ascii=False))}</td></tr>'
+        f'<td>{_e(r["weight"])}</td><td class="why">{_e(rules.get(r["id"], r["explanation"]))}</td>'
+        f'<td data-fact="{_e(r["fact"])}">{_e(fact_names.get(r["fact"], r["fact"]))}</td>'
+        f'<td>{_e(json.dumps(r["actual"], ensure_ascii=False))}</td></tr>'
         for r in assessed["fired"])
-    facts = "".join(f"<div><dt>{_e(k)}</dt><dd>{_e(json.dumps(v, ensure_ascii=False))}</dd></div>"
+    facts = "".join(f'<div><dt data-fact="{_e(k)}">{_e(fact_names.get(k, k))}</dt>'
+                    f"<dd>{_e(json.dumps(v, ensure_ascii=False))}</dd></div>"
                     for k, v in assessed["facts"].items()
                     if k not in ("enterprise", "coldChainBreachFacts"))
     if item.step == "decide":
@@ -444,7 +510,7 @@ button[disabled]{opacity:.5}.status.error{color:#c62828}.status.done{color:#2e7d
 def render_queue(items: list[tuple[Any, dict[str, Any]]], session: ConsoleSession, lang: str,
                  names: dict[bytes, str | None]) -> str:
     t = STRINGS[lang]
-    body = "".join(_item(i, a, t, names.get(i.enterprise)) for i, a in items) \
+    body = "".join(_item(i, a, t, names.get(i.enterprise), lang) for i, a in items) \
         or f'<p class="empty" id="queue-empty">{t["empty"]}</p>'
     other = "en" if lang == "zh-Hans" else "zh-Hans"
     script_strings = json.dumps({k: v for k, v in t.items() if k.startswith("s")} |

@@ -634,6 +634,25 @@ async def _resolve_item(request: Request, services: Any, runtime: TraceabilityRu
     return await run_in_threadpool(work)
 
 
+def _own_complaint(services: Any, request: Request) -> dict[str, Any] | None:
+    """The reader's complaint when the page is opened with its receipt
+    (`?complaint=<id>&receipt=<token>`, where the complaint form's post lands)."""
+    from gateway.routes.complaints import standing_json
+    from ledger.trade.complaints import ComplaintBook, UnknownComplaintError
+
+    cid, receipt = request.query_params.get("complaint"), request.query_params.get("receipt")
+    if not cid or not receipt:
+        return None
+    if not cid.isdigit() or len(cid) > 18:
+        return {"unknown": True}
+    try:
+        standing = ComplaintBook(services.store.engine).for_receipt(int(cid), receipt)
+    except UnknownComplaintError:
+        return {"unknown": True}
+    return standing_json(standing, {r.org: services.chain_view.org_name(r.org)
+                                    for r in standing.replies})
+
+
 async def _server_page(request: Request, services: Any, runtime: TraceabilityRuntime,
                        known: LinkPath, base: str, headers: dict[str, str]) -> Response:
     """The no-JavaScript consumer page (`?verdict=server`): the gateway's own verdict, recorded
@@ -666,8 +685,13 @@ async def _server_page(request: Request, services: Any, runtime: TraceabilityRun
         html = render_page(verdict, bundle, profile,
                            negotiate(request.headers.get("accept-language")),
                            scan_count=len(scans), complaint_url="/complaints",
-                           names=org_names(services, runtime, dict.fromkeys(by)))
-        return HTMLResponse(html, headers={**headers, "Cache-Control": "no-store"})
+                           names=org_names(services, runtime, dict.fromkeys(by)),
+                           complaint=_own_complaint(services, request))
+        # `same-origin`, not `no-referrer`: the receipt in the address goes nowhere else, and
+        # the complaint form still posts with this site's Origin (no-referrer makes it "null",
+        # which the complaint endpoint refuses as cross-site).
+        return HTMLResponse(html, headers={**headers, "Cache-Control": "no-store",
+                                           "Referrer-Policy": "same-origin"})
 
     return await run_in_threadpool(work)
 
@@ -701,6 +725,9 @@ async def consumer_page(request: Request, dl_path: str, services: ServicesDep,
         page = static_response(request, "scan.html")
         page.headers.update(headers)
         page.headers["Vary"] = "Accept, Accept-Language"
+        # The address may carry a complaint's receipt (`?receipt=`): never in a Referer to
+        # another site.
+        page.headers["Referrer-Policy"] = "same-origin"
         return page
     identity = runtime.client(request)
     limit(runtime.scans, identity.key)

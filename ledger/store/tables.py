@@ -26,6 +26,8 @@ Tables and who writes them:
     sensor_readings one row per statistic of each sensorReport of an event, for the EPCIS
                     sensor query parameters (EQ_type, GE_value_<uom>…)
     named_queries   EPCIS named queries (`POST /queries`) per organisation: the query as sent
+    complaint_transitions  complaint status changes in the regulator's console: who, when
+    regulator_reasons   reason texts of grade and blacklist transactions, by transaction
     console_sessions    console log-ins (Sign-In with Ethereum): the SHA-256 of the random
                     session id (never the id), the organisation and key that signed in, expiry
 
@@ -53,9 +55,10 @@ from sqlalchemy import (
 
 __all__ = [
     "BATCH_STATES", "EPC_ROLES", "batches", "brand_links", "captures", "codes",
-    "complaint_replies", "complaints",
+    "complaint_replies", "complaint_transitions", "complaints",
     "console_sessions", "error_declarations", "event_epcs",
-    "events", "metadata", "named_queries", "organisations", "outbox", "request_nonces", "scans",
+    "events", "metadata", "named_queries", "organisations", "outbox", "regulator_reasons",
+    "request_nonces", "scans",
     "sensor_readings",
 ]
 
@@ -233,6 +236,24 @@ complaints = Table(
     Column("created_ms", BigInteger, nullable=False),
     Column("status", String(16), nullable=False, server_default="open"),
     Column("client_hash", LargeBinary(32), nullable=True),  # salted hash, never an address
+    # SHA-256 of the complainant's receipt (never the receipt); NULL: filed before receipts.
+    Column("receipt_hash", LargeBinary(32), nullable=True),
+    Column("outcome", Text, nullable=True),  # the regulator's, on resolving or rejecting
+    Column("updated_ms", BigInteger, nullable=True),  # last status change
+)
+
+# One row per complaint status change in the regulator's console: who (organisation and
+# session key) and when (`ledger.trade.complaint_triage`).
+complaint_transitions = Table(
+    "complaint_transitions", metadata,
+    Column("id", _SERIAL, primary_key=True, autoincrement=True),
+    Column("complaint_id", ForeignKey("complaints.id"), nullable=False, index=True),
+    Column("from_status", String(16), nullable=False),
+    Column("to_status", String(16), nullable=False),
+    Column("outcome", Text, nullable=True),
+    Column("org", LargeBinary(32), nullable=False),
+    Column("signer", String(42), nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
 )
 
 complaint_replies = Table(
@@ -244,6 +265,21 @@ complaint_replies = Table(
     Column("text", Text, nullable=False),
     Column("replied_ms", BigInteger, nullable=False),
     Column("signature", LargeBinary(65), nullable=False, unique=True),  # EIP-712 ComplaintReply
+)
+
+# The text of a regulator's reason for a grade or blacklist change, with the Consortium
+# transaction that made it (`ledger.trade.regulator_reasons`); the chain holds only
+# keccak256(reason) for a blacklisting and nothing for a grade.
+regulator_reasons = Table(
+    "regulator_reasons", metadata,
+    Column("tx_hash", LargeBinary(32), primary_key=True),
+    Column("org", LargeBinary(32), nullable=False, index=True),  # the organisation concerned
+    Column("action", String(16), nullable=False),  # grade, blacklist, unblacklist
+    Column("grade", String(32), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("by_org", LargeBinary(32), nullable=False),  # the regulator's organisation
+    Column("signer", String(42), nullable=False),  # the key that sent the transaction
+    Column("recorded_ms", BigInteger, nullable=False),
 )
 
 request_nonces = Table(

@@ -6,11 +6,17 @@ signature). This module only reads them back into one list of `AuditEntry`, each
 proof: the transaction hash (and log index) of a chain event, the capture id and event ids of
 a signed capture. The actor of a chain entry is the transaction's sender, and its organisation
 the one Consortium lists for that key; the actor of a capture is its recovered signer.
+
+Two records are the gateway's own, not signed: a grade's or blacklisting's reason text, kept
+with its transaction (`ledger.trade.regulator_reasons`: added to that chain entry's details, a
+blacklist reason only if it hashes to the reasonHash on chain), and complaint triage changes
+(`ledger.trade.complaint_triage`: store entries `complaint.<status>`, the actor the console
+session's key, the proof the complaint's id).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -18,6 +24,8 @@ from sqlalchemy.engine import Engine
 
 from ledger.errors import InvalidInputError
 from ledger.store.tables import captures
+from ledger.trade.complaint_triage import ComplaintTriage
+from ledger.trade.regulator_reasons import ReasonBook, checked
 
 __all__ = ["AUDITED_CONTRACTS", "AuditEntry", "audit_trail"]
 
@@ -33,7 +41,7 @@ class AuditEntry:
     action: str  # "Consortium.GradeSet", "capture", …
     details: dict[str, Any]
     proof: str  # a transaction hash, or a capture id
-    proof_kind: str  # "tx" or "capture"
+    proof_kind: str  # "tx", "capture" or "complaint"
     block: int | None = None
     log_index: int | None = None
 
@@ -77,6 +85,33 @@ def _chain_entries(chain: Any, view: Any) -> list[AuditEntry]:
     return out
 
 
+_REASONED = {"Consortium.GradeSet", "Consortium.OrganisationBlacklisted",
+             "Consortium.OrganisationUnblacklisted"}
+
+
+def _with_reasons(entries: list[AuditEntry], engine: Engine) -> list[AuditEntry]:
+    kept = ReasonBook(engine).by_tx()
+    out = []
+    for e in entries:
+        record = kept.get(bytes.fromhex(e.proof[2:])) if e.action in _REASONED else None
+        if record is not None:
+            on_chain = e.details.get("reasonHash")
+            shown = checked(record, bytes.fromhex(on_chain[2:]) if isinstance(on_chain, str)
+                            and on_chain.startswith("0x") else None)
+            e = replace(e, details={**e.details, "reason": shown.text,
+                                    "reasonStatus": shown.status})
+        out.append(e)
+    return out
+
+
+def _triage_entries(engine: Engine) -> list[AuditEntry]:
+    return [AuditEntry(c.at_ms // 1000, "store", c.org, c.signer, f"complaint.{c.to_status}",
+                       {"complaint": c.complaint_id, "from": c.from_status, "to": c.to_status,
+                        **({"outcome": c.outcome} if c.outcome else {})},
+                       str(c.complaint_id), "complaint")
+            for c in ComplaintTriage(engine).history()]
+
+
 def _store_entries(engine: Engine) -> list[AuditEntry]:
     q = select(captures.c.id, captures.c.signer, captures.c.org, captures.c.received_ms,
                captures.c.event_count, captures.c.nonce, captures.c.signed_at)
@@ -93,7 +128,8 @@ def audit_trail(engine: Engine, chain: Any, view: Any, *, org: bytes | None = No
     """Chain events of the audited contracts and the store's signed captures, newest first;
     only `org`'s (as actor, or named by a chain event's `org` argument) and only within
     [since, until) unix seconds when given."""
-    entries = _chain_entries(chain, view) + _store_entries(engine)
+    entries = (_with_reasons(_chain_entries(chain, view), engine) + _store_entries(engine)
+               + _triage_entries(engine))
 
     def keep(e: AuditEntry) -> bool:
         if since is not None and e.at < since:
@@ -102,7 +138,8 @@ def audit_trail(engine: Engine, chain: Any, view: Any, *, org: bytes | None = No
             return False
         if org is not None:
             named = e.details.get("org")
-            return e.org == org or named == "0x" + org.hex()
+            # An organisation id is its GLN padded with zeros, which `_plain` shows as the GLN.
+            return e.org == org or named in ("0x" + org.hex(), _plain(org))
         return True
 
     return sorted((e for e in entries if keep(e)),

@@ -129,7 +129,7 @@ def test_attack_complaint_redirect_cannot_leave_the_site(stack, gateway):
                      headers={**FORM, **forwarded("1.2.3.4")}, follow_redirects=False)
     assert r.status_code == 303, r.text
     location = r.headers["location"]
-    assert location.startswith(f"/01/{gtin_serial}?complaint="), location
+    assert location.startswith(f"/pip/01/{gtin_serial}?verdict=server&complaint="), location
     assert not location.startswith("//")
 
 

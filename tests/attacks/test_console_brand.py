@@ -237,7 +237,7 @@ def _complaint(client: httpx.Client, gtin_: str = GTIN) -> int:
     store = Store(client.database_url)  # type: ignore[attr-defined]
     try:
         return ComplaintBook(store.engine).file(gtin_, "SERIAL1", None, "the seal was broken",
-                                                category="quality").id
+                                                category="quality").complaint.id
     finally:
         store.close()
 

@@ -28,8 +28,14 @@ def _passphrase(stack: Stack) -> str:
 
 
 def _account(stack: Stack, who: str) -> Any:
+    """`var/keys/<who>.json`'s key; for "operator", the devnet deployer's (it has no file)."""
+    from eth_account import Account
+
+    from ledger.chain.transactor import anvil_dev_key
     from ledger.proofs.keystore import load_key
 
+    if who == "operator":
+        return Account.from_key(anvil_dev_key(0))
     return load_key(stack.var / "keys" / f"{who}.json", _passphrase(stack))
 
 
@@ -229,6 +235,14 @@ def test_regulator_grades_and_blacklists_in_the_console(stack: Stack, browser: A
     row = page.locator(f'#enterprises tr[data-org="0x{target.hex()}"]')
     assert row.locator("td.standing").inner_text() == "黑名单"
     assert row.locator('.history li[data-kind="blacklisted"]').count() == 1
+    # The reasons, kept by the gateway with each mined transaction: the blacklisting's checked
+    # against its reasonHash on chain, the grade's labelled the gateway's record.
+    listed = row.locator('.history li[data-kind="blacklisted"] .reason')
+    assert listed.get_attribute("data-reason") == "matches-chain"
+    assert "Counterfeit labels found at Nansha" in listed.inner_text()
+    graded = row.locator('.history li[data-kind="grade"] .reason').last
+    assert graded.get_attribute("data-reason") == "gateway-record"
+    assert "Two failed inspections in November" in graded.inner_text()
     page.screenshot(path=str(ARTIFACTS / "console-regulator.png"), full_page=True)
     page.close()
 
@@ -296,8 +310,9 @@ def test_customs_decides_with_its_key_file_and_no_wallet(stack: Stack, browser: 
 
 
 def test_regulator_reads_the_audit_trail(stack: Stack, browser: Any) -> None:
-    """Who did what and when: filtered to customs, every row is one of its decisions on
-    CustomsRelease or one of its signed captures, each linking to its proof."""
+    """Who did what and when: filtered to customs, every row is its own (a decision on
+    CustomsRelease, a signed capture) or a Consortium event that names it (its admission by
+    the operator), each linking to its proof."""
     chain = _chain(stack)
     customs = "0x" + chain.org_of_key(_account(stack, "customs").address).hex()
     page, _ = _wallet_page(stack, browser, "regulator")
@@ -310,7 +325,10 @@ def test_regulator_reads_the_audit_trail(stack: Stack, browser: Any) -> None:
     rows = page.locator("#audit tbody tr")
     actions = set(rows.evaluate_all("rs => rs.map(r => r.dataset.action)"))
     assert "CustomsRelease.DecisionRecorded" in actions and "capture" in actions
-    assert set(rows.evaluate_all("rs => rs.map(r => r.dataset.org)")) == {customs}
+    by = rows.evaluate_all("rs => rs.map(r => [r.dataset.org, r.dataset.action])")
+    assert customs in {o for o, _ in by}
+    # Another organisation's row only where it acted on customs, on Consortium.
+    assert all(o == customs or a.startswith("Consortium.") for o, a in by), by
     decisions = len(stack.result.consignments) + sum(
         1 for c in stack.result.consignments if c["inspection"] == "PASSED")
     assert page.locator('#audit tr[data-action="CustomsRelease.DecisionRecorded"]').count() \
@@ -320,3 +338,175 @@ def test_regulator_reads_the_audit_trail(stack: Stack, browser: Any) -> None:
     response = page.request.get(stack.url + (proof.first.get_attribute("href") or ""))
     assert response.status == 200 and response.json()["contract"] == "CustomsRelease"
     page.close()
+
+
+def test_regulator_resolves_a_complaint_and_the_complainant_sees_the_outcome(
+        stack: Stack, browser: Any) -> None:
+    """A shopper complains from the item's page (no account) and is sent back to it with a
+    receipt; the regulator moves the complaint open → investigating → resolved with an outcome
+    in the console; the shopper's page, opened again with the receipt, shows it, in each of
+    the page's languages. Without the receipt the page shows nothing of it."""
+    from urllib.parse import parse_qs, urlsplit
+
+    item = stack.result.items["genuine"]
+    shopper = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    shopper.goto(stack.url + item["path"] + "?verdict=server")
+    shopper.select_option("#category", "quality")
+    shopper.fill("#message", "罐底有锈迹，奶粉结块。")
+    shopper.click("#complaint button[type=submit]")
+    shopper.wait_for_selector("#complaint-standing[data-status=open]", timeout=60_000)
+    landed = shopper.url
+    query = parse_qs(urlsplit(landed).query)
+    cid, receipt = int(query["complaint"][0]), query["receipt"][0]
+    assert len(receipt) >= 43 and query["verdict"] == ["server"]  # the form's own page
+    assert shopper.locator("#complaint-standing .status").inner_text() == "已收到，尚未处理"
+    assert shopper.locator("#complaint-standing .text").inner_text() == "罐底有锈迹，奶粉结块。"
+    shopper.screenshot(path=str(ARTIFACTS / "complaint-filed.png"), full_page=True)
+
+    page, _ = _wallet_page(stack, browser, "regulator")
+    page.goto(stack.url + "/console/regulator?lang=en&status=open")
+    row = page.locator(f'#triage tr[data-complaint="{cid}"]')
+    assert row.get_attribute("data-status") == "open"
+    assert "罐底有锈迹" in row.locator("td.text").inner_text()
+    page.goto(stack.url + "/console/regulator?lang=en")  # every status: the row stays in view
+    row = page.locator(f'#triage tr[data-complaint="{cid}"]')
+    row.locator("select[name=status]").select_option("investigating")
+    row.locator("button[type=submit]").click()
+    page.wait_for_selector(f'#triage tr[data-complaint="{cid}"][data-status=investigating]',
+                           timeout=60_000)
+    page.goto(stack.url + "/console/regulator?lang=en&status=investigating")
+    assert page.locator("#triage tbody tr[data-status]").evaluate_all(
+        "rs => [...new Set(rs.map(r => r.dataset.status))]") == ["investigating"]
+    page.goto(stack.url + "/console/regulator?lang=en")
+    row = page.locator(f'#triage tr[data-complaint="{cid}"]')
+    row.locator("select[name=status]").select_option("resolved")
+    row.locator("button[type=submit]").click()  # no outcome yet: the page asks for one
+    assert row.locator(".status.error").inner_text() == "Resolving or rejecting needs an outcome"
+    outcome = "抽检确认该批次储存不当，经销商已下架并为消费者退款。"
+    row.locator("textarea[name=outcome]").fill(outcome)
+    row.locator("button[type=submit]").click()
+    page.wait_for_selector(f'#triage tr[data-complaint="{cid}"][data-status=resolved]',
+                           timeout=60_000)
+    row = page.locator(f'#triage tr[data-complaint="{cid}"]')
+    assert row.locator("td.outcome").inner_text() == outcome
+    assert row.locator(".history li").count() == 2
+    page.screenshot(path=str(ARTIFACTS / "console-complaint-triage.png"), full_page=True)
+    page.close()
+
+    shopper.goto(landed)  # the form's page, again
+    assert shopper.locator("#complaint-standing").get_attribute("data-status") == "resolved"
+    assert shopper.locator("#complaint-standing .outcome").inner_text() == outcome
+    # The browser-verified page, with the same receipt, in each of its languages.
+    verified = landed.replace("verdict=server&", "")
+    for lang, status in (("zh-Hans", "已办结"), ("zh-Hant", "已辦結"), ("en", "Resolved")):
+        shopper.goto(f"{verified}&lang={lang}")
+        shopper.wait_for_selector("#complaint-standing[data-status=resolved]", timeout=60_000)
+        assert shopper.locator("#complaint-standing .status").inner_text() == status
+        assert shopper.locator("#complaint-standing .outcome").inner_text() == outcome
+        shopper.screenshot(path=str(ARTIFACTS / f"complaint-resolved-{lang}.png"),
+                           full_page=True)
+    # The same page with another receipt: nothing of the complaint.
+    shopper.goto(landed.replace(receipt, receipt[::-1]))
+    shopper.wait_for_selector("#complaint-standing[data-status=unknown]", timeout=60_000)
+    assert outcome not in shopper.content() and "罐底" not in shopper.content()
+    shopper.close()
+
+
+def _english_only(tables: dict[str, dict[str, str]]) -> list[str]:
+    """Every English string of a page's tables that its zh-Hans table does not say in Chinese:
+    the texts a zh-Hans page must not show. A table missing a zh-Hans key is a failure too."""
+    en, zh = tables["en"], tables["zh-Hans"]
+    assert set(en) == set(zh), sorted(set(en) ^ set(zh))
+    return [v for k, v in en.items() if v != zh[k] and any(c.isalpha() for c in v)]
+
+
+_TEXT_NODES = """() => {
+  const out = [];
+  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walk.nextNode()) {
+    const n = walk.currentNode;
+    const p = n.parentElement;
+    if (!p || p.closest('script, style, [hidden], template')) continue;
+    const text = n.textContent.replace(/\\s+/g, ' ').trim();
+    if (text) out.push(text);
+  }
+  for (const el of document.querySelectorAll('[placeholder], [title], button, option')) {
+    for (const a of ['placeholder', 'title']) if (el.getAttribute(a)) out.push(el.getAttribute(a));
+  }
+  return out;
+}"""
+
+
+def _leaks(texts: list[str], english: list[str]) -> list[str]:
+    """The page texts that are (or hold) one of `english`; a {placeholder} matches anything."""
+    import re
+
+    found = []
+    for source in english:
+        core = source.strip(" :：…")
+        pattern = re.compile("^" + ".*".join(re.escape(p) for p in re.split(r"\{\w+\}", core))
+                             + "$") if "{" in core else None
+        for text in texts:
+            if text.strip(" :：…") == core or (pattern and pattern.match(text)) or (
+                    " " in core and len(core) >= 10 and core in text):
+                found.append(f"{source!r} in {text!r}")
+    return found
+
+
+def test_every_console_page_in_zh_hans_shows_no_english_only_string(stack: Stack,
+                                                                    browser: Any) -> None:
+    """Each console page, opened in zh-Hans as each role that works in it, compared against
+    its own string tables: none of their English-only strings is on the page (text and
+    titles). The tables are read from the code (the server-rendered pages' STRINGS) or from
+    the page itself (the scripted pages' `zhenzhiConsoleStrings`), never copied here."""
+    from gateway.routes import console, console_audit, console_customs, console_regulator
+    from tests.e2e.test_journey import _lot_of
+
+    keystore = {lang: dict(enumerate(texts)) for lang, texts in
+                console_customs._KEYSTORE.items()}
+    customs = {lang: {**console_customs.STRINGS[lang],
+                      **{f"rule:{k}": v for k, v in console_customs.RULE_TEXTS[lang].items()},
+                      **{f"fact:{k}": v for k, v in console_customs.FACT_NAMES[lang].items()},
+                      **{f"ks:{k}": v for k, v in keystore[lang].items()}}
+               for lang in ("en", "zh-Hans")}
+    regulator = {lang: {**console_regulator.STRINGS[lang],
+                        **{f"ks:{k}": v for k, v in keystore[lang].items()}}
+                 for lang in ("en", "zh-Hans")}
+    item = stack.result.items["recalled"]
+    recall = f"/console/regulator/recalls/{item['gtin']}/{_lot_of(stack, item['gtin'], item['serial'])}"
+    pages: list[tuple[str, str, dict[str, dict[str, str]] | None]] = [
+        ("regulator", "/console", console.STRINGS),
+        ("regulator", "/console/regulator", regulator),
+        ("regulator", recall, console_regulator.STRINGS),
+        ("regulator", "/console/audit", console_audit.STRINGS),
+        ("customs", "/console", console.STRINGS),
+        ("customs", "/console/customs", customs),
+        ("manufacturer", "/console/brand", None),
+        ("operator", "/console/operator", None),
+    ]
+    leaks: dict[str, list[str]] = {}
+    for who in ("regulator", "customs", "manufacturer", "operator"):
+        page, _ = _wallet_page(stack, browser, who)
+        for _, path, tables in (p for p in pages if p[0] == who):
+            page.goto(f"{stack.url}{path}?lang=zh-Hans")
+            page.wait_for_load_state("load")
+            if tables is None:  # a scripted page: its tables are the script's
+                page.wait_for_function("() => globalThis.zhenzhiConsoleStrings", timeout=30_000)
+                tables = page.evaluate("() => globalThis.zhenzhiConsoleStrings")
+            assert page.evaluate("document.documentElement.lang") == "zh-Hans", path
+            texts = page.evaluate(_TEXT_NODES)
+            assert texts, path
+            if found := _leaks(texts, _english_only(tables)):
+                leaks[f"{who} {path}"] = found
+            page.screenshot(path=str(ARTIFACTS / f"console-zh{path.replace('/', '-')}.png"),
+                            full_page=True)
+        page.close()
+    # The log-in page, without a session.
+    login = browser.new_page(locale="zh-CN")
+    login.goto(stack.url + "/console/login?lang=zh-Hans")
+    login.wait_for_function("() => globalThis.zhenzhiConsoleStrings", timeout=30_000)
+    if found := _leaks(login.evaluate(_TEXT_NODES),
+                       _english_only(login.evaluate("() => globalThis.zhenzhiConsoleStrings"))):
+        leaks["login"] = found
+    login.close()
+    assert leaks == {}

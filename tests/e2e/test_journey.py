@@ -403,8 +403,11 @@ def test_console_shows_members_decisions_and_charts(stack: Stack, browser: Any) 
     page.wait_for_selector("body[data-charts=drawn]", timeout=60_000)
     assert page.locator("#chart-events table tbody tr").count() >= 2
     assert page.locator("#chart-events .echart svg path").count() > 5
-    decided = page.locator("#chart-decisions table thead th[data-series]").all_inner_texts()
-    assert set(decided) == {"DIRECT_RELEASE", "NORMAL_CONTROL", "IMMEDIATE_CONTROL"}
+    decided = page.locator("#chart-decisions table thead th[data-series]")
+    assert set(decided.evaluate_all("ths => ths.map(th => th.dataset.series)")) == {
+        "DIRECT_RELEASE", "NORMAL_CONTROL", "IMMEDIATE_CONTROL"}
+    # Named in the page's language (zh-Hans here: the browser asks for zh-CN).
+    assert set(decided.all_inner_texts()) == {"直接放行", "正常布控", "即决布控"}
     assert page.locator("#chart-decisions .echart svg path").count() >= 3
     scans = page.locator("#chart-scans table tbody tr td:last-child").all_inner_texts()
     # At least the demo's own scans (this module's page visits scan too).
@@ -415,7 +418,7 @@ def test_console_shows_members_decisions_and_charts(stack: Stack, browser: Any) 
     assert sum(int(n) for n in complaints) == stack.result.counts["complaints"]
     assert page.locator("#complaints-table tbody tr").count() == stack.result.counts["complaints"]
     assert page.locator("#recalls-table tbody tr").count() == 1
-    assert page.locator("#pending").inner_text().startswith("0 events")
+    assert page.locator("#pending").inner_text().startswith("0 条事件")
     # One script, the gateway's own charts bundle; nothing from anywhere else.
     assert [page.locator("script").nth(i).get_attribute("src")
             for i in range(page.locator("script").count())] == ["/console/charts.js"]

@@ -26,8 +26,11 @@ def test_anyone_files_and_only_the_brand_and_regulators_read(trace_stack, client
     r = client.post("/complaints", json={"code": code("AAA222BBB333"), "category": "quality",
                                          "message": "tastes\x00 odd\n"})
     assert r.status_code == 201, r.text
+    receipt = r.json()["receipt"]
     assert r.json() | {"id": 0} == {"id": 0, "gtin": GTIN, "serial": "AAA222BBB333", "lot": "L1",
-                                    "category": "quality", "status": "open"}
+                                    "category": "quality", "status": "open", "receipt": receipt,
+                                    "statusUrl": f"/complaints/{r.json()['id']}?receipt={receipt}"}
+    assert client.get(r.json()["statusUrl"]).json()["text"] == "tastes odd"
     assert client.post("/complaints", json={"code": code("X2", OTHER_GTIN),
                                             "message": "fake?"}).status_code == 201
     mine = signed(client, trace_stack.brand, "GET", "/complaints").json()["complaints"]
@@ -45,7 +48,19 @@ def test_the_consumer_page_form_posts_and_returns_to_the_item(client_for):
         ).encode(),
         headers={"Content-Type": "application/x-www-form-urlencoded"}, follow_redirects=False)
     assert r.status_code == 303
-    assert r.headers["location"].startswith(f"/01/{GTIN}/10/L1/21/FORM22FORM3?complaint=")
+    assert r.headers["location"].startswith(
+        f"/pip/01/{GTIN}/10/L1/21/FORM22FORM3?verdict=server&complaint=")
+    assert r.headers["referrer-policy"] == "same-origin"
+    # The page it lands on, the form's own (no JavaScript): where the complaint stands.
+    page = client.get(r.headers["location"],
+                      headers={"Accept": "text/html", "Accept-Language": "zh-CN"})
+    assert page.status_code == 200 and page.headers["referrer-policy"] == "same-origin"
+    assert '<section id="complaint-standing" class="standing" data-status="open">' in page.text
+    assert "已收到，尚未处理" in page.text and "smudged" in page.text
+    wrong = client.get(r.headers["location"][:-4] + "AAAA",
+                       headers={"Accept": "text/html", "Accept-Language": "en"})
+    assert 'id="complaint-standing" class="standing" data-status="unknown"' in wrong.text
+    assert "smudged" not in wrong.text and "No report matches this receipt." in wrong.text
 
 
 def test_rate_limit_answers_429_and_stores_nothing_more(trace_stack, client_for):

@@ -60,3 +60,28 @@ def test_clients_without_a_session_get_the_log_in_page_before_any_read(client) -
     assert r.headers["location"] == "/console/login"
     assert r.headers["cache-control"] == "no-store"
     assert "<table" not in r.text
+
+
+def test_every_shipped_rule_is_explained_in_each_console_language() -> None:
+    """The rule files are pinned by their SHA-256, so the console's Chinese lives beside them:
+    every rule id of every shipped set has its text in each language, the English one the
+    file's own, and every fact a rule reads has a name."""
+    from gateway.routes.console_customs import FACT_NAMES, RULE_TEXTS
+    from ledger.trade.risk import RULES_DIR, load_rules
+
+    versions = sorted(p.stem for p in RULES_DIR.glob("v*.json"))
+    assert versions
+    for version in versions:
+        for rule in load_rules(version).rules:
+            assert RULE_TEXTS["en"][rule.id] == rule.explanation, (version, rule.id)
+            assert RULE_TEXTS["zh-Hans"][rule.id] != rule.explanation, (version, rule.id)
+            assert rule.fact in FACT_NAMES["zh-Hans"] and rule.fact in FACT_NAMES["en"]
+    assert set(RULE_TEXTS["en"]) == set(RULE_TEXTS["zh-Hans"])
+    assert set(FACT_NAMES["en"]) == set(FACT_NAMES["zh-Hans"])
+
+
+def test_the_console_page_tables_have_the_same_keys_in_both_languages() -> None:
+    from gateway.routes import console, console_audit, console_customs, console_regulator
+
+    for module in (console, console_audit, console_customs, console_regulator):
+        assert set(module.STRINGS["en"]) == set(module.STRINGS["zh-Hans"]), module.__name__

@@ -10,7 +10,8 @@ echarts.use([BarChart, GridComponent, LegendComponent, TooltipComponent, SVGRend
 
 function tableData(table) {
   const series = [...table.querySelectorAll('thead th[data-series]')].map((th) => ({
-    name: th.dataset.series, color: th.dataset.color || undefined,
+    // The header's text is the series' name in the page's language; data-series its key.
+    name: th.textContent || th.dataset.series, color: th.dataset.color || undefined,
   }));
   const labels = [];
   const values = series.map(() => []);

@@ -30,6 +30,8 @@ const STRINGS = {
     cstatus: 'Status', replyButton: 'Reply (sign in wallet)', noComplaints: 'No complaints.',
     cstatus_open: 'open', cstatus_investigating: 'investigating', cstatus_resolved: 'resolved',
     cstatus_rejected: 'rejected', replySigning: 'Sign the reply in your wallet…', replied: 'Reply signed and stored.',
+    cat_counterfeit: 'suspected fake', cat_quality: 'quality', cat_label: 'label or code', cat_other: 'other',
+    outcome: "The regulator's outcome",
   },
   'zh-Hans': {
     title: '真知 · 品牌控制台', back: '控制台', issueTitle: '为批次发码',
@@ -52,8 +54,10 @@ const STRINGS = {
     mapTitle: '按地区的扫码', complaintsTitle: '关于贵品牌商品的投诉',
     filed: '提交时间', category: '类别', code: '码', complaint: '投诉与答复',
     cstatus: '状态', replyButton: '答复（钱包签名）', noComplaints: '暂无投诉。',
-    cstatus_open: '待处理', cstatus_investigating: '调查中', cstatus_resolved: '已解决',
+    cstatus_open: '待处理', cstatus_investigating: '调查中', cstatus_resolved: '已办结',
     cstatus_rejected: '已驳回', replySigning: '请在钱包中签署答复…', replied: '答复已签名并保存。',
+    cat_counterfeit: '怀疑假货', cat_quality: '质量问题', cat_label: '标签或码问题', cat_other: '其他',
+    outcome: '监管部门的处理结果',
   },
 };
 
@@ -64,6 +68,8 @@ function language() {
 }
 const LANG = language();
 const T = STRINGS[LANG];
+// The page's string tables, for the test that walks each console page in zh-Hans.
+globalThis.zhenzhiConsoleStrings = STRINGS;
 
 function status(text, error = false) {
   const el = document.getElementById('status');

@@ -1,6 +1,7 @@
 // The regulator's console page (gateway/routes/console_regulator.py): a grade or blacklist
 // change is a Consortium transaction the gateway prepares and the regulator's own wallet
-// (EIP-1193) signs and sends. The page never sees a private key.
+// (EIP-1193) signs and sends. The page never sees a private key. Complaint triage is a plain
+// console POST (same-origin session), no wallet.
 import { fill, post, sendAndWait, sessionAccount } from './console_wallet.js';
 
 const T = JSON.parse(document.getElementById('strings').textContent);
@@ -23,6 +24,10 @@ async function act(row, form, action) {
     const tx = await sendAndWait(account, plan.tx);
     row.dataset.recorded = tx;
     say(fill(T.sDone, { tx }), 'done');
+    // The chain keeps keccak256(reason) for a blacklisting and nothing for a grade: the text
+    // is kept by the gateway with the mined transaction (shown against the hash on chain).
+    await post('/console/regulator/reasons', { txHash: tx, reason });
+    say(fill(T.sReasonKept, { tx }), 'done');
     // Reload to show the chain's new state and history; `done` names the transaction.
     const next = new URL(location.href);
     next.searchParams.set('done', tx);
@@ -60,6 +65,32 @@ if (recallForm) {
       recallForm.dataset.recorded = tx;
       say(fill(T.sDone, { tx }), 'done');
       location.assign(plan.scope);
+    } catch (err) {
+      say(fill(T.sError, { detail: err && err.message ? err.message : String(err) }), 'error');
+      button.disabled = false;
+    }
+  });
+}
+
+// Complaint triage: open → investigating → resolved | rejected; the gateway refuses any other.
+for (const form of document.querySelectorAll('#triage form.triage')) {
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const row = form.closest('tr');
+    const status = form.querySelector('.status');
+    const say = (text, cls = '') => { status.textContent = text; status.className = `status ${cls}`; };
+    const to = form.querySelector('select[name=status]').value;
+    const box = form.querySelector('textarea[name=outcome]');
+    const outcome = box ? box.value.trim() : '';
+    if ((form.dataset.final || '').split(' ').includes(to) && !outcome) { say(T.sOutcome, 'error'); return; }
+    const button = form.querySelector('button');
+    button.disabled = true;
+    try {
+      const done = await post(`/console/regulator/complaints/${row.dataset.complaint}/status`,
+        { status: to, outcome: outcome || null });
+      row.dataset.status = done.complaint.status;
+      say(fill(T.sSaved, { status: done.complaint.status }), 'done');
+      location.reload();
     } catch (err) {
       say(fill(T.sError, { detail: err && err.message ? err.message : String(err) }), 'error');
       button.disabled = false;

@@ -44,6 +44,8 @@ function language() {
 }
 const LANG = typeof location !== 'undefined' ? language() : 'en';
 const T = STRINGS[LANG];
+// The page's string tables, for the test that walks each console page in zh-Hans.
+globalThis.zhenzhiConsoleStrings = STRINGS;
 
 function status(text, error = false) {
   const el = document.getElementById('status');

@@ -7,7 +7,7 @@ import { DOMAIN_VERSION } from './capture.js';
 import { coldChainTitle, describeColdChain } from './coldchain.js';
 import { FIELDS, partyUri } from './profile.js';
 
-const state = { lang: null, result: null, error: null };
+const state = { lang: null, result: null, error: null, complaint: null };
 
 /** Verify one proof (parsed JSON) with a config; the code is config.code or the proof's own. */
 async function zhenzhiVerify(proofJson, config, opts = {}) {
@@ -121,6 +121,45 @@ function checkMeaning(lang, c) {
   return c.outcome === 'SKIPPED' ? t(lang, 'check.SKIPPED') : t(lang, `check.${c.name}.${c.outcome}`);
 }
 
+const day = (ms) => new Date(ms).toISOString().slice(0, 10);
+
+/** Where the shopper's own complaint stands (GET /complaints/{id}?receipt=…), or that the
+ * receipt matches none: the gateway answers the same 404 for a wrong receipt and an unknown id. */
+export function complaintSection(lang, c) {
+  if (c.unknown) {
+    return el('section', { id: 'complaint-standing', class: 'complaint-standing', 'data-status': 'unknown' },
+      el('h2', {}, t(lang, 'complaint.standing')), el('p', {}, t(lang, 'complaint.unknown')));
+  }
+  const replies = c.replies || [];
+  return el('section', { id: 'complaint-standing', class: 'complaint-standing', 'data-status': c.status },
+    el('h2', {}, t(lang, 'complaint.standing')),
+    el('p', { class: 'note' }, t(lang, 'complaint.receipt')),
+    el('dl', {},
+      el('dt', {}, t(lang, 'complaint.filed', { date: day(c.createdMs) })), el('dd', { class: 'text' }, c.text),
+      el('dt', {}, t(lang, 'complaint.status')),
+      el('dd', { class: 'status' }, t(lang, `complaint.status.${c.status}`)),
+      c.outcome ? [el('dt', {}, t(lang, 'complaint.outcome')), el('dd', { class: 'outcome' }, c.outcome)] : null,
+      el('dt', {}, t(lang, 'complaint.replies')),
+      el('dd', { class: 'replies' }, replies.length
+        ? el('ul', {}, replies.map((r) => el('li', { class: 'reply' }, r.text,
+          el('small', { class: 'by' }, ` — ${t(lang, 'complaint.reply.by', { org: r.orgName || r.org, date: day(r.repliedMs) })}`))))
+        : t(lang, 'complaint.noreply'))));
+}
+
+async function loadComplaint(params) {
+  const id = params.get('complaint');
+  const receipt = params.get('receipt');
+  if (!id || !receipt || !/^\d{1,18}$/.test(id)) return;
+  try {
+    const res = await fetch(`/complaints/${id}?receipt=${encodeURIComponent(receipt)}`,
+      { headers: { Accept: 'application/json' }, cache: 'no-store', referrerPolicy: 'no-referrer' });
+    state.complaint = res.ok ? await res.json() : { unknown: true };
+  } catch {
+    state.complaint = { unknown: true };
+  }
+  render();
+}
+
 function render() {
   const lang = state.lang;
   const app = document.getElementById('zz-app');
@@ -197,6 +236,7 @@ function render() {
         el('span', { class: 'name' }, c.name + (c.subject ? ` · ${c.subject}` : '')),
         lang === 'en' ? el('span', { class: 'reason' }, c.reason) : null)))));
   }
+  if (state.complaint) sections.unshift(complaintSection(lang, state.complaint));
   const server = el('p', { class: 'server' }, el('a', { href: `${location.pathname}?verdict=server` }, t(lang, 'server.link')));
   app.replaceChildren(switcher, el('main', {}, sections), server);
   document.body.dataset.state = r ? 'done' : 'verifying';
@@ -210,6 +250,7 @@ async function boot() {
   state.lang = LANGUAGES.includes(params.get('lang')) ? params.get('lang')
     : LANGUAGES.includes(saved) ? saved : chooseLanguage(navigator.languages || [navigator.language]);
   render();
+  const complaint = loadComplaint(params);
   const path = itemPath(location.pathname);
   const meta = document.querySelector('meta[name="zhenzhi-config"]');
   const configUrl = meta ? meta.content : '/verifier/config.json';
@@ -227,6 +268,7 @@ async function boot() {
   state.result = await verify(code, proof, config);
   state.error = errors.join(' ') || null;
   globalThis.zhenzhiResult = state.result;
+  await complaint;
   render();
 }
 
