@@ -139,6 +139,19 @@ def check_value(ai: str, value: str) -> None:
                                   reason="unknown-ai", ai=ai[:10])
     named = f"AI {ai} ({entry.title}, {entry.format})"
     shown = value[:40]
+    if not entry.pattern.fullmatch(ai + value):
+        # GS1's expression is the judge; the rest only says what is wrong.
+        _explain(entry, named, value)
+    if entry.check_digits:
+        key = value[:entry.check_digits]
+        expected = _check_digit(key[:-1])
+        if key[-1] != expected:
+            raise InvalidAIValueError(f"{named}: {key} has a wrong check digit (expected "
+                                      f"{expected})", reason="check-digit", ai=ai, value=shown)
+
+
+def _explain(entry: ApplicationIdentifier, named: str, value: str) -> None:
+    ai, shown = entry.ai, value[:40]
     if entry.charset == "N":
         bad = next((c for c in value if not ("0" <= c <= "9")), None)
     else:
@@ -153,12 +166,5 @@ def check_value(ai: str, value: str) -> None:
                 else f"{entry.shortest} to {entry.longest}")
         raise InvalidAIValueError(f"{named} takes {span} characters, not {len(value)}",
                                   reason="bad-length", ai=ai, value=shown)
-    if not entry.pattern.fullmatch(ai + value):
-        raise InvalidAIValueError(f"{named}: {shown!r} does not follow GS1's syntax for it",
-                                  reason="bad-value", ai=ai, value=shown)
-    if entry.check_digits:
-        key = value[:entry.check_digits]
-        expected = _check_digit(key[:-1])
-        if key[-1] != expected:
-            raise InvalidAIValueError(f"{named}: {key} has a wrong check digit (expected "
-                                      f"{expected})", reason="check-digit", ai=ai, value=shown)
+    raise InvalidAIValueError(f"{named}: {shown!r} does not follow GS1's syntax for it",
+                              reason="bad-value", ai=ai, value=shown)

@@ -129,6 +129,12 @@ def _value_to_bits(ai: str, value: str) -> str:
     for part in _components(ai):
         text = rest if part.variable else rest[:part.length]
         rest = rest[len(text):]
+        if len(text) > part.length:
+            # GS1's expression for the percent-encoded AIs (4300…) counts an escape pair as
+            # one character; the compressed form has room for the maximum in characters only.
+            raise CompressionError(f"AI {ai}: {value[:40]!r} is longer than the {part.length} "
+                                   "characters compression has room for", ai=ai,
+                                   reason="bad-length")
         kind = ("N" if part.numeric else "X") + ("*" if part.variable else "")
         bits += _component_bits(kind, part.length, text)
     return bits
