@@ -103,11 +103,15 @@ def _components(parts: list[tuple[str, int, bool, bool]]) -> tuple[Component, ..
     return tuple(out)
 
 
-@functools.cache
 def lookup(ai: str) -> ApplicationIdentifier | None:
     """The AI GS1 defines with exactly this code, or None."""
     if not (2 <= len(ai) <= 4 and ai.isascii() and ai.isdigit()):
-        return None
+        return None  # before the cache: it holds at most the 11,100 codes of 2-4 digits
+    return _lookup(ai)
+
+
+@functools.cache
+def _lookup(ai: str) -> ApplicationIdentifier | None:
     try:
         entry = GS1ApplicationIdentifier.extract(ai)
     except ParseError:

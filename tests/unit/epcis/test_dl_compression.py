@@ -238,3 +238,14 @@ def test_an_ai_gs1_does_not_define_is_refused_when_decompressing():
         decompress(segment)
     assert err.value.fields["reason"] == "unknown-ai"
     assert err.value.fields["ai"] == "3109"
+
+
+def test_lookups_of_what_is_no_ai_are_not_remembered():
+    """A path segment reaches the AI lookup; only 2-4 digit codes may be cached, so a flood of
+    distinct junk segments cannot grow the cache."""
+    from ledger.epcis.application_identifiers import _lookup
+
+    before = _lookup.cache_info().currsize
+    for n in range(200):
+        assert lookup(f"junk{n}") is None and lookup(f"{n:05d}") is None
+    assert _lookup.cache_info().currsize == before
