@@ -55,8 +55,8 @@ class CompressionError(InvalidInputError):
 
 
 # GS1's optimisation codes (code → the AIs it stands for, in encoding order), as in GS1's
-# reference toolkit (GS1DigitalLinkCompressionPrototype, `tableOpt`). A-E as a first nibble is
-# otherwise unallocated, F is reserved for non-GS1 query parameters.
+# reference toolkit (GS1DigitalLinkCompressionPrototype, `tableOpt`). Each has a nibble above 9,
+# so none reads as AI digits; an F nibble is reserved for non-GS1 query parameters.
 OPTIMISATION_CODES: dict[str, tuple[str, ...]] = {
     "0A": ("01", "22"), "0B": ("01", "10"), "0C": ("01", "21"), "0D": ("01", "17"),
     "0E": ("01", "7003"), "0F": ("01", "30"), "1A": ("01", "10", "21", "17"),
