@@ -4,9 +4,11 @@
     GET|HEAD /pip/{Digital Link path}          the consumer page: the default link
 
 Any GS1 Digital Link path: numeric AIs or short names, uncompressed, partly or wholly
-compressed (`ledger.epcis.digital_link`); a syntactically bad one is 400 problem+json naming
-the reason. The resolver answers the identifier levels the ledger holds data for, walking up
-the identifier tree from a finer path it does not know (`/01/{gtin}/22/{cpv}` → the GTIN):
+compressed (`ledger.epcis.digital_link`), with any data attributes (in the query string, or
+carried by a compressed path); a syntactically bad one (an AI value GS1's syntax for that AI
+refuses included) is 400 problem+json naming the AI and the reason. The resolver answers the
+identifier levels the ledger holds data for, walking up the identifier tree from a finer path
+it does not know (`/01/{gtin}/22/{cpv}` → the GTIN):
 
     /01/{gtin}                    the product: brand owner, the brand's own links (public)
     /01/{gtin}/10/{lot}           the lot: its status on CodeRegistry, recall (public)
@@ -27,8 +29,8 @@ with the rest of the query string passed on; of several links of the type, the o
 and `Accept: application/linkset+json` get the RFC 9264 linkset, valid against GS1's schema,
 with the links of every level up to the primary key (as JSON-LD, GS1's context inline, for
 `Accept: application/ld+json`). Every answer carries the links in a `Link` header
-(`rel="linkset"` first; `rel="owl:sameAs"` to the uncompressed URI for a compressed one) and
-CORS headers (`gateway.resolver_cors`). For an item:
+(`rel="linkset"` first; `rel="owl:sameAs"` to the uncompressed URI for a compressed one, its
+data attributes as the query string) and CORS headers (`gateway.resolver_cors`). For an item:
 
 - a browser is sent to `/pip/01/{gtin}[/10/{lot}]/21/{serial}`, one static page for every
   item that verifies in the browser (`gateway.routes.scan_page`) and fetches the proof from the
@@ -82,7 +84,13 @@ from gateway.problems import MethodNotAllowedError, UnknownRouteError, problem_r
 from gateway.responses import OrjsonResponse
 from gateway.routes.scan_page import static_response
 from gateway.traceability import RuntimeDep, TraceabilityRuntime
-from ledger.epcis.digital_link import SERVED_KEYS, LinkPath, is_link_path, parse_path
+from ledger.epcis.digital_link import (
+    SERVED_KEYS,
+    LinkPath,
+    is_link_path,
+    parse_path,
+    query_attributes,
+)
 from ledger.epcis.gs1 import DigitalLink
 from ledger.errors import NotFoundError
 from ledger.evidence.item import ItemEvidence
@@ -353,7 +361,7 @@ def resolver_headers(base: str, requested: LinkPath, known: LinkPath,
                    LINKSET_MEDIA_TYPE), *own_links(base, known), *brand]
     value = link_header(header)
     if requested.compressed:
-        value = f'<{base}{requested.path()}>; rel="owl:sameAs"; ' \
+        value = f'<{base}{requested.uncompressed()}>; rel="owl:sameAs"; ' \
                 f'title="The uncompressed Digital Link", ' + value
     return {"Link": value, "Vary": "Accept, Accept-Language"}
 
@@ -710,6 +718,7 @@ async def consumer_page(request: Request, dl_path: str, services: ServicesDep,
     records the scan); `?verdict=server` renders the gateway's verdict instead (and records
     the scan). A product's, lot's, case's or place's page lists its public facts and links."""
     requested = parse_path(_raw_path(request.scope, dl_path).removeprefix(PAGE_PREFIX))
+    query_attributes(request.url.query, requested)
     if requested.key not in SERVED_KEYS:
         raise UnknownIdentifierError(f"this resolver holds nothing under AI {requested.key}",
                                      ai=requested.key)
@@ -755,6 +764,7 @@ async def resolve(request: Request, dl_path: str, services: ServicesDep,
         # The CORS preflight headers are added by gateway.resolver_cors.
         return Response(status_code=204, headers={"Allow": ALLOWED_METHODS})
     requested = parse_path(path)
+    query_attributes(request.url.query, requested)  # 400 for a data attribute GS1 refuses
     if requested.key not in SERVED_KEYS:
         raise UnknownIdentifierError(f"this resolver holds nothing under AI {requested.key} "
                                      f"(it serves {', '.join(sorted(SERVED_KEYS))})",

@@ -6,7 +6,14 @@
 partly or wholly compressed: `ledger.epcis.dl_compression`) into a `LinkPath`, or refuses it
 with `DigitalLinkSyntaxError`, whose `reason` says what is wrong: `check-digit`,
 `qualifier-order`, `illegal-character`, `unknown-ai`, `not-a-qualifier`, `bad-length`,
-`missing-value`, `repeated-ai` or a compression reason. The resolver answers those with 400.
+`bad-value`, `missing-value`, `repeated-ai` or a compression reason. `query_attributes` reads
+the data attributes of a query string (`?17=291231&3103=001250`) the same way. The resolver
+answers those with 400.
+
+Every AI value, key, qualifier or data attribute, is checked against GS1's own syntax for its AI
+(`ledger.epcis.application_identifiers`: GS1's AI table, with its expression per AI and the
+check digits), on top of the key-specific rules here (GTIN-8/12/13 padded to GTIN-14). An AI
+GS1 does not define is `unknown-ai`.
 
 Key qualifiers follow GS1 Digital Link URI Syntax 1.2+: each primary key has an ordered list of
 qualifier levels (GTIN: CPV 22, then lot 10, then serial 21 or TPX 235), and a path may skip
@@ -17,14 +24,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qsl, quote, unquote
 
+from ledger.epcis.application_identifiers import InvalidAIValueError, check_value, lookup
 from ledger.epcis.dl_compression import CompressionError, decompress, looks_compressed
 from ledger.epcis.gs1 import DigitalLink, check_digit
 from ledger.errors import InvalidInputError
 
 __all__ = ["PRIMARY_KEYS", "SERVED_KEYS", "DigitalLinkSyntaxError", "LinkPath", "is_link_path",
-           "parse_path"]
+           "parse_path", "query_attributes"]
 
 
 class DigitalLinkSyntaxError(InvalidInputError):
@@ -85,18 +93,9 @@ _SHORT_NAMES = {
     "ginc": "401", "gsin": "402", "grai": "8003", "giai": "8004", "shipTo": "410",
     "billTo": "411", "purchasedFrom": "412", "shipFor": "413", "payTo": "415", "glnProd": "416",
 }
-# Length of a GS1 AI from its first two digits (GS1 General Specifications, Figure 3.2-1).
-_AI_LENGTH = {
-    **dict.fromkeys(("00", "01", "02", "10", "11", "12", "13", "15", "16", "17", "20", "21", "22",
-                     "30", "37", *(str(n) for n in range(90, 100))), 2),
-    **dict.fromkeys(("23", "24", "25", "40", "41", "42", "71"), 3),
-    **dict.fromkeys(("31", "32", "33", "34", "35", "36", "39", "43", "70", "72", "80", "81",
-                     "82"), 4),
-}
-
-
 def _is_ai(token: str) -> bool:
-    return token.isascii() and token.isdigit() and _AI_LENGTH.get(token[:2]) == len(token)
+    """An AI GS1 defines (GS1's AI table)."""
+    return lookup(token) is not None
 
 
 def _ai_of(token: str) -> str:
@@ -136,10 +135,19 @@ class LinkPath:
 
     def path(self, qualifiers: tuple[tuple[str, str], ...] | None = None) -> str:
         """The uncompressed, canonical path (numeric AIs, GS1 order, percent-encoded)."""
-        parts = [self.key, self.value]
+        parts = [self.key, quote(self.value, safe="")]
         for ai, value in self.qualifiers if qualifiers is None else qualifiers:
             parts += [ai, quote(value, safe="")]
         return "/" + "/".join(parts)
+
+    def uncompressed(self) -> str:
+        """The uncompressed URI path of what the request carried: `path()`, then the data
+        attributes a compressed path held as the query string (GS1 Digital Link URI Syntax:
+        data attributes go in the query string)."""
+        if not self.attributes:
+            return self.path()
+        return self.path() + "?" + "&".join(f"{ai}={quote(value, safe='')}"
+                                            for ai, value in self.attributes)
 
     def up(self) -> LinkPath:
         """The same key one qualifier level up (the last qualifier dropped)."""
@@ -157,6 +165,15 @@ def _fail(reason: str, detail: str, **fields: object) -> DigitalLinkSyntaxError:
     return DigitalLinkSyntaxError(detail, reason=reason, **fields)
 
 
+def _gs1_syntax(ai: str, value: str) -> str:
+    """The value, if it follows GS1's syntax for its AI; its problem as a syntax error if not."""
+    try:
+        check_value(ai, value)
+    except InvalidAIValueError as exc:
+        raise DigitalLinkSyntaxError(exc.detail, **exc.fields) from exc
+    return value
+
+
 def _check_value(ai: str, value: str, fmt: _Format) -> str:
     if fmt.lengths and not fmt.maximum:
         if not (value.isascii() and value.isdigit()):
@@ -168,7 +185,7 @@ def _check_value(ai: str, value: str, fmt: _Format) -> str:
         if fmt.check_digit and check_digit(value[:-1]) != value[-1]:
             raise _fail("check-digit", f"AI {ai} value {value} has a wrong check digit "
                         f"(expected {check_digit(value[:-1])})", ai=ai, value=value)
-        return value.zfill(14) if ai == "01" else value
+        return _gs1_syntax(ai, value.zfill(14) if ai == "01" else value)
     if not value or len(value) > fmt.maximum:
         raise _fail("bad-length", f"AI {ai} takes 1 to {fmt.maximum} characters, not "
                     f"{len(value)}", ai=ai, value=value[:40])
@@ -180,7 +197,7 @@ def _check_value(ai: str, value: str, fmt: _Format) -> str:
     if bad is not None:
         raise _fail("illegal-character", f"AI {ai} value {value[:40]!r} contains {bad!r}, "
                     "outside the GS1 character set", ai=ai, value=value[:40], character=bad)
-    return value
+    return _gs1_syntax(ai, value)
 
 
 def _pairs(segments: list[str]) -> list[tuple[str, str]]:
@@ -263,6 +280,43 @@ def _decompressed(pairs: list[tuple[str, str]]) -> LinkPath:
 
     qualifiers = sorted((p for p in pairs if level(p[0]) is not None),
                         key=lambda p: level(p[0]) or 0)
-    attributes = tuple(p for p in pairs if p is not primary and level(p[0]) is None)
+    attributes = [p for p in pairs if p is not primary and level(p[0]) is None]
     link = _build([primary, *qualifiers], compressed=True)
-    return LinkPath(link.key, link.value, link.qualifiers, True, attributes)
+    return LinkPath(link.key, link.value, link.qualifiers, True, _attributes(attributes, link))
+
+
+def _attributes(pairs: list[tuple[str, str]], link: LinkPath) -> tuple[tuple[str, str], ...]:
+    seen = {link.key, *(ai for ai, _ in link.qualifiers)}
+    out = []
+    for ai, value in pairs:
+        if ai in seen:
+            raise _fail("repeated-ai", f"AI {ai} appears twice", ai=ai)
+        if ai in PRIMARY_KEYS:
+            raise _fail("not-a-primary-key", f"AI {ai} is a second primary key; a Digital Link "
+                        "has one", ai=ai)
+        seen.add(ai)
+        out.append((ai, _gs1_syntax(ai, value)))
+    return tuple(out)
+
+
+def query_attributes(query: str, link: LinkPath | None = None) -> tuple[tuple[str, str], ...]:
+    """The GS1 data attributes of a Digital Link's query string (its all-digit keys), each
+    checked against GS1's syntax for its AI; other parameters (`linkType`, non-GS1 keys) are
+    not attributes. An all-digit key that is no AI is `unknown-ai`: the standard keeps
+    all-digit keys for GS1."""
+    try:
+        params = parse_qsl(query, keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _fail("illegal-character", "a percent-escape in the query string is not "
+                    "UTF-8") from exc
+    pairs = []
+    for key, value in params:
+        if not (key.isascii() and key.isdigit()):
+            continue
+        if not _is_ai(key):
+            raise _fail("unknown-ai", f"{key[:10]!r} is not a GS1 Application Identifier",
+                        ai=key[:10])
+        pairs.append((key, value))
+    if link is None:
+        return tuple((ai, _gs1_syntax(ai, value)) for ai, value in pairs)
+    return _attributes(pairs, link)

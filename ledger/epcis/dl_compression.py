@@ -1,6 +1,6 @@
-"""GS1 Digital Link compression: the binary form of a key and its qualifiers, as URI-safe
-base64 (GS1 Digital Link URI Syntax, "Compression"; the resolver standard requires a resolver to
-decompress).
+"""GS1 Digital Link compression: the binary form of a Digital Link's AIs and values, as
+URI-safe base64 (GS1 Digital Link URI Syntax, "Compression"; the resolver standard requires a
+resolver to decompress).
 
 The bit string is a sequence of entries, each an AI (one 4-bit nibble per digit, or a 2-nibble
 code from the optimisation table standing for a fixed run of AIs) followed by each of its
@@ -13,14 +13,21 @@ components' values:
 
 The string is padded with zeros to a multiple of 6 bits and written in the URI-safe base64
 alphabet. Entries are written in ascending AI order (the order GS1's reference toolkit and its
-test strings use). Written from the standard rather than taken from PyPI: the one package there
-(`gs1-compression` 0.1.3, 2021) ships top-level `gs1` and `tests` packages and decodes
-variable-length numbers in base 2; `tests/unit/epcis/test_dl_compression.py` checks this one
-against the test strings of GS1's reference implementation.
+test strings use), without optimisation codes; decompression reads them too.
 
-Only the AIs this ledger's Digital Links use are tabled (keys 00, 01, 414, 417 and their
-qualifiers, plus the common dates); an entry for any other AI is refused with its name, never
-guessed.
+Every AI GS1 defines is compressed and decompressed: its components come from GS1's own AI
+table (`ledger.epcis.application_identifiers`, from `biip`), where an optional part is
+variable-length and adjacent fixed numeric parts, or adjacent text parts, are one component,
+as GS1's toolkit encodes them (8006 N14+N2+N2 is N18; 7230 X2+X..28 is X..30). An AI GS1 does
+not define is refused with its digits, never guessed; so is a value that does not fit its AI
+(`compress` checks each value against GS1's syntax; what `decompress` returns is checked by the
+Digital Link parser). The F nibble GS1 reserves for non-GS1 query parameters is refused.
+
+Written from the standard rather than taken from PyPI: the one package there
+(`gs1-compression` 0.1.3, 2021) ships top-level `gs1` and `tests` packages and decodes
+variable-length numbers in base 2. `tests/unit/epcis/test_dl_compression.py` checks this one
+against the test strings of GS1's reference implementation (keys, qualifiers, a date attribute,
+optimisation codes) and round-trips data attributes of every kind of format.
 """
 
 from __future__ import annotations
@@ -28,9 +35,15 @@ from __future__ import annotations
 import math
 import re
 
+from ledger.epcis.application_identifiers import (
+    Component,
+    InvalidAIValueError,
+    check_value,
+    lookup,
+)
 from ledger.errors import InvalidInputError
 
-__all__ = ["CompressionError", "compress", "decompress", "looks_compressed"]
+__all__ = ["OPTIMISATION_CODES", "CompressionError", "compress", "decompress", "looks_compressed"]
 
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _B64_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
@@ -41,23 +54,28 @@ class CompressionError(InvalidInputError):
     title = "Invalid GS1 Digital Link"
 
 
-# Components per AI: ("N", fixed length) | ("N*", max length) | ("X", fixed) | ("X*", max).
-_FORMAT: dict[str, tuple[tuple[str, int], ...]] = {
-    "00": (("N", 18),), "01": (("N", 14),), "10": (("X*", 20),), "11": (("N", 6),),
-    "13": (("N", 6),), "15": (("N", 6),), "16": (("N", 6),), "17": (("N", 6),),
-    "21": (("X*", 20),), "22": (("X*", 20),), "235": (("X*", 28),), "254": (("X*", 20),),
-    "414": (("N", 13),), "417": (("N", 13),),
-    "7040": (("N", 1), ("X", 3)),  # GUIC with its extension: N1+X3
-}
-# The optimisation codes whose AIs are all tabled above (code → AIs, in encoding order).
-_OPTIMISED: dict[str, tuple[str, ...]] = {
+# GS1's optimisation codes (code → the AIs it stands for, in encoding order), as in GS1's
+# reference toolkit (GS1DigitalLinkCompressionPrototype, `tableOpt`). Each has a nibble above 9,
+# so none reads as AI digits; an F nibble is reserved for non-GS1 query parameters.
+OPTIMISATION_CODES: dict[str, tuple[str, ...]] = {
     "0A": ("01", "22"), "0B": ("01", "10"), "0C": ("01", "21"), "0D": ("01", "17"),
-    "1A": ("01", "10", "21", "17"), "1B": ("01", "15"), "1C": ("01", "11"), "1D": ("01", "16"),
-    "1F": ("01", "10", "15"), "9D": ("414", "254"),
+    "0E": ("01", "7003"), "0F": ("01", "30"), "1A": ("01", "10", "21", "17"),
+    "1B": ("01", "15"), "1C": ("01", "11"), "1D": ("01", "16"), "1E": ("01", "91"),
+    "1F": ("01", "10", "15"),
+    **{f"2{c}": ("01", f"310{n}") for n, c in enumerate("ABCDEF")},
+    **{f"3{c}": ("01", f"320{n}") for n, c in enumerate("ABCDEF")},
+    "9A": ("8010", "8011"), "9B": ("8017", "8019"), "9C": ("8018", "8019"), "9D": ("414", "254"),
+    **{f"A{n}": ("01", f"392{n}") for n in range(10)},
+    **{f"C{n}": ("255", f"390{n}") for n in range(10)},
+    **{f"C{c}": ("255", f"394{n}") for n, c in enumerate("ABCD")},
 }
-# Length of an AI from its first two digits (GS1 General Specifications, table of AI prefixes).
-_AI_LENGTH = {"00": 2, "01": 2, "10": 2, "11": 2, "13": 2, "15": 2, "16": 2, "17": 2, "21": 2,
-              "22": 2, "23": 3, "25": 3, "41": 3, "70": 4}
+
+
+def _components(ai: str) -> tuple[Component, ...]:
+    entry = lookup(ai)
+    if entry is None:
+        raise CompressionError(f"AI {ai} is not one GS1 defines", ai=ai, reason="unknown-ai")
+    return entry.components
 
 
 def _value_bits(digits: int) -> int:
@@ -93,8 +111,9 @@ def _component_bits(kind: str, size: int, text: str) -> str:
     if kind == "N":
         return format(int(text), "b").zfill(_value_bits(size))
     if kind == "N*":
+        # An empty value still takes ceil(0·log2 10 + 0.01) = 1 bit, as in GS1's toolkit.
         return format(len(text), "b").zfill(_length_bits(size)) + \
-            format(int(text), "b").zfill(_value_bits(len(text)))
+            format(int(text or "0"), "b").zfill(_value_bits(len(text)))
     encoded = _text_bits(text)
     if kind == "X":
         return encoded
@@ -102,19 +121,22 @@ def _component_bits(kind: str, size: int, text: str) -> str:
 
 
 def _value_to_bits(ai: str, value: str) -> str:
+    try:
+        check_value(ai, value)
+    except InvalidAIValueError as exc:
+        raise CompressionError(exc.detail, **exc.fields) from exc
     bits, rest = "", value
-    components = _FORMAT[ai]
-    for index, (kind, size) in enumerate(components):
-        last = index == len(components) - 1
-        part = rest if kind.endswith("*") or last else rest[:size]
-        rest = rest[len(part):]
-        if kind.startswith("N") and not (part.isascii() and part.isdigit()):
-            raise CompressionError(f"AI {ai} takes digits only here, not {part!r}", ai=ai,
-                                   reason="illegal-character")
-        if len(part) > size or (kind in ("N", "X") and len(part) != size):
-            raise CompressionError(f"AI {ai}: {value!r} has the wrong length", ai=ai,
+    for part in _components(ai):
+        text = rest if part.variable else rest[:part.length]
+        rest = rest[len(text):]
+        if len(text) > part.length:
+            # GS1's expression for the percent-encoded AIs (4300…) counts an escape pair as
+            # one character; the compressed form has room for the maximum in characters only.
+            raise CompressionError(f"AI {ai}: {value[:40]!r} is longer than the {part.length} "
+                                   "characters compression has room for", ai=ai,
                                    reason="bad-length")
-        bits += _component_bits(kind, size, part)
+        kind = ("N" if part.numeric else "X") + ("*" if part.variable else "")
+        bits += _component_bits(kind, part.length, text)
     return bits
 
 
@@ -122,9 +144,7 @@ def compress(elements: list[tuple[str, str]]) -> str:
     """The compressed path segment of AI/value pairs (no optimisation codes, ascending AIs)."""
     bits = ""
     for ai, value in sorted(elements):
-        if ai not in _FORMAT:
-            raise CompressionError(f"AI {ai} cannot be compressed by this resolver", ai=ai,
-                                   reason="unsupported-ai")
+        _components(ai)
         bits += "".join(format(int(d), "04b") for d in ai) + _value_to_bits(ai, value)
     bits += "0" * (-len(bits) % 6)
     return "".join(_B64[int(bits[i:i + 6], 2)] for i in range(0, len(bits), 6))
@@ -165,21 +185,29 @@ def _read_text(reader: _Reader, encoding: int, count: int) -> str:
 
 
 def _read_value(reader: _Reader, ai: str) -> str:
-    return "".join(_read_component(reader, ai, kind, size) for kind, size in _FORMAT[ai])
+    return "".join(_read_component(reader, ai, part) for part in _components(ai))
 
 
-def _read_component(reader: _Reader, ai: str, kind: str, size: int) -> str:
-    if kind == "N":
+def _read_component(reader: _Reader, ai: str, part: Component) -> str:
+    size = part.length
+    if part.numeric and not part.variable:
         value = reader.number(_value_bits(size))
         if value >= 10 ** size:
             raise CompressionError(f"AI {ai}: {value} has more than {size} digits", ai=ai,
                                    reason="bad-length")
         return str(value).zfill(size)
-    if kind == "N*":
+    if part.numeric:
         count = reader.number(_length_bits(size))
-        return str(reader.number(_value_bits(count))).zfill(count) if count else ""
+        if count > size:
+            raise CompressionError(f"AI {ai}: length {count} is over its maximum {size}", ai=ai,
+                                   reason="bad-length")
+        number = reader.number(_value_bits(count))
+        if number >= 10 ** count:
+            raise CompressionError(f"AI {ai}: {number} has more than {count} digits", ai=ai,
+                                   reason="bad-length")
+        return str(number).zfill(count) if count else ""
     encoding = reader.number(3)
-    count = size if kind == "X" else reader.number(_length_bits(size))
+    count = reader.number(_length_bits(size)) if part.variable else size
     if count > size:
         raise CompressionError(f"AI {ai}: length {count} is over its maximum {size}", ai=ai,
                                reason="bad-length")
@@ -200,24 +228,18 @@ def decompress(segment: str) -> list[tuple[str, str]]:
         code = format(int(head[:4], 2), "X") + format(int(head[4:], 2), "X")
         if code.isdigit():
             ai = code
-            length = _AI_LENGTH.get(code)
-            if length is None:
-                raise CompressionError(f"AI {code}… is not one this resolver decompresses",
-                                       ai=code, reason="unsupported-ai")
-            for _ in range(length - 2):
+            while lookup(ai) is None and len(ai) < 4:
                 digit = reader.number(4)
                 if digit > 9:
-                    raise CompressionError(f"AI {ai}… is not all digits", reason="unknown-ai")
+                    raise CompressionError(f"AI {ai}… is not all digits", ai=ai,
+                                           reason="unknown-ai")
                 ai += str(digit)
-            if ai not in _FORMAT:
-                raise CompressionError(f"AI {ai} is not one this resolver decompresses", ai=ai,
-                                       reason="unsupported-ai")
             out.append((ai, _read_value(reader, ai)))
-        elif code in _OPTIMISED:
-            out.extend((ai, _read_value(reader, ai)) for ai in _OPTIMISED[code])
+        elif code in OPTIMISATION_CODES:
+            out.extend((ai, _read_value(reader, ai)) for ai in OPTIMISATION_CODES[code])
         else:
-            raise CompressionError(f"{code} is neither an AI nor an optimisation code this "
-                                   "resolver knows", reason="unsupported-ai")
+            raise CompressionError(f"{code} is neither an AI nor an optimisation code GS1 "
+                                   "defines", reason="unsupported-ai")
     if "1" in reader.bits[reader.at:]:
         raise CompressionError("the compressed string has stray bits after its last value",
                                reason="trailing-bits")

@@ -2,7 +2,8 @@
 
 Written here rather than taken from `biip`/`python-stdnum`: what the ledger needs is the EPC
 URN ⇄ Digital Link mapping of the GS1 Tag Data Standard, which neither library offers, and the
-check-digit arithmetic is a few lines. URN → Digital Link uses the same conversion as the event
+check-digit arithmetic is a few lines. (`biip` is a dependency for GS1's AI table only:
+`ledger.epcis.application_identifiers`.) URN → Digital Link uses the same conversion as the event
 hash (`ledger.epcis.event_hash`), so an EPC's canonical form is the same everywhere.
 
 Digital Link → URN needs the GS1 Company Prefix length, which the Digital Link does not carry:
