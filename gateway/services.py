@@ -36,6 +36,7 @@ from ledger.epcis.event_hash import format_event_id, parse_event_id
 from ledger.pipeline.committer import CaptureCommitter
 from ledger.pipeline.intake import Intake, IntakeResult, capture_record
 from ledger.proofs.signing import CaptureDomain
+from ledger.store.capture_jobs import list_capture_ids
 from ledger.store.listing import holds_value, list_values
 from ledger.store.store import EventQuery, Store
 
@@ -236,6 +237,13 @@ class Services:
             job["anchors"] = anchors
         return job
 
+
+    def capture_jobs(self, org: bytes, limit: int, token: str | None
+                     ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the organisation's capture jobs, newest first (`GET /capture`)."""
+        ids, next_token = list_capture_ids(self.store.engine, org, limit, token)
+        jobs = [self.capture_job(capture_id) for capture_id in ids]
+        return [job for job in jobs if job is not None], next_token
 
     @staticmethod
     def _job_of(result: IntakeResult) -> dict[str, Any]:

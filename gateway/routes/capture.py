@@ -1,4 +1,5 @@
-"""EPCIS 2.0 capture: `POST /capture`, `GET /capture/{captureID}`, `OPTIONS /capture`.
+"""EPCIS 2.0 capture: `POST /capture`, `GET /capture` (the jobs), `GET /capture/{captureID}`,
+and OPTIONS on both.
 
 Capture is synchronous (validate ▶ hash ▶ recover ▶ role check ▶ store + outbox, in
 `ledger.pipeline.intake`): when `POST /capture` answers 202 the events are stored (committed, in a group
@@ -7,6 +8,8 @@ capture job it points to is already finished. The body is read raw and parsed
 once by the ledger (no FastAPI body model: that would parse it twice and cost more than the
 capture itself).
 
+`GET /capture` lists the member organisation's own capture jobs, newest first, paged like the
+other lists (`perPage`, `nextPageToken`, `Link`); another organisation's jobs are not listed.
 `GET /capture/{captureID}` is a member read (`gateway.auth.MemberDep`, like `/events`): a job
 names the organisation, its signer and nonce, every event id of the capture and what
 `proceed` left out, which is no one's business outside the consortium. The 202 answer to the
@@ -21,12 +24,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
 
-from gateway.auth import MemberDep
+from gateway.auth import MemberAccessRequired, MemberDep
 from gateway.deps import ServicesDep, SettingsDep
 from gateway.problems import UnsupportedMediaTypeError, problem_responses
 from gateway.responses import OrjsonResponse
-from gateway.routes.discovery import EPCIS_HEADERS
+from gateway.routes.discovery import EPCIS_HEADERS, options_headers
+from gateway.routes.events import PerPageQ, TokenQ, next_link
 from gateway.schemas import EPCIS_DOCUMENT_SCHEMA, CaptureDomainOut, CaptureJob
 from gateway.traceability import RuntimeDep
 from ledger.errors import InvalidInputError, LedgerError, NotFoundError
@@ -267,6 +272,34 @@ async def capture_domain(services: ServicesDep, settings: SettingsDep,
         "fileSizeLimit": settings.max_body_bytes,
         "org": org,
     }
+
+
+@router.get(
+    "/capture",
+    summary="The organisation's capture jobs, newest first, paged (members)",
+    response_model=list[CaptureJob],
+    responses={200: {"description": "Capture jobs; `Link: <…>; rel=\"next\"` while more exist",
+                     "headers": {"Link": {"schema": {"type": "string"}}}},
+               **problem_responses(400, 401)},
+)
+async def capture_jobs(request: Request, services: ServicesDep, settings: SettingsDep,
+                       viewer: MemberDep, perPage: PerPageQ = None,  # noqa: N803
+                       nextPageToken: TokenQ = None) -> OrjsonResponse:  # noqa: N803
+    if viewer.org is None:  # MemberDep admits members only; a member has an organisation
+        raise MemberAccessRequired("sign this request with a member organisation's key")
+    limit = min(perPage or settings.per_page_default, settings.per_page_max)
+    jobs, token = await run_in_threadpool(services.capture_jobs, viewer.org, limit,
+                                          nextPageToken)
+    headers = dict(EPCIS_HEADERS)
+    if token:
+        headers["Link"] = next_link(request, settings, token)
+    return OrjsonResponse(jobs, headers=headers)
+
+
+@router.options("/capture/{captureID}", status_code=204, response_class=Response,
+                tags=["Discovery"], summary="Discovery headers of a capture job")
+async def capture_job_options(captureID: str) -> Response:  # noqa: N803 - the binding's name
+    return Response(status_code=204, headers={**options_headers(), "Allow": "OPTIONS, GET"})
 
 
 @router.get(

@@ -128,6 +128,7 @@ captures = Table(
     Column("batch_index", Integer, nullable=True),  # leaf index in the batch tree
     Column("batch_proof", LargeBinary, nullable=True),  # siblings to the batch root
     UniqueConstraint("org", "nonce"),
+    Index(None, "org", "received_ms", "id"),  # an organisation's capture jobs, paged (0014)
 )
 
 events = Table(
