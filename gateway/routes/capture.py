@@ -20,8 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
+import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
@@ -34,6 +38,8 @@ from gateway.routes.discovery import EPCIS_HEADERS, options_headers
 from gateway.routes.events import PerPageQ, TokenQ, next_link
 from gateway.schemas import EPCIS_DOCUMENT_SCHEMA, CaptureDomainOut, CaptureJob
 from gateway.traceability import RuntimeDep
+from ledger.epcis.event_hash import format_event_id
+from ledger.epcis.json_text import check_json_text
 from ledger.errors import InvalidInputError, LedgerError, NotFoundError
 from ledger.proofs.signing import (
     HEADER_NONCE,
@@ -197,6 +203,17 @@ async def capture(request: Request, services: ServicesDep, runtime: RuntimeDep
         raise InvalidBehaviourError(
             f"GS1-Capture-Error-Behaviour must be rollback or proceed, not {behaviour!r}",
             value=behaviour)
+    result = await _checked_and_stored(request, services, runtime, headers, mode, syntax)
+    job = services.capture_job(result.capture_id, result=result)
+    return OrjsonResponse(job, status_code=202, headers={
+        **EPCIS_HEADERS, "Location": _header_location(result.capture_id)})
+
+
+async def _checked_and_stored(request: Request, services: Any, runtime: Any,
+                              headers: dict[str, str], mode: str, syntax: str,
+                              body_of: Callable[[bytes], bytes] | None = None) -> Any:
+    """Check a signed capture and store it: the capture path shared by `POST /capture` and
+    `POST /events` (`body_of` turns the request body into the EPCISDocument to check)."""
     # A deposit by size from the client's budget, before the body is read: returned if the
     # capture passes, kept if it fails. Taken up front, so concurrent requests cannot all
     # start on a full bucket; a client whose failures emptied it gets 429 at once.
@@ -217,12 +234,14 @@ async def capture(request: Request, services: ServicesDep, runtime: RuntimeDep
     # requests, whose captures then share the following commit. 202 is sent only once the
     # future says that this capture's transaction has committed.
     try:
+        if body_of is not None:
+            body = body_of(body)
         if len(body) <= services.settings.capture_inline_bytes or services.capture_checks is None:
-            checked = services.intake.check(body, headers, behaviour=mode,  # type: ignore[arg-type]
-                                            syntax=syntax)  # type: ignore[arg-type]
+            checked = services.intake.check(body, headers, behaviour=mode,
+                                            syntax=syntax)
         else:
             checked = await asyncio.wrap_future(services.capture_checks.submit(
-                services.intake.check, body, headers, behaviour=mode,  # type: ignore[arg-type]
+                services.intake.check, body, headers, behaviour=mode,
                 isolate=services.capture_processes, syntax=syntax))
     except LedgerError as exc:
         if exc.status >= 500:  # not the client's fault (the chain did not answer, say)
@@ -230,10 +249,91 @@ async def capture(request: Request, services: ServicesDep, runtime: RuntimeDep
         raise
     refund(failures, client, deposit)
     stored = await asyncio.wrap_future(services.intake.submit(checked))
-    result = checked.result(stored)
-    job = services.capture_job(result.capture_id, result=result)
-    return OrjsonResponse(job, status_code=202, headers={
-        **EPCIS_HEADERS, "Location": _header_location(result.capture_id)})
+    return checked.result(stored)
+
+
+class NotAnEventError(InvalidInputError):
+    """EPCIS ValidationException: `POST /events` takes one event, as a JSON object."""
+
+    slug = "not-an-event"
+    title = "Not one EPCIS event"
+
+
+_DOCUMENT_CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
+
+
+def _one_event_document(max_depth: int, max_values: int) -> Callable[[bytes], bytes]:
+    """The EPCISDocument holding the one event of a `POST /events` body (its `@context`, or
+    the standard's, moved to the document). The JSON text is checked before it is parsed,
+    as the intake checks a document's."""
+
+    def wrap(body: bytes) -> bytes:
+        # One level less: the document adds two around the event (document, body, list).
+        check_json_text(body, max_depth=max(1, max_depth - 3), max_values=max_values)
+        try:
+            event = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise NotAnEventError(f"the body is not JSON: {exc}", pointer="") from None
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            raise NotAnEventError("POST /events takes one EPCIS event: a JSON object with a "
+                                  "`type` (use POST /capture for an EPCISDocument)",
+                                  pointer="")
+        if event["type"] in ("EPCISDocument", "EPCISQueryDocument"):
+            raise NotAnEventError("this is a document, not an event: POST it to /capture",
+                                  pointer="/type")
+        context = event.pop("@context", None) or _DOCUMENT_CONTEXT
+        return orjson.dumps({
+            "@context": context, "type": "EPCISDocument", "schemaVersion": "2.0",
+            "creationDate": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+            "epcisBody": {"eventList": [event]}})
+
+    return wrap
+
+
+@router.post(
+    "/events",
+    status_code=201,
+    tags=["Capture"],
+    summary="Capture one signed EPCIS event",
+    description=(
+        "One EPCIS event (JSON-LD) as the body, signed exactly as a one-event capture (the "
+        "same `Zhenzhi-Capture-*` headers: the signed eventsRoot is over this one event's "
+        "commitment). Checked and stored as `POST /capture` does, all or nothing. Answers "
+        "201 with `Location: /events/{eventID}` (the stored event, URL-encoded) and the event; "
+        "`Link: </capture/{captureID}>; rel=\"related\"` names the capture job."),
+    response_model=None,
+    responses={
+        201: {"description": "Stored and queued for anchoring; `Location` names the event.",
+              "headers": {"Location": {"schema": {"type": "string"},
+                                       "description": "/events/{eventID}, URL-encoded"}},
+              "content": {"application/json": {"schema": {"type": "object"}}}},
+        **problem_responses(400, 403, 409, 413, 415, 429, 502),
+    },
+    openapi_extra={"parameters": _HEADER_PARAMETERS[:-1], "requestBody": {
+        "required": True, "content": {
+            "application/json": {"schema": {"type": "object", "required": ["type"]}},
+            "application/ld+json": {"schema": {"type": "object", "required": ["type"]}}}}},
+)
+async def capture_event(request: Request, services: ServicesDep, runtime: RuntimeDep
+                        ) -> OrjsonResponse:
+    headers = _signature_headers(request.headers)
+    content_type = request.headers.get("content-type", "application/json")
+    if content_type.split(";", 1)[0].strip().lower() not in _JSON_TYPES:
+        raise UnsupportedMediaTypeError(
+            f"POST /events takes application/json or application/ld+json, not "
+            f"{content_type!r}", contentType=content_type)
+    settings = services.settings
+    result = await _checked_and_stored(
+        request, services, runtime, headers, "rollback", "json",
+        _one_event_document(settings.max_json_depth, settings.capture_max_json_values))
+    event_id = result.capture.event_ids[0]
+    event = await run_in_threadpool(services.get_event, event_id)
+    if event is None:  # an error declaration: the declared event is what is stored
+        raise UnknownCaptureError("the captured event is not stored", captureID=result.capture_id)
+    location = "/events/" + quote(format_event_id(event_id), safe="")
+    return OrjsonResponse(event, status_code=201, headers={
+        **EPCIS_HEADERS, "Location": location,
+        "Link": f'<{_header_location(result.capture_id)}>; rel="related"'})
 
 
 @router.get(

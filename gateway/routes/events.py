@@ -341,7 +341,8 @@ def epc_events(
 @router.options("/events", status_code=204, response_class=Response, tags=["Discovery"],
                 summary="Discovery headers of the events resource")
 async def events_options() -> Response:
-    return Response(status_code=204, headers={**options_headers(), "Allow": "OPTIONS, GET"})
+    return Response(status_code=204,
+                    headers={**options_headers(), "Allow": "OPTIONS, GET, POST"})
 
 
 @router.options("/events/{eventID:path}", status_code=204, response_class=Response,
