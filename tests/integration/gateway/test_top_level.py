@@ -23,7 +23,7 @@ from tests.integration.gateway_env import GatewayStack, document
 pytestmark = [pytest.mark.chain]
 
 STEP = "https://example.com/zhenzhi-test/steps/top-level"  # unique to this module
-READ_POINT = "https://id.gs1.org/414/9506000999988"
+READ_POINT = "https://id.gs1.org/414/9506000999951"  # unique to this module
 BIZ_LOCATION = "https://id.gs1.org/414/9506000999971"
 DISPOSITION = "https://example.com/zhenzhi-test/dispositions/top-level"
 LISTING_SCHEMA = {"eventTypes": "EventTypeCollection", "epcs": "UriCollection",
@@ -258,7 +258,7 @@ NOT_SERVED = {
     "GET /queries/{queryName}/subscriptions",
     "POST /queries/{queryName}/subscriptions",
     "GET /queries/{queryName}/subscriptions/{subscriptionID}",
-    "DELETE /queries/{queryName}/subscriptions/{subscriptionID}", "DELETE /nextPageToken/{token}",
+    "DELETE /queries/{queryName}/subscriptions/{subscriptionID}",
     "OPTIONS /queries/{queryName}/subscriptions",
     "OPTIONS /queries/{queryName}/subscriptions/{subscriptionID}",
 }
@@ -278,4 +278,4 @@ def test_the_readme_list_of_served_operations_is_the_standards_minus_these() -> 
     served = {op for op in operations if op.split(" ", 1)[0].lower() in
               ours.get(op.split(" ", 1)[1], {})}
     assert operations - served == NOT_SERVED
-    assert len([op for op in served if not op.startswith("OPTIONS")]) == 30
+    assert len([op for op in served if not op.startswith("OPTIONS")]) == 31
