@@ -13,11 +13,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,57 +30,12 @@ from ledger.store.subscriptions import pending_deliveries
 from tests.integration.gateway.test_named_queries import _send
 from tests.integration.gateway.test_query import _get
 from tests.integration.gateway_env import GatewayStack, Member, document
+from tests.integration.webhook_receiver import Receiver
 
 pytestmark = [pytest.mark.chain]
 
 MARKER = "https://id.gs1.org/414/9506000777771"  # readPoint unique to this module
 SECRET = "s3cr3t-token-0123456789abcdef"
-
-
-@dataclass
-class Receiver:
-    """A webhook receiver: records every POST; answers each with the next scripted status
-    (then 200)."""
-
-    statuses: list[int] = field(default_factory=list)
-    received: list[tuple[dict[str, str], bytes, int]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    url: str = ""
-
-    def acknowledged(self) -> list[tuple[dict[str, str], bytes]]:
-        with self.lock:
-            return [(h, b) for h, b, status in self.received if status == 200]
-
-    def attempts(self) -> list[tuple[dict[str, str], bytes, int]]:
-        with self.lock:
-            return list(self.received)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            with state.lock:
-                status = state.statuses.pop(0) if state.statuses else 200
-                state.received.append(({k.lower(): v for k, v in self.headers.items()},
-                                       body, status))
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    yield state
-    server.shutdown()
-    server.server_close()
 
 
 def _gateway(stack: GatewayStack, database_url: str, **overrides: Any) -> Any:
