@@ -31,7 +31,7 @@ from gateway.routes.discovery import EPCIS_HEADERS, options_headers
 from gateway.routes.events import PerPageQ, TokenQ, next_link
 from gateway.routes.queries import QueryNameP, _org
 from ledger.epcis.query_schedule import QuerySchedule, SubscriptionControlsError
-from ledger.runtime.webhook_target import check_target
+from ledger.pipeline.webhook_target import check_target
 from ledger.store.subscriptions import (
     Subscription,
     create_subscription,

@@ -44,7 +44,7 @@ from sqlalchemy import Engine
 
 from ledger.epcis.query_schedule import QuerySchedule
 from ledger.errors import LedgerError
-from ledger.runtime.webhook_target import check_target
+from ledger.pipeline.webhook_target import check_target
 from ledger.store.subscriptions import (
     Delivery,
     Subscription,

@@ -162,7 +162,7 @@ def test_a_subscriber_no_longer_entitled_gets_nothing(store: Store,
     "http://192.168.1.1/", "http://224.0.0.1/",
 ])
 def test_private_and_loopback_targets_are_refused_unless_allowed(url: str) -> None:
-    from ledger.runtime.webhook_target import WebhookTargetError, check_target
+    from ledger.pipeline.webhook_target import WebhookTargetError, check_target
 
     with pytest.raises(WebhookTargetError):
         check_target(url, allow_private=False)
