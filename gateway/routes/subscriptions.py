@@ -16,28 +16,38 @@ answers never include the secret.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Request, Response, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
-from gateway.auth import MemberDep
+from gateway.auth import MemberAccessRequired, MemberDep
 from gateway.deps import ServicesDep, SettingsDep
 from gateway.problems import UnsupportedMediaTypeError, problem_responses
-from gateway.responses import OrjsonResponse
+from gateway.responses import OrjsonResponse, ProblemResponse
 from gateway.routes.discovery import EPCIS_HEADERS, options_headers
 from gateway.routes.events import PerPageQ, TokenQ, next_link
 from gateway.routes.queries import QueryNameP, _org
 from ledger.epcis.query_schedule import QuerySchedule, SubscriptionControlsError
+from ledger.errors import LedgerError
 from ledger.pipeline.webhook_target import check_target
+from ledger.pipeline.webhooks import query_result
+from ledger.proofs.request_signing import SignedRequest
+from ledger.store.named_queries import get_query
 from ledger.store.subscriptions import (
     Subscription,
     create_subscription,
     delete_subscription,
     get_subscription,
     list_subscriptions,
+    newest_seq,
 )
 
 __all__ = ["router"]
@@ -216,3 +226,129 @@ async def subscriptions_options(name: QueryNameP) -> Response:
 async def subscription_options(name: QueryNameP, subscription_id: SubscriptionIdP) -> Response:
     return Response(status_code=204,
                     headers={**options_headers(), "Allow": "OPTIONS, GET, DELETE"})
+
+
+# -- WebSocket subscriptions (the binding's MAY) ---------------------------------------------
+
+_SCHEDULE_PARAMETERS = ("second", "minute", "hour", "dayOfMonth", "month", "dayOfWeek")
+_STREAM_PARAMETERS = frozenset({"stream", "reportIfEmpty", *_SCHEDULE_PARAMETERS})
+
+
+async def _refuse(websocket: WebSocket, error: LedgerError) -> None:
+    """Answer the handshake with the problem (an HTTP response instead of 101)."""
+    body = error.to_problem(instance=websocket.url.path)
+    body.setdefault("epcisException", {400: "SubscriptionControlsException",
+                                       401: "SecurityException",
+                                       404: "NoSuchResourceException"}.get(error.status))
+    await websocket.send_denial_response(ProblemResponse(body, status_code=error.status))
+
+
+def _stream_controls(params: Any) -> tuple[bool, dict[str, str] | None, bool]:
+    """(stream, schedule, reportIfEmpty) of a WebSocket subscription's query string."""
+    unknown = sorted(set(params) - _STREAM_PARAMETERS)
+    if unknown:
+        raise SubscriptionControlsError(
+            f"a WebSocket subscription takes stream, reportIfEmpty and the schedule fields, "
+            f"not {', '.join(unknown)}", pointer=f"/{unknown[0]}")
+    stream = params.get("stream")
+    schedule = {k: params[k] for k in _SCHEDULE_PARAMETERS if k in params} or None
+    if (stream == "true") == (schedule is not None) or stream not in (None, "true"):
+        raise SubscriptionControlsError(
+            "give exactly one of stream=true and the schedule fields", pointer="/stream")
+    if schedule is not None:
+        QuerySchedule.parse(schedule)
+    report = params.get("reportIfEmpty", "false")
+    if report not in ("true", "false"):
+        raise SubscriptionControlsError("reportIfEmpty must be true or false",
+                                        pointer="/reportIfEmpty")
+    return stream == "true", schedule, report == "true"
+
+
+@router.websocket("/queries/{queryName}/events")
+async def events_socket(websocket: WebSocket,
+                        name: Annotated[str, Path(alias="queryName", max_length=128)]) -> None:
+    """A WebSocket subscription to a named query: `?stream=true`, or the schedule fields
+    (`?minute=5&hour=1`, optional `reportIfEmpty=true`). The handshake is a signed member
+    request (the same `Zhenzhi-Auth-*` headers over `GET` and the path with its query);
+    refused with the problem instead of 101. Each message is an EPCISQueryDocument. Nothing
+    is kept for a closed connection: events captured while no socket is open are not sent
+    later (webhooks are the durable kind)."""
+    from gateway.auth import check_signed_request
+    from gateway.traceability import get_runtime, get_traceability_settings
+
+    services = websocket.app.state.services
+    settings = websocket.app.state.settings
+    try:
+        signed = SignedRequest.from_headers(websocket.headers)
+        if signed is None:
+            raise MemberAccessRequired(
+                "sign the handshake with a member organisation's key (Zhenzhi-Auth-* headers)")
+        runtime = await get_runtime(websocket, settings,  # type: ignore[arg-type]
+                                    await get_traceability_settings(websocket))  # type: ignore[arg-type]
+        raw = websocket.scope.get("raw_path") or websocket.url.path.encode()
+        query = websocket.scope.get("query_string") or b""
+        path = raw.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
+        viewer = await run_in_threadpool(check_signed_request, signed, "GET", path, b"", services, runtime)
+        org = _org(viewer)
+        stream, schedule, report_if_empty = _stream_controls(websocket.query_params)
+        await run_in_threadpool(get_query, services.store.engine, org, name)
+    except LedgerError as exc:
+        await _refuse(websocket, exc)
+        return
+    await websocket.accept()
+    now = int(time.time() * 1000)
+    last = await run_in_threadpool(newest_seq, services.store.engine)
+    plan = QuerySchedule.parse(schedule) if schedule else None
+
+    def next_run(after_ms: int) -> int | None:
+        if plan is None:
+            return None
+        found = plan.next_run(datetime.fromtimestamp(after_ms / 1000, UTC))
+        return int(found.timestamp() * 1000) if found else None
+
+    subscription = Subscription(
+        id=f"ws-{uuid.uuid4()}", org=org, query_name=name, signer=viewer.signer or "",
+        dest="websocket", secret="", stream=stream, schedule=schedule,
+        report_if_empty=report_if_empty, initial_record_ms=now, last_seq=last,
+        next_run_ms=next_run(now), created_ms=now, last_notified_ms=None)
+    closed = asyncio.Event()
+
+    async def watch() -> None:  # the client's close ends the subscription
+        try:
+            while (await websocket.receive())["type"] != "websocket.disconnect":
+                pass
+        finally:
+            closed.set()
+
+    watcher = asyncio.create_task(watch())
+    try:
+        while not closed.is_set():
+            now = int(time.time() * 1000)
+            due = subscription.next_run_ms
+            if subscription.stream or (due is not None and due <= now):
+                if not await run_in_threadpool(services.may_read, org, subscription.signer):
+                    await websocket.close(code=1008, reason="the subscribing key is no longer "
+                                                            "valid for its organisation")
+                    return
+                high = await run_in_threadpool(newest_seq, services.store.engine)
+                sent = 0
+                more = True
+                while more:
+                    found, more = await run_in_threadpool(
+                        services.subscription_events, subscription, last, 100)
+                    if not found:
+                        break
+                    await websocket.send_bytes(query_result(
+                        subscription, [e for _, e in found], now))
+                    sent += 1
+                    last = found[-1][0]
+                if not subscription.stream and sent == 0 and subscription.report_if_empty:
+                    await websocket.send_bytes(query_result(subscription, [], now))
+                last = max(last, high)
+                subscription = replace(subscription, last_seq=last, next_run_ms=next_run(now))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(closed.wait(), settings.webhook_interval_s)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        watcher.cancel()

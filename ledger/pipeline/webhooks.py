@@ -56,7 +56,8 @@ from ledger.store.subscriptions import (
     record_run,
 )
 
-__all__ = ["DELIVERY_ID_HEADER", "SIGNATURE_HEADER", "WebhookWorker", "sign_body"]
+__all__ = ["DELIVERY_ID_HEADER", "SIGNATURE_HEADER", "WebhookWorker", "query_result",
+           "sign_body"]
 
 log = logging.getLogger("zhenzhi.webhooks")
 

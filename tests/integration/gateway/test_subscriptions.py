@@ -314,3 +314,64 @@ def test_a_restart_mid_retry_neither_loses_nor_duplicates_the_delivery(
         assert pending_deliveries(store.engine) == []
     finally:
         store.close()
+
+
+# -- WebSocket subscriptions ------------------------------------------------------------------
+
+def _socket_headers(member: Member, path: str) -> dict[str, str]:
+    from ledger.proofs.request_signing import sign_request
+
+    return sign_request(member.key, "GET", path, b"", org="0x" + member.org.hex()).headers()
+
+
+def test_a_websocket_stream_sends_what_the_query_matches(live: Live) -> None:
+    from websockets.sync.client import connect
+
+    stack = live.stack
+    with live.client() as client:
+        name = _query(client, stack.enterprise, {"EQ_readPoint": [MARKER],
+                                                 "EQ_bizStep": ["receiving"]})
+        path = f"/queries/{name}/events?stream=true"
+        url = live.url.replace("http://", "ws://") + path
+        with connect(url, additional_headers=_socket_headers(stack.enterprise, path),
+                     open_timeout=10) as socket:
+            time.sleep(0.3)  # the subscription starts from the events stored when it opens
+            _capture(client, stack, _marked(1, "shipping"))
+            received = _capture(client, stack, _marked(2, "receiving"))
+            got: list[str] = []
+            while len(got) < 2:
+                doc = json.loads(socket.recv(timeout=10))
+                assert doc["type"] == "EPCISQueryDocument"
+                assert doc["epcisBody"]["queryResults"]["queryName"] == name
+                got += [e["eventID"] for e in
+                        doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]]
+    assert got == received
+
+
+@pytest.mark.parametrize(("who", "query_string", "status"), [
+    ("nobody", "?stream=true", 401),
+    ("rival", "?stream=true", 404),
+    ("owner", "", 400),
+    ("owner", "?stream=true&minute=5", 400),
+    ("owner", "?minute=61", 400),
+    ("owner", "?stream=true&EQ_bizStep=x", 400),
+])
+def test_attack_a_websocket_handshake_is_refused_with_a_problem(
+        live: Live, who: str, query_string: str, status: int) -> None:
+    """Unsigned: 401; a rival naming the member's query: 404, as one nobody made; bad
+    controls: 400. The handshake answers the problem instead of 101."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    stack = live.stack
+    with live.client() as client:
+        name = _query(client, stack.enterprise, {"EQ_readPoint": [MARKER]})
+    path = f"/queries/{name}/events{query_string}"
+    headers = {} if who == "nobody" else _socket_headers(
+        stack.customs if who == "rival" else stack.enterprise, path)
+    with pytest.raises(InvalidStatus) as refused:
+        connect(live.url.replace("http://", "ws://") + path, additional_headers=headers,
+                open_timeout=10)
+    response = refused.value.response
+    assert response.status_code == status
+    assert json.loads(response.body)["status"] == status
