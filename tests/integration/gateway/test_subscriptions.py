@@ -375,3 +375,27 @@ def test_attack_a_websocket_handshake_is_refused_with_a_problem(
     response = refused.value.response
     assert response.status_code == status
     assert json.loads(response.body)["status"] == status
+
+
+def test_attack_a_websocket_closes_when_the_subscribing_key_is_revoked(
+        live: Live, w3: Any, deployment: Any) -> None:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    stack = live.stack
+    key = Account.create()
+    org = admit_member(w3, deployment, "9506000666662", ["ENTERPRISE"], [key.address])
+    member = Member(org, bytes(key.key), key.address)
+    time.sleep(0.5)  # the gateway's chain view reads the block number at most every 0.25 s
+    with live.client() as client:
+        name = _query(client, member, {"EQ_readPoint": [MARKER]})
+        path = f"/queries/{name}/events?stream=true"
+        with connect(live.url.replace("http://", "ws://") + path,
+                     additional_headers=_socket_headers(member, path),
+                     open_timeout=10) as socket:
+            revoke_key(w3, deployment, key.address)
+            time.sleep(0.5)
+            _capture(client, stack, _marked(1))
+            with pytest.raises(ConnectionClosed) as closed:
+                socket.recv(timeout=10)  # no event: the close comes first
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
