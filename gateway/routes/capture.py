@@ -328,8 +328,8 @@ async def capture_event(request: Request, services: ServicesDep, runtime: Runtim
         _one_event_document(settings.max_json_depth, settings.capture_max_json_values))
     event_id = result.capture.event_ids[0]
     event = await run_in_threadpool(services.get_event, event_id)
-    if event is None:  # an error declaration: the declared event is what is stored
-        raise UnknownCaptureError("the captured event is not stored", captureID=result.capture_id)
+    if event is None:  # stored as committed above (a declaration: the declared event is)
+        raise LedgerError("the captured event is not in the store", captureID=result.capture_id)
     location = "/events/" + quote(format_event_id(event_id), safe="")
     return OrjsonResponse(event, status_code=201, headers={
         **EPCIS_HEADERS, "Location": location,
