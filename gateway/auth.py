@@ -36,7 +36,7 @@ from ledger.proofs.request_signing import (
 )
 
 __all__ = ["MEMBER_PROBLEM_TYPE", "Access", "MemberDep", "RegulatorDep", "Viewer", "ViewerDep",
-           "require"]
+           "check_signed_request", "require"]
 
 
 class Access(IntEnum):
@@ -114,6 +114,13 @@ def _check(signed: SignedRequest, method: str, path: str, body: bytes, services:
                       if view.was_valid_signer(org, signer, r, now))
     access = Access.REGULATOR if REGULATOR in roles else Access.MEMBER
     return Viewer(access, org, signer, roles)
+
+
+def check_signed_request(signed: SignedRequest, method: str, path: str, body: bytes,
+                         services: Services, runtime: TraceabilityRuntime) -> Viewer:
+    """The viewer of a signed request made outside a FastAPI `Request` (a WebSocket
+    handshake): the same checks as `get_viewer`. Blocks (chain reads)."""
+    return _check(signed, method, path, body, services, runtime)
 
 
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]

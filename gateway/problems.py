@@ -86,6 +86,7 @@ _EPCIS_EXCEPTION = {
     409: "ResourceAlreadyExistsException",
     413: "CaptureLimitExceededException",
     415: "ImplementationException",
+    501: "ImplementationException",
     502: "ImplementationException",
 }
 
@@ -121,6 +122,7 @@ _DESCRIPTIONS = {
     413: "Body larger than GS1-EPCIS-Capture-File-Size-Limit or more events than "
          "GS1-EPCIS-Capture-Limit; nothing was parsed or stored.",
     415: "The body is neither JSON(-LD) nor EPCIS XML.",
+    501: "Not implemented by this server (the binding lets a server say so).",
     502: "The chain did not answer; nothing was stored. Retry later.",
 }
 
@@ -179,7 +181,7 @@ def _is_chain_unreachable(exc: Exception) -> bool:
 async def problem_handler(request: Request, exc: Exception) -> ProblemResponse:
     """The one handler: any failure → application/problem+json with a stable `type`."""
     error = _as_ledger_error(exc)
-    if error.status >= 500:
+    if error.status >= 500 and error.status != 501:  # 501: a documented answer, not a fault
         log.error("%s %s failed: %r", request.method, request.url.path, exc,
                   exc_info=not isinstance(exc, LedgerError))
     body = error.to_problem(instance=request.url.path)

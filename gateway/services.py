@@ -27,6 +27,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from gateway.settings import GatewaySettings
@@ -36,8 +37,11 @@ from ledger.epcis.event_hash import format_event_id, parse_event_id
 from ledger.pipeline.committer import CaptureCommitter
 from ledger.pipeline.intake import Intake, IntakeResult, capture_record
 from ledger.proofs.signing import CaptureDomain
+from ledger.store.capture_jobs import list_capture_ids
 from ledger.store.listing import holds_value, list_values
-from ledger.store.store import EventQuery, Store
+from ledger.store.named_queries import get_query
+from ledger.store.store import EventQuery, Store, page_token_after
+from ledger.store.subscriptions import Subscription
 
 __all__ = ["Services"]
 
@@ -60,6 +64,7 @@ class Services:
     intake: Intake
     domain: CaptureDomain
     worker: Any = None
+    webhooks: Any = None  # the webhook worker (ledger.pipeline.webhooks), when run here
     capture_checks: ThreadPoolExecutor | None = None  # checks of large captures, off the loop
     capture_processes: Executor | None = None  # their parse, hash and recovery
     _closers: list[Callable[[], None]] = field(default_factory=list)
@@ -105,6 +110,8 @@ class Services:
             services.follow("chain-follower", view.follow)
             if settings.run_anchor_worker:
                 services.worker = _start_worker(services, settings, store, w3, deployment)
+            if settings.run_webhook_worker:
+                services.webhooks = _start_webhooks(services, settings)
         except BaseException:
             for close in reversed(closers):
                 close()
@@ -142,15 +149,17 @@ class Services:
         stored = self.store.get_event(event_id)
         return stored.as_epcis() if stored else None
 
-    def query_events(self, filters: dict[str, Any], limit: int, token: str | None
-                     ) -> tuple[list[dict[str, Any]], str | None]:
+    @staticmethod
+    def event_query(filters: dict[str, Any]) -> EventQuery:
+        """The store's query for the filters `gateway.routes.events.query_filters` read."""
         def tup(name: str) -> tuple[str, ...]:
             return tuple(filters.get(name) or ())
 
-        query = EventQuery(
+        return EventQuery(
             event_types=tup("event_types"),
             ge_event_time=filters.get("ge_event_time"),
             lt_event_time=filters.get("lt_event_time"),
+            ge_record_time=filters.get("ge_record_time"),
             eq_biz_step=tup("biz_steps"),
             eq_disposition=tup("dispositions"),
             eq_read_point=tup("read_points"),
@@ -162,8 +171,38 @@ class Services:
             eq_type=tup("types"),
             sensor=tuple(filters.get("sensor") or ()),
         )
-        events, next_token = self.store.query_events(query, limit, token)
+
+    def query_events(self, filters: dict[str, Any], limit: int, token: str | None
+                     ) -> tuple[list[dict[str, Any]], str | None]:
+        events, next_token = self.store.query_events(self.event_query(filters), limit, token)
         return [e.as_epcis() for e in events], next_token
+
+    def subscription_events(self, subscription: Subscription, after_seq: int, limit: int
+                            ) -> tuple[list[tuple[int, dict[str, Any]]], bool]:
+        """A subscription's events after `after_seq`: its named query, run as
+        `GET /queries/{name}/events` runs it (`WebhookWorker`'s `find`)."""
+        from starlette.datastructures import QueryParams
+
+        from gateway.routes.events import query_filters
+        from ledger.epcis.query import query_parameters
+
+        named = get_query(self.store.engine, subscription.org, subscription.query_name)
+        filters = query_filters(QueryParams(query_parameters(named.query)),
+                                frozenset({"perPage", "nextPageToken"}))
+        if subscription.initial_record_ms != subscription.created_ms:
+            # An explicit initialRecordTime (`last_seq` started at 0): events recorded from then.
+            filters["ge_record_time"] = datetime.fromtimestamp(
+                subscription.initial_record_ms / 1000, UTC)
+        events, token = self.store.query_events(self.event_query(filters), limit,
+                                                page_token_after(after_seq))
+        return [(e.seq, e.as_epcis()) for e in events], token is not None
+
+    def may_read(self, org: bytes, signer: str) -> bool:
+        """Whether `signer` is a valid key of `org` now: what a signed member read needs."""
+        import time
+
+        self.chain_view.sync()
+        return self.chain_view.key_verdict(org, signer, int(time.time())) == "valid"
 
     def list_values(self, resource: str, limit: int, token: str | None
                     ) -> tuple[list[str], str | None]:
@@ -237,6 +276,13 @@ class Services:
         return job
 
 
+    def capture_jobs(self, org: bytes, limit: int, token: str | None
+                     ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the organisation's capture jobs, newest first (`GET /capture`)."""
+        ids, next_token = list_capture_ids(self.store.engine, org, limit, token)
+        jobs = [self.capture_job(capture_id) for capture_id in ids]
+        return [job for job in jobs if job is not None], next_token
+
     @staticmethod
     def _job_of(result: IntakeResult) -> dict[str, Any]:
         """The job of a capture just accepted, from the intake's result (no database read:
@@ -289,4 +335,16 @@ def _start_worker(services: Services, settings: GatewaySettings, store: Store, w
                           Transactor(w3, account), window=settings.anchor_interval_s,
                           confirmations=settings.anchor_confirmations)
     services.follow("anchor-worker", lambda stop: worker.run(stop=stop))
+    return worker
+
+
+def _start_webhooks(services: Services, settings: GatewaySettings) -> Any:
+    from ledger.pipeline.webhooks import WebhookWorker
+
+    worker = WebhookWorker(services.store.engine, services.subscription_events,
+                           services.may_read, allow_private=settings.webhook_allow_private,
+                           interval_s=settings.webhook_interval_s,
+                           backoff_base_s=settings.webhook_backoff_base_s,
+                           max_attempts=settings.webhook_max_attempts)
+    services.follow("webhook-worker", worker.run)
     return worker

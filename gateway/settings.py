@@ -80,6 +80,16 @@ class GatewaySettings(BaseSettings):
     console_login_ttl_s: int = Field(default=300, ge=10, le=3600,
                                      description="how long an issued log-in nonce is good for")
 
+    run_webhook_worker: bool = Field(
+        default=True, description="deliver webhook subscriptions from this process")
+    webhook_allow_private: bool = Field(
+        default=False, description="allow webhook URLs on loopback and private addresses "
+                                   "(tests, a closed network); off, such URLs are refused")
+    webhook_interval_s: float = Field(default=0.5, gt=0, le=60,
+                                      description="how often stream subscriptions are run")
+    webhook_backoff_base_s: float = Field(default=2.0, gt=0,
+                                          description="first retry delay; doubles each time")
+    webhook_max_attempts: int = Field(default=12, ge=1, le=100)
     redis_url: str | None = Field(default=None, description="optional Redis (rate limits, caches)")
     public_url: str | None = Field(default=None,
                                    description="external base URL used in Link headers; "

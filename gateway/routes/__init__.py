@@ -11,6 +11,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "gateway.routes.events",
     "gateway.routes.resources",
     "gateway.routes.queries",
+    "gateway.routes.subscriptions",
     *(f"gateway.routes.{m}" for m in ("codes", "customs", "recalls", "complaints", "members",
                                       "brand_links", "conditions")),
     "gateway.routes.login",

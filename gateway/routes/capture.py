@@ -1,4 +1,5 @@
-"""EPCIS 2.0 capture: `POST /capture`, `GET /capture/{captureID}`, `OPTIONS /capture`.
+"""EPCIS 2.0 capture: `POST /capture`, `GET /capture` (the jobs), `GET /capture/{captureID}`,
+and OPTIONS on both.
 
 Capture is synchronous (validate ▶ hash ▶ recover ▶ role check ▶ store + outbox, in
 `ledger.pipeline.intake`): when `POST /capture` answers 202 the events are stored (committed, in a group
@@ -7,6 +8,8 @@ capture job it points to is already finished. The body is read raw and parsed
 once by the ledger (no FastAPI body model: that would parse it twice and cost more than the
 capture itself).
 
+`GET /capture` lists the member organisation's own capture jobs, newest first, paged like the
+other lists (`perPage`, `nextPageToken`, `Link`); another organisation's jobs are not listed.
 `GET /capture/{captureID}` is a member read (`gateway.auth.MemberDep`, like `/events`): a job
 names the organisation, its signer and nonce, every event id of the capture and what
 `proceed` left out, which is no one's business outside the consortium. The 202 answer to the
@@ -17,18 +20,26 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
+import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
 
-from gateway.auth import MemberDep
+from gateway.auth import MemberAccessRequired, MemberDep
 from gateway.deps import ServicesDep, SettingsDep
 from gateway.problems import UnsupportedMediaTypeError, problem_responses
 from gateway.responses import OrjsonResponse
-from gateway.routes.discovery import EPCIS_HEADERS
+from gateway.routes.discovery import EPCIS_HEADERS, options_headers
+from gateway.routes.events import PerPageQ, TokenQ, next_link
 from gateway.schemas import EPCIS_DOCUMENT_SCHEMA, CaptureDomainOut, CaptureJob
 from gateway.traceability import RuntimeDep
+from ledger.epcis.event_hash import format_event_id
+from ledger.epcis.json_text import check_json_text
 from ledger.errors import InvalidInputError, LedgerError, NotFoundError
 from ledger.proofs.signing import (
     HEADER_NONCE,
@@ -192,6 +203,17 @@ async def capture(request: Request, services: ServicesDep, runtime: RuntimeDep
         raise InvalidBehaviourError(
             f"GS1-Capture-Error-Behaviour must be rollback or proceed, not {behaviour!r}",
             value=behaviour)
+    result = await _checked_and_stored(request, services, runtime, headers, mode, syntax)
+    job = services.capture_job(result.capture_id, result=result)
+    return OrjsonResponse(job, status_code=202, headers={
+        **EPCIS_HEADERS, "Location": _header_location(result.capture_id)})
+
+
+async def _checked_and_stored(request: Request, services: Any, runtime: Any,
+                              headers: dict[str, str], mode: str, syntax: str,
+                              body_of: Callable[[bytes], bytes] | None = None) -> Any:
+    """Check a signed capture and store it: the capture path shared by `POST /capture` and
+    `POST /events` (`body_of` turns the request body into the EPCISDocument to check)."""
     # A deposit by size from the client's budget, before the body is read: returned if the
     # capture passes, kept if it fails. Taken up front, so concurrent requests cannot all
     # start on a full bucket; a client whose failures emptied it gets 429 at once.
@@ -212,12 +234,14 @@ async def capture(request: Request, services: ServicesDep, runtime: RuntimeDep
     # requests, whose captures then share the following commit. 202 is sent only once the
     # future says that this capture's transaction has committed.
     try:
+        if body_of is not None:
+            body = body_of(body)
         if len(body) <= services.settings.capture_inline_bytes or services.capture_checks is None:
-            checked = services.intake.check(body, headers, behaviour=mode,  # type: ignore[arg-type]
-                                            syntax=syntax)  # type: ignore[arg-type]
+            checked = services.intake.check(body, headers, behaviour=mode,
+                                            syntax=syntax)
         else:
             checked = await asyncio.wrap_future(services.capture_checks.submit(
-                services.intake.check, body, headers, behaviour=mode,  # type: ignore[arg-type]
+                services.intake.check, body, headers, behaviour=mode,
                 isolate=services.capture_processes, syntax=syntax))
     except LedgerError as exc:
         if exc.status >= 500:  # not the client's fault (the chain did not answer, say)
@@ -225,10 +249,91 @@ async def capture(request: Request, services: ServicesDep, runtime: RuntimeDep
         raise
     refund(failures, client, deposit)
     stored = await asyncio.wrap_future(services.intake.submit(checked))
-    result = checked.result(stored)
-    job = services.capture_job(result.capture_id, result=result)
-    return OrjsonResponse(job, status_code=202, headers={
-        **EPCIS_HEADERS, "Location": _header_location(result.capture_id)})
+    return checked.result(stored)
+
+
+class NotAnEventError(InvalidInputError):
+    """EPCIS ValidationException: `POST /events` takes one event, as a JSON object."""
+
+    slug = "not-an-event"
+    title = "Not one EPCIS event"
+
+
+_DOCUMENT_CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
+
+
+def _one_event_document(max_depth: int, max_values: int) -> Callable[[bytes], bytes]:
+    """The EPCISDocument holding the one event of a `POST /events` body (its `@context`, or
+    the standard's, moved to the document). The JSON text is checked before it is parsed,
+    as the intake checks a document's."""
+
+    def wrap(body: bytes) -> bytes:
+        # One level less: the document adds two around the event (document, body, list).
+        check_json_text(body, max_depth=max(1, max_depth - 3), max_values=max_values)
+        try:
+            event = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise NotAnEventError(f"the body is not JSON: {exc}", pointer="") from None
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            raise NotAnEventError("POST /events takes one EPCIS event: a JSON object with a "
+                                  "`type` (use POST /capture for an EPCISDocument)",
+                                  pointer="")
+        if event["type"] in ("EPCISDocument", "EPCISQueryDocument"):
+            raise NotAnEventError("this is a document, not an event: POST it to /capture",
+                                  pointer="/type")
+        context = event.pop("@context", None) or _DOCUMENT_CONTEXT
+        return orjson.dumps({
+            "@context": context, "type": "EPCISDocument", "schemaVersion": "2.0",
+            "creationDate": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+            "epcisBody": {"eventList": [event]}})
+
+    return wrap
+
+
+@router.post(
+    "/events",
+    status_code=201,
+    tags=["Capture"],
+    summary="Capture one signed EPCIS event",
+    description=(
+        "One EPCIS event (JSON-LD) as the body, signed exactly as a one-event capture (the "
+        "same `Zhenzhi-Capture-*` headers: the signed eventsRoot is over this one event's "
+        "commitment). Checked and stored as `POST /capture` does, all or nothing. Answers "
+        "201 with `Location: /events/{eventID}` (the stored event, URL-encoded) and the event; "
+        "`Link: </capture/{captureID}>; rel=\"related\"` names the capture job."),
+    response_model=None,
+    responses={
+        201: {"description": "Stored and queued for anchoring; `Location` names the event.",
+              "headers": {"Location": {"schema": {"type": "string"},
+                                       "description": "/events/{eventID}, URL-encoded"}},
+              "content": {"application/json": {"schema": {"type": "object"}}}},
+        **problem_responses(400, 403, 409, 413, 415, 429, 502),
+    },
+    openapi_extra={"parameters": _HEADER_PARAMETERS[:-1], "requestBody": {
+        "required": True, "content": {
+            "application/json": {"schema": {"type": "object", "required": ["type"]}},
+            "application/ld+json": {"schema": {"type": "object", "required": ["type"]}}}}},
+)
+async def capture_event(request: Request, services: ServicesDep, runtime: RuntimeDep
+                        ) -> OrjsonResponse:
+    headers = _signature_headers(request.headers)
+    content_type = request.headers.get("content-type", "application/json")
+    if content_type.split(";", 1)[0].strip().lower() not in _JSON_TYPES:
+        raise UnsupportedMediaTypeError(
+            f"POST /events takes application/json or application/ld+json, not "
+            f"{content_type!r}", contentType=content_type)
+    settings = services.settings
+    result = await _checked_and_stored(
+        request, services, runtime, headers, "rollback", "json",
+        _one_event_document(settings.max_json_depth, settings.capture_max_json_values))
+    event_id = result.capture.event_ids[0]
+    event = await run_in_threadpool(services.get_event, event_id)
+    if event is None:  # stored as committed above (a declaration: the declared event is)
+        raise LedgerError("the captured event is not in the store", captureID=result.capture_id)
+    location = "/events/" + quote(format_event_id(event_id), safe="")
+    return OrjsonResponse(event, status_code=201, headers={
+        **EPCIS_HEADERS, "Location": location,
+        "Link": f'<{_header_location(result.capture_id)}>; rel="related"'})
 
 
 @router.get(
@@ -267,6 +372,34 @@ async def capture_domain(services: ServicesDep, settings: SettingsDep,
         "fileSizeLimit": settings.max_body_bytes,
         "org": org,
     }
+
+
+@router.get(
+    "/capture",
+    summary="The organisation's capture jobs, newest first, paged (members)",
+    response_model=list[CaptureJob],
+    responses={200: {"description": "Capture jobs; `Link: <…>; rel=\"next\"` while more exist",
+                     "headers": {"Link": {"schema": {"type": "string"}}}},
+               **problem_responses(400, 401)},
+)
+async def capture_jobs(request: Request, services: ServicesDep, settings: SettingsDep,
+                       viewer: MemberDep, perPage: PerPageQ = None,  # noqa: N803
+                       nextPageToken: TokenQ = None) -> OrjsonResponse:  # noqa: N803
+    if viewer.org is None:  # MemberDep admits members only; a member has an organisation
+        raise MemberAccessRequired("sign this request with a member organisation's key")
+    limit = min(perPage or settings.per_page_default, settings.per_page_max)
+    jobs, token = await run_in_threadpool(services.capture_jobs, viewer.org, limit,
+                                          nextPageToken)
+    headers = dict(EPCIS_HEADERS)
+    if token:
+        headers["Link"] = next_link(request, settings, token)
+    return OrjsonResponse(jobs, headers=headers)
+
+
+@router.options("/capture/{captureID}", status_code=204, response_class=Response,
+                tags=["Discovery"], summary="Discovery headers of a capture job")
+async def capture_job_options(captureID: str) -> Response:  # noqa: N803 - the binding's name
+    return Response(status_code=204, headers={**options_headers(), "Allow": "OPTIONS, GET"})
 
 
 @router.get(

@@ -31,7 +31,7 @@ from gateway.problems import problem_responses
 from gateway.responses import JSONLDResponse, XMLResponse
 from gateway.routes.discovery import EPCIS_HEADERS, options_headers
 from gateway.schemas import QUERY_DOCUMENT_SCHEMA
-from ledger.errors import InvalidInputError, NotFoundError
+from ledger.errors import InvalidInputError, LedgerError, NotFoundError
 from ledger.store.sensor_index import OPS, STATS, SensorFilter
 
 __all__ = ["SUPPORTED_PARAMETERS", "next_link", "query_filters", "router", "run_query",
@@ -58,6 +58,14 @@ class QueryParameterError(InvalidInputError):
 
     slug = "query-parameter"
     title = "Invalid query parameter"
+
+
+class StatelessPageTokenError(LedgerError):
+    """EPCIS ImplementationException: page tokens hold nothing to release (501)."""
+
+    slug = "page-tokens-are-stateless"
+    title = "Page tokens hold no resources"
+    status = 501
 
 
 class UnknownEventError(NotFoundError):
@@ -338,10 +346,26 @@ def epc_events(
                      fixed={"any_epcs": [epc]}, own=frozenset({"MATCH_anyEPC"}))
 
 
+@router.delete("/nextPageToken/{token}", tags=["Queries"], response_class=Response,
+               summary="Release a page token: not needed here (501, as the binding allows)",
+               responses=problem_responses(501))
+async def delete_page_token(token: Annotated[str, Path(max_length=512)]) -> Response:
+    # The binding makes this operation optional: 204 says the token was invalidated, 501 that
+    # the server does not do it. Every page token here is stateless (the position after the
+    # last result, as base64: `ledger.store`), so the server holds nothing to release, and
+    # nothing could make a token stop working short of a list of revoked tokens. 204 would
+    # claim an invalidation that did not happen; 501 is what is true.
+    raise StatelessPageTokenError(
+        "page tokens are stateless: the server holds nothing for them, so there is nothing "
+        "to release, and a token is not invalidated (it stays a position in the results)",
+        token=token[:100])
+
+
 @router.options("/events", status_code=204, response_class=Response, tags=["Discovery"],
                 summary="Discovery headers of the events resource")
 async def events_options() -> Response:
-    return Response(status_code=204, headers={**options_headers(), "Allow": "OPTIONS, GET"})
+    return Response(status_code=204,
+                    headers={**options_headers(), "Allow": "OPTIONS, GET, POST"})
 
 
 @router.options("/events/{eventID:path}", status_code=204, response_class=Response,

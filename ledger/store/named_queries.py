@@ -69,11 +69,15 @@ def get_query(engine: Engine, org: bytes, name: str) -> NamedQuery:
 
 
 def delete_query(engine: Engine, org: bytes, name: str) -> None:
+    """Delete the query, and with it its subscriptions and their undelivered deliveries."""
+    from ledger.store.subscriptions import delete_query_subscriptions
+
     q = t.named_queries.c
     with engine.begin() as conn:
+        delete_query_subscriptions(conn, org, name)
         gone = conn.execute(delete(t.named_queries).where(q.org == org, q.name == name))
-    if gone.rowcount == 0:
-        raise UnknownQueryError(f"no query named {name!r}", queryName=name)
+        if gone.rowcount == 0:
+            raise UnknownQueryError(f"no query named {name!r}", queryName=name)
 
 
 def list_queries(engine: Engine, org: bytes, per_page: int, token: str | None = None

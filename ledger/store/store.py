@@ -77,7 +77,7 @@ __all__ = [
     "CaptureRecord", "EventQuery", "INT64_MAX", "InvalidPageTokenError", "NonceReplayError",
     "PreparedCapture", "Store", "StoredEvent", "UnknownEventError", "ValueOutOfRangeError",
     "canonical_epc", "commitments_by_id", "declarations_by_id", "normalise_cbv",
-    "normalise_reason", "prepare_capture", "split_proof",
+    "normalise_reason", "page_token_after", "prepare_capture", "split_proof",
 ]
 
 log = logging.getLogger("zhenzhi.store")
@@ -1873,6 +1873,11 @@ def _sensor_conditions(types: Sequence[str], filters: Sequence[SensorFilter]) ->
                           "LE": column <= bound}[f.op])
         out.append(t.events.c.seq.in_(select(r.c.seq).where(*where)))
     return out
+
+
+def page_token_after(seq: int) -> str:
+    """The `query_events` page token that starts after the event with this seq."""
+    return _encode_token(seq)
 
 
 def _encode_token(seq: int) -> str:

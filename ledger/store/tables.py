@@ -28,6 +28,10 @@ Tables and who writes them:
     named_queries   EPCIS named queries (`POST /queries`) per organisation: the query as sent
     complaint_transitions  complaint status changes in the regulator's console: who, when
     regulator_reasons   reason texts of grade and blacklist transactions, by transaction
+    subscriptions   webhook subscriptions to named queries (stream or scheduled), with the
+                    position (`last_seq`) up to which events were considered
+    webhook_outbox  webhook deliveries not yet acknowledged: the exact signed body, attempts
+                    and when to try next (deleted once the receiver answers 2xx)
     console_sessions    console log-ins (Sign-In with Ethereum): the SHA-256 of the random
                     session id (never the id), the organisation and key that signed in, expiry
 
@@ -58,8 +62,7 @@ __all__ = [
     "complaint_replies", "complaint_transitions", "complaints",
     "console_sessions", "error_declarations", "event_epcs",
     "events", "metadata", "named_queries", "organisations", "outbox", "regulator_reasons",
-    "request_nonces", "scans",
-    "sensor_readings",
+    "request_nonces", "scans", "sensor_readings", "subscriptions", "webhook_outbox",
 ]
 
 # Explicit constraint names keep migrations reproducible on both dialects.
@@ -131,6 +134,7 @@ captures = Table(
     Column("batch_index", Integer, nullable=True),  # leaf index in the batch tree
     Column("batch_proof", LargeBinary, nullable=True),  # siblings to the batch root
     UniqueConstraint("org", "nonce"),
+    Index(None, "org", "received_ms", "id"),  # an organisation's capture jobs, paged (0015)
 )
 
 events = Table(
@@ -303,6 +307,37 @@ named_queries = Table(
     Column("name", String(128), primary_key=True),
     Column("query", Text, nullable=False),  # JSON text of the query language, as sent
     Column("created_ms", BigInteger, nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions", metadata,
+    Column("id", String(36), primary_key=True),  # a random UUID
+    Column("org", LargeBinary(32), nullable=False),
+    Column("query_name", String(128), nullable=False),
+    Column("signer", String(42), nullable=False),  # the key that subscribed
+    Column("dest", Text, nullable=False),  # the webhook URL
+    Column("secret", Text, nullable=False),  # signatureToken: HMAC key, never answered
+    Column("stream", Integer, nullable=False),  # 1: on capture; 0: on `schedule`
+    Column("schedule", Text, nullable=True),  # the QuerySchedule as JSON
+    Column("report_if_empty", Integer, nullable=False),
+    Column("initial_record_ms", BigInteger, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),  # events.seq considered up to here
+    Column("next_run_ms", BigInteger, nullable=True),  # scheduled: the next matching minute
+    Column("created_ms", BigInteger, nullable=False),
+    Column("last_notified_ms", BigInteger, nullable=True),  # last 2xx from the receiver
+    Index(None, "org", "query_name", "id"),
+)
+
+webhook_outbox = Table(
+    "webhook_outbox", metadata,
+    Column("id", String(36), primary_key=True),  # the delivery id, the same on every attempt
+    Column("subscription_id", ForeignKey("subscriptions.id"), nullable=False, index=True),
+    Column("body", LargeBinary, nullable=False),  # the EPCISQueryDocument, as sent
+    Column("created_ms", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_ms", BigInteger, nullable=False, index=True),
+    Column("lease_until_ms", BigInteger, nullable=True),  # a worker is sending it
+    Column("last_error", Text, nullable=True),
 )
 
 brand_links = Table(

@@ -230,3 +230,22 @@ def test_sensor_query_parameters(gateway_stack: GatewayStack, reefer: dict[str, 
     assert [e["eventID"] for e in got] == [reefer["ids"][i] for i in indices]
     for event in got:  # the events as captured, their sensor data whole
         assert event["sensorElementList"][0]["sensorReport"][0]["type"] == "gs1:Temperature"
+
+
+def test_deleting_a_page_token_is_501_because_tokens_are_stateless(
+        gateway_stack: GatewayStack, corpus: dict[str, Any]) -> None:
+    """The binding's optional `DELETE /nextPageToken/{token}`: 204 would say the token was
+    invalidated; here page tokens hold no server state, so the answer is 501 and the token
+    goes on working (what 204 would have hidden)."""
+    with gateway_stack.client() as client:
+        first = _get(client, gateway_stack.enterprise, "/events",
+                     params={"EQ_readPoint": corpus["marker"], "perPage": "2"})
+        link = first.headers["link"]
+        token = urllib.parse.parse_qs(urllib.parse.urlsplit(link[1:link.index(">")]).query
+                                      )["nextPageToken"][0]
+        deleted = client.delete(f"/nextPageToken/{token}")
+        assert deleted.status_code == 501
+        assert deleted.json()["epcisException"] == "ImplementationException"
+        assert deleted.headers["content-type"].startswith("application/problem+json")
+        second = _events(_get(client, gateway_stack.enterprise, link[1:link.index(">")]))
+    assert [e["eventID"] for e in second] == corpus["ids"][2:4]

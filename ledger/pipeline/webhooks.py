@@ -1,0 +1,209 @@
+"""The webhook worker: runs subscriptions into the outbox, and delivers the outbox.
+
+Two steps, each safe to stop at any point (the shape of `ledger.pipeline.anchoring`: the
+store holds all the state, the worker none):
+
+1. **Run** each due subscription (`ledger.store.subscriptions`): stream subscriptions on every
+   tick (every `interval_s`: "on capture" means within that), scheduled ones when their next
+   minute comes. A run finds the events its named query matches after the subscription's
+   `last_seq`, as `find` answers them (the gateway passes the same query path `GET
+   /queries/{name}/events` takes), and writes them as EPCISQueryDocuments, `batch_events`
+   events each, into the outbox in the transaction that moves `last_seq`.
+2. **Deliver** what is due: POST the stored body to the subscription's `dest`, signed
+   (`GS1-Signature: sha256=<hex HMAC-SHA256(signatureToken, body)>`), with `Zhenzhi-Delivery-Id`
+   the same on every attempt. A 2xx deletes the delivery; anything else (or no answer) tries
+   again after `backoff_base_s · 2^attempts` (at most `backoff_max_s`), and after
+   `max_attempts` the delivery is dropped.
+
+Who receives what: a subscription delivers what its organisation's member could read with a
+signed request at that moment. Before each run and each attempt `may_read(org, signer)` asks
+whether the key that subscribed is still a valid key of the organisation; if not, nothing is
+sent: the run moves past the events without writing them, and a waiting delivery is dropped.
+
+A restart loses nothing and duplicates nothing that the store recorded: runs are
+transactional, deliveries stay until acknowledged, and a delivery being sent is leased (a
+worker that dies mid-send leaves the lease to expire, and the delivery goes again). A crash
+after the receiver's 2xx but before the delete sends that delivery once more, with the same
+`Zhenzhi-Delivery-Id`: receivers dedupe on it (delivery over HTTP is at least once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import orjson
+from sqlalchemy import Engine
+
+from ledger.epcis.query_schedule import QuerySchedule
+from ledger.errors import LedgerError
+from ledger.pipeline.webhook_target import check_target
+from ledger.store.subscriptions import (
+    Delivery,
+    Subscription,
+    claim_deliveries,
+    delivery_failed,
+    delivery_succeeded,
+    due_subscriptions,
+    newest_seq,
+    record_run,
+)
+
+__all__ = ["DELIVERY_ID_HEADER", "SIGNATURE_HEADER", "WebhookWorker", "query_result",
+           "sign_body"]
+
+log = logging.getLogger("zhenzhi.webhooks")
+
+SIGNATURE_HEADER = "GS1-Signature"
+DELIVERY_ID_HEADER = "Zhenzhi-Delivery-Id"
+CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
+
+# (subscription, after_seq, limit) → ([(seq, event as EPCIS JSON)], more after these?)
+Find = Callable[[Subscription, int, int], tuple[Sequence[tuple[int, dict[str, Any]]], bool]]
+MayRead = Callable[[bytes, str], bool]
+
+
+def sign_body(secret: str, body: bytes) -> str:
+    """The `GS1-Signature` value of a delivery: `sha256=` and the hex HMAC-SHA256 of the
+    body's bytes, keyed with the subscription's signatureToken (UTF-8)."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def query_result(subscription: Subscription, events: Sequence[dict[str, Any]], now_ms: int
+                 ) -> bytes:
+    """The standard's EPCISQueryDocument of one delivery."""
+    return orjson.dumps({
+        "@context": CONTEXT, "type": "EPCISQueryDocument", "schemaVersion": "2.0",
+        "creationDate": _iso(now_ms),
+        "epcisBody": {"queryResults": {
+            "queryName": subscription.query_name, "subscriptionID": subscription.id,
+            "resultsBody": {"eventList": list(events)}}},
+    })
+
+
+class WebhookWorker:
+    def __init__(self, engine: Engine, find: Find, may_read: MayRead, *,
+                 allow_private: bool = False, transport: httpx.BaseTransport | None = None,
+                 interval_s: float = 0.5, backoff_base_s: float = 2.0,
+                 backoff_max_s: float = 3600.0, max_attempts: int = 12,
+                 lease_s: float = 60.0, timeout_s: float = 10.0, batch_events: int = 100,
+                 max_documents_per_run: int = 10) -> None:
+        self.engine = engine
+        self.find = find
+        self.may_read = may_read
+        self.allow_private = allow_private
+        self.interval_s = interval_s
+        self.backoff_base_s = backoff_base_s
+        self.backoff_max_s = backoff_max_s
+        self.max_attempts = max_attempts
+        self.lease_ms = int(lease_s * 1000)
+        self.batch_events = batch_events
+        self.max_documents_per_run = max_documents_per_run
+        # No redirects: a 3xx to a private address would get round `check_target`.
+        self.client = httpx.Client(transport=transport, timeout=timeout_s,
+                                   follow_redirects=False)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def run(self, stop: threading.Event) -> None:
+        """Tick every `interval_s` until `stop` is set; a failing tick is logged and the next
+        one tries again (the store holds the state)."""
+        try:
+            while not stop.is_set():
+                try:
+                    self.tick()
+                except Exception:  # noqa: BLE001 - a worker must outlive a bad tick
+                    log.exception("webhook tick failed")
+                stop.wait(self.interval_s)
+        finally:
+            self.close()
+
+    def tick(self, now_ms: int | None = None) -> None:
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        for subscription in due_subscriptions(self.engine, now):
+            self.run_subscription(subscription, now)
+        for delivery in claim_deliveries(self.engine, now, self.lease_ms):
+            self.deliver(delivery)
+
+    # -- 1. runs -------------------------------------------------------------------------------
+
+    def run_subscription(self, subscription: Subscription, now_ms: int) -> bool:
+        """One run: its deliveries written and `last_seq` moved, in one transaction (False:
+        another worker ran it first, or there was nothing to record)."""
+        scheduled = not subscription.stream
+        next_run = None
+        if scheduled:
+            schedule = QuerySchedule.parse(subscription.schedule)
+            following = schedule.next_run(datetime.fromtimestamp(now_ms / 1000, UTC))
+            next_run = int(following.timestamp() * 1000) if following else None
+        high = newest_seq(self.engine)
+        if not self.may_read(subscription.org, subscription.signer):
+            # Not entitled now: the events of this time are never delivered to it.
+            if high == subscription.last_seq and not scheduled:
+                return False
+            return record_run(self.engine, subscription, last_seq=max(high,
+                              subscription.last_seq), next_run_ms=next_run, bodies=())
+        bodies: list[bytes] = []
+        last = subscription.last_seq
+        more = True
+        while more and len(bodies) < self.max_documents_per_run:
+            found, more = self.find(subscription, last, self.batch_events)
+            if not found:
+                break
+            bodies.append(query_result(subscription, [e for _, e in found], now_ms))
+            last = found[-1][0]
+        if not more:
+            last = max(last, high)
+        if scheduled and not bodies and subscription.report_if_empty:
+            bodies.append(query_result(subscription, [], now_ms))
+        if not scheduled and not bodies and last == subscription.last_seq:
+            return False
+        return record_run(self.engine, subscription, last_seq=last, next_run_ms=next_run,
+                          bodies=bodies)
+
+    # -- 2. deliveries -------------------------------------------------------------------------
+
+    def deliver(self, delivery: Delivery) -> bool:
+        """One attempt (True: acknowledged)."""
+        now = int(time.time() * 1000)
+        if not self.may_read(delivery.org, delivery.signer):
+            delivery_failed(self.engine, delivery, next_attempt_ms=None,
+                            error="the subscribing key is no longer valid for its organisation")
+            return False
+        try:
+            check_target(delivery.dest, allow_private=self.allow_private)
+            response = self.client.post(delivery.dest, content=delivery.body, headers={
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: sign_body(delivery.secret, delivery.body),
+                DELIVERY_ID_HEADER: delivery.id,
+                "GS1-EPCIS-Version": "2.0.0",
+            })
+            error = None if 200 <= response.status_code < 300 else \
+                f"HTTP {response.status_code}"
+        except (httpx.HTTPError, LedgerError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        if error is None:
+            delivery_succeeded(self.engine, delivery, int(time.time() * 1000))
+            return True
+        attempts = delivery.attempts + 1
+        if attempts >= self.max_attempts:
+            log.warning("webhook delivery %s dropped after %d attempts: %s", delivery.id,
+                        attempts, error)
+            delivery_failed(self.engine, delivery, next_attempt_ms=None, error=error)
+        else:
+            wait = min(self.backoff_max_s, self.backoff_base_s * 2 ** delivery.attempts)
+            delivery_failed(self.engine, delivery, next_attempt_ms=now + int(wait * 1000),
+                            error=error)
+        return False

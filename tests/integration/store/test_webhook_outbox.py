@@ -1,0 +1,169 @@
+"""The webhook outbox and worker (`ledger.store.subscriptions`, `ledger.pipeline.webhooks`) on
+SQLite and PostgreSQL, with a real HTTP receiver: scheduled runs, two workers racing for one
+run or one delivery, backoff and giving up, SSRF refusal at send time."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from ledger.pipeline.webhooks import WebhookWorker, sign_body
+from ledger.store.named_queries import create_query
+from ledger.store.store import Store
+from ledger.store.subscriptions import (
+    claim_deliveries,
+    create_subscription,
+    due_subscriptions,
+    get_subscription,
+    pending_deliveries,
+)
+from tests.integration.webhook_receiver import Receiver
+
+ORG = b"\x01" * 32
+SIGNER = "0x" + "ab" * 20
+SECRET = "0123456789abcdef-secret"
+
+
+def _no_events(_sub: Any, _after: int, _limit: int) -> tuple[list[Any], bool]:
+    return [], False
+
+
+def _worker(store: Store, *, may_read: Any = None, **kwargs: Any) -> WebhookWorker:
+    return WebhookWorker(store.engine, _no_events, may_read or (lambda org, signer: True),
+                         allow_private=kwargs.pop("allow_private", True), **kwargs)
+
+
+def _scheduled(store: Store, dest: str, *, next_run_ms: int, report_if_empty: bool = True
+               ) -> Any:
+    create_query(store.engine, ORG, "nightly", {"EQ_bizStep": ["shipping"]})
+    return create_subscription(
+        store.engine, org=ORG, query_name="nightly", signer=SIGNER, dest=dest, secret=SECRET,
+        stream=False, schedule={"minute": "[0-59]"}, report_if_empty=report_if_empty,
+        initial_record_ms=None, next_run_ms=next_run_ms)
+
+
+def test_a_scheduled_run_reports_an_empty_result_once_per_minute(
+        store: Store, receiver: Receiver) -> None:
+    due = int(datetime(2030, 1, 1, 1, 5, tzinfo=UTC).timestamp() * 1000)
+    sub = _scheduled(store, receiver.url, next_run_ms=due)
+    worker = _worker(store)
+    try:
+        worker.tick(now_ms=due - 1)  # not yet
+        assert receiver.attempts() == []
+        worker.tick(now_ms=due + 10)
+        worker.tick(now_ms=due + 20)  # the same minute: no second run
+    finally:
+        worker.close()
+    [(headers, body)] = receiver.acknowledged()
+    assert headers["gs1-signature"] == sign_body(SECRET, body)
+    doc = json.loads(body)
+    assert doc["epcisBody"]["queryResults"] == {
+        "queryName": "nightly", "subscriptionID": sub.id, "resultsBody": {"eventList": []}}
+    after = get_subscription(store.engine, ORG, "nightly", sub.id)
+    assert after.next_run_ms == due + 60_000 and after.last_notified_ms is not None
+
+
+def test_without_report_if_empty_an_empty_run_sends_nothing(store: Store,
+                                                            receiver: Receiver) -> None:
+    due = 1_900_000_000_000 // 60_000 * 60_000
+    _scheduled(store, receiver.url, next_run_ms=due, report_if_empty=False)
+    worker = _worker(store)
+    try:
+        worker.tick(now_ms=due)
+    finally:
+        worker.close()
+    assert receiver.attempts() == []
+
+
+def test_attack_two_workers_racing_for_one_run_write_one_delivery(
+        store: Store, receiver: Receiver) -> None:
+    due = 1_900_000_000_000 // 60_000 * 60_000
+    _scheduled(store, receiver.url, next_run_ms=due)
+    [snapshot] = due_subscriptions(store.engine, due)
+    a, b = _worker(store), _worker(store)
+    try:
+        assert [a.run_subscription(snapshot, due), b.run_subscription(snapshot, due)] == \
+            [True, False]
+        assert len(pending_deliveries(store.engine)) == 1
+        # And one worker at a time holds a delivery: the other's claim finds it leased.
+        assert len(claim_deliveries(store.engine, due, 60_000)) == 1
+        assert claim_deliveries(store.engine, due, 60_000) == []
+        # A lease left by a worker that died expires; the delivery goes again, same id.
+        [again] = claim_deliveries(store.engine, due + 60_001, 60_000)
+        assert again.id == pending_deliveries(store.engine)[0]["id"]
+    finally:
+        a.close()
+        b.close()
+
+
+def test_failed_attempts_back_off_exponentially_then_give_up(store: Store,
+                                                             receiver: Receiver) -> None:
+    receiver.statuses[:] = [503] * 10
+    due = 1_900_000_000_000 // 60_000 * 60_000
+    _scheduled(store, receiver.url, next_run_ms=due)
+    worker = _worker(store, backoff_base_s=10.0, max_attempts=3)
+    try:
+        worker.run_subscription(due_subscriptions(store.engine, due)[0], due)
+        waits = []
+        for _ in range(3):
+            [delivery] = claim_deliveries(store.engine, 2**62, 1)
+            before = pending_deliveries(store.engine)[0]
+            sent = int(time.time() * 1000)
+            worker.deliver(delivery)
+            after = pending_deliveries(store.engine)
+            if after:
+                waits.append(after[0]["next_attempt_ms"] - sent)
+                assert after[0]["attempts"] == before["attempts"] + 1
+                assert after[0]["last_error"] == "HTTP 503"
+    finally:
+        worker.close()
+    assert len(receiver.attempts()) == 3
+    assert pending_deliveries(store.engine) == []  # dropped after max_attempts
+    # 10 s after the first attempt, 20 s after the second (within the attempt's own time).
+    assert len(waits) == 2
+    assert 10_000 <= waits[0] <= 11_000 and 20_000 <= waits[1] <= 21_000
+
+
+def test_attack_a_private_target_is_refused_at_send_time(store: Store,
+                                                         receiver: Receiver) -> None:
+    """A subscription stored while private targets were allowed (or whose name now resolves
+    to loopback) is not called by a worker that refuses them: the attempt fails, unsent."""
+    due = 1_900_000_000_000 // 60_000 * 60_000
+    _scheduled(store, receiver.url, next_run_ms=due)
+    worker = _worker(store, allow_private=False)
+    try:
+        worker.tick(now_ms=due)
+    finally:
+        worker.close()
+    assert receiver.attempts() == []
+    [row] = pending_deliveries(store.engine)
+    assert "WebhookTargetError" in row["last_error"]
+
+
+def test_a_subscriber_no_longer_entitled_gets_nothing(store: Store,
+                                                      receiver: Receiver) -> None:
+    due = 1_900_000_000_000 // 60_000 * 60_000
+    _scheduled(store, receiver.url, next_run_ms=due)
+    worker = _worker(store, may_read=lambda org, signer: False)
+    try:
+        worker.tick(now_ms=due)
+    finally:
+        worker.close()
+    assert receiver.attempts() == [] and pending_deliveries(store.engine) == []
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1/x", "http://localhost/x", "http://10.1.2.3/", "http://169.254.169.254/",
+    "http://[::1]/", "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/", "http://100.64.0.1/",
+    "http://192.168.1.1/", "http://224.0.0.1/",
+])
+def test_private_and_loopback_targets_are_refused_unless_allowed(url: str) -> None:
+    from ledger.pipeline.webhook_target import WebhookTargetError, check_target
+
+    with pytest.raises(WebhookTargetError):
+        check_target(url, allow_private=False)
+    assert check_target(url, allow_private=True) == url
