@@ -21,11 +21,10 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
@@ -38,8 +37,8 @@ from gateway.routes.discovery import EPCIS_HEADERS, options_headers
 from gateway.routes.events import PerPageQ, TokenQ, next_link
 from gateway.schemas import EPCIS_DOCUMENT_SCHEMA, CaptureDomainOut, CaptureJob
 from gateway.traceability import RuntimeDep
+from ledger.epcis.event_document import event_document
 from ledger.epcis.event_hash import format_event_id
-from ledger.epcis.json_text import check_json_text
 from ledger.errors import InvalidInputError, LedgerError, NotFoundError
 from ledger.proofs.signing import (
     HEADER_NONCE,
@@ -252,42 +251,9 @@ async def _checked_and_stored(request: Request, services: Any, runtime: Any,
     return checked.result(stored)
 
 
-class NotAnEventError(InvalidInputError):
-    """EPCIS ValidationException: `POST /events` takes one event, as a JSON object."""
-
-    slug = "not-an-event"
-    title = "Not one EPCIS event"
-
-
-_DOCUMENT_CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
-
-
 def _one_event_document(max_depth: int, max_values: int) -> Callable[[bytes], bytes]:
-    """The EPCISDocument holding the one event of a `POST /events` body (its `@context`, or
-    the standard's, moved to the document). The JSON text is checked before it is parsed,
-    as the intake checks a document's."""
-
-    def wrap(body: bytes) -> bytes:
-        # One level less: the document adds two around the event (document, body, list).
-        check_json_text(body, max_depth=max(1, max_depth - 3), max_values=max_values)
-        try:
-            event = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise NotAnEventError(f"the body is not JSON: {exc}", pointer="") from None
-        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
-            raise NotAnEventError("POST /events takes one EPCIS event: a JSON object with a "
-                                  "`type` (use POST /capture for an EPCISDocument)",
-                                  pointer="")
-        if event["type"] in ("EPCISDocument", "EPCISQueryDocument"):
-            raise NotAnEventError("this is a document, not an event: POST it to /capture",
-                                  pointer="/type")
-        context = event.pop("@context", None) or _DOCUMENT_CONTEXT
-        return orjson.dumps({
-            "@context": context, "type": "EPCISDocument", "schemaVersion": "2.0",
-            "creationDate": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-            "epcisBody": {"eventList": [event]}})
-
-    return wrap
+    """`ledger.epcis.event_document` with the gateway's JSON limits."""
+    return partial(event_document, max_depth=max_depth, max_values=max_values)
 
 
 @router.post(
