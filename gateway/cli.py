@@ -26,6 +26,7 @@ gateway_commands.register(app)
 __import__("verifier.cli", fromlist=["register"]).register(app)  # verify, evidence
 trade_commands.register(app)  # codes issue, customs decide, recall
 demo.register(app)  # demo: the main job
+__import__("signproxy.cli", fromlist=["register"]).register(app)  # sign-proxy
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,7 @@
 """The dependency rules, checked from the code's own imports.
 
-- Between packages: gateway → verifier → ledger; ledger imports no web framework and the
-  verifier never imports the gateway (checked in a fresh interpreter so nothing else leaks in).
+- Between packages: gateway → verifier → ledger, and signproxy → ledger; ledger imports no web
+  framework, the verifier never imports the gateway, the sign-proxy neither (nor the verifier) (checked in a fresh interpreter so nothing else leaks in).
 - Inside `ledger`: every module sits in a wing, and a wing imports only wings on lower rows of
   `LAYERS`, never a sibling on its own row. Every import counts, function-level ones included:
   an import moved into a function still points the same way.
@@ -50,6 +50,8 @@ print(",".join(sorted(n for n in {forbidden!r} if n in sys.modules)))
     [
         ("ledger", ("fastapi", "starlette", "uvicorn", "jinja2", "gateway", "verifier")),
         ("verifier", ("gateway", "fastapi", "starlette", "uvicorn")),
+        # The sign-proxy is a client of any gateway: the ledger's parsers and signing only.
+        ("signproxy", ("gateway", "verifier", "fastapi")),
     ],
 )
 def test_package_never_imports_upper_layers(package: str, forbidden: tuple[str, ...]) -> None:
