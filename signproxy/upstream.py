@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -108,11 +109,11 @@ class Gateway:
         return url
 
     @staticmethod
-    def forwarded_headers(headers: httpx.Headers | dict[str, str] | object) -> dict[str, str]:
+    def forwarded_headers(headers: Mapping[str, str]) -> dict[str, str]:
         """The client's headers that the gateway hears: the media types and the standard's
         `GS1-*` headers. Never the client's `Zhenzhi-*` headers, cookies or credentials."""
         found: dict[str, str] = {}
-        for name, value in headers.items():  # type: ignore[attr-defined]
+        for name, value in headers.items():
             key = name.lower()
             if key in _FORWARDED_REQUEST_HEADERS or key.startswith("gs1-"):
                 found[key] = value
