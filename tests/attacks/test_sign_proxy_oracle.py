@@ -78,6 +78,17 @@ def test_RevertIf_not_one_event_gets_a_capture_signature_on_post_events(sign_pro
     assert _signed(sign_proxy.sent_since_mark()) == []
 
 
+def test_RevertIf_xml_event_gets_a_capture_signature_on_post_events(sign_proxy) -> None:
+    """`POST /events` is JSON only at the gateway (XML goes to /capture): the proxy refuses it
+    as the gateway would, before signing."""
+    sign_proxy.mark()
+    with sign_proxy.client() as client:
+        got = client.post("/events", content=b"<ObjectEvent/>",
+                          headers={"Content-Type": "application/xml"})
+    _refused_by_proxy(got, 415)
+    assert _signed(sign_proxy.sent_since_mark()) == []
+
+
 @pytest.mark.parametrize(("method", "path"), [
     ("GET", "/members"),
     ("POST", "/console/operator/keys"),
