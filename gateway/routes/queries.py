@@ -177,4 +177,5 @@ async def query_options(name: QueryNameP) -> Response:
 @router.options("/queries/{queryName}/events", status_code=204, response_class=Response,
                 tags=["Discovery"], summary="Discovery headers of a named query's events")
 async def query_events_options(name: QueryNameP) -> Response:
-    return Response(status_code=204, headers={**options_headers(), "Allow": "OPTIONS, GET"})
+    return Response(status_code=204, headers={**options_headers(answers_events=True),
+                                              "Allow": "OPTIONS, GET"})

@@ -145,7 +145,7 @@ def _events(resource: str, name: str, own: str, field: str):  # type: ignore[no-
     return events
 
 
-def _options(allow: str, name: str | None = None, **extra: str):  # type: ignore[no-untyped-def]
+def _options(allow: str, name: str | None = None, **extra: Any):  # type: ignore[no-untyped-def]
     async def options() -> Response:
         return Response(status_code=204, headers={**options_headers(**extra), "Allow": allow})
 
@@ -166,8 +166,8 @@ _QUERY_DOC = ("The query parameters of `GET /events` apply too, but for the one 
 for _resource, (_name, _own, _field) in RESOURCES.items():
     _plain = f"/{_resource}"
     _one = f"/{_resource}/{{{_name}:path}}"
-    # EPCs in a listing are the store's canonical form (GS1 Digital Link for GS1 keys); events
-    # are answered as captured.
+    # EPCs in a listing are the store's canonical form (GS1 Digital Link for GS1 keys), other
+    # values as stored; the events paths honour the request's GS1-EPC-Format.
     _listing_format = "Always_GS1_Digital_Link" if _resource == "epcs" else "Never_Translates"
     if _resource != "epcs":  # `/epcs/{epc}/events` is `gateway.routes.events`'
         router.add_api_route(
@@ -175,7 +175,8 @@ for _resource, (_name, _own, _field) in RESOURCES.items():
             summary=f"Events by {_name} (EPCIS simple query parameters)",
             description=_QUERY_DOC, response_model=None, responses=_QUERY_RESPONSES,
             tags=["Events"])
-    router.add_api_route(f"{_one}/events", _options("OPTIONS, GET", _name), methods=["OPTIONS"],
+    router.add_api_route(f"{_one}/events", _options("OPTIONS, GET", _name, answers_events=True),
+                         methods=["OPTIONS"],
                          status_code=204, response_class=Response, tags=["Discovery"],
                          summary=f"Discovery headers of the events of one {_name}")
     router.add_api_route(
