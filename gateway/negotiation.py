@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeVar
 
 from ledger.epcis.epc_format import EpcFormat
 from ledger.epcis.xml_writer import CbvXmlFormat
@@ -23,6 +25,8 @@ from ledger.errors import InvalidInputError, LedgerError
 
 __all__ = ["SPOKEN", "HeaderValueError", "Negotiation", "VersionNotAcceptableError",
            "negotiate"]
+
+_F = TypeVar("_F", bound=StrEnum)
 
 # The EPCIS and CBV versions every answer is written in.
 SPOKEN = {"EPCIS": (2, 0, 0), "CBV": (2, 0, 0)}
@@ -61,8 +65,7 @@ def _version(name: str, value: str) -> tuple[int, ...]:
     return parts + (0,) * (3 - len(parts)) if len(parts) < 3 else parts
 
 
-def _enum(name: str, value: str | None, kind: type[EpcFormat] | type[CbvXmlFormat]
-          ) -> EpcFormat | CbvXmlFormat | None:
+def _enum(name: str, value: str | None, kind: type[_F]) -> _F | None:
     if value is None:
         return None
     try:

@@ -98,20 +98,25 @@ class _Translator:
         return self._memo[value]
 
     def _translate(self, value: str) -> str:
-        dl = _gs1_key_uri(value)
-        if dl is None:
-            return value  # not a GS1 key (a private URI, a bare word): nothing to translate
-        if self.fmt is EpcFormat.ALWAYS_GS1_DIGITAL_LINK:
-            # A captured Digital Link stays as written (its host, its CPV): it is one already.
-            return value if value.startswith("http") else dl
         if value.startswith("urn:epc:"):
+            if self.fmt is EpcFormat.ALWAYS_EPC_URN:
+                return value
+            return _gs1_key_uri(value) or value  # a URN of no GS1 key has no Digital Link
+        if not value.startswith("http") or self.fmt is EpcFormat.ALWAYS_GS1_DIGITAL_LINK:
+            # Not a GS1 key, or a Digital Link already: its host and qualifiers stay.
             return value
-        n = _prefix_length(dl, self.company_prefix) if self.company_prefix else None
+        canonical = _gs1_key_uri(value) or value
+        if key_probe(canonical) is None:
+            return value  # a Web URI of no GS1 key
+        n = _prefix_length(canonical, self.company_prefix) if self.company_prefix else None
         if n is not None:
             try:
-                return digital_link_to_urn(dl, n)
+                urn = digital_link_to_urn(canonical, n)
             except InvalidIdentifierError:
-                pass
+                urn = None
+            # Only a URN that names the very key the event hash reads: the id cannot change.
+            if urn is not None and _gs1_key_uri(urn) == canonical:
+                return urn
         self.complete = False
         return value
 

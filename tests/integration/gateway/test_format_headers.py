@@ -54,9 +54,10 @@ PRIVATE = "https://example.com/zhenzhi-test/assets/hdr-4"  # not a GS1 key
 def captured(gateway_stack: GatewayStack, w3: Any, deployment: Any) -> dict[str, Any]:
     """Two events captured with a mix of URNs and Digital Links: one whose every GS1 key's
     company prefix is registered, one naming a key of an unregistered prefix."""
+    from eth_account import Account
+
     from ledger.chain.client import Chain
     from ledger.chain.transactor import Transactor, anvil_dev_key
-    from eth_account import Account
 
     chain = Chain(w3, deployment)
     if chain.prefix_owner(PREFIX) is None:
