@@ -38,7 +38,7 @@ from ledger.errors import InvalidInputError, LedgerError, NotFoundError
 from ledger.store.sensor_index import OPS, STATS, SensorFilter
 
 __all__ = ["SUPPORTED_PARAMETERS", "next_link", "query_filters", "router", "run_query",
-           "wants_xml"]
+           "wants_xml", "with_epc_format"]
 
 router = APIRouter(tags=["Events"])
 
@@ -211,7 +211,7 @@ def _answer(request: Request, services: Any, events: list[dict[str, Any]],
     (`Accept: application/xml`; valid against the standard's XSD: ledger.epcis.xml_writer),
     GS1 keys and CBV values written as the request's GS1 headers ask (`asked`), and response
     headers saying what was done."""
-    events, epc_format = _with_epc_format(services, events, asked.epc_format)
+    events, epc_format = with_epc_format(services, events, asked.epc_format)
     headers = {**headers, "GS1-EPC-Format": epc_format, "Vary": _VARY}
     if wants_xml(request.headers.get("accept")):
         from ledger.epcis.xml_writer import write_query_document
@@ -228,7 +228,7 @@ def _answer(request: Request, services: Any, events: list[dict[str, Any]],
 _VARY = "Accept, GS1-EPC-Format, GS1-CBV-XML-Format"
 
 
-def _with_epc_format(services: Any, events: list[dict[str, Any]], fmt: EpcFormat
+def with_epc_format(services: Any, events: list[dict[str, Any]], fmt: EpcFormat
                      ) -> tuple[list[dict[str, Any]], str]:
     """`events` with GS1 keys as `fmt` asks, and the `GS1-EPC-Format` that says what was done:
     `Never_Translates` when answered as captured; `No_Preference` when some Digital Link could
