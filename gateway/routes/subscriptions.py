@@ -30,10 +30,10 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway.auth import MemberAccessRequired, MemberDep
 from gateway.deps import ServicesDep, SettingsDep
+from gateway.negotiation import negotiate
 from gateway.problems import UnsupportedMediaTypeError, problem_responses
 from gateway.responses import OrjsonResponse, ProblemResponse
 from gateway.routes.discovery import EPCIS_HEADERS, options_headers
-from gateway.negotiation import negotiate
 from gateway.routes.events import PerPageQ, TokenQ, next_link, with_epc_format
 from gateway.routes.queries import QueryNameP, _org
 from ledger.epcis.query_schedule import QuerySchedule, SubscriptionControlsError
