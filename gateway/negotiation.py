@@ -17,14 +17,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TypeVar
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Header, Request
 
 from ledger.epcis.epc_format import EpcFormat
 from ledger.epcis.xml_writer import CbvXmlFormat
 from ledger.errors import InvalidInputError, LedgerError
 
-__all__ = ["SPOKEN", "HeaderValueError", "Negotiation", "VersionNotAcceptableError",
-           "negotiate"]
+__all__ = ["FORMAT_HEADERS", "SPOKEN", "VERSION_HEADERS", "HeaderValueError", "Negotiation",
+           "VersionNotAcceptableError", "check_versions", "format_headers", "negotiate",
+           "version_headers"]
 
 _F = TypeVar("_F", bound=StrEnum)
 
@@ -77,10 +80,9 @@ def _enum(name: str, value: str | None, kind: type[_F]) -> _F | None:
                                allowed=allowed) from None
 
 
-def negotiate(headers: Mapping[str, str]) -> Negotiation:
-    """The Negotiation of request `headers` (case-insensitive mapping). HeaderValueError (400)
-    for a malformed value, VersionNotAcceptableError (406) for a version range that excludes
-    what this server writes."""
+def check_versions(headers: Mapping[str, str]) -> None:
+    """HeaderValueError (400) for a malformed GS1-EPCIS/CBV-Min/Max, VersionNotAcceptableError
+    (406) for a range that excludes what this server writes."""
     for spec, spoken in SPOKEN.items():
         low_name, high_name = f"GS1-{spec}-Min", f"GS1-{spec}-Max"
         low = headers.get(low_name)
@@ -91,7 +93,52 @@ def negotiate(headers: Mapping[str, str]) -> Negotiation:
             written = ".".join(map(str, spoken))
             raise VersionNotAcceptableError(
                 f"this server writes {spec} {written} only; the request accepts "
-                f"{low or 'any'} to {high or 'any'}", headers=[low_name, high_name], supported=written)
+                f"{low or 'any'} to {high or 'any'}", headers=[low_name, high_name],
+                supported=written)
+
+
+def negotiate(headers: Mapping[str, str]) -> Negotiation:
+    """The Negotiation of request `headers` (case-insensitive mapping): `check_versions`, then
+    the two format headers (HeaderValueError for a value outside their enum)."""
+    check_versions(headers)
     epc = _enum("GS1-EPC-Format", headers.get("GS1-EPC-Format"), EpcFormat)
     cbv = _enum("GS1-CBV-XML-Format", headers.get("GS1-CBV-XML-Format"), CbvXmlFormat)
     return Negotiation(epc or EpcFormat.NO_PREFERENCE, cbv or CbvXmlFormat.NO_PREFERENCE)
+
+
+_Version = "a version, `^\\d+(\\.\\d+)*$`; this server writes 2.0.0 only (406 if excluded)"
+
+
+def version_headers(
+    request: Request,
+    gs1_epcis_min: Annotated[str | None, Header(alias="GS1-EPCIS-Min",
+                                                description=_Version)] = None,
+    gs1_epcis_max: Annotated[str | None, Header(alias="GS1-EPCIS-Max",
+                                                description=_Version)] = None,
+    gs1_cbv_min: Annotated[str | None, Header(alias="GS1-CBV-Min", description=_Version)] = None,
+    gs1_cbv_max: Annotated[str | None, Header(alias="GS1-CBV-Max", description=_Version)] = None,
+) -> None:
+    """FastAPI dependency: `check_versions`, the headers declared in the OpenAPI."""
+    check_versions(request.headers)
+
+
+def format_headers(
+    request: Request,
+    _versions: Annotated[None, Depends(version_headers)],
+    gs1_epc_format: Annotated[str | None, Header(
+        alias="GS1-EPC-Format", description=(
+            "No_Preference, Always_GS1_Digital_Link, Always_EPC_URN or Never_Translates: "
+            "how GS1 keys are written (absent: as captured)"))] = None,
+    gs1_cbv_xml_format: Annotated[str | None, Header(
+        alias="GS1-CBV-XML-Format", description=(
+            "XML answers: No_Preference, Always_Web_URI, Always_URN or Never_Translates"))
+    ] = None,
+) -> Negotiation:
+    """FastAPI dependency: the request's Negotiation, its headers declared in the OpenAPI."""
+    return negotiate(request.headers)
+
+
+# Route `dependencies=`: the GS1 headers of an operation, declared in the OpenAPI and refused
+# (400, 406) before anything is read. Query answers read `negotiate` again for what they write.
+VERSION_HEADERS = [Depends(version_headers)]
+FORMAT_HEADERS = [Depends(format_headers)]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from gateway.negotiation import VERSION_HEADERS
+from gateway.problems import problem_responses
 from gateway.responses import OrjsonResponse
 from ledger import __version__
 
@@ -50,7 +52,7 @@ router = APIRouter(tags=["Discovery"])
                     "type": "object", "required": ["type", "member"],
                     "properties": {"@context": {}, "type": {"type": "string"},
                                    "member": {"type": "array", "items": {"type": "string"}}},
-                }}}}})
+                }}}}, **problem_responses(400, 406)}, dependencies=VERSION_HEADERS)
 async def top_level() -> OrjsonResponse:
     body = {
         "@context": "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",

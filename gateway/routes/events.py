@@ -27,7 +27,7 @@ from starlette.datastructures import QueryParams
 
 from gateway.auth import MemberDep
 from gateway.deps import ServicesDep, SettingsDep
-from gateway.negotiation import Negotiation, negotiate
+from gateway.negotiation import FORMAT_HEADERS, Negotiation, negotiate
 from gateway.problems import problem_responses
 from gateway.responses import JSONLDResponse, XMLResponse
 from gateway.routes.discovery import EPCIS_HEADERS, options_headers
@@ -322,7 +322,7 @@ def next_link(request: Request, settings: Any, token: str) -> str:
 
 
 @router.get("/events", summary="Query events (EPCIS simple query parameters)",
-            response_model=None, responses=_QUERY_RESPONSES)
+            response_model=None, responses=_QUERY_RESPONSES, dependencies=FORMAT_HEADERS)
 def list_events(
     request: Request, services: ServicesDep, settings: SettingsDep, viewer: MemberDep,
     eventType: EventTypeQ = None, GE_eventTime: GEEventTime = None,  # noqa: N803
@@ -338,7 +338,7 @@ def list_events(
 
 
 @router.get("/events/{eventID:path}", summary="One event by its CBV 2.0 event id",
-            response_model=None,
+            response_model=None, dependencies=FORMAT_HEADERS,
             responses={200: {"description": "An EPCISQueryDocument with the one event.",
                              "content": {"application/json": {"schema": QUERY_DOCUMENT_SCHEMA},
                                          "application/xml": {"schema": {"type": "string"}}}},
@@ -365,7 +365,7 @@ def get_event(
 
 
 @router.get("/epcs/{epc:path}/events", summary="Events that name an EPC (URN or Digital Link)",
-            response_model=None, responses=_QUERY_RESPONSES)
+            response_model=None, responses=_QUERY_RESPONSES, dependencies=FORMAT_HEADERS)
 def epc_events(
     request: Request, services: ServicesDep, settings: SettingsDep, viewer: MemberDep,
     epc: Annotated[str, Path(description="an EPC URN or constrained Digital Link, URL-encoded",

@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway.auth import MemberAccessRequired, MemberDep
 from gateway.deps import ServicesDep, SettingsDep
-from gateway.negotiation import negotiate
+from gateway.negotiation import VERSION_HEADERS, negotiate
 from gateway.problems import UnsupportedMediaTypeError, problem_responses
 from gateway.responses import OrjsonResponse, ProblemResponse
 from gateway.routes.discovery import EPCIS_HEADERS, options_headers
@@ -180,7 +180,7 @@ async def subscribe(request: Request, services: ServicesDep, settings: SettingsD
             responses={200: {"description": "subscriptions, by id",
                              "content": {"application/json": {"schema": {
                                  "type": "array", "items": _RESPONSE_SCHEMA}}}},
-                       **problem_responses(400, 401, 404)})
+                       **problem_responses(400, 401, 404, 406)}, dependencies=VERSION_HEADERS)
 def subscriptions(request: Request, services: ServicesDep, settings: SettingsDep,
                   viewer: MemberDep, name: QueryNameP, perPage: PerPageQ = None,  # noqa: N803
                   nextPageToken: TokenQ = None) -> OrjsonResponse:  # noqa: N803
@@ -197,7 +197,7 @@ def subscriptions(request: Request, services: ServicesDep, settings: SettingsDep
             summary="One subscription",
             responses={200: {"description": "the subscription (without its secret)",
                              "content": {"application/json": {"schema": _RESPONSE_SCHEMA}}},
-                       **problem_responses(401, 404)})
+                       **problem_responses(400, 401, 404, 406)}, dependencies=VERSION_HEADERS)
 def subscription(services: ServicesDep, viewer: MemberDep, name: QueryNameP,
                  subscription_id: SubscriptionIdP) -> OrjsonResponse:
     found = get_subscription(services.store.engine, _org(viewer), name, subscription_id)

@@ -270,3 +270,21 @@ def test_a_version_range_with_2_0_0_is_answered(
         gateway_stack: GatewayStack, captured: dict[str, Any], headers: dict[str, str]) -> None:
     [event] = _events(_one(gateway_stack, captured["ids"][0], **headers))
     assert event["eventID"] == captured["ids"][0]
+
+
+@pytest.mark.parametrize("path", ["/", "/capture", "/eventTypes", "/epcs", "/bizSteps/shipping",
+                                  "/queries", "/queries/hdr-format/subscriptions"])
+def test_every_epcis_read_checks_the_version_range(gateway_stack: GatewayStack,
+                                                   captured: dict[str, Any], path: str) -> None:
+    """The binding puts GS1-EPCIS-Min/Max (and the CBV pair) on each of its GET operations."""
+    with gateway_stack.client() as client:
+        for headers, status, kind in (
+                ({"GS1-EPCIS-Min": "2.1"}, 406, "NotAcceptableException"),
+                ({"GS1-CBV-Max": "1.2"}, 406, "NotAcceptableException"),
+                ({"GS1-EPCIS-Max": "latest"}, 400, "ValidationException")):
+            response = _get(client, gateway_stack.customs, path, headers=headers)
+            assert response.status_code == status, (path, headers, response.text)
+            assert response.json()["epcisException"] == kind
+        assert _get(client, gateway_stack.customs, path,
+                    headers={"GS1-EPCIS-Min": "1.0", "GS1-EPCIS-Max": "2.0"}).status_code in (
+            200, 404)  # 404: the customs member made no such query
