@@ -64,8 +64,14 @@ def _version(name: str, value: str) -> tuple[int, ...]:
     if not _VERSION.fullmatch(text):
         raise HeaderValueError(f"{name} must be a version such as 2.0.0, got {value[:40]!r}",
                                header=name, value=value[:40])
-    parts = tuple(int(p) for p in text.split("."))
-    return parts + (0,) * (3 - len(parts)) if len(parts) < 3 else parts
+    return _significant(tuple(int(p) for p in text.split(".")))
+
+
+def _significant(parts: tuple[int, ...]) -> tuple[int, ...]:
+    """Without trailing zeros, so that 2, 2.0 and 2.0.0.0 compare equal (and in order)."""
+    while parts and parts[-1] == 0:
+        parts = parts[:-1]
+    return parts
 
 
 def _enum(name: str, value: str | None, kind: type[_F]) -> _F | None:
@@ -89,7 +95,8 @@ def check_versions(headers: Mapping[str, str]) -> None:
         high = headers.get(high_name)
         lo = _version(low_name, low) if low is not None else None
         hi = _version(high_name, high) if high is not None else None
-        if (lo is not None and lo > spoken) or (hi is not None and hi < spoken):
+        version = _significant(spoken)
+        if (lo is not None and lo > version) or (hi is not None and hi < version):
             written = ".".join(map(str, spoken))
             raise VersionNotAcceptableError(
                 f"this server writes {spec} {written} only; the request accepts "
