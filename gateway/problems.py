@@ -83,6 +83,7 @@ _EPCIS_EXCEPTION = {
     403: "SecurityException",
     404: "NoSuchResourceException",
     405: "ImplementationException",
+    406: "NotAcceptableException",
     409: "ResourceAlreadyExistsException",
     413: "CaptureLimitExceededException",
     415: "ImplementationException",
@@ -118,6 +119,8 @@ _DESCRIPTIONS = {
          "organisation lacks the role the events need.",
     404: "No such resource.",
     405: "Method not allowed on this resource.",
+    406: "The request's GS1-EPCIS-Min/Max or GS1-CBV-Min/Max exclude 2.0.0, the only "
+         "version this server writes (NotAcceptableException).",
     409: "Conflicts with what is recorded (e.g. a replayed capture nonce).",
     413: "Body larger than GS1-EPCIS-Capture-File-Size-Limit or more events than "
          "GS1-EPCIS-Capture-Limit; nothing was parsed or stored.",

@@ -31,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway.auth import MemberAccessRequired, MemberDep
 from gateway.deps import ServicesDep, SettingsDep
+from gateway.negotiation import VERSION_HEADERS
 from gateway.problems import UnsupportedMediaTypeError, problem_responses
 from gateway.responses import OrjsonResponse
 from gateway.routes.discovery import EPCIS_HEADERS, options_headers
@@ -346,7 +347,8 @@ async def capture_domain(services: ServicesDep, settings: SettingsDep,
     response_model=list[CaptureJob],
     responses={200: {"description": "Capture jobs; `Link: <…>; rel=\"next\"` while more exist",
                      "headers": {"Link": {"schema": {"type": "string"}}}},
-               **problem_responses(400, 401)},
+               **problem_responses(400, 401, 406)},
+    dependencies=VERSION_HEADERS,
 )
 async def capture_jobs(request: Request, services: ServicesDep, settings: SettingsDep,
                        viewer: MemberDep, perPage: PerPageQ = None,  # noqa: N803
@@ -372,7 +374,8 @@ async def capture_job_options(captureID: str) -> Response:  # noqa: N803 - the b
     "/capture/{captureID}",
     summary="A capture job: outcome, per-event errors, event ids and anchoring (members)",
     response_model=CaptureJob,
-    responses=problem_responses(400, 401, 404),
+    responses=problem_responses(400, 401, 404, 406),
+    dependencies=VERSION_HEADERS,
 )
 async def capture_job(
     captureID: str,  # noqa: N803 - the binding's parameter name

@@ -27,15 +27,18 @@ from starlette.datastructures import QueryParams
 
 from gateway.auth import MemberDep
 from gateway.deps import ServicesDep, SettingsDep
+from gateway.negotiation import FORMAT_HEADERS, Negotiation, negotiate
 from gateway.problems import problem_responses
 from gateway.responses import JSONLDResponse, XMLResponse
 from gateway.routes.discovery import EPCIS_HEADERS, options_headers
 from gateway.schemas import QUERY_DOCUMENT_SCHEMA
+from ledger.epcis.epc_format import EpcFormat, translate_event
+from ledger.epcis.xml_writer import CbvXmlFormat
 from ledger.errors import InvalidInputError, LedgerError, NotFoundError
 from ledger.store.sensor_index import OPS, STATS, SensorFilter
 
 __all__ = ["SUPPORTED_PARAMETERS", "next_link", "query_filters", "router", "run_query",
-           "wants_xml"]
+           "wants_xml", "with_epc_format"]
 
 router = APIRouter(tags=["Events"])
 
@@ -154,12 +157,19 @@ TokenQ = Annotated[str | None, Query(alias="nextPageToken", max_length=512,
 _QUERY_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "An EPCISQueryDocument with the matching events.",
           "headers": {"Link": {"schema": {"type": "string"},
-                               "description": "`<URL>; rel=\"next\"` while more pages exist"}},
+                               "description": "`<URL>; rel=\"next\"` while more pages exist"},
+                      "GS1-EPC-Format": {"schema": {"type": "string"}, "description": (
+                          "how GS1 keys were written: as the request's `GS1-EPC-Format` "
+                          "asked, `Never_Translates` (as captured) or `No_Preference` (some "
+                          "Digital Link whose company prefix no member registered stayed "
+                          "one)")},
+                      "GS1-CBV-XML-Format": {"schema": {"type": "string"}, "description": (
+                          "XML answers: how CBV values were written")}},
           "content": {"application/json": {"schema": QUERY_DOCUMENT_SCHEMA},
                       "application/xml": {"schema": {
                           "type": "string", "description": "with `Accept: application/xml`: "
                           "the EPCIS 2.0 XML EPCISQueryDocument"}}}},
-    **problem_responses(400, 401, 404),
+    **problem_responses(400, 401, 404, 406),
 }
 
 
@@ -195,16 +205,42 @@ def wants_xml(accept: str | None) -> bool:
     return best_xml[0] > 0 and best_xml > best_json
 
 
-def _answer(request: Request, events: list[dict[str, Any]], headers: dict[str, str]
-            ) -> JSONLDResponse | XMLResponse:
+def _answer(request: Request, services: Any, events: list[dict[str, Any]],
+            headers: dict[str, str], asked: Negotiation) -> JSONLDResponse | XMLResponse:
     """The EPCISQueryDocument, as JSON-LD, or as XML when the client asks for it
-    (`Accept: application/xml`; valid against the standard's XSD: ledger.epcis.xml_writer)."""
+    (`Accept: application/xml`; valid against the standard's XSD: ledger.epcis.xml_writer),
+    GS1 keys and CBV values written as the request's GS1 headers ask (`asked`), and response
+    headers saying what was done."""
+    events, epc_format = with_epc_format(services, events, asked.epc_format)
+    headers = {**headers, "GS1-EPC-Format": epc_format, "Vary": _VARY}
     if wants_xml(request.headers.get("accept")):
         from ledger.epcis.xml_writer import write_query_document
 
-        return XMLResponse(write_query_document(events, context=CONTEXT, creation_date=_now()),
-                           headers={**headers, "Vary": "Accept"})
-    return JSONLDResponse(_query_document(events), headers={**headers, "Vary": "Accept"})
+        cbv = asked.cbv_xml_format
+        done = cbv if cbv in (CbvXmlFormat.ALWAYS_URN, CbvXmlFormat.ALWAYS_WEB_URI) \
+            else CbvXmlFormat.NEVER_TRANSLATES
+        return XMLResponse(write_query_document(events, context=CONTEXT, creation_date=_now(),
+                                                cbv_format=done),
+                           headers={**headers, "GS1-CBV-XML-Format": done.value})
+    return JSONLDResponse(_query_document(events), headers=headers)
+
+
+_VARY = "Accept, GS1-EPC-Format, GS1-CBV-XML-Format"
+
+
+def with_epc_format(services: Any, events: list[dict[str, Any]], fmt: EpcFormat
+                     ) -> tuple[list[dict[str, Any]], str]:
+    """`events` with GS1 keys as `fmt` asks, and the `GS1-EPC-Format` that says what was done:
+    `Never_Translates` when answered as captured; `No_Preference` when some Digital Link could
+    not become a URN (no member registered its company prefix) and the answer mixes forms."""
+    if fmt in (EpcFormat.NO_PREFERENCE, EpcFormat.NEVER_TRANSLATES):
+        return events, EpcFormat.NEVER_TRANSLATES.value
+    out, complete = [], True
+    for event in events:
+        translated, whole = translate_event(event, fmt, services.chain_view.company_prefix)
+        out.append(translated)
+        complete = complete and whole
+    return out, (fmt if complete else EpcFormat.NO_PREFERENCE).value
 
 
 def _query_document(events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -228,6 +264,7 @@ def run_query(request: Request, services: Any, settings: Any, *, per_page: int |
     named query's). `fixed`: filters a resource path sets (`/bizSteps/{bizStep}/events`:
     biz_steps), ANDed with the rest; `own`: the query parameters that path stands for,
     refused in its query string."""
+    asked = negotiate(request.headers)
     q = request.query_params if params is None else params
     filters = {**query_filters(q, own), **(fixed or {})}
     limit = min(per_page or settings.per_page_default, settings.per_page_max)
@@ -235,7 +272,7 @@ def run_query(request: Request, services: Any, settings: Any, *, per_page: int |
     headers = dict(EPCIS_HEADERS)
     if next_token:
         headers["Link"] = next_link(request, settings, next_token)
-    return _answer(request, events, headers)
+    return _answer(request, services, events, headers, asked)
 
 
 def query_filters(q: QueryParams, own: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -285,7 +322,7 @@ def next_link(request: Request, settings: Any, token: str) -> str:
 
 
 @router.get("/events", summary="Query events (EPCIS simple query parameters)",
-            response_model=None, responses=_QUERY_RESPONSES)
+            response_model=None, responses=_QUERY_RESPONSES, dependencies=FORMAT_HEADERS)
 def list_events(
     request: Request, services: ServicesDep, settings: SettingsDep, viewer: MemberDep,
     eventType: EventTypeQ = None, GE_eventTime: GEEventTime = None,  # noqa: N803
@@ -301,11 +338,11 @@ def list_events(
 
 
 @router.get("/events/{eventID:path}", summary="One event by its CBV 2.0 event id",
-            response_model=None,
+            response_model=None, dependencies=FORMAT_HEADERS,
             responses={200: {"description": "An EPCISQueryDocument with the one event.",
                              "content": {"application/json": {"schema": QUERY_DOCUMENT_SCHEMA},
                                          "application/xml": {"schema": {"type": "string"}}}},
-                       **problem_responses(400, 401, 404)})
+                       **problem_responses(400, 401, 404, 406)})
 def get_event(
     request: Request,
     services: ServicesDep,
@@ -315,6 +352,7 @@ def get_event(
         "64 hex digits alone."),
         examples=["ni%3A%2F%2F%2Fsha-256%3Bdf7bb3c352fef055578554f09f5e2aa41782150ced7bd0b8af24dd3ccb30ba69%3Fver%3DCBV2.0"])],
 ) -> JSONLDResponse | XMLResponse:
+    asked = negotiate(request.headers)
     raw = eventID
     # An unencoded `?ver=CBV2.0` arrives as the query string, not in the path.
     if raw.startswith("ni:") and "?" not in raw and request.url.query:
@@ -323,11 +361,11 @@ def get_event(
     event = services.get_event(event_id)
     if event is None:
         raise UnknownEventError(f"no event {raw}", eventID=raw)
-    return _answer(request, [event], dict(EPCIS_HEADERS))
+    return _answer(request, services, [event], dict(EPCIS_HEADERS), asked)
 
 
 @router.get("/epcs/{epc:path}/events", summary="Events that name an EPC (URN or Digital Link)",
-            response_model=None, responses=_QUERY_RESPONSES)
+            response_model=None, responses=_QUERY_RESPONSES, dependencies=FORMAT_HEADERS)
 def epc_events(
     request: Request, services: ServicesDep, settings: SettingsDep, viewer: MemberDep,
     epc: Annotated[str, Path(description="an EPC URN or constrained Digital Link, URL-encoded",
@@ -365,10 +403,12 @@ async def delete_page_token(token: Annotated[str, Path(max_length=512)]) -> Resp
                 summary="Discovery headers of the events resource")
 async def events_options() -> Response:
     return Response(status_code=204,
-                    headers={**options_headers(), "Allow": "OPTIONS, GET, POST"})
+                    headers={**options_headers(answers_events=True),
+                             "Allow": "OPTIONS, GET, POST"})
 
 
 @router.options("/events/{eventID:path}", status_code=204, response_class=Response,
                 tags=["Discovery"], summary="Discovery headers of one event")
 async def event_options(eventID: str) -> Response:  # noqa: N803 - the binding's name
-    return Response(status_code=204, headers={**options_headers(), "Allow": "OPTIONS, GET"})
+    return Response(status_code=204, headers={**options_headers(answers_events=True),
+                                              "Allow": "OPTIONS, GET"})

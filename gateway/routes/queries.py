@@ -29,6 +29,7 @@ from starlette.datastructures import QueryParams
 
 from gateway.auth import MemberAccessRequired, MemberDep, Viewer
 from gateway.deps import ServicesDep, SettingsDep
+from gateway.negotiation import FORMAT_HEADERS, VERSION_HEADERS
 from gateway.problems import UnsupportedMediaTypeError, problem_responses
 from gateway.responses import JSONLDResponse, OrjsonResponse, XMLResponse
 from gateway.routes.discovery import EPCIS_HEADERS, options_headers
@@ -117,7 +118,7 @@ async def create(request: Request, services: ServicesDep, viewer: MemberDep) -> 
             responses={200: {"description": "`[{name, query}]`, by name",
                              "content": {"application/json": {"schema": {
                                  "type": "array", "items": _DEFINITION_SCHEMA}}}},
-                       **problem_responses(400, 401)})
+                       **problem_responses(400, 401, 406)}, dependencies=VERSION_HEADERS)
 def list_all(request: Request, services: ServicesDep, settings: SettingsDep,
              viewer: MemberDep, perPage: PerPageQ = None,  # noqa: N803
              nextPageToken: TokenQ = None) -> OrjsonResponse:  # noqa: N803
@@ -133,7 +134,7 @@ def list_all(request: Request, services: ServicesDep, settings: SettingsDep,
             responses={200: {"description": "`[{name, query}]` (the binding's schema)",
                              "content": {"application/json": {"schema": {
                                  "type": "array", "items": _DEFINITION_SCHEMA}}}},
-                       **problem_responses(401, 404)})
+                       **problem_responses(400, 401, 404, 406)}, dependencies=VERSION_HEADERS)
 def get_one(services: ServicesDep, viewer: MemberDep, name: QueryNameP) -> OrjsonResponse:
     found = get_query(services.store.engine, _org(viewer), name)
     return OrjsonResponse([_definition(found.name, found.query)], headers=EPCIS_HEADERS)
@@ -148,7 +149,7 @@ def delete(services: ServicesDep, viewer: MemberDep, name: QueryNameP) -> Respon
 
 @router.get("/queries/{queryName}/events", response_model=None,
             summary="The events a named query finds (paged like GET /events)",
-            responses=_QUERY_RESPONSES)
+            responses=_QUERY_RESPONSES, dependencies=FORMAT_HEADERS)
 def events(request: Request, services: ServicesDep, settings: SettingsDep, viewer: MemberDep,
            name: QueryNameP, perPage: PerPageQ = None,  # noqa: N803
            nextPageToken: TokenQ = None) -> JSONLDResponse | XMLResponse:  # noqa: N803
@@ -177,4 +178,5 @@ async def query_options(name: QueryNameP) -> Response:
 @router.options("/queries/{queryName}/events", status_code=204, response_class=Response,
                 tags=["Discovery"], summary="Discovery headers of a named query's events")
 async def query_events_options(name: QueryNameP) -> Response:
-    return Response(status_code=204, headers={**options_headers(), "Allow": "OPTIONS, GET"})
+    return Response(status_code=204, headers={**options_headers(answers_events=True),
+                                              "Allow": "OPTIONS, GET"})

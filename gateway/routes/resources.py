@@ -24,6 +24,7 @@ from fastapi import APIRouter, Path, Request, Response
 
 from gateway.auth import MemberDep
 from gateway.deps import ServicesDep, SettingsDep
+from gateway.negotiation import FORMAT_HEADERS, VERSION_HEADERS
 from gateway.problems import problem_responses
 from gateway.responses import JSONLDResponse, OrjsonResponse, XMLResponse
 from gateway.routes.discovery import EPCIS_HEADERS, options_headers
@@ -78,12 +79,12 @@ _LISTING_RESPONSES: dict[int | str, dict[str, Any]] = {
           "headers": {"Link": {"schema": {"type": "string"},
                                "description": "`<URL>; rel=\"next\"` while more pages exist"}},
           "content": {"application/json": {"schema": _COLLECTION_SCHEMA}}},
-    **problem_responses(400, 401),
+    **problem_responses(400, 401, 406),
 }
 _SUB_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "The sub-resources: `events`.",
           "content": {"application/json": {"schema": _COLLECTION_SCHEMA}}},
-    **problem_responses(401, 404),
+    **problem_responses(400, 401, 404, 406),
 }
 
 
@@ -145,7 +146,7 @@ def _events(resource: str, name: str, own: str, field: str):  # type: ignore[no-
     return events
 
 
-def _options(allow: str, name: str | None = None, **extra: str):  # type: ignore[no-untyped-def]
+def _options(allow: str, name: str | None = None, **extra: Any):  # type: ignore[no-untyped-def]
     async def options() -> Response:
         return Response(status_code=204, headers={**options_headers(**extra), "Allow": allow})
 
@@ -166,22 +167,23 @@ _QUERY_DOC = ("The query parameters of `GET /events` apply too, but for the one 
 for _resource, (_name, _own, _field) in RESOURCES.items():
     _plain = f"/{_resource}"
     _one = f"/{_resource}/{{{_name}:path}}"
-    # EPCs in a listing are the store's canonical form (GS1 Digital Link for GS1 keys); events
-    # are answered as captured.
+    # EPCs in a listing are the store's canonical form (GS1 Digital Link for GS1 keys), other
+    # values as stored; the events paths honour the request's GS1-EPC-Format.
     _listing_format = "Always_GS1_Digital_Link" if _resource == "epcs" else "Never_Translates"
     if _resource != "epcs":  # `/epcs/{epc}/events` is `gateway.routes.events`'
         router.add_api_route(
             f"{_one}/events", _events(_resource, _name, _own, _field), methods=["GET"],
             summary=f"Events by {_name} (EPCIS simple query parameters)",
             description=_QUERY_DOC, response_model=None, responses=_QUERY_RESPONSES,
-            tags=["Events"])
-    router.add_api_route(f"{_one}/events", _options("OPTIONS, GET", _name), methods=["OPTIONS"],
+            tags=["Events"], dependencies=FORMAT_HEADERS)
+    router.add_api_route(f"{_one}/events", _options("OPTIONS, GET", _name, answers_events=True),
+                         methods=["OPTIONS"],
                          status_code=204, response_class=Response, tags=["Discovery"],
                          summary=f"Discovery headers of the events of one {_name}")
     router.add_api_route(
         _one, _sub_resource(_resource, _name), methods=["GET"], response_model=None,
         summary=f"Sub-resources of one {_name} (`events`); 404 if the store holds none",
-        responses=_SUB_RESPONSES)
+        responses=_SUB_RESPONSES, dependencies=VERSION_HEADERS)
     router.add_api_route(_one, _options("OPTIONS, GET", _name), methods=["OPTIONS"], status_code=204,
                          response_class=Response, tags=["Discovery"],
                          summary=f"Discovery headers of one {_name}")
@@ -189,7 +191,7 @@ for _resource, (_name, _own, _field) in RESOURCES.items():
         _plain, _listing(_resource), methods=["GET"], response_model=None,
         summary=(f"The {_resource} this repository supports" if _resource == "eventTypes"
                  else f"The {_resource} the store holds, paged"),
-        responses=_LISTING_RESPONSES)
+        responses=_LISTING_RESPONSES, dependencies=VERSION_HEADERS)
     router.add_api_route(_plain, _options("OPTIONS, GET", epc_format=_listing_format),
                          methods=["OPTIONS"], status_code=204, response_class=Response,
                          tags=["Discovery"], summary=f"Discovery headers of {_resource}")

@@ -30,10 +30,11 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway.auth import MemberAccessRequired, MemberDep
 from gateway.deps import ServicesDep, SettingsDep
+from gateway.negotiation import VERSION_HEADERS, negotiate
 from gateway.problems import UnsupportedMediaTypeError, problem_responses
 from gateway.responses import OrjsonResponse, ProblemResponse
 from gateway.routes.discovery import EPCIS_HEADERS, options_headers
-from gateway.routes.events import PerPageQ, TokenQ, next_link
+from gateway.routes.events import PerPageQ, TokenQ, next_link, with_epc_format
 from gateway.routes.queries import QueryNameP, _org
 from ledger.epcis.query_schedule import QuerySchedule, SubscriptionControlsError
 from ledger.errors import LedgerError
@@ -179,7 +180,7 @@ async def subscribe(request: Request, services: ServicesDep, settings: SettingsD
             responses={200: {"description": "subscriptions, by id",
                              "content": {"application/json": {"schema": {
                                  "type": "array", "items": _RESPONSE_SCHEMA}}}},
-                       **problem_responses(400, 401, 404)})
+                       **problem_responses(400, 401, 404, 406)}, dependencies=VERSION_HEADERS)
 def subscriptions(request: Request, services: ServicesDep, settings: SettingsDep,
                   viewer: MemberDep, name: QueryNameP, perPage: PerPageQ = None,  # noqa: N803
                   nextPageToken: TokenQ = None) -> OrjsonResponse:  # noqa: N803
@@ -196,7 +197,7 @@ def subscriptions(request: Request, services: ServicesDep, settings: SettingsDep
             summary="One subscription",
             responses={200: {"description": "the subscription (without its secret)",
                              "content": {"application/json": {"schema": _RESPONSE_SCHEMA}}},
-                       **problem_responses(401, 404)})
+                       **problem_responses(400, 401, 404, 406)}, dependencies=VERSION_HEADERS)
 def subscription(services: ServicesDep, viewer: MemberDep, name: QueryNameP,
                  subscription_id: SubscriptionIdP) -> OrjsonResponse:
     found = get_subscription(services.store.engine, _org(viewer), name, subscription_id)
@@ -239,7 +240,8 @@ async def _refuse(websocket: WebSocket, error: LedgerError) -> None:
     body = error.to_problem(instance=websocket.url.path)
     body.setdefault("epcisException", {400: "SubscriptionControlsException",
                                        401: "SecurityException",
-                                       404: "NoSuchResourceException"}.get(error.status))
+                                       404: "NoSuchResourceException",
+                                       406: "NotAcceptableException"}.get(error.status))
     await websocket.send_denial_response(ProblemResponse(body, status_code=error.status))
 
 
@@ -270,7 +272,9 @@ async def events_socket(websocket: WebSocket,
     """A WebSocket subscription to a named query: `?stream=true`, or the schedule fields
     (`?minute=5&hour=1`, optional `reportIfEmpty=true`). The handshake is a signed member
     request (the same `Zhenzhi-Auth-*` headers over `GET` and the path with its query);
-    refused with the problem instead of 101. Each message is an EPCISQueryDocument. Nothing
+    refused with the problem instead of 101. Each message is an EPCISQueryDocument, its GS1
+    keys written as the handshake's `GS1-EPC-Format` asks (the 101 says which: a Digital Link
+    of an unregistered company prefix stays one, as in `GET`). Nothing
     is kept for a closed connection: events captured while no socket is open are not sent
     later (webhooks are the durable kind)."""
     from gateway.auth import check_signed_request
@@ -279,6 +283,7 @@ async def events_socket(websocket: WebSocket,
     services = websocket.app.state.services
     settings = websocket.app.state.settings
     try:
+        asked = negotiate(websocket.headers)
         signed = SignedRequest.from_headers(websocket.headers)
         if signed is None:
             raise MemberAccessRequired(
@@ -295,7 +300,8 @@ async def events_socket(websocket: WebSocket,
     except LedgerError as exc:
         await _refuse(websocket, exc)
         return
-    await websocket.accept()
+    _, epc_format = with_epc_format(services, [], asked.epc_format)
+    await websocket.accept(headers=[(b"gs1-epc-format", epc_format.encode())])
     now = int(time.time() * 1000)
     last = await run_in_threadpool(newest_seq, services.store.engine)
     plan = QuerySchedule.parse(schedule) if schedule else None
@@ -338,8 +344,9 @@ async def events_socket(websocket: WebSocket,
                         services.subscription_events, subscription, last, 100)
                     if not found:
                         break
-                    await websocket.send_bytes(query_result(
-                        subscription, [e for _, e in found], now))
+                    events, _ = await run_in_threadpool(
+                        with_epc_format, services, [e for _, e in found], asked.epc_format)
+                    await websocket.send_bytes(query_result(subscription, events, now))
                     sent += 1
                     last = found[-1][0]
                 if not subscription.stream and sent == 0 and subscription.report_if_empty:

@@ -271,6 +271,15 @@ class ChainView:
         org, _ = self._read(Read("gtinOwner", (gtin14,)))
         return None if bytes(org) == bytes(32) else bytes(org)
 
+    def company_prefix(self, key14: str) -> str | None:
+        """The GS1 Company Prefix assigned on Consortium that follows the first character of
+        `key14` (a GTIN-14, or any 14-character probe: `ledger.epcis.epc_format.key_probe`),
+        or None if no member holds one."""
+        org, prefix = self._read(Read("gtinOwner", (key14,)))
+        if bytes(org) == bytes(32):
+            return None
+        return bytes(prefix).rstrip(b"\0").decode("ascii")
+
     def lot(self, gtin14: str, lot: str) -> LotRecord | None:
         """Lot `lot` of `gtin14` on CodeRegistry, or None if it was never registered."""
         root, org, reason, count, registered_at, status = self._read(

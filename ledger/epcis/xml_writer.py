@@ -4,8 +4,12 @@ XML (`Accept: application/xml`), and the EPCISDocument a client captures.
 The mapping is `ledger.epcis.xml`'s, backwards: standard fields in the XSD's element order,
 `prefix:local` members as elements in the namespace the @context gives the prefix, sensor
 metadata and reports as attributes, and bare CBV terms written as the XML binding writes them
-by default (`shipping` → `urn:epcglobal:cbv:bizstep:shipping`, GS1-CBV-XML-Format
-`Always_URN`). Reading the output back (`ledger.epcis.xml.parse_xml`) gives events with the
+by default (`shipping` → `urn:epcglobal:cbv:bizstep:shipping`). `GS1-CBV-XML-Format` picks
+how CBV values are written (`CbvXmlFormat`): `Always_URN` and `Always_Web_URI` write every CBV
+term of bizStep, disposition, persistentDisposition, business transaction, source/destination
+types and error reasons in that form, whatever form it was captured in; `Never_Translates` and
+`No_Preference` keep every URI as captured and write a bare term (JSON-LD's compact form, and
+how an XML capture's URN is stored) as the binding's default URN. Reading the output back (`ledger.epcis.xml.parse_xml`) gives events with the
 same ids; the output is valid against the standard's XSD (both are tested).
 """
 
@@ -13,11 +17,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from enum import StrEnum
 from typing import Any
 
 from ledger.epcis.event_hash import _BIZSTEPS, _BTTS, _DISPOSITIONS, _REASONS, _SDTS
 
-__all__ = ["write_document", "write_query_document"]
+__all__ = ["CbvXmlFormat", "write_document", "write_query_document"]
+
+
+class CbvXmlFormat(StrEnum):
+    """The values of `GS1-CBV-XML-Format` (EPCIS 2.0 REST binding, components/schemas)."""
+
+    NO_PREFERENCE = "No_Preference"
+    ALWAYS_WEB_URI = "Always_Web_URI"
+    ALWAYS_URN = "Always_URN"
+    NEVER_TRANSLATES = "Never_Translates"
 
 _EPCIS = "urn:epcglobal:epcis:xsd:2"
 _QUERY = "urn:epcglobal:epcis-query:xsd:2"
@@ -52,6 +66,9 @@ _CBV_URNS = {
     "destination": ("urn:epcglobal:cbv:sdt:", _SDTS),
     "reason": ("urn:epcglobal:cbv:er:", _REASONS),
 }
+# Web URI prefixes of the same vocabularies (https://ref.gs1.org/cbv/BizStep-shipping).
+_CBV_WEB = {"bizStep": "BizStep-", "disposition": "Disp-", "bizTransaction": "BTT-",
+            "source": "SDT-", "destination": "SDT-", "reason": "ER-"}
 _TYPED = {"bizTransactionList": "bizTransaction", "sourceList": "source",
           "destinationList": "destination"}
 _EPC_LISTS = frozenset(("epcList", "childEPCs", "inputEPCList", "outputEPCList"))
@@ -63,10 +80,23 @@ _NCNAME = re.compile(r"[A-Za-z_][\w.-]*")
 UNDECLARED = "urn:zhenzhi:undeclared-prefix:"
 
 
-def _urn(field: str, value: Any) -> str:
+def _urn(field: str, value: Any, fmt: CbvXmlFormat = CbvXmlFormat.NO_PREFERENCE) -> str:
+    """A CBV-typed value as XML text in format `fmt` (a value of no CBV vocabulary as it is)."""
     text = _scalar(value)
     prefix, terms = _CBV_URNS[field]
-    return prefix + text if text in terms else text
+    web = _CBV + _CBV_WEB[field]
+    term = None
+    for head in ("", prefix, web, "cbv:" + _CBV_WEB[field]):
+        if text.startswith(head) and text[len(head):] in terms:
+            term = text[len(head):]
+            break
+    if term is None:
+        return text
+    if fmt is CbvXmlFormat.ALWAYS_WEB_URI:
+        return web + term
+    if fmt is CbvXmlFormat.ALWAYS_URN or text == term:
+        return prefix + term
+    return text
 
 
 def _scalar(value: Any) -> str:
@@ -91,11 +121,13 @@ def _namespaces(contexts: Iterable[Any]) -> dict[str, str]:
 
 
 class _Writer:
-    def __init__(self, ns: dict[str, str]) -> None:
+    def __init__(self, ns: dict[str, str],
+                 cbv_format: CbvXmlFormat = CbvXmlFormat.NO_PREFERENCE) -> None:
         from lxml import etree
 
         self.etree = etree
         self.ns = ns
+        self.cbv_format = cbv_format
 
     def qname(self, key: str) -> str:
         prefix, sep, local = key.partition(":")
@@ -173,7 +205,7 @@ class _Writer:
             for entry in value or ():
                 child = self.sub(holder, item, entry.get(item))
                 if entry.get("type") is not None:
-                    child.set("type", _urn(item, entry["type"]))
+                    child.set("type", _urn(item, entry["type"], self.cbv_format))
         elif name in ("readPoint", "bizLocation"):
             holder = self.sub(parent, name)
             self.sub(holder, "id", value.get("id"))
@@ -184,12 +216,12 @@ class _Writer:
             holder = self.sub(parent, name)
             for part in ("unset", "set"):
                 for v in value.get(part) or ():
-                    self.sub(holder, part, _urn("disposition", v))
+                    self.sub(holder, part, _urn("disposition", v, self.cbv_format))
         elif name == "errorDeclaration":
             holder = self.sub(parent, name)
             self.sub(holder, "declarationTime", value.get("declarationTime"))
             if value.get("reason") is not None:
-                self.sub(holder, "reason", _urn("reason", value["reason"]))
+                self.sub(holder, "reason", _urn("reason", value["reason"], self.cbv_format))
             if value.get("correctiveEventIDs"):
                 ids = self.sub(holder, "correctiveEventIDs")
                 for corrective in value["correctiveEventIDs"]:
@@ -217,7 +249,7 @@ class _Writer:
             if isinstance(first, str):
                 self.sub(parent, name, first)
         elif name in ("bizStep", "disposition"):
-            self.sub(parent, name, _urn(name, value))
+            self.sub(parent, name, _urn(name, value, self.cbv_format))
         else:
             self.sub(parent, name, value)
 
@@ -260,11 +292,13 @@ def write_document(events: Iterable[Mapping[str, Any]], *, context: Any = None,
 
 def write_query_document(events: Iterable[Mapping[str, Any]], *, context: Any = None,
                          creation_date: str, query_name: str = "SimpleEventQuery",
-                         subscription_id: str | None = None) -> bytes:
-    """An EPCIS 2.0 XML EPCISQueryDocument: the answer to a query, `events` in its order."""
+                         subscription_id: str | None = None,
+                         cbv_format: CbvXmlFormat = CbvXmlFormat.NO_PREFERENCE) -> bytes:
+    """An EPCIS 2.0 XML EPCISQueryDocument: the answer to a query, `events` in its order, CBV
+    values written as `cbv_format` says."""
     events = list(events)
     ns = _namespaces([context, *(e.get("@context") for e in events)])
-    writer = _Writer(ns)
+    writer = _Writer(ns, cbv_format)
     root = _root(f"{{{_QUERY}}}EPCISQueryDocument", ns, creation_date)
     results = writer.sub(writer.sub(root, "EPCISBody"), f"{{{_QUERY}}}QueryResults")
     writer.sub(results, "queryName", query_name)

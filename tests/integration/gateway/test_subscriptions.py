@@ -348,6 +348,37 @@ def test_a_websocket_stream_sends_what_the_query_matches(live: Live) -> None:
     assert got == received
 
 
+def test_a_websocket_stream_writes_epcs_as_the_handshake_asks(live: Live) -> None:
+    """GS1-EPC-Format on the handshake: every message's GS1 keys as Digital Links; the 101
+    says so. A value the binding does not define is refused (400) instead of the 101."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    stack = live.stack
+    urn = f"urn:epc:id:sgtin:0614141.107346.ws{time.time_ns() % 10**12}"
+    with live.client() as client:
+        name = _query(client, stack.enterprise, {"EQ_readPoint": [MARKER],
+                                                 "EQ_bizStep": ["packing"]})
+        path = f"/queries/{name}/events?stream=true"
+        url = live.url.replace("http://", "ws://") + path
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url, additional_headers={**_socket_headers(stack.enterprise, path),
+                                             "GS1-EPC-Format": "Always_URN"}, open_timeout=10)
+        assert refused.value.response.status_code == 400
+        with connect(url, additional_headers={**_socket_headers(stack.enterprise, path),
+                                              "GS1-EPC-Format": "Always_GS1_Digital_Link"},
+                     open_timeout=10) as socket:
+            assert socket.response.headers["GS1-EPC-Format"] == "Always_GS1_Digital_Link"
+            time.sleep(0.3)
+            doc = _marked(1, "packing")
+            doc["epcisBody"]["eventList"][0]["epcList"] = [urn]
+            sent = _capture(client, stack, doc)
+            message = json.loads(socket.recv(timeout=10))
+    [event] = message["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    assert event["eventID"] == sent[0]
+    assert event["epcList"] == ["https://id.gs1.org/01/10614141073464/21/" + urn.rsplit(".", 1)[1]]
+
+
 @pytest.mark.parametrize(("who", "query_string", "status"), [
     ("nobody", "?stream=true", 401),
     ("rival", "?stream=true", 404),

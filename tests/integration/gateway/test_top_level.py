@@ -216,13 +216,17 @@ def test_the_root_lists_served_resources_only(gateway_stack: GatewayStack,
 
 
 @pytest.mark.parametrize(("path", "epc_format"), [
-    ("/", "Never_Translates"), ("/events", "Never_Translates"),
+    ("/", "No_Preference"), ("/events", "No_Preference"),
+    ("/events/ni%3A%2F%2F%2Fsha-256%3B00%3Fver%3DCBV2.0", "No_Preference"),
     ("/eventTypes", "Never_Translates"), ("/epcs", "Always_GS1_Digital_Link"),
-    ("/bizSteps/shipping", "Never_Translates"), ("/bizSteps/shipping/events", "Never_Translates"),
-    ("/epcs/urn%3Aepc%3Aid%3Asgtin%3A0614141.107346.1/events", "Never_Translates"),
+    ("/bizSteps/shipping", "Never_Translates"), ("/bizSteps/shipping/events", "No_Preference"),
+    ("/epcs/urn%3Aepc%3Aid%3Asgtin%3A0614141.107346.1/events", "No_Preference"),
+    ("/queries/any/events", "No_Preference"),
 ])
 def test_options_advertise_what_is_true(gateway_stack: GatewayStack, held: dict[str, Any],
                                         path: str, epc_format: str) -> None:
+    """Event answers honour the request's GS1-EPC-Format and GS1-CBV-XML-Format, so those
+    resources have no preference of their own; listings write values as they say."""
     with gateway_stack.client() as client:
         response = client.options(path)
     assert response.status_code == 204
@@ -231,25 +235,32 @@ def test_options_advertise_what_is_true(gateway_stack: GatewayStack, held: dict[
     assert headers["GS1-EPCIS-Version"] == headers["GS1-EPCIS-Min"] == \
         headers["GS1-EPCIS-Max"] == "2.0.0"
     assert headers["GS1-EPC-Format"] == epc_format
+    # The CBV XML format is announced where XML event answers honour it, and only there.
+    assert headers.get("GS1-CBV-XML-Format") == (
+        "No_Preference" if epc_format == "No_Preference" else None)
     # Nothing announced that the gateway does not do.
-    assert "GS1-Extensions" not in headers and "GS1-CBV-XML-Format" not in headers
+    assert "GS1-Extensions" not in headers
 
 
-def test_events_are_answered_as_captured_so_never_translates_is_true(
+def test_events_are_answered_as_captured_unless_a_format_is_asked(
         gateway_stack: GatewayStack, held: dict[str, Any]) -> None:
-    """The EPC format announced for events: an EPC captured as a URN comes back a URN."""
+    """An EPC captured as a URN comes back a URN (`Never_Translates`), and as a Digital Link
+    when the client asks for one."""
     doc = document(1)
     urn = "urn:epc:id:sgtin:0614141.107346.77" + str(len(held["ids"]))
     doc["epcisBody"]["eventList"][0]["epcList"] = [urn]
     sig = gateway_stack.sign(doc, gateway_stack.enterprise)
+    path = f"/epcs/{urllib.parse.quote(urn, safe='')}/events"
     with gateway_stack.client() as client:
         assert client.post("/capture", content=json.dumps(doc).encode(),
                            headers=gateway_stack.headers(sig)).status_code == 202
-        got = _events(_get(client, gateway_stack.enterprise,
-                           f"/epcs/{urllib.parse.quote(urn, safe='')}/events",
-                           headers={"GS1-EPC-Format": "Always_GS1_Digital_Link"}))
-    assert [e["epcList"] for e in got] == [[urn]]
-
+        plain = _get(client, gateway_stack.enterprise, path)
+        linked = _get(client, gateway_stack.enterprise, path,
+                      headers={"GS1-EPC-Format": "Always_GS1_Digital_Link"})
+    assert [e["epcList"] for e in _events(plain)] == [[urn]]
+    assert plain.headers["GS1-EPC-Format"] == "Never_Translates"
+    assert [e["epcList"] for e in _events(linked)] == [[canonical_epc(urn)]]
+    assert linked.headers["GS1-EPC-Format"] == "Always_GS1_Digital_Link"
 
 
 # What gateway/README.md says is not served: if an operation is added, this list and the README

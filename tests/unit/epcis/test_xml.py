@@ -12,7 +12,7 @@ import pytest
 from ledger.epcis.document import InvalidDocumentError
 from ledger.epcis.event_hash import _document_parts, event_ids, prehashes
 from ledger.epcis.xml import InvalidXmlError, parse_xml, parse_xml_document, xml_to_jsonld
-from ledger.epcis.xml_writer import write_document, write_query_document
+from ledger.epcis.xml_writer import CbvXmlFormat, write_document, write_query_document
 from ledger.paths import SHARED_DIR
 
 CONFORMANCE = SHARED_DIR / "conformance"
@@ -111,6 +111,53 @@ def test_json_written_as_xml_is_valid_and_reads_back_to_the_same_events(path: Pa
                                            creation_date="2024-01-01T00:00:00Z"))
     assert query.kind == "EPCISQueryDocument"
     assert event_ids(query.jsonld) == event_ids(original)
+
+
+@pytest.mark.parametrize("fmt", list(CbvXmlFormat))
+def test_every_cbv_xml_format_is_valid_and_reads_back_to_the_same_events(
+        fmt: CbvXmlFormat) -> None:
+    """GS1-CBV-XML-Format changes how CBV values are spelt, never what they mean."""
+    for path in _json_documents():
+        context, events, _ = _document_parts(json.loads(path.read_text(encoding="utf-8")))
+        original = {"@context": context, "type": "EPCISDocument",
+                    "epcisBody": {"eventList": events}}
+        written = write_query_document(events, context=context, cbv_format=fmt,
+                                       creation_date="2024-01-01T00:00:00Z")
+        assert event_ids(parse_xml(written).jsonld) == event_ids(original), path.name
+
+
+@pytest.mark.parametrize(("fmt", "step", "reason", "kind"), [
+    (CbvXmlFormat.ALWAYS_URN, "urn:epcglobal:cbv:bizstep:shipping",
+     "urn:epcglobal:cbv:er:incorrect_data", "urn:epcglobal:cbv:btt:po"),
+    (CbvXmlFormat.ALWAYS_WEB_URI, "https://ref.gs1.org/cbv/BizStep-shipping",
+     "https://ref.gs1.org/cbv/ER-incorrect_data", "https://ref.gs1.org/cbv/BTT-po"),
+    (CbvXmlFormat.NEVER_TRANSLATES, "https://ref.gs1.org/cbv/BizStep-shipping",
+     "urn:epcglobal:cbv:er:incorrect_data", "urn:epcglobal:cbv:btt:po"),
+    (CbvXmlFormat.NO_PREFERENCE, "https://ref.gs1.org/cbv/BizStep-shipping",
+     "urn:epcglobal:cbv:er:incorrect_data", "urn:epcglobal:cbv:btt:po"),
+])
+def test_cbv_xml_format_spells_each_term(fmt: CbvXmlFormat, step: str, reason: str,
+                                         kind: str) -> None:
+    """Always_*: every CBV term in that form, whatever form it came in; otherwise a URI is kept
+    as captured and a bare term is written as the binding's URN."""
+    from lxml import etree
+
+    event = {"type": "ObjectEvent", "eventTime": "2024-01-01T00:00:00Z",
+             "eventTimeZoneOffset": "+00:00", "epcList": [], "action": "OBSERVE",
+             "bizStep": "https://ref.gs1.org/cbv/BizStep-shipping",
+             "disposition": "urn:epcglobal:cbv:disp:in_transit",
+             "bizTransactionList": [{"type": "po", "bizTransaction": "urn:epc:id:gdti:0614141.00001.1"}],
+             "errorDeclaration": {"declarationTime": "2024-01-02T00:00:00Z",
+                                  "reason": "incorrect_data"},
+             "example:other": "shipping"}
+    root = etree.fromstring(write_query_document([event], creation_date="2024-01-01T00:00:00Z",
+                                                 cbv_format=fmt))
+    assert root.findtext(".//bizStep") == step
+    assert root.findtext(".//reason") == reason
+    assert root.find(".//bizTransactionList/bizTransaction").get("type") == kind
+    web = fmt is CbvXmlFormat.ALWAYS_WEB_URI
+    assert root.findtext(".//disposition") == (
+        "https://ref.gs1.org/cbv/Disp-in_transit" if web else "urn:epcglobal:cbv:disp:in_transit")
 
 
 # ------------------------------------------------------------------------------------------
