@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.problems import BodyTooLargeError
+from gateway.problems import BodyTooLargeError, problem_instance
 from gateway.responses import ProblemResponse
 from ledger.epcis.json_text import DEFAULT_MAX_JSON_DEPTH, check_json_text
 from ledger.errors import LedgerError
@@ -57,7 +57,7 @@ class BodyLimitMiddleware:
 
     async def _refuse(self, error: LedgerError, scope: Scope, receive: Receive, send: Send
                       ) -> None:
-        problem = error.to_problem(instance=scope.get("path"))
+        problem = error.to_problem(instance=problem_instance(scope))
         if error.status == 413:
             problem["epcisException"] = "CaptureLimitExceededException"
             headers = self.headers

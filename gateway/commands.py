@@ -47,6 +47,7 @@ def register(app: typer.Typer) -> None:
 
         from gateway.app import create_app
         from gateway.settings import GatewaySettings
+        from gateway.websocket_handshake import ProblemWebSocketProtocol
 
         overrides: dict[str, Any] = {}
         if anchor is not None:
@@ -58,7 +59,7 @@ def register(app: typer.Typer) -> None:
         if workers == 1:
             uvicorn.run(create_app(settings, freeze_heap=True), host=host, port=port,
                         log_level=log_level, access_log=access_log, workers=1,
-                        proxy_headers=False)
+                        proxy_headers=False, ws=ProblemWebSocketProtocol)
             return
         # Several processes, each a whole gateway (store, committer, chain view): the store's
         # write lock orders their commits, and its nonce and capture checks run inside the
@@ -90,7 +91,7 @@ def register(app: typer.Typer) -> None:
             os.environ["ZHENZHI_RUN_ANCHOR_WORKER"] = "true" if anchor else "false"
         uvicorn.run("gateway.app:served_app", factory=True, host=host, port=port,
                     log_level=log_level, access_log=access_log, workers=workers,
-                    proxy_headers=False)
+                    proxy_headers=False, ws=ProblemWebSocketProtocol)
 
     @app.command("capture")
     def capture_cmd(

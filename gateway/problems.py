@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict
+from starlette.datastructures import URL
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from gateway.responses import ProblemResponse
 from ledger.errors import (
@@ -30,7 +33,7 @@ from ledger.errors import (
 __all__ = [
     "BodyTooLargeError", "CaptureLimitError", "MethodNotAllowedError", "ProblemDetails",
     "RequestValidationProblem", "UnknownRouteError", "UnsupportedMediaTypeError",
-    "install_problem_handler", "problem_handler", "problem_responses",
+    "install_problem_handler", "problem_handler", "problem_instance", "problem_responses",
 ]
 
 log = logging.getLogger("zhenzhi.gateway")
@@ -76,17 +79,22 @@ class MethodNotAllowedError(LedgerError):
     status = 405
 
 
-# EPCIS 2.0 exception names by status (REST binding, components/responses).
+# EPCIS 2.0 exception names by status: the ones the REST binding's `components/responses`
+# allow (its schemas enumerate them; 404 is `NoSuchNameException` there, 415
+# `UnsupportedMediaTypeException`).
 _EPCIS_EXCEPTION = {
     400: "ValidationException",
     401: "SecurityException",
     403: "SecurityException",
-    404: "NoSuchResourceException",
+    404: "NoSuchNameException",
     405: "ImplementationException",
     406: "NotAcceptableException",
     409: "ResourceAlreadyExistsException",
     413: "CaptureLimitExceededException",
-    415: "ImplementationException",
+    415: "UnsupportedMediaTypeException",
+    # Rate limits are the implementation's, not the standard's: its "implementation-specific
+    # reasons" exception, with `Retry-After`.
+    429: "ImplementationException",
     501: "ImplementationException",
     502: "ImplementationException",
 }
@@ -181,13 +189,29 @@ def _is_chain_unreachable(exc: Exception) -> bool:
     return isinstance(exc, RequestsConnectionError | Timeout | ProviderConnectionError)
 
 
+# RFC 3986 reserved and unreserved characters, and `%` (the path's own escapes stay as sent).
+_URI_SAFE = "!#$&'()*+,/:;=?@[]~-._%"
+
+
+def problem_instance(scope: Scope) -> str:
+    """A problem's `instance`: the absolute URI of the request, path as sent, without its
+    query. GS1's binding types it `format: uri` (absolute), where RFC 9457 would also take
+    a relative reference."""
+    path: bytes = scope.get("raw_path") or scope.get("path", "/").encode()
+    root = scope.get("root_path", "").encode()
+    if root and not path.startswith(root):
+        path = root + path
+    url = URL(scope=scope)
+    return f"{url.scheme}://{url.netloc}{quote(path.split(b'?', 1)[0], safe=_URI_SAFE)}"
+
+
 async def problem_handler(request: Request, exc: Exception) -> ProblemResponse:
     """The one handler: any failure → application/problem+json with a stable `type`."""
     error = _as_ledger_error(exc)
     if error.status >= 500 and error.status != 501:  # 501: a documented answer, not a fault
         log.error("%s %s failed: %r", request.method, request.url.path, exc,
                   exc_info=not isinstance(exc, LedgerError))
-    body = error.to_problem(instance=request.url.path)
+    body = error.to_problem(instance=problem_instance(request.scope))
     epcis = _EPCIS_EXCEPTION.get(error.status)
     if epcis and "epcisException" not in body:
         body["epcisException"] = epcis

@@ -14,6 +14,8 @@ from types import TracebackType
 import uvicorn
 from fastapi import FastAPI
 
+from gateway.websocket_handshake import ProblemWebSocketProtocol
+
 __all__ = ["ThreadedServer"]
 
 
@@ -31,6 +33,7 @@ class ThreadedServer:
         self.url = f"http://{host}:{port}"
         self.start_timeout = start_timeout
         config = uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                ws=ProblemWebSocketProtocol,
                                 access_log=False, lifespan="on",
                                 # Client addresses come from gateway.client (trusted proxies
                                 # only), never from uvicorn's trust of 127.0.0.1.

@@ -27,8 +27,8 @@ __all__ = [
 
 _EPCIS_EXCEPTIONS = {
     400: "ValidationException", 401: "SecurityException", 403: "SecurityException",
-    404: "NoSuchResourceException", 405: "ImplementationException",
-    413: "CaptureLimitExceededException", 415: "ImplementationException",
+    404: "NoSuchNameException", 405: "ImplementationException",
+    413: "CaptureLimitExceededException", 415: "UnsupportedMediaTypeException",
     502: "ImplementationException",
 }
 

@@ -42,6 +42,7 @@ from gateway.routes.events import (
     run_query,
 )
 from ledger.epcis.query import InvalidQueryError, query_parameters
+from ledger.epcis.query_schedule import FIELDS, SubscriptionControlsError
 from ledger.store.named_queries import (
     create_query,
     delete_query,
@@ -56,6 +57,9 @@ router = APIRouter(tags=["Queries"])
 # A name goes into a URL path: unreserved characters only (RFC 3986), at most 128.
 QUERY_NAME = re.compile(r"[A-Za-z0-9._~-]{1,128}")
 _PAGING = frozenset({"perPage", "nextPageToken"})
+# The binding's WebSocket subscription parameters (`GET /queries/{queryName}/events` with an
+# upgrade): the schedule, `stream`, `reportIfEmpty` and `initialRecordTime`.
+_SUBSCRIPTION_CONTROLS = frozenset({*FIELDS, "stream", "reportIfEmpty", "initialRecordTime"})
 
 QueryNameP = Annotated[str, Path(alias="queryName", max_length=128,
                                  description="the query's name (letters, digits, `._~-`)")]
@@ -154,6 +158,14 @@ def events(request: Request, services: ServicesDep, settings: SettingsDep, viewe
            name: QueryNameP, perPage: PerPageQ = None,  # noqa: N803
            nextPageToken: TokenQ = None) -> JSONLDResponse | XMLResponse:  # noqa: N803
     extra = sorted(set(request.query_params) - _PAGING)
+    controls = [name for name in extra if name in _SUBSCRIPTION_CONTROLS]
+    if controls:
+        # GS1's binding answers these with its 400SubscriptionIssues: they are the
+        # controls of a WebSocket subscription, which this plain GET (no upgrade) is not.
+        raise SubscriptionControlsError(
+            f"{', '.join(controls)} subscribe over a WebSocket (Upgrade: websocket); a "
+            f"plain GET of a named query's events takes only perPage and nextPageToken",
+            parameters=controls)
     if extra:
         raise InvalidQueryError(f"a named query takes only perPage and nextPageToken, not "
                                 f"{', '.join(extra)}", parameters=extra)

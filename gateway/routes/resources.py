@@ -58,7 +58,7 @@ RESOURCES: dict[str, tuple[str, str, str]] = {
 
 
 class UnknownResourceError(NotFoundError):
-    """EPCIS NoSuchResourceException: the store holds no event with this value."""
+    """EPCIS NoSuchNameException: the store holds no event with this value."""
 
     slug = "unknown-resource"
     title = "No such resource"

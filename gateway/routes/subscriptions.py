@@ -31,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from gateway.auth import MemberAccessRequired, MemberDep
 from gateway.deps import ServicesDep, SettingsDep
 from gateway.negotiation import VERSION_HEADERS, negotiate
-from gateway.problems import UnsupportedMediaTypeError, problem_responses
+from gateway.problems import UnsupportedMediaTypeError, problem_instance, problem_responses
 from gateway.responses import OrjsonResponse, ProblemResponse
 from gateway.routes.discovery import EPCIS_HEADERS, options_headers
 from gateway.routes.events import PerPageQ, TokenQ, next_link, with_epc_format
@@ -237,10 +237,10 @@ _STREAM_PARAMETERS = frozenset({"stream", "reportIfEmpty", *_SCHEDULE_PARAMETERS
 
 async def _refuse(websocket: WebSocket, error: LedgerError) -> None:
     """Answer the handshake with the problem (an HTTP response instead of 101)."""
-    body = error.to_problem(instance=websocket.url.path)
+    body = error.to_problem(instance=problem_instance(websocket.scope))
     body.setdefault("epcisException", {400: "SubscriptionControlsException",
                                        401: "SecurityException",
-                                       404: "NoSuchResourceException",
+                                       404: "NoSuchNameException",
                                        406: "NotAcceptableException"}.get(error.status))
     await websocket.send_denial_response(ProblemResponse(body, status_code=error.status))
 

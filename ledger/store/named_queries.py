@@ -34,7 +34,7 @@ class QueryExistsError(ConflictError):
 
 
 class UnknownQueryError(NotFoundError):
-    """EPCIS NoSuchResourceException (the same for another organisation's query)."""
+    """EPCIS NoSuchNameException (the same for another organisation's query)."""
 
     slug = "unknown-query"
     title = "No such query"

@@ -39,13 +39,13 @@ __all__ = ["Delivery", "Subscription", "UnknownSubscriptionError", "claim_delive
 
 
 class UnknownSubscriptionError(NotFoundError):
-    """EPCIS NoSuchSubscriptionException (the same for another organisation's)."""
+    """EPCIS NoSuchNameException, the binding's 404 (the same for another organisation's)."""
 
     slug = "unknown-subscription"
     title = "No such subscription"
 
     def __init__(self, detail: str, **fields: Any) -> None:
-        super().__init__(detail, **{"epcisException": "NoSuchSubscriptionException", **fields})
+        super().__init__(detail, **{"epcisException": "NoSuchNameException", **fields})
 
 
 @dataclass(frozen=True, slots=True)

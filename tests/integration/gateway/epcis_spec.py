@@ -55,3 +55,12 @@ def validate(schema_name: str, instance: Any) -> None:
     `components/schemas/<schema_name>`."""
     schema = {**spec_root(), "$ref": f"#/components/schemas/{schema_name}"}
     jsonschema.Draft7Validator(schema, format_checker=_FORMATS).validate(instance)
+
+
+def validate_response(response_name: str, instance: Any,
+                      media_type: str = "application/json") -> None:
+    """Raise jsonschema.ValidationError unless `instance` is valid against the body schema of
+    the standard's `components/responses/<response_name>` for `media_type`."""
+    pointer = f"#/components/responses/{response_name}/content/{media_type.replace('/', '~1')}"
+    schema = {**spec_root(), "$ref": pointer + "/schema"}
+    jsonschema.Draft7Validator(schema, format_checker=_FORMATS).validate(instance)

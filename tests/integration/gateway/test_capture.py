@@ -207,7 +207,7 @@ def test_bad_capture_is_refused_and_changes_nothing(gateway_stack: GatewayStack,
     status, slug, (doc, sig) = _bad_requests(gateway_stack)[case]
     before = _snapshot(gateway_stack)
     body = _assert_problem(_post(gateway_stack, doc, sig), status, slug)
-    assert body["instance"] == "/capture"
+    assert body["instance"] == gateway_stack.url + "/capture"
     _unchanged(gateway_stack, before, accepted)
 
 
