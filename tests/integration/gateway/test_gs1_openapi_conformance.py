@@ -22,6 +22,7 @@ import urllib.parse
 from functools import lru_cache
 from typing import Any
 
+import httpx
 import pytest
 import requests
 import schemathesis
@@ -38,7 +39,8 @@ from schemathesis.specs.openapi.checks import (
 from ledger.epcis.event_document import event_document
 from ledger.proofs.request_signing import sign_request
 from tests.integration.gateway.epcis_spec import _STUB, EPCIS_DIR, validate, validate_response
-from tests.integration.gateway_env import GatewayStack
+from tests.integration.gateway.test_query import _get
+from tests.integration.gateway_env import GatewayStack, document
 
 pytestmark = [pytest.mark.chain]
 
@@ -193,3 +195,68 @@ def test_gateway_conforms_to_gs1_openapi(case: schemathesis.Case,
     case.validate_response(response, checks=checks)
     if response.status_code >= 400:
         assert response.headers["content-type"][0].startswith("application/problem+json")
+
+
+def _signed_get(stack: GatewayStack, path: str, **headers: str) -> httpx.Response:
+    with stack.client() as client:
+        return _get(client, stack.enterprise, path, headers=headers)
+
+
+def test_a_signed_capture_is_answered_as_gs1_documents(gateway_stack: GatewayStack) -> None:
+    """A real signed capture (`POST /capture`) and a real signed event (`POST /events`),
+    their answers checked by schemathesis against GS1's spec, as generated cases are."""
+    doc = document(2)
+    case = schema["/capture"]["POST"].Case(body=doc, media_type="application/json")
+    response = case.call(base_url=gateway_stack.url, auth=MemberSignature(gateway_stack))
+    assert response.status_code == 202, response.content
+    case.validate_response(response, checks=CHECKS)
+    one = document(1)
+    event = {"@context": one["@context"], **one["epcisBody"]["eventList"][0]}
+    case = schema["/events"]["POST"].Case(body=event, media_type="application/json")
+    response = case.call(base_url=gateway_stack.url, auth=MemberSignature(gateway_stack))
+    assert response.status_code == 201, response.content
+    case.validate_response(response, checks=CHECKS)
+
+
+def test_an_unknown_resource_is_the_binding_no_such_name(gateway_stack: GatewayStack) -> None:
+    """GS1's 404 names `NoSuchNameException`, and `instance` is an absolute URI."""
+    response = _signed_get(gateway_stack, "/eventTypes/NoSuchEvent")
+    assert response.status_code == 404
+    problem = response.json()
+    assert problem["epcisException"] == "NoSuchNameException"
+    assert problem["instance"] == gateway_stack.url + "/eventTypes/NoSuchEvent"
+    validate_response("404ResourceNotFound",
+                      {**problem, "type": "epcisException:NoSuchNameException"},
+                      "application/problem+json")
+
+
+def test_subscription_controls_on_a_plain_get_are_subscription_issues(
+        gateway_stack: GatewayStack) -> None:
+    """`stream`, a schedule or `reportIfEmpty` without the WebSocket upgrade: GS1's
+    400SubscriptionIssues (SubscriptionControlsException), not a query-parameter error."""
+    response = _signed_get(gateway_stack, "/queries/anyQuery/events?stream=true&hour=3")
+    assert response.status_code == 400
+    problem = response.json()
+    assert problem["epcisException"] == "SubscriptionControlsException"
+    assert problem["parameters"] == ["hour", "stream"]
+    validate_response("400SubscriptionIssues",
+                      {**problem, "type": "epcisException:SubscriptionControlsException"})
+    other = _signed_get(gateway_stack, "/queries/anyQuery/events?EQ_bizStep=shipping")
+    assert other.status_code == 400 and other.json()["type"].endswith(":invalid-query")
+
+
+def test_attack_a_malformed_websocket_handshake_is_a_problem(
+        gateway_stack: GatewayStack) -> None:
+    """An upgrade with no `Sec-WebSocket-Key` never reaches the application: the server's
+    handshake check refuses it, as the standard's exception in problem+json, not text."""
+    with gateway_stack.client() as client:
+        response = client.get("/queries/anyQuery/events?stream=true",
+                              headers={"Connection": "Upgrade", "Upgrade": "websocket"})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["epcisException"] == "ValidationException"
+    assert "Sec-WebSocket-Key" in problem["detail"]
+    assert problem["instance"].endswith("/queries/anyQuery/events")
+    validate_response("400SubscriptionIssues",
+                      {**problem, "type": "epcisException:ValidationException"})
