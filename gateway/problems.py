@@ -92,8 +92,8 @@ _EPCIS_EXCEPTION = {
     409: "ResourceAlreadyExistsException",
     413: "CaptureLimitExceededException",
     415: "UnsupportedMediaTypeException",
-    # Rate limits are the implementation's, not the standard's: its "implementation-specific
-    # reasons" exception, with `Retry-After`.
+    # Rate limits are the implementation's, not the standard's (GS1 has no exception for
+    # them): the exception its binding uses for the server's own conditions, and `Retry-After`.
     429: "ImplementationException",
     501: "ImplementationException",
     502: "ImplementationException",

@@ -2,9 +2,10 @@
 `shared/conformance/epcis/`), against the real stack (anvil, SQLite, uvicorn): no 5xx, and
 every answer has a status, content type and body that GS1's spec documents.
 
-Authentication. The binding leaves it to the implementation ("EPCIS 2.0 REST binding does not
-mandate any specific authentication method", and every operation lists 401 and 403): here
-members sign requests. Each generated request is signed by a member's key as the gateway asks
+Authentication. GS1's spec declares no security scheme, and every operation lists 401
+("Authorization information is missing or invalid.") and 403 ("Client is unauthorized to
+access this resource."): how a client authenticates is the implementation's. Here members
+sign requests. Each generated request is signed by a member's key as the gateway asks
 (`Zhenzhi-Auth-*` over the request as sent on the wire); a capture (`POST /capture`,
 `POST /events`) whose generated body is an EPCIS document the ledger can hash is also signed as
 a capture (`Zhenzhi-Capture-*`). A generated body that cannot be hashed cannot be signed
@@ -113,14 +114,16 @@ class MemberSignature(requests.auth.AuthBase):
 
 
 # Statuses the gateway answers where GS1's spec lists none for the operation, each decided.
-# 429: the gateway's per-client limits (failed captures drain a budget): RFC 6585 with
-# `Retry-After`, the standard's ImplementationException ("implementation-specific reasons");
-# GS1 lists no rate limit at all. 400 for input GS1's parameters allow but the gateway cannot take (a page token it did not
-# issue, an empty `GS1-EPCIS-Min`, a subscription control it does not know): the binding
-# says "the server SHALL respond with the appropriate EPCIS exception" and the query
-# interface names QueryParameterException / ValidationException / SubscriptionControls-
-# Exception for these, but the spec's list operations enumerate no 400. A 400 with one of
-# those exceptions, as an RFC 9457 problem, is taken; any other undocumented status fails.
+# 429: the gateway's per-client limits (failed captures drain a budget), RFC 6585 with
+# `Retry-After`; GS1's spec has no rate limit and no exception for one, so the problem names
+# ImplementationException, the one it uses for the server's own conditions (500, 501).
+# 400: input GS1's parameter schemas allow but the gateway cannot take (a page token it did
+# not issue, an empty `GS1-EPCIS-Min`, a subscription field it does not know). GS1's own
+# parameter texts say such input raises an exception ("if not, the implementation SHALL raise
+# a `QueryParameterException`"), which the binding answers 400, yet the spec's listing
+# operations enumerate no 400. A 400 with QueryParameterException, ValidationException or
+# SubscriptionControlsException, as an RFC 9457 problem, is taken; any other undocumented
+# status fails.
 _UNLISTED_400 = {"ValidationException", "QueryParameterException",
                  "SubscriptionControlsException"}
 
