@@ -54,6 +54,11 @@ TARGETS: dict[str, tuple[str, float, str, str]] = {
     "sensor_vs_bizstep_page_ratio": ("<=", 0, "×", "÷ EQ_bizStep first page, same match count"),
     "sensor_query_all_ms": ("<=", 0, "ms", "EQ_type + GE_value_CEL, every match"),
     "sensor_vs_bizstep_all_ratio": ("<=", 0, "×", "÷ EQ_bizStep, every match"),
+    "params_worst_vs_bizstep": ("<=", 2, "×", "slowest GET /events parameter family ÷ EQ_bizStep "
+                                "(page p95, or reading the matches at bizStep's match count)"),
+    "params_worst_page_p95_ms": ("<=", 50, "ms", "slowest family's first page (30 events), p95"),
+    "params_bizstep_page_p95_ms": ("<=", 0, "ms", "EQ_bizStep first page (30 events), p95"),
+    "params_events_in_store": (">=", 0, "events", "store size for the parameter figures"),
     "evidence_bundle_bytes": ("<=", 0, "bytes", "sealed evidence, 40-event consignment"),
     "evidence_verify_ms": ("<=", 0, "ms", "its offline check (proofs, EVM, verifier)"),
 }
@@ -148,6 +153,10 @@ def _sensor(quick: bool) -> dict[str, Any]:
     return import_module("bench.sensor").measure(quick=quick)
 
 
+def _params(quick: bool) -> dict[str, Any]:
+    return import_module("bench.params").measure(quick=quick)
+
+
 def _listing(quick: bool) -> dict[str, Any]:
     return import_module("bench.listing").measure(100_000 if quick else 1_000_000)
 
@@ -179,6 +188,7 @@ SECTIONS: dict[str, Section] = {
     "evidence": _evidence,
     "queries": _queries,
     "sensor": _sensor,
+    "params": _params,
     "listing": _listing,
     "xml": _xml,
 }
@@ -265,6 +275,26 @@ def render(results: dict[str, Any]) -> str:
                 f"With one gateway process: single {one['capture_single_events_per_s']:,} "
                 f"events/s, p99 {one['capture_single_p99_ms']} ms; 500-event captures "
                 f"{one['capture_batch_events_per_s']:,} events/s.")
+    params = results.get("sections", {}).get("params")
+    if params:
+        lines += ["", f"`GET /events` parameters on {params['params_events_in_store']:,} journey "
+                      f"events (`bench.params`), {params['params_samples']} values each: first "
+                      f"page of {params['params_per_page']}, then up to 5,000 matches; × bizStep "
+                      f"is the larger of the page p95 ratio and the read ratio at bizStep's "
+                      f"match count.", "",
+                  "| parameter | page p50 ms | page p95 ms | matches p50 | read p95 ms "
+                  "| × bizStep |", "|---|---|---|---|---|---|"]
+        for key, parameter in params.items():
+            if key.endswith("_parameter"):
+                k = key.removesuffix("_parameter")
+                lines.append(f"| `{parameter}` | {params[k + '_page_p50_ms']} | "
+                             f"{params[k + '_page_p95_ms']} | {params[k + '_matches_p50']:,} | "
+                             f"{params[k + '_all_p95_ms']} | {params[k + '_vs_bizstep']} |")
+        if params.get("params_absent"):
+            lines += ["", "Offered, but the stream holds nothing they match: "
+                      + ", ".join(f"`{p}`" for p in params["params_absent"]) + "."]
+        lines += ["", "Not offered by the gateway (400), so not timed: "
+                  + ", ".join(f"`{p}`" for p in params["params_not_offered"]) + "."]
     errors = results.get("errors", {})
     if errors:
         lines += ["", "Sections that failed:", ""]

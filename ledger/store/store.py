@@ -1167,7 +1167,13 @@ class Store:
                 conds.append(self._epc_condition(values, roles))
         if page_token:
             conds.append(e.c.seq > _decode_token(page_token))
-        stmt = self._event_select().where(*conds).order_by(e.c.seq).limit(per_page + 1)
+        # The page's seqs first, then its events: a filter whose index is not in seq order (an
+        # eventTime window) sorts its matches before the LIMIT applies, and sorting whole
+        # events (bodies included) made a 20,000-match window's first page 37 ms at 1,000,000
+        # events (bench.params), sorting their seqs alone a few.
+        page = select(e.c.seq).where(*conds).order_by(e.c.seq).limit(per_page + 1)
+        stmt = self._event_select().where(e.c.seq.in_(page.scalar_subquery())
+                                          ).order_by(e.c.seq)
         with self._read() as conn:
             rows = conn.execute(stmt).all()
         more = len(rows) > per_page

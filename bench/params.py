@@ -1,0 +1,319 @@
+"""`GET /events` query parameters on a loaded store, each against `EQ_bizStep` (issue 19, item 2:
+"filtering 1M stored events on any indexed parameter stays as fast as today's bizStep filter").
+
+The store is the trace benchmark's (`bench.queries.load`: the journey generator's stream, one
+signed capture per 500 events). Values are drawn from what the store holds (seeded): a field's
+distinct values uniformly, with replacement where there are fewer than `samples` (bizStep,
+disposition, readPoint…); the EPCs, classes and sensor readings of random events. For each
+family, `samples` values (≥ 20), each:
+- the first page of `per_page` events (the binding's default `perPage`, 30), the median of
+  five runs; p50 and p95 across the values;
+- its matches, paged 1,000 at a time (the gateway's largest page) up to 5,000 (a value that
+  matches a fifth of 1,000,000 events would take a minute to read out, and its cost per page
+  is the same after five), p50 and p95, with the match count.
+
+The ratio to bizStep compares like with like. A first page is a first page whatever the match
+count, so `_page_vs_bizstep` is the family's page p95 over bizStep's. Reading the matches grows
+with the matches, and the families' counts differ by orders of magnitude (an EPC is in a few
+events, a bizStep in a fifth of them), so each family's time for them is divided by what
+bizStep takes for as many matches: the line through bizStep's own (matches, ms) points and an
+`EQ_bizStep` that matches nothing (the fixed cost of a query). `_all_vs_bizstep` is the median
+of those per-value ratios, over the values with more matches than a page (fewer are read by one
+query, the first page's; None if no value has more, as for an EPC); `_vs_bizstep` the larger of the two ratios; `params_worst_vs_bizstep`
+the largest of all families (target ≤ 2: bizStep is one probe of a one-column index per event,
+an EPC or sensor match one more probe of a second index, so an indexed parameter costs at most
+about twice as much, while a scan of 1,000,000 events costs hundreds of times more).
+
+Parameters the gateway does not answer (`EQ_action`, `EQ_bizTransaction`, `EQ_source`,
+`EQ_destination`, `EQ_eventID`, `EQ_ILMD_*`…, refused with 400) are listed under
+`params_not_offered`, not timed.
+
+    .venv/bin/python -m bench.params [--quick] [--events N] [--keep DIR [--reuse]] [--json]
+
+With `--keep DIR` the store is `DIR/queries-N.db`, the file `bench.queries --keep DIR` makes, so
+either can `--reuse` the other's 1,000,000-event store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bench.queries import load
+from ledger.store import tables as t
+from ledger.store.sensor_index import SensorFilter
+from ledger.store.store import EventQuery, Store
+
+__all__ = ["NOT_OFFERED", "measure"]
+
+_PER_PAGE = 30  # GatewaySettings.per_page_default
+_ALL_PAGE = 1000  # GatewaySettings.per_page_max
+_ALL_CAP = 5 * _ALL_PAGE
+_SAMPLES = 24
+_PAGE_RUNS = 5
+NOT_OFFERED = ("EQ_action", "EQ_bizTransaction", "EQ_source", "EQ_destination", "EQ_eventID",
+               "EQ_ILMD_*", "EQ_persistentDisposition", "EQ_transformationID",
+               "MATCH_parentID", "MATCH_inputEPC", "MATCH_outputEPC", "MATCH_epcClass", "EQ_quantity")
+
+
+@dataclass(frozen=True)
+class _Family:
+    name: str  # figure key part
+    parameter: str  # as a client spells it
+    queries: list[EventQuery]
+
+
+def _p(times: list[float], q: float) -> float:
+    times = sorted(times)
+    return round(times[int(q * (len(times) - 1))], 3)
+
+
+def _timed(run: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    out = run()
+    return (time.perf_counter() - start) * 1000, out
+
+
+def _all(store: Store, q: EventQuery) -> int:
+    n, token = 0, None
+    while True:
+        page, token = store.query_events(q, per_page=_ALL_PAGE, page_token=token)
+        n += len(page)
+        if token is None or n >= _ALL_CAP:
+            return n
+
+
+def _column_values(store: Store, column: Any) -> list[str]:
+    with store.engine.connect() as conn:
+        return [r[0] for r in conn.execute(
+            select(column).where(column.is_not(None)).distinct().order_by(column))]
+
+
+def _random_rows(store: Store, rng: random.Random, n: int, build: Callable[[int], Any]
+                 ) -> list[Any]:
+    """`n` rows of `build(seq)`, each at a random event that has one."""
+    with store.engine.connect() as conn:
+        top = int(conn.execute(select(func.max(t.events.c.seq))).scalar_one())
+        out: list[Any] = []
+        for _ in range(200 * n):
+            if len(out) == n:
+                break
+            row = conn.execute(build(rng.randint(1, top)).limit(1)).first()
+            if row is not None:
+                out.append(tuple(row))
+    return out
+
+
+def _epc_at(roles: tuple[str, ...], seq: int) -> Any:
+    ee = t.event_epcs
+    return select(ee.c.epc).where(ee.c.seq >= seq, ee.c.role.in_(roles))
+
+
+def _families(store: Store, rng: random.Random, samples: int) -> list[_Family]:
+    e, sr = t.events, t.sensor_readings
+
+    def drawn(values: list[str]) -> list[str]:
+        return [rng.choice(values) for _ in range(samples)] if values else []
+
+    fams: list[_Family] = []
+    columns: tuple[tuple[str, str, Any, Callable[[str], EventQuery]], ...] = (
+        ("bizstep", "EQ_bizStep", e.c.biz_step, lambda v: EventQuery(eq_biz_step=(v,))),
+        ("disposition", "EQ_disposition", e.c.disposition,
+         lambda v: EventQuery(eq_disposition=(v,))),
+        ("eventtype", "eventType", e.c.event_type, lambda v: EventQuery(event_types=(v,))),
+        ("readpoint", "EQ_readPoint", e.c.read_point, lambda v: EventQuery(eq_read_point=(v,))),
+        ("bizlocation", "EQ_bizLocation", e.c.biz_location,
+         lambda v: EventQuery(eq_biz_location=(v,))))
+    for name, parameter, column, query in columns:
+        fams.append(_Family(name, parameter,
+                            [query(v) for v in drawn(_column_values(store, column))]))
+    roles: tuple[tuple[str, str, tuple[str, ...], Callable[[str], EventQuery]], ...] = (
+        ("epc", "MATCH_epc", ("epc", "child"), lambda v: EventQuery(match_epc=(v,))),
+        ("anyepc", "MATCH_anyEPC", ("epc", "child", "parent", "input", "output"),
+         lambda v: EventQuery(match_any_epc=(v,))),
+        ("epcclass", "MATCH_epcClass (store only)", ("class",),
+         lambda v: EventQuery(match_epc_class=(v,))))
+    for name, parameter, in_roles, query in roles:
+        rows = _random_rows(store, rng, samples, partial(_epc_at, in_roles))
+        fams.append(_Family(name, parameter, [query(r[0]) for r in rows]))
+    with store.engine.connect() as conn:
+        lo, hi = conn.execute(select(func.min(e.c.event_time_ms),
+                                     func.max(e.c.event_time_ms))).one()
+    if lo is not None:
+        from datetime import UTC, datetime
+
+        width = max(1, (hi - lo) // 50)  # ~2% of the stream's time span
+        starts = [rng.randint(lo, max(lo, hi - width)) for _ in range(samples)]
+        fams.append(_Family("eventtime", "GE_eventTime+LT_eventTime", [EventQuery(
+            ge_event_time=datetime.fromtimestamp(s / 1000, UTC),
+            lt_event_time=datetime.fromtimestamp((s + width) / 1000, UTC)) for s in starts]))
+    rows = _random_rows(store, rng, samples, lambda s: select(sr.c.type, sr.c.uom, sr.c.value)
+                        .where(sr.c.seq >= s, sr.c.stat == "value", sr.c.uom.is_not(None)))
+    fams.append(_Family("sensor", "EQ_type+GE_value_<uom>", [EventQuery(
+        eq_type=(kind,), sensor=(SensorFilter("GE", "value", uom, value),))
+        for kind, uom, value in rows]))
+    with store.engine.connect() as conn:
+        reasons = [r[0] for r in conn.execute(select(t.error_declarations.c.reason).where(
+            t.error_declarations.c.reason.is_not(None)).distinct())]
+    fams.append(_Family("errorreason", "EQ_errorReason",
+                        [EventQuery(eq_error_reason=(v,)) for v in drawn(reasons)]))
+    return fams
+
+
+def _bizstep_line(points: list[tuple[int, float]]) -> Callable[[int], float]:
+    """bizStep's every-match time for `n` matches: linear between its measured points (the
+    smallest a query that matches nothing), the last segment's slope beyond the largest."""
+    pts = sorted(points)
+    xs = sorted({n for n, _ in pts})
+    ys = [statistics.median(ms for n, ms in pts if n == x) for x in xs]
+
+    def at(n: int) -> float:
+        for i in range(1, len(xs)):
+            if n <= xs[i] or i == len(xs) - 1:
+                x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
+                return max(ys[0], y0 + (y1 - y0) * (n - x0) / (x1 - x0))
+        return ys[0]
+
+    return at
+
+
+def _time_families(store: Store, families: list[_Family]) -> dict[str, dict[str, list[Any]]]:
+    """Each family's values in turn, one value of every family per round: a slow spell of the
+    shared machine then falls on all families alike, not on whichever was being timed."""
+    out: dict[str, dict[str, list[Any]]] = {
+        f.name: {"pages": [], "alls": [], "matches": []} for f in families}
+    for i in range(max(len(f.queries) for f in families)):
+        for fam in families:
+            if i >= len(fam.queries):
+                continue
+            q, row = fam.queries[i], out[fam.name]
+            row["pages"].append(statistics.median(
+                _timed(lambda: store.query_events(q, per_page=_PER_PAGE))[0]  # noqa: B023
+                for _ in range(_PAGE_RUNS)))
+            ms, n = _timed(lambda: _all(store, q))  # noqa: B023 - called at once
+            row["alls"].append(ms)
+            row["matches"].append(n)
+    return out
+
+
+def measure(n_events: int = 1_000_000, quick: bool = False, *, seed: int = 7,
+            samples: int = _SAMPLES, keep: Path | None = None, reuse: bool = False
+            ) -> dict[str, Any]:
+    """Load `n_events` (100,000 when `quick`, the trace benchmark's quick size) or, with
+    `reuse`, open the store an earlier run kept in `keep`; time every parameter family."""
+    from bench.run import speed_probe
+
+    if reuse and keep is None:
+        raise ValueError("reuse needs the directory an earlier run kept its store in")
+    if samples < 20:
+        raise ValueError("p95 needs at least 20 values a family")
+    if quick:
+        n_events = 100_000
+    with tempfile.TemporaryDirectory(prefix="zz-bench-params-") as tmp:
+        path = (keep or Path(tmp)) / f"queries-{n_events}.db"
+        if reuse and not path.exists():
+            raise FileNotFoundError(f"no kept store at {path}")
+        if not reuse:
+            for stale in (path, *(path.with_name(path.name + x) for x in ("-wal", "-shm"))):
+                stale.unlink(missing_ok=True)
+        store = Store(f"sqlite:///{path}")
+        store.migrate()
+        try:
+            loaded: dict[str, Any] = {}
+            if not reuse:
+                loaded = load(store, n_events, seed)
+                loaded.pop("samples")
+            store.optimize()
+            rng = random.Random(seed)  # noqa: S311 - benchmark picks, not secrets
+            drawn = _families(store, rng, samples)
+            families = [f for f in drawn if f.queries]
+            for fam in families:  # warm the page cache as a running gateway has it
+                for q in fam.queries[:3]:
+                    store.query_events(q, per_page=_PER_PAGE)
+            probe = speed_probe()
+            timed = _time_families(store, families)
+            nothing = EventQuery(eq_biz_step=("zhenzhi-bench-no-such-step",))
+            empty = [_timed(lambda: _all(store, nothing))[0] for _ in range(samples)]
+            base = timed["bizstep"]
+            line = _bizstep_line([(0, statistics.median(empty)),
+                                  *zip(base["matches"], base["alls"], strict=True)])
+            base_page = _p(base["pages"], 0.95)
+            out: dict[str, Any] = {
+                "params_events_in_store": store.count_events(), "params_per_page": _PER_PAGE,
+                "params_samples": samples, "params_speed_probe_s": probe,
+                **{f"params_{k}": v for k, v in loaded.items()},
+                "params_empty_query_ms": round(statistics.median(empty), 3),
+                "params_not_offered": list(NOT_OFFERED),
+                # Offered, but the stream has no such data (no error declarations…).
+                "params_absent": [f.parameter for f in drawn if not f.queries],
+            }
+            worst, worst_name, worst_page = 0.0, "", 0.0
+            for fam in families:
+                f = timed[fam.name]
+                page_vs = round(_p(f["pages"], 0.95) / base_page, 2)
+                # A value with no more matches than a page is read in one query, its first
+                # page: the page ratio covers it, and divided by bizStep's line at a handful
+                # of matches it would compare two ~1 ms fixed costs.
+                over = [ms / line(n) for ms, n in zip(f["alls"], f["matches"], strict=True)
+                        if n > _PER_PAGE]
+                all_vs = round(statistics.median(over), 2) if over else None
+                vs = max(page_vs, all_vs or 0.0)
+                k = f"params_{fam.name}"
+                out.update({
+                    f"{k}_parameter": fam.parameter,
+                    f"{k}_values": len(fam.queries),
+                    f"{k}_matches_p50": int(statistics.median(f["matches"])),
+                    f"{k}_matches_max": max(f["matches"]),
+                    f"{k}_page_p50_ms": _p(f["pages"], 0.5),
+                    f"{k}_page_p95_ms": _p(f["pages"], 0.95),
+                    f"{k}_all_p50_ms": _p(f["alls"], 0.5),
+                    f"{k}_all_p95_ms": _p(f["alls"], 0.95),
+                    f"{k}_page_vs_bizstep": page_vs,
+                    f"{k}_all_vs_bizstep": all_vs,
+                    f"{k}_vs_bizstep": vs,
+                })
+                if vs > worst:
+                    worst, worst_name = vs, fam.name
+                worst_page = max(worst_page, _p(f["pages"], 0.95))
+            out.update({"params_worst_vs_bizstep": worst, "params_worst": worst_name,
+                        "params_worst_page_p95_ms": worst_page,
+                        "params_bizstep_page_p95_ms": base_page})
+            return out
+        finally:
+            store.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100,000 events")
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--samples", type=int, default=_SAMPLES)
+    parser.add_argument("--keep", type=Path, help="directory to keep the store in")
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure the store an earlier --keep run left (no load)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    result = measure(args.events, args.quick, samples=args.samples, keep=args.keep,
+                     reuse=args.reuse)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:36} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
