@@ -5,6 +5,7 @@
 // and the contract checks it again (gateway/routes/console_brand.py).
 import { signTypedData } from './eip712.js';
 import { addressOf, unlockKeystore } from './keystore.js';
+import { pageStrings, postJson, status } from './console_page.js';
 
 const STRINGS = {
   en: {
@@ -61,39 +62,9 @@ const STRINGS = {
   },
 };
 
-function language() {
-  const asked = new URLSearchParams(location.search).get('lang');
-  if (asked && STRINGS[asked]) return asked;
-  return (navigator.language || '').toLowerCase().startsWith('zh') ? 'zh-Hans' : 'en';
-}
-const LANG = language();
-const T = STRINGS[LANG];
-// The page's string tables, for the test that walks each console page in zh-Hans.
-globalThis.zhenzhiConsoleStrings = STRINGS;
+const { LANG, T } = pageStrings(STRINGS);
 
-function status(text, error = false) {
-  const el = document.getElementById('status');
-  el.textContent = text;
-  el.className = error ? 'error' : '';
-}
-
-async function problemText(response) {
-  try {
-    const p = await response.json();
-    return p.detail || p.title || String(response.status);
-  } catch {
-    return String(response.status);
-  }
-}
-
-async function post(path, body) {
-  const response = await fetch(path, {
-    method: 'POST', credentials: 'same-origin', cache: 'no-store',
-    headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(T.refused + await problemText(response));
-  return response.json();
-}
+const post = (path, body) => postJson(path, body, T.refused);
 
 let pageKey = null; // the key file's key, when unlocked in this page
 

@@ -8,6 +8,7 @@ import { secp256k1 } from '@noble/curves/secp256k1';
 import { keccak_256 } from '@noble/hashes/sha3';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 import { addressOf, unlockKeystore } from './keystore.js';
+import { pageStrings, postJson, problemText, status } from './console_page.js';
 
 const STRINGS = {
   en: {
@@ -54,39 +55,9 @@ const STRINGS = {
   },
 };
 
-function language() {
-  const asked = new URLSearchParams(location.search).get('lang');
-  if (asked && STRINGS[asked]) return asked;
-  return (navigator.language || '').toLowerCase().startsWith('zh') ? 'zh-Hans' : 'en';
-}
-const LANG = language();
-const T = STRINGS[LANG];
-// The page's string tables, for the test that walks each console page in zh-Hans.
-globalThis.zhenzhiConsoleStrings = STRINGS;
+const { LANG, T } = pageStrings(STRINGS);
 
-function status(text, error = false) {
-  const el = document.getElementById('status');
-  el.textContent = text;
-  el.className = error ? 'error' : '';
-}
-
-async function problemText(response) {
-  try {
-    const p = await response.json();
-    return p.detail || p.title || String(response.status);
-  } catch {
-    return String(response.status);
-  }
-}
-
-async function post(path, body) {
-  const response = await fetch(path, {
-    method: 'POST', credentials: 'same-origin', cache: 'no-store',
-    headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body || {}),
-  });
-  if (!response.ok) throw new Error(T.refused + await problemText(response));
-  return response.json();
-}
+const post = (path, body) => postJson(path, body, T.refused);
 
 const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
