@@ -2,8 +2,9 @@
 reads): their settings, rate limiters and nonce memory, built once per app from its settings.
 
 `TraceabilitySettings` reads `ZHENZHI_*` variables like `GatewaySettings` (the Redis URL is the
-gateway's). Tests replace it with `app.dependency_overrides[get_traceability_settings]`. The
-runtime is created on first use and kept on `app.state`, so an app that never serves these
+gateway's). Tests set `app.state.traceability_settings` (an override of
+`get_traceability_settings` works too, but the resolver's fast path stands aside while any
+override is set). The runtime is created on first use and kept on `app.state`, so an app that never serves these
 routes never opens a Redis connection.
 """
 

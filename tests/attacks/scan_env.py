@@ -60,12 +60,13 @@ class Stack:
         from gateway.app import create_app
         from gateway.server import ThreadedServer
         from gateway.settings import GatewaySettings
-        from gateway.traceability import TraceabilitySettings, get_traceability_settings
+        from gateway.traceability import TraceabilitySettings
 
         app = create_app(GatewaySettings(database_url=self.database_url, rpc_url=self.rpc_url,
                                          manifest=self.manifest))
         settings = TraceabilitySettings(**{"scan_burst": 10_000, **trace_settings})
-        app.dependency_overrides[get_traceability_settings] = lambda: settings
+        # Not an override: the resolver's fast path (repeated scans) stands aside for those.
+        app.state.traceability_settings = settings
         server = ThreadedServer(app).start()
         # As a browser: a Digital Link answers text/html with a 307 to its consumer page.
         client = httpx.Client(base_url=server.url, timeout=60.0, follow_redirects=True)

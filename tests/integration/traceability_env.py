@@ -135,14 +135,17 @@ def _build_stack(w3: Any, deployment: Any, tmp_path_factory: pytest.TempPathFact
 def make_app(stack: TraceStack, database_url: str, **trace_settings: Any) -> Any:
     from gateway.app import create_app
     from gateway.settings import GatewaySettings
-    from gateway.traceability import TraceabilitySettings, get_traceability_settings
+    from gateway.traceability import TraceabilitySettings
 
     rpc = stack.w3.provider.endpoint_uri
     app = create_app(GatewaySettings(database_url=database_url, rpc_url=rpc,
                                      manifest=stack.manifest, redis_url=trace_settings.pop(
                                          "redis_url", None)))
     settings = TraceabilitySettings(relayer_key=stack.relayer_key, **trace_settings)
-    app.dependency_overrides[get_traceability_settings] = lambda: settings
+    # Where the gateway looks for them (`get_traceability_settings`), not a dependency
+    # override: with overrides the resolver's in-memory fast path stands aside, and the tests
+    # would miss the path every repeated scan takes in production.
+    app.state.traceability_settings = settings
     return app
 
 

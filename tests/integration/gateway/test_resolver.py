@@ -267,3 +267,26 @@ def test_the_servers_page_gives_away_no_more_than_the_public_proof(item):
     assert "bizTransaction" not in page and "urn:epcglobal:cbv:bt" not in page
     serials = set(_re.findall(r"/21/([A-Za-z0-9]+)", page))
     assert serials <= {serial}, serials
+
+
+def test_the_in_memory_answer_carries_the_routes_own_link_header(item):
+    """A repeated scan is answered from memory before routing, with the parsed path and its
+    `Link` header kept from the last time: the same headers as the route's answer, and a
+    header changed by one response is never served to the next."""
+    from gateway.routes import resolver
+
+    path = f"/01/{GTIN}/21/{item['serial']}"
+    first = item["client"].get(path, headers={"Accept": "application/json"})
+    assert first.status_code == 200
+    hits = resolver._item_headers.cache_info().hits
+    answers = [item["client"].get(path, headers={"Accept": "application/json"})
+               for _ in range(3)]
+    assert resolver._item_headers.cache_info().hits >= hits + 2  # the fast path answered
+    for r in answers:
+        assert r.status_code == 200
+        assert r.headers["link"] == first.headers["link"]
+        assert r.headers["vary"] == first.headers["vary"]
+        assert r.headers["content-length"] == str(len(r.content))
+    cached = resolver._item_headers(item["url"].rstrip("/"),
+                                    resolver.parse_path(path), ())
+    assert set(cached) == {"Link", "Vary"}  # no Content-Length or the like written into it
