@@ -78,6 +78,10 @@ class ScanLog:
         self._cond = threading.Condition()
         self._buffer: list[_Scan] = []
         self._writing: list[_Scan] = []  # taken from the buffer, commit not yet confirmed
+        # The same scans by item: a history read takes an item's pending scans without
+        # walking the whole buffer (hundreds of scans at a few thousand a second).
+        self._buffer_by_item: dict[tuple[str, str], list[_Scan]] = {}
+        self._writing_by_item: dict[tuple[str, str], list[_Scan]] = {}
         self._closed = False
         self._flushing = 0  # flush() calls waiting
         # The history read as the driver's own SQL, run on a raw pooled connection: for one
@@ -105,6 +109,7 @@ class ScanLog:
                 cached[1].append((scan.scanned_ms, scan.region, scan.client_hash))
             if len(self._buffer) < self.max_buffer:
                 self._buffer.append(scan)
+                self._buffer_by_item.setdefault((gtin, serial), []).append(scan)
                 # No wake-up per scan (it costs the request a thread switch): the writer looks
                 # every interval, and is woken only for a full batch.
                 if len(self._buffer) >= self.max_batch:
@@ -130,8 +135,8 @@ class ScanLog:
         if cached is not None:
             return cached
         with self._cond:
-            mine = [s for s in (*self._writing, *self._buffer)
-                    if s.serial == serial and s.gtin == gtin]
+            mine = [*self._writing_by_item.get((gtin, serial), ()),
+                    *self._buffer_by_item.get((gtin, serial), ())]
         loaded_at = self._clock()
         rows = [(int(ms), region, bytes(h) if h is not None else None)
                 for ms, region, h in self._read_history(gtin, serial)]
@@ -203,6 +208,7 @@ class ScanLog:
                     self._cond.wait(remaining)
                 batch, self._buffer = self._buffer, []
                 self._writing = batch
+                self._writing_by_item, self._buffer_by_item = self._buffer_by_item, {}
                 closed = self._closed
             if batch:
                 try:
@@ -212,12 +218,15 @@ class ScanLog:
                     with self._cond:
                         self._buffer = batch + self._buffer
                         self._writing = []
+                        self._writing_by_item = {}
+                        self._buffer_by_item = _by_item(self._buffer)
                     if closed:
                         return
                     time.sleep(self.flush_interval)
                     continue
             with self._cond:
                 self._writing = []
+                self._writing_by_item = {}
                 self._cond.notify_all()
                 if closed and not self._buffer:
                     return
@@ -227,6 +236,13 @@ class ScanLog:
             conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
                 conn.execute(insert(scans), [s.row() for s in batch])
+
+
+def _by_item(pending: list[_Scan]) -> dict[tuple[str, str], list[_Scan]]:
+    out: dict[tuple[str, str], list[_Scan]] = {}
+    for s in pending:
+        out.setdefault((s.gtin, s.serial), []).append(s)
+    return out
 
 
 def scan_pseudonym(client_hash: bytes, gtin: str, serial: str) -> str:
