@@ -6,20 +6,23 @@ node's RPC, a cloud metadata endpoint. Refused unless `allow_private`: loopback,
 (RFC 1918, fc00::/7), link-local (169.254/16 and fe80::/10, where metadata services live),
 shared (100.64/10), multicast, reserved and unspecified addresses, whether the URL names them
 or its host name resolves to one. Checked when the subscription is made and again before every
-attempt (a name may resolve elsewhere later). Limit: the HTTP client resolves the name once
-more when it connects, so a name whose answer changes between the two (DNS rebinding) is not
-fully prevented; pointing a resolver at public addresses only closes that.
+attempt (a name may resolve elsewhere later). Each attempt connects to the very address it
+checked (`pin_target`: the URL's host replaced by that address, the name kept in `Host` and as
+the TLS server name, so the certificate is still checked against the name): a name that
+answers a public address to the check and a private one to the connection (DNS rebinding)
+never reaches the private one.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from ledger.epcis.query_schedule import SubscriptionControlsError
 
-__all__ = ["WebhookTargetError", "check_target"]
+__all__ = ["PinnedTarget", "WebhookTargetError", "check_target", "pin_target"]
 
 
 class WebhookTargetError(SubscriptionControlsError):
@@ -37,8 +40,41 @@ def _private(address: str) -> bool:
             or ip.is_reserved or ip.is_unspecified or not ip.is_global)
 
 
+@dataclass(frozen=True, slots=True)
+class PinnedTarget:
+    """Where one attempt connects: `url` names the checked address instead of the host;
+    `host` is the `Host` header (the URL's own host and port); `server_name` the TLS server
+    name (SNI and certificate check) for https, else None."""
+
+    url: str
+    host: str
+    server_name: str | None
+
+
 def check_target(url: object, *, allow_private: bool) -> str:
     """Return `url` if the gateway may POST to it, else raise WebhookTargetError."""
+    _checked(url, allow_private=allow_private)
+    return url  # type: ignore[return-value]  # _checked refuses anything but a str
+
+
+def pin_target(url: object, *, allow_private: bool) -> PinnedTarget:
+    """`url` checked and pinned to one of the public addresses its host resolved to (with
+    `allow_private`, nothing is resolved: the URL as it is)."""
+    parts, addresses = _checked(url, allow_private=allow_private)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    if not addresses:
+        return PinnedTarget(parts.geturl(), netloc, None)
+    address = sorted(addresses)[0]
+    literal = f"[{address}]" if ":" in address else address
+    port = f":{parts.port}" if parts.port is not None else ""
+    pinned = urlunsplit((parts.scheme, literal + port, parts.path, parts.query, ""))
+    return PinnedTarget(pinned, netloc,
+                        parts.hostname if parts.scheme == "https" else None)
+
+
+def _checked(url: object, *, allow_private: bool) -> tuple[SplitResult, set[str]]:
+    """The URL's parts and the addresses its host resolved to (none with `allow_private`),
+    or WebhookTargetError."""
     if not isinstance(url, str) or not url or len(url) > 2048:
         raise WebhookTargetError("dest must be an http(s) URL of at most 2048 characters",
                                  pointer="/dest")
@@ -53,7 +89,7 @@ def check_target(url: object, *, allow_private: bool) -> str:
     if parts.username is not None or parts.password is not None:
         raise WebhookTargetError("dest must not carry credentials", pointer="/dest")
     if allow_private:
-        return url
+        return parts, set()
     host = parts.hostname
     try:
         addresses = {str(info[4][0]) for info in socket.getaddrinfo(
@@ -66,4 +102,7 @@ def check_target(url: object, *, allow_private: bool) -> str:
         raise WebhookTargetError(
             f"dest host {host!r} is a private, loopback or link-local address ({refused[0]}); "
             "this gateway calls public addresses only", pointer="/dest", host=host)
-    return url
+    if not addresses:
+        raise WebhookTargetError(f"dest host {host!r} does not resolve", pointer="/dest",
+                                 host=host)
+    return parts, addresses

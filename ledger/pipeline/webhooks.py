@@ -44,7 +44,7 @@ from sqlalchemy import Engine
 
 from ledger.epcis.query_schedule import QuerySchedule
 from ledger.errors import LedgerError
-from ledger.pipeline.webhook_target import check_target
+from ledger.pipeline.webhook_target import pin_target
 from ledger.store.subscriptions import (
     Delivery,
     Subscription,
@@ -110,7 +110,7 @@ class WebhookWorker:
         self.lease_ms = int(lease_s * 1000)
         self.batch_events = batch_events
         self.max_documents_per_run = max_documents_per_run
-        # No redirects: a 3xx to a private address would get round `check_target`.
+        # No redirects: a 3xx to a private address would get round `pin_target`.
         self.client = httpx.Client(transport=transport, timeout=timeout_s,
                                    follow_redirects=False)
 
@@ -183,13 +183,16 @@ class WebhookWorker:
                             error="the subscribing key is no longer valid for its organisation")
             return False
         try:
-            check_target(delivery.dest, allow_private=self.allow_private)
-            response = self.client.post(delivery.dest, content=delivery.body, headers={
+            # Connect to the address just checked, not to whatever the name resolves to a
+            # moment later (DNS rebinding).
+            target = pin_target(delivery.dest, allow_private=self.allow_private)
+            response = self.client.post(target.url, content=delivery.body, headers={
+                "Host": target.host,
                 "Content-Type": "application/json",
                 SIGNATURE_HEADER: sign_body(delivery.secret, delivery.body),
                 DELIVERY_ID_HEADER: delivery.id,
                 "GS1-EPCIS-Version": "2.0.0",
-            })
+            }, extensions={"sni_hostname": target.server_name} if target.server_name else None)
             error = None if 200 <= response.status_code < 300 else \
                 f"HTTP {response.status_code}"
         except (httpx.HTTPError, LedgerError) as exc:

@@ -167,3 +167,67 @@ def test_private_and_loopback_targets_are_refused_unless_allowed(url: str) -> No
     with pytest.raises(WebhookTargetError):
         check_target(url, allow_private=False)
     assert check_target(url, allow_private=True) == url
+
+
+def _resolver(answers: list[str]) -> Any:
+    """A DNS answer per lookup of `rebind.example` (the last one repeated): what a name whose
+    owner runs its own DNS server can make the gateway see. Other names resolve normally."""
+    import socket
+
+    real = socket.getaddrinfo
+    seen: list[str] = []
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "rebind.example":
+            return real(host, port, *args, **kwargs)
+        address = answers[min(len(seen), len(answers) - 1)]
+        seen.append(address)
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, int(port)))]
+
+    getaddrinfo.seen = seen  # type: ignore[attr-defined]
+    return getaddrinfo
+
+
+def test_attack_dns_rebinding_between_the_check_and_the_connection_reaches_nothing_private(
+        store: Store, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The name answers a public address to the send-time check, then loopback (where the
+    receiver stands for the gateway's own services) to every later lookup. The attempt goes
+    to the address that was checked, so the loopback service gets nothing."""
+    import socket
+
+    port = int(receiver.url.rsplit(":", 1)[1].split("/", 1)[0])
+    resolver = _resolver(["8.8.8.8", "127.0.0.1"])
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    due = 1_900_000_000_000 // 60_000 * 60_000
+    _scheduled(store, f"http://rebind.example:{port}/hook", next_run_ms=due)
+    worker = _worker(store, allow_private=False, timeout_s=1.0)
+    try:
+        worker.tick(now_ms=due)
+    finally:
+        worker.close()
+    assert resolver.seen[0] == "8.8.8.8"  # the check saw a public address
+    assert receiver.attempts() == []  # and the loopback service was never called
+    [row] = pending_deliveries(store.engine)
+    assert row["last_error"] and "WebhookTargetError" not in row["last_error"]
+
+
+@pytest.mark.parametrize(("url", "answer", "pinned", "host", "server_name"), [
+    ("https://rebind.example/hook?x=1", "8.8.8.8", "https://8.8.8.8/hook?x=1",
+     "rebind.example", "rebind.example"),
+    ("http://rebind.example:8080/a/b", "8.8.4.4", "http://8.8.4.4:8080/a/b",
+     "rebind.example:8080", None),
+    ("https://rebind.example:8443/", "2001:4860:4860::8888",
+     "https://[2001:4860:4860::8888]:8443/", "rebind.example:8443", "rebind.example"),
+])
+def test_a_target_is_pinned_to_the_address_checked_keeping_the_name_for_host_and_tls(
+        url: str, answer: str, pinned: str, host: str, server_name: str | None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from ledger.pipeline.webhook_target import pin_target
+
+    monkeypatch.setattr(socket, "getaddrinfo", _resolver([answer]))
+    target = pin_target(url, allow_private=False)
+    assert (target.url, target.host, target.server_name) == (pinned, host, server_name)
+    assert pin_target(url, allow_private=True).url == url  # nothing resolved when allowed
