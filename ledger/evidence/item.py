@@ -51,7 +51,7 @@ from ledger.store.store import commitments_by_id
 from ledger.store.tables import codes, events, product_conditions, scans
 from ledger.store.trace import Tracer
 
-__all__ = ["CustomsIndex", "EvidenceCache", "ItemEvidence", "StoreVersion",
+__all__ = ["CustomsIndex", "EvidenceCache", "FragmentPool", "ItemEvidence", "StoreVersion",
            "assemble", "customs_evidence", "record_scan", "registration",
            "scan_count", "scan_history"]
 
@@ -323,20 +323,33 @@ class ItemEvidence:
 
     bundle: Bundle | None  # full (members, the server's own verdict); None in a slim copy
     newest_anchor_block: int
-    _parts: dict[str, orjson.Fragment]
+    # Each part the encoded JSON of one value, or (for the lists) one per element: elements
+    # are what items share (a pallet's shipping, its capture), and `FragmentPool` keeps one
+    # copy of each however many cached items hold it.
+    _parts: dict[str, bytes | tuple[bytes, ...]]
     code: str = ""
-    size: int = 0  # bytes of encoded JSON held
+    size: int = 0  # bytes of encoded JSON (shared elements counted in full)
+    # `_parts` as orjson fragments (pointing at the same bytes), built once, not per request
+    _fragments: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, bundle: Bundle) -> ItemEvidence:
         doc = public_bundle(bundle).to_json()
-        encoded = {k: orjson.dumps(doc[k]) for k in ("registration", "captures", "events",
-                                                     "customs", "conditions", "earlierConditions")
-                   if k in doc}
-        parts = {k: orjson.Fragment(v) for k, v in encoded.items()}
+        parts: dict[str, bytes | tuple[bytes, ...]] = {}
+        for k in ("registration", "captures", "events", "customs", "conditions",
+                  "earlierConditions"):
+            if k in doc:
+                value = doc[k]
+                parts[k] = (tuple(orjson.dumps(v) for v in value) if isinstance(value, list)
+                            else orjson.dumps(value))
         newest = max((c.anchor.block_number or 0 for c in bundle.captures if c.anchor),
                       default=0)
-        return cls(bundle, newest, parts, bundle.code, sum(map(len, encoded.values())))
+        return cls(bundle, newest, parts, bundle.code, sum(map(len, _pieces(parts))),
+                   _as_fragments(parts))
+
+    def pieces(self) -> list[bytes]:
+        """Every encoded piece, in order."""
+        return _pieces(self._parts)
 
     def slim(self) -> ItemEvidence:
         return replace(self, bundle=None)
@@ -358,9 +371,55 @@ class ItemEvidence:
             "source": source,
             "chain": {"chainId": chain.chain_id, "blockNumber": chain.block_number,
                       "contracts": dict(chain.contracts)},
-            **self._parts,
+            **(self._fragments or _as_fragments(self._parts)),
             "scans": [s.to_json() for s in scans],
         })
+
+
+def _as_fragments(parts: dict[str, bytes | tuple[bytes, ...]]) -> dict[str, Any]:
+    return {k: ([orjson.Fragment(e) for e in v] if isinstance(v, tuple) else orjson.Fragment(v))
+            for k, v in parts.items()}
+
+
+def _pieces(parts: dict[str, bytes | tuple[bytes, ...]]) -> list[bytes]:
+    return [p for v in parts.values() for p in (v if isinstance(v, tuple) else (v,))]
+
+
+class FragmentPool:
+    """Encoded JSON pieces shared by the items an `EvidenceCache` holds: each distinct piece
+    is kept once (items point at the pool's copy) and counted once in `bytes`, with the
+    number of items holding it. The cans of one pallet share most of their proof (the
+    pallet's and the consignment's events, their captures), so the cache holds several
+    times more items in the same memory. Not thread-safe: the cache calls it under its lock."""
+
+    def __init__(self) -> None:
+        self._pieces: dict[bytes, list[Any]] = {}  # piece → [the pool's copy, holders]
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._pieces)
+
+    def take(self, item: ItemEvidence) -> ItemEvidence:
+        """`item` pointing at the pool's copies, each counted as held once more."""
+        def shared(piece: bytes) -> bytes:
+            entry = self._pieces.get(piece)
+            if entry is None:
+                entry = self._pieces[piece] = [piece, 0]
+                self.bytes += len(piece)
+            entry[1] += 1
+            return entry[0]  # type: ignore[no-any-return]
+
+        parts = {k: (tuple(shared(e) for e in v) if isinstance(v, tuple) else shared(v))
+                 for k, v in item._parts.items()}
+        return replace(item, _parts=parts, _fragments=_as_fragments(parts))
+
+    def release(self, item: ItemEvidence) -> None:
+        for piece in item.pieces():
+            entry = self._pieces[piece]
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._pieces[piece]
+                self.bytes -= len(piece)
 
 
 class EvidenceCache:
@@ -370,7 +429,9 @@ class EvidenceCache:
     Memory is bounded twice: the parsed bundles of the `max_items` items used last (for the
     page and anything that needs a `Bundle`), and the encoded JSON of as many items as fit in
     `max_bytes` (what a proof request is answered with, `peek`). An item past `max_items`
-    keeps its JSON and drops its bundle; one past `max_bytes` is forgotten. So a gateway
+    keeps its JSON and drops its bundle; one past `max_bytes` is forgotten. The JSON is held
+    in pieces (one per event, capture, customs entry...) in a `FragmentPool`, and `max_bytes`
+    counts each piece once however many items share it. So a gateway
     whose shoppers scan tens of thousands of distinct codes answers them all from memory
     (a can's proof is tens of kB encoded, its parsed bundle several times that)."""
 
@@ -385,7 +446,7 @@ class EvidenceCache:
         # code → (version, evidence, full or slim), least recently stored or used first
         self._items: OrderedDict[str, tuple[tuple[Any, ...], ItemEvidence]] = OrderedDict()
         self._full: OrderedDict[str, None] = OrderedDict()  # codes whose bundle is kept, LRU
-        self._bytes = 0
+        self._pool = FragmentPool()  # the encoded JSON of every item held, shared pieces once
         self._lock = threading.Lock()
         self._customs_at: tuple[Any, ...] | None = None
         self.hits = 0
@@ -393,7 +454,8 @@ class EvidenceCache:
 
     @property
     def bytes_held(self) -> int:
-        return self._bytes
+        """Bytes of encoded JSON held, each piece shared by several items counted once."""
+        return self._pool.bytes
 
     def __len__(self) -> int:
         return len(self._items)
@@ -434,9 +496,9 @@ class EvidenceCache:
         with self._lock:
             old = self._items.pop(key, None)
             if old is not None:
-                self._bytes -= old[1].size
+                self._pool.release(old[1])
+            item = self._pool.take(item)
             self._items[key] = (version, item)
-            self._bytes += item.size
             self._full[key] = None
             self._full.move_to_end(key)
             while len(self._full) > self.max_items:
@@ -444,8 +506,8 @@ class EvidenceCache:
                 kept = self._items.get(code)
                 if kept is not None and kept[1].bundle is not None:
                     self._items[code] = (kept[0], kept[1].slim())  # keeps its LRU place
-            while self._bytes > self.max_bytes and len(self._items) > 1:
+            while self._pool.bytes > self.max_bytes and len(self._items) > 1:
                 code, (_, gone) = self._items.popitem(last=False)
-                self._bytes -= gone.size
+                self._pool.release(gone)
                 self._full.pop(code, None)
         return item
