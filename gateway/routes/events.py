@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.datastructures import QueryParams
 
 from gateway.auth import MemberDep
@@ -179,6 +179,81 @@ TypeQ = Annotated[str | None, Query(alias="EQ_type", description=(
     "type, if given) whose statistic compares so; temperatures, humidities and accelerations "
     "are compared across units (`GE_value_FAH=46.4` finds 9 °C), other units as reported. "
     "Answered from the sensor readings index."), examples=["Temperature"])]
+
+
+def _q(alias: str, description: str, example: str | None = None) -> Any:
+    return Annotated[str | None, Query(alias=alias, description=description,
+                                       examples=[example] if example else None)]
+
+
+_FACTS_DOC = " Answered from the event facts index."
+
+
+def more_query_parameters(  # noqa: PLR0913 - one argument per documented parameter
+    GT_eventTime: _q("GT_eventTime", "eventTime > this ISO 8601 date-time (with zone).") = None,  # noqa: N803
+    LE_eventTime: _q("LE_eventTime", "eventTime ≤ this date-time.") = None,  # noqa: N803
+    GE_recordTime: _q("GE_recordTime", "recordTime ≥ this date-time.") = None,  # noqa: N803
+    GT_recordTime: _q("GT_recordTime", "recordTime > this date-time.") = None,  # noqa: N803
+    LT_recordTime: _q("LT_recordTime", "recordTime < this date-time.") = None,  # noqa: N803
+    LE_recordTime: _q("LE_recordTime", "recordTime ≤ this date-time.") = None,  # noqa: N803
+    EQ_action: _q("EQ_action", "action is ADD, OBSERVE or DELETE." + _PIPE_DOC + _FACTS_DOC,  # noqa: N803
+                  "ADD") = None,
+    EQ_persistentDisposition_set: _q(  # noqa: N803
+        "EQ_persistentDisposition_set", "persistentDisposition `set` has one of these (bare "
+        "CBV word or URI)." + _PIPE_DOC + _FACTS_DOC) = None,
+    EQ_persistentDisposition_unset: _q(  # noqa: N803
+        "EQ_persistentDisposition_unset", "persistentDisposition `unset` has one of these."
+        + _PIPE_DOC + _FACTS_DOC) = None,
+    WD_readPoint: _q("WD_readPoint", "readPoint is this location or a descendant; no master "  # noqa: N803
+                     "data is stored, so: this location (as EQ_readPoint)." + _PIPE_DOC) = None,
+    WD_bizLocation: _q("WD_bizLocation", "bizLocation is this location or a descendant; as "  # noqa: N803
+                       "EQ_bizLocation (no master data is stored)." + _PIPE_DOC) = None,
+    EQ_transformationID: _q("EQ_transformationID", "transformationID equals."  # noqa: N803
+                            + _PIPE_DOC + _FACTS_DOC) = None,
+    MATCH_parentID: _q("MATCH_parentID", "parentID is this EPC (or `*` pattern)."  # noqa: N803
+                       + _PIPE_DOC) = None,
+    MATCH_inputEPC: _q("MATCH_inputEPC", "an EPC in inputEPCList." + _PIPE_DOC) = None,  # noqa: N803
+    MATCH_outputEPC: _q("MATCH_outputEPC", "an EPC in outputEPCList." + _PIPE_DOC) = None,  # noqa: N803
+    MATCH_epcClass: _q("MATCH_epcClass", "an epcClass in quantityList or childQuantityList."  # noqa: N803
+                       + _PIPE_DOC + _FACTS_DOC) = None,
+    MATCH_inputEPCClass: _q("MATCH_inputEPCClass", "an epcClass in inputQuantityList."  # noqa: N803
+                            + _PIPE_DOC + _FACTS_DOC) = None,
+    MATCH_outputEPCClass: _q("MATCH_outputEPCClass", "an epcClass in outputQuantityList."  # noqa: N803
+                             + _PIPE_DOC + _FACTS_DOC) = None,
+    MATCH_anyEPCClass: _q("MATCH_anyEPCClass", "an epcClass in any quantity list."  # noqa: N803
+                          + _PIPE_DOC) = None,
+    EQ_quantity: _q("EQ_quantity", "a QuantityElement's quantity equals (any uom; "  # noqa: N803
+                    "`EQ_quantity_<uom>` for one unit, and GT_/GE_/LT_/LE_ likewise)."
+                    + _PIPE_DOC + _FACTS_DOC) = None,
+    GT_quantity: _q("GT_quantity", "a QuantityElement's quantity >.") = None,  # noqa: N803
+    GE_quantity: _q("GE_quantity", "a QuantityElement's quantity ≥.") = None,  # noqa: N803
+    LT_quantity: _q("LT_quantity", "a QuantityElement's quantity <.") = None,  # noqa: N803
+    LE_quantity: _q("LE_quantity", "a QuantityElement's quantity ≤.") = None,  # noqa: N803
+    EQ_eventID: _q("EQ_eventID", "the event's CBV 2.0 hash (`ni:///sha-256;…`) or the "  # noqa: N803
+                   "`eventID` it was captured with." + _PIPE_DOC) = None,
+    GE_errorDeclarationTime: _q("GE_errorDeclarationTime", "declared erroneous at or after "  # noqa: N803
+                                "this date-time (also spelt GE_errorDeclaration_Time).") = None,
+    LT_errorDeclarationTime: _q("LT_errorDeclarationTime", "declared erroneous before this "  # noqa: N803
+                                "date-time (also spelt LT_errorDeclaration_Time).") = None,
+    EQ_correctiveEventID: _q("EQ_correctiveEventID", "declared erroneous with this id among "  # noqa: N803
+                             "its correctiveEventIDs." + _PIPE_DOC) = None,
+    orderBy: _q("orderBy", "eventTime or recordTime (extension fields are refused). Without "  # noqa: N803
+                "it: the order events were recorded in.", "eventTime") = None,
+    orderDirection: _q("orderDirection", "ASC or DESC (default DESC, as the standard says).",  # noqa: N803
+                       "DESC") = None,
+    eventCountLimit: _q("eventCountLimit", "the first N events in orderBy's order (needs "  # noqa: N803
+                        "orderBy), across pages.") = None,
+    maxEventCount: _q("maxEventCount", "more matches than this: 413 QueryTooLargeException "  # noqa: N803
+                      "instead of an answer (checked on every page).") = None,
+) -> None:
+    """The simple query parameters with fixed names beyond the route's own arguments, declared
+    for the OpenAPI; `query_filters` reads them (and the families with names built from a
+    field, type or unit: `EQ_ILMD_<prefix:field>`, `EQ_bizTransaction_<type>`,
+    `GE_quantity_<uom>`, `EXISTS_<field>`…, which no fixed list can name)."""
+
+
+MORE_PARAMETERS = [Depends(more_query_parameters)]
+
 PerPageQ = Annotated[int | None, Query(alias="perPage", ge=1, description=(
     "most events per page (default 30; larger values are capped at the server maximum)."))]
 TokenQ = Annotated[str | None, Query(alias="nextPageToken", max_length=512,
@@ -199,7 +274,7 @@ _QUERY_RESPONSES: dict[int | str, dict[str, Any]] = {
                       "application/xml": {"schema": {
                           "type": "string", "description": "with `Accept: application/xml`: "
                           "the EPCIS 2.0 XML EPCISQueryDocument"}}}},
-    **problem_responses(400, 401, 404, 406),
+    **problem_responses(400, 401, 404, 406, 413),
 }
 
 
@@ -495,7 +570,8 @@ def next_link(request: Request, settings: Any, token: str) -> str:
 
 
 @router.get("/events", summary="Query events (EPCIS simple query parameters)",
-            response_model=None, responses=_QUERY_RESPONSES, dependencies=FORMAT_HEADERS)
+            response_model=None, responses=_QUERY_RESPONSES,
+            dependencies=[*FORMAT_HEADERS, *MORE_PARAMETERS])
 def list_events(
     request: Request, services: ServicesDep, settings: SettingsDep, viewer: MemberDep,
     eventType: EventTypeQ = None, GE_eventTime: GEEventTime = None,  # noqa: N803
@@ -538,7 +614,8 @@ def get_event(
 
 
 @router.get("/epcs/{epc:path}/events", summary="Events that name an EPC (URN or Digital Link)",
-            response_model=None, responses=_QUERY_RESPONSES, dependencies=FORMAT_HEADERS)
+            response_model=None, responses=_QUERY_RESPONSES,
+            dependencies=[*FORMAT_HEADERS, *MORE_PARAMETERS])
 def epc_events(
     request: Request, services: ServicesDep, settings: SettingsDep, viewer: MemberDep,
     epc: Annotated[str, Path(description="an EPC URN or constrained Digital Link, URL-encoded",

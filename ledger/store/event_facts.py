@@ -169,8 +169,9 @@ def fact_rows(event: Mapping[str, Any], normalise_cbv: Any = None) -> list[Fact]
                            ("outputEPCClass", ("outputQuantityList",))):
             found: list[Any] = []
             for lst in lists:
-                if isinstance(get(lst), list):
-                    found.extend(get(lst))
+                value = get(lst)
+                if isinstance(value, list):
+                    found.extend(value)
             classes = event_epcs({"quantityList": found})["class"]
             out.extend((key, _text(c), None) for c in classes)
         for lst in _QUANTITY_LISTS:
