@@ -20,7 +20,9 @@ Keys (`fact_rows`):
   number is `num`; a boolean `text` `true`/`false`; a list gives one row per element; an object
   or a null one row with neither, so EXISTS_ finds it;
 - `has:<field>`: the event has this standard top-level field (EXISTS_<field>), for every field
-  but the ones every event has (`type`, `eventTime`, `eventTimeZoneOffset`).
+  but the ones every event has (`type`, `eventTime`, `eventTimeZoneOffset`) and the ones
+  another index answers (`COLUMN_BACKED`: bizStep, disposition, readPoint, bizLocation,
+  action).
 A text longer than `TEXT_LIMIT` is kept as a row with no text (EXISTS_ finds the field, EQ_
 cannot); a key longer than `KEY_LIMIT` is not indexed.
 """
@@ -35,13 +37,17 @@ from typing import Any
 
 from ledger.epcis.document import event_epcs
 
-__all__ = ["KEY_LIMIT", "TEXT_LIMIT", "FactFilter", "bare_party_type", "bare_transaction_type",
-           "fact_rows", "time_ms"]
+__all__ = ["COLUMN_BACKED", "KEY_LIMIT", "TEXT_LIMIT", "FactFilter", "bare_party_type",
+           "bare_transaction_type", "fact_rows", "time_ms"]
 
 KEY_LIMIT = 256
 TEXT_LIMIT = 512
-# Fields every event has: an EXISTS_ on them needs no index (and the rows would cost writes).
+# Fields every event has (an EXISTS_ on them needs no index), and fields whose presence an
+# index already says (`events` columns with partial indexes, the `action` fact): a `has:` row
+# for them would only cost writes, five of a journey event's twelve facts.
 _ALWAYS = frozenset({"type", "eventTime", "eventTimeZoneOffset", "@context"})
+COLUMN_BACKED = frozenset({"bizStep", "disposition", "readPoint", "bizLocation", "action"})
+_NO_HAS = _ALWAYS | COLUMN_BACKED
 _BTT_PREFIXES = ("urn:epcglobal:cbv:btt:", "https://ref.gs1.org/cbv/BTT-",
                  "http://ref.gs1.org/cbv/BTT-", "https://gs1.org/voc/BTT-", "gs1:BTT-",
                  "cbv:BTT-")
@@ -141,7 +147,7 @@ def fact_rows(event: Mapping[str, Any], normalise_cbv: Any = None) -> list[Fact]
     out: list[Fact] = []
     get = event.get
     for name in event:
-        if not isinstance(name, str) or name in _ALWAYS:
+        if not isinstance(name, str) or name in _NO_HAS:
             continue
         if ":" in name:
             _values(f"ext:{name}", event[name], out, "inner")

@@ -2028,6 +2028,9 @@ def _sensor_conditions(types: Sequence[str], filters: Sequence[SensorFilter]) ->
 
 
 _ORDER = {"eventTime": "event_time_ms", "recordTime": "record_time_ms"}
+_EXISTS_COLUMNS = {"has:bizStep": t.events.c.biz_step, "has:disposition": t.events.c.disposition,
+                   "has:readPoint": t.events.c.read_point,
+                   "has:bizLocation": t.events.c.biz_location}
 
 
 def _compare(column: Any, op: str, bound: Any) -> Any:
@@ -2065,7 +2068,13 @@ def _fact_epc_condition(key: str, values: Sequence[str]) -> Any:
 
 
 def _fact_condition(f: FactFilter) -> Any:
-    """`events.seq IN (…)` over the facts index: a row of `f.key` whose value compares so."""
+    """`events.seq IN (…)` over the facts index: a row of `f.key` whose value compares so.
+    EXISTS_ of a field a column holds reads that column's (partial) index instead."""
+    e = t.events
+    if f.op == "EXISTS" and f.key in _EXISTS_COLUMNS:
+        return _EXISTS_COLUMNS[f.key].is_not(None)
+    if f.op == "EXISTS" and f.key == "has:action":
+        f = FactFilter("action", "EXISTS")
     x = t.event_facts
     where: list[Any] = [x.c.key == f.key]
     if f.uom is not None:
@@ -2079,7 +2088,7 @@ def _fact_condition(f: FactFilter) -> Any:
         where.append(or_(*alternatives) if alternatives else false())
     elif f.op != "EXISTS":
         where.append(_compare(x.c.num, f.op, f.nums[0]))
-    return t.events.c.seq.in_(select(x.c.seq).where(*where))
+    return e.c.seq.in_(select(x.c.seq).where(*where))
 
 
 def correction_rows(event_id: bytes, declaration: Mapping[str, Any]

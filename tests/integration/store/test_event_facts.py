@@ -116,6 +116,9 @@ def F(key: str, op: str = "EQ", *texts: str, nums: tuple[float, ...] = (),  # no
     (F("ilmd:example:bestBeforeDate", "EXISTS"), ["1", "2"]),
     (F("has:persistentDisposition", "EXISTS"), ["1", "2"]),
     (F("has:transformationID", "EXISTS"), ["T40", "T41"]),
+    (F("has:action", "EXISTS"), ["1", "2", "3"]),  # from the action facts
+    (F("has:bizLocation", "EXISTS"), ["1", "2", "3"]),  # from the column
+    (F("has:bizStep", "EXISTS"), ["1", "2", "3", "T40", "T41"]),
     (EventQuery(match_epc_class=(CLASS_A,)), ["1"]),
     (EventQuery(match_epc_class=("urn:epc:idpat:sgtin:4012345.054321.*",)), ["2"]),
     (EventQuery(match_input_epc_class=(CLASS_A,)), ["T40", "T41"]),
@@ -263,3 +266,38 @@ def test_max_event_count_refuses_a_larger_result_on_every_page(timeline: Store) 
     timeline.accept_capture(signed([object_event(7, minute=7)], nonce=2))
     with pytest.raises(QueryTooLargeError):
         timeline.query_events(EventQuery(max_event_count=6), 2, token)
+
+
+def test_a_fact_parameter_is_a_search_of_the_facts_index(tmp_path: Any) -> None:
+    """The statement `query_events` sends for a facts parameter is planned as a search of
+    (key, text, seq) or (key, num, seq), never a scan of the events or of the facts."""
+    from sqlalchemy import event as sa_event
+
+    s = Store(f"sqlite:///{tmp_path / 'plan.db'}")
+    s.migrate()
+    try:
+        for n in range(5):
+            s.accept_capture(signed([_rich(1 + (i % 2)) | {"epcList": [
+                f"urn:epc:id:sgtin:0614141.107346.{n * 100 + i}"]} for i in range(100)],
+                nonce=n))
+        s.optimize()
+        for query, index in ((F("bizTransaction.po", "EQ", "urn:epc:id:gdti:0614141.00001.1"),
+                              "ix_event_facts_key_text_seq"),
+                             (F("quantity", "GT", nums=(100.0,)), "ix_event_facts_key_num_seq")):
+            sent: list[tuple[str, Any]] = []
+
+            def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+                sent.append((statement, params))  # noqa: B023 - removed below
+
+            sa_event.listen(s.engine, "before_cursor_execute", record)
+            page, _ = s.query_events(query, per_page=30)
+            sa_event.remove(s.engine, "before_cursor_execute", record)
+            assert len(page) == 30
+            statement, params = next((q, p) for q, p in sent if "FROM events" in q)
+            with s.engine.connect() as conn:
+                plan = " | ".join(r[3] for r in conn.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN " + statement, params))
+            assert index in plan, plan
+            assert "SCAN event_facts" not in plan and "SCAN events" not in plan, plan
+    finally:
+        s.close()
