@@ -1178,6 +1178,8 @@ class Store:
         e = t.events
         f = filters
         conds = self._conditions(f)
+        order = _ORDER.get(f.order_by or "")
+        driver = _driver(f.facts) if order is None else None
         if f.max_event_count is not None:
             # Counted up to one past the bound: the index entries read stop there.
             over = select(e.c.seq).where(*conds).limit(f.max_event_count + 1).subquery()
@@ -1187,7 +1189,18 @@ class Store:
                 raise QueryTooLargeError(
                     f"more than maxEventCount={f.max_event_count} events match the query",
                     maxEventCount=f.max_event_count)
-        order = _ORDER.get(f.order_by or "")
+        # In insert order, an equality on the facts index reads that index in seq order and
+        # stops after a page, however many events match (EQ_action=OBSERVE is most of them):
+        # as `seq IN (…)` the database would list every match first.
+        x = t.event_facts.alias("driver")
+        seq = x.c.seq if driver is not None else e.c.seq
+        if driver is not None:
+            conds = self._conditions(f, skip=driver)
+            conds.append(x.c.key == driver.key)
+            # `has:` rows have no text: `IS NULL` makes it an equality the index is in seq
+            # order under.
+            conds.append(x.c.text == driver.texts[0] if driver.op == "EQ"
+                         else x.c.text.is_(None))
         desc = f.order_desc and order is not None
         served = 0
         if page_token:
@@ -1198,7 +1211,7 @@ class Store:
                                             "order", token=page_token[:100])
             served = position.served
             if order is None:
-                conds.append(e.c.seq > position.seq)
+                conds.append(seq > position.seq)
             else:
                 column = e.c[order]
                 if desc:
@@ -1218,11 +1231,14 @@ class Store:
             keys = [e.c[order].desc(), e.c.seq.desc()]
         else:
             keys = [e.c[order], e.c.seq]
+        page_keys = [seq] if order is None else keys
         # The page's seqs first, then its events: a filter whose index is not in seq order (an
         # eventTime window) sorts its matches before the LIMIT applies, and sorting whole
         # events (bodies included) made a 20,000-match window's first page 37 ms at 1,000,000
         # events (bench.params), sorting their seqs alone a few.
-        page = select(e.c.seq).where(*conds).order_by(*keys).limit(limit + 1)
+        page = (select(seq).select_from(x.join(e, e.c.seq == x.c.seq) if driver is not None
+                                        else e)
+                .where(*conds).order_by(*page_keys).limit(limit + 1))
         stmt = self._event_select().where(e.c.seq.in_(page.scalar_subquery())
                                           ).order_by(*keys)
         with self._read() as conn:
@@ -1240,7 +1256,7 @@ class Store:
                                       served))
         return [self._stored(r) for r in rows], token
 
-    def _conditions(self, f: EventQuery) -> list[Any]:
+    def _conditions(self, f: EventQuery, skip: FactFilter | None = None) -> list[Any]:
         """The WHERE conditions of `f` on `events`: columns of events, or `seq IN (…)` /
         `event_id IN (…)` over an index table (EPCs, sensor readings, facts, declarations)."""
         e = t.events
@@ -1304,7 +1320,7 @@ class Store:
                             (f.match_output_epc_class, "outputEPCClass")):
             if values:
                 conds.append(_fact_epc_condition(key, values))
-        conds.extend(_fact_condition(x) for x in f.facts)
+        conds.extend(_fact_condition(x) for x in f.facts if x is not skip)
         return conds
 
     # -- anchoring status ----------------------------------------------------------------------
@@ -2065,6 +2081,19 @@ def _fact_epc_condition(key: str, values: Sequence[str]) -> Any:
             matches.append(x.c.text == epc if kind == "eq"
                            else and_(x.c.text >= epc, x.c.text < epc + "\U0010ffff"))
     return t.events.c.seq.in_(select(x.c.seq).where(x.c.key == key, or_(*matches)))
+
+
+def _driver(facts: Sequence[FactFilter]) -> FactFilter | None:
+    """The fact condition a page may read in seq order from the facts index: an equality on
+    one text (its (key, text, seq) entries are in seq order), or EXISTS_ of a standard field
+    (its `has:` rows have no text). Never `quantity`, whose rows repeat a text (the uom)."""
+    for f in facts:
+        if (f.op == "EQ" and len(f.texts) == 1 and not f.nums and f.uom is None
+                and f.key != "quantity" and len(f.texts[0]) <= TEXT_LIMIT) or \
+                (f.op == "EXISTS" and f.key.startswith("has:") and f.key not in _EXISTS_COLUMNS
+                 and f.key != "has:action"):
+            return f
+    return None
 
 
 def _fact_condition(f: FactFilter) -> Any:

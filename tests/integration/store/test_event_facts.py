@@ -283,7 +283,10 @@ def test_a_fact_parameter_is_a_search_of_the_facts_index(tmp_path: Any) -> None:
         s.optimize()
         for query, index in ((F("bizTransaction.po", "EQ", "urn:epc:id:gdti:0614141.00001.1"),
                               "ix_event_facts_key_text_seq"),
-                             (F("quantity", "GT", nums=(100.0,)), "ix_event_facts_key_num_seq")):
+                             (F("quantity", "GT", nums=(100.0,)), "ix_event_facts_key_num_seq"),
+                             (EventQuery(facts=(FactFilter("action", "EQ", texts=("ADD",)),
+                                                FactFilter("quantity", "GT", nums=(100.0,)))),
+                              "ix_event_facts_key_text_seq")):
             sent: list[tuple[str, Any]] = []
 
             def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
@@ -299,5 +302,10 @@ def test_a_fact_parameter_is_a_search_of_the_facts_index(tmp_path: Any) -> None:
                     "EXPLAIN QUERY PLAN " + statement, params))
             assert index in plan, plan
             assert "SCAN event_facts" not in plan and "SCAN events" not in plan, plan
+            if len(query.facts) == 1 and query.facts[0].texts:
+                # An equality on one text is read from the index in seq order, joined to the
+                # events: no list of every match first, whatever the match count.
+                assert "SEARCH driver USING COVERING INDEX ix_event_facts_key_text_seq" in plan
+                assert "TEMP B-TREE" not in plan, plan
     finally:
         s.close()
