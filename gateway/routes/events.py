@@ -16,6 +16,7 @@ consumer profile and the resolver's proof bundle instead.
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 from datetime import UTC, datetime
@@ -181,77 +182,73 @@ TypeQ = Annotated[str | None, Query(alias="EQ_type", description=(
     "Answered from the sensor readings index."), examples=["Temperature"])]
 
 
-def _q(alias: str, description: str, example: str | None = None) -> Any:
-    return Annotated[str | None, Query(alias=alias, description=description,
-                                       examples=[example] if example else None)]
-
-
 _FACTS_DOC = " Answered from the event facts index."
+# (name, description, example) of the simple query parameters with fixed names beyond the
+# routes' own arguments: declared for the OpenAPI by `more_query_parameters`.
+_MORE: tuple[tuple[str, str, str | None], ...] = (
+    ("GT_eventTime", "eventTime > this ISO 8601 date-time (with zone).", None),
+    ("LE_eventTime", "eventTime ≤ this date-time.", None),
+    ("GE_recordTime", "recordTime ≥ this date-time.", None),
+    ("GT_recordTime", "recordTime > this date-time.", None),
+    ("LT_recordTime", "recordTime < this date-time.", None),
+    ("LE_recordTime", "recordTime ≤ this date-time.", None),
+    ("EQ_action", "action is ADD, OBSERVE or DELETE." + _PIPE_DOC + _FACTS_DOC, "ADD"),
+    ("EQ_persistentDisposition_set", "persistentDisposition `set` has one of these (bare CBV "
+     "word or URI)." + _PIPE_DOC + _FACTS_DOC, None),
+    ("EQ_persistentDisposition_unset", "persistentDisposition `unset` has one of these."
+     + _PIPE_DOC + _FACTS_DOC, None),
+    ("WD_readPoint", "readPoint is this location or a descendant; no master data is stored, "
+     "so: this location (as EQ_readPoint)." + _PIPE_DOC, None),
+    ("WD_bizLocation", "bizLocation is this location or a descendant; as EQ_bizLocation (no "
+     "master data is stored)." + _PIPE_DOC, None),
+    ("EQ_transformationID", "transformationID equals." + _PIPE_DOC + _FACTS_DOC, None),
+    ("MATCH_parentID", "parentID is this EPC (or `*` pattern)." + _PIPE_DOC, None),
+    ("MATCH_inputEPC", "an EPC in inputEPCList." + _PIPE_DOC, None),
+    ("MATCH_outputEPC", "an EPC in outputEPCList." + _PIPE_DOC, None),
+    ("MATCH_epcClass", "an epcClass in quantityList or childQuantityList." + _PIPE_DOC
+     + _FACTS_DOC, None),
+    ("MATCH_inputEPCClass", "an epcClass in inputQuantityList." + _PIPE_DOC + _FACTS_DOC, None),
+    ("MATCH_outputEPCClass", "an epcClass in outputQuantityList." + _PIPE_DOC + _FACTS_DOC,
+     None),
+    ("MATCH_anyEPCClass", "an epcClass in any quantity list." + _PIPE_DOC, None),
+    ("EQ_quantity", "a QuantityElement's quantity equals (any uom; `EQ_quantity_<uom>` for one "
+     "unit, and GT_/GE_/LT_/LE_ likewise)." + _PIPE_DOC + _FACTS_DOC, None),
+    ("GT_quantity", "a QuantityElement's quantity >.", None),
+    ("GE_quantity", "a QuantityElement's quantity ≥.", None),
+    ("LT_quantity", "a QuantityElement's quantity <.", None),
+    ("LE_quantity", "a QuantityElement's quantity ≤.", None),
+    ("EQ_eventID", "the event's CBV 2.0 hash (`ni:///sha-256;…`) or the `eventID` it was "
+     "captured with." + _PIPE_DOC, None),
+    ("GE_errorDeclarationTime", "declared erroneous at or after this date-time (also spelt "
+     "GE_errorDeclaration_Time).", None),
+    ("LT_errorDeclarationTime", "declared erroneous before this date-time (also spelt "
+     "LT_errorDeclaration_Time).", None),
+    ("EQ_correctiveEventID", "declared erroneous with this id among its correctiveEventIDs."
+     + _PIPE_DOC, None),
+    ("orderBy", "eventTime or recordTime (extension fields are refused). Without it: the order "
+     "events were recorded in.", "eventTime"),
+    ("orderDirection", "ASC or DESC (default DESC, as the standard says).", "DESC"),
+    ("eventCountLimit", "the first N events in orderBy's order (needs orderBy), across pages.",
+     None),
+    ("maxEventCount", "more matches than this: 413 QueryTooLargeException instead of an "
+     "answer (checked on every page).", None),
+)
 
 
-def more_query_parameters(  # noqa: PLR0913 - one argument per documented parameter
-    GT_eventTime: _q("GT_eventTime", "eventTime > this ISO 8601 date-time (with zone).") = None,  # noqa: N803
-    LE_eventTime: _q("LE_eventTime", "eventTime ≤ this date-time.") = None,  # noqa: N803
-    GE_recordTime: _q("GE_recordTime", "recordTime ≥ this date-time.") = None,  # noqa: N803
-    GT_recordTime: _q("GT_recordTime", "recordTime > this date-time.") = None,  # noqa: N803
-    LT_recordTime: _q("LT_recordTime", "recordTime < this date-time.") = None,  # noqa: N803
-    LE_recordTime: _q("LE_recordTime", "recordTime ≤ this date-time.") = None,  # noqa: N803
-    EQ_action: _q("EQ_action", "action is ADD, OBSERVE or DELETE." + _PIPE_DOC + _FACTS_DOC,  # noqa: N803
-                  "ADD") = None,
-    EQ_persistentDisposition_set: _q(  # noqa: N803
-        "EQ_persistentDisposition_set", "persistentDisposition `set` has one of these (bare "
-        "CBV word or URI)." + _PIPE_DOC + _FACTS_DOC) = None,
-    EQ_persistentDisposition_unset: _q(  # noqa: N803
-        "EQ_persistentDisposition_unset", "persistentDisposition `unset` has one of these."
-        + _PIPE_DOC + _FACTS_DOC) = None,
-    WD_readPoint: _q("WD_readPoint", "readPoint is this location or a descendant; no master "  # noqa: N803
-                     "data is stored, so: this location (as EQ_readPoint)." + _PIPE_DOC) = None,
-    WD_bizLocation: _q("WD_bizLocation", "bizLocation is this location or a descendant; as "  # noqa: N803
-                       "EQ_bizLocation (no master data is stored)." + _PIPE_DOC) = None,
-    EQ_transformationID: _q("EQ_transformationID", "transformationID equals."  # noqa: N803
-                            + _PIPE_DOC + _FACTS_DOC) = None,
-    MATCH_parentID: _q("MATCH_parentID", "parentID is this EPC (or `*` pattern)."  # noqa: N803
-                       + _PIPE_DOC) = None,
-    MATCH_inputEPC: _q("MATCH_inputEPC", "an EPC in inputEPCList." + _PIPE_DOC) = None,  # noqa: N803
-    MATCH_outputEPC: _q("MATCH_outputEPC", "an EPC in outputEPCList." + _PIPE_DOC) = None,  # noqa: N803
-    MATCH_epcClass: _q("MATCH_epcClass", "an epcClass in quantityList or childQuantityList."  # noqa: N803
-                       + _PIPE_DOC + _FACTS_DOC) = None,
-    MATCH_inputEPCClass: _q("MATCH_inputEPCClass", "an epcClass in inputQuantityList."  # noqa: N803
-                            + _PIPE_DOC + _FACTS_DOC) = None,
-    MATCH_outputEPCClass: _q("MATCH_outputEPCClass", "an epcClass in outputQuantityList."  # noqa: N803
-                             + _PIPE_DOC + _FACTS_DOC) = None,
-    MATCH_anyEPCClass: _q("MATCH_anyEPCClass", "an epcClass in any quantity list."  # noqa: N803
-                          + _PIPE_DOC) = None,
-    EQ_quantity: _q("EQ_quantity", "a QuantityElement's quantity equals (any uom; "  # noqa: N803
-                    "`EQ_quantity_<uom>` for one unit, and GT_/GE_/LT_/LE_ likewise)."
-                    + _PIPE_DOC + _FACTS_DOC) = None,
-    GT_quantity: _q("GT_quantity", "a QuantityElement's quantity >.") = None,  # noqa: N803
-    GE_quantity: _q("GE_quantity", "a QuantityElement's quantity ≥.") = None,  # noqa: N803
-    LT_quantity: _q("LT_quantity", "a QuantityElement's quantity <.") = None,  # noqa: N803
-    LE_quantity: _q("LE_quantity", "a QuantityElement's quantity ≤.") = None,  # noqa: N803
-    EQ_eventID: _q("EQ_eventID", "the event's CBV 2.0 hash (`ni:///sha-256;…`) or the "  # noqa: N803
-                   "`eventID` it was captured with." + _PIPE_DOC) = None,
-    GE_errorDeclarationTime: _q("GE_errorDeclarationTime", "declared erroneous at or after "  # noqa: N803
-                                "this date-time (also spelt GE_errorDeclaration_Time).") = None,
-    LT_errorDeclarationTime: _q("LT_errorDeclarationTime", "declared erroneous before this "  # noqa: N803
-                                "date-time (also spelt LT_errorDeclaration_Time).") = None,
-    EQ_correctiveEventID: _q("EQ_correctiveEventID", "declared erroneous with this id among "  # noqa: N803
-                             "its correctiveEventIDs." + _PIPE_DOC) = None,
-    orderBy: _q("orderBy", "eventTime or recordTime (extension fields are refused). Without "  # noqa: N803
-                "it: the order events were recorded in.", "eventTime") = None,
-    orderDirection: _q("orderDirection", "ASC or DESC (default DESC, as the standard says).",  # noqa: N803
-                       "DESC") = None,
-    eventCountLimit: _q("eventCountLimit", "the first N events in orderBy's order (needs "  # noqa: N803
-                        "orderBy), across pages.") = None,
-    maxEventCount: _q("maxEventCount", "more matches than this: 413 QueryTooLargeException "  # noqa: N803
-                      "instead of an answer (checked on every page).") = None,
-) -> None:
-    """The simple query parameters with fixed names beyond the route's own arguments, declared
-    for the OpenAPI; `query_filters` reads them (and the families with names built from a
-    field, type or unit: `EQ_ILMD_<prefix:field>`, `EQ_bizTransaction_<type>`,
-    `GE_quantity_<uom>`, `EXISTS_<field>`…, which no fixed list can name)."""
+def more_query_parameters(**_: str | None) -> None:
+    """The simple query parameters with fixed names beyond the routes' own arguments (`_MORE`),
+    declared for the OpenAPI; `query_filters` reads them, and the families whose names are
+    built from a field, type or unit (`EQ_ILMD_<prefix:field>`, `EQ_bizTransaction_<type>`,
+    `GE_quantity_<uom>`, `EXISTS_<field>`…), which no fixed list can name."""
 
 
+# FastAPI reads a dependency's parameters from its signature: one optional query string each.
+more_query_parameters.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                      annotation=Annotated[str | None, Query(
+                          alias=name, description=description,
+                          examples=[example] if example else None)])
+    for name, description, example in _MORE])
 MORE_PARAMETERS = [Depends(more_query_parameters)]
 
 PerPageQ = Annotated[int | None, Query(alias="perPage", ge=1, description=(
