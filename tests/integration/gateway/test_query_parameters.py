@@ -23,7 +23,7 @@ CLASS = "urn:epc:class:lgtin:4012345.012345.998877"
 @pytest.fixture(scope="module")
 def corpus(gateway_stack: GatewayStack) -> dict[str, Any]:
     """Four events under a readPoint unique to this module; event 0 carries the fields."""
-    marker = "https://id.gs1.org/414/9506000999988"
+    marker = "https://id.gs1.org/414/9506000999975"
     doc = document(4)
     doc["@context"] = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
                        {"example": "https://ns.example.com/epcis/"}]
@@ -65,7 +65,7 @@ def _ids(stack: GatewayStack, corpus: dict[str, Any], **params: str) -> list[str
     {"EXISTS_example:zone": ""},
     {"EXISTS_ILMD_example:bestBeforeDate": ""},
     {"EXISTS_quantityList": ""},
-    {"WD_readPoint": "https://id.gs1.org/414/9506000999988"},
+    {"WD_readPoint": "https://id.gs1.org/414/9506000999975"},
 ])
 def test_a_parameter_finds_the_event_that_has_it_and_only_that(
         gateway_stack: GatewayStack, corpus: dict[str, Any], params: dict[str, str]) -> None:
