@@ -24,8 +24,14 @@ the largest of all families (target ≤ 2: bizStep is one probe of a one-column 
 an EPC or sensor match one more probe of a second index, so an indexed parameter costs at most
 about twice as much, while a scan of 1,000,000 events costs hundreds of times more).
 
-Parameters the gateway does not answer (`EQ_action`, `EQ_bizTransaction`, `EQ_source`,
-`EQ_destination`, `EQ_eventID`, `EQ_ILMD_*`…, refused with 400) are listed under
+The event facts families (`ledger.store.event_facts`: EQ_action, EQ_bizTransaction_<type>,
+EQ_source_/EQ_destination_<type>, the quantity bounds, EQ_ILMD_<field>, MATCH_epcClass,
+EXISTS_<field>) draw their values from the facts of random events (read from the events' JSON
+with `fact_rows`, as the index holds them). `orderby` is `orderBy=eventTime` (DESC) with an
+`EQ_bizStep` value, `maxeventcount` an `EQ_bizStep` value with a `maxEventCount` no value
+reaches (each page counts the matches up to it).
+
+Parameters the gateway does not answer (refused with 400) are listed under
 `params_not_offered`, not timed.
 
     .venv/bin/python -m bench.params [--quick] [--events N] [--keep DIR [--reuse]] [--json]
@@ -52,9 +58,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bench.queries import load
+from ledger.epcis.event_hash import format_event_id
 from ledger.store import tables as t
+from ledger.store.event_facts import FactFilter, fact_rows
 from ledger.store.sensor_index import SensorFilter
-from ledger.store.store import EventQuery, Store
+from ledger.store.store import EventQuery, Store, normalise_cbv
 
 __all__ = ["NOT_OFFERED", "measure"]
 
@@ -63,9 +71,13 @@ _ALL_PAGE = 1000  # GatewaySettings.per_page_max
 _ALL_CAP = 5 * _ALL_PAGE
 _SAMPLES = 24
 _PAGE_RUNS = 5
-NOT_OFFERED = ("EQ_action", "EQ_bizTransaction", "EQ_source", "EQ_destination", "EQ_eventID",
-               "EQ_ILMD_*", "EQ_persistentDisposition", "EQ_transformationID",
-               "MATCH_parentID", "MATCH_inputEPC", "MATCH_outputEPC", "MATCH_epcClass", "EQ_quantity")
+NOT_OFFERED = ("EQ_deviceID", "EQ_dataProcessingMethod", "EQ_microorganism",
+               "EQ_chemicalSubstance", "EQ_bizRules", "EQ_stringValue", "EQ_booleanValue",
+               "EQ_hexBinaryValue", "EQ_uriValue", "GE_time/LT_time", "GE_startTime/LT_endTime",
+               "<op>_percRank", "<op>_SENSORELEMENT_/SENSORMETADATA_/SENSORREPORT_*",
+               "<op>_ERROR_DECLARATION_*", "EQ_readPoint_<field>", "EQ_bizLocation_<field>",
+               "HASATTR_*", "EQ_ATTR_*", "orderBy=<extension field>")
+_MAX_COUNT = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -116,6 +128,43 @@ def _random_rows(store: Store, rng: random.Random, n: int, build: Callable[[int]
     return out
 
 
+def _random_facts(store: Store, rng: random.Random, n: int, prefix: str
+                  ) -> list[tuple[str, str | None, float | None]]:
+    """`n` facts with a key starting with `prefix`, each of a random event that has one,
+    read from the event's JSON as `fact_rows` makes them (the index has no seq order to
+    draw from)."""
+    e = t.events
+    out: list[tuple[str, str | None, float | None]] = []
+    with store.engine.connect() as conn:
+        top = int(conn.execute(select(func.max(e.c.seq))).scalar_one() or 0)
+        for _ in range(200 * n if top else 0):
+            if len(out) == n:
+                break
+            body = conn.execute(select(e.c.body).where(e.c.seq >= rng.randint(1, top))
+                                .order_by(e.c.seq).limit(1)).scalar_one()
+            facts = [f for f in fact_rows(json.loads(body), normalise_cbv)
+                     if f[0].startswith(prefix)
+                     and (f[1] is not None or f[2] is not None or prefix == "has:")]
+            if facts:
+                out.append(rng.choice(facts))
+    return out
+
+
+def _fact_family(store: Store, rng: random.Random, samples: int, name: str, parameter: str,
+                 prefix: str, op: str) -> _Family:
+    queries = []
+    for key, text, num in _random_facts(store, rng, samples, prefix):
+        if op == "EXISTS":
+            f = FactFilter(key, "EXISTS")
+        elif op == "EQ":
+            f = FactFilter(key, "EQ", texts=(text,) if text is not None else (),
+                           nums=(num,) if num is not None and text is None else ())
+        else:
+            f = FactFilter(key, op, nums=(num if num is not None else 0.0,))
+        queries.append(EventQuery(facts=(f,)))
+    return _Family(name, parameter, queries)
+
+
 def _epc_at(roles: tuple[str, ...], seq: int) -> Any:
     ee = t.event_epcs
     return select(ee.c.epc).where(ee.c.seq >= seq, ee.c.role.in_(roles))
@@ -143,8 +192,12 @@ def _families(store: Store, rng: random.Random, samples: int) -> list[_Family]:
         ("epc", "MATCH_epc", ("epc", "child"), lambda v: EventQuery(match_epc=(v,))),
         ("anyepc", "MATCH_anyEPC", ("epc", "child", "parent", "input", "output"),
          lambda v: EventQuery(match_any_epc=(v,))),
-        ("epcclass", "MATCH_epcClass (store only)", ("class",),
-         lambda v: EventQuery(match_epc_class=(v,))))
+        ("anyepcclass", "MATCH_anyEPCClass", ("class",),
+         lambda v: EventQuery(match_any_epc_class=(v,))),
+        ("parentid", "MATCH_parentID", ("parent",), lambda v: EventQuery(match_parent_id=(v,))),
+        ("inputepc", "MATCH_inputEPC", ("input",), lambda v: EventQuery(match_input_epc=(v,))),
+        ("outputepc", "MATCH_outputEPC", ("output",),
+         lambda v: EventQuery(match_output_epc=(v,))))
     for name, parameter, in_roles, query in roles:
         rows = _random_rows(store, rng, samples, partial(_epc_at, in_roles))
         fams.append(_Family(name, parameter, [query(r[0]) for r in rows]))
@@ -169,6 +222,38 @@ def _families(store: Store, rng: random.Random, samples: int) -> list[_Family]:
             t.error_declarations.c.reason.is_not(None)).distinct())]
     fams.append(_Family("errorreason", "EQ_errorReason",
                         [EventQuery(eq_error_reason=(v,)) for v in drawn(reasons)]))
+    for name, parameter, prefix, op in (
+            ("action", "EQ_action", "action", "EQ"),
+            ("biztransaction", "EQ_bizTransaction_<type>", "bizTransaction.", "EQ"),
+            ("source", "EQ_source_<type>", "source.", "EQ"),
+            ("destination", "EQ_destination_<type>", "destination.", "EQ"),
+            ("quantity", "GE_quantity", "quantity", "GE"),
+            ("ilmd", "EQ_ILMD_<field>", "ilmd:", "EQ"),
+            ("exists", "EXISTS_<field>", "has:", "EXISTS")):
+        fams.append(_fact_family(store, rng, samples, name, parameter, prefix, op))
+    fams.append(_Family("epcclass", "MATCH_epcClass", [
+        EventQuery(match_epc_class=(text,))
+        for _, text, _ in _random_facts(store, rng, samples, "epcClass") if text]))
+    rows = _random_rows(store, rng, samples, lambda s: select(e.c.event_id)
+                        .where(e.c.seq >= s).order_by(e.c.seq))
+    fams.append(_Family("eventid", "EQ_eventID", [
+        EventQuery(eq_event_id=(format_event_id(bytes(r[0])),)) for r in rows]))
+    with store.engine.connect() as conn:
+        lo, hi = conn.execute(select(func.min(e.c.record_time_ms),
+                                     func.max(e.c.record_time_ms))).one()
+    if lo is not None:
+        from datetime import UTC, datetime
+
+        width = max(1, (hi - lo) // 50)
+        starts = [rng.randint(lo, max(lo, hi - width)) for _ in range(samples)]
+        fams.append(_Family("recordtime", "GE_recordTime+LT_recordTime", [EventQuery(
+            ge_record_time=datetime.fromtimestamp(s / 1000, UTC),
+            lt_record_time=datetime.fromtimestamp((s + width) / 1000, UTC)) for s in starts]))
+    steps = drawn(_column_values(store, e.c.biz_step))
+    fams.append(_Family("orderby", "orderBy=eventTime+EQ_bizStep", [
+        EventQuery(eq_biz_step=(v,), order_by="eventTime") for v in steps]))
+    fams.append(_Family("maxeventcount", "maxEventCount+EQ_bizStep", [
+        EventQuery(eq_biz_step=(v,), max_event_count=_MAX_COUNT) for v in steps]))
     return fams
 
 

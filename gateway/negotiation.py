@@ -5,6 +5,9 @@
     GS1-EPC-Format                  how GS1 keys are written (`ledger.epcis.epc_format`)
     GS1-CBV-XML-Format              how CBV values are written in XML answers
                                     (`ledger.epcis.xml_writer.CbvXmlFormat`)
+    GS1-Extensions                  EPCIS/CBV extensions the client asks for, as the binding
+                                    writes them (`prefix=namespace` pairs, comma-separated);
+                                    this server implements none, so naming any is 406
 
 A value outside the binding's schema (a version not `^\\d+(\\.\\d+)*$`, a format not in its
 enum) is 400 `invalid-header`, naming the header: a client that misspells `Always_EPC_URN`
@@ -25,7 +28,7 @@ from ledger.epcis.epc_format import EpcFormat
 from ledger.epcis.xml_writer import CbvXmlFormat
 from ledger.errors import InvalidInputError, LedgerError
 
-__all__ = ["FORMAT_HEADERS", "SPOKEN", "VERSION_HEADERS", "HeaderValueError", "Negotiation",
+__all__ = ["FORMAT_HEADERS", "SPOKEN", "VERSION_HEADERS", "ExtensionsNotSupportedError", "HeaderValueError", "Negotiation",
            "VersionNotAcceptableError", "check_versions", "format_headers", "negotiate",
            "version_headers"]
 
@@ -41,6 +44,14 @@ class HeaderValueError(InvalidInputError):
 
     slug = "invalid-header"
     title = "Invalid request header"
+
+
+class ExtensionsNotSupportedError(LedgerError):
+    """EPCIS NotAcceptableException: the request asks for extensions this server lacks."""
+
+    slug = "extensions-not-supported"
+    title = "EPCIS extensions not supported"
+    status = 406
 
 
 class VersionNotAcceptableError(LedgerError):
@@ -86,6 +97,34 @@ def _enum(name: str, value: str | None, kind: type[_F]) -> _F | None:
                                allowed=allowed) from None
 
 
+_EXTENSION = re.compile(r"\s*([A-Za-z_][\w.-]{0,63})\s*=\s*(\S{1,512}?)\s*")
+
+
+def check_extensions(headers: Mapping[str, str]) -> None:
+    """`GS1-Extensions` read as the binding writes it (a `simple`, exploded object:
+    `prefix=namespace,prefix2=namespace2`): HeaderValueError (400) if it is not that, and
+    ExtensionsNotSupportedError (406) if it names any extension. This server implements
+    EPCIS and CBV 2.0 without extensions (FIT and the like): it stores and answers extension
+    fields as captured and queries them by their name, but gives no extension a meaning, so
+    an answer to a client that needs one would claim what the server does not do. An empty
+    value asks for nothing and is answered as usual; no answer carries `GS1-Extensions`."""
+    raw = headers.get("GS1-Extensions")
+    if raw is None or not raw.strip():
+        return
+    parts = [p for p in raw.split(",") if p.strip()]
+    pairs = [_EXTENSION.fullmatch(p) for p in parts]
+    if len(parts) > 32 or not all(pairs):
+        raise HeaderValueError("GS1-Extensions must be prefix=namespace pairs separated by "
+                               f"commas, got {raw[:80]!r}", header="GS1-Extensions",
+                               value=raw[:80])
+    named = {m.group(1): m.group(2) for m in pairs if m is not None}
+    raise ExtensionsNotSupportedError(
+        "this server implements no EPCIS or CBV extension (it answers EPCIS and CBV 2.0; "
+        "extension fields are stored, answered and queried as captured, with no meaning of "
+        f"their own): {', '.join(sorted(named))}", header="GS1-Extensions",
+        extensions=named, supported={})
+
+
 def check_versions(headers: Mapping[str, str]) -> None:
     """HeaderValueError (400) for a malformed GS1-EPCIS/CBV-Min/Max, VersionNotAcceptableError
     (406) for a range that excludes what this server writes."""
@@ -108,6 +147,7 @@ def negotiate(headers: Mapping[str, str]) -> Negotiation:
     """The Negotiation of request `headers` (case-insensitive mapping): `check_versions`, then
     the two format headers (HeaderValueError for a value outside their enum)."""
     check_versions(headers)
+    check_extensions(headers)
     epc = _enum("GS1-EPC-Format", headers.get("GS1-EPC-Format"), EpcFormat)
     cbv = _enum("GS1-CBV-XML-Format", headers.get("GS1-CBV-XML-Format"), CbvXmlFormat)
     return Negotiation(epc or EpcFormat.NO_PREFERENCE, cbv or CbvXmlFormat.NO_PREFERENCE)
@@ -140,6 +180,10 @@ def format_headers(
         alias="GS1-CBV-XML-Format", description=(
             "XML answers: No_Preference, Always_Web_URI, Always_URN or Never_Translates"))
     ] = None,
+    gs1_extensions: Annotated[str | None, Header(
+        alias="GS1-Extensions", description=(
+            "extensions the client needs, `prefix=namespace` pairs separated by commas; this "
+            "server implements none, so any is 406 (empty: none)"))] = None,
 ) -> Negotiation:
     """FastAPI dependency: the request's Negotiation, its headers declared in the OpenAPI."""
     return negotiate(request.headers)

@@ -155,21 +155,41 @@ class Services:
         def tup(name: str) -> tuple[str, ...]:
             return tuple(filters.get(name) or ())
 
+        get = filters.get
         return EventQuery(
             event_types=tup("event_types"),
-            ge_event_time=filters.get("ge_event_time"),
-            lt_event_time=filters.get("lt_event_time"),
-            ge_record_time=filters.get("ge_record_time"),
+            ge_event_time=get("ge_event_time"), gt_event_time=get("gt_event_time"),
+            lt_event_time=get("lt_event_time"), le_event_time=get("le_event_time"),
+            ge_record_time=get("ge_record_time"), gt_record_time=get("gt_record_time"),
+            lt_record_time=get("lt_record_time"), le_record_time=get("le_record_time"),
             eq_biz_step=tup("biz_steps"),
             eq_disposition=tup("dispositions"),
             eq_read_point=tup("read_points"),
             eq_biz_location=tup("biz_locations"),
+            wd_read_point=tup("wd_read_points"),
+            wd_biz_location=tup("wd_biz_locations"),
             match_epc=tup("epcs"),
             match_any_epc=tup("any_epcs"),
+            match_parent_id=tup("parent_ids"),
+            match_input_epc=tup("input_epcs"),
+            match_output_epc=tup("output_epcs"),
+            match_epc_class=tup("epc_classes"),
+            match_input_epc_class=tup("input_epc_classes"),
+            match_output_epc_class=tup("output_epc_classes"),
+            match_any_epc_class=tup("any_epc_classes"),
+            eq_event_id=tup("event_ids"),
             eq_error_reason=tup("error_reasons"),
-            exists_error_declaration=bool(filters.get("exists_error_declaration")),
+            exists_error_declaration=bool(get("exists_error_declaration")),
+            ge_error_declaration_time=get("ge_error_declaration_time"),
+            lt_error_declaration_time=get("lt_error_declaration_time"),
+            eq_corrective_event_id=tup("corrective_event_ids"),
             eq_type=tup("types"),
-            sensor=tuple(filters.get("sensor") or ()),
+            sensor=tuple(get("sensor") or ()),
+            facts=tuple(get("facts") or ()),
+            order_by=get("order_by"),
+            order_desc=bool(get("order_desc", True)),
+            event_count_limit=get("event_count_limit"),
+            max_event_count=get("max_event_count"),
         )
 
     def query_events(self, filters: dict[str, Any], limit: int, token: str | None
@@ -189,6 +209,10 @@ class Services:
         named = get_query(self.store.engine, subscription.org, subscription.query_name)
         filters = query_filters(QueryParams(query_parameters(named.query)),
                                 frozenset({"perPage", "nextPageToken"}))
+        # A subscription delivers new events in the order they were recorded, once each: it
+        # pages by position (`last_seq`), so a named query's order and count limits do not
+        # apply to it.
+        filters.update(order_by=None, event_count_limit=None, max_event_count=None)
         if subscription.initial_record_ms != subscription.created_ms:
             # An explicit initialRecordTime (`last_seq` started at 0): events recorded from then.
             filters["ge_record_time"] = datetime.fromtimestamp(

@@ -16,13 +16,14 @@ consumer profile and the resolver's proof bundle instead.
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.datastructures import QueryParams
 
 from gateway.auth import MemberDep
@@ -35,7 +36,9 @@ from gateway.schemas import QUERY_DOCUMENT_SCHEMA
 from ledger.epcis.epc_format import EpcFormat, translate_event
 from ledger.epcis.xml_writer import CbvXmlFormat
 from ledger.errors import InvalidInputError, LedgerError, NotFoundError
+from ledger.store.event_facts import FactFilter, bare_party_type, bare_transaction_type, time_ms
 from ledger.store.sensor_index import OPS, STATS, SensorFilter
+from ledger.store.store import normalise_cbv
 
 __all__ = ["SUPPORTED_PARAMETERS", "next_link", "query_filters", "router", "run_query",
            "wants_xml", "with_epc_format"]
@@ -44,15 +47,43 @@ router = APIRouter(tags=["Events"])
 
 EVENT_TYPES = ("ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent",
                "AssociationEvent")
+_TIMES = {f"{op}_{field}": field for op in ("GE", "GT", "LT", "LE")
+          for field in ("eventTime", "recordTime")}
+# The query schema spells these `GE_errorDeclaration_Time`; the binding's openapi.yaml
+# `GE_errorDeclarationTime`: both are read.
+_DECLARATION_TIMES = {"GE_errorDeclarationTime": "ge", "GE_errorDeclaration_Time": "ge",
+                      "LT_errorDeclarationTime": "lt", "LT_errorDeclaration_Time": "lt"}
+_MATCH = {"MATCH_epc": "epcs", "MATCH_anyEPC": "any_epcs", "MATCH_parentID": "parent_ids",
+          "MATCH_inputEPC": "input_epcs", "MATCH_outputEPC": "output_epcs",
+          "MATCH_epcClass": "epc_classes", "MATCH_inputEPCClass": "input_epc_classes",
+          "MATCH_outputEPCClass": "output_epc_classes", "MATCH_anyEPCClass": "any_epc_classes"}
+# Parameters whose value is a `|` list compared with one fact key.
+_FACT_LISTS = {"EQ_action": "action", "EQ_transformationID": "transformationID",
+               "EQ_persistentDisposition_set": "persistentDisposition.set",
+               "EQ_persistentDisposition_unset": "persistentDisposition.unset"}
+_ORDERING = ("orderBy", "orderDirection", "eventCountLimit", "maxEventCount")
 SUPPORTED_PARAMETERS = frozenset({
-    "eventType", "GE_eventTime", "LT_eventTime", "EQ_bizStep", "EQ_disposition",
-    "EQ_readPoint", "EQ_bizLocation", "MATCH_epc", "MATCH_anyEPC", "perPage", "nextPageToken",
-    "EQ_errorReason", "EXISTS_errorDeclaration",
-    "EQ_type",
+    "eventType", "EQ_bizStep", "EQ_disposition",
+    "EQ_readPoint", "EQ_bizLocation", "WD_readPoint", "WD_bizLocation", "perPage",
+    "nextPageToken", "EQ_errorReason", "EXISTS_errorDeclaration", "EQ_correctiveEventID",
+    "EQ_type", "EQ_eventID", "EQ_quantity", "GT_quantity", "GE_quantity", "LT_quantity",
+    "LE_quantity", *_TIMES, *_DECLARATION_TIMES, *_MATCH, *_FACT_LISTS, *_ORDERING,
 })
 # `<op>_<statistic>_<uom>` sensor parameters (EPCIS 2.0 §8.2.7.1; the query schema's
 # `^GE_value_[A-Z0-9]{2,4}$`…): a family of names, not a fixed list.
 SENSOR_PARAMETER = re.compile(rf"^({'|'.join(OPS)})_({'|'.join(STATS)})_([A-Z0-9]{{2,4}})$")
+# Families the query schema names by pattern, answered from the event facts index
+# (`ledger.store.event_facts`): `<op>_quantity_<uom>`; `EQ_bizTransaction_<type>`,
+# `EQ_source_<type>`, `EQ_destination_<type>`; `<op>_[INNER_][ILMD_]<prefix:name>` on ILMD and
+# extension fields; `EXISTS_<field>` for any top-level field, ILMD or extension field.
+QUANTITY_PARAMETER = re.compile(r"^(EQ|GT|GE|LT|LE)_quantity_([A-Z0-9]{2,4})$")
+TYPED_PARAMETER = re.compile(r"^EQ_(bizTransaction|source|destination)_([a-z][a-zA-Z0-9_]*)$")
+FIELD_PARAMETER = re.compile(
+    r"^(EQ|GT|GE|LT|LE|EXISTS)_(INNER_ILMD_|ILMD_|INNER_)?([a-z][a-zA-Z0-9]*:[\w.-]+)$")
+EXISTS_PARAMETER = re.compile(r"^EXISTS_([a-z][a-zA-Z0-9]*)$")
+_FIELD_KEYS = {"INNER_ILMD_": "inner_ilmd", "ILMD_": "ilmd", "INNER_": "inner", None: "ext"}
+_FAMILIES = (SENSOR_PARAMETER, QUANTITY_PARAMETER, TYPED_PARAMETER, FIELD_PARAMETER,
+             EXISTS_PARAMETER)
 CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
 
 
@@ -149,6 +180,77 @@ TypeQ = Annotated[str | None, Query(alias="EQ_type", description=(
     "type, if given) whose statistic compares so; temperatures, humidities and accelerations "
     "are compared across units (`GE_value_FAH=46.4` finds 9 °C), other units as reported. "
     "Answered from the sensor readings index."), examples=["Temperature"])]
+
+
+_FACTS_DOC = " Answered from the event facts index."
+# (name, description, example) of the simple query parameters with fixed names beyond the
+# routes' own arguments: declared for the OpenAPI by `more_query_parameters`.
+_MORE: tuple[tuple[str, str, str | None], ...] = (
+    ("GT_eventTime", "eventTime > this ISO 8601 date-time (with zone).", None),
+    ("LE_eventTime", "eventTime ≤ this date-time.", None),
+    ("GE_recordTime", "recordTime ≥ this date-time.", None),
+    ("GT_recordTime", "recordTime > this date-time.", None),
+    ("LT_recordTime", "recordTime < this date-time.", None),
+    ("LE_recordTime", "recordTime ≤ this date-time.", None),
+    ("EQ_action", "action is ADD, OBSERVE or DELETE." + _PIPE_DOC + _FACTS_DOC, "ADD"),
+    ("EQ_persistentDisposition_set", "persistentDisposition `set` has one of these (bare CBV "
+     "word or URI)." + _PIPE_DOC + _FACTS_DOC, None),
+    ("EQ_persistentDisposition_unset", "persistentDisposition `unset` has one of these."
+     + _PIPE_DOC + _FACTS_DOC, None),
+    ("WD_readPoint", "readPoint is this location or a descendant; no master data is stored, "
+     "so: this location (as EQ_readPoint)." + _PIPE_DOC, None),
+    ("WD_bizLocation", "bizLocation is this location or a descendant; as EQ_bizLocation (no "
+     "master data is stored)." + _PIPE_DOC, None),
+    ("EQ_transformationID", "transformationID equals." + _PIPE_DOC + _FACTS_DOC, None),
+    ("MATCH_parentID", "parentID is this EPC (or `*` pattern)." + _PIPE_DOC, None),
+    ("MATCH_inputEPC", "an EPC in inputEPCList." + _PIPE_DOC, None),
+    ("MATCH_outputEPC", "an EPC in outputEPCList." + _PIPE_DOC, None),
+    ("MATCH_epcClass", "an epcClass in quantityList or childQuantityList." + _PIPE_DOC
+     + _FACTS_DOC, None),
+    ("MATCH_inputEPCClass", "an epcClass in inputQuantityList." + _PIPE_DOC + _FACTS_DOC, None),
+    ("MATCH_outputEPCClass", "an epcClass in outputQuantityList." + _PIPE_DOC + _FACTS_DOC,
+     None),
+    ("MATCH_anyEPCClass", "an epcClass in any quantity list." + _PIPE_DOC, None),
+    ("EQ_quantity", "a QuantityElement's quantity equals (any uom; `EQ_quantity_<uom>` for one "
+     "unit, and GT_/GE_/LT_/LE_ likewise)." + _PIPE_DOC + _FACTS_DOC, None),
+    ("GT_quantity", "a QuantityElement's quantity >.", None),
+    ("GE_quantity", "a QuantityElement's quantity ≥.", None),
+    ("LT_quantity", "a QuantityElement's quantity <.", None),
+    ("LE_quantity", "a QuantityElement's quantity ≤.", None),
+    ("EQ_eventID", "the event's CBV 2.0 hash (`ni:///sha-256;…`) or the `eventID` it was "
+     "captured with." + _PIPE_DOC, None),
+    ("GE_errorDeclarationTime", "declared erroneous at or after this date-time (also spelt "
+     "GE_errorDeclaration_Time).", None),
+    ("LT_errorDeclarationTime", "declared erroneous before this date-time (also spelt "
+     "LT_errorDeclaration_Time).", None),
+    ("EQ_correctiveEventID", "declared erroneous with this id among its correctiveEventIDs."
+     + _PIPE_DOC, None),
+    ("orderBy", "eventTime or recordTime (extension fields are refused). Without it: the order "
+     "events were recorded in.", "eventTime"),
+    ("orderDirection", "ASC or DESC (default DESC, as the standard says).", "DESC"),
+    ("eventCountLimit", "the first N events in orderBy's order (needs orderBy), across pages.",
+     None),
+    ("maxEventCount", "more matches than this: 413 QueryTooLargeException instead of an "
+     "answer (checked on every page).", None),
+)
+
+
+def more_query_parameters(**_: str | None) -> None:
+    """The simple query parameters with fixed names beyond the routes' own arguments (`_MORE`),
+    declared for the OpenAPI; `query_filters` reads them, and the families whose names are
+    built from a field, type or unit (`EQ_ILMD_<prefix:field>`, `EQ_bizTransaction_<type>`,
+    `GE_quantity_<uom>`, `EXISTS_<field>`…), which no fixed list can name."""
+
+
+# FastAPI reads a dependency's parameters from its signature: one optional query string each.
+more_query_parameters.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                      annotation=Annotated[str | None, Query(
+                          alias=name, description=description,
+                          examples=[example] if example else None)])
+    for name, description, example in _MORE])
+MORE_PARAMETERS = [Depends(more_query_parameters)]
+
 PerPageQ = Annotated[int | None, Query(alias="perPage", ge=1, description=(
     "most events per page (default 30; larger values are capped at the server maximum)."))]
 TokenQ = Annotated[str | None, Query(alias="nextPageToken", max_length=512,
@@ -169,7 +271,7 @@ _QUERY_RESPONSES: dict[int | str, dict[str, Any]] = {
                       "application/xml": {"schema": {
                           "type": "string", "description": "with `Accept: application/xml`: "
                           "the EPCIS 2.0 XML EPCISQueryDocument"}}}},
-    **problem_responses(400, 401, 404, 406),
+    **problem_responses(400, 401, 404, 406, 413),
 }
 
 
@@ -275,37 +377,180 @@ def run_query(request: Request, services: Any, settings: Any, *, per_page: int |
     return _answer(request, services, events, headers, asked)
 
 
+def _once(q: QueryParams, name: str) -> str:
+    values = q.getlist(name)
+    if len(values) != 1:
+        raise QueryParameterError(f"{name} may be given once", parameter=name)
+    return values[0].strip()
+
+
+def _number(q: QueryParams, name: str) -> float:
+    raw = _once(q, name)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise QueryParameterError(f"{name} must be a number, got {raw!r}", parameter=name)
+    return value
+
+
+def _count(q: QueryParams, name: str) -> int | None:
+    if name not in q:
+        return None
+    raw = _once(q, name)
+    if not raw.isdigit() or int(raw) < 1 or int(raw) > 2**62:
+        raise QueryParameterError(f"{name} must be a positive integer, got {raw!r}",
+                                  parameter=name)
+    return int(raw)
+
+
+def _numbers(name: str, values: list[str]) -> tuple[float, ...]:
+    out = []
+    for v in values:
+        try:
+            out.append(float(v))
+        except ValueError:
+            raise QueryParameterError(f"{name} must be numbers, got {v!r}",
+                                      parameter=name) from None
+    if not all(math.isfinite(x) for x in out):
+        raise QueryParameterError(f"{name} must be finite numbers", parameter=name)
+    return tuple(out)
+
+
+def _field_value(name: str, raw: str) -> float | None:
+    """A number, or a date-time as epoch milliseconds (how the facts index keeps both)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        return time_ms(raw.strip())
+    return value if math.isfinite(value) else None
+
+
+def _fact_filters(q: QueryParams) -> list[FactFilter]:
+    """The conditions on the event facts index that `q` asks for."""
+    out: list[FactFilter] = []
+    for name, key in _FACT_LISTS.items():
+        values = _pipe(q.get(name))
+        if name in q and not values:
+            raise QueryParameterError(f"{name} needs a value", parameter=name)
+        if values:
+            if name == "EQ_action":
+                bad = [v for v in values if v not in ("ADD", "OBSERVE", "DELETE")]
+                if bad:
+                    raise QueryParameterError(f"EQ_action: {bad[0]!r} is not ADD, OBSERVE or "
+                                              "DELETE", parameter=name)
+            if key.startswith("persistentDisposition"):
+                values = [normalise_cbv(v) or v for v in values]
+            out.append(FactFilter(key, "EQ", texts=tuple(values)))
+    if "EQ_quantity" in q:
+        out.append(FactFilter("quantity", "EQ",
+                              nums=_numbers("EQ_quantity", _pipe(q.get("EQ_quantity")) or [])))
+    for op in ("GT", "GE", "LT", "LE"):
+        if f"{op}_quantity" in q:
+            out.append(FactFilter("quantity", op, nums=(_number(q, f"{op}_quantity"),)))
+    for name in sorted(set(q)):
+        if (m := QUANTITY_PARAMETER.match(name)) is not None:
+            op, uom = m.groups()
+            nums = (_numbers(name, _pipe(q.get(name)) or []) if op == "EQ"
+                    else (_number(q, name),))
+            out.append(FactFilter("quantity", op, nums=nums, uom=uom))
+        elif (m := TYPED_PARAMETER.match(name)) is not None:
+            family, kind = m.groups()
+            bare = bare_transaction_type if family == "bizTransaction" else bare_party_type
+            out.append(FactFilter(f"{family}.{bare(kind)}", "EQ",
+                                  texts=tuple(_pipe(q.get(name)) or ())))
+        elif (m := FIELD_PARAMETER.match(name)) is not None:
+            op, scope, field = m.groups()
+            key = f"{_FIELD_KEYS[scope]}:{field}"
+            if op == "EXISTS":
+                out.append(FactFilter(key, "EXISTS"))
+            elif op == "EQ":
+                values = _pipe(q.get(name)) or []
+                nums = tuple(n for n in (_field_value(name, v) for v in values)
+                             if n is not None)
+                out.append(FactFilter(key, "EQ", texts=tuple(values), nums=nums))
+            else:
+                raw = _once(q, name)
+                bound = _field_value(name, raw)
+                if bound is None:
+                    raise QueryParameterError(f"{name} compares numbers and date-times (with "
+                                              f"a zone), got {raw!r}", parameter=name)
+                out.append(FactFilter(key, op, nums=(bound,)))
+        elif (m := EXISTS_PARAMETER.match(name)) is not None \
+                and name != "EXISTS_errorDeclaration":
+            out.append(FactFilter(f"has:{m.group(1)}", "EXISTS"))
+    return out
+
+
+def _ordering(q: QueryParams) -> dict[str, Any]:
+    """orderBy, orderDirection, eventCountLimit and maxEventCount, checked as the standard
+    says (QueryParameterException otherwise)."""
+    order_by = _once(q, "orderBy") if "orderBy" in q else None
+    if order_by is not None and order_by not in ("eventTime", "recordTime"):
+        raise QueryParameterError(
+            f"orderBy {order_by!r}: this repository orders by eventTime or recordTime only "
+            "(not by extension fields)", parameter="orderBy")
+    direction = _once(q, "orderDirection") if "orderDirection" in q else "DESC"
+    if direction not in ("ASC", "DESC"):
+        raise QueryParameterError(f"orderDirection must be ASC or DESC, got {direction!r}",
+                                  parameter="orderDirection")
+    limit, most = _count(q, "eventCountLimit"), _count(q, "maxEventCount")
+    if limit is not None and most is not None:
+        raise QueryParameterError("eventCountLimit and maxEventCount exclude each other",
+                                  parameter="eventCountLimit")
+    if limit is not None and order_by is None:
+        raise QueryParameterError("eventCountLimit needs orderBy (the first N in which order?)",
+                                  parameter="eventCountLimit")
+    return {"order_by": order_by, "order_desc": direction == "DESC",
+            "event_count_limit": limit, "max_event_count": most}
+
+
 def query_filters(q: QueryParams, own: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The filters of `Services.query_events` that query-string parameters `q` ask for;
     QueryParameterError (400) for a parameter this gateway does not implement or a value it
     cannot read, rather than an answer that silently ignores it."""
     allowed = SUPPORTED_PARAMETERS - own
-    unknown = sorted(n for n in set(q) - allowed if not SENSOR_PARAMETER.match(n))
+    unknown = sorted(n for n in set(q) - allowed
+                     if n in own or not any(f.match(n) for f in _FAMILIES))
     if unknown:
         raise QueryParameterError(
             f"unsupported query parameter(s): {', '.join(unknown)}; this resource implements "
-            f"{', '.join(sorted(allowed))} and the sensor parameters "
-            "<EQ|GT|GE|LT|LE>_<value|minValue|maxValue|meanValue|sDev|percValue>_<uom>",
+            f"{', '.join(sorted(allowed))} and the families "
+            "<EQ|GT|GE|LT|LE>_<value|minValue|maxValue|meanValue|sDev|percValue>_<uom>, "
+            "<EQ|GT|GE|LT|LE>_quantity_<uom>, EQ_<bizTransaction|source|destination>_<type>, "
+            "<EQ|GT|GE|LT|LE|EXISTS>_[INNER_][ILMD_]<prefix:field>, EXISTS_<field>",
             parameters=unknown)
     types = _pipe(q.get("eventType"))
     if types:
         bad = [t for t in types if t not in EVENT_TYPES]
         if bad:
             raise QueryParameterError(f"unknown eventType {bad[0]!r}", parameter="eventType")
+    times = {f"{name[:2].lower()}_{'event' if field == 'eventTime' else 'record'}_time":
+             _time(name, q.get(name)) for name, field in _TIMES.items()}
+    declared = {f"{which}_error_declaration_time": _time(name, q.get(name))
+                for name, which in _DECLARATION_TIMES.items() if name in q}
     return {
         "event_types": types,
-        "ge_event_time": _time("GE_eventTime", q.get("GE_eventTime")),
-        "lt_event_time": _time("LT_eventTime", q.get("LT_eventTime")),
+        **times,
+        **declared,
         "biz_steps": _pipe(q.get("EQ_bizStep")),
         "dispositions": _pipe(q.get("EQ_disposition")),
         "read_points": _pipe(q.get("EQ_readPoint")),
         "biz_locations": _pipe(q.get("EQ_bizLocation")),
-        "epcs": _pipe(q.get("MATCH_epc")),
-        "any_epcs": _pipe(q.get("MATCH_anyEPC")),
+        # No master data (no location hierarchy) is stored: a location's descendants are
+        # itself alone, so WD_ is EQ_ (EPCIS 2.0 §8.2.7.1 includes the location itself).
+        "wd_read_points": _pipe(q.get("WD_readPoint")),
+        "wd_biz_locations": _pipe(q.get("WD_bizLocation")),
+        **{key: _pipe(q.get(name)) for name, key in _MATCH.items()},
         "error_reasons": _pipe(q.get("EQ_errorReason")),
         "exists_error_declaration": "EXISTS_errorDeclaration" in q,
+        "corrective_event_ids": _pipe(q.get("EQ_correctiveEventID")),
+        "event_ids": _pipe(q.get("EQ_eventID")),
         "types": _pipe(q.get("EQ_type")),
         "sensor": _sensor_filters(q),
+        "facts": _fact_filters(q),
+        **_ordering(q),
     }
 
 
@@ -322,7 +567,8 @@ def next_link(request: Request, settings: Any, token: str) -> str:
 
 
 @router.get("/events", summary="Query events (EPCIS simple query parameters)",
-            response_model=None, responses=_QUERY_RESPONSES, dependencies=FORMAT_HEADERS)
+            response_model=None, responses=_QUERY_RESPONSES,
+            dependencies=[*FORMAT_HEADERS, *MORE_PARAMETERS])
 def list_events(
     request: Request, services: ServicesDep, settings: SettingsDep, viewer: MemberDep,
     eventType: EventTypeQ = None, GE_eventTime: GEEventTime = None,  # noqa: N803
@@ -365,7 +611,8 @@ def get_event(
 
 
 @router.get("/epcs/{epc:path}/events", summary="Events that name an EPC (URN or Digital Link)",
-            response_model=None, responses=_QUERY_RESPONSES, dependencies=FORMAT_HEADERS)
+            response_model=None, responses=_QUERY_RESPONSES,
+            dependencies=[*FORMAT_HEADERS, *MORE_PARAMETERS])
 def epc_events(
     request: Request, services: ServicesDep, settings: SettingsDep, viewer: MemberDep,
     epc: Annotated[str, Path(description="an EPC URN or constrained Digital Link, URL-encoded",

@@ -45,6 +45,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    false,
     func,
     insert,
     or_,
@@ -58,11 +59,12 @@ from sqlalchemy.pool import StaticPool
 
 from ledger.epcis.document import event_epcs
 from ledger.epcis.measurements import MEASUREMENTS
-from ledger.errors import ConflictError, InvalidInputError, NotFoundError
+from ledger.errors import ConflictError, InvalidInputError, LedgerError, NotFoundError
 from ledger.proofs.capture import SignedCapture, events_tree
 from ledger.proofs.merkle import MerkleTree, keccak256
 from ledger.store import tables as t
 from ledger.store import trace_index
+from ledger.store.event_facts import TEXT_LIMIT, FactFilter, fact_rows
 from ledger.store.sensor_index import (
     TYPE_LIMIT,
     UOM_LIMIT,
@@ -75,8 +77,9 @@ from ledger.store.sensor_index import (
 __all__ = [
     "AcceptResult", "AlreadyDeclaredError", "AnchorLease", "AnchorStatus", "BatchRecord",
     "CaptureRecord", "EventQuery", "INT64_MAX", "InvalidPageTokenError", "NonceReplayError",
-    "PreparedCapture", "Store", "StoredEvent", "UnknownEventError", "ValueOutOfRangeError",
-    "canonical_epc", "commitments_by_id", "declarations_by_id", "normalise_cbv",
+    "PreparedCapture", "QueryTooLargeError", "Store", "StoredEvent", "UnknownEventError", "ValueOutOfRangeError",
+    "canonical_epc", "commitments_by_id", "correction_rows", "declarations_by_id",
+    "normalise_cbv",
     "normalise_reason", "page_token_after", "prepare_capture", "split_proof",
 ]
 
@@ -123,6 +126,18 @@ class AlreadyDeclaredError(ConflictError):
 class InvalidPageTokenError(InvalidInputError):
     slug = "invalid-page-token"
     title = "Invalid page token"
+
+
+class QueryTooLargeError(LedgerError):
+    """EPCIS QueryTooLargeException: more events match than the query's `maxEventCount`
+    allows (413, as the REST binding answers it)."""
+
+    slug = "query-too-large"
+    title = "Query result too large"
+    status = 413
+
+    def __init__(self, detail: str, **fields: Any) -> None:
+        super().__init__(detail, **{"epcisException": "QueryTooLargeException", **fields})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,6 +271,31 @@ class EventQuery:
     # for each filter a report whose statistic compares so; with `eq_type`, of those types.
     eq_type: tuple[str, ...] = ()
     sensor: tuple[SensorFilter, ...] = ()
+    # Inclusive/exclusive bounds the simple query language adds to GE_/LT_.
+    gt_event_time: datetime | None = None
+    le_event_time: datetime | None = None
+    gt_record_time: datetime | None = None
+    le_record_time: datetime | None = None
+    # WD_readPoint / WD_bizLocation: the location or a descendant. The store holds no master
+    # data, so no location has descendants: the location itself, as EQ_.
+    wd_read_point: tuple[str, ...] = ()
+    wd_biz_location: tuple[str, ...] = ()
+    match_input_epc_class: tuple[str, ...] = ()
+    match_output_epc_class: tuple[str, ...] = ()
+    match_any_epc_class: tuple[str, ...] = ()
+    # EPCIS eventIDs: the CBV 2.0 hash this store keys events by (`ni:///sha-256;…`), or the
+    # `eventID` an event was captured with.
+    eq_event_id: tuple[str, ...] = ()
+    ge_error_declaration_time: datetime | None = None
+    lt_error_declaration_time: datetime | None = None
+    eq_corrective_event_id: tuple[str, ...] = ()
+    # Conditions on the event facts index (`ledger.store.event_facts`), ANDed.
+    facts: tuple[FactFilter, ...] = ()
+    # Order: by seq (insert order) when None; "eventTime" or "recordTime", ascending or not.
+    order_by: str | None = None
+    order_desc: bool = True
+    event_count_limit: int | None = None  # the first N matches in that order, then no more
+    max_event_count: int | None = None  # more matches than this: QueryTooLargeError
 
 
 class AnchorLease:
@@ -950,6 +990,8 @@ class Store:
         if plan.declaration_rows:
             # First declaration of an event wins (the intake refuses a different second one).
             cur.executemany(sql.insert_declarations, plan.declaration_rows)
+            if plan.correction_rows:
+                cur.executemany(sql.insert_corrections, plan.correction_rows)
         results = plan.results
         if plan.event_rows:
             base = self._max_seq(cur) if sql.sqlite else None
@@ -961,6 +1003,9 @@ class Store:
                 if plan.reading_rows:
                     cur.executemany(sql.insert_readings, [(base + pos, *rest)
                                                           for pos, *rest in plan.reading_rows])
+                if plan.fact_rows:
+                    cur.executemany(sql.insert_facts, [(base + pos, *rest)
+                                                       for pos, *rest in plan.fact_rows])
                 folded = (plan.folded if plan.folded is not None
                           else trace_index.fold(_at_positions(plan)))
                 trace_index.write(cur, self.dialect, folded, seq_base=base)
@@ -978,6 +1023,10 @@ class Store:
                             if pos in mine]
                 if readings:
                     cur.executemany(sql.insert_readings, readings)
+                facts = [(mine[pos][1].seq, *rest) for pos, *rest in plan.fact_rows
+                         if pos in mine]
+                if facts:
+                    cur.executemany(sql.insert_facts, facts)
                 trace_index.index_events(cur, self.dialect, mine.values())  # same transaction
                 results = _results(fresh, {ix[0] for ix, _row in mine.values()})
         cur.executemany(sql.insert_outbox, plan.outbox_rows)
@@ -1003,7 +1052,7 @@ class Store:
         e, c, b, d = t.events, t.captures, t.batches, t.error_declarations
         anchored = and_(b.c.id.is_not(None), b.c.state == "anchored")
         return (select(e.c.seq, e.c.event_id, e.c.body, e.c.capture_id, e.c.record_time_ms,
-                       anchored.label("anchored"), d.c.body.label("declaration"))
+                       e.c.event_time_ms, anchored.label("anchored"), d.c.body.label("declaration"))
                 .select_from(e.join(c, c.c.id == e.c.capture_id)
                              .outerjoin(b, b.c.id == c.c.batch_id)
                              .outerjoin(d, d.c.event_id == e.c.event_id)))
@@ -1121,23 +1170,109 @@ class Store:
 
     def query_events(self, filters: EventQuery, per_page: int = 100,
                      page_token: str | None = None) -> tuple[list[StoredEvent], str | None]:
-        """Events matching `filters` in insert order (≈ recordTime), `per_page` at a time;
-        pass the returned token for the next page (None: no more)."""
+        """Events matching `filters`, `per_page` at a time, in insert order (≈ recordTime) or
+        in `filters.order_by` order; pass the returned token for the next page (None: no
+        more). QueryTooLargeError when more than `filters.max_event_count` events match."""
         if not 1 <= per_page <= 10_000:
             raise InvalidInputError("per_page must be between 1 and 10000", per_page=per_page)
         e = t.events
-        conds: list[Any] = []
         f = filters
+        conds = self._conditions(f)
+        order = _ORDER.get(f.order_by or "")
+        driver = _driver(f.facts) if order is None else None
+        if f.max_event_count is not None:
+            # Counted up to one past the bound: the index entries read stop there.
+            over = select(e.c.seq).where(*conds).limit(f.max_event_count + 1).subquery()
+            with self._read() as conn:
+                n = conn.execute(select(func.count()).select_from(over)).scalar_one()
+            if n > f.max_event_count:
+                raise QueryTooLargeError(
+                    f"more than maxEventCount={f.max_event_count} events match the query",
+                    maxEventCount=f.max_event_count)
+        # In insert order, an equality on the facts index reads that index in seq order and
+        # stops after a page, however many events match (EQ_action=OBSERVE is most of them):
+        # as `seq IN (…)` the database would list every match first.
+        x = t.event_facts.alias("driver")
+        seq = x.c.seq if driver is not None else e.c.seq
+        if driver is not None:
+            conds = self._conditions(f, skip=driver)
+            conds.append(x.c.key == driver.key)
+            # `has:` rows have no text: `IS NULL` makes it an equality the index is in seq
+            # order under.
+            conds.append(x.c.text == driver.texts[0] if driver.op == "EQ"
+                         else x.c.text.is_(None))
+        desc = f.order_desc and order is not None
+        served = 0
+        if page_token:
+            position = _decode_token(page_token)
+            if (position.order, position.desc) != (f.order_by if order is not None else None,
+                                                   desc):
+                raise InvalidPageTokenError("the page token belongs to a query in another "
+                                            "order", token=page_token[:100])
+            served = position.served
+            if order is None:
+                conds.append(seq > position.seq)
+            else:
+                column = e.c[order]
+                if desc:
+                    conds.append(or_(column < position.key, and_(
+                        column == position.key, e.c.seq < position.seq)))
+                else:
+                    conds.append(or_(column > position.key, and_(
+                        column == position.key, e.c.seq > position.seq)))
+        limit = per_page
+        if f.event_count_limit is not None:
+            limit = min(per_page, f.event_count_limit - served)
+            if limit <= 0:
+                return [], None
+        if order is None:
+            keys: list[Any] = [e.c.seq]
+        elif desc:
+            keys = [e.c[order].desc(), e.c.seq.desc()]
+        else:
+            keys = [e.c[order], e.c.seq]
+        page_keys = [seq] if order is None else keys
+        # The page's seqs first, then its events: a filter whose index is not in seq order (an
+        # eventTime window) sorts its matches before the LIMIT applies, and sorting whole
+        # events (bodies included) made a 20,000-match window's first page 37 ms at 1,000,000
+        # events (bench.params), sorting their seqs alone a few.
+        page = (select(seq).select_from(x.join(e, e.c.seq == x.c.seq) if driver is not None
+                                        else e)
+                .where(*conds).order_by(*page_keys).limit(limit + 1))
+        stmt = self._event_select().where(e.c.seq.in_(page.scalar_subquery())
+                                          ).order_by(*keys)
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        served += len(rows)
+        if f.event_count_limit is not None and served >= f.event_count_limit:
+            more = False
+        token = None
+        if more:
+            last = rows[-1]
+            token = (_encode_token(last.seq) if order is None else
+                     _encode_position(f.order_by or "", desc, getattr(last, order), last.seq,
+                                      served))
+        return [self._stored(r) for r in rows], token
+
+    def _conditions(self, f: EventQuery, skip: FactFilter | None = None) -> list[Any]:
+        """The WHERE conditions of `f` on `events`: columns of events, or `seq IN (…)` /
+        `event_id IN (…)` over an index table (EPCs, sensor readings, facts, declarations)."""
+        e = t.events
+        conds: list[Any] = []
         if f.event_types:
             conds.append(e.c.event_type.in_(f.event_types))
-        if f.ge_event_time:
-            conds.append(e.c.event_time_ms >= _ms(f.ge_event_time))
-        if f.lt_event_time:
-            conds.append(e.c.event_time_ms < _ms(f.lt_event_time))
-        if f.ge_record_time:
-            conds.append(e.c.record_time_ms >= _ms(f.ge_record_time))
-        if f.lt_record_time:
-            conds.append(e.c.record_time_ms < _ms(f.lt_record_time))
+        for column, bound, op in ((e.c.event_time_ms, f.ge_event_time, "GE"),
+                                  (e.c.event_time_ms, f.gt_event_time, "GT"),
+                                  (e.c.event_time_ms, f.lt_event_time, "LT"),
+                                  (e.c.event_time_ms, f.le_event_time, "LE"),
+                                  (e.c.record_time_ms, f.ge_record_time, "GE"),
+                                  (e.c.record_time_ms, f.gt_record_time, "GT"),
+                                  (e.c.record_time_ms, f.lt_record_time, "LT"),
+                                  (e.c.record_time_ms, f.le_record_time, "LE")):
+            if bound is not None:
+                conds.append(_compare(column, op, _ms(bound)))
         if f.eq_biz_step:
             conds.append(e.c.biz_step.in_([normalise_cbv(v) for v in f.eq_biz_step]))
         if f.eq_disposition:
@@ -1146,15 +1281,30 @@ class Store:
             conds.append(e.c.read_point.in_(f.eq_read_point))
         if f.eq_biz_location:
             conds.append(e.c.biz_location.in_(f.eq_biz_location))
+        if f.wd_read_point:
+            conds.append(e.c.read_point.in_(f.wd_read_point))
+        if f.wd_biz_location:
+            conds.append(e.c.biz_location.in_(f.wd_biz_location))
         if f.eq_lot:
             conds.append(e.c.lot.in_(f.eq_lot))
+        d = t.error_declarations
         if f.eq_error_reason or f.exists_error_declaration:
-            d = t.error_declarations
             declared = select(d.c.event_id)
             if f.eq_error_reason:
                 declared = declared.where(d.c.reason.in_(
                     [normalise_reason(v) for v in f.eq_error_reason]))
             conds.append(e.c.event_id.in_(declared))
+        for bound, op in ((f.ge_error_declaration_time, "GE"),
+                          (f.lt_error_declaration_time, "LT")):
+            if bound is not None:
+                conds.append(e.c.event_id.in_(select(d.c.event_id).where(
+                    _compare(d.c.declaration_time_ms, op, _ms(bound)))))
+        if f.eq_corrective_event_id:
+            dc = t.declaration_corrections
+            conds.append(e.c.event_id.in_(select(dc.c.event_id).where(
+                dc.c.corrective_id.in_(f.eq_corrective_event_id))))
+        if f.eq_event_id:
+            conds.append(_event_id_condition(f.eq_event_id))
         if f.eq_type or f.sensor:
             conds.extend(_sensor_conditions(f.eq_type, f.sensor))
         for values, roles in ((f.match_epc, ("epc", "child")),
@@ -1162,24 +1312,16 @@ class Store:
                               (f.match_parent_id, ("parent",)),
                               (f.match_input_epc, ("input",)),
                               (f.match_output_epc, ("output",)),
-                              (f.match_epc_class, ("class",))):
+                              (f.match_any_epc_class, ("class",))):
             if values:
                 conds.append(self._epc_condition(values, roles))
-        if page_token:
-            conds.append(e.c.seq > _decode_token(page_token))
-        # The page's seqs first, then its events: a filter whose index is not in seq order (an
-        # eventTime window) sorts its matches before the LIMIT applies, and sorting whole
-        # events (bodies included) made a 20,000-match window's first page 37 ms at 1,000,000
-        # events (bench.params), sorting their seqs alone a few.
-        page = select(e.c.seq).where(*conds).order_by(e.c.seq).limit(per_page + 1)
-        stmt = self._event_select().where(e.c.seq.in_(page.scalar_subquery())
-                                          ).order_by(e.c.seq)
-        with self._read() as conn:
-            rows = conn.execute(stmt).all()
-        more = len(rows) > per_page
-        rows = rows[:per_page]
-        token = _encode_token(rows[-1].seq) if more else None
-        return [self._stored(r) for r in rows], token
+        for values, key in ((f.match_epc_class, "epcClass"),
+                            (f.match_input_epc_class, "inputEPCClass"),
+                            (f.match_output_epc_class, "outputEPCClass")):
+            if values:
+                conds.append(_fact_epc_condition(key, values))
+        conds.extend(_fact_condition(x) for x in f.facts if x is not skip)
+        return conds
 
     # -- anchoring status ----------------------------------------------------------------------
 
@@ -1475,6 +1617,8 @@ _EVENT_LIMITS = tuple(
 _EPC_LIMIT = min(t.event_epcs.c.epc.type.length, trace_index.trace_latest.c.epc.type.length)
 _EPC_COLUMNS = ("seq", "role", "epc")
 _READING_COLUMNS = ("seq", "element", "report", "stat", "type", "uom", "value", "canonical")
+_FACT_COLUMNS = ("seq", "key", "text", "num")
+_CORRECTION_COLUMNS = ("corrective_id", "event_id")
 
 
 def _event_row(ev: Mapping[str, Any], eid: bytes, capture_id: str, index: int
@@ -1555,6 +1699,8 @@ class _Plan:
     offered: list[trace_index.Indexed]
     epc_rows: list[tuple[int, str, str]]  # (position + 1, role, epc)
     reading_rows: list[tuple[Any, ...]]  # (position + 1, *sensor_index.sensor_rows row)
+    fact_rows: list[tuple[Any, ...]]  # (position + 1, *event_facts.fact_rows row)
+    correction_rows: list[tuple[str, bytes]]  # declaration_corrections rows
     folded: trace_index.Folded | None  # None: not folded yet
     results: list[AcceptResult]  # each capture's outcome if all it offered went in
 
@@ -1564,6 +1710,7 @@ def _plan(fresh: Sequence[PreparedCapture], now: int, *, fold: bool) -> _Plan:
     capture_rows, event_rows, outbox_rows, epc_rows = [], [], [], []
     declaration_rows: list[tuple[Any, ...]] = []
     reading_rows: list[tuple[Any, ...]] = []
+    facts: list[tuple[Any, ...]] = []
     offered: list[trace_index.Indexed] = []
     seen: set[bytes] = set()
     for p in fresh:
@@ -1584,10 +1731,14 @@ def _plan(fresh: Sequence[PreparedCapture], now: int, *, fold: bool) -> _Plan:
                 event = cap.events[row[2]]
                 if "sensorElementList" in event:
                     reading_rows.extend((position, *r) for r in sensor_rows(event))
+                facts.extend((position, *r) for r in fact_rows(event, normalise_cbv))
         outbox_rows.append((p.capture_id, len(cap.event_ids), now))
         declaration_rows.extend((*row, now) for row in p.declarations)
+    corrections = list(dict.fromkeys(
+        c for row in declaration_rows for c in correction_rows(row[0], orjson.loads(row[6]))))
     plan = _Plan([p.capture_id for p in fresh], capture_rows, event_rows, outbox_rows,
-                 declaration_rows, offered, epc_rows, reading_rows, None, _results(fresh, seen))
+                 declaration_rows, offered, epc_rows, reading_rows, facts, corrections, None,
+                 _results(fresh, seen))
     if fold:
         plan.folded = trace_index.fold(_at_positions(plan))
     return plan
@@ -1789,6 +1940,13 @@ def _declaration_row(event: Mapping[str, Any], eid: bytes, capture_id: str, inde
         raise ValueOutOfRangeError(
             f"event {index}: errorDeclaration reason is {len(reason)} characters; at most "
             f"{limit} are stored", index=index, field="errorDeclaration.reason", limit=limit)
+    corrective = declaration.get("correctiveEventIDs")
+    for cid in corrective if isinstance(corrective, list) else ():
+        if isinstance(cid, str) and len(cid) > _CORRECTIVE_LIMIT:
+            raise ValueOutOfRangeError(
+                f"event {index}: a correctiveEventID is {len(cid)} characters; at most "
+                f"{_CORRECTIVE_LIMIT} are stored", index=index,
+                field="errorDeclaration.correctiveEventIDs", limit=_CORRECTIVE_LIMIT)
     return (eid, capture_id, index, org,
             _time_ms(declaration.get("declarationTime"), "errorDeclaration.declarationTime"),
             reason, orjson.dumps(declaration).decode())
@@ -1815,6 +1973,10 @@ class _Sql:
         self.insert_events = _insert_sql(t.events, _EVENT_COLUMNS, dialect)
         self.insert_epcs = _insert_sql(t.event_epcs, _EPC_COLUMNS, dialect)
         self.insert_readings = _insert_sql(t.sensor_readings, _READING_COLUMNS, dialect)
+        # No unique key to conflict on: a fact row goes in with its event, or not at all.
+        self.insert_facts = _insert_sql(t.event_facts, _FACT_COLUMNS, dialect, conflict=False)
+        self.insert_corrections = _insert_sql(t.declaration_corrections, _CORRECTION_COLUMNS,
+                                              dialect)
         self.insert_outbox = _insert_sql(t.outbox, _OUTBOX_COLUMNS, dialect, conflict=False)
         self.insert_declarations = _insert_sql(t.error_declarations, _DECLARATION_COLUMNS,
                                                dialect)
@@ -1881,6 +2043,112 @@ def _sensor_conditions(types: Sequence[str], filters: Sequence[SensorFilter]) ->
     return out
 
 
+_ORDER = {"eventTime": "event_time_ms", "recordTime": "record_time_ms"}
+_EXISTS_COLUMNS = {"has:bizStep": t.events.c.biz_step, "has:disposition": t.events.c.disposition,
+                   "has:readPoint": t.events.c.read_point,
+                   "has:bizLocation": t.events.c.biz_location}
+
+
+def _compare(column: Any, op: str, bound: Any) -> Any:
+    return {"EQ": column == bound, "GT": column > bound, "GE": column >= bound,
+            "LT": column < bound, "LE": column <= bound}[op]
+
+
+def _event_id_condition(values: Sequence[str]) -> Any:
+    """Events whose CBV 2.0 hash is one of `values` (`ni:///sha-256;…`), or captured with one
+    of them as their `eventID` (an id of the capturer's own, as the standard allows)."""
+    from ledger.epcis.event_hash import parse_event_id
+
+    hashes = []
+    for value in values:
+        try:
+            hashes.append(parse_event_id(value))
+        except InvalidInputError:
+            pass
+    x = t.event_facts
+    named = t.events.c.seq.in_(select(x.c.seq).where(x.c.key == "eventID",
+                                                     x.c.text.in_(values)))
+    return or_(t.events.c.event_id.in_(hashes), named) if hashes else named
+
+
+def _fact_epc_condition(key: str, values: Sequence[str]) -> Any:
+    """Events with a fact `key` naming one of the EPC classes `values` (a `*` pattern: by
+    prefix, as `_epc_condition`)."""
+    x = t.event_facts
+    matches = []
+    for value in values:
+        for kind, epc in _epc_prefixes(value):
+            matches.append(x.c.text == epc if kind == "eq"
+                           else and_(x.c.text >= epc, x.c.text < epc + "\U0010ffff"))
+    return t.events.c.seq.in_(select(x.c.seq).where(x.c.key == key, or_(*matches)))
+
+
+def _driver(facts: Sequence[FactFilter]) -> FactFilter | None:
+    """The fact condition a page may read in seq order from the facts index: an equality on
+    one text (its (key, text, seq) entries are in seq order), or EXISTS_ of a standard field
+    (its `has:` rows have no text). Never `quantity`, whose rows repeat a text (the uom)."""
+    for f in facts:
+        if (f.op == "EQ" and len(f.texts) == 1 and not f.nums and f.uom is None
+                and f.key != "quantity" and len(f.texts[0]) <= TEXT_LIMIT) or \
+                (f.op == "EXISTS" and f.key.startswith("has:") and f.key not in _EXISTS_COLUMNS
+                 and f.key != "has:action"):
+            return f
+    return None
+
+
+def _fact_condition(f: FactFilter) -> Any:
+    """`events.seq IN (…)` over the facts index: a row of `f.key` whose value compares so.
+    EXISTS_ of a field a column holds reads that column's (partial) index instead."""
+    e = t.events
+    if f.op == "EXISTS" and f.key in _EXISTS_COLUMNS:
+        return _EXISTS_COLUMNS[f.key].is_not(None)
+    if f.op == "EXISTS" and f.key == "has:action":
+        f = FactFilter("action", "EXISTS")
+    x = t.event_facts
+    where: list[Any] = [x.c.key == f.key]
+    if f.uom is not None:
+        where.append(x.c.text == f.uom)
+    if f.op == "EQ":
+        alternatives = []
+        if f.texts:
+            alternatives.append(x.c.text.in_([v for v in f.texts if len(v) <= TEXT_LIMIT]))
+        if f.nums:
+            alternatives.append(x.c.num.in_(f.nums))
+        where.append(or_(*alternatives) if alternatives else false())
+    elif f.op != "EXISTS":
+        where.append(_compare(x.c.num, f.op, f.nums[0]))
+    return e.c.seq.in_(select(x.c.seq).where(*where))
+
+
+def correction_rows(event_id: bytes, declaration: Mapping[str, Any]
+                    ) -> list[tuple[str, bytes]]:
+    """`declaration_corrections` rows of an error declaration: (corrective event id, event)."""
+    ids = declaration.get("correctiveEventIDs")
+    if not isinstance(ids, list):
+        return []
+    return [(cid, event_id) for cid in dict.fromkeys(ids)
+            if isinstance(cid, str) and len(cid) <= _CORRECTIVE_LIMIT]
+
+
+_CORRECTIVE_LIMIT = t.declaration_corrections.c.corrective_id.type.length
+
+
+@dataclass(frozen=True, slots=True)
+class _Position:
+    """Where a page token says the next page starts."""
+
+    order: str | None  # None: insert order
+    desc: bool
+    key: int | None  # the last event's eventTime/recordTime (ms), when ordered
+    seq: int
+    served: int  # events the query answered before (eventCountLimit)
+
+
+def _encode_position(order: str, desc: bool, key: int, seq: int, served: int) -> str:
+    raw = f"v2:{order}:{'D' if desc else 'A'}:{key}:{seq}:{served}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
 def page_token_after(seq: int) -> str:
     """The `query_events` page token that starts after the event with this seq."""
     return _encode_token(seq)
@@ -1890,13 +2158,18 @@ def _encode_token(seq: int) -> str:
     return base64.urlsafe_b64encode(f"v1:{seq}".encode()).decode().rstrip("=")
 
 
-def _decode_token(token: str) -> int:
+def _decode_token(token: str) -> _Position:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        version, seq = raw.split(":", 1)
-        if version != "v1":
+        version, rest = raw.split(":", 1)
+        if version == "v1":
+            return _Position(None, False, None, int(rest), 0)
+        if version != "v2":
             raise ValueError(version)
-        return int(seq)
+        order, direction, key, seq, served = rest.split(":")
+        if order not in _ORDER or direction not in ("A", "D"):
+            raise ValueError(order)
+        return _Position(order, direction == "D", int(key), int(seq), int(served))
     except (ValueError, UnicodeDecodeError):
         raise InvalidPageTokenError("the page token is not one this store issued",
                                     token=token[:100]) from None

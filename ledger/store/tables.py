@@ -25,6 +25,9 @@ Tables and who writes them:
                     the declaration (the event again, with its `errorDeclaration`), first wins
     sensor_readings one row per statistic of each sensorReport of an event, for the EPCIS
                     sensor query parameters (EQ_type, GE_value_<uom>…)
+    event_facts     one row per (event, field key, value) for the EPCIS query parameters no
+                    column answers (EQ_action, EQ_ILMD_…, EQ_bizTransaction_<type>…)
+    declaration_corrections  the correctiveEventIDs of each error declaration
     named_queries   EPCIS named queries (`POST /queries`) per organisation: the query as sent
     complaint_transitions  complaint status changes in the regulator's console: who, when
     regulator_reasons   reason texts of grade and blacklist transactions, by transaction
@@ -152,7 +155,8 @@ events = Table(
     Column("action", String(8), nullable=True),
     Column("event_time_ms", BigInteger, nullable=False, index=True),
     Column("event_time_zone_offset", String(8), nullable=True),
-    Column("record_time_ms", BigInteger, nullable=False),  # ≈ seq order: paging covers it
+    # Indexed (0017): GE_/LT_recordTime and orderBy=recordTime are ranges of it.
+    Column("record_time_ms", BigInteger, nullable=False, index=True),
     Column("biz_step", String(256), nullable=True),  # bare CBV term when CBV
     Column("disposition", String(256), nullable=True),
     Column("read_point", String(512), nullable=True),
@@ -198,6 +202,19 @@ sensor_readings = Table(
     Index(None, "type", "stat", "canonical"),
     Index(None, "uom", "stat", "value"),
     sqlite_with_rowid=False,
+)
+
+event_facts = Table(
+    "event_facts", metadata,
+    # One row per (event, field key, value) of `ledger.store.event_facts.fact_rows`: what the
+    # EPCIS query parameters without a column of their own read instead of the events' JSON.
+    # No primary key: text and num may both be NULL (a fact that only says the field exists).
+    Column("seq", ForeignKey("events.seq"), nullable=False),
+    Column("key", String(256), nullable=False),
+    Column("text", String(512), nullable=True),
+    Column("num", Float, nullable=True),
+    Index(None, "key", "text", "seq"),
+    Index(None, "key", "num", "seq"),
 )
 
 outbox = Table(
@@ -391,4 +408,13 @@ error_declarations = Table(
     Column("received_ms", BigInteger, nullable=False),
     Index(None, "reason", sqlite_where=text("reason IS NOT NULL"),
           postgresql_where=text("reason IS NOT NULL")),
+    Index(None, "declaration_time_ms"),  # GE_/LT_errorDeclarationTime (0017)
+)
+
+declaration_corrections = Table(
+    "declaration_corrections", metadata,
+    # One row per entry of an error declaration's `correctiveEventIDs` (EQ_correctiveEventID),
+    # written with the declaration; the first declaration of an event wins, as there.
+    Column("corrective_id", String(512), primary_key=True),
+    Column("event_id", LargeBinary(32), primary_key=True),  # the declared event
 )

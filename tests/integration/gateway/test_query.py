@@ -136,7 +136,13 @@ def test_event_by_id_returns_the_event_as_captured(gateway_stack: GatewayStack,
 
 
 @pytest.mark.parametrize(("query", "slug"), [
-    ("EQ_action=ADD", "query-parameter"),
+    ("EQ_deviceID=urn:x", "query-parameter"),  # sensor metadata: not offered
+    ("EQ_action=ADD|TAKE", "query-parameter"),
+    ("orderBy=example:weight", "query-parameter"),
+    ("eventCountLimit=3", "query-parameter"),  # needs orderBy
+    ("orderBy=eventTime&eventCountLimit=3&maxEventCount=3", "query-parameter"),
+    ("maxEventCount=0", "query-parameter"),
+    ("GT_ILMD_example:weight=heavy", "query-parameter"),
     ("GE_eventTime=yesterday", "query-parameter"),
     ("GE_eventTime=2031-01-01T00:00:00", "query-parameter"),
     ("eventType=Teleport", "query-parameter"),
