@@ -98,7 +98,7 @@ def proof_parts(store: Any, stored: Sequence[Any]
                     f"event 0x{bytes(ev.event_id).hex()} was stored before captures kept "
                     "their disclosure commitments: no evidence of format 2 can name it",
                     event_id="0x" + bytes(ev.event_id).hex())
-            trees[cid] = events_tree(_split(row.commitments))
+            trees[cid] = _events_tree(bytes(row.commitments))
             if row.context is not None:
                 contexts[cid] = json.loads(row.context)
         commitment = bytes(row.commitments[32 * row.event_index:32 * row.event_index + 32])
@@ -109,6 +109,27 @@ def proof_parts(store: Any, stored: Sequence[Any]
             tuple(Disclosed(x) for x in texts), ev.event, bytes(ev.event_id),
             contexts.get(cid)))
     return tuple(captures), tuple(out_events)
+
+
+# A capture's events tree by its commitments (what it is built from): every item of a lot
+# needs the trees of the same captures, hundreds of events each.
+_TREES: OrderedDict[bytes, Any] = OrderedDict()
+_TREES_MAX = 1024
+_TREES_LOCK = threading.Lock()
+
+
+def _events_tree(commitments: bytes) -> Any:
+    with _TREES_LOCK:
+        tree = _TREES.get(commitments)
+        if tree is not None:
+            _TREES.move_to_end(commitments)
+            return tree
+    tree = events_tree(_split(commitments))
+    with _TREES_LOCK:
+        _TREES[commitments] = tree
+        while len(_TREES) > _TREES_MAX:
+            _TREES.popitem(last=False)
+    return tree
 
 
 class UncommittedEventError(LedgerError):

@@ -27,8 +27,11 @@ field is a disclosure with its Merkle path to the event's signed commitment
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -89,7 +92,14 @@ def item_epc(code: str) -> str:
 
 
 def _canon(value: Any) -> str | None:
-    return _canonical_epc(value.strip()) if isinstance(value, str) else None
+    return _canon_str(value) if isinstance(value, str) else None
+
+
+# The same EPCs come back in every item of a pallet (an AggregationEvent names hundreds), and
+# parsing one into its canonical form costs more than the rest of the cut: kept, bounded.
+@lru_cache(maxsize=1 << 16)
+def _canon_str(value: str) -> str:
+    return _canonical_epc(value.strip())
 
 
 def item_path(epc: str, events: list[Mapping[str, Any]]) -> frozenset[str]:
@@ -135,17 +145,41 @@ def public_event(e: EventEvidence, path: frozenset[str]) -> EventEvidence:
     """A full event reduced to its public disclosures, each with its path to the commitment."""
     if e.event is None or e.event_id is None:
         raise InvalidInputError("only a full event can be cut down")
-    texts = [d.text for d in e.disclosed]
-    tree = MerkleTree.build([disclosure_leaf(t) for t in texts])
-    if tree.root != e.commitment:
-        raise InvalidInputError("the event's disclosures do not lead to its commitment")
+    texts = tuple(d.text for d in e.disclosed)
+    tree, fields = _committed(e.commitment, texts)
     keep = _keep(path)
     chosen = []
-    for index, text in enumerate(texts):
-        _, name, value = orjson.loads(text)
+    for index, (text, (name, value)) in enumerate(zip(texts, fields, strict=True)):
         if name != EVENT_ID and keep(name, value):
             chosen.append(Disclosed(text, tuple(tree.proof(index))))
     return EventEvidence(e.commitment, e.capture, e.proof, tuple(chosen))
+
+
+# commitment → (its disclosures' tree, each disclosure's (name, value)), checked once: every
+# item on a pallet cuts the pallet's events again. Keyed by the texts too, so a different
+# disclosure list is never served another's tree.
+_COMMITTED: OrderedDict[tuple[bytes, tuple[str, ...]], tuple[MerkleTree, tuple[Any, ...]]] = \
+    OrderedDict()
+_COMMITTED_MAX = 8192
+_COMMITTED_LOCK = threading.Lock()
+
+
+def _committed(commitment: bytes, texts: tuple[str, ...]) -> tuple[MerkleTree, tuple[Any, ...]]:
+    key = (commitment, texts)
+    with _COMMITTED_LOCK:
+        hit = _COMMITTED.get(key)
+        if hit is not None:
+            _COMMITTED.move_to_end(key)
+            return hit
+    tree = MerkleTree.build([disclosure_leaf(t) for t in texts])
+    if tree.root != commitment:
+        raise InvalidInputError("the event's disclosures do not lead to its commitment")
+    fields = tuple(tuple(orjson.loads(t)[1:]) for t in texts)
+    with _COMMITTED_LOCK:
+        _COMMITTED[key] = (tree, fields)
+        while len(_COMMITTED) > _COMMITTED_MAX:
+            _COMMITTED.popitem(last=False)
+    return tree, fields
 
 
 def public_bundle(bundle: Bundle) -> Bundle:
