@@ -111,3 +111,29 @@ def test_a_sensor_element_is_public_only_when_it_holds_readings_alone():
         if "sensorReport" in leak:
             element["sensorReport"] = leak["sensorReport"]
         assert not reading_only(element), leak
+
+
+def test_attack_an_altered_disclosure_is_refused_after_the_genuine_event_was_cut():
+    """The cut keeps each event's checked disclosure tree, since every can of a pallet cuts
+    the pallet's events again. A later event with the same commitment and an altered text
+    must not be served that tree: it is refused as before."""
+    import pytest
+
+    from ledger.errors import InvalidInputError
+    from ledger.evidence.public import public_event
+
+    full = _full_bundle()
+    path = item_path(ITEM, EVENTS)
+    public_event(full.events[0], path)  # the genuine event's tree is now kept
+    genuine = full.events[0]
+    texts = [d.text for d in genuine.disclosed]
+    at = next(i for i, t in enumerate(texts) if '"bizStep"' in t)
+    texts[at] = texts[at].replace("commissioning", "decommissioning")
+    assert texts != [d.text for d in genuine.disclosed]
+    forged = EventEvidence(genuine.commitment, genuine.capture, genuine.proof,
+                           tuple(Disclosed(t) for t in texts), genuine.event, genuine.event_id,
+                           None)
+    with pytest.raises(InvalidInputError):
+        public_event(forged, path)
+    # And the genuine one is still cut the same way (served from what was kept).
+    assert public_event(genuine, path) == public_event(full.events[0], path)
