@@ -34,6 +34,16 @@ def _events(response: Any) -> list[dict[str, Any]]:
     return body["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
 
 
+def captured_corpus(stack: GatewayStack, doc: dict[str, Any], marker: str) -> dict[str, Any]:
+    """Capture `doc` signed by the stack's enterprise; its readPoint `marker` and event ids."""
+    sig = stack.sign(doc, stack.enterprise)
+    with stack.client() as client:
+        response = client.post("/capture", content=json.dumps(doc).encode(),
+                               headers=stack.headers(sig))
+    assert response.status_code == 202, response.text
+    return {"marker": marker, "ids": [format_event_id(h) for h in event_hashes(doc)]}
+
+
 @pytest.fixture(scope="module")
 def corpus(gateway_stack: GatewayStack) -> dict[str, Any]:
     """Five events with a marker readPoint unique to this module, captured in one document."""
@@ -48,13 +58,7 @@ def corpus(gateway_stack: GatewayStack) -> dict[str, Any]:
     events[4]["type"] = "AggregationEvent"
     events[4]["parentID"] = "urn:epc:id:sscc:0614141.1234567890"
     events[4]["childEPCs"] = events[4].pop("epcList")
-    sig = gateway_stack.sign(doc, gateway_stack.enterprise)
-    with gateway_stack.client() as client:
-        response = client.post("/capture", content=json.dumps(doc).encode(),
-                               headers=gateway_stack.headers(sig))
-    assert response.status_code == 202, response.text
-    return {"marker": marker, "doc": doc,
-            "ids": [format_event_id(h) for h in event_hashes(doc)]}
+    return {**captured_corpus(gateway_stack, doc, marker), "doc": doc}
 
 
 def _query(stack: GatewayStack, corpus: dict[str, Any], **params: str) -> list[str]:
@@ -212,12 +216,7 @@ def reefer(gateway_stack: GatewayStack) -> dict[str, Any]:
         event["sensorElementList"] = [{"sensorReport": [
             {"type": "gs1:Temperature", "value": v, "uom": uom,
              "time": f"2031-01-01T0{n}:00:00.000Z"} for n, v in enumerate(values)]}]
-    sig = gateway_stack.sign(doc, gateway_stack.enterprise)
-    with gateway_stack.client() as client:
-        response = client.post("/capture", content=json.dumps(doc).encode(),
-                               headers=gateway_stack.headers(sig))
-    assert response.status_code == 202, response.text
-    return {"marker": marker, "ids": [format_event_id(h) for h in event_hashes(doc)]}
+    return captured_corpus(gateway_stack, doc, marker)
 
 
 @pytest.mark.parametrize(("params", "indices"), [

@@ -3,7 +3,6 @@ orderBy / eventCountLimit / maxEventCount with Link paging, and `GS1-Extensions`
 
 from __future__ import annotations
 
-import json
 import re
 import urllib.parse
 from typing import Any
@@ -11,8 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ledger.epcis.event_hash import event_hashes, format_event_id
-from tests.integration.gateway.test_query import _events, _get
+from tests.integration.gateway.test_query import _events, _get, captured_corpus
 from tests.integration.gateway_env import GatewayStack, document
 
 pytestmark = [pytest.mark.chain]
@@ -37,12 +35,7 @@ def corpus(gateway_stack: GatewayStack) -> dict[str, Any]:
     first["quantityList"] = [{"epcClass": CLASS, "quantity": 12.5, "uom": "KGM"}]
     first["ilmd"] = {"example:bestBeforeDate": "2033-01-01T00:00:00Z"}
     first["example:zone"] = "frozen"
-    sig = gateway_stack.sign(doc, gateway_stack.enterprise)
-    with gateway_stack.client() as client:
-        response = client.post("/capture", content=json.dumps(doc).encode(),
-                               headers=gateway_stack.headers(sig))
-    assert response.status_code == 202, response.text
-    return {"marker": marker, "ids": [format_event_id(h) for h in event_hashes(doc)]}
+    return captured_corpus(gateway_stack, doc, marker)
 
 
 def _ids(stack: GatewayStack, corpus: dict[str, Any], **params: str) -> list[str]:
