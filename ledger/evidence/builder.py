@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +30,7 @@ from ledger.proofs.bundle import (
 )
 from ledger.proofs.capture import CaptureSignature, events_tree
 from ledger.proofs.disclosure import Disclosed, commit_event
+from ledger.runtime.memo import BoundedMemo
 from ledger.store import tables as t
 from ledger.store.store import UnknownEventError
 
@@ -113,23 +112,13 @@ def proof_parts(store: Any, stored: Sequence[Any]
 
 # A capture's events tree by its commitments (what it is built from): every item of a lot
 # needs the trees of the same captures, hundreds of events each.
-_TREES: OrderedDict[bytes, Any] = OrderedDict()
-_TREES_MAX = 1024
-_TREES_LOCK = threading.Lock()
+_TREES: BoundedMemo[bytes, Any] = BoundedMemo(1024)
 
 
 def _events_tree(commitments: bytes) -> Any:
-    with _TREES_LOCK:
-        tree = _TREES.get(commitments)
-        if tree is not None:
-            _TREES.move_to_end(commitments)
-            return tree
-    tree = events_tree(_split(commitments))
-    with _TREES_LOCK:
-        _TREES[commitments] = tree
-        while len(_TREES) > _TREES_MAX:
-            _TREES.popitem(last=False)
-    return tree
+    tree = _TREES.get(commitments)
+    return tree if tree is not None else _TREES.put(commitments,
+                                                    events_tree(_split(commitments)))
 
 
 class UncommittedEventError(LedgerError):
@@ -142,19 +131,14 @@ class UncommittedEventError(LedgerError):
 
 # (capture id, event index) → the event's disclosure texts, checked against its commitment:
 # an item page is built again on every scan, and committing an event costs a keccak per field.
-_TEXTS: OrderedDict[tuple[str, int], tuple[str, ...]] = OrderedDict()
-_TEXTS_MAX = 65_536
-_TEXTS_LOCK = threading.Lock()
+_TEXTS: BoundedMemo[tuple[str, int], tuple[str, ...]] = BoundedMemo(65_536)
 
 
 def _texts(cid: str, index: int, event_id: bytes, commitment: bytes, seed: bytes,
            event: Any) -> tuple[str, ...]:
-    key = (cid, index)
-    with _TEXTS_LOCK:
-        found = _TEXTS.get(key)
-        if found is not None:
-            _TEXTS.move_to_end(key)
-            return found
+    found = _TEXTS.get((cid, index))
+    if found is not None:
+        return found
     committed = commit_event(event, event_id, seed, index)
     if committed.commitment != commitment:
         # The stored event is not the event as captured (or the seed is not the signed one):
@@ -163,11 +147,7 @@ def _texts(cid: str, index: int, event_id: bytes, commitment: bytes, seed: bytes
         log.warning("event 0x%s of capture %s does not lead to the commitment its capture "
                     "signed: the stored event was altered", event_id.hex(), cid)
         return committed.texts
-    with _TEXTS_LOCK:
-        _TEXTS[key] = committed.texts
-        while len(_TEXTS) > _TEXTS_MAX:
-            _TEXTS.popitem(last=False)
-    return committed.texts
+    return _TEXTS.put((cid, index), committed.texts)
 
 
 def _split(blob: bytes | None) -> list[bytes]:

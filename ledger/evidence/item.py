@@ -46,6 +46,7 @@ from ledger.proofs.bundle import (
 from ledger.proofs.capture import events_tree
 from ledger.proofs.codes import codes_tree
 from ledger.runtime.freshness import follow
+from ledger.runtime.memo import BoundedMemo
 from ledger.store.scan_log import scan_pseudonym
 from ledger.store.store import commitments_by_id
 from ledger.store.tables import codes, events, product_conditions, scans
@@ -56,8 +57,7 @@ __all__ = ["CustomsIndex", "EvidenceCache", "FragmentPool", "ItemEvidence", "Sto
            "scan_count", "scan_history"]
 
 _NI_RE = re.compile(r"^ni:///sha-256;([0-9a-f]{64})\?ver=CBV2\.0$")
-_TREES: OrderedDict[tuple[str, str, str, int], Any] = OrderedDict()
-_TREES_MAX = 64
+_TREES: BoundedMemo[tuple[str, str, str, int], Any] = BoundedMemo(64)
 
 
 def registration(engine: Engine, gtin14: str, serial: str) -> Registration | None:
@@ -78,12 +78,8 @@ def registration(engine: Engine, gtin14: str, serial: str) -> Registration | Non
             serials = [r[0] for r in conn.execute(select(codes.c.serial).where(
                 codes.c.gtin == gtin14, codes.c.lot == lot).order_by(codes.c.id))]
             # A lot of 12,000 codes takes ~15 ms to hash; a shelf of scans should not redo it.
-            entry = (codes_tree(gtin14, serials), {s: i for i, s in enumerate(serials)})
-            _TREES[key] = entry
-            while len(_TREES) > _TREES_MAX:
-                _TREES.popitem(last=False)
-        else:
-            _TREES.move_to_end(key)
+            entry = _TREES.put(key, (codes_tree(gtin14, serials),
+                                     {s: i for i, s in enumerate(serials)}))
     tree, index = entry
     return Registration(gtin14, lot, tuple(tree.proof(index[serial])))
 
@@ -327,10 +323,10 @@ class ItemEvidence:
     # are what items share (a pallet's shipping, its capture), and `FragmentPool` keeps one
     # copy of each however many cached items hold it.
     _parts: dict[str, bytes | tuple[bytes, ...]]
+    # `_parts` as orjson fragments (pointing at the same bytes), built once, not per request
+    _fragments: dict[str, Any]
     code: str = ""
     size: int = 0  # bytes of encoded JSON (shared elements counted in full)
-    # `_parts` as orjson fragments (pointing at the same bytes), built once, not per request
-    _fragments: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, bundle: Bundle) -> ItemEvidence:
@@ -344,8 +340,8 @@ class ItemEvidence:
                             else orjson.dumps(value))
         newest = max((c.anchor.block_number or 0 for c in bundle.captures if c.anchor),
                       default=0)
-        return cls(bundle, newest, parts, bundle.code, sum(map(len, _pieces(parts))),
-                   _as_fragments(parts))
+        return cls(bundle, newest, parts, _as_fragments(parts), bundle.code,
+                   sum(map(len, _pieces(parts))))
 
     def pieces(self) -> list[bytes]:
         """Every encoded piece, in order."""
@@ -371,7 +367,7 @@ class ItemEvidence:
             "source": source,
             "chain": {"chainId": chain.chain_id, "blockNumber": chain.block_number,
                       "contracts": dict(chain.contracts)},
-            **(self._fragments or _as_fragments(self._parts)),
+            **self._fragments,
             "scans": [s.to_json() for s in scans],
         })
 

@@ -27,8 +27,6 @@ field is a disclosure with its Merkle path to the event's signed commitment
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import replace
 from functools import lru_cache
@@ -43,6 +41,7 @@ from ledger.errors import InvalidInputError
 from ledger.proofs.bundle import Bundle, EventEvidence
 from ledger.proofs.disclosure import EVENT_ID, Disclosed, disclosure_leaf
 from ledger.proofs.merkle import MerkleTree
+from ledger.runtime.memo import BoundedMemo
 
 __all__ = ["PUBLIC_EXTENSIONS", "PUBLIC_FIELDS", "PUBLIC_ILMD", "item_epc", "item_path",
            "names_path", "public_bundle", "public_event", "reading_only"]
@@ -158,28 +157,20 @@ def public_event(e: EventEvidence, path: frozenset[str]) -> EventEvidence:
 # commitment → (its disclosures' tree, each disclosure's (name, value)), checked once: every
 # item on a pallet cuts the pallet's events again. Keyed by the texts too, so a different
 # disclosure list is never served another's tree.
-_COMMITTED: OrderedDict[tuple[bytes, tuple[str, ...]], tuple[MerkleTree, tuple[Any, ...]]] = \
-    OrderedDict()
-_COMMITTED_MAX = 8192
-_COMMITTED_LOCK = threading.Lock()
+_COMMITTED: BoundedMemo[tuple[bytes, tuple[str, ...]], tuple[MerkleTree, tuple[Any, ...]]] = \
+    BoundedMemo(8192)
 
 
 def _committed(commitment: bytes, texts: tuple[str, ...]) -> tuple[MerkleTree, tuple[Any, ...]]:
     key = (commitment, texts)
-    with _COMMITTED_LOCK:
-        hit = _COMMITTED.get(key)
-        if hit is not None:
-            _COMMITTED.move_to_end(key)
-            return hit
+    hit = _COMMITTED.get(key)
+    if hit is not None:
+        return hit
     tree = MerkleTree.build([disclosure_leaf(t) for t in texts])
     if tree.root != commitment:
         raise InvalidInputError("the event's disclosures do not lead to its commitment")
     fields = tuple(tuple(orjson.loads(t)[1:]) for t in texts)
-    with _COMMITTED_LOCK:
-        _COMMITTED[key] = (tree, fields)
-        while len(_COMMITTED) > _COMMITTED_MAX:
-            _COMMITTED.popitem(last=False)
-    return tree, fields
+    return _COMMITTED.put(key, (tree, fields))
 
 
 def public_bundle(bundle: Bundle) -> Bundle:

@@ -61,14 +61,13 @@ def pin_target(url: object, *, allow_private: bool) -> PinnedTarget:
     """`url` checked and pinned to one of the public addresses its host resolved to (with
     `allow_private`, nothing is resolved: the URL as it is)."""
     parts, addresses = _checked(url, allow_private=allow_private)
-    netloc = parts.netloc.rsplit("@", 1)[-1]
     if not addresses:
-        return PinnedTarget(parts.geturl(), netloc, None)
+        return PinnedTarget(parts.geturl(), parts.netloc, None)
     address = sorted(addresses)[0]
     literal = f"[{address}]" if ":" in address else address
     port = f":{parts.port}" if parts.port is not None else ""
     pinned = urlunsplit((parts.scheme, literal + port, parts.path, parts.query, ""))
-    return PinnedTarget(pinned, netloc,
+    return PinnedTarget(pinned, parts.netloc,  # no credentials: `_checked` refuses them
                         parts.hostname if parts.scheme == "https" else None)
 
 
