@@ -290,3 +290,20 @@ def test_the_in_memory_answer_carries_the_routes_own_link_header(item):
     cached = resolver._item_headers(item["url"].rstrip("/"),
                                     resolver.parse_path(path), ())
     assert set(cached) == {"Link", "Vary"}  # no Content-Length or the like written into it
+
+
+def test_attack_a_forged_host_header_does_not_poison_the_kept_link_headers(item):
+    """The fast path keeps `Link` headers by path and base (the request's own origin while no
+    ZHENZHI_PUBLIC_URL is set): an anonymous client scanning with `Host: evil.example` gets
+    links to evil.example itself, and every later shopper still gets the gateway's own."""
+    path = f"/01/{GTIN}/21/{item['serial']}"
+    own = item["url"].split("://", 1)[1]
+    for _ in range(2):  # the second one from memory
+        forged = item["client"].get(path, headers={"Accept": "application/json",
+                                                   "Host": "evil.example"})
+        assert forged.status_code == 200 and "evil.example" in forged.headers["link"]
+    for _ in range(2):
+        genuine = item["client"].get(path, headers={"Accept": "application/json"})
+        assert genuine.status_code == 200
+        assert "evil.example" not in genuine.headers["link"]
+        assert f"http://{own}/" in genuine.headers["link"]
