@@ -44,3 +44,26 @@ def test_attack_outsider_cannot_read_a_members_capture_job(gateway_stack: Gatewa
         member = _signed_get(stack, client, location + "?anchors=true")
         assert member.status_code == 200, member.text
         assert member.json()["eventIDs"] == posted.json()["eventIDs"]
+
+
+@pytest.mark.parametrize("query", [
+    "maxEventCount=0&EQ_action=ADD",  # a 413 would tell the public that events match
+    "EQ_ILMD_cbvmda:lotNumber=L1&maxEventCount=0",
+    "EQ_bizTransaction_po=urn:epc:id:gdti:0614141.00001.7&eventCountLimit=1",
+    "orderBy=nonsense",  # a 400 would tell which parameters this gateway reads
+    "GE_recordTime=not-a-time",
+])
+def test_attack_anonymous_queries_learn_nothing_from_the_query_parameters(
+        gateway_stack: GatewayStack, query: str) -> None:
+    """The query language's counts and refusals are member answers: without a member
+    signature every query, however it would be answered, is the same 401."""
+    stack = gateway_stack
+    doc = document(2)
+    with stack.client() as client:
+        assert client.post("/capture", content=json.dumps(doc).encode(),
+                           headers=stack.headers(stack.sign(doc, stack.enterprise))
+                           ).status_code == 202
+        for path in ("/events?" + query, "/queries/nightly/events?" + query):
+            outsider = client.get(path)
+            assert outsider.status_code == 401, (path, outsider.text)
+            assert outsider.json()["type"] == "urn:zhenzhi:problem:member-access-required"
