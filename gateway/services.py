@@ -219,7 +219,15 @@ class Services:
                 subscription.initial_record_ms / 1000, UTC)
         events, token = self.store.query_events(self.event_query(filters), limit,
                                                 page_token_after(after_seq))
-        return [(e.seq, e.as_epcis()) for e in events], token is not None
+        found = [(e.seq, e.as_epcis()) for e in events]
+        if subscription.epc_format:  # GS1 keys as the subscriber asked (GS1-EPC-Format)
+            from gateway.routes.events import with_epc_format
+            from ledger.epcis.epc_format import EpcFormat
+
+            written, _ = with_epc_format(self, [e for _, e in found],
+                                         EpcFormat(subscription.epc_format))
+            found = [(seq, e) for (seq, _), e in zip(found, written, strict=True)]
+        return found, token is not None
 
     def may_read(self, org: bytes, signer: str) -> bool:
         """Whether `signer` is a valid key of `org` now: what a signed member read needs."""

@@ -25,17 +25,18 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Path, Request, Response, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from gateway.auth import MemberAccessRequired, MemberDep
 from gateway.deps import ServicesDep, SettingsDep
-from gateway.negotiation import VERSION_HEADERS, negotiate
+from gateway.negotiation import VERSION_HEADERS, Negotiation, format_headers, negotiate
 from gateway.problems import UnsupportedMediaTypeError, problem_instance, problem_responses
 from gateway.responses import OrjsonResponse, ProblemResponse
 from gateway.routes.discovery import EPCIS_HEADERS, options_headers
 from gateway.routes.events import PerPageQ, TokenQ, next_link, with_epc_format
 from gateway.routes.queries import QueryNameP, _org
+from ledger.epcis.epc_format import EpcFormat
 from ledger.epcis.query_schedule import QuerySchedule, SubscriptionControlsError
 from ledger.errors import LedgerError
 from ledger.pipeline.webhook_target import check_target
@@ -155,9 +156,10 @@ def _controls(body: Any, allow_private: bool) -> dict[str, Any]:
              responses={201: {"description": "Subscribed; `Location` names the subscription",
                               "headers": {"Location": {"schema": {"type": "string"}}},
                               "content": {"application/json": {"schema": _RESPONSE_SCHEMA}}},
-                        **problem_responses(400, 401, 404, 415)})
+                        **problem_responses(400, 401, 404, 406, 415)})
 async def subscribe(request: Request, services: ServicesDep, settings: SettingsDep,
-                    viewer: MemberDep, name: QueryNameP) -> OrjsonResponse:
+                    viewer: MemberDep, name: QueryNameP,
+                    asked: Annotated[Negotiation, Depends(format_headers)]) -> OrjsonResponse:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in ("application/json", "application/ld+json"):
         raise UnsupportedMediaTypeError(f"send the subscription as application/json, not "
@@ -169,8 +171,12 @@ async def subscribe(request: Request, services: ServicesDep, settings: SettingsD
     org = _org(viewer)
     controls = await run_in_threadpool(_controls, body, settings.webhook_allow_private)
     created = await run_in_threadpool(
-        lambda: create_subscription(services.store.engine, org=org, query_name=name,
-                                    signer=viewer.signer or "", **controls))
+        lambda: create_subscription(
+            services.store.engine, org=org, query_name=name, signer=viewer.signer or "",
+            # GS1-EPC-Format as asked when subscribing (GS1-CBV-XML-Format applies to XML
+            # only: deliveries are JSON)
+            epc_format=(None if asked.epc_format is EpcFormat.NO_PREFERENCE
+                        else asked.epc_format.value), **controls))
     return OrjsonResponse(_answer(created), status_code=201, headers={
         **EPCIS_HEADERS, "Location": f"/queries/{name}/subscriptions/{created.id}"})
 

@@ -64,6 +64,7 @@ class Subscription:
     next_run_ms: int | None
     created_ms: int
     last_notified_ms: int | None
+    epc_format: str | None = None  # GS1-EPC-Format asked when subscribing (None: as captured)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +90,14 @@ def _subscription(row: Any) -> Subscription:
         schedule=orjson.loads(row.schedule) if row.schedule else None,
         report_if_empty=bool(row.report_if_empty), initial_record_ms=row.initial_record_ms,
         last_seq=row.last_seq, next_run_ms=row.next_run_ms, created_ms=row.created_ms,
-        last_notified_ms=row.last_notified_ms)
+        last_notified_ms=row.last_notified_ms, epc_format=row.epc_format)
 
 
 def create_subscription(engine: Engine, *, org: bytes, query_name: str, signer: str,
                         dest: str, secret: str, stream: bool,
                         schedule: dict[str, Any] | None, report_if_empty: bool,
-                        initial_record_ms: int | None, next_run_ms: int | None) -> Subscription:
+                        initial_record_ms: int | None, next_run_ms: int | None,
+                        epc_format: str | None = None) -> Subscription:
     """Subscribe `org` to its named query `query_name` (UnknownQueryError if it has none of
     that name). Without `initial_record_ms` the subscription considers events recorded from
     now on: `last_seq` starts at the newest event's seq. With it, at 0, and each run asks for
@@ -115,13 +117,13 @@ def create_subscription(engine: Engine, *, org: bytes, query_name: str, signer: 
                   "schedule": orjson.dumps(schedule).decode() if schedule else None,
                   "report_if_empty": int(report_if_empty), "initial_record_ms": initial,
                   "last_seq": int(last_seq), "next_run_ms": next_run_ms, "created_ms": now,
-                  "last_notified_ms": None}
+                  "last_notified_ms": None, "epc_format": epc_format}
         conn.execute(insert(s).values(**values))
     return Subscription(
         id=subscription_id, org=org, query_name=query_name, signer=signer, dest=dest,
         secret=secret, stream=stream, schedule=schedule, report_if_empty=report_if_empty,
         initial_record_ms=initial, last_seq=int(last_seq), next_run_ms=next_run_ms,
-        created_ms=now, last_notified_ms=None)
+        created_ms=now, last_notified_ms=None, epc_format=epc_format)
 
 
 def get_subscription(engine: Engine, org: bytes, query_name: str, subscription_id: str

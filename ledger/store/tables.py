@@ -345,6 +345,9 @@ subscriptions = Table(
     Column("next_run_ms", BigInteger, nullable=True),  # scheduled: the next matching minute
     Column("created_ms", BigInteger, nullable=False),
     Column("last_notified_ms", BigInteger, nullable=True),  # last 2xx from the receiver
+    # GS1-EPC-Format asked at subscription (`ledger.epcis.epc_format.EpcFormat` value; NULL:
+    # no preference, deliveries as captured)
+    Column("epc_format", String(32), nullable=True),
     Index(None, "org", "query_name", "id"),
 )
 

@@ -25,12 +25,13 @@ MARKER = "https://id.gs1.org/414/9506000999964"  # readPoint unique to this modu
 
 
 def _send(client: httpx.Client, member: Member, method: str, url: str,
-          body: Any = None, content_type: str = "application/json") -> httpx.Response:
+          body: Any = None, content_type: str = "application/json",
+          headers: dict[str, str] | None = None) -> httpx.Response:
     """A signed request with a JSON body (the signature covers the body's hash)."""
     content = b"" if body is None else (body if isinstance(body, bytes)
                                         else json.dumps(body).encode())
-    request = client.build_request(method, url, content=content,
-                                   headers={"Content-Type": content_type} if content else {})
+    request = client.build_request(method, url, content=content, headers={
+        **({"Content-Type": content_type} if content else {}), **(headers or {})})
     wire = request.url.raw_path.decode("ascii")
     signed = sign_request(member.key, method, wire, content, org="0x" + member.org.hex())
     request.headers.update(signed.headers())

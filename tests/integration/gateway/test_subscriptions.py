@@ -143,6 +143,44 @@ def test_a_stream_subscription_delivers_signed_query_documents(
     assert [s["subscriptionID"] for s in listed.json()] == [sub["subscriptionID"]]
 
 
+def test_a_webhook_delivers_epcs_as_the_subscription_asked(live: Live, receiver: Receiver
+                                                           ) -> None:
+    """GS1-EPC-Format on the subscribing request (the binding's parameter of
+    `POST /queries/{queryName}/subscriptions`) holds for every delivery: a URN captured is
+    delivered as a Digital Link, and the subscription made without the header gets it as
+    captured. A value outside the binding's enum is refused (400) and nothing is kept."""
+    stack = live.stack
+    urn = f"urn:epc:id:sgtin:0614141.107346.wh{time.time_ns() % 10**12}"
+    with live.client() as client:
+        name = _query(client, stack.enterprise, {"EQ_readPoint": [MARKER],
+                                                 "EQ_bizStep": ["loading"]})
+        path = f"/queries/{name}/subscriptions"
+        controls = {"dest": receiver.url, "signatureToken": SECRET, "stream": True}
+        refused = _send(client, stack.enterprise, "POST", path, controls,
+                        headers={"GS1-EPC-Format": "Always_URN"})
+        assert refused.status_code == 400, refused.text
+        assert _get(client, stack.enterprise, path).json() == []
+        as_links = _send(client, stack.enterprise, "POST", path, controls,
+                         headers={"GS1-EPC-Format": "Always_GS1_Digital_Link"})
+        as_captured = _send(client, stack.enterprise, "POST", path, controls)
+        assert as_links.status_code == as_captured.status_code == 201
+        doc = _marked(1, "loading")
+        doc["epcisBody"]["eventList"][0]["epcList"] = [urn]
+        [sent] = _capture(client, stack, doc)
+        ids = {as_links.json()["subscriptionID"]: "link",
+               as_captured.json()["subscriptionID"]: "urn"}
+        _wait(lambda: all(_delivered_ids(receiver, s) for s in ids))
+    got = {}
+    for _, body in receiver.acknowledged():
+        results = json.loads(body)["epcisBody"]["queryResults"]
+        if results["subscriptionID"] in ids:
+            [event] = results["resultsBody"]["eventList"]
+            assert event["eventID"] == sent
+            got[ids[results["subscriptionID"]]] = event["epcList"]
+    assert got == {"link": ["https://id.gs1.org/01/10614141073464/21/" + urn.rsplit(".", 1)[1]],
+                   "urn": [urn]}
+
+
 def test_unsubscribing_stops_deliveries(live: Live, receiver: Receiver) -> None:
     stack = live.stack
     with live.client() as client:
