@@ -125,8 +125,44 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
 
 
-def _browser_verify(url: str, paths: list[str], runs: int) -> dict[str, Any]:
-    """The shopper's page verifying proofs in headless Chromium (see the module docstring)."""
+def _js_hot(profiles: list[dict[str, Any]], top: int = 30) -> dict[str, list[tuple[float, str]]]:
+    """The functions that took the most of the pages' time, in ms summed over the pages, from
+    CDP CPU profiles (`Profiler.stop`): `self` (in the function itself) and `total` (with
+    what it called)."""
+    own: dict[str, float] = {}
+    total: dict[str, float] = {}
+    for prof in profiles:
+        nodes = {n["id"]: n for n in prof["nodes"]}
+        parent = {c: n["id"] for n in prof["nodes"] for c in n.get("children", ())}
+
+        def name(node_id: int) -> str:
+            frame = nodes[node_id]["callFrame"]
+            return (f"{frame['functionName'] or '(anonymous)'} "
+                    f"{frame['url'].rsplit('/', 1)[-1]}:{frame['lineNumber'] + 1}")
+
+        deltas = prof.get("timeDeltas") or []
+        for sample, delta in zip(prof.get("samples") or [], deltas[1:] + [0], strict=False):
+            ms = delta / 1000
+            own[name(sample)] = own.get(name(sample), 0.0) + ms
+            seen, node = set(), sample
+            while node is not None:  # each function once per sample, however deep it recurses
+                seen.add(name(node))
+                node = parent.get(node)
+            for key in seen:
+                total[key] = total.get(key, 0.0) + ms
+
+    def ranked(spent: dict[str, float]) -> list[tuple[float, str]]:
+        return sorted(((round(ms, 1), key) for key, ms in spent.items()), reverse=True)[:top]
+
+    return {"self": ranked(own), "total": ranked(total)}
+
+
+def _browser_verify(url: str, paths: list[str], runs: int,
+                    js_profile: bool = False) -> dict[str, Any]:
+    """The shopper's page verifying proofs in headless Chromium (see the module docstring).
+    `js_profile`: also take a CPU profile of each timed page and report the hottest functions
+    under `browser_js_hot` (the profiler slows the pages: figures of such a run are not the
+    bench's)."""
     from statistics import median
 
     from bench.run import speed_probe
@@ -138,6 +174,7 @@ def _browser_verify(url: str, paths: list[str], runs: int) -> dict[str, Any]:
 
     probe = speed_probe()
     verify_ms, page_ms, events, verdicts = [], [], [], set()
+    profiles: list[dict[str, Any]] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, headless=True, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
@@ -145,10 +182,18 @@ def _browser_verify(url: str, paths: list[str], runs: int) -> dict[str, Any]:
             # One page first, untimed: the browser's own start-up and first compile.
             for n, path in enumerate([paths[0], *paths[:runs]]):
                 page = browser.new_page(viewport={"width": 390, "height": 844})
+                cdp = None
+                if js_profile and n:
+                    cdp = page.context.new_cdp_session(page)
+                    cdp.send("Profiler.enable")
+                    cdp.send("Profiler.setSamplingInterval", {"interval": 100})
+                    cdp.send("Profiler.start")
                 start = time.perf_counter()
                 page.goto(url + path, wait_until="load")
                 page.wait_for_selector("body[data-state=done]", timeout=60_000)
                 shown = (time.perf_counter() - start) * 1000
+                if cdp is not None:
+                    profiles.append(cdp.send("Profiler.stop")["profile"])
                 result = page.evaluate("""() => ({ms: window.zhenzhiResult.ms,
                     verdict: window.zhenzhiResult.verdict,
                     events: window.zhenzhiResult.profile ? window.zhenzhiResult.profile.eventCount : 0})""")
@@ -169,12 +214,15 @@ def _browser_verify(url: str, paths: list[str], runs: int) -> dict[str, Any]:
            "browser_verify_verdicts": sorted(verdicts),
            "browser_speed_probe_s": probe}
     out["browser_verify_ms_per_probe_s"] = round(out["browser_verify_ms"] / probe, 1)
+    if profiles:
+        out["browser_js_hot"] = _js_hot(profiles)
     return out
 
 
 def measure(*, quick: bool = False, codes: int | None = None, passes: int | None = None,
             page_codes: int | None = None, concurrency: int = 16,
-            profile: Path | None = None, browser_runs: int | None = None) -> dict[str, Any]:
+            profile: Path | None = None, browser_runs: int | None = None,
+            js_profile: bool = False) -> dict[str, Any]:
     """`profile`: run the gateway under cProfile (its event loop thread, where cached proofs
     are served), write the stats there, and measure the proof JSON only."""
     from eth_account import Account
@@ -274,7 +322,7 @@ def measure(*, quick: bool = False, codes: int | None = None, passes: int | None
                 out.update(_validated(url, page[0]))
                 sold = ["/" + c.split("https://id.gs1.org/", 1)[1] for c in items
                         if c in scenario.journey.sold]
-                out.update(_browser_verify(url, sold, browser_runs))
+                out.update(_browser_verify(url, sold, browser_runs, js_profile))
             finally:
                 _stop(proc)
 
@@ -307,8 +355,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--codes", type=int)
     parser.add_argument("--profile", type=Path, help="cProfile the gateway; proof JSON only")
+    parser.add_argument("--js-profile", action="store_true",
+                        help="CPU-profile the browser verification; the hottest functions "
+                             "under browser_js_hot")
     args = parser.parse_args(argv)
-    json.dump(measure(quick=args.quick, codes=args.codes, profile=args.profile), sys.stdout,
+    json.dump(measure(quick=args.quick, codes=args.codes, profile=args.profile,
+                      js_profile=args.js_profile), sys.stdout,
               indent=2)
     print()
     return 0
