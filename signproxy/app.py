@@ -9,6 +9,9 @@
 4. Forwarded; the answer passes back with its status and body unchanged (`upstream` for the
    headers and links). A gateway that does not answer is 502.
 
+WebSocket subscriptions (`GET /queries/{name}/events` with an upgrade) are signed the same way
+and relayed (`signproxy.socket`).
+
 Every refusal is problem+json with `refusedBy: zhenzhi-sign-proxy`, so a client can tell the
 proxy's answers from the gateway's.
 """
@@ -22,7 +25,8 @@ import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from ledger.errors import LedgerError
 from signproxy.binding import Kind, classify
@@ -30,6 +34,7 @@ from signproxy.capture import parse_capture, parse_event, syntax_of
 from signproxy.errors import BodyTooLargeError, problem_of
 from signproxy.settings import ProxySettings
 from signproxy.signer import Signer
+from signproxy.socket import relay
 from signproxy.upstream import Gateway
 
 __all__ = ["create_app"]
@@ -103,6 +108,10 @@ def create_app(settings: ProxySettings, signer: Signer, *,
         yield
         await gateway.aclose()
 
-    app = Starlette(routes=[Route("/{rest:path}", handle, methods=_METHODS)], lifespan=lifespan)
+    async def socket(websocket: WebSocket) -> None:
+        await relay(websocket, gateway, signer, settings.timeout_s)
+
+    app = Starlette(routes=[Route("/{rest:path}", handle, methods=_METHODS),
+                            WebSocketRoute("/{rest:path}", socket)], lifespan=lifespan)
     app.state.gateway = gateway
     return app

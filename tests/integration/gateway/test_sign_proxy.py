@@ -114,3 +114,63 @@ def test_reads_are_signed_and_paging_stays_behind_the_proxy(sign_proxy, gateway_
         assert client.options("/events").status_code == 204
     # The same read straight to the gateway, unsigned: a member read needs the signature.
     assert httpx.get(gateway_stack.url + "/capture", timeout=30).status_code == 401
+
+
+def test_a_websocket_subscription_through_the_proxy(sign_proxy, gateway_stack) -> None:
+    """A plain WebSocket client (the `websockets` library, no Zhenzhi code, no key) subscribes
+    through the proxy: the proxy signs the handshake, the 101 carries the gateway's
+    GS1-EPC-Format, and an event captured through the proxy arrives as the gateway sent it."""
+    from websockets.sync.client import connect
+
+    marker = f"https://id.gs1.org/414/95060009{time.time_ns() % 10**5:05d}"
+    name = f"proxy-socket-{time.time_ns()}"
+    urn = f"urn:epc:id:sgtin:0614141.107346.px{time.time_ns() % 10**12}"
+    with sign_proxy.client() as client:
+        made = client.post("/queries", json={"name": name, "query": {"EQ_readPoint": [marker]}})
+        assert made.status_code == 201, made.text
+        url = sign_proxy.url.replace("http://", "ws://") + f"/queries/{name}/events?stream=true"
+        with connect(url, additional_headers={"GS1-EPC-Format": "Always_GS1_Digital_Link"},
+                     open_timeout=20) as socket:
+            assert socket.response.headers["GS1-EPC-Format"] == "Always_GS1_Digital_Link"
+            time.sleep(0.3)  # the gateway's subscription starts from the newest event
+            doc = document(1)
+            event = doc["epcisBody"]["eventList"][0]
+            event["readPoint"] = {"id": marker}
+            event["epcList"] = [urn]
+            assert client.post("/capture", json=doc).status_code == 202
+            message = orjson.loads(socket.recv(timeout=20))
+    [got] = message["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    assert got["eventID"] == event_ids(doc)[0]
+    assert got["epcList"] == ["https://id.gs1.org/01/10614141073464/21/" + urn.rsplit(".", 1)[1]]
+    # The proxy signed the handshake: the same one straight to the gateway, unsigned, is 401.
+    from websockets.exceptions import InvalidStatus
+
+    direct = gateway_stack.url.replace("http://", "ws://") + f"/queries/{name}/events?stream=true"
+    with pytest.raises(InvalidStatus) as unsigned:
+        connect(direct, open_timeout=20)
+    assert unsigned.value.response.status_code == 401
+
+
+@pytest.mark.parametrize(("path", "status", "by_proxy"), [
+    ("/queries/no-such-query-here/events?stream=true", 404, False),  # the gateway's 404
+    ("/queries/{name}/events?stream=true&minute=61", 400, False),  # the gateway's 400
+    ("/members?stream=true", 404, True),  # not the binding's: refused before signing
+    ("/queries/{name}/events/../../members", 404, True),
+    ("/events", 404, True),  # the binding's, but no WebSocket operation
+])
+def test_a_refused_websocket_handshake_through_the_proxy(sign_proxy, path, status,
+                                                          by_proxy) -> None:
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    name = f"proxy-refused-{time.time_ns()}"
+    with sign_proxy.client() as client:
+        assert client.post("/queries", json={"name": name, "query": {}}).status_code == 201
+    url = sign_proxy.url.replace("http://", "ws://") + path.format(name=name)
+    with pytest.raises(InvalidStatus) as refused:
+        connect(url, open_timeout=20)
+    answer = refused.value.response
+    assert answer.status_code == status, answer.body
+    problem = orjson.loads(answer.body)
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert (problem.get("refusedBy") == "zhenzhi-sign-proxy") is by_proxy, problem
