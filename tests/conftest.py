@@ -225,4 +225,4 @@ from tests.integration.gateway_env import gateway_stack  # noqa: E402, F401
 from tests.integration.sealed_env import network_off, sealed, sealed_consignment  # noqa: E402, F401
 from tests.integration.sign_proxy_env import sign_proxy, sign_proxy_member  # noqa: E402, F401
 from tests.integration.traceability_env import client_for, trace_stack  # noqa: E402, F401
-from tests.integration.webhook_receiver import receiver  # noqa: E402, F401
+from tests.integration.webhook_receiver import other_receiver, receiver  # noqa: E402, F401

@@ -13,7 +13,9 @@ store holds all the state, the worker none):
    (`GS1-Signature: sha256=<hex HMAC-SHA256(signatureToken, body)>`), with `Zhenzhi-Delivery-Id`
    the same on every attempt. A 2xx deletes the delivery; anything else (or no answer) tries
    again after `backoff_base_s · 2^attempts` (at most `backoff_max_s`), and after
-   `max_attempts` the delivery is dropped.
+   `max_attempts` the delivery is dropped. Deliveries to one receiver (scheme and host) go
+   one after another, in order; different receivers are sent to at the same time, so a slow
+   receiver holds up only its own.
 
 Who receives what: a subscription delivers what its organisation's member could read with a
 signed request at that moment. Before each run and each attempt `may_read(org, signer)` asks
@@ -34,6 +36,7 @@ import hmac
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -98,7 +101,7 @@ class WebhookWorker:
                  interval_s: float = 0.5, backoff_base_s: float = 2.0,
                  backoff_max_s: float = 3600.0, max_attempts: int = 12,
                  lease_s: float = 60.0, timeout_s: float = 10.0, batch_events: int = 100,
-                 max_documents_per_run: int = 10) -> None:
+                 max_documents_per_run: int = 10, destinations_at_once: int = 8) -> None:
         self.engine = engine
         self.find = find
         self.may_read = may_read
@@ -110,6 +113,7 @@ class WebhookWorker:
         self.lease_ms = int(lease_s * 1000)
         self.batch_events = batch_events
         self.max_documents_per_run = max_documents_per_run
+        self.destinations_at_once = destinations_at_once
         # No redirects: a 3xx to a private address would get round `pin_target`.
         self.client = httpx.Client(transport=transport, timeout=timeout_s,
                                    follow_redirects=False)
@@ -134,8 +138,36 @@ class WebhookWorker:
         now = int(time.time() * 1000) if now_ms is None else now_ms
         for subscription in due_subscriptions(self.engine, now):
             self.run_subscription(subscription, now)
-        for delivery in claim_deliveries(self.engine, now, self.lease_ms):
-            self.deliver(delivery)
+        self.deliver_claimed(claim_deliveries(self.engine, now, self.lease_ms))
+
+    def deliver_claimed(self, claimed: Sequence[Delivery]) -> None:
+        """Send claimed deliveries: those to one receiver (scheme and host) one after another
+        in the order claimed, different receivers at the same time (up to
+        `destinations_at_once`), so a slow or silent receiver delays only its own. A receiver's
+        queue stops once half the lease has gone: the rest are sent after their leases lapse,
+        never while another worker may have claimed them."""
+        queues: dict[str, list[Delivery]] = {}
+        for delivery in claimed:
+            origin = httpx.URL(delivery.dest)
+            queues.setdefault(f"{origin.scheme}://{origin.netloc.decode()}", []).append(delivery)
+        if not queues:
+            return
+        deadline = time.monotonic() + self.lease_ms / 2000
+
+        def send_in_order(queue: list[Delivery]) -> None:
+            for delivery in queue:
+                if time.monotonic() > deadline:
+                    return
+                self.deliver(delivery)
+
+        if len(queues) == 1 or self.destinations_at_once <= 1:
+            for queue in queues.values():
+                send_in_order(queue)
+            return
+        with ThreadPoolExecutor(max_workers=min(self.destinations_at_once, len(queues)),
+                                thread_name_prefix="zhenzhi-webhook") as pool:
+            for done in [pool.submit(send_in_order, q) for q in queues.values()]:
+                done.result()
 
     # -- 1. runs -------------------------------------------------------------------------------
 

@@ -21,6 +21,8 @@ class Receiver:
     received: list[tuple[dict[str, str], bytes, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
+    # Set: each POST is answered only once this is set (a receiver that hangs), at most 60 s.
+    hold: threading.Event | None = None
 
     def acknowledged(self) -> list[tuple[dict[str, str], bytes]]:
         with self.lock:
@@ -33,11 +35,23 @@ class Receiver:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
+    yield from serve_receiver()
+
+
+@pytest.fixture
+def other_receiver() -> Iterator[Receiver]:
+    """A second receiver, on another port."""
+    yield from serve_receiver()
+
+
+def serve_receiver() -> Iterator[Receiver]:
     state = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - http.server's name
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if state.hold is not None:
+                state.hold.wait(60)
             with state.lock:
                 status = state.statuses.pop(0) if state.statuses else 200
                 state.received.append(({k.lower(): v for k, v in self.headers.items()},

@@ -231,3 +231,40 @@ def test_a_target_is_pinned_to_the_address_checked_keeping_the_name_for_host_and
     target = pin_target(url, allow_private=False)
     assert (target.url, target.host, target.server_name) == (pinned, host, server_name)
     assert pin_target(url, allow_private=True).url == url  # nothing resolved when allowed
+
+
+def test_attack_a_receiver_that_hangs_delays_only_its_own_deliveries(
+        store: Store, receiver: Receiver, other_receiver: Receiver) -> None:
+    """A subscriber whose endpoint never answers (until the HTTP timeout) must not hold up
+    another subscriber's deliveries: claimed together, the hanging one first, the other
+    receiver gets its delivery while the first is still hanging."""
+    import threading
+
+    create_query(store.engine, ORG, "q", {"EQ_bizStep": ["shipping"]})
+    stuck = threading.Event()
+    receiver.hold = stuck
+    subs = [create_subscription(
+        store.engine, org=ORG, query_name="q", signer=SIGNER, dest=dest, secret=SECRET,
+        stream=False, schedule={"minute": "[0-59]"}, report_if_empty=True,
+        initial_record_ms=None, next_run_ms=0) for dest in (receiver.url, other_receiver.url)]
+    worker = _worker(store, timeout_s=60)
+    try:
+        now = int(time.time() * 1000)
+        for sub in subs:  # the hanging receiver's delivery is written, and claimed, first
+            worker.run_subscription(sub, now)
+        claimed = claim_deliveries(store.engine, now + 5_000, 60_000)
+        assert [c.dest for c in claimed] == [receiver.url, other_receiver.url]
+        ticking = threading.Thread(target=worker.deliver_claimed, args=(claimed,))
+        ticking.start()
+        deadline = time.monotonic() + 30
+        while not other_receiver.acknowledged() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        delivered_while_stuck = bool(other_receiver.acknowledged())
+        stuck.set()
+        ticking.join(60)
+    finally:
+        stuck.set()
+        worker.close()
+    assert delivered_while_stuck, "the other receiver waited for the hanging one"
+    assert len(receiver.acknowledged()) == len(other_receiver.acknowledged()) == 1
+    assert pending_deliveries(store.engine, subs[0].id) == []
