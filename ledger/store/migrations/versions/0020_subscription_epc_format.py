@@ -1,7 +1,7 @@
 """subscriptions.epc_format: a webhook's deliveries write GS1 keys as its subscription asked.
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-06
 
 The binding's `POST /queries/{queryName}/subscriptions` takes `GS1-EPC-Format`; the gateway
@@ -12,8 +12,8 @@ NULL: no preference, as they were delivered until now.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018"
-down_revision = "0017"
+revision = "0020"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
