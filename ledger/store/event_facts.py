@@ -25,6 +25,13 @@ Keys (`fact_rows`):
   action).
 A text longer than `TEXT_LIMIT` is kept as a row with no text (EXISTS_ finds the field, EQ_
 cannot); a key longer than `KEY_LIMIT` is not indexed.
+
+Two more sources write rows of the same form under keys of their own, so that their parameters
+read the same two indexes: the sensor fields of `sensorElementList`
+(`ledger.store.sensor_index.sensor_facts`, keys `sensor.<field>` and
+`[inner_]sensorelement:` / `sensormetadata:` / `sensorreport:<name>`), and the extension fields
+of an event's error declaration (`declaration_facts`: `decl:<name>` and `inner_decl:<name>`,
+written under the declared event's seq when the declaration is stored).
 """
 
 from __future__ import annotations
@@ -38,7 +45,8 @@ from typing import Any
 from ledger.epcis.document import event_epcs
 
 __all__ = ["COLUMN_BACKED", "KEY_LIMIT", "TEXT_LIMIT", "FactFilter", "bare_party_type",
-           "bare_transaction_type", "fact_rows", "time_ms"]
+           "bare_transaction_type", "declaration_facts", "extension_rows", "fact_rows",
+           "time_ms"]
 
 KEY_LIMIT = 256
 TEXT_LIMIT = 512
@@ -114,6 +122,25 @@ def _values(key: str, value: Any, out: list[Fact], inner: str | None) -> None:
         out.append((key, None, None))
         if isinstance(value, Mapping) and inner is not None:
             _nested(value, out, inner)
+
+
+def extension_rows(fields: Mapping[str, Any], key: str, inner: str) -> list[Fact]:
+    """Rows of the extension fields of `fields` (names with a namespace prefix, `example:x`)
+    under `key:<name>`, and of the named fields nested in them under `inner:<name>`."""
+    out: list[Fact] = []
+    for name, value in fields.items():
+        if isinstance(name, str) and ":" in name and not name.startswith("@"):
+            _values(f"{key}:{name}", value, out, inner)
+    return out
+
+
+def declaration_facts(declaration: Any) -> list[Fact]:
+    """(key, text, num) rows of the extension fields of an `errorDeclaration`
+    (`EQ_ERROR_DECLARATION_<field>`, `EQ_INNER_ERROR_DECLARATION_<field>`…), duplicates
+    dropped; the declared event's seq goes with them."""
+    if not isinstance(declaration, Mapping):
+        return []
+    return list(dict.fromkeys(extension_rows(declaration, "decl", "inner_decl")))
 
 
 def _nested(value: Any, out: list[Fact], inner: str) -> None:
