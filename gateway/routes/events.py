@@ -488,9 +488,8 @@ def _sensor_fact_filters(q: QueryParams) -> list[FactFilter]:
         elif kind == "hex":
             spelt = [hex_binary(v) for v in values]
             if None in spelt:
-                bad = values[spelt.index(None)]
                 raise QueryParameterError(f"{name} takes hexBinary (pairs of hex digits), got "
-                                          f"{bad!r}", parameter=name)
+                                          f"{values[spelt.index(None)]!r}", parameter=name)
             values = [v for v in spelt if v is not None]
         out.append(FactFilter(key, "EQ", texts=tuple(values)))
     if "EQ_booleanValue" in q:
