@@ -248,6 +248,35 @@ _MORE: tuple[tuple[str, str, str | None], ...] = (
      "LT_errorDeclaration_Time).", None),
     ("EQ_correctiveEventID", "declared erroneous with this id among its correctiveEventIDs."
      + _PIPE_DOC, None),
+    *((f"EQ_{field}", f"a {where} `{field}` equals one of these ({kind})." + _PIPE_DOC
+       + _FACTS_DOC, None) for field, where, kind in (
+        ("deviceID", "sensorMetadata's or sensorReport's", "URIs"),
+        ("deviceMetadata", "sensorMetadata's or sensorReport's", "URIs"),
+        ("rawData", "sensorMetadata's or sensorReport's", "URIs"),
+        ("dataProcessingMethod", "sensorMetadata's or sensorReport's", "URIs"),
+        ("bizRules", "sensorMetadata's", "URIs"),
+        ("microorganism", "sensorReport's", "URIs"),
+        ("chemicalSubstance", "sensorReport's", "URIs"),
+        ("stringValue", "sensorReport's", "strings, compared as written"),
+        ("hexBinaryValue", "sensorReport's", "hexBinary, in either case"),
+        ("uriValue", "sensorReport's", "URIs"))),
+    ("EQ_booleanValue", "a sensorReport's `booleanValue` is this (`true` or `false`)."
+     + _FACTS_DOC, None),
+    ("GE_time", "a sensorMetadata or sensorReport `time` ≥ this date-time (with zone)."
+     + _FACTS_DOC, None),
+    ("LT_time", "a sensorMetadata or sensorReport `time` < this date-time.", None),
+    ("GE_startTime", "a sensorMetadata `startTime` ≥ this date-time.", None),
+    ("LT_startTime", "a sensorMetadata `startTime` < this date-time.", None),
+    ("GE_endTime", "a sensorMetadata `endTime` ≥ this date-time.", None),
+    ("LT_endTime", "a sensorMetadata `endTime` < this date-time.", None),
+    ("GT_percRank", "a sensorReport's `percRank` > this number (also GE_, LT_, LE_). "
+     "Extension fields of a sensorElement, its sensorMetadata or sensorReports: "
+     "`<EQ|GT|GE|LT|LE>_[INNER_]<SENSORELEMENT|SENSORMETADATA|SENSORREPORT>_<prefix:field>`; "
+     "of an errorDeclaration: `<EQ|GT|GE|LT|LE|EXISTS>_[INNER_]ERROR_DECLARATION_"
+     "<prefix:field>`." + _FACTS_DOC, None),
+    ("GE_percRank", "a sensorReport's `percRank` ≥ this number.", None),
+    ("LT_percRank", "a sensorReport's `percRank` < this number.", None),
+    ("LE_percRank", "a sensorReport's `percRank` ≤ this number.", None),
     ("orderBy", "eventTime or recordTime (extension fields are refused). Without it: the order "
      "events were recorded in.", "eventTime"),
     ("orderDirection", "ASC or DESC (default DESC, as the standard says).", "DESC"),
@@ -262,7 +291,8 @@ def more_query_parameters(**_: str | None) -> None:
     """The simple query parameters with fixed names beyond the routes' own arguments (`_MORE`),
     declared for the OpenAPI; `query_filters` reads them, and the families whose names are
     built from a field, type or unit (`EQ_ILMD_<prefix:field>`, `EQ_bizTransaction_<type>`,
-    `GE_quantity_<uom>`, `EXISTS_<field>`…), which no fixed list can name."""
+    `GE_quantity_<uom>`, `EXISTS_<field>`, `EQ_SENSORREPORT_<prefix:field>`,
+    `EQ_ERROR_DECLARATION_<prefix:field>`…), which no fixed list can name."""
 
 
 # FastAPI reads a dependency's parameters from its signature: one optional query string each.

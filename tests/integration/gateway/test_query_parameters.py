@@ -282,5 +282,6 @@ def test_the_openapi_describes_the_new_parameters(gateway_stack: GatewayStack) -
         spec = client.get("/openapi.json").json()
     names = {p["name"] for p in spec["paths"]["/events"]["get"]["parameters"]}
     assert {"EQ_action", "MATCH_epcClass", "GE_recordTime", "orderBy", "eventCountLimit",
-            "maxEventCount", "EQ_correctiveEventID", "GS1-Extensions"} <= names
+            "maxEventCount", "EQ_correctiveEventID", "GS1-Extensions", "EQ_deviceID",
+            "EQ_booleanValue", "GE_time", "LT_endTime", "GT_percRank", "EQ_hexBinaryValue"} <= names
     assert "413" in spec["paths"]["/events"]["get"]["responses"]
