@@ -1,5 +1,5 @@
 """The sensor readings index: one row per statistic of each `sensorReport` of a stored event,
-filled at capture (and by migration 0009 for events stored before), so that the EPCIS 2.0
+filled at capture (and by migration 0010 for events stored before), so that the EPCIS 2.0
 sensor query parameters (`EQ_type`, `GE_value_<uom>`, `LT_maxValue_<uom>`…, EPCIS 2.0 §8.2.7.1
 and the REST binding's `openapi.yaml`) are answered from an index, never by reading events.
 
