@@ -243,3 +243,41 @@ def test_the_standards_sensor_examples_are_found_by_their_metadata(store: Store)
     found, _ = store.query_events(Services.event_query(query_filters(QueryParams(
         "EQ_deviceID=urn:epc:id:giai:4000001.111"))), 100)
     assert len(found) == len(with_device)
+
+
+def test_a_sensor_parameter_is_a_search_of_the_facts_index(tmp_path: Any) -> None:
+    """The statement `query_events` sends for a sensor or declaration parameter is planned as a
+    search of (key, text, seq) or (key, num, seq), never a scan of the events or the facts."""
+    from sqlalchemy import event as sa_event
+
+    s = Store(f"sqlite:///{tmp_path / 'plan.db'}")
+    s.migrate()
+    try:
+        for n in range(5):
+            s.accept_capture(signed([(_one() if i % 2 else _two()) | {"epcList": [
+                f"urn:epc:id:sgtin:0614141.107346.{n * 100 + i}"]} for i in range(100)],
+                nonce=n))
+        s.optimize()
+        for query, index in (("EQ_deviceID=urn:epc:id:giai:4000001.111",
+                              "ix_event_facts_key_text_seq"),
+                             ("GE_time=2024-03-01T02:00:00Z", "ix_event_facts_key_num_seq"),
+                             ("GT_percRank=49.5&EQ_SENSORREPORT_example:furtherSensorData=12",
+                              "ix_event_facts_key_num_seq")):
+            sent: list[tuple[str, Any]] = []
+
+            def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+                sent.append((statement, params))  # noqa: B023 - removed below
+
+            sa_event.listen(s.engine, "before_cursor_execute", record)
+            page, _ = s.query_events(Services.event_query(query_filters(QueryParams(query))),
+                                     per_page=30)
+            sa_event.remove(s.engine, "before_cursor_execute", record)
+            assert len(page) == 30
+            statement, params = next((q, p) for q, p in sent if "FROM events" in q)
+            with s.engine.connect() as conn:
+                plan = " | ".join(r[3] for r in conn.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN " + statement, params))
+            assert index in plan, plan
+            assert "SCAN event_facts" not in plan and "SCAN events" not in plan, plan
+    finally:
+        s.close()
