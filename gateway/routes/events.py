@@ -103,8 +103,15 @@ SENSOR_FIELD_PARAMETER = re.compile(
     r"([a-z][a-zA-Z0-9]*:[\w.-]+)$")
 DECLARATION_FIELD_PARAMETER = re.compile(
     r"^(EQ|GT|GE|LT|LE|EXISTS)_(INNER_)?ERROR_DECLARATION_([a-z][a-zA-Z0-9]*:[\w.-]+)$")
+# Master data (EPCIS 2.0 §8.2.7.1, `HASATTR_fieldname`, `EQ_ATTR_fieldname_attrname`): of the
+# fields the signed master data describes, from each event's own (`ledger.store.event_facts
+# .master_data_facts`).
+HASATTR_PARAMETER = re.compile(r"^HASATTR_(readPoint|bizLocation)$")
+ATTR_PARAMETER = re.compile(r"^EQ_ATTR_(readPoint|bizLocation)_([A-Za-z][A-Za-z0-9]*)$")
+_MDA_PREFIX = "urn:epcglobal:cbv:mda#"
 _FAMILIES = (SENSOR_PARAMETER, QUANTITY_PARAMETER, TYPED_PARAMETER, FIELD_PARAMETER,
-             EXISTS_PARAMETER, SENSOR_FIELD_PARAMETER, DECLARATION_FIELD_PARAMETER)
+             EXISTS_PARAMETER, SENSOR_FIELD_PARAMETER, DECLARATION_FIELD_PARAMETER,
+             HASATTR_PARAMETER, ATTR_PARAMETER)
 # A URI as RFC 3986 begins one (a scheme and a colon), with no spaces.
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
 CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
@@ -580,6 +587,19 @@ def _fact_filters(q: QueryParams) -> list[FactFilter]:
         elif (m := DECLARATION_FIELD_PARAMETER.match(name)) is not None:
             op, inner, field = m.groups()
             out.append(_field_filter(q, name, op, f"{'inner_' if inner else ''}decl:{field}"))
+        elif (m := HASATTR_PARAMETER.match(name)) is not None:
+            names = _pipe(q.get(name))
+            if not names:
+                raise QueryParameterError(f"{name} needs the name of an attribute",
+                                          parameter=name)
+            # A CBV attribute may be named by its URN (`urn:epcglobal:cbv:mda#name`).
+            out.append(FactFilter(f"hasattr.{m.group(1)}", "EQ", texts=tuple(
+                n.removeprefix(_MDA_PREFIX) for n in names)))
+        elif (m := ATTR_PARAMETER.match(name)) is not None:
+            values = _pipe(q.get(name))
+            if not values:
+                raise QueryParameterError(f"{name} needs a value", parameter=name)
+            out.append(FactFilter(f"attr.{m.group(1)}.{m.group(2)}", "EQ", texts=tuple(values)))
         elif (m := EXISTS_PARAMETER.match(name)) is not None \
                 and name != "EXISTS_errorDeclaration":
             out.append(FactFilter(f"has:{m.group(1)}", "EXISTS"))
@@ -624,7 +644,8 @@ def query_filters(q: QueryParams, own: frozenset[str] = frozenset()) -> dict[str
             "<EQ|GT|GE|LT|LE>_quantity_<uom>, EQ_<bizTransaction|source|destination>_<type>, "
             "<EQ|GT|GE|LT|LE|EXISTS>_[INNER_][ILMD_]<prefix:field>, EXISTS_<field>, "
             "<EQ|GT|GE|LT|LE>_[INNER_]<SENSORELEMENT|SENSORMETADATA|SENSORREPORT>_"
-            "<prefix:field>, <EQ|GT|GE|LT|LE|EXISTS>_[INNER_]ERROR_DECLARATION_<prefix:field>",
+            "<prefix:field>, <EQ|GT|GE|LT|LE|EXISTS>_[INNER_]ERROR_DECLARATION_<prefix:field>, "
+            "HASATTR_<readPoint|bizLocation>, EQ_ATTR_<readPoint|bizLocation>_<attribute>",
             parameters=unknown)
     types = _pipe(q.get("eventType"))
     if types:

@@ -58,13 +58,20 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from ledger.epcis.document import event_epcs
+from ledger.epcis.master_data import MASTER_DATA
 from ledger.epcis.measurements import MEASUREMENTS
 from ledger.errors import ConflictError, InvalidInputError, LedgerError, NotFoundError
 from ledger.proofs.capture import SignedCapture, events_tree
 from ledger.proofs.merkle import MerkleTree, keccak256
 from ledger.store import tables as t
 from ledger.store import trace_index
-from ledger.store.event_facts import TEXT_LIMIT, FactFilter, declaration_facts, fact_rows
+from ledger.store.event_facts import (
+    TEXT_LIMIT,
+    FactFilter,
+    declaration_facts,
+    fact_rows,
+    master_data_facts,
+)
 from ledger.store.sensor_index import (
     TYPE_LIMIT,
     UOM_LIMIT,
@@ -1758,6 +1765,8 @@ def _plan(fresh: Sequence[PreparedCapture], now: int, *, fold: bool) -> _Plan:
                         epc_rows.append((position, role, epc))
                 event = cap.events[row[2]]
                 facts.extend((position, *r) for r in fact_rows(event, normalise_cbv))
+                if MASTER_DATA in event:
+                    facts.extend((position, *r) for r in master_data_facts(event))
                 if "sensorElementList" in event:
                     reading_rows.extend((position, *r) for r in sensor_rows(event))
                     facts.extend((position, *r) for r in sensor_facts(event))

@@ -17,6 +17,7 @@ from ledger.store.event_facts import (
     FactFilter,
     declaration_facts,
     fact_rows,
+    master_data_facts,
     time_ms,
 )
 from ledger.store.sensor_index import sensor_facts
@@ -94,7 +95,11 @@ def test_order_and_limits_are_read_as_the_standard_says() -> None:
     # Not in the query language: the sensor extension families have no EXISTS_, percRank no
     # EQ_; master data is not stored.
     "EXISTS_SENSORREPORT_example:x=", "EQ_percRank=50", "EQ_readPoint_example:x=1",
-    "HASATTR_example:x=1", "EQ_ATTR_example_x=1",
+    "EQ_INNER_bizLocation_example:x=1",
+    # Master data: of readPoint and bizLocation only, and with a value.
+    "HASATTR_example:x=1", "EQ_ATTR_example_x=1", "HASATTR_epcList=name",
+    "EQ_ATTR_source_name=x", "HASATTR_readPoint=", "EQ_ATTR_bizLocation_name=",
+    "EQ_ATTR_readPoint_cbvmda:name=x",
 ])
 def test_refused_with_a_query_parameter_exception(query: str) -> None:
     with pytest.raises(QueryParameterError):
@@ -172,3 +177,27 @@ def test_the_sensor_and_declaration_parameters_become_fact_filters() -> None:
         FactFilter("sensorreport:example:n", "GE", nums=(2.0,)),
         FactFilter("decl:example:ticket", "EQ", texts=("T-9",)),
         FactFilter("inner_decl:example:by", "EXISTS")}
+
+
+def test_master_data_facts_are_the_events_own_of_its_read_point_and_biz_location() -> None:
+    rows = master_data_facts({
+        "readPoint": {"id": "urn:epc:id:sgln:0614141.00777.0"},
+        "bizLocation": {"id": "https://id.gs1.org/414/9506000999975"},
+        "zhenzhi:masterData": [
+            {"id": "urn:epc:id:sgln:0614141.00777.0", "name": {"en": "Dock 7", "zh-Hans": "7号码头"},
+             "countryCode": "NZ"},
+            {"id": "https://id.gs1.org/417/9506000000004", "name": "A party", "countryCode": "CN"},
+            {"id": "https://id.gs1.org/414/9506000999975", "name": "Store", "example:x": 3}]})
+    assert set(rows) == {
+        ("hasattr.readPoint", "name", None), ("hasattr.readPoint", "countryCode", None),
+        ("attr.readPoint.name", "Dock 7", None), ("attr.readPoint.name", "7号码头", None),
+        ("attr.readPoint.countryCode", "NZ", None),
+        ("hasattr.bizLocation", "name", None), ("attr.bizLocation.name", "Store", None)}
+    assert master_data_facts({"readPoint": {"id": "urn:x"}}) == []
+
+
+def test_the_master_data_parameters_become_fact_filters() -> None:
+    got = _filters("HASATTR_readPoint=urn:epcglobal:cbv:mda%23name|countryCode"
+                   "&EQ_ATTR_bizLocation_countryCode=NZ|CN")["facts"]
+    assert set(got) == {FactFilter("hasattr.readPoint", "EQ", texts=("name", "countryCode")),
+                        FactFilter("attr.bizLocation.countryCode", "EQ", texts=("NZ", "CN"))}
