@@ -30,7 +30,8 @@ EXISTS_<field>) draw their values from the facts of random events (read from the
 with `fact_rows`, as the index holds them); the sensor metadata and report families (`GE_time`,
 `EQ_deviceID`, `EQ_stringValue`, `GE_percRank`, `EQ_SENSORREPORT_<field>`…) from theirs
 (`sensor_index.sensor_facts`), the ERROR_DECLARATION_ family from the stored declarations'
-(`event_facts.declaration_facts`). `orderby` is `orderBy=eventTime` (DESC) with an
+(`event_facts.declaration_facts`), HASATTR_/EQ_ATTR_ from the events' own master data
+(`event_facts.master_data_facts`). `orderby` is `orderBy=eventTime` (DESC) with an
 `EQ_bizStep` value, `maxeventcount` an `EQ_bizStep` value with a `maxEventCount` no value
 reaches (each page counts the matches up to it).
 
@@ -64,7 +65,12 @@ from sqlalchemy import func, select
 from bench.queries import load
 from ledger.epcis.event_hash import format_event_id
 from ledger.store import tables as t
-from ledger.store.event_facts import FactFilter, declaration_facts, fact_rows
+from ledger.store.event_facts import (
+    FactFilter,
+    declaration_facts,
+    fact_rows,
+    master_data_facts,
+)
 from ledger.store.sensor_index import SensorFilter, sensor_facts
 from ledger.store.store import EventQuery, Store, normalise_cbv
 
@@ -75,8 +81,10 @@ _ALL_PAGE = 1000  # GatewaySettings.per_page_max
 _ALL_CAP = 5 * _ALL_PAGE
 _SAMPLES = 24
 _PAGE_RUNS = 5
-# Master data (no location attributes are stored) and ordering by an extension field.
-NOT_OFFERED = ("EQ_readPoint_<field>", "EQ_bizLocation_<field>", "HASATTR_*", "EQ_ATTR_*",
+# Extension fields of the readPoint/bizLocation elements, master data of other fields than
+# readPoint and bizLocation, and ordering by an extension field.
+NOT_OFFERED = ("EQ_[INNER_]readPoint_<field>", "EQ_[INNER_]bizLocation_<field>",
+               "HASATTR_<other field>", "EQ_ATTR_<other field>_<attr>",
                "orderBy=<extension field>")
 _MAX_COUNT = 10_000_000
 
@@ -144,7 +152,8 @@ def _random_facts(store: Store, rng: random.Random, n: int, prefix: str
             body = conn.execute(select(e.c.body).where(e.c.seq >= rng.randint(1, top))
                                 .order_by(e.c.seq).limit(1)).scalar_one()
             event = json.loads(body)
-            facts = [f for f in (*fact_rows(event, normalise_cbv), *sensor_facts(event))
+            facts = [f for f in (*fact_rows(event, normalise_cbv), *sensor_facts(event),
+                                 *master_data_facts(event))
                      if f[0].startswith(prefix)
                      and (f[1] is not None or f[2] is not None or prefix == "has:")]
             if facts:
@@ -252,7 +261,9 @@ def _families(store: Store, rng: random.Random, samples: int) -> list[_Family]:
             ("percrank", "GE_percRank", "sensor.percRank", "GE"),
             ("sensorelement", "EQ_SENSORELEMENT_<field>", "sensorelement:", "EQ"),
             ("sensormetadata", "EQ_SENSORMETADATA_<field>", "sensormetadata:", "EQ"),
-            ("sensorreport", "EQ_SENSORREPORT_<field>", "sensorreport:", "EQ")):
+            ("sensorreport", "EQ_SENSORREPORT_<field>", "sensorreport:", "EQ"),
+            ("hasattr", "HASATTR_<readPoint|bizLocation>", "hasattr.", "EQ"),
+            ("attr", "EQ_ATTR_<readPoint|bizLocation>_<attr>", "attr.", "EQ")):
         fams.append(_fact_family(store, rng, samples, name, parameter, prefix, op))
     with store.engine.connect() as conn:
         declared = [f for body in conn.execute(select(t.error_declarations.c.body).limit(

@@ -227,10 +227,11 @@ _MORE: tuple[tuple[str, str, str | None], ...] = (
      "word or URI)." + _PIPE_DOC + _FACTS_DOC, None),
     ("EQ_persistentDisposition_unset", "persistentDisposition `unset` has one of these."
      + _PIPE_DOC + _FACTS_DOC, None),
-    ("WD_readPoint", "readPoint is this location or a descendant; no master data is stored, "
-     "so: this location (as EQ_readPoint)." + _PIPE_DOC, None),
-    ("WD_bizLocation", "bizLocation is this location or a descendant; as EQ_bizLocation (no "
-     "master data is stored)." + _PIPE_DOC, None),
+    ("WD_readPoint", "readPoint is this location or a descendant; the master data stored "
+     "(names and countries) has no hierarchy, so: this location (as EQ_readPoint)."
+     + _PIPE_DOC, None),
+    ("WD_bizLocation", "bizLocation is this location or a descendant; as EQ_bizLocation (the "
+     "master data stored has no hierarchy)." + _PIPE_DOC, None),
     ("EQ_transformationID", "transformationID equals." + _PIPE_DOC + _FACTS_DOC, None),
     ("MATCH_parentID", "parentID is this EPC (or `*` pattern)." + _PIPE_DOC, None),
     ("MATCH_inputEPC", "an EPC in inputEPCList." + _PIPE_DOC, None),
@@ -284,6 +285,11 @@ _MORE: tuple[tuple[str, str, str | None], ...] = (
     ("GE_percRank", "a sensorReport's `percRank` ≥ this number.", None),
     ("LT_percRank", "a sensorReport's `percRank` < this number.", None),
     ("LE_percRank", "a sensorReport's `percRank` ≤ this number.", None),
+    ("HASATTR_readPoint", "the event's own signed master data (`zhenzhi:masterData`) gives its "
+     "readPoint one of these attributes (`name`, `countryCode`; a CBV URN "
+     "`urn:epcglobal:cbv:mda#name` too). `EQ_ATTR_readPoint_<attribute>`: that attribute has "
+     "one of these values; bizLocation alike." + _PIPE_DOC + _FACTS_DOC, "name"),
+    ("HASATTR_bizLocation", "as HASATTR_readPoint, for the bizLocation." + _PIPE_DOC, None),
     ("orderBy", "eventTime or recordTime (extension fields are refused). Without it: the order "
      "events were recorded in.", "eventTime"),
     ("orderDirection", "ASC or DESC (default DESC, as the standard says).", "DESC"),
@@ -664,8 +670,9 @@ def query_filters(q: QueryParams, own: frozenset[str] = frozenset()) -> dict[str
         "dispositions": _pipe(q.get("EQ_disposition")),
         "read_points": _pipe(q.get("EQ_readPoint")),
         "biz_locations": _pipe(q.get("EQ_bizLocation")),
-        # No master data (no location hierarchy) is stored: a location's descendants are
-        # itself alone, so WD_ is EQ_ (EPCIS 2.0 §8.2.7.1 includes the location itself).
+        # The master data stored (names and countries, in events) has no location hierarchy:
+        # a location's descendants are itself alone, so WD_ is EQ_ (EPCIS 2.0 §8.2.7.1
+        # includes the location itself).
         "wd_read_points": _pipe(q.get("WD_readPoint")),
         "wd_biz_locations": _pipe(q.get("WD_bizLocation")),
         **{key: _pipe(q.get(name)) for name, key in _MATCH.items()},

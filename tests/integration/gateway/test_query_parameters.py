@@ -45,7 +45,8 @@ def corpus(gateway_stack: GatewayStack) -> dict[str, Any]:
     marker = "https://id.gs1.org/414/9506000999975"
     doc = document(4)
     doc["@context"] = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
-                       {"example": "https://ns.example.com/epcis/"}]
+                       {"example": "https://ns.example.com/epcis/",
+                        "zhenzhi": "https://ns.zhenzhi.example/epcis/"}]
     events = doc["epcisBody"]["eventList"]
     for i, event in enumerate(events):
         event["readPoint"] = {"id": marker}
@@ -59,6 +60,10 @@ def corpus(gateway_stack: GatewayStack) -> dict[str, Any]:
     # Event 0's sensor data; event 1's one step beside it (device …112, a millisecond earlier,
     # a rank below, false, another hex byte…).
     first["sensorElementList"] = _sensors(1, True, "2032-04-01T08:00:00.000Z", 50)
+    # Event 0's own master data names its readPoint; event 1's names another place.
+    first["zhenzhi:masterData"] = [{"id": marker, "name": "Module dock", "countryCode": "NZ"}]
+    events[1]["zhenzhi:masterData"] = [{"id": "https://id.gs1.org/414/9506000999982",
+                                        "name": "Module dock", "countryCode": "NZ"}]
     events[1]["sensorElementList"] = _sensors(2, False, "2032-04-01T07:59:59.999Z", 49.5)
     captured = captured_corpus(gateway_stack, doc, marker)
     # Event 1 declared erroneous, with extension fields in its declaration.
@@ -112,6 +117,10 @@ def _ids(stack: GatewayStack, corpus: dict[str, Any], **params: str) -> list[str
     {"EQ_SENSORMETADATA_example:shelf": "S1"},
     {"EQ_SENSORELEMENT_example:element": "E1"},
     {"LT_INNER_SENSORREPORT_example:depth": "12"},
+    {"HASATTR_readPoint": "name"},
+    {"HASATTR_readPoint": "urn:epcglobal:cbv:mda#countryCode"},
+    {"EQ_ATTR_readPoint_name": "Module dock"},
+    {"EQ_ATTR_readPoint_countryCode": "NZ|CN"},
 ])
 def test_a_parameter_finds_the_event_that_has_it_and_only_that(
         gateway_stack: GatewayStack, corpus: dict[str, Any], params: dict[str, str]) -> None:
@@ -152,6 +161,10 @@ def test_a_parameter_finds_the_event_that_has_it_and_only_that(
     {"GT_INNER_SENSORREPORT_example:depth": "12"},
     {"EQ_ERROR_DECLARATION_example:ticket": "T-8"},
     {"EXISTS_ERROR_DECLARATION_example:by": ""},  # nested: INNER_
+    {"HASATTR_bizLocation": "name"},
+    {"HASATTR_readPoint": "address"},
+    {"EQ_ATTR_readPoint_name": "Module doc"},
+    {"EQ_ATTR_readPoint_countryCode": "nz"},
 ])
 def test_a_parameter_the_events_do_not_satisfy_finds_none(
         gateway_stack: GatewayStack, corpus: dict[str, Any], params: dict[str, str]) -> None:
@@ -192,7 +205,8 @@ def test_error_declaration_fields_find_the_declared_event(gateway_stack: Gateway
     "GT_SENSORELEMENT_example:x=big", "GE_SENSORMETADATA_example:x=2032-01-01T00:00:00",
     "EQ_SENSORREPORT_example:x=", "LE_INNER_SENSORREPORT_example:x=many",
     "GE_ERROR_DECLARATION_example:x=many", "EQ_INNER_ERROR_DECLARATION_example:x=",
-    "EXISTS_SENSORREPORT_example:x=", "EQ_percRank=50",
+    "EXISTS_SENSORREPORT_example:x=", "EQ_percRank=50", "HASATTR_readPoint=",
+    "EQ_ATTR_bizLocation_name=", "HASATTR_epcList=name", "EQ_ATTR_source_name=x",
 ])
 def test_a_malformed_new_parameter_is_a_400_validation_problem(
         gateway_stack: GatewayStack, corpus: dict[str, Any], query: str) -> None:
@@ -283,5 +297,6 @@ def test_the_openapi_describes_the_new_parameters(gateway_stack: GatewayStack) -
     names = {p["name"] for p in spec["paths"]["/events"]["get"]["parameters"]}
     assert {"EQ_action", "MATCH_epcClass", "GE_recordTime", "orderBy", "eventCountLimit",
             "maxEventCount", "EQ_correctiveEventID", "GS1-Extensions", "EQ_deviceID",
-            "EQ_booleanValue", "GE_time", "LT_endTime", "GT_percRank", "EQ_hexBinaryValue"} <= names
+            "EQ_booleanValue", "GE_time", "LT_endTime", "GT_percRank", "EQ_hexBinaryValue",
+            "HASATTR_readPoint", "HASATTR_bizLocation"} <= names
     assert "413" in spec["paths"]["/events"]["get"]["responses"]
