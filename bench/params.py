@@ -27,12 +27,17 @@ about twice as much, while a scan of 1,000,000 events costs hundreds of times mo
 The event facts families (`ledger.store.event_facts`: EQ_action, EQ_bizTransaction_<type>,
 EQ_source_/EQ_destination_<type>, the quantity bounds, EQ_ILMD_<field>, MATCH_epcClass,
 EXISTS_<field>) draw their values from the facts of random events (read from the events' JSON
-with `fact_rows`, as the index holds them). `orderby` is `orderBy=eventTime` (DESC) with an
+with `fact_rows`, as the index holds them); the sensor metadata and report families (`GE_time`,
+`EQ_deviceID`, `EQ_stringValue`, `GE_percRank`, `EQ_SENSORREPORT_<field>`…) from theirs
+(`sensor_index.sensor_facts`), the ERROR_DECLARATION_ family from the stored declarations'
+(`event_facts.declaration_facts`), HASATTR_/EQ_ATTR_ from the events' own master data
+(`event_facts.master_data_facts`). `orderby` is `orderBy=eventTime` (DESC) with an
 `EQ_bizStep` value, `maxeventcount` an `EQ_bizStep` value with a `maxEventCount` no value
 reaches (each page counts the matches up to it).
 
 Parameters the gateway does not answer (refused with 400) are listed under
-`params_not_offered`, not timed.
+`params_not_offered`, not timed; offered families the stream has no data for (the journey's
+reefer reports carry a `time` and readings only, no device ids) under `params_absent`.
 
     .venv/bin/python -m bench.params [--quick] [--events N] [--keep DIR [--reuse]] [--json]
 
@@ -60,8 +65,13 @@ from sqlalchemy import func, select
 from bench.queries import load
 from ledger.epcis.event_hash import format_event_id
 from ledger.store import tables as t
-from ledger.store.event_facts import FactFilter, fact_rows
-from ledger.store.sensor_index import SensorFilter
+from ledger.store.event_facts import (
+    FactFilter,
+    declaration_facts,
+    fact_rows,
+    master_data_facts,
+)
+from ledger.store.sensor_index import SensorFilter, sensor_facts
 from ledger.store.store import EventQuery, Store, normalise_cbv
 
 __all__ = ["NOT_OFFERED", "measure"]
@@ -71,12 +81,11 @@ _ALL_PAGE = 1000  # GatewaySettings.per_page_max
 _ALL_CAP = 5 * _ALL_PAGE
 _SAMPLES = 24
 _PAGE_RUNS = 5
-NOT_OFFERED = ("EQ_deviceID", "EQ_dataProcessingMethod", "EQ_microorganism",
-               "EQ_chemicalSubstance", "EQ_bizRules", "EQ_stringValue", "EQ_booleanValue",
-               "EQ_hexBinaryValue", "EQ_uriValue", "GE_time/LT_time", "GE_startTime/LT_endTime",
-               "<op>_percRank", "<op>_SENSORELEMENT_/SENSORMETADATA_/SENSORREPORT_*",
-               "<op>_ERROR_DECLARATION_*", "EQ_readPoint_<field>", "EQ_bizLocation_<field>",
-               "HASATTR_*", "EQ_ATTR_*", "orderBy=<extension field>")
+# Extension fields of the readPoint/bizLocation elements, master data of other fields than
+# readPoint and bizLocation, and ordering by an extension field.
+NOT_OFFERED = ("EQ_[INNER_]readPoint_<field>", "EQ_[INNER_]bizLocation_<field>",
+               "HASATTR_<other field>", "EQ_ATTR_<other field>_<attr>",
+               "orderBy=<extension field>")
 _MAX_COUNT = 10_000_000
 
 
@@ -142,7 +151,9 @@ def _random_facts(store: Store, rng: random.Random, n: int, prefix: str
                 break
             body = conn.execute(select(e.c.body).where(e.c.seq >= rng.randint(1, top))
                                 .order_by(e.c.seq).limit(1)).scalar_one()
-            facts = [f for f in fact_rows(json.loads(body), normalise_cbv)
+            event = json.loads(body)
+            facts = [f for f in (*fact_rows(event, normalise_cbv), *sensor_facts(event),
+                                 *master_data_facts(event))
                      if f[0].startswith(prefix)
                      and (f[1] is not None or f[2] is not None or prefix == "has:")]
             if facts:
@@ -231,6 +242,37 @@ def _families(store: Store, rng: random.Random, samples: int) -> list[_Family]:
             ("ilmd", "EQ_ILMD_<field>", "ilmd:", "EQ"),
             ("exists", "EXISTS_<field>", "has:", "EXISTS")):
         fams.append(_fact_family(store, rng, samples, name, parameter, prefix, op))
+    for name, parameter, prefix, op in (
+            ("sensortime", "GE_time", "sensor.time", "GE"),
+            ("deviceid", "EQ_deviceID", "sensor.deviceID", "EQ"),
+            ("devicemetadata", "EQ_deviceMetadata", "sensor.deviceMetadata", "EQ"),
+            ("rawdata", "EQ_rawData", "sensor.rawData", "EQ"),
+            ("dataprocessingmethod", "EQ_dataProcessingMethod", "sensor.dataProcessingMethod",
+             "EQ"),
+            ("bizrules", "EQ_bizRules", "sensor.bizRules", "EQ"),
+            ("microorganism", "EQ_microorganism", "sensor.microorganism", "EQ"),
+            ("chemicalsubstance", "EQ_chemicalSubstance", "sensor.chemicalSubstance", "EQ"),
+            ("stringvalue", "EQ_stringValue", "sensor.stringValue", "EQ"),
+            ("booleanvalue", "EQ_booleanValue", "sensor.booleanValue", "EQ"),
+            ("hexbinaryvalue", "EQ_hexBinaryValue", "sensor.hexBinaryValue", "EQ"),
+            ("urivalue", "EQ_uriValue", "sensor.uriValue", "EQ"),
+            ("starttime", "GE_startTime", "sensor.startTime", "GE"),
+            ("endtime", "LT_endTime", "sensor.endTime", "LT"),
+            ("percrank", "GE_percRank", "sensor.percRank", "GE"),
+            ("sensorelement", "EQ_SENSORELEMENT_<field>", "sensorelement:", "EQ"),
+            ("sensormetadata", "EQ_SENSORMETADATA_<field>", "sensormetadata:", "EQ"),
+            ("sensorreport", "EQ_SENSORREPORT_<field>", "sensorreport:", "EQ"),
+            ("hasattr", "HASATTR_<readPoint|bizLocation>", "hasattr.", "EQ"),
+            ("attr", "EQ_ATTR_<readPoint|bizLocation>_<attr>", "attr.", "EQ")):
+        fams.append(_fact_family(store, rng, samples, name, parameter, prefix, op))
+    with store.engine.connect() as conn:
+        declared = [f for body in conn.execute(select(t.error_declarations.c.body).limit(
+            50 * samples)).scalars() for f in declaration_facts(json.loads(body))
+            if f[1] is not None]
+    fams.append(_Family("errordeclaration", "EQ_ERROR_DECLARATION_<field>", [
+        EventQuery(facts=(FactFilter(key, "EQ", texts=(text,)),))
+        for key, text, _ in (rng.choice(declared) for _ in range(samples if declared else 0))
+        if text is not None]))
     fams.append(_Family("epcclass", "MATCH_epcClass", [
         EventQuery(match_epc_class=(text,))
         for _, text, _ in _random_facts(store, rng, samples, "epcClass") if text]))

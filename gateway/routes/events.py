@@ -37,7 +37,7 @@ from ledger.epcis.epc_format import EpcFormat, translate_event
 from ledger.epcis.xml_writer import CbvXmlFormat
 from ledger.errors import InvalidInputError, LedgerError, NotFoundError
 from ledger.store.event_facts import FactFilter, bare_party_type, bare_transaction_type, time_ms
-from ledger.store.sensor_index import OPS, STATS, SensorFilter
+from ledger.store.sensor_index import OPS, STATS, SensorFilter, hex_binary
 from ledger.store.store import normalise_cbv
 
 __all__ = ["SUPPORTED_PARAMETERS", "next_link", "query_filters", "router", "run_query",
@@ -62,12 +62,26 @@ _FACT_LISTS = {"EQ_action": "action", "EQ_transformationID": "transformationID",
                "EQ_persistentDisposition_set": "persistentDisposition.set",
                "EQ_persistentDisposition_unset": "persistentDisposition.unset"}
 _ORDERING = ("orderBy", "orderDirection", "eventCountLimit", "maxEventCount")
+# Sensor parameters answered from the event facts index (`ledger.store.sensor_index
+# .sensor_facts`): `|` lists of one field's values, by the kind of value (checked so: a URI
+# has a scheme, hexBinary is pairs of hex digits, a string anything but empty)…
+_SENSOR_LISTS = {f"EQ_{field}": (f"sensor.{field}", kind) for field, kind in (
+    ("deviceID", "uri"), ("deviceMetadata", "uri"), ("rawData", "uri"),
+    ("dataProcessingMethod", "uri"), ("bizRules", "uri"), ("microorganism", "uri"),
+    ("chemicalSubstance", "uri"), ("stringValue", "string"), ("hexBinaryValue", "hex"),
+    ("uriValue", "uri"))}
+# … date-time bounds (`time` of sensorMetadata or sensorReport; `startTime`, `endTime` of
+# sensorMetadata) and percRank bounds.
+_SENSOR_TIMES = {f"{op}_{field}": (f"sensor.{field}", op) for op in ("GE", "LT")
+                 for field in ("time", "startTime", "endTime")}
+_PERC_RANKS = {f"{op}_percRank": op for op in ("GT", "GE", "LT", "LE")}
 SUPPORTED_PARAMETERS = frozenset({
     "eventType", "EQ_bizStep", "EQ_disposition",
     "EQ_readPoint", "EQ_bizLocation", "WD_readPoint", "WD_bizLocation", "perPage",
     "nextPageToken", "EQ_errorReason", "EXISTS_errorDeclaration", "EQ_correctiveEventID",
     "EQ_type", "EQ_eventID", "EQ_quantity", "GT_quantity", "GE_quantity", "LT_quantity",
     "LE_quantity", *_TIMES, *_DECLARATION_TIMES, *_MATCH, *_FACT_LISTS, *_ORDERING,
+    *_SENSOR_LISTS, "EQ_booleanValue", *_SENSOR_TIMES, *_PERC_RANKS,
 })
 # `<op>_<statistic>_<uom>` sensor parameters (EPCIS 2.0 §8.2.7.1; the query schema's
 # `^GE_value_[A-Z0-9]{2,4}$`…): a family of names, not a fixed list.
@@ -82,8 +96,24 @@ FIELD_PARAMETER = re.compile(
     r"^(EQ|GT|GE|LT|LE|EXISTS)_(INNER_ILMD_|ILMD_|INNER_)?([a-z][a-zA-Z0-9]*:[\w.-]+)$")
 EXISTS_PARAMETER = re.compile(r"^EXISTS_([a-z][a-zA-Z0-9]*)$")
 _FIELD_KEYS = {"INNER_ILMD_": "inner_ilmd", "ILMD_": "ilmd", "INNER_": "inner", None: "ext"}
+# Extension fields of a sensorElement, its sensorMetadata or its sensorReports (the query
+# schema names no EXISTS_ for them), and of an event's errorDeclaration; INNER_: nested in one.
+SENSOR_FIELD_PARAMETER = re.compile(
+    r"^(EQ|GT|GE|LT|LE)_(INNER_)?(SENSORELEMENT|SENSORMETADATA|SENSORREPORT)_"
+    r"([a-z][a-zA-Z0-9]*:[\w.-]+)$")
+DECLARATION_FIELD_PARAMETER = re.compile(
+    r"^(EQ|GT|GE|LT|LE|EXISTS)_(INNER_)?ERROR_DECLARATION_([a-z][a-zA-Z0-9]*:[\w.-]+)$")
+# Master data (EPCIS 2.0 §8.2.7.1, `HASATTR_fieldname`, `EQ_ATTR_fieldname_attrname`): of the
+# fields the signed master data describes, from each event's own (`ledger.store.event_facts
+# .master_data_facts`).
+HASATTR_PARAMETER = re.compile(r"^HASATTR_(readPoint|bizLocation)$")
+ATTR_PARAMETER = re.compile(r"^EQ_ATTR_(readPoint|bizLocation)_([A-Za-z][A-Za-z0-9]*)$")
+_MDA_PREFIX = "urn:epcglobal:cbv:mda#"
 _FAMILIES = (SENSOR_PARAMETER, QUANTITY_PARAMETER, TYPED_PARAMETER, FIELD_PARAMETER,
-             EXISTS_PARAMETER)
+             EXISTS_PARAMETER, SENSOR_FIELD_PARAMETER, DECLARATION_FIELD_PARAMETER,
+             HASATTR_PARAMETER, ATTR_PARAMETER)
+# A URI as RFC 3986 begins one (a scheme and a colon), with no spaces.
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
 CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
 
 
@@ -197,10 +227,11 @@ _MORE: tuple[tuple[str, str, str | None], ...] = (
      "word or URI)." + _PIPE_DOC + _FACTS_DOC, None),
     ("EQ_persistentDisposition_unset", "persistentDisposition `unset` has one of these."
      + _PIPE_DOC + _FACTS_DOC, None),
-    ("WD_readPoint", "readPoint is this location or a descendant; no master data is stored, "
-     "so: this location (as EQ_readPoint)." + _PIPE_DOC, None),
-    ("WD_bizLocation", "bizLocation is this location or a descendant; as EQ_bizLocation (no "
-     "master data is stored)." + _PIPE_DOC, None),
+    ("WD_readPoint", "readPoint is this location or a descendant; the master data stored "
+     "(names and countries) has no hierarchy, so: this location (as EQ_readPoint)."
+     + _PIPE_DOC, None),
+    ("WD_bizLocation", "bizLocation is this location or a descendant; as EQ_bizLocation (the "
+     "master data stored has no hierarchy)." + _PIPE_DOC, None),
     ("EQ_transformationID", "transformationID equals." + _PIPE_DOC + _FACTS_DOC, None),
     ("MATCH_parentID", "parentID is this EPC (or `*` pattern)." + _PIPE_DOC, None),
     ("MATCH_inputEPC", "an EPC in inputEPCList." + _PIPE_DOC, None),
@@ -225,6 +256,40 @@ _MORE: tuple[tuple[str, str, str | None], ...] = (
      "LT_errorDeclaration_Time).", None),
     ("EQ_correctiveEventID", "declared erroneous with this id among its correctiveEventIDs."
      + _PIPE_DOC, None),
+    *((f"EQ_{field}", f"a {where} `{field}` equals one of these ({kind})." + _PIPE_DOC
+       + _FACTS_DOC, None) for field, where, kind in (
+        ("deviceID", "sensorMetadata's or sensorReport's", "URIs"),
+        ("deviceMetadata", "sensorMetadata's or sensorReport's", "URIs"),
+        ("rawData", "sensorMetadata's or sensorReport's", "URIs"),
+        ("dataProcessingMethod", "sensorMetadata's or sensorReport's", "URIs"),
+        ("bizRules", "sensorMetadata's", "URIs"),
+        ("microorganism", "sensorReport's", "URIs"),
+        ("chemicalSubstance", "sensorReport's", "URIs"),
+        ("stringValue", "sensorReport's", "strings, compared as written"),
+        ("hexBinaryValue", "sensorReport's", "hexBinary, in either case"),
+        ("uriValue", "sensorReport's", "URIs"))),
+    ("EQ_booleanValue", "a sensorReport's `booleanValue` is this (`true` or `false`)."
+     + _FACTS_DOC, None),
+    ("GE_time", "a sensorMetadata or sensorReport `time` ≥ this date-time (with zone)."
+     + _FACTS_DOC, None),
+    ("LT_time", "a sensorMetadata or sensorReport `time` < this date-time.", None),
+    ("GE_startTime", "a sensorMetadata `startTime` ≥ this date-time.", None),
+    ("LT_startTime", "a sensorMetadata `startTime` < this date-time.", None),
+    ("GE_endTime", "a sensorMetadata `endTime` ≥ this date-time.", None),
+    ("LT_endTime", "a sensorMetadata `endTime` < this date-time.", None),
+    ("GT_percRank", "a sensorReport's `percRank` > this number (also GE_, LT_, LE_). "
+     "Extension fields of a sensorElement, its sensorMetadata or sensorReports: "
+     "`<EQ|GT|GE|LT|LE>_[INNER_]<SENSORELEMENT|SENSORMETADATA|SENSORREPORT>_<prefix:field>`; "
+     "of an errorDeclaration: `<EQ|GT|GE|LT|LE|EXISTS>_[INNER_]ERROR_DECLARATION_"
+     "<prefix:field>`." + _FACTS_DOC, None),
+    ("GE_percRank", "a sensorReport's `percRank` ≥ this number.", None),
+    ("LT_percRank", "a sensorReport's `percRank` < this number.", None),
+    ("LE_percRank", "a sensorReport's `percRank` ≤ this number.", None),
+    ("HASATTR_readPoint", "the event's own signed master data (`zhenzhi:masterData`) gives its "
+     "readPoint one of these attributes (`name`, `countryCode`; a CBV URN "
+     "`urn:epcglobal:cbv:mda#name` too). `EQ_ATTR_readPoint_<attribute>`: that attribute has "
+     "one of these values; bizLocation alike." + _PIPE_DOC + _FACTS_DOC, "name"),
+    ("HASATTR_bizLocation", "as HASATTR_readPoint, for the bizLocation." + _PIPE_DOC, None),
     ("orderBy", "eventTime or recordTime (extension fields are refused). Without it: the order "
      "events were recorded in.", "eventTime"),
     ("orderDirection", "ASC or DESC (default DESC, as the standard says).", "DESC"),
@@ -239,7 +304,8 @@ def more_query_parameters(**_: str | None) -> None:
     """The simple query parameters with fixed names beyond the routes' own arguments (`_MORE`),
     declared for the OpenAPI; `query_filters` reads them, and the families whose names are
     built from a field, type or unit (`EQ_ILMD_<prefix:field>`, `EQ_bizTransaction_<type>`,
-    `GE_quantity_<uom>`, `EXISTS_<field>`…), which no fixed list can name."""
+    `GE_quantity_<uom>`, `EXISTS_<field>`, `EQ_SENSORREPORT_<prefix:field>`,
+    `EQ_ERROR_DECLARATION_<prefix:field>`…), which no fixed list can name."""
 
 
 # FastAPI reads a dependency's parameters from its signature: one optional query string each.
@@ -427,9 +493,66 @@ def _field_value(name: str, raw: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _field_filter(q: QueryParams, name: str, op: str, key: str) -> FactFilter:
+    """The condition of an extension field parameter (`EQ_ILMD_<field>`, `GT_SENSORREPORT_
+    <field>`…) on the facts of `key`: EQ_ any of the `|` values, as text or as the number (or
+    instant) it reads as; GT_/GE_/LT_/LE_ a number or a date-time with a zone; EXISTS_."""
+    if op == "EXISTS":
+        return FactFilter(key, "EXISTS")
+    if op == "EQ":
+        values = _pipe(q.get(name)) or []
+        if not values:
+            raise QueryParameterError(f"{name} needs a value", parameter=name)
+        nums = tuple(n for n in (_field_value(name, v) for v in values) if n is not None)
+        return FactFilter(key, "EQ", texts=tuple(values), nums=nums)
+    raw = _once(q, name)
+    bound = _field_value(name, raw)
+    if bound is None:
+        raise QueryParameterError(f"{name} compares numbers and date-times (with a zone), got "
+                                  f"{raw!r}", parameter=name)
+    return FactFilter(key, op, nums=(bound,))
+
+
+def _sensor_fact_filters(q: QueryParams) -> list[FactFilter]:
+    """The conditions of the sensor metadata and report parameters (EQ_deviceID …
+    EQ_booleanValue, GE_/LT_time, GE_/LT_startTime, GE_/LT_endTime, <op>_percRank) on the
+    event facts index."""
+    out: list[FactFilter] = []
+    for name, (key, kind) in _SENSOR_LISTS.items():
+        if name not in q:
+            continue
+        values = _pipe(q.get(name))
+        if not values:
+            raise QueryParameterError(f"{name} needs a value", parameter=name)
+        if kind == "uri":
+            bad = [v for v in values if not _URI.match(v)]
+            if bad:
+                raise QueryParameterError(f"{name} takes URIs, got {bad[0]!r}", parameter=name)
+        elif kind == "hex":
+            spelt = [hex_binary(v) for v in values]
+            if None in spelt:
+                raise QueryParameterError(f"{name} takes hexBinary (pairs of hex digits), got "
+                                          f"{values[spelt.index(None)]!r}", parameter=name)
+            values = [v for v in spelt if v is not None]
+        out.append(FactFilter(key, "EQ", texts=tuple(values)))
+    if "EQ_booleanValue" in q:
+        raw = _once(q, "EQ_booleanValue")
+        if raw not in ("true", "false"):
+            raise QueryParameterError(f"EQ_booleanValue is true or false, got {raw!r}",
+                                      parameter="EQ_booleanValue")
+        out.append(FactFilter("sensor.booleanValue", "EQ", texts=(raw,)))
+    for name, (key, op) in _SENSOR_TIMES.items():
+        if name in q and (at := _time(name, _once(q, name))) is not None:
+            out.append(FactFilter(key, op, nums=(float(round(at.timestamp() * 1000)),)))
+    for name, op in _PERC_RANKS.items():
+        if name in q:
+            out.append(FactFilter("sensor.percRank", op, nums=(_number(q, name),)))
+    return out
+
+
 def _fact_filters(q: QueryParams) -> list[FactFilter]:
     """The conditions on the event facts index that `q` asks for."""
-    out: list[FactFilter] = []
+    out: list[FactFilter] = _sensor_fact_filters(q)
     for name, key in _FACT_LISTS.items():
         values = _pipe(q.get(name))
         if name in q and not values:
@@ -462,21 +585,27 @@ def _fact_filters(q: QueryParams) -> list[FactFilter]:
                                   texts=tuple(_pipe(q.get(name)) or ())))
         elif (m := FIELD_PARAMETER.match(name)) is not None:
             op, scope, field = m.groups()
-            key = f"{_FIELD_KEYS[scope]}:{field}"
-            if op == "EXISTS":
-                out.append(FactFilter(key, "EXISTS"))
-            elif op == "EQ":
-                values = _pipe(q.get(name)) or []
-                nums = tuple(n for n in (_field_value(name, v) for v in values)
-                             if n is not None)
-                out.append(FactFilter(key, "EQ", texts=tuple(values), nums=nums))
-            else:
-                raw = _once(q, name)
-                bound = _field_value(name, raw)
-                if bound is None:
-                    raise QueryParameterError(f"{name} compares numbers and date-times (with "
-                                              f"a zone), got {raw!r}", parameter=name)
-                out.append(FactFilter(key, op, nums=(bound,)))
+            out.append(_field_filter(q, name, op, f"{_FIELD_KEYS[scope]}:{field}"))
+        elif (m := SENSOR_FIELD_PARAMETER.match(name)) is not None:
+            op, inner, part, field = m.groups()
+            key = f"{'inner_' if inner else ''}{part.lower()}:{field}"
+            out.append(_field_filter(q, name, op, key))
+        elif (m := DECLARATION_FIELD_PARAMETER.match(name)) is not None:
+            op, inner, field = m.groups()
+            out.append(_field_filter(q, name, op, f"{'inner_' if inner else ''}decl:{field}"))
+        elif (m := HASATTR_PARAMETER.match(name)) is not None:
+            names = _pipe(q.get(name))
+            if not names:
+                raise QueryParameterError(f"{name} needs the name of an attribute",
+                                          parameter=name)
+            # A CBV attribute may be named by its URN (`urn:epcglobal:cbv:mda#name`).
+            out.append(FactFilter(f"hasattr.{m.group(1)}", "EQ", texts=tuple(
+                n.removeprefix(_MDA_PREFIX) for n in names)))
+        elif (m := ATTR_PARAMETER.match(name)) is not None:
+            values = _pipe(q.get(name))
+            if not values:
+                raise QueryParameterError(f"{name} needs a value", parameter=name)
+            out.append(FactFilter(f"attr.{m.group(1)}.{m.group(2)}", "EQ", texts=tuple(values)))
         elif (m := EXISTS_PARAMETER.match(name)) is not None \
                 and name != "EXISTS_errorDeclaration":
             out.append(FactFilter(f"has:{m.group(1)}", "EXISTS"))
@@ -519,7 +648,10 @@ def query_filters(q: QueryParams, own: frozenset[str] = frozenset()) -> dict[str
             f"{', '.join(sorted(allowed))} and the families "
             "<EQ|GT|GE|LT|LE>_<value|minValue|maxValue|meanValue|sDev|percValue>_<uom>, "
             "<EQ|GT|GE|LT|LE>_quantity_<uom>, EQ_<bizTransaction|source|destination>_<type>, "
-            "<EQ|GT|GE|LT|LE|EXISTS>_[INNER_][ILMD_]<prefix:field>, EXISTS_<field>",
+            "<EQ|GT|GE|LT|LE|EXISTS>_[INNER_][ILMD_]<prefix:field>, EXISTS_<field>, "
+            "<EQ|GT|GE|LT|LE>_[INNER_]<SENSORELEMENT|SENSORMETADATA|SENSORREPORT>_"
+            "<prefix:field>, <EQ|GT|GE|LT|LE|EXISTS>_[INNER_]ERROR_DECLARATION_<prefix:field>, "
+            "HASATTR_<readPoint|bizLocation>, EQ_ATTR_<readPoint|bizLocation>_<attribute>",
             parameters=unknown)
     types = _pipe(q.get("eventType"))
     if types:
@@ -538,8 +670,9 @@ def query_filters(q: QueryParams, own: frozenset[str] = frozenset()) -> dict[str
         "dispositions": _pipe(q.get("EQ_disposition")),
         "read_points": _pipe(q.get("EQ_readPoint")),
         "biz_locations": _pipe(q.get("EQ_bizLocation")),
-        # No master data (no location hierarchy) is stored: a location's descendants are
-        # itself alone, so WD_ is EQ_ (EPCIS 2.0 §8.2.7.1 includes the location itself).
+        # The master data stored (names and countries, in events) has no location hierarchy:
+        # a location's descendants are itself alone, so WD_ is EQ_ (EPCIS 2.0 §8.2.7.1
+        # includes the location itself).
         "wd_read_points": _pipe(q.get("WD_readPoint")),
         "wd_biz_locations": _pipe(q.get("WD_bizLocation")),
         **{key: _pipe(q.get(name)) for name, key in _MATCH.items()},

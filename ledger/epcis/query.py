@@ -43,7 +43,9 @@ def _compiled() -> Any:
 
 
 def _scalar(name: str, value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
+    if isinstance(value, bool):  # EQ_booleanValue: the query string's `true` / `false`
+        return "true" if value else "false"
+    if not isinstance(value, str | int | float):
         raise InvalidQueryError(f"{name}: {value!r} is not a value of the query language",
                                 pointer=f"/query/{name}")
     text = str(value)

@@ -25,6 +25,16 @@ Keys (`fact_rows`):
   action).
 A text longer than `TEXT_LIMIT` is kept as a row with no text (EXISTS_ finds the field, EQ_
 cannot); a key longer than `KEY_LIMIT` is not indexed.
+
+Two more sources write rows of the same form under keys of their own, so that their parameters
+read the same two indexes: the sensor fields of `sensorElementList`
+(`ledger.store.sensor_index.sensor_facts`, keys `sensor.<field>` and
+`[inner_]sensorelement:` / `sensormetadata:` / `sensorreport:<name>`), and the extension fields
+of an event's error declaration (`declaration_facts`: `decl:<name>` and `inner_decl:<name>`,
+written under the declared event's seq when the declaration is stored); and the attributes the
+event's own signed master data (`zhenzhi:masterData`, `ledger.epcis.master_data`) gives its
+readPoint and bizLocation (`master_data_facts`: `attr.readPoint.<attribute>` with each value,
+`hasattr.readPoint` with each attribute's name; bizLocation alike), for HASATTR_ and EQ_ATTR_.
 """
 
 from __future__ import annotations
@@ -36,9 +46,11 @@ from datetime import datetime
 from typing import Any
 
 from ledger.epcis.document import event_epcs
+from ledger.epcis.master_data import MASTER_DATA
 
-__all__ = ["COLUMN_BACKED", "KEY_LIMIT", "TEXT_LIMIT", "FactFilter", "bare_party_type",
-           "bare_transaction_type", "fact_rows", "time_ms"]
+__all__ = ["COLUMN_BACKED", "KEY_LIMIT", "MASTER_DATA_FIELDS", "TEXT_LIMIT", "FactFilter", "bare_party_type",
+           "bare_transaction_type", "declaration_facts", "extension_rows", "fact_rows",
+           "master_data_facts", "time_ms"]
 
 KEY_LIMIT = 256
 TEXT_LIMIT = 512
@@ -114,6 +126,67 @@ def _values(key: str, value: Any, out: list[Fact], inner: str | None) -> None:
         out.append((key, None, None))
         if isinstance(value, Mapping) and inner is not None:
             _nested(value, out, inner)
+
+
+def extension_rows(fields: Mapping[str, Any], key: str, inner: str) -> list[Fact]:
+    """Rows of the extension fields of `fields` (names with a namespace prefix, `example:x`)
+    under `key:<name>`, and of the named fields nested in them under `inner:<name>`."""
+    out: list[Fact] = []
+    for name, value in fields.items():
+        if isinstance(name, str) and ":" in name and not name.startswith("@"):
+            _values(f"{key}:{name}", value, out, inner)
+    return out
+
+
+def declaration_facts(declaration: Any) -> list[Fact]:
+    """(key, text, num) rows of the extension fields of an `errorDeclaration`
+    (`EQ_ERROR_DECLARATION_<field>`, `EQ_INNER_ERROR_DECLARATION_<field>`…), duplicates
+    dropped; the declared event's seq goes with them."""
+    if not isinstance(declaration, Mapping):
+        return []
+    return list(dict.fromkeys(extension_rows(declaration, "decl", "inner_decl")))
+
+
+# The event fields whose vocabulary elements the signed master data describes.
+MASTER_DATA_FIELDS = ("readPoint", "bizLocation")
+
+
+def _attribute_texts(value: Any) -> list[str]:
+    """An attribute's values as text: a string, or each text of a JSON-LD language map."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [v for v in value.values() if isinstance(v, str)]
+    return []
+
+
+def master_data_facts(event: Mapping[str, Any]) -> list[Fact]:
+    """(key, text, num) rows of the attributes `event`'s own signed master data gives its
+    readPoint and bizLocation (see the module's docstring), duplicates dropped. Only the
+    event's own: master data another signer put in another event describes nothing here (a
+    member could otherwise rename the places of everyone's events)."""
+    items = event.get(MASTER_DATA)
+    if not isinstance(items, list):
+        return []
+    out: list[Fact] = []
+    for field in MASTER_DATA_FIELDS:
+        where = event.get(field)
+        location = where.get("id") if isinstance(where, Mapping) else None
+        if not isinstance(location, str):
+            continue
+        for element in items:
+            if not isinstance(element, Mapping) or element.get("id") != location:
+                continue
+            for name, value in element.items():
+                texts = _attribute_texts(value)
+                if name == "id" or not isinstance(name, str) or not texts:
+                    continue
+                key = f"attr.{field}.{name}"
+                if len(key) > KEY_LIMIT or len(name) > TEXT_LIMIT:
+                    continue
+                out.append((f"hasattr.{field}", name, None))
+                out.extend((key, text, None) for text in texts if len(text) <= TEXT_LIMIT)
+    return list(dict.fromkeys(out))
 
 
 def _nested(value: Any, out: list[Fact], inner: str) -> None:

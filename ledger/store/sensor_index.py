@@ -1,5 +1,5 @@
 """The sensor readings index: one row per statistic of each `sensorReport` of a stored event,
-filled at capture (and by migration 0009 for events stored before), so that the EPCIS 2.0
+filled at capture (and by migration 0010 for events stored before), so that the EPCIS 2.0
 sensor query parameters (`EQ_type`, `GE_value_<uom>`, `LT_maxValue_<uom>`…, EPCIS 2.0 §8.2.7.1
 and the REST binding's `openapi.yaml`) are answered from an index, never by reading events.
 
@@ -9,6 +9,21 @@ A row holds the report's measurement type as a bare word (`Temperature` for `Tem
 type and unit are ones the cold chain converts (`ledger.epcis.measurements`), the value in the
 type's canonical unit (°C for temperatures): `GE_value_FAH=46.4` then finds a reading of
 9 °C. A report in a unit nobody converts is matched in its own unit only.
+
+The other sensor fields the query language names go to the event facts index
+(`ledger.store.event_facts`) as rows of their own keys (`sensor_facts`), read by the same
+(key, text, seq) and (key, num, seq) indexes as every other facts parameter:
+- `sensor.<field>` for the URI and string fields (`deviceID`, `deviceMetadata`, `rawData`,
+  `dataProcessingMethod` of sensorMetadata and of sensorReport alike, `bizRules` of
+  sensorMetadata, `microorganism`, `chemicalSubstance`, `stringValue`, `uriValue` of
+  sensorReport) as text, as written; `hexBinaryValue` in upper case (hex digits name bytes,
+  `0a` and `0A` are one value); `booleanValue` as `true`/`false`; `time` (of either),
+  `startTime`, `endTime` (of sensorMetadata) as epoch milliseconds in `num`, only when they are
+  date-times with a zone; `percRank` as a number;
+- `sensorelement:<name>`, `sensormetadata:<name>`, `sensorreport:<name>` for the extension
+  fields (a name with a namespace prefix) of a sensorElement, its sensorMetadata and its
+  sensorReports, as `event_facts` keeps an event's own extension fields, and
+  `inner_sensorelement:<name>` (… `inner_sensorreport:`) for the named fields nested in them.
 """
 
 from __future__ import annotations
@@ -19,8 +34,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.epcis.measurements import MEASUREMENTS, TYPE_PREFIXES
+from ledger.store.event_facts import TEXT_LIMIT, extension_rows, time_ms
 
-__all__ = ["OPS", "STATS", "SensorFilter", "bare_type", "sensor_rows", "unit_kind"]
+__all__ = ["METADATA_FIELDS", "OPS", "REPORT_FIELDS", "STATS", "SensorFilter", "bare_type",
+           "hex_binary", "sensor_facts", "sensor_rows", "unit_kind"]
 
 # Statistics of a sensorReport the query language compares (EPCIS 2.0 §8.2.7.1).
 STATS = ("value", "minValue", "maxValue", "meanValue", "sDev", "percValue")
@@ -88,6 +105,78 @@ def sensor_rows(event: Mapping[str, Any]
                 out.append((e_index, r_index, stat, kind, uom, value,
                             _canonical(kind, stat, value, uom)))
     return out
+
+
+# The fields of sensorMetadata and of sensorReport that `sensor_facts` indexes, by the kind of
+# value each holds (EPCIS 2.0 §7.3.7.3; the query parameters of §8.2.7.1 that compare them).
+_TEXTS = ("deviceID", "deviceMetadata", "rawData", "dataProcessingMethod")
+_TIMES = ("time",)
+METADATA_FIELDS = (*_TEXTS, "bizRules", *_TIMES, "startTime", "endTime")
+REPORT_FIELDS = (*_TEXTS, "microorganism", "chemicalSubstance", "stringValue", "uriValue",
+                 "hexBinaryValue", "booleanValue", *_TIMES, "percRank")
+_TIME_FIELDS = frozenset({"time", "startTime", "endTime"})
+_HEX = frozenset("0123456789ABCDEF")
+_BOOLEANS = {"true": "true", "1": "true", "false": "false", "0": "false"}
+
+Fact = tuple[str, str | None, float | None]
+
+
+def hex_binary(value: str) -> str | None:
+    """An xsd:hexBinary value in its one spelling (upper case), None if it is not one."""
+    upper = value.strip().upper()
+    if len(upper) % 2 or not set(upper) <= _HEX:
+        return None
+    return upper
+
+
+def _field(name: str, value: Any) -> Fact | None:
+    key = f"sensor.{name}"
+    if name in _TIME_FIELDS:
+        ms = time_ms(value) if isinstance(value, str) else None
+        return (key, None, ms) if ms is not None else None
+    if name == "percRank":
+        if isinstance(value, int | float) and not isinstance(value, bool) \
+                and math.isfinite(float(value)):
+            return key, None, float(value)
+        return None
+    if name == "booleanValue":
+        if isinstance(value, bool):
+            return key, "true" if value else "false", None
+        text = _BOOLEANS.get(value.strip()) if isinstance(value, str) else None
+        return (key, text, None) if text is not None else None
+    if not isinstance(value, str) or not value or len(value) > TEXT_LIMIT:
+        return None
+    if name == "hexBinaryValue":
+        text = hex_binary(value)
+        return (key, text, None) if text is not None else None
+    return key, value, None
+
+
+def sensor_facts(event: Mapping[str, Any]) -> list[Fact]:
+    """(key, text, num) rows of `event`'s sensorElementList for the event facts index (see the
+    module's docstring), duplicates dropped."""
+    out: list[Fact] = []
+    elements = event.get("sensorElementList")
+    if not isinstance(elements, list):
+        return out
+    for element in elements:
+        if not isinstance(element, Mapping):
+            continue
+        out.extend(extension_rows(element, "sensorelement", "inner_sensorelement"))
+        metadata = element.get("sensorMetadata")
+        parts: list[tuple[Mapping[str, Any], tuple[str, ...], str]] = []
+        if isinstance(metadata, Mapping):
+            parts.append((metadata, METADATA_FIELDS, "sensormetadata"))
+        reports = element.get("sensorReport")
+        for report in reports if isinstance(reports, list) else ():
+            if isinstance(report, Mapping):
+                parts.append((report, REPORT_FIELDS, "sensorreport"))
+        for fields, names, key in parts:
+            for name in names:
+                if name in fields and (row := _field(name, fields[name])) is not None:
+                    out.append(row)
+            out.extend(extension_rows(fields, key, f"inner_{key}"))
+    return list(dict.fromkeys(out))
 
 
 @dataclass(frozen=True, slots=True)

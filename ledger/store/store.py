@@ -58,18 +58,26 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from ledger.epcis.document import event_epcs
+from ledger.epcis.master_data import MASTER_DATA
 from ledger.epcis.measurements import MEASUREMENTS
 from ledger.errors import ConflictError, InvalidInputError, LedgerError, NotFoundError
 from ledger.proofs.capture import SignedCapture, events_tree
 from ledger.proofs.merkle import MerkleTree, keccak256
 from ledger.store import tables as t
 from ledger.store import trace_index
-from ledger.store.event_facts import TEXT_LIMIT, FactFilter, fact_rows
+from ledger.store.event_facts import (
+    TEXT_LIMIT,
+    FactFilter,
+    declaration_facts,
+    fact_rows,
+    master_data_facts,
+)
 from ledger.store.sensor_index import (
     TYPE_LIMIT,
     UOM_LIMIT,
     SensorFilter,
     bare_type,
+    sensor_facts,
     sensor_rows,
     unit_kind,
 )
@@ -943,6 +951,7 @@ class Store:
             cur.execute(sql.in_("SELECT event_id, body FROM error_declarations WHERE event_id",
                                 chunk), sql.in_args(chunk))
             declared.update((bytes(eid), orjson.loads(body)) for eid, body in cur.fetchall())
+        stored_before = set(declared)
 
         outcomes: list[AcceptResult | Exception] = []
         fresh: list[PreparedCapture] = []
@@ -1029,9 +1038,35 @@ class Store:
                     cur.executemany(sql.insert_facts, facts)
                 trace_index.index_events(cur, self.dialect, mine.values())  # same transaction
                 results = _results(fresh, {ix[0] for ix, _row in mine.values()})
+        if plan.declaration_rows:
+            # After the events: a declaration's facts go under its event's seq, and the event
+            # may be one this very group stores.
+            self._write_declaration_facts(cur, sql, plan.declaration_rows, stored_before)
         cur.executemany(sql.insert_outbox, plan.outbox_rows)
         it = iter(results)
         return [o if o is not None else next(it) for o in outcomes]
+
+    @staticmethod
+    def _write_declaration_facts(cur: Any, sql: _Sql, rows: Sequence[tuple[Any, ...]],
+                                 stored_before: set[bytes]) -> None:
+        """The event facts of the declarations among `rows` that this transaction stored (the
+        first of an event not declared before), under their declared events' seqs: the
+        `<op>_[INNER_]ERROR_DECLARATION_<field>` parameters read them. A declaration of an
+        event not stored has none (the intake refuses those)."""
+        facts: dict[bytes, list[Any]] = {}
+        for row in rows:
+            eid = row[0]
+            if eid not in stored_before and eid not in facts:
+                facts[eid] = declaration_facts(orjson.loads(row[6]))
+        wanted = [eid for eid, found in facts.items() if found]
+        out: list[tuple[Any, ...]] = []
+        for chunk in _chunks(wanted):
+            cur.execute(sql.in_("SELECT seq, event_id FROM events WHERE event_id", chunk),
+                        sql.in_args(chunk))
+            for seq, eid in cur.fetchall():
+                out.extend((seq, *fact) for fact in facts[bytes(eid)])
+        if out:
+            cur.executemany(sql.insert_facts, out)
 
     @staticmethod
     def _max_seq(cur: Any) -> int:
@@ -1729,9 +1764,12 @@ def _plan(fresh: Sequence[PreparedCapture], now: int, *, fold: bool) -> _Plan:
                     for epc in values:
                         epc_rows.append((position, role, epc))
                 event = cap.events[row[2]]
+                facts.extend((position, *r) for r in fact_rows(event, normalise_cbv))
+                if MASTER_DATA in event:
+                    facts.extend((position, *r) for r in master_data_facts(event))
                 if "sensorElementList" in event:
                     reading_rows.extend((position, *r) for r in sensor_rows(event))
-                facts.extend((position, *r) for r in fact_rows(event, normalise_cbv))
+                    facts.extend((position, *r) for r in sensor_facts(event))
         outbox_rows.append((p.capture_id, len(cap.event_ids), now))
         declaration_rows.extend((*row, now) for row in p.declarations)
     corrections = list(dict.fromkeys(

@@ -140,7 +140,9 @@ def test_event_by_id_returns_the_event_as_captured(gateway_stack: GatewayStack,
 
 
 @pytest.mark.parametrize(("query", "slug"), [
-    ("EQ_deviceID=urn:x", "query-parameter"),  # sensor metadata: not offered
+    ("EQ_deviceID=urn:x|no%20uri", "query-parameter"),  # a URI list
+    ("HASATTR_example:x=1", "query-parameter"),  # master data: not stored
+    ("EQ_readPoint_example:x=1", "query-parameter"),
     ("EQ_action=ADD|TAKE", "query-parameter"),
     ("orderBy=example:weight", "query-parameter"),
     ("eventCountLimit=3", "query-parameter"),  # needs orderBy

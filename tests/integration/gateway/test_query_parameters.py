@@ -1,8 +1,10 @@
-"""`GET /events` over HTTP with the parameters the event facts index answers (issue 19, item 2),
-orderBy / eventCountLimit / maxEventCount with Link paging, and `GS1-Extensions`."""
+"""`GET /events` over HTTP with the parameters the event facts index answers (issue 19, item 2;
+the sensor metadata and report parameters and the ERROR_DECLARATION_ families too), orderBy /
+eventCountLimit / maxEventCount with Link paging, and `GS1-Extensions`."""
 
 from __future__ import annotations
 
+import copy
 import re
 import urllib.parse
 from typing import Any
@@ -16,6 +18,25 @@ from tests.integration.gateway_env import GatewayStack, document
 pytestmark = [pytest.mark.chain]
 
 CLASS = "urn:epc:class:lgtin:4012345.012345.998877"
+DEVICE = "urn:epc:id:giai:4000001.111"
+
+
+def _sensors(n: int, flag: bool, time: str, rank: float) -> list[dict[str, Any]]:
+    return [{"sensorMetadata": {"time": time, "deviceID": f"urn:epc:id:giai:4000001.11{n}",
+                                "deviceMetadata": f"https://id.gs1.org/8004/400000111{n}",
+                                "rawData": f"https://example.org/raw/{n}",
+                                "dataProcessingMethod": f"https://example.org/dpm/{n}",
+                                "bizRules": f"https://example.org/rules/{n}",
+                                "startTime": time, "endTime": time,
+                                "example:shelf": f"S{n}"},
+             "sensorReport": [{"type": "Temperature", "value": 3.0 + n, "uom": "CEL",
+                               "percRank": rank, "stringValue": f"SW{n}", "booleanValue": flag,
+                               "hexBinaryValue": f"0A{n:02X}",
+                               "uriValue": f"https://example.org/u/{n}",
+                               "microorganism": f"https://www.ncbi.nlm.nih.gov/taxonomy/149{n}",
+                               "chemicalSubstance": f"https://identifiers.org/inchikey:X{n}",
+                               "example:probe": {"example:depth": 10 + n}}],
+             "example:element": f"E{n}"}]
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +45,8 @@ def corpus(gateway_stack: GatewayStack) -> dict[str, Any]:
     marker = "https://id.gs1.org/414/9506000999975"
     doc = document(4)
     doc["@context"] = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
-                       {"example": "https://ns.example.com/epcis/"}]
+                       {"example": "https://ns.example.com/epcis/",
+                        "zhenzhi": "https://ns.zhenzhi.example/epcis/"}]
     events = doc["epcisBody"]["eventList"]
     for i, event in enumerate(events):
         event["readPoint"] = {"id": marker}
@@ -35,7 +57,24 @@ def corpus(gateway_stack: GatewayStack) -> dict[str, Any]:
     first["quantityList"] = [{"epcClass": CLASS, "quantity": 12.5, "uom": "KGM"}]
     first["ilmd"] = {"example:bestBeforeDate": "2033-01-01T00:00:00Z"}
     first["example:zone"] = "frozen"
-    return captured_corpus(gateway_stack, doc, marker)
+    # Event 0's sensor data; event 1's one step beside it (device …112, a millisecond earlier,
+    # a rank below, false, another hex byte…).
+    first["sensorElementList"] = _sensors(1, True, "2032-04-01T08:00:00.000Z", 50)
+    # Event 0's own master data names its readPoint; event 1's names another place.
+    first["zhenzhi:masterData"] = [{"id": marker, "name": "Module dock", "countryCode": "NZ"}]
+    events[1]["zhenzhi:masterData"] = [{"id": "https://id.gs1.org/414/9506000999982",
+                                        "name": "Module dock", "countryCode": "NZ"}]
+    events[1]["sensorElementList"] = _sensors(2, False, "2032-04-01T07:59:59.999Z", 49.5)
+    captured = captured_corpus(gateway_stack, doc, marker)
+    # Event 1 declared erroneous, with extension fields in its declaration.
+    declared = copy.deepcopy(events[1])
+    declared["errorDeclaration"] = {
+        "declarationTime": "2032-05-01T00:00:00.000Z", "reason": "incorrect_data",
+        "example:ticket": "T-9", "example:audit": {"example:by": "QA"}}
+    declaration = copy.deepcopy(doc)
+    declaration["epcisBody"]["eventList"] = [declared]
+    captured_corpus(gateway_stack, declaration, marker)
+    return captured
 
 
 def _ids(stack: GatewayStack, corpus: dict[str, Any], **params: str) -> list[str]:
@@ -59,6 +98,29 @@ def _ids(stack: GatewayStack, corpus: dict[str, Any], **params: str) -> list[str
     {"EXISTS_ILMD_example:bestBeforeDate": ""},
     {"EXISTS_quantityList": ""},
     {"WD_readPoint": "https://id.gs1.org/414/9506000999975"},
+    {"EQ_deviceID": DEVICE},
+    {"EQ_deviceMetadata": "https://id.gs1.org/8004/4000001111"},
+    {"EQ_rawData": "https://example.org/raw/1"},
+    {"EQ_dataProcessingMethod": "https://example.org/dpm/1"},
+    {"EQ_bizRules": "https://example.org/rules/1|https://example.org/rules/3"},
+    {"EQ_microorganism": "https://www.ncbi.nlm.nih.gov/taxonomy/1491"},
+    {"EQ_chemicalSubstance": "https://identifiers.org/inchikey:X1"},
+    {"EQ_stringValue": "SW1"},
+    {"EQ_booleanValue": "true"},
+    {"EQ_hexBinaryValue": "0a01"},
+    {"EQ_uriValue": "https://example.org/u/1"},
+    {"GE_time": "2032-04-01T08:00:00Z"},
+    {"GE_startTime": "2032-04-01T16:00:00+08:00"},
+    {"GE_endTime": "2032-04-01T08:00:00Z"},
+    {"GT_percRank": "49.5"},
+    {"GE_percRank": "50"},
+    {"EQ_SENSORMETADATA_example:shelf": "S1"},
+    {"EQ_SENSORELEMENT_example:element": "E1"},
+    {"LT_INNER_SENSORREPORT_example:depth": "12"},
+    {"HASATTR_readPoint": "name"},
+    {"HASATTR_readPoint": "urn:epcglobal:cbv:mda#countryCode"},
+    {"EQ_ATTR_readPoint_name": "Module dock"},
+    {"EQ_ATTR_readPoint_countryCode": "NZ|CN"},
 ])
 def test_a_parameter_finds_the_event_that_has_it_and_only_that(
         gateway_stack: GatewayStack, corpus: dict[str, Any], params: dict[str, str]) -> None:
@@ -77,10 +139,86 @@ def test_a_parameter_finds_the_event_that_has_it_and_only_that(
     {"EQ_example:zone": "chilled"},
     {"EXISTS_INNER_example:zone": ""},
     {"EQ_eventID": "urn:uuid:3e7d4a5e-0000-4000-8000-000000000000"},
+    # Sensor values beside both events' (device …110, a rank above both…).
+    {"EQ_deviceID": "urn:epc:id:giai:4000001.110"},
+    {"EQ_deviceMetadata": "https://id.gs1.org/8004/400000111"},
+    {"EQ_rawData": "https://example.org/raw/"},
+    {"EQ_dataProcessingMethod": "https://example.org/dpm/3"},
+    {"EQ_bizRules": "https://example.org/rules/0"},
+    {"EQ_microorganism": "https://www.ncbi.nlm.nih.gov/taxonomy/149"},
+    {"EQ_chemicalSubstance": "https://identifiers.org/inchikey:X"},
+    {"EQ_stringValue": "sw1"},
+    {"EQ_hexBinaryValue": "0A03"},
+    {"EQ_uriValue": "https://example.org/u/11"},
+    {"GE_time": "2032-04-01T08:00:00.001Z"},
+    {"LT_time": "2032-04-01T07:59:59.999Z"},
+    {"LT_startTime": "2032-04-01T07:59:59.999Z"},
+    {"GE_endTime": "2032-04-01T08:00:00.001Z"},
+    {"LT_percRank": "49.5"},
+    {"GT_percRank": "50"},
+    {"EQ_SENSORMETADATA_example:element": "E1"},  # an element's field, not the metadata's
+    {"EQ_SENSORREPORT_example:shelf": "S1"},
+    {"GT_INNER_SENSORREPORT_example:depth": "12"},
+    {"EQ_ERROR_DECLARATION_example:ticket": "T-8"},
+    {"EXISTS_ERROR_DECLARATION_example:by": ""},  # nested: INNER_
+    {"HASATTR_bizLocation": "name"},
+    {"HASATTR_readPoint": "address"},
+    {"EQ_ATTR_readPoint_name": "Module doc"},
+    {"EQ_ATTR_readPoint_countryCode": "nz"},
 ])
 def test_a_parameter_the_events_do_not_satisfy_finds_none(
         gateway_stack: GatewayStack, corpus: dict[str, Any], params: dict[str, str]) -> None:
     assert _ids(gateway_stack, corpus, **params) == []
+
+
+def test_sensor_parameters_each_find_the_event_beside_too(gateway_stack: GatewayStack,
+                                                         corpus: dict[str, Any]) -> None:
+    ids = corpus["ids"]
+    assert _ids(gateway_stack, corpus, EQ_booleanValue="false") == [ids[1]]
+    assert _ids(gateway_stack, corpus, LT_time="2032-04-01T08:00:00Z") == [ids[1]]
+    assert _ids(gateway_stack, corpus, EQ_deviceID=f"{DEVICE}|urn:epc:id:giai:4000001.112",
+                GE_percRank="49.5", LE_percRank="49.5") == [ids[1]]
+    assert _ids(gateway_stack, corpus, EQ_type="Temperature", GE_percRank="0") == ids[:2]
+
+
+def test_error_declaration_fields_find_the_declared_event(gateway_stack: GatewayStack,
+                                                          corpus: dict[str, Any]) -> None:
+    declared = [corpus["ids"][1]]
+    assert _ids(gateway_stack, corpus, **{"EQ_ERROR_DECLARATION_example:ticket": "T-9"}) \
+        == declared
+    assert _ids(gateway_stack, corpus, **{"EXISTS_ERROR_DECLARATION_example:audit": ""}) \
+        == declared
+    assert _ids(gateway_stack, corpus, **{"EQ_INNER_ERROR_DECLARATION_example:by": "QA"}) \
+        == declared
+    # Event 0's own `example:zone` is no declaration field.
+    assert _ids(gateway_stack, corpus, **{"EXISTS_ERROR_DECLARATION_example:zone": ""}) == []
+
+
+@pytest.mark.parametrize("query", [
+    "EQ_deviceID=not%20a%20uri", "EQ_deviceMetadata=", "EQ_rawData=raw",
+    "EQ_dataProcessingMethod=avg", "EQ_bizRules=urn:x|rules", "EQ_microorganism=salmonella",
+    "EQ_chemicalSubstance=CO2", "EQ_stringValue=", "EQ_booleanValue=yes",
+    "EQ_hexBinaryValue=0G", "EQ_uriValue=plain", "GE_time=yesterday",
+    "LT_time=2032-01-01T00:00:00", "GE_startTime=soon", "LT_startTime=",
+    "GE_endTime=2032-13-01T00:00:00Z", "LT_endTime=2032-01-01", "GT_percRank=high",
+    "GE_percRank=inf", "LT_percRank=1&LT_percRank=2", "LE_percRank=",
+    "GT_SENSORELEMENT_example:x=big", "GE_SENSORMETADATA_example:x=2032-01-01T00:00:00",
+    "EQ_SENSORREPORT_example:x=", "LE_INNER_SENSORREPORT_example:x=many",
+    "GE_ERROR_DECLARATION_example:x=many", "EQ_INNER_ERROR_DECLARATION_example:x=",
+    "EXISTS_SENSORREPORT_example:x=", "EQ_percRank=50", "HASATTR_readPoint=",
+    "EQ_ATTR_bizLocation_name=", "HASATTR_epcList=name", "EQ_ATTR_source_name=x",
+])
+def test_a_malformed_new_parameter_is_a_400_validation_problem(
+        gateway_stack: GatewayStack, corpus: dict[str, Any], query: str) -> None:
+    with gateway_stack.client() as client:
+        response = _get(client, gateway_stack.enterprise, "/events?" + query)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"] == "urn:zhenzhi:problem:query-parameter"
+    assert problem["epcisException"] == "ValidationException"
+    name = query.split("=", 1)[0]
+    assert name in (problem.get("parameter"), *(problem.get("parameters") or ()))
 
 
 def test_eq_event_id_and_record_time(gateway_stack: GatewayStack,
@@ -158,5 +296,7 @@ def test_the_openapi_describes_the_new_parameters(gateway_stack: GatewayStack) -
         spec = client.get("/openapi.json").json()
     names = {p["name"] for p in spec["paths"]["/events"]["get"]["parameters"]}
     assert {"EQ_action", "MATCH_epcClass", "GE_recordTime", "orderBy", "eventCountLimit",
-            "maxEventCount", "EQ_correctiveEventID", "GS1-Extensions"} <= names
+            "maxEventCount", "EQ_correctiveEventID", "GS1-Extensions", "EQ_deviceID",
+            "EQ_booleanValue", "GE_time", "LT_endTime", "GT_percRank", "EQ_hexBinaryValue",
+            "HASATTR_readPoint", "HASATTR_bizLocation"} <= names
     assert "413" in spec["paths"]["/events"]["get"]["responses"]

@@ -28,6 +28,16 @@ def test_lists_join_with_pipes_and_exists_needs_no_value() -> None:
            ("GE_value_CEL", "8")]
 
 
+def test_the_sensor_parameters_flatten_to_what_get_events_reads() -> None:
+    # EQ_booleanValue is a JSON boolean in the query schema, `true`/`false` in a query string.
+    assert query_parameters({
+        "EQ_booleanValue": False, "EQ_deviceID": ["urn:epc:id:giai:4000001.111"],
+        "GE_percRank": 50, "LT_time": "2024-01-01T00:00:00Z",
+    }) == [("EQ_booleanValue", "false"), ("EQ_deviceID", "urn:epc:id:giai:4000001.111"),
+           ("GE_percRank", "50"), ("LT_time", "2024-01-01T00:00:00Z")]
+    assert query_parameters({"EQ_booleanValue": True}) == [("EQ_booleanValue", "true")]
+
+
 @pytest.mark.parametrize(("query", "pointer"), [
     ({"eventType": "ObjectEvent"}, "/query/eventType"),
     ({"GE_eventTime": "not a time"}, "/query/GE_eventTime"),

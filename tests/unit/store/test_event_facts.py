@@ -11,7 +11,16 @@ from hypothesis import strategies as st
 from starlette.datastructures import QueryParams
 
 from gateway.routes.events import QueryParameterError, query_filters
-from ledger.store.event_facts import KEY_LIMIT, TEXT_LIMIT, FactFilter, fact_rows, time_ms
+from ledger.store.event_facts import (
+    KEY_LIMIT,
+    TEXT_LIMIT,
+    FactFilter,
+    declaration_facts,
+    fact_rows,
+    master_data_facts,
+    time_ms,
+)
+from ledger.store.sensor_index import sensor_facts
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
@@ -71,9 +80,124 @@ def test_order_and_limits_are_read_as_the_standard_says() -> None:
     "orderBy=quantity", "orderDirection=UP", "eventCountLimit=2",
     "orderBy=eventTime&eventCountLimit=1&maxEventCount=1", "maxEventCount=-1",
     "maxEventCount=1.5", "GE_quantity=many", "EQ_action=TAKE", "EQ_quantity=1|x",
-    "LT_ILMD_example:size=big", "EQ_deviceID=urn:x", "EQ_SENSORELEMENT_example:x=1",
-    "GE_startTime=2024-01-01T00:00:00Z",
+    "LT_ILMD_example:size=big",
+    # Sensor metadata and report parameters with a value they cannot read.
+    "EQ_deviceID=not a uri", "EQ_deviceMetadata=", "EQ_rawData=raw", "EQ_bizRules=urn:x|rules",
+    "EQ_dataProcessingMethod=%20", "EQ_microorganism=salmonella", "EQ_chemicalSubstance=CO2",
+    "EQ_uriValue=plain words", "EQ_stringValue=", "EQ_hexBinaryValue=0G",
+    "EQ_hexBinaryValue=ABC", "EQ_booleanValue=yes", "EQ_booleanValue=true&EQ_booleanValue=false",
+    "GE_time=yesterday", "LT_time=2024-01-01T00:00:00", "GE_startTime=2024-13-01T00:00:00Z",
+    "LT_startTime=", "GE_endTime=soon", "LT_endTime=2024-01-01", "GT_percRank=high",
+    "LE_percRank=nan", "GE_percRank=1&GE_percRank=2",
+    "GT_SENSORELEMENT_example:x=big", "LE_INNER_SENSORMETADATA_example:x=2024-01-01T00:00:00",
+    "EQ_SENSORREPORT_example:x=", "GE_ERROR_DECLARATION_example:x=many",
+    "EQ_INNER_ERROR_DECLARATION_example:x=",
+    # Not in the query language: the sensor extension families have no EXISTS_, percRank no
+    # EQ_; master data is not stored.
+    "EXISTS_SENSORREPORT_example:x=", "EQ_percRank=50", "EQ_readPoint_example:x=1",
+    "EQ_INNER_bizLocation_example:x=1",
+    # Master data: of readPoint and bizLocation only, and with a value.
+    "HASATTR_example:x=1", "EQ_ATTR_example_x=1", "HASATTR_epcList=name",
+    "EQ_ATTR_source_name=x", "HASATTR_readPoint=", "EQ_ATTR_bizLocation_name=",
+    "EQ_ATTR_readPoint_cbvmda:name=x",
 ])
 def test_refused_with_a_query_parameter_exception(query: str) -> None:
     with pytest.raises(QueryParameterError):
         _filters(query)
+
+
+_sensor_names = st.sampled_from(["deviceID", "deviceMetadata", "rawData", "bizRules", "time",
+                                 "startTime", "endTime", "percRank", "booleanValue",
+                                 "hexBinaryValue", "stringValue", "uriValue", "example:x",
+                                 "sensorMetadata", "sensorReport", "a:" + "b" * 300])
+_sensor_part = st.dictionaries(_sensor_names, _json | st.sampled_from(
+    ["2024-03-01T10:00:00Z", "0aFF", "urn:epc:id:giai:4000001.1", "1", "false"]), max_size=6)
+
+
+@given(st.lists(st.fixed_dictionaries({}, optional={
+    "sensorMetadata": _sensor_part, "sensorReport": st.lists(_sensor_part, max_size=3),
+    "example:e": _json}) | _json, max_size=3), _json)
+def test_any_sensor_list_or_declaration_gives_rows_that_fit_their_columns(
+        elements: Any, declaration: Any) -> None:
+    for key, text, num in (*sensor_facts({"sensorElementList": elements}),
+                           *declaration_facts(declaration)):
+        assert len(key) <= KEY_LIMIT
+        assert text is None or (isinstance(text, str) and len(text) <= TEXT_LIMIT)
+        assert num is None or isinstance(num, float)
+
+
+def test_sensor_facts_spell_each_field_as_its_parameter_compares_it() -> None:
+    rows = sensor_facts({"sensorElementList": [{
+        "sensorMetadata": {"time": "2024-03-01T10:00:00+08:00", "deviceID": "urn:d:1",
+                           "bizRules": "https://rules.example/r", "startTime": "not a time",
+                           "example:batch": {"example:cell": 7}},
+        "sensorReport": [{"type": "Temperature", "value": 3, "hexBinaryValue": "0aff",
+                          "booleanValue": "0", "percRank": 50, "stringValue": "ok",
+                          "deviceID": "urn:d:1", "example:note": "n"}],
+        "example:element": True}]})
+    assert set(rows) == {
+        ("sensor.time", None, time_ms("2024-03-01T02:00:00Z")), ("sensor.deviceID", "urn:d:1", None),
+        ("sensor.bizRules", "https://rules.example/r", None),
+        ("sensormetadata:example:batch", None, None),
+        ("inner_sensormetadata:example:cell", None, 7.0),
+        ("sensor.hexBinaryValue", "0AFF", None), ("sensor.booleanValue", "false", None),
+        ("sensor.percRank", None, 50.0), ("sensor.stringValue", "ok", None),
+        ("sensorreport:example:note", "n", None), ("sensorelement:example:element", "true", None)}
+    assert len(rows) == len(set(rows))  # the deviceID of metadata and report: one row
+
+
+def test_declaration_facts_are_its_extension_fields_only() -> None:
+    assert set(declaration_facts({
+        "declarationTime": "2024-03-02T10:00:00Z", "reason": "incorrect_data",
+        "correctiveEventIDs": ["urn:uuid:1"], "example:ticket": "T-9",
+        "example:audit": {"example:by": "QA"}})) == {
+        ("decl:example:ticket", "T-9", None), ("decl:example:audit", None, None),
+        ("inner_decl:example:by", "QA", None)}
+    assert declaration_facts("not an object") == []
+
+
+def test_the_sensor_and_declaration_parameters_become_fact_filters() -> None:
+    got = _filters("EQ_deviceID=urn:d:1|https://d.example/2&EQ_hexBinaryValue=0a|FF"
+                   "&EQ_booleanValue=false&GE_time=2024-03-01T10:00:00%2B08:00"
+                   "&LT_endTime=2024-03-02T00:00:00Z&GT_percRank=50"
+                   "&EQ_stringValue=a b|c&LT_INNER_SENSORMETADATA_example:cell=8"
+                   "&EQ_SENSORELEMENT_example:e=true&GE_SENSORREPORT_example:n=2"
+                   "&EQ_ERROR_DECLARATION_example:ticket=T-9"
+                   "&EXISTS_INNER_ERROR_DECLARATION_example:by=")["facts"]
+    assert set(got) == {
+        FactFilter("sensor.deviceID", "EQ", texts=("urn:d:1", "https://d.example/2")),
+        FactFilter("sensor.hexBinaryValue", "EQ", texts=("0A", "FF")),
+        FactFilter("sensor.booleanValue", "EQ", texts=("false",)),
+        FactFilter("sensor.time", "GE", nums=(time_ms("2024-03-01T02:00:00Z"),)),
+        FactFilter("sensor.endTime", "LT", nums=(time_ms("2024-03-02T00:00:00Z"),)),
+        FactFilter("sensor.percRank", "GT", nums=(50.0,)),
+        FactFilter("sensor.stringValue", "EQ", texts=("a b", "c")),
+        FactFilter("inner_sensormetadata:example:cell", "LT", nums=(8.0,)),
+        FactFilter("sensorelement:example:e", "EQ", texts=("true",)),
+        FactFilter("sensorreport:example:n", "GE", nums=(2.0,)),
+        FactFilter("decl:example:ticket", "EQ", texts=("T-9",)),
+        FactFilter("inner_decl:example:by", "EXISTS")}
+
+
+def test_master_data_facts_are_the_events_own_of_its_read_point_and_biz_location() -> None:
+    rows = master_data_facts({
+        "readPoint": {"id": "urn:epc:id:sgln:0614141.00777.0"},
+        "bizLocation": {"id": "https://id.gs1.org/414/9506000999975"},
+        "zhenzhi:masterData": [
+            {"id": "urn:epc:id:sgln:0614141.00777.0", "name": {"en": "Dock 7", "zh-Hans": "7号码头"},
+             "countryCode": "NZ"},
+            {"id": "https://id.gs1.org/417/9506000000004", "name": "A party", "countryCode": "CN"},
+            {"id": "https://id.gs1.org/414/9506000999975", "name": "Store", "example:x": 3}]})
+    assert set(rows) == {
+        ("hasattr.readPoint", "name", None), ("hasattr.readPoint", "countryCode", None),
+        ("attr.readPoint.name", "Dock 7", None), ("attr.readPoint.name", "7号码头", None),
+        ("attr.readPoint.countryCode", "NZ", None),
+        ("hasattr.bizLocation", "name", None), ("attr.bizLocation.name", "Store", None)}
+    assert master_data_facts({"readPoint": {"id": "urn:x"}}) == []
+
+
+def test_the_master_data_parameters_become_fact_filters() -> None:
+    got = _filters("HASATTR_readPoint=urn:epcglobal:cbv:mda%23name|countryCode"
+                   "&EQ_ATTR_bizLocation_countryCode=NZ|CN")["facts"]
+    assert set(got) == {FactFilter("hasattr.readPoint", "EQ", texts=("name", "countryCode")),
+                        FactFilter("attr.bizLocation.countryCode", "EQ", texts=("NZ", "CN"))}
