@@ -711,7 +711,12 @@ class Store:
                 conn.exec_driver_sql("PRAGMA analysis_limit=1000")
                 conn.exec_driver_sql("ANALYZE")
             else:
-                conn.exec_driver_sql("ANALYZE")
+                # The store's own tables (in the search_path's schema), not the whole database:
+                # one ANALYZE locks every relation it reads, and a database-wide one in a
+                # database of many schemas (the tests': one per test) ran out of lock slots.
+                quote = self.engine.dialect.identifier_preparer.quote
+                names = ", ".join(quote(name) for name in t.metadata.tables)
+                conn.exec_driver_sql(f"ANALYZE {names}")
             conn.commit()
 
     # -- schema --------------------------------------------------------------------------------
