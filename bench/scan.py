@@ -135,7 +135,7 @@ def _js_hot(profiles: list[dict[str, Any]], top: int = 30) -> dict[str, list[tup
         nodes = {n["id"]: n for n in prof["nodes"]}
         parent = {c: n["id"] for n in prof["nodes"] for c in n.get("children", ())}
 
-        def name(node_id: int) -> str:
+        def name(node_id: int, nodes: dict[int, Any] = nodes) -> str:
             frame = nodes[node_id]["callFrame"]
             return (f"{frame['functionName'] or '(anonymous)'} "
                     f"{frame['url'].rsplit('/', 1)[-1]}:{frame['lineNumber'] + 1}")

@@ -57,9 +57,9 @@ from __future__ import annotations
 import html
 import re
 import time
-from functools import lru_cache
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
 
