@@ -78,8 +78,10 @@ async def relay(websocket: WebSocket, gateway: Gateway, signer: Signer, timeout:
                     "application/problem+json")
         return
     async with upstream:
-        answered = [(k.encode(), v.encode()) for k, v in upstream.response.headers.raw_items()
-                    if k.lower() in _ANSWERED]
+        opened = upstream.response  # the 101: set once connect() returned
+        answered = [] if opened is None else [
+            (k.encode(), v.encode()) for k, v in opened.headers.raw_items()
+            if k.lower() in _ANSWERED]
         await websocket.accept(headers=answered)
 
         async def down() -> int:

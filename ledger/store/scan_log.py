@@ -38,6 +38,7 @@ import weakref
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.engine import Engine
@@ -217,19 +218,19 @@ class ScanLog:
                                                   own if self._follow else Counter())
         return _records(rows, self.limit, gtin, serial)
 
-    def _read_history(self, gtin: str, serial: str) -> list[tuple[object, ...]]:
+    def _read_history(self, gtin: str, serial: str) -> list[tuple[Any, ...]]:
         values = {**self._history_defaults, "gtin": gtin, "serial": serial, "limit": self.limit}
         return self._raw(self._history_sql, values, self._history_order)
 
     def _raw(self, sql: str, values: dict[str, object],
-             order: tuple[str, ...] | None) -> list[tuple[object, ...]]:
-        params: object = values if order is None else tuple(values[k] for k in order)
+             order: tuple[str, ...] | None) -> list[tuple[Any, ...]]:
+        params: Any = values if order is None else tuple(values[k] for k in order)
         raw = self.engine.raw_connection()
         try:
             cur = raw.cursor()
             try:
                 cur.execute(sql, params)
-                return cur.fetchall()
+                return list(cur.fetchall())
             finally:
                 cur.close()
         finally:
@@ -257,15 +258,15 @@ class ScanLog:
             self._followed_at = began
             return read
 
-    def _apply(self, batch: list[tuple[object, ...]]) -> None:
+    def _apply(self, batch: list[tuple[Any, ...]]) -> None:
         unordered: dict[int, _Kept] = {}
         with self._cond:
             recent = self._recent
             for sid, gtin, serial, ms, region, h in batch:
-                kept = recent.get((gtin, serial))  # type: ignore[call-overload]
-                if kept is None or int(sid) <= kept.max_id:  # type: ignore[call-overload]
+                kept = recent.get((gtin, serial))
+                if kept is None or int(sid) <= kept.max_id:
                     continue  # not kept, or came with the history's own read
-                row = (int(ms), region, bytes(h) if h is not None else None)  # type: ignore[call-overload]
+                row = (int(ms), region, bytes(h) if h is not None else None)
                 if kept.own[row] > 0:  # this process's scan, added when recorded
                     kept.own[row] -= 1
                     if not kept.own[row]:
