@@ -37,9 +37,26 @@ def _compiled() -> Any:
         if _validator is None:
             import jsonschema_rs
 
-            schema = json.loads(QUERY_SCHEMA_FILE.read_text(encoding="utf-8"))
+            schema = _unescaped(json.loads(QUERY_SCHEMA_FILE.read_text(encoding="utf-8")))
             _validator = jsonschema_rs.validator_for(schema, validate_formats=True)
         return _validator
+
+
+def _unescaped(schema: Any) -> Any:
+    """GS1's schema with its patterned names as GS1 meant them. Its `patternProperties` keys
+    are escaped twice (`"^EQ_ILMD_[a-z][a-zA-Z0-9]*\\\\:\\\\w+$"` in the file: a regex
+    that asks for a backslash before the `:`), so no real name matched (`EQ_ILMD_ex:size`,
+    `EQ_bizTransaction_po` aside, `EQ_ATTR_…`, the sensor and declaration families) and, the
+    schema allowing no other property, every named query using one was refused."""
+    if isinstance(schema, dict):
+        out = {k: _unescaped(v) for k, v in schema.items()}
+        if isinstance(out.get("patternProperties"), dict):
+            out["patternProperties"] = {name.replace("\\\\", "\\"): v
+                                        for name, v in out["patternProperties"].items()}
+        return out
+    if isinstance(schema, list):
+        return [_unescaped(v) for v in schema]
+    return schema
 
 
 def _scalar(name: str, value: Any) -> str:
