@@ -23,7 +23,7 @@ from ledger.store.store import (
     Store,
     normalise_cbv,
 )
-from tests.integration.store.test_store import object_event, signed
+from tests.integration.store.test_store import object_event, plan_text, query_plans, signed
 
 CLASS_A = "urn:epc:class:lgtin:4012345.012345.998877"
 CLASS_B = "urn:epc:class:lgtin:4012345.054321.112233"
@@ -271,8 +271,6 @@ def test_max_event_count_refuses_a_larger_result_on_every_page(timeline: Store) 
 def test_a_fact_parameter_is_a_search_of_the_facts_index(tmp_path: Any) -> None:
     """The statement `query_events` sends for a facts parameter is planned as a search of
     (key, text, seq) or (key, num, seq), never a scan of the events or of the facts."""
-    from sqlalchemy import event as sa_event
-
     s = Store(f"sqlite:///{tmp_path / 'plan.db'}")
     s.migrate()
     try:
@@ -287,19 +285,9 @@ def test_a_fact_parameter_is_a_search_of_the_facts_index(tmp_path: Any) -> None:
                              (EventQuery(facts=(FactFilter("action", "EQ", texts=("ADD",)),
                                                 FactFilter("quantity", "GT", nums=(100.0,)))),
                               "ix_event_facts_key_text_seq")):
-            sent: list[tuple[str, Any]] = []
-
-            def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
-                sent.append((statement, params))  # noqa: B023 - removed below
-
-            sa_event.listen(s.engine, "before_cursor_execute", record)
-            page, _ = s.query_events(query, per_page=30)
-            sa_event.remove(s.engine, "before_cursor_execute", record)
+            (page, _), plans = query_plans(s, lambda: s.query_events(query, per_page=30))  # noqa: B023 - called at once
             assert len(page) == 30
-            statement, params = next((q, p) for q, p in sent if "FROM events" in q)
-            with s.engine.connect() as conn:
-                plan = " | ".join(r[3] for r in conn.exec_driver_sql(
-                    "EXPLAIN QUERY PLAN " + statement, params))
+            plan = plan_text(plans[0])
             assert index in plan, plan
             assert "SCAN event_facts" not in plan and "SCAN events" not in plan, plan
             if len(query.facts) == 1 and query.facts[0].texts:

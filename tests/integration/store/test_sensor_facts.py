@@ -19,7 +19,13 @@ from gateway.services import Services
 from ledger.store import tables as t
 from ledger.store.sensor_index import sensor_facts
 from ledger.store.store import Store
-from tests.integration.store.test_store import EXAMPLES, object_event, signed
+from tests.integration.store.test_store import (
+    EXAMPLES,
+    object_event,
+    plan_text,
+    query_plans,
+    signed,
+)
 
 
 def _sensor_event(i: int, *, metadata: dict[str, Any], reports: list[dict[str, Any]],
@@ -248,8 +254,6 @@ def test_the_standards_sensor_examples_are_found_by_their_metadata(store: Store)
 def test_a_sensor_parameter_is_a_search_of_the_facts_index(tmp_path: Any) -> None:
     """The statement `query_events` sends for a sensor or declaration parameter is planned as a
     search of (key, text, seq) or (key, num, seq), never a scan of the events or the facts."""
-    from sqlalchemy import event as sa_event
-
     s = Store(f"sqlite:///{tmp_path / 'plan.db'}")
     s.migrate()
     try:
@@ -263,20 +267,11 @@ def test_a_sensor_parameter_is_a_search_of_the_facts_index(tmp_path: Any) -> Non
                              ("GE_time=2024-03-01T02:00:00Z", "ix_event_facts_key_num_seq"),
                              ("GT_percRank=49.5&EQ_SENSORREPORT_example:furtherSensorData=12",
                               "ix_event_facts_key_num_seq")):
-            sent: list[tuple[str, Any]] = []
-
-            def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
-                sent.append((statement, params))  # noqa: B023 - removed below
-
-            sa_event.listen(s.engine, "before_cursor_execute", record)
-            page, _ = s.query_events(Services.event_query(query_filters(QueryParams(query))),
-                                     per_page=30)
-            sa_event.remove(s.engine, "before_cursor_execute", record)
+            asked = Services.event_query(query_filters(QueryParams(query)))
+            (page, _), plans = query_plans(
+                s, lambda: s.query_events(asked, per_page=30))  # noqa: B023 - called at once
             assert len(page) == 30
-            statement, params = next((q, p) for q, p in sent if "FROM events" in q)
-            with s.engine.connect() as conn:
-                plan = " | ".join(r[3] for r in conn.exec_driver_sql(
-                    "EXPLAIN QUERY PLAN " + statement, params))
+            plan = plan_text(plans[0])
             assert index in plan, plan
             assert "SCAN event_facts" not in plan and "SCAN events" not in plan, plan
     finally:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -720,12 +721,38 @@ def test_epc_queries_start_from_the_epc_index_not_a_scan_of_events(tmp_path: Pat
         s.close()
 
 
+T = TypeVar("T")
+
+
+def query_plans(store: Store, run: Callable[[], T]) -> tuple[T, list[list[tuple[int, str]]]]:
+    """What `run()` returns, and SQLite's plan of each statement it sent that reads events:
+    the rows of EXPLAIN QUERY PLAN as (parent, detail), parent 0 for the outermost query."""
+    from sqlalchemy import event as sa_event
+
+    sent: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        sent.append((statement, params))
+
+    sa_event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        out = run()
+    finally:
+        sa_event.remove(store.engine, "before_cursor_execute", record)
+    with store.engine.connect() as conn:
+        plans = [[(r[1], r[3]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + q, p)]
+                 for q, p in sent if "FROM events" in q]
+    return out, plans
+
+
+def plan_text(rows: list[tuple[int, str]]) -> str:
+    return " | ".join(detail for _, detail in rows)
+
+
 def test_an_event_type_query_reads_the_event_type_index_not_every_event(tmp_path: Path) -> None:
     """`eventType=AggregationEvent` once read events in insert order until it had a page: at
     1,000,000 journey events, every event for the rare types (bench.params). The statement
     `query_events` sends must be planned as a search of the event-type index."""
-    from sqlalchemy import event as sa_event
-
     s = Store(f"sqlite:///{tmp_path / 'plan.db'}")
     s.migrate()
     try:
@@ -737,19 +764,10 @@ def test_an_event_type_query_reads_the_event_type_index_not_every_event(tmp_path
                   "childEPCs": ["urn:epc:id:sgtin:0614141.107346.7"]}
         s.accept_capture(signed([packed], nonce=20))
         s.optimize()  # with statistics, as a running store has them
-        sent: list[tuple[str, Any]] = []
-
-        def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
-            sent.append((statement, params))
-
-        sa_event.listen(s.engine, "before_cursor_execute", record)
-        page, token = s.query_events(EventQuery(event_types=("AggregationEvent",)), per_page=30)
-        sa_event.remove(s.engine, "before_cursor_execute", record)
+        (page, token), plans = query_plans(s, lambda: s.query_events(
+            EventQuery(event_types=("AggregationEvent",)), per_page=30))
         assert [e.event["parentID"] for e in page] == [packed["parentID"]] and token is None
-        statement, params = next((q, p) for q, p in sent if "FROM events" in q)
-        with s.engine.connect() as conn:
-            plan = " | ".join(r[3] for r in conn.exec_driver_sql(
-                "EXPLAIN QUERY PLAN " + statement, params))
+        plan = plan_text(plans[0])
         assert "SCAN events" not in plan, plan
         assert "ix_events_event_type" in plan, plan
     finally:
@@ -761,8 +779,6 @@ def test_an_event_time_window_sorts_seqs_from_its_index_not_whole_events(tmp_pat
     they are sorted before the page's LIMIT: once whole events (bodies included), 37 ms for a
     20,000-match window at 1,000,000 events (bench.params). The sort must read the time index
     alone (covering), and only the page's events be fetched."""
-    from sqlalchemy import event as sa_event
-
     s = Store(f"sqlite:///{tmp_path / 'plan.db'}")
     s.migrate()
     try:
@@ -770,25 +786,15 @@ def test_an_event_time_window_sorts_seqs_from_its_index_not_whole_events(tmp_pat
             s.accept_capture(signed([object_event(n * 100 + i, minute=i % 60)
                                      for i in range(100)], nonce=n))
         s.optimize()
-        sent: list[tuple[str, Any]] = []
-
-        def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
-            sent.append((statement, params))
-
         window = EventQuery(ge_event_time=datetime(2024, 3, 1, 2, 10, tzinfo=UTC),
                             lt_event_time=datetime(2024, 3, 1, 2, 20, tzinfo=UTC))
-        sa_event.listen(s.engine, "before_cursor_execute", record)
-        page, token = s.query_events(window, per_page=30)
-        sa_event.remove(s.engine, "before_cursor_execute", record)
+        (page, token), plans = query_plans(s, lambda: s.query_events(window, per_page=30))
         # Minutes 10-19 (+08:00) come twice in each hundred events: 200 matches, of which
         # the page holds the first 30 in seq order.
         assert [e.event["epcList"][0].rsplit(".", 1)[1] for e in page] == [
             str(n * 100 + i) for n in range(2) for i in (*range(10, 20), *range(70, 80))][:30]
         assert token is not None
-        statement, params = next((q, p) for q, p in sent if "FROM events" in q)
-        with s.engine.connect() as conn:
-            plan = " | ".join(r[3] for r in conn.exec_driver_sql(
-                "EXPLAIN QUERY PLAN " + statement, params))
+        plan = plan_text(plans[0])
         assert "COVERING INDEX ix_events_event_time_ms" in plan, plan
         assert "SCAN events" not in plan, plan
     finally:
@@ -809,10 +815,6 @@ def test_a_frequent_value_pages_from_its_index_in_either_order(
     direction): each page is a range of the field's index in the page's order, never a sort of
     every match (with orderBy=eventTime, a frequent bizStep's first page sorted all its matches:
     51 ms p95 at 200,000 events, bench.params). Also on a store without planner statistics."""
-    from dataclasses import replace as with_
-
-    from sqlalchemy import event as sa_event
-
     s = Store(f"sqlite:///{tmp_path / 'plan.db'}")
     s.migrate()
     try:
@@ -824,29 +826,24 @@ def test_a_frequent_value_pages_from_its_index_in_either_order(
         for order, desc, index in ((None, True, f"ix_events_{field}_seq"),
                                    ("eventTime", True, f"ix_events_{field}_event_time_ms_seq"),
                                    ("eventTime", False, f"ix_events_{field}_event_time_ms_seq")):
-            sent: list[tuple[str, Any]] = []
+            asked = replace(query, order_by=order, order_desc=desc)
 
-            def record(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
-                sent.append((statement, params))  # noqa: B023 - used before the next loop
+            def two_pages(asked: EventQuery = asked) -> list[Any]:
+                page, token = s.query_events(asked, per_page=30)
+                return page + s.query_events(asked, per_page=30, page_token=token)[0]
 
-            sa_event.listen(s.engine, "before_cursor_execute", record)
-            asked = with_(query, order_by=order, order_desc=desc)
-            page, token = s.query_events(asked, per_page=30)
-            nxt, _ = s.query_events(asked, per_page=30, page_token=token)
-            sa_event.remove(s.engine, "before_cursor_execute", record)
-            times = [(e.event["eventTime"], e.seq) for e in page + nxt]
+            events, plans = query_plans(s, two_pages)
+            times = [(e.event["eventTime"], e.seq) for e in events]
             if order is None:
-                assert [e.seq for e in page + nxt] == sorted(e.seq for e in page + nxt)
+                assert [e.seq for e in events] == sorted(e.seq for e in events)
             else:
                 assert times == sorted(times, reverse=desc), times
-            for statement, params in [(q, p) for q, p in sent if "FROM events" in q]:
-                with s.engine.connect() as conn:
-                    rows = list(conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params))
-                plan = " | ".join(r[3] for r in rows)
+            assert len(plans) == 2
+            for rows in plans:
                 # The page's seqs come from the subquery; the outer query then sorts its own
                 # page (at most per_page + 1 events) by the same keys: the only sort allowed.
-                inner_sorts = [r for r in rows if "TEMP B-TREE" in r[3] and r[1] != 0]
-                assert f"INDEX {index} " in plan and not inner_sorts, (order, plan)
+                inner_sorts = [d for parent, d in rows if "TEMP B-TREE" in d and parent != 0]
+                assert f"INDEX {index} " in plan_text(rows) and not inner_sorts, (order, rows)
     finally:
         s.close()
 
