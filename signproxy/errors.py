@@ -5,6 +5,7 @@ gateway's. Nothing is forwarded when one is raised.
     LedgerError
      ├── InvalidInputError
      │    └── (the ledger's own: InvalidDocumentError, InvalidXmlError, NotAnEventError, …)
+     ├── BrowserOriginError           403  a WebSocket handshake from a web page (`Origin`)
      ├── OutsideBindingError          404  not a path of the EPCIS 2.0 REST binding
      ├── MethodNotAllowedError        405  a path of the binding, not with this method
      ├── BodyTooLargeError            413  over the gateway's GS1-EPCIS-Capture-File-Size-Limit
@@ -17,10 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.errors import LedgerError, NotFoundError
+from ledger.errors import AuthorizationError, LedgerError, NotFoundError
 
 __all__ = [
-    "BodyTooLargeError", "CaptureLimitExceededError", "GatewayUnreachableError",
+    "BodyTooLargeError", "BrowserOriginError", "CaptureLimitExceededError", "GatewayUnreachableError",
     "MethodNotAllowedError", "OutsideBindingError", "UnsupportedMediaTypeError",
     "problem_of",
 ]
@@ -31,6 +32,11 @@ _EPCIS_EXCEPTIONS = {
     413: "CaptureLimitExceededException", 415: "UnsupportedMediaTypeException",
     502: "ImplementationException",
 }
+
+
+class BrowserOriginError(AuthorizationError):
+    slug = "browser-origin"
+    title = "WebSocket handshakes from web pages are refused"
 
 
 class OutsideBindingError(NotFoundError):

@@ -5,7 +5,9 @@ An EPCIS client opens the socket on the proxy as it would on the gateway. The pr
 path (only that operation of the binding: any other path is refused before anything is
 signed), signs the handshake with the `Zhenzhi-Auth-*` headers over `GET` and the path with its
 query exactly as it goes to the gateway, and opens the gateway's socket with the client's
-`GS1-*` and media-type headers. Then:
+`GS1-*` and media-type headers. A handshake with an `Origin` header comes from a web page (a
+browser sends one on every handshake and applies no CORS to WebSockets) and is refused, 403,
+before anything is signed. Then:
 - the gateway refuses (its problem instead of 101): the client's handshake gets that answer,
   status and body unchanged;
 - the gateway accepts: the client gets 101 with the gateway's `GS1-EPC-Format`, every message
@@ -23,12 +25,17 @@ import re
 import orjson
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from ledger.errors import LedgerError
 from signproxy.binding import classify
-from signproxy.errors import GatewayUnreachableError, OutsideBindingError, problem_of
+from signproxy.errors import (
+    BrowserOriginError,
+    GatewayUnreachableError,
+    OutsideBindingError,
+    problem_of,
+)
 from signproxy.signer import Signer
 from signproxy.upstream import Gateway
 
@@ -43,10 +50,33 @@ async def _deny(websocket: WebSocket, status: int, body: bytes, media_type: str)
     await websocket.send_denial_response(Response(body, status_code=status, media_type=media_type))
 
 
+async def _open(target: str, headers: dict[str, str], timeout: float,
+                root: str) -> ClientConnection:
+    """The gateway's socket; its refusal (InvalidStatus) as it came, any other failure to open
+    as GatewayUnreachableError."""
+    try:
+        return await connect(target, additional_headers=headers, open_timeout=timeout,
+                             max_size=None, compression=None)
+    except InvalidStatus:
+        raise
+    except (OSError, TimeoutError, WebSocketException) as exc:
+        raise GatewayUnreachableError(
+            f"the gateway's WebSocket at {root} did not open: {type(exc).__name__}",
+            gateway=root) from None
+
+
 async def relay(websocket: WebSocket, gateway: Gateway, signer: Signer, timeout: float) -> None:
     raw_path = websocket.scope.get("raw_path", b"").decode("latin-1") or websocket.url.path
     query = websocket.scope.get("query_string", b"").decode("latin-1")
     try:
+        if "origin" in websocket.headers:
+            # A browser sends Origin on every handshake, and applies no CORS to WebSockets:
+            # without this any web page the enterprise's staff open could subscribe through
+            # the proxy (signed with the enterprise's key) and read what it streams.
+            # EPCIS clients are not browsers and send none.
+            raise BrowserOriginError(
+                "a WebSocket handshake with an Origin header comes from a web page; the proxy "
+                "signs subscriptions for EPCIS clients only", origin=websocket.headers["origin"])
         classify("GET", raw_path)
         if not _SUBSCRIPTION.match(raw_path):
             raise OutsideBindingError(
@@ -57,24 +87,15 @@ async def relay(websocket: WebSocket, gateway: Gateway, signer: Signer, timeout:
         headers = gateway.forwarded_headers(websocket.headers)
         headers.update(signer.request_headers("GET", url.raw_path.decode("ascii"), b"",
                                               facts.org))
-    except LedgerError as exc:
-        await _deny(websocket, exc.status, orjson.dumps(problem_of(exc, raw_path)),
-                    "application/problem+json")
-        return
-    target = str(url.copy_with(scheme="wss" if url.scheme == "https" else "ws"))
-    try:
-        upstream = await connect(target, additional_headers=headers, open_timeout=timeout,
-                                 max_size=None, compression=None)
+        upstream = await _open(str(url.copy_with(scheme="wss" if url.scheme == "https" else "ws")),
+                               headers, timeout, gateway.root)
     except InvalidStatus as exc:  # the gateway's refusal, passed back as it wrote it
         answer = exc.response
         await _deny(websocket, answer.status_code, bytes(answer.body or b""),
                     answer.headers.get("content-type", "application/problem+json"))
         return
-    except (OSError, TimeoutError, WebSocketException) as exc:
-        error = GatewayUnreachableError(
-            f"the gateway's WebSocket at {gateway.root} did not open: {type(exc).__name__}",
-            gateway=gateway.root)
-        await _deny(websocket, error.status, orjson.dumps(problem_of(error, raw_path)),
+    except LedgerError as exc:
+        await _deny(websocket, exc.status, orjson.dumps(problem_of(exc, raw_path)),
                     "application/problem+json")
         return
     async with upstream:

@@ -10,6 +10,8 @@ transport to the real gateway records each request it sends.
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -195,3 +197,27 @@ def test_a_gateway_that_does_not_answer_is_502(sign_proxy_member) -> None:
             got = httpx.request(method, proxy.url + path, content=body, timeout=30.0)
             problem = _refused_by_proxy(got, 502)
             assert problem["gateway"] == dead
+
+
+def test_attack_a_web_page_cannot_open_a_subscription_through_the_proxy(sign_proxy) -> None:
+    """Browsers apply no CORS to WebSockets: any page the enterprise's staff visit could open
+    ws://127.0.0.1:<proxy>/queries/…/events and read the events the proxy signs for. A browser
+    always sends `Origin` on the handshake (EPCIS clients, not browsers, send none): such a
+    handshake is refused by the proxy before anything is signed or forwarded."""
+    import time as _time
+
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    name = f"cswsh-{_time.time_ns()}"
+    with sign_proxy.client() as client:
+        assert client.post("/queries", json={"name": name, "query": {}}).status_code == 201
+    url = sign_proxy.url.replace("http://", "ws://") + f"/queries/{name}/events?stream=true"
+    for origin in ("https://evil.example", sign_proxy.url):
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url, origin=origin, open_timeout=20)
+        answer = refused.value.response
+        assert answer.status_code == 403, answer.body
+        problem = json.loads(answer.body)
+        assert problem["refusedBy"] == "zhenzhi-sign-proxy"
+        assert problem["type"] == "urn:zhenzhi:problem:browser-origin"
