@@ -135,7 +135,7 @@ class ScanLog:
             # Where the follower starts, read before any history can be kept: every history
             # read later holds the scans up to here.
             top = self._raw(self._top_sql, {}, None)
-            self._cursor = int(top[0][0] or 0) if top and top[0][0] is not None else 0
+            self._cursor = int(top[0][0] or 0)  # MAX over an empty table: NULL
             self._follower = threading.Thread(target=self._follow_loop, name="zhenzhi-scan-follower",
                                               daemon=True)
             self._follower.start()

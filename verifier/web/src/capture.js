@@ -1,12 +1,12 @@
 // EIP-712 Capture digest, signer recovery and the capture/event leaves
 // (ledger/proofs/signing.py, ledger/proofs/capture.py).
 import { secp256k1 } from '@noble/curves/secp256k1';
+import { concat, keccak, uint256, utf8, fromHex, toBigInt } from './bytes.js';
 
 // The base point's table for 4-bit windows instead of noble's default 8: a page recovers a
 // dozen signatures in a fresh JavaScript context, and building the 8-bit table (4,224 points)
 // cost more than those recoveries save with it (node, 12 recoveries from cold: 123 → 77 ms).
 secp256k1.Point.BASE.precompute(4);
-import { concat, keccak, uint256, utf8, fromHex, toBigInt } from './bytes.js';
 
 // The one place the EIP-712 domain version lives (ledger.proofs.signing.CaptureDomain.version).
 export const DOMAIN_NAME = 'Zhenzhi';
