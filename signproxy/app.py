@@ -1,5 +1,7 @@
 """The proxy's Starlette application: one handler for every path, in four steps.
 
+0. `browsers.refuse_browsers`: a request from a web page (`Origin`, or a `Host` that is not
+   the proxy's: DNS rebinding) is refused, 403/421.
 1. `binding.classify`: a path and method of the EPCIS 2.0 binding, or refused (404/405).
 2. The gateway's facts (domain, limits, the key's organisation), then the body, read up to the
    gateway's size limit (413 past it, without reading further).
@@ -30,6 +32,7 @@ from starlette.websockets import WebSocket
 
 from ledger.errors import LedgerError
 from signproxy.binding import Kind, classify
+from signproxy.browsers import refuse_browsers
 from signproxy.capture import parse_capture, parse_event, syntax_of
 from signproxy.errors import BodyTooLargeError, problem_of
 from signproxy.settings import ProxySettings
@@ -77,6 +80,7 @@ def create_app(settings: ProxySettings, signer: Signer, *,
         query = request.scope.get("query_string", b"").decode("latin-1")
         method = request.method.upper()
         try:
+            refuse_browsers(request.headers, settings.host_names)
             kind = classify(method, raw_path)
             url = gateway.url(raw_path, query)
             facts = await gateway.facts(signer.address, signer.org)
@@ -109,7 +113,7 @@ def create_app(settings: ProxySettings, signer: Signer, *,
         await gateway.aclose()
 
     async def socket(websocket: WebSocket) -> None:
-        await relay(websocket, gateway, signer, settings.timeout_s)
+        await relay(websocket, gateway, signer, settings)
 
     app = Starlette(routes=[Route("/{rest:path}", handle, methods=_METHODS),
                             WebSocketRoute("/{rest:path}", socket)], lifespan=lifespan)

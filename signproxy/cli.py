@@ -1,4 +1,5 @@
-"""`zhenzhi sign-proxy --key KEYFILE --gateway URL [--port P] [--host 127.0.0.1]`.
+"""`zhenzhi sign-proxy --key KEYFILE --gateway URL [--port P] [--host 127.0.0.1]
+[--allow-host NAME]…`.
 
 The key file is the encrypted one `zhenzhi keys new` writes; its passphrase comes from
 `--passphrase-file`, else $ZHENZHI_KEY_PASSPHRASE, else a hidden prompt, as for `zhenzhi sign`.
@@ -20,6 +21,14 @@ from ledger.errors import LedgerError
 __all__ = ["register"]
 
 DEFAULT_PORT = 8090
+
+
+def _address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _loopback(host: str) -> bool:
@@ -46,6 +55,10 @@ def register(app: typer.Typer) -> None:
         gateway_alias: Annotated[list[str] | None, typer.Option(
             "--gateway-alias", help="another root URL the gateway writes into its links (its "
                                     "ZHENZHI_PUBLIC_URL); repeatable")] = None,
+        allow_host: Annotated[list[str] | None, typer.Option(
+            "--allow-host", help="a host name clients reach the proxy by, besides IP addresses "
+                                 "and localhost (requests naming any other host are refused: "
+                                 "DNS rebinding); repeatable")] = None,
         timeout: Annotated[float, typer.Option("--timeout", help="seconds to wait for the gateway")
                            ] = 30.0,
         passphrase_file: PassphraseFileOption = None,
@@ -61,8 +74,9 @@ def register(app: typer.Typer) -> None:
         from signproxy.signer import Signer
 
         try:
+            names = (*(allow_host or ()), *(() if _address(host) else (host,)))
             settings = ProxySettings(gateway_url=gateway, gateway_aliases=tuple(gateway_alias or ()),
-                                     timeout_s=timeout)
+                                     host_names=names, timeout_s=timeout)
         except ValidationError as exc:
             fail(f"sign-proxy: {exc.errors()[0]['msg']}")
         try:

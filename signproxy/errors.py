@@ -5,12 +5,13 @@ gateway's. Nothing is forwarded when one is raised.
     LedgerError
      ├── InvalidInputError
      │    └── (the ledger's own: InvalidDocumentError, InvalidXmlError, NotAnEventError, …)
-     ├── BrowserOriginError           403  a WebSocket handshake from a web page (`Origin`)
+     ├── BrowserOriginError           403  a request from a web page (`Origin`)
      ├── OutsideBindingError          404  not a path of the EPCIS 2.0 REST binding
      ├── MethodNotAllowedError        405  a path of the binding, not with this method
      ├── BodyTooLargeError            413  over the gateway's GS1-EPCIS-Capture-File-Size-Limit
      ├── CaptureLimitExceededError    413  more events than the gateway's GS1-EPCIS-Capture-Limit
      ├── UnsupportedMediaTypeError    415  a capture that is neither JSON nor XML
+     ├── UnknownHostError             421  a `Host` the proxy is not reached by (DNS rebinding)
      └── GatewayUnreachableError      502  the gateway did not answer
 """
 
@@ -22,21 +23,22 @@ from ledger.errors import AuthorizationError, LedgerError, NotFoundError
 
 __all__ = [
     "BodyTooLargeError", "BrowserOriginError", "CaptureLimitExceededError", "GatewayUnreachableError",
-    "MethodNotAllowedError", "OutsideBindingError", "UnsupportedMediaTypeError",
-    "problem_of",
+    "MethodNotAllowedError", "OutsideBindingError", "UnknownHostError",
+    "UnsupportedMediaTypeError", "problem_of",
 ]
 
 _EPCIS_EXCEPTIONS = {
     400: "ValidationException", 401: "SecurityException", 403: "SecurityException",
     404: "NoSuchNameException", 405: "ImplementationException",
     413: "CaptureLimitExceededException", 415: "UnsupportedMediaTypeException",
+    421: "SecurityException",
     502: "ImplementationException",
 }
 
 
 class BrowserOriginError(AuthorizationError):
     slug = "browser-origin"
-    title = "WebSocket handshakes from web pages are refused"
+    title = "Requests from web pages are refused"
 
 
 class OutsideBindingError(NotFoundError):
@@ -66,6 +68,12 @@ class UnsupportedMediaTypeError(LedgerError):
     slug = "unsupported-media-type"
     title = "Unsupported media type"
     status = 415
+
+
+class UnknownHostError(LedgerError):
+    slug = "unknown-host"
+    title = "The proxy is not reached by this name"
+    status = 421  # Misdirected Request (RFC 9110 §15.5.20)
 
 
 class GatewayUnreachableError(LedgerError):

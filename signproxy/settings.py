@@ -16,6 +16,10 @@ class ProxySettings(BaseSettings):
     gateway_aliases: tuple[str, ...] = Field(
         default=(), description="other root URLs the gateway writes into Link/Location headers "
                                 "(its ZHENZHI_PUBLIC_URL, if not gateway_url): rewritten too")
+    host_names: tuple[str, ...] = Field(
+        default=(), description="names the proxy is reached by besides IP addresses and "
+                                "localhost (its --host, if a name; --allow-host): a request "
+                                "addressed to another name is refused (DNS rebinding)")
     timeout_s: float = Field(default=30.0, gt=0, le=600,
                              description="seconds to wait for the gateway's answer")
 

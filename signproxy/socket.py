@@ -5,9 +5,9 @@ An EPCIS client opens the socket on the proxy as it would on the gateway. The pr
 path (only that operation of the binding: any other path is refused before anything is
 signed), signs the handshake with the `Zhenzhi-Auth-*` headers over `GET` and the path with its
 query exactly as it goes to the gateway, and opens the gateway's socket with the client's
-`GS1-*` and media-type headers. A handshake with an `Origin` header comes from a web page (a
-browser sends one on every handshake and applies no CORS to WebSockets) and is refused, 403,
-before anything is signed. Then:
+`GS1-*` and media-type headers. A handshake from a web page is refused before anything is
+signed (`signproxy.browsers`: a browser sends `Origin` on every handshake and applies no CORS to
+WebSockets; a rebound name shows in `Host`). Then:
 - the gateway refuses (its problem instead of 101): the client's handshake gets that answer,
   status and body unchanged;
 - the gateway accepts: the client gets 101 with the gateway's `GS1-EPC-Format`, every message
@@ -30,12 +30,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 
 from ledger.errors import LedgerError
 from signproxy.binding import classify
-from signproxy.errors import (
-    BrowserOriginError,
-    GatewayUnreachableError,
-    OutsideBindingError,
-    problem_of,
-)
+from signproxy.browsers import refuse_browsers
+from signproxy.errors import GatewayUnreachableError, OutsideBindingError, problem_of
+from signproxy.settings import ProxySettings
 from signproxy.signer import Signer
 from signproxy.upstream import Gateway
 
@@ -65,18 +62,15 @@ async def _open(target: str, headers: dict[str, str], timeout: float,
             gateway=root) from None
 
 
-async def relay(websocket: WebSocket, gateway: Gateway, signer: Signer, timeout: float) -> None:
+async def relay(websocket: WebSocket, gateway: Gateway, signer: Signer,
+                settings: ProxySettings) -> None:
     raw_path = websocket.scope.get("raw_path", b"").decode("latin-1") or websocket.url.path
     query = websocket.scope.get("query_string", b"").decode("latin-1")
     try:
-        if "origin" in websocket.headers:
-            # A browser sends Origin on every handshake, and applies no CORS to WebSockets:
-            # without this any web page the enterprise's staff open could subscribe through
-            # the proxy (signed with the enterprise's key) and read what it streams.
-            # EPCIS clients are not browsers and send none.
-            raise BrowserOriginError(
-                "a WebSocket handshake with an Origin header comes from a web page; the proxy "
-                "signs subscriptions for EPCIS clients only", origin=websocket.headers["origin"])
+        # A browser sends Origin on every handshake, and applies no CORS to WebSockets:
+        # without this any web page the enterprise's staff open could subscribe through the
+        # proxy (signed with the enterprise's key) and read what it streams.
+        refuse_browsers(websocket.headers, settings.host_names)
         classify("GET", raw_path)
         if not _SUBSCRIPTION.match(raw_path):
             raise OutsideBindingError(
@@ -88,7 +82,7 @@ async def relay(websocket: WebSocket, gateway: Gateway, signer: Signer, timeout:
         headers.update(signer.request_headers("GET", url.raw_path.decode("ascii"), b"",
                                               facts.org))
         upstream = await _open(str(url.copy_with(scheme="wss" if url.scheme == "https" else "ws")),
-                               headers, timeout, gateway.root)
+                               headers, settings.timeout_s, gateway.root)
     except InvalidStatus as exc:  # the gateway's refusal, passed back as it wrote it
         answer = exc.response
         await _deny(websocket, answer.status_code, bytes(answer.body or b""),

@@ -221,3 +221,72 @@ def test_attack_a_web_page_cannot_open_a_subscription_through_the_proxy(sign_pro
         problem = json.loads(answer.body)
         assert problem["refusedBy"] == "zhenzhi-sign-proxy"
         assert problem["type"] == "urn:zhenzhi:problem:browser-origin"
+
+
+# A rebinding page's Host is its own name: never an IP literal (an IP cannot be re-pointed).
+REBOUND_HOSTS = ["evil.example", "evil.example:8090", "127.0.0.1.evil.example",
+                 "localhost.evil.example", "EVIL.example"]
+
+
+@pytest.mark.parametrize("host", REBOUND_HOSTS)
+def test_attack_a_rebound_name_cannot_read_through_the_proxy(sign_proxy, host) -> None:
+    """DNS rebinding: a page on evil.example re-points its own name at 127.0.0.1, and its
+    scripts then reach the proxy same-origin, so they read whatever the proxy answers (every
+    member read signed with the enterprise's key) and send what they like, without `Origin`.
+    The one thing such a request cannot hide is its Host: the page's own name. The proxy
+    answers only requests addressed to a name it listens on, and signs nothing otherwise."""
+    sign_proxy.mark()
+    with sign_proxy.client() as client:
+        for method, path, body in (("GET", "/events", b""), ("POST", "/capture", b"{}"),
+                                   ("GET", "/queries", b"")):
+            got = client.request(method, path, content=body, headers={"Host": host})
+            problem = _refused_by_proxy(got, 421)
+            assert problem["type"] == "urn:zhenzhi:problem:unknown-host"
+            assert problem["epcisException"] == "SecurityException"
+    assert _signed(sign_proxy.sent_since_mark()) == []
+
+
+def test_attack_a_rebound_name_cannot_subscribe_through_the_proxy(sign_proxy) -> None:
+    """The same over WebSocket (a rebound page sends no cross-site Origin to object to: its
+    Origin is its own name, which is refused as well, but the Host alone must suffice)."""
+    import socket
+
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    sign_proxy.mark()
+    port = int(sign_proxy.url.rsplit(":", 1)[1])
+    url = f"ws://evil.example:{port}/queries/any/events?stream=true"  # as the rebound page
+    with pytest.raises(InvalidStatus) as refused, \
+            socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        connect(url, sock=sock, open_timeout=20)
+    answer = refused.value.response
+    assert answer.status_code == 421, answer.body
+    assert json.loads(answer.body)["type"] == "urn:zhenzhi:problem:unknown-host"
+    assert _signed(sign_proxy.sent_since_mark()) == []
+
+
+@pytest.mark.parametrize(("method", "path", "body", "media"), [
+    ("POST", "/queries", b'{"name": "csrf", "query": {}}', "text/plain"),
+    ("DELETE", "/queries/csrf", b"", None),
+    ("GET", "/events", b"", None),
+])
+def test_attack_a_cross_site_request_is_not_signed(sign_proxy, method, path, body, media) -> None:
+    """A page elsewhere posting to http://127.0.0.1:<proxy> (a form, or fetch in no-cors mode)
+    sends Origin, as browsers do on every cross-site request but a plain navigation; EPCIS
+    clients send none. Refused before signing, whatever the gateway would make of the body."""
+    sign_proxy.mark()
+    headers = {"Origin": "https://evil.example"} | ({"Content-Type": media} if media else {})
+    with sign_proxy.client() as client:
+        got = client.request(method, path, content=body, headers=headers)
+    problem = _refused_by_proxy(got, 403)
+    assert problem["type"] == "urn:zhenzhi:problem:browser-origin"
+    assert _signed(sign_proxy.sent_since_mark()) == []
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "LOCALHOST", "[::1]", "127.0.0.2"])
+def test_loopback_names_are_served(sign_proxy, host) -> None:
+    port = sign_proxy.url.rsplit(":", 1)[1]
+    with sign_proxy.client() as client:
+        got = client.get("/events", params={"perPage": 1}, headers={"Host": f"{host}:{port}"})
+    assert got.status_code == 200, got.text

@@ -47,6 +47,9 @@ def _node() -> str:
     return node
 
 
+ALLOWED_HOST = "epcis-proxy.acme.test"
+
+
 @pytest.fixture
 def proxy_cli(gateway_stack: Any, sign_proxy_member: ProxyMember) -> Iterator[str]:
     """`zhenzhi sign-proxy` as a process, as an enterprise runs it."""
@@ -55,7 +58,8 @@ def proxy_cli(gateway_stack: Any, sign_proxy_member: ProxyMember) -> Iterator[st
     env = {**os.environ, "ZHENZHI_KEY_PASSPHRASE": sign_proxy_member.passphrase}
     proc = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "sign-proxy", "--key",
-         str(sign_proxy_member.key_file), "--gateway", gateway_stack.url, "--port", str(port)],
+         str(sign_proxy_member.key_file), "--gateway", gateway_stack.url, "--port", str(port),
+         "--allow-host", ALLOWED_HOST],
         cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
@@ -148,3 +152,13 @@ def test_epcis2js_captures_and_queries_through_the_sign_proxy(
     # epcis2.js's own CBV 2.0 event-hash implementation names the same ids: two independent
     # implementations agree on what was stored.
     assert out["clientEventIDs"] == expected
+
+
+def test_the_cli_answers_only_the_host_names_it_is_given(proxy_cli: str) -> None:
+    """`--allow-host` adds a name to the addresses and localhost; any other name is a page's
+    rebound one (DNS rebinding), refused before signing."""
+    port = proxy_cli.rsplit(":", 1)[1]
+    for host, status in ((f"{ALLOWED_HOST}:{port}", 200), (f"localhost:{port}", 200),
+                         (f"evil.example:{port}", 421)):
+        got = httpx.get(proxy_cli + "/", headers={"Host": host}, timeout=30)
+        assert got.status_code == status, (host, got.text)
