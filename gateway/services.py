@@ -36,6 +36,7 @@ from ledger.chain.view import ChainView
 from ledger.epcis.event_hash import format_event_id, parse_event_id
 from ledger.pipeline.committer import CaptureCommitter
 from ledger.pipeline.intake import Intake, IntakeResult, capture_record
+from ledger.pipeline.webhooks import Found
 from ledger.proofs.signing import CaptureDomain
 from ledger.store.capture_jobs import list_capture_ids
 from ledger.store.listing import holds_value, list_values
@@ -198,7 +199,7 @@ class Services:
         return [e.as_epcis() for e in events], next_token
 
     def subscription_events(self, subscription: Subscription, after_seq: int, limit: int
-                            ) -> tuple[list[tuple[int, dict[str, Any]]], bool]:
+                            ) -> Found:
         """A subscription's events after `after_seq`: its named query, run as
         `GET /queries/{name}/events` runs it (`WebhookWorker`'s `find`)."""
         from starlette.datastructures import QueryParams
@@ -220,14 +221,17 @@ class Services:
         events, token = self.store.query_events(self.event_query(filters), limit,
                                                 page_token_after(after_seq))
         found = [(e.seq, e.as_epcis()) for e in events]
-        if subscription.epc_format:  # GS1 keys as the subscriber asked (GS1-EPC-Format)
-            from gateway.routes.events import with_epc_format
-            from ledger.epcis.epc_format import EpcFormat
+        if not subscription.epc_format:
+            return Found(found, token is not None)
+        # GS1 keys as the subscriber asked (GS1-EPC-Format), and what was done, as a query
+        # answer says it.
+        from gateway.routes.events import with_epc_format
+        from ledger.epcis.epc_format import EpcFormat
 
-            written, _ = with_epc_format(self, [e for _, e in found],
-                                         EpcFormat(subscription.epc_format))
-            found = [(seq, e) for (seq, _), e in zip(found, written, strict=True)]
-        return found, token is not None
+        written, done = with_epc_format(self, [e for _, e in found],
+                                        EpcFormat(subscription.epc_format))
+        return Found([(seq, e) for (seq, _), e in zip(found, written, strict=True)],
+                     token is not None, done)
 
     def may_read(self, org: bytes, signer: str) -> bool:
         """Whether `signer` is a valid key of `org` now: what a signed member read needs."""

@@ -346,7 +346,9 @@ async def events_socket(websocket: WebSocket,
                 sent = 0
                 more = True
                 while more:
-                    found, more = await run_in_threadpool(
+                    # (written as captured: this subscription has no epc_format, the
+                    # handshake's is applied below)
+                    found, more, _ = await run_in_threadpool(
                         services.subscription_events, subscription, last, 100)
                     if not found:
                         break

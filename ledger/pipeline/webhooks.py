@@ -11,9 +11,13 @@ store holds all the state, the worker none):
    events each, into the outbox in the transaction that moves `last_seq`.
 2. **Deliver** what is due: POST the stored body to the subscription's `dest`, signed
    (`GS1-Signature: sha256=<hex HMAC-SHA256(signatureToken, body)>`), with `Zhenzhi-Delivery-Id`
-   the same on every attempt. A 2xx deletes the delivery; anything else (or no answer) tries
-   again after `backoff_base_s · 2^attempts` (at most `backoff_max_s`), and after
-   `max_attempts` the delivery is dropped. Deliveries to one receiver (scheme and host) go
+   the same on every attempt, and `GS1-EPC-Format` saying how its GS1 keys are written (as the
+   subscription asked, `No_Preference` when some could not be translated, `Never_Translates`
+   when sent as captured: what a query answer says). A 2xx deletes the delivery. A 413 is the
+   receiver asking for smaller batches (the binding's callback): the delivery is replaced by
+   two, each half its events, due at once (one event alone cannot be split: a failure like any
+   other). Anything else (or no answer) tries again after `backoff_base_s · 2^attempts` (at
+   most `backoff_max_s`), and after `max_attempts` the delivery is dropped. Deliveries to one receiver (scheme and host) go
    one after another, in order; different receivers are sent to at the same time, so a slow
    receiver holds up only its own.
 
@@ -39,17 +43,19 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import orjson
 from sqlalchemy import Engine
 
+from ledger.epcis.epc_format import EpcFormat
 from ledger.epcis.query_schedule import QuerySchedule
 from ledger.errors import LedgerError
 from ledger.pipeline.webhook_target import pin_target
 from ledger.store.subscriptions import (
     Delivery,
+    Outgoing,
     Subscription,
     claim_deliveries,
     delivery_failed,
@@ -57,19 +63,31 @@ from ledger.store.subscriptions import (
     due_subscriptions,
     newest_seq,
     record_run,
+    split_delivery,
 )
 
-__all__ = ["DELIVERY_ID_HEADER", "SIGNATURE_HEADER", "WebhookWorker", "query_result",
-           "sign_body"]
+__all__ = ["DELIVERY_ID_HEADER", "EPC_FORMAT_HEADER", "SIGNATURE_HEADER", "Found", "WebhookWorker",
+           "query_result", "sign_body"]
 
 log = logging.getLogger("zhenzhi.webhooks")
 
 SIGNATURE_HEADER = "GS1-Signature"
 DELIVERY_ID_HEADER = "Zhenzhi-Delivery-Id"
+EPC_FORMAT_HEADER = "GS1-EPC-Format"
 CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
 
-# (subscription, after_seq, limit) → ([(seq, event as EPCIS JSON)], more after these?)
-Find = Callable[[Subscription, int, int], tuple[Sequence[tuple[int, dict[str, Any]]], bool]]
+
+class Found(NamedTuple):
+    """What `find` answers: the events (with their seqs), whether more follow them, and the
+    GS1-EPC-Format the events are written in."""
+
+    events: Sequence[tuple[int, dict[str, Any]]]
+    more: bool
+    epc_format: str = EpcFormat.NEVER_TRANSLATES.value
+
+
+# (subscription, after_seq, limit) → the events after after_seq
+Find = Callable[[Subscription, int, int], Found]
 MayRead = Callable[[bytes, str], bool]
 
 
@@ -93,6 +111,22 @@ def query_result(subscription: Subscription, events: Sequence[dict[str, Any]], n
             "queryName": subscription.query_name, "subscriptionID": subscription.id,
             "resultsBody": {"eventList": list(events)}}},
     })
+
+
+def _halves(body: bytes) -> list[bytes] | None:
+    """A delivery's EPCISQueryDocument as two, each with half its events in order (None: it
+    holds fewer than two)."""
+    document = orjson.loads(body)
+    results = document["epcisBody"]["queryResults"]["resultsBody"]
+    events = results["eventList"]
+    if len(events) < 2:
+        return None
+    middle = len(events) // 2
+    halves = []
+    for part in (events[:middle], events[middle:]):
+        results["eventList"] = part
+        halves.append(orjson.dumps(document))
+    return halves
 
 
 class WebhookWorker:
@@ -187,19 +221,23 @@ class WebhookWorker:
                 return False
             return record_run(self.engine, subscription, last_seq=max(high,
                               subscription.last_seq), next_run_ms=next_run, bodies=())
-        bodies: list[bytes] = []
+        bodies: list[Outgoing] = []
         last = subscription.last_seq
         more = True
         while more and len(bodies) < self.max_documents_per_run:
-            found, more = self.find(subscription, last, self.batch_events)
-            if not found:
+            found = self.find(subscription, last, self.batch_events)
+            more = found.more
+            if not found.events:
                 break
-            bodies.append(query_result(subscription, [e for _, e in found], now_ms))
-            last = found[-1][0]
+            bodies.append(Outgoing(query_result(subscription, [e for _, e in found.events],
+                                                now_ms), found.epc_format))
+            last = found.events[-1][0]
         if not more:
             last = max(last, high)
         if scheduled and not bodies and subscription.report_if_empty:
-            bodies.append(query_result(subscription, [], now_ms))
+            # No keys to write: the format asked is kept, vacuously.
+            bodies.append(Outgoing(query_result(subscription, [], now_ms),
+                                   subscription.epc_format or EpcFormat.NEVER_TRANSLATES.value))
         if not scheduled and not bodies and last == subscription.last_seq:
             return False
         return record_run(self.engine, subscription, last_seq=last, next_run_ms=next_run,
@@ -218,15 +256,26 @@ class WebhookWorker:
             # Connect to the address just checked, not to whatever the name resolves to a
             # moment later (DNS rebinding).
             target = pin_target(delivery.dest, allow_private=self.allow_private)
-            response = self.client.post(target.url, content=delivery.body, headers={
+            headers = {
                 "Host": target.host,
                 "Content-Type": "application/json",
                 SIGNATURE_HEADER: sign_body(delivery.secret, delivery.body),
                 DELIVERY_ID_HEADER: delivery.id,
                 "GS1-EPCIS-Version": "2.0.0",
-            }, extensions={"sni_hostname": target.server_name} if target.server_name else None)
+            }
+            if delivery.epc_format:
+                headers[EPC_FORMAT_HEADER] = delivery.epc_format
+            response = self.client.post(
+                target.url, content=delivery.body, headers=headers,
+                extensions={"sni_hostname": target.server_name} if target.server_name else None)
             error = None if 200 <= response.status_code < 300 else \
                 f"HTTP {response.status_code}"
+            if response.status_code == 413:
+                halves = _halves(delivery.body)
+                if halves:  # the receiver asks for smaller batches
+                    split_delivery(self.engine, delivery, halves)
+                    return False
+                error = "HTTP 413 for a single event: nothing smaller to send"
         except (httpx.HTTPError, LedgerError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         if error is None:

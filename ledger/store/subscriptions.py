@@ -10,6 +10,11 @@ until the receiver answers 2xx: a restart between the two neither loses it (the 
 nor makes a second one (the run already moved `last_seq`). Sending is claimed by a lease, so
 one worker at a time sends a delivery; it is deleted once acknowledged.
 
+Delivery ids are time-ordered (UUID version 7: the milliseconds of writing, then the document's
+place in its run), so deliveries due at the same moment are claimed in the order written: the
+documents of one run in event order, and the parts of a split delivery (`split_delivery`, a
+receiver's 413) one after the other.
+
 `events.seq` is commit order: the store's write lock orders every commit that inserts events
 (`Store._write`), so an event committed after a run has a higher seq than any it saw.
 """
@@ -31,11 +36,11 @@ from ledger.store import tables as t
 from ledger.store.named_queries import get_query
 from ledger.store.store import InvalidPageTokenError
 
-__all__ = ["Delivery", "Subscription", "UnknownSubscriptionError", "claim_deliveries",
+__all__ = ["Delivery", "Outgoing", "Subscription", "UnknownSubscriptionError", "claim_deliveries",
            "create_subscription", "delete_subscription", "delivery_failed",
            "delivery_succeeded", "due_subscriptions", "get_subscription",
            "delete_query_subscriptions", "list_subscriptions", "newest_seq", "pending_deliveries",
-           "record_run"]
+           "record_run", "split_delivery"]
 
 
 class UnknownSubscriptionError(NotFoundError):
@@ -77,10 +82,41 @@ class Delivery:
     secret: str
     org: bytes
     signer: str
+    epc_format: str | None = None  # the GS1-EPC-Format header to send (None: none)
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A delivery to write: the body to send, and the GS1-EPC-Format its keys are written in."""
+
+    body: bytes
+    epc_format: str | None = None
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _ordered_ids(now_ms: int, count: int) -> list[str]:
+    """`count` UUIDv7 (RFC 9562 §5.7) ids in order: 48 bits of `now_ms`, the version, 12 bits
+    of place (0…count-1), the variant, 62 random bits."""
+    if count > 0xFFF:
+        raise ValueError(f"{count} deliveries in one write: at most 4095")
+    ids = []
+    for place in range(count):
+        random = int.from_bytes(uuid.uuid4().bytes[8:], "big") & ((1 << 62) - 1)
+        value = (now_ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | place << 64 | 0b10 << 62 | random
+        ids.append(str(uuid.UUID(int=value)))
+    return ids
+
+
+def _insert_outgoing(conn: Any, subscription_id: str, outgoing: Sequence[Outgoing],
+                     now_ms: int) -> None:
+    for id_, out in zip(_ordered_ids(now_ms, len(outgoing)), outgoing, strict=True):
+        conn.execute(insert(t.webhook_outbox).values(
+            id=id_, subscription_id=subscription_id, body=out.body, created_ms=now_ms,
+            attempts=0, next_attempt_ms=now_ms, lease_until_ms=None, last_error=None,
+            epc_format=out.epc_format))
 
 
 def _subscription(row: Any) -> Subscription:
@@ -192,7 +228,7 @@ def newest_seq(engine: Engine) -> int:
 
 
 def record_run(engine: Engine, subscription: Subscription, *, last_seq: int,
-               next_run_ms: int | None, bodies: Sequence[bytes]) -> bool:
+               next_run_ms: int | None, bodies: Sequence[Outgoing]) -> bool:
     """Write a run's deliveries and move the subscription past them, in one transaction,
     only if no other worker ran it since it was read (False: someone did; nothing written)."""
     s = t.subscriptions.c
@@ -205,11 +241,7 @@ def record_run(engine: Engine, subscription: Subscription, *, last_seq: int,
         ).values(last_seq=last_seq, next_run_ms=next_run_ms))
         if moved.rowcount != 1:
             return False
-        for body in bodies:
-            conn.execute(insert(t.webhook_outbox).values(
-                id=str(uuid.uuid4()), subscription_id=subscription.id, body=body,
-                created_ms=now, attempts=0, next_attempt_ms=now, lease_until_ms=None,
-                last_error=None))
+        _insert_outgoing(conn, subscription.id, bodies, now)
     return True
 
 
@@ -223,7 +255,7 @@ def claim_deliveries(engine: Engine, now_ms: int, lease_ms: int, limit: int = 32
     with engine.connect() as conn:
         rows = conn.execute(
             select(o.id, o.subscription_id, o.body, o.attempts, s.dest, s.secret, s.org,
-                   s.signer)
+                   s.signer, o.epc_format)
             .select_from(t.webhook_outbox.join(t.subscriptions, s.id == o.subscription_id))
             .where(o.next_attempt_ms <= now_ms, free)
             .order_by(o.next_attempt_ms, o.id).limit(limit)).all()
@@ -234,7 +266,7 @@ def claim_deliveries(engine: Engine, now_ms: int, lease_ms: int, limit: int = 32
                 and_(o.id == r.id, free)).values(lease_until_ms=now_ms + lease_ms))
         if got.rowcount == 1:
             claimed.append(Delivery(r.id, r.subscription_id, bytes(r.body), r.attempts,
-                                    r.dest, r.secret, bytes(r.org), r.signer))
+                                    r.dest, r.secret, bytes(r.org), r.signer, r.epc_format))
     return claimed
 
 
@@ -257,6 +289,21 @@ def delivery_failed(engine: Engine, delivery: Delivery, *, next_attempt_ms: int 
             conn.execute(update(t.webhook_outbox).where(o.id == delivery.id).values(
                 attempts=delivery.attempts + 1, next_attempt_ms=next_attempt_ms,
                 lease_until_ms=None, last_error=error[:2000]))
+
+
+def split_delivery(engine: Engine, delivery: Delivery, bodies: Sequence[bytes]) -> bool:
+    """Replace `delivery` by deliveries of `bodies` (its events in smaller documents, in
+    order), due now, in one transaction (False: it was no longer in the outbox; nothing
+    written). The parts are new deliveries, with ids of their own: the receiver refused the
+    whole, so it has nothing to dedupe them against."""
+    now = _now_ms()
+    with engine.begin() as conn:
+        gone = conn.execute(delete(t.webhook_outbox).where(t.webhook_outbox.c.id == delivery.id))
+        if gone.rowcount != 1:
+            return False
+        _insert_outgoing(conn, delivery.subscription_id,
+                         [Outgoing(body, delivery.epc_format) for body in bodies], now)
+    return True
 
 
 def pending_deliveries(engine: Engine, subscription_id: str | None = None) -> list[dict[str, Any]]:

@@ -381,6 +381,9 @@ webhook_outbox = Table(
     Column("next_attempt_ms", BigInteger, nullable=False, index=True),
     Column("lease_until_ms", BigInteger, nullable=True),  # a worker is sending it
     Column("last_error", Text, nullable=True),
+    # The GS1-EPC-Format the body's keys are written in, sent as that header (NULL: stored
+    # before migration 0022, sent without it)
+    Column("epc_format", String(32), nullable=True),
 )
 
 brand_links = Table(

@@ -148,7 +148,8 @@ def test_a_webhook_delivers_epcs_as_the_subscription_asked(live: Live, receiver:
     """GS1-EPC-Format on the subscribing request (the binding's parameter of
     `POST /queries/{queryName}/subscriptions`) holds for every delivery: a URN captured is
     delivered as a Digital Link, and the subscription made without the header gets it as
-    captured. A value outside the binding's enum is refused (400) and nothing is kept."""
+    captured; each delivery's own GS1-EPC-Format header says which. A value outside the
+    binding's enum is refused (400) and nothing is kept."""
     stack = live.stack
     urn = f"urn:epc:id:sgtin:0614141.107346.wh{time.time_ns() % 10**12}"
     with live.client() as client:
@@ -170,15 +171,18 @@ def test_a_webhook_delivers_epcs_as_the_subscription_asked(live: Live, receiver:
         ids = {as_links.json()["subscriptionID"]: "link",
                as_captured.json()["subscriptionID"]: "urn"}
         _wait(lambda: all(_delivered_ids(receiver, s) for s in ids))
-    got = {}
-    for _, body in receiver.acknowledged():
+    got, said = {}, {}
+    for headers, body in receiver.acknowledged():
         results = json.loads(body)["epcisBody"]["queryResults"]
         if results["subscriptionID"] in ids:
             [event] = results["resultsBody"]["eventList"]
             assert event["eventID"] == sent
             got[ids[results["subscriptionID"]]] = event["epcList"]
+            said[ids[results["subscriptionID"]]] = headers.get("gs1-epc-format")
     assert got == {"link": ["https://id.gs1.org/01/10614141073464/21/" + urn.rsplit(".", 1)[1]],
                    "urn": [urn]}
+    # Each delivery says how its keys are written, as a query answer does.
+    assert said == {"link": "Always_GS1_Digital_Link", "urn": "Never_Translates"}
 
 
 def test_unsubscribing_stops_deliveries(live: Live, receiver: Receiver) -> None:

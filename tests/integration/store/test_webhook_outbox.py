@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ledger.pipeline.webhooks import WebhookWorker, sign_body
+from ledger.pipeline.webhooks import Found, WebhookWorker, sign_body
 from ledger.store.named_queries import create_query
 from ledger.store.store import Store
 from ledger.store.subscriptions import (
@@ -28,8 +28,8 @@ SIGNER = "0x" + "ab" * 20
 SECRET = "0123456789abcdef-secret"
 
 
-def _no_events(_sub: Any, _after: int, _limit: int) -> tuple[list[Any], bool]:
-    return [], False
+def _no_events(_sub: Any, _after: int, _limit: int) -> Found:
+    return Found([], False)
 
 
 def _worker(store: Store, *, may_read: Any = None, **kwargs: Any) -> WebhookWorker:
@@ -268,3 +268,119 @@ def test_attack_a_receiver_that_hangs_delays_only_its_own_deliveries(
     assert delivered_while_stuck, "the other receiver waited for the hanging one"
     assert len(receiver.acknowledged()) == len(other_receiver.acknowledged()) == 1
     assert pending_deliveries(store.engine, subs[0].id) == []
+
+
+def _events(count: int) -> list[dict[str, Any]]:
+    return [{"type": "ObjectEvent", "eventID": f"ni:///sha-256;{i:064x}?ver=CBV2.0"}
+            for i in range(count)]
+
+
+def _stream(store: Store, dest: str) -> Any:
+    """A stream subscription to `dest` (what its runs find is the worker's `find`)."""
+    create_query(store.engine, ORG, "q", {"EQ_bizStep": ["shipping"]})
+    return create_subscription(
+        store.engine, org=ORG, query_name="q", signer=SIGNER, dest=dest, secret=SECRET,
+        stream=True, schedule=None, report_if_empty=False, initial_record_ms=None,
+        next_run_ms=None)
+
+
+def _found(events: list[dict[str, Any]], epc_format: str) -> Any:
+    def find(_sub: Any, after: int, limit: int) -> Found:
+        rest = [(seq, e) for seq, e in enumerate(events, 1) if seq > after]
+        return Found(rest[:limit], len(rest) > limit, epc_format)
+    return find
+
+
+def _sent_event_ids(body: bytes) -> list[str]:
+    return [e["eventID"] for e in
+            json.loads(body)["epcisBody"]["queryResults"]["resultsBody"]["eventList"]]
+
+
+def _deliver_all(store: Store, worker: WebhookWorker, rounds: int = 20) -> None:
+    for _ in range(rounds):
+        claimed = claim_deliveries(store.engine, 2**62, 60_000)
+        if not claimed:
+            return
+        worker.deliver_claimed(claimed)
+
+
+def test_a_delivery_says_how_its_keys_are_written(store: Store, receiver: Receiver) -> None:
+    """The GS1-EPC-Format `find` reports for the events (here No_Preference: a translation
+    that could not be completed) is the delivery's header, on every attempt."""
+    events = _events(3)
+    sub = _stream(store, receiver.url)
+    receiver.statuses[:] = [503]
+    worker = WebhookWorker(store.engine, _found(events, "No_Preference"), lambda o, s: True,
+                           allow_private=True, backoff_base_s=0.0)
+    try:
+        assert worker.run_subscription(get_subscription(store.engine, ORG, "q", sub.id),
+                                       int(time.time() * 1000))
+        _deliver_all(store, worker)
+    finally:
+        worker.close()
+    attempts = receiver.attempts()
+    assert [status for _, _, status in attempts] == [503, 200]
+    assert {headers["gs1-epc-format"] for headers, _, _ in attempts} == {"No_Preference"}
+
+
+def test_a_receivers_413_gets_the_events_in_smaller_documents_in_order(
+        store: Store, receiver: Receiver) -> None:
+    """The binding's callback: 413 means the receiver "asks the server to send EPCIS events in
+    smaller batches". A 5-event delivery refused whole, then its 3-event half refused too, is
+    delivered as 2 + 1 + 2 events, in order, each part signed over its own body; nothing is
+    lost or sent twice, and the 413s count as no failed attempt."""
+    events = _events(5)
+    sub = _stream(store, receiver.url)
+    receiver.statuses[:] = [413, 200, 413]
+    worker = WebhookWorker(store.engine, _found(events, "Never_Translates"), lambda o, s: True,
+                           allow_private=True)
+    try:
+        assert worker.run_subscription(get_subscription(store.engine, ORG, "q", sub.id),
+                                       int(time.time() * 1000))
+        _deliver_all(store, worker)
+    finally:
+        worker.close()
+    assert [status for _, _, status in receiver.attempts()] == [413, 200, 413, 200, 200]
+    sent = [_sent_event_ids(body) for _, body in receiver.acknowledged()]
+    ids = [e["eventID"] for e in events]
+    assert sent == [ids[0:2], ids[2:3], ids[3:5]]
+    for headers, body in receiver.acknowledged():
+        assert headers["gs1-signature"] == sign_body(SECRET, body)
+    assert len({headers["zhenzhi-delivery-id"] for headers, _ in receiver.acknowledged()}) == 3
+    assert pending_deliveries(store.engine) == []
+
+
+def test_a_413_for_one_event_is_a_failure_like_any_other(store: Store,
+                                                         receiver: Receiver) -> None:
+    events = _events(1)
+    sub = _stream(store, receiver.url)
+    receiver.statuses[:] = [413]
+    worker = WebhookWorker(store.engine, _found(events, "Never_Translates"), lambda o, s: True,
+                           allow_private=True, backoff_base_s=30.0)
+    try:
+        worker.run_subscription(get_subscription(store.engine, ORG, "q", sub.id),
+                                int(time.time() * 1000))
+        [delivery] = claim_deliveries(store.engine, 2**62, 60_000)
+        worker.deliver(delivery)
+    finally:
+        worker.close()
+    [waiting] = pending_deliveries(store.engine)
+    assert waiting["id"] == delivery.id and waiting["attempts"] == 1
+    assert "413" in waiting["last_error"]
+
+
+def test_the_documents_of_one_run_are_claimed_in_order(store: Store, receiver: Receiver) -> None:
+    """A run that writes several documents (batch_events at a time) has them claimed, and so
+    sent to the receiver, in event order, though written in the same millisecond."""
+    events = _events(40)
+    sub = _stream(store, receiver.url)
+    worker = WebhookWorker(store.engine, _found(events, "Never_Translates"), lambda o, s: True,
+                           allow_private=True, batch_events=2, max_documents_per_run=20)
+    try:
+        worker.run_subscription(get_subscription(store.engine, ORG, "q", sub.id),
+                                int(time.time() * 1000))
+        claimed = claim_deliveries(store.engine, 2**62, 60_000)
+    finally:
+        worker.close()
+    assert len(claimed) == 20
+    assert [i for d in claimed for i in _sent_event_ids(d.body)] == [e["eventID"] for e in events]
