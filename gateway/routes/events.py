@@ -227,11 +227,11 @@ _MORE: tuple[tuple[str, str, str | None], ...] = (
      "word or URI)." + _PIPE_DOC + _FACTS_DOC, None),
     ("EQ_persistentDisposition_unset", "persistentDisposition `unset` has one of these."
      + _PIPE_DOC + _FACTS_DOC, None),
-    ("WD_readPoint", "readPoint is this location or a descendant; the master data stored "
-     "(names and countries) has no hierarchy, so: this location (as EQ_readPoint)."
+    ("WD_readPoint", "readPoint is this location or a descendant of it, by the `children` the "
+     "event's own signed master data (`zhenzhi:masterData`) gives its elements." + _PIPE_DOC,
+     None),
+    ("WD_bizLocation", "bizLocation is this location or a descendant of it, as WD_readPoint."
      + _PIPE_DOC, None),
-    ("WD_bizLocation", "bizLocation is this location or a descendant; as EQ_bizLocation (the "
-     "master data stored has no hierarchy)." + _PIPE_DOC, None),
     ("EQ_transformationID", "transformationID equals." + _PIPE_DOC + _FACTS_DOC, None),
     ("MATCH_parentID", "parentID is this EPC (or `*` pattern)." + _PIPE_DOC, None),
     ("MATCH_inputEPC", "an EPC in inputEPCList." + _PIPE_DOC, None),
@@ -670,9 +670,8 @@ def query_filters(q: QueryParams, own: frozenset[str] = frozenset()) -> dict[str
         "dispositions": _pipe(q.get("EQ_disposition")),
         "read_points": _pipe(q.get("EQ_readPoint")),
         "biz_locations": _pipe(q.get("EQ_bizLocation")),
-        # The master data stored (names and countries, in events) has no location hierarchy:
-        # a location's descendants are itself alone, so WD_ is EQ_ (EPCIS 2.0 §8.2.7.1
-        # includes the location itself).
+        # The location itself (EPCIS 2.0 §8.2.7.1 includes it) or a descendant by the
+        # `children` of the event's own signed master data (`zhenzhi:masterData`).
         "wd_read_points": _pipe(q.get("WD_readPoint")),
         "wd_biz_locations": _pipe(q.get("WD_bizLocation")),
         **{key: _pipe(q.get(name)) for name, key in _MATCH.items()},

@@ -8,7 +8,9 @@ of elements `{"id": <location or party URI>, "name": <text>, "countryCode": <ISO
 alpha-2>}`, where a text is a string or a JSON-LD language map (`{"en": …, "zh-Hans": …}`),
 after the CBV master data attributes `name` and `countryCode`. It is hashed, committed and
 signed like any other field, and disclosed whole in a public proof: the signer publishes it
-for shoppers, so it holds names and countries only.
+for shoppers, so it holds names and countries only, and where a place sits: an element may list
+the places inside it in `children` (a vocabulary element's own field), which `WD_readPoint`/
+`WD_bizLocation` queries follow (`ledger.store.event_facts.master_data_facts`).
 
 `zhenzhi:seller` on a retail sale names the party (a URI described by the same master data)
 that sold the item to the shopper.

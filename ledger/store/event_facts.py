@@ -34,7 +34,9 @@ of an event's error declaration (`declaration_facts`: `decl:<name>` and `inner_d
 written under the declared event's seq when the declaration is stored); and the attributes the
 event's own signed master data (`zhenzhi:masterData`, `ledger.epcis.master_data`) gives its
 readPoint and bizLocation (`master_data_facts`: `attr.readPoint.<attribute>` with each value,
-`hasattr.readPoint` with each attribute's name; bizLocation alike), for HASATTR_ and EQ_ATTR_.
+`hasattr.readPoint` with each attribute's name; bizLocation alike), for HASATTR_ and EQ_ATTR_,
+and the readPoint's and bizLocation's ancestors in the hierarchy that master data declares (an
+element's `children`: `within.readPoint` / `within.bizLocation` with each ancestor), for WD_.
 """
 
 from __future__ import annotations
@@ -48,9 +50,9 @@ from typing import Any
 from ledger.epcis.document import event_epcs
 from ledger.epcis.master_data import MASTER_DATA
 
-__all__ = ["COLUMN_BACKED", "KEY_LIMIT", "MASTER_DATA_FIELDS", "TEXT_LIMIT", "FactFilter", "bare_party_type",
-           "bare_transaction_type", "declaration_facts", "extension_rows", "fact_rows",
-           "master_data_facts", "time_ms"]
+__all__ = ["COLUMN_BACKED", "KEY_LIMIT", "MASTER_DATA_FIELDS", "TEXT_LIMIT", "FactFilter",
+           "ancestors", "bare_party_type", "bare_transaction_type", "declaration_facts",
+           "extension_rows", "fact_rows", "master_data_facts", "time_ms"]
 
 KEY_LIMIT = 256
 TEXT_LIMIT = 512
@@ -160,20 +162,62 @@ def _attribute_texts(value: Any) -> list[str]:
     return []
 
 
+# A master data element's `children` (the vocabulary element's own, EPCIS 2.0 §7.2 / the
+# header master data's `vocabularyElement.children`) lists its direct descendants; a location's
+# ancestors are followed up to this many (a longer list is cut: an event claims what it likes
+# in its own master data, but cannot make one capture write unbounded rows).
+MAX_ANCESTORS = 32
+
+
+def _parents(items: list[Any]) -> dict[str, list[str]]:
+    """child → the elements that list it among their `children`, in the master data's order."""
+    parents: dict[str, list[str]] = {}
+    for element in items:
+        if not isinstance(element, Mapping) or not isinstance(element.get("id"), str):
+            continue
+        children = element.get("children")
+        for child in children if isinstance(children, list) else ():
+            if isinstance(child, str) and child != element["id"]:
+                parents.setdefault(child, []).append(element["id"])
+    return parents
+
+
+def ancestors(location: str, parents: Mapping[str, list[str]]) -> list[str]:
+    """The direct and indirect ancestors of `location` by `parents` (`_parents`), nearest
+    first, each once, `location` itself never (a cycle back to it adds nothing)."""
+    out: list[str] = []
+    seen = {location}
+    level = [location]
+    while level and len(out) < MAX_ANCESTORS:
+        following = []
+        for node in level:
+            for parent in parents.get(node, ()):
+                if parent not in seen:
+                    seen.add(parent)
+                    out.append(parent)
+                    following.append(parent)
+        level = following
+    return out[:MAX_ANCESTORS]
+
+
 def master_data_facts(event: Mapping[str, Any]) -> list[Fact]:
     """(key, text, num) rows of the attributes `event`'s own signed master data gives its
-    readPoint and bizLocation (see the module's docstring), duplicates dropped. Only the
-    event's own: master data another signer put in another event describes nothing here (a
-    member could otherwise rename the places of everyone's events)."""
+    readPoint and bizLocation (see the module's docstring), and of their ancestors in its
+    hierarchy (`within.<field>`, WD_), duplicates dropped. Only the event's own: master data
+    another signer put in another event describes nothing here (a member could otherwise
+    rename, or re-parent, the places of everyone's events)."""
     items = event.get(MASTER_DATA)
     if not isinstance(items, list):
         return []
     out: list[Fact] = []
+    parents = _parents(items)
     for field in MASTER_DATA_FIELDS:
         where = event.get(field)
         location = where.get("id") if isinstance(where, Mapping) else None
         if not isinstance(location, str):
             continue
+        out.extend((f"within.{field}", ancestor, None) for ancestor in
+                   ancestors(location, parents) if len(ancestor) <= TEXT_LIMIT)
         for element in items:
             if not isinstance(element, Mapping) or element.get("id") != location:
                 continue

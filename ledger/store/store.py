@@ -51,6 +51,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union,
     update,
 )
 from sqlalchemy.exc import DataError as sqlalchemy_DataError
@@ -284,8 +285,8 @@ class EventQuery:
     le_event_time: datetime | None = None
     gt_record_time: datetime | None = None
     le_record_time: datetime | None = None
-    # WD_readPoint / WD_bizLocation: the location or a descendant. The store holds no master
-    # data, so no location has descendants: the location itself, as EQ_.
+    # WD_readPoint / WD_bizLocation: the location or a descendant, by the hierarchy the event's
+    # own signed master data declares (`event_facts.master_data_facts`, `within.<field>`).
     wd_read_point: tuple[str, ...] = ()
     wd_biz_location: tuple[str, ...] = ()
     match_input_epc_class: tuple[str, ...] = ()
@@ -1296,6 +1297,21 @@ class Store:
                                       served))
         return [self._stored(r) for r in rows], token
 
+    def _within(self, column: Any, key: str, wanted: tuple[str, ...]) -> Any:
+        """WD_: the location itself, or a descendant by the event's own signed master data
+        (`within.<field>` facts name its ancestors). Where no event places anything inside the
+        locations asked (one probe of the facts index), that is the column's equality, which
+        reads its index in seq order and stops at a page. Otherwise the union of the two index
+        reads: every match is listed before the page is cut (as `OR`, SQLite scanned events)."""
+        x = t.event_facts.c
+        inside = select(x.seq).where(x.key == key, x.text.in_(wanted))
+        with self._read() as conn:
+            nested = conn.execute(inside.limit(1)).first() is not None
+        if not nested:
+            return column.in_(wanted)
+        return t.events.c.seq.in_(union(select(t.events.c.seq).where(column.in_(wanted)),
+                                        inside))
+
     def _conditions(self, f: EventQuery, skip: FactFilter | None = None) -> list[Any]:
         """The WHERE conditions of `f` on `events`: columns of events, or `seq IN (…)` /
         `event_id IN (…)` over an index table (EPCs, sensor readings, facts, declarations)."""
@@ -1321,10 +1337,10 @@ class Store:
             conds.append(e.c.read_point.in_(f.eq_read_point))
         if f.eq_biz_location:
             conds.append(e.c.biz_location.in_(f.eq_biz_location))
-        if f.wd_read_point:
-            conds.append(e.c.read_point.in_(f.wd_read_point))
-        if f.wd_biz_location:
-            conds.append(e.c.biz_location.in_(f.wd_biz_location))
+        for column, wanted, key in ((e.c.read_point, f.wd_read_point, "within.readPoint"),
+                                    (e.c.biz_location, f.wd_biz_location, "within.bizLocation")):
+            if wanted:
+                conds.append(self._within(column, key, wanted))
         if f.eq_lot:
             conds.append(e.c.lot.in_(f.eq_lot))
         d = t.error_declarations
