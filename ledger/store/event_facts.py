@@ -19,6 +19,12 @@ Keys (`fact_rows`):
   ISO 8601 date-time with a zone, also `num` in epoch milliseconds: GT_/LT_ compare times); a
   number is `num`; a boolean `text` `true`/`false`; a list gives one row per element; an object
   or a null one row with neither, so EXISTS_ finds it;
+- `readPoint:<name>`, `bizLocation:<name>`: the extension fields of the event's readPoint and
+  bizLocation objects (beside their `id`: `{"id": …, "example:dock": "D7"}`, or
+  `<readPoint><id>…</id><example:dock>D7</example:dock>` in XML), and `inner_readPoint:<name>`
+  / `inner_bizLocation:<name>` for the named fields nested at any depth inside those, the
+  values kept as the event's own extension fields' are (`EQ_[INNER_]readPoint_<field>`, migration
+  0022);
 - `has:<field>`: the event has this standard top-level field (EXISTS_<field>), for every field
   but the ones every event has (`type`, `eventTime`, `eventTimeZoneOffset`) and the ones
   another index answers (`COLUMN_BACKED`: bizStep, disposition, readPoint, bizLocation,
@@ -48,8 +54,8 @@ from typing import Any
 from ledger.epcis.document import event_epcs
 from ledger.epcis.master_data import MASTER_DATA
 
-__all__ = ["COLUMN_BACKED", "KEY_LIMIT", "MASTER_DATA_FIELDS", "TEXT_LIMIT", "FactFilter", "bare_party_type",
-           "bare_transaction_type", "declaration_facts", "extension_rows", "fact_rows",
+__all__ = ["COLUMN_BACKED", "KEY_LIMIT", "LOCATION_FIELDS", "MASTER_DATA_FIELDS", "TEXT_LIMIT",
+           "FactFilter", "bare_party_type", "bare_transaction_type", "declaration_facts", "extension_rows", "fact_rows",
            "master_data_facts", "time_ms"]
 
 KEY_LIMIT = 256
@@ -66,6 +72,10 @@ _BTT_PREFIXES = ("urn:epcglobal:cbv:btt:", "https://ref.gs1.org/cbv/BTT-",
 _SDT_PREFIXES = ("urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-",
                  "http://ref.gs1.org/cbv/SDT-", "https://gs1.org/voc/SDT-", "gs1:SDT-",
                  "cbv:SDT-")
+# The standard fields whose object holds extension fields of its own beside its `id`
+# (`{"id": …, "example:dock": …}`), which `EQ_[INNER_]readPoint_<field>` and
+# `EQ_[INNER_]bizLocation_<field>` look at (EPCIS 2.0 §8.2.7.1).
+LOCATION_FIELDS = ("readPoint", "bizLocation")
 _QUANTITY_LISTS = ("quantityList", "childQuantityList", "inputQuantityList",
                    "outputQuantityList")
 
@@ -268,6 +278,10 @@ def fact_rows(event: Mapping[str, Any], normalise_cbv: Any = None) -> list[Fact]
         for name, value in ilmd.items():
             if isinstance(name, str) and not name.startswith("@"):
                 _values(f"ilmd:{name}", value, out, "inner_ilmd")
+    for field in LOCATION_FIELDS:
+        where = get(field)
+        if isinstance(where, Mapping):
+            out.extend(extension_rows(where, field, f"inner_{field}"))
     return list(dict.fromkeys(out))
 
 

@@ -3,6 +3,8 @@ it serves (`gateway.routes.events.query_filters`)."""
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +22,7 @@ from ledger.store.event_facts import (
     master_data_facts,
     time_ms,
 )
+from ledger.store.migrations import versions
 from ledger.store.sensor_index import sensor_facts
 
 _json = st.recursive(
@@ -69,6 +72,52 @@ def test_the_families_become_fact_filters() -> None:
     assert FactFilter("ext:example:when", "LT", nums=(time_ms("2024-01-01T00:00:00Z"),)) in got
 
 
+def test_the_location_field_parameters_become_fact_filters() -> None:
+    got = _filters("EQ_readPoint_example:dock=D7|4&EQ_INNER_bizLocation_example:lane=3"
+                   "&EQ_INNER_readPoint_example:at=2024-01-01T08:00:00%2B08:00")["facts"]
+    assert set(got) == {
+        FactFilter("readPoint:example:dock", "EQ", texts=("D7", "4"), nums=(4.0,)),
+        FactFilter("inner_bizLocation:example:lane", "EQ", texts=("3",), nums=(3.0,)),
+        FactFilter("inner_readPoint:example:at", "EQ", texts=("2024-01-01T08:00:00+08:00",),
+                   nums=(time_ms("2024-01-01T00:00:00Z"),))}
+
+
+def test_location_facts_are_the_extension_fields_of_read_point_and_biz_location() -> None:
+    rows = fact_rows({"readPoint": {"id": "urn:epc:id:sgln:0614141.00777.0",
+                                    "example:dock": "D7",
+                                    "example:gate": {"example:lane": 3, "@id": "x"}},
+                      "bizLocation": {"id": "urn:x", "example:open": True, "plain": "no"},
+                      "sourceList": [{"type": "owning_party", "source": "urn:p",
+                                      "example:not": "a location"}]})
+    assert {r for r in rows if not r[0].startswith("has:")} == {
+        ("readPoint:example:dock", "D7", None), ("readPoint:example:gate", None, None),
+        ("inner_readPoint:example:lane", None, 3.0), ("bizLocation:example:open", "true", None),
+        ("source.owning_party", "urn:p", None)}
+
+
+_LOCATION_KEYS = ("readPoint:", "inner_readPoint:", "bizLocation:", "inner_bizLocation:")
+_location = st.dictionaries(st.sampled_from(["id", "example:x", "example:y", "@id", "plain",
+                                             "a:" + "b" * 300]), _json, max_size=4)
+
+
+@given(st.fixed_dictionaries({}, optional={"readPoint": _location | _json,
+                                           "bizLocation": _location | _json}))
+def test_migration_0022_writes_the_location_rows_capture_writes(event: dict[str, Any]) -> None:
+    """0022 keeps its own copy of the rows (a migration must not change when the code does):
+    the copy writes what capture writes today."""
+    written = {r for r in fact_rows(event) if r[0].startswith(_LOCATION_KEYS)}
+    assert set(_migration("0022_location_facts").location_facts(event)) == written
+
+
+def _migration(name: str) -> Any:
+    path = Path(versions.__file__).parent / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_migration_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_order_and_limits_are_read_as_the_standard_says() -> None:
     got = _filters("orderBy=recordTime&eventCountLimit=2")
     assert (got["order_by"], got["order_desc"], got["event_count_limit"]) == (
@@ -92,10 +141,13 @@ def test_order_and_limits_are_read_as_the_standard_says() -> None:
     "GT_SENSORELEMENT_example:x=big", "LE_INNER_SENSORMETADATA_example:x=2024-01-01T00:00:00",
     "EQ_SENSORREPORT_example:x=", "GE_ERROR_DECLARATION_example:x=many",
     "EQ_INNER_ERROR_DECLARATION_example:x=",
-    # Not in the query language: the sensor extension families have no EXISTS_, percRank no
-    # EQ_; master data is not stored.
-    "EXISTS_SENSORREPORT_example:x=", "EQ_percRank=50", "EQ_readPoint_example:x=1",
-    "EQ_INNER_bizLocation_example:x=1",
+    # readPoint and bizLocation extension fields: EQ_ only, with a value.
+    "EQ_readPoint_example:x=", "EQ_INNER_bizLocation_example:x=%20",
+    "GT_readPoint_example:x=1", "EXISTS_INNER_bizLocation_example:x=",
+    "EQ_readPoint_x=1", "EQ_ILMD_readPoint_example:x=1",
+    # Not in the query language: the sensor extension families have no EXISTS_INNER_, percRank
+    # no EQ_.
+    "EXISTS_INNER_SENSORREPORT_example:x=", "EQ_percRank=50",
     # Master data: of readPoint and bizLocation only, and with a value.
     "HASATTR_example:x=1", "EQ_ATTR_example_x=1", "HASATTR_epcList=name",
     "EQ_ATTR_source_name=x", "HASATTR_readPoint=", "EQ_ATTR_bizLocation_name=",
