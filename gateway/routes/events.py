@@ -96,10 +96,12 @@ FIELD_PARAMETER = re.compile(
     r"^(EQ|GT|GE|LT|LE|EXISTS)_(INNER_ILMD_|ILMD_|INNER_)?([a-z][a-zA-Z0-9]*:[\w.-]+)$")
 EXISTS_PARAMETER = re.compile(r"^EXISTS_([a-z][a-zA-Z0-9]*)$")
 _FIELD_KEYS = {"INNER_ILMD_": "inner_ilmd", "ILMD_": "ilmd", "INNER_": "inner", None: "ext"}
-# Extension fields of a sensorElement, its sensorMetadata or its sensorReports (the query
-# schema names no EXISTS_ for them), and of an event's errorDeclaration; INNER_: nested in one.
+# Extension fields of a sensorElement, its sensorMetadata or its sensorReports, and of an
+# event's errorDeclaration; INNER_: nested in one. The query schema names EXISTS_ for the
+# sensor parts' own fields but not for the nested ones (no `EXISTS_INNER_SENSORREPORT_`), so
+# that one is refused.
 SENSOR_FIELD_PARAMETER = re.compile(
-    r"^(EQ|GT|GE|LT|LE)_(INNER_)?(SENSORELEMENT|SENSORMETADATA|SENSORREPORT)_"
+    r"^(?:(EQ|GT|GE|LT|LE)_(INNER_)?|(EXISTS)_)(SENSORELEMENT|SENSORMETADATA|SENSORREPORT)_"
     r"([a-z][a-zA-Z0-9]*:[\w.-]+)$")
 DECLARATION_FIELD_PARAMETER = re.compile(
     r"^(EQ|GT|GE|LT|LE|EXISTS)_(INNER_)?ERROR_DECLARATION_([a-z][a-zA-Z0-9]*:[\w.-]+)$")
@@ -288,7 +290,8 @@ _MORE: tuple[tuple[str, str, str | None], ...] = (
     ("LT_endTime", "a sensorMetadata `endTime` < this date-time.", None),
     ("GT_percRank", "a sensorReport's `percRank` > this number (also GE_, LT_, LE_). "
      "Extension fields of a sensorElement, its sensorMetadata or sensorReports: "
-     "`<EQ|GT|GE|LT|LE>_[INNER_]<SENSORELEMENT|SENSORMETADATA|SENSORREPORT>_<prefix:field>`; "
+     "`<EQ|GT|GE|LT|LE>_[INNER_]<SENSORELEMENT|SENSORMETADATA|SENSORREPORT>_<prefix:field>` "
+     "and `EXISTS_<SENSORELEMENT|SENSORMETADATA|SENSORREPORT>_<prefix:field>`; "
      "of an errorDeclaration: `<EQ|GT|GE|LT|LE|EXISTS>_[INNER_]ERROR_DECLARATION_"
      "<prefix:field>`." + _FACTS_DOC, None),
     ("GE_percRank", "a sensorReport's `percRank` ≥ this number.", None),
@@ -597,9 +600,9 @@ def _fact_filters(q: QueryParams) -> list[FactFilter]:
             op, scope, field = m.groups()
             out.append(_field_filter(q, name, op, f"{_FIELD_KEYS[scope]}:{field}"))
         elif (m := SENSOR_FIELD_PARAMETER.match(name)) is not None:
-            op, inner, part, field = m.groups()
+            op, inner, exists, part, field = m.groups()
             key = f"{'inner_' if inner else ''}{part.lower()}:{field}"
-            out.append(_field_filter(q, name, op, key))
+            out.append(_field_filter(q, name, op or exists, key))
         elif (m := LOCATION_FIELD_PARAMETER.match(name)) is not None:
             inner, field, extension = m.groups()
             key = f"{'inner_' if inner else ''}{field}:{extension}"
@@ -664,7 +667,8 @@ def query_filters(q: QueryParams, own: frozenset[str] = frozenset()) -> dict[str
             "<EQ|GT|GE|LT|LE>_quantity_<uom>, EQ_<bizTransaction|source|destination>_<type>, "
             "<EQ|GT|GE|LT|LE|EXISTS>_[INNER_][ILMD_]<prefix:field>, EXISTS_<field>, "
             "<EQ|GT|GE|LT|LE>_[INNER_]<SENSORELEMENT|SENSORMETADATA|SENSORREPORT>_"
-            "<prefix:field>, <EQ|GT|GE|LT|LE|EXISTS>_[INNER_]ERROR_DECLARATION_<prefix:field>, "
+            "<prefix:field>, EXISTS_<SENSORELEMENT|SENSORMETADATA|SENSORREPORT>_<prefix:field>, "
+            "<EQ|GT|GE|LT|LE|EXISTS>_[INNER_]ERROR_DECLARATION_<prefix:field>, "
             "EQ_[INNER_]<readPoint|bizLocation>_<prefix:field>, "
             "HASATTR_<readPoint|bizLocation>, EQ_ATTR_<readPoint|bizLocation>_<attribute>",
             parameters=unknown)

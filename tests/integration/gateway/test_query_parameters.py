@@ -197,6 +197,15 @@ def test_sensor_parameters_each_find_the_event_beside_too(gateway_stack: Gateway
     assert _ids(gateway_stack, corpus, EQ_deviceID=f"{DEVICE}|urn:epc:id:giai:4000001.112",
                 GE_percRank="49.5", LE_percRank="49.5") == [ids[1]]
     assert _ids(gateway_stack, corpus, EQ_type="Temperature", GE_percRank="0") == ids[:2]
+    assert _ids(gateway_stack, corpus, **{"EXISTS_SENSORMETADATA_example:shelf": ""}) \
+        == ids[:2]
+    assert _ids(gateway_stack, corpus, **{"EXISTS_SENSORREPORT_example:probe": ""}) == ids[:2]
+    assert _ids(gateway_stack, corpus, **{"EXISTS_SENSORELEMENT_example:element": ""}) \
+        == ids[:2]
+    # Another part's field, or one nested in a report: not a field of the part named.
+    assert _ids(gateway_stack, corpus, **{"EXISTS_SENSORREPORT_example:shelf": ""}) == []
+    assert _ids(gateway_stack, corpus, **{"EXISTS_SENSORMETADATA_example:element": ""}) == []
+    assert _ids(gateway_stack, corpus, **{"EXISTS_SENSORREPORT_example:depth": ""}) == []
 
 
 def test_location_fields_distinguish_inner_from_their_own(gateway_stack: GatewayStack,
@@ -263,7 +272,7 @@ def test_error_declaration_fields_find_the_declared_event(gateway_stack: Gateway
     "GT_SENSORELEMENT_example:x=big", "GE_SENSORMETADATA_example:x=2032-01-01T00:00:00",
     "EQ_SENSORREPORT_example:x=", "LE_INNER_SENSORREPORT_example:x=many",
     "GE_ERROR_DECLARATION_example:x=many", "EQ_INNER_ERROR_DECLARATION_example:x=",
-    "EXISTS_SENSORREPORT_example:x=", "EQ_percRank=50", "HASATTR_readPoint=",
+    "EXISTS_INNER_SENSORREPORT_example:x=", "EQ_percRank=50", "HASATTR_readPoint=",
     "EQ_ATTR_bizLocation_name=", "HASATTR_epcList=name", "EQ_ATTR_source_name=x",
     "EQ_readPoint_example:x=", "EQ_INNER_bizLocation_example:x=%7C",
     "GT_readPoint_example:x=1", "EXISTS_INNER_readPoint_example:x=", "EQ_readPoint_x=1",

@@ -215,7 +215,8 @@ def test_the_sensor_and_declaration_parameters_become_fact_filters() -> None:
                    "&EQ_stringValue=a b|c&LT_INNER_SENSORMETADATA_example:cell=8"
                    "&EQ_SENSORELEMENT_example:e=true&GE_SENSORREPORT_example:n=2"
                    "&EQ_ERROR_DECLARATION_example:ticket=T-9"
-                   "&EXISTS_INNER_ERROR_DECLARATION_example:by=")["facts"]
+                   "&EXISTS_INNER_ERROR_DECLARATION_example:by="
+                   "&EXISTS_SENSORMETADATA_example:batch=")["facts"]
     assert set(got) == {
         FactFilter("sensor.deviceID", "EQ", texts=("urn:d:1", "https://d.example/2")),
         FactFilter("sensor.hexBinaryValue", "EQ", texts=("0A", "FF")),
@@ -228,7 +229,8 @@ def test_the_sensor_and_declaration_parameters_become_fact_filters() -> None:
         FactFilter("sensorelement:example:e", "EQ", texts=("true",)),
         FactFilter("sensorreport:example:n", "GE", nums=(2.0,)),
         FactFilter("decl:example:ticket", "EQ", texts=("T-9",)),
-        FactFilter("inner_decl:example:by", "EXISTS")}
+        FactFilter("inner_decl:example:by", "EXISTS"),
+        FactFilter("sensormetadata:example:batch", "EXISTS")}
 
 
 def test_master_data_facts_are_the_events_own_of_its_read_point_and_biz_location() -> None:
