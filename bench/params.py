@@ -81,9 +81,9 @@ _ALL_PAGE = 1000  # GatewaySettings.per_page_max
 _ALL_CAP = 5 * _ALL_PAGE
 _SAMPLES = 24
 _PAGE_RUNS = 5
-# Master data of other fields than readPoint and bizLocation, and ordering by an extension
-# field.
-NOT_OFFERED = ("HASATTR_<other field>", "EQ_ATTR_<other field>_<attr>",
+# Master data of other standard fields than readPoint and bizLocation (and EQ_ATTR_ of
+# extension fields), and ordering by an extension field.
+NOT_OFFERED = ("HASATTR_<other standard field>", "EQ_ATTR_<other field>_<attr>",
                "orderBy=<extension field>")
 _MAX_COUNT = 10_000_000
 
@@ -267,7 +267,7 @@ def _families(store: Store, rng: random.Random, samples: int) -> list[_Family]:
             ("sensorelement", "EQ_SENSORELEMENT_<field>", "sensorelement:", "EQ"),
             ("sensormetadata", "EQ_SENSORMETADATA_<field>", "sensormetadata:", "EQ"),
             ("sensorreport", "EQ_SENSORREPORT_<field>", "sensorreport:", "EQ"),
-            ("hasattr", "HASATTR_<readPoint|bizLocation>", "hasattr.", "EQ"),
+            ("hasattr", "HASATTR_<readPoint|bizLocation|prefix:field>", "hasattr.", "EQ"),
             ("attr", "EQ_ATTR_<readPoint|bizLocation>_<attr>", "attr.", "EQ")):
         fams.append(_fact_family(store, rng, samples, name, parameter, prefix, op))
     with store.engine.connect() as conn:

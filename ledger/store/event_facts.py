@@ -40,13 +40,16 @@ of an event's error declaration (`declaration_facts`: `decl:<name>` and `inner_d
 written under the declared event's seq when the declaration is stored); and the attributes the
 event's own signed master data (`zhenzhi:masterData`, `ledger.epcis.master_data`) gives its
 readPoint and bizLocation (`master_data_facts`: `attr.readPoint.<attribute>` with each value,
-`hasattr.readPoint` with each attribute's name; bizLocation alike), for HASATTR_ and EQ_ATTR_.
+`hasattr.readPoint` with each attribute's name; bizLocation alike), for HASATTR_ and EQ_ATTR_;
+and the names of the attributes it gives the vocabulary element an extension field names
+(`hasattr.<prefix:field>`, the field's value a URI or a list of them: `zhenzhi:seller`'s
+party), for `HASATTR_<prefix:field>` (migration 0022).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -170,32 +173,48 @@ def _attribute_texts(value: Any) -> list[str]:
     return []
 
 
+def _attributes(element: Mapping[str, Any]) -> Iterator[tuple[str, list[str]]]:
+    """The attributes of a master data element with a value: (name, its texts)."""
+    for name, value in element.items():
+        texts = _attribute_texts(value)
+        if name != "id" and isinstance(name, str) and texts and len(name) <= TEXT_LIMIT:
+            yield name, texts
+
+
 def master_data_facts(event: Mapping[str, Any]) -> list[Fact]:
     """(key, text, num) rows of the attributes `event`'s own signed master data gives its
-    readPoint and bizLocation (see the module's docstring), duplicates dropped. Only the
-    event's own: master data another signer put in another event describes nothing here (a
-    member could otherwise rename the places of everyone's events)."""
+    readPoint and bizLocation, and the names of those it gives the vocabulary elements its
+    extension fields name (see the module's docstring), duplicates dropped. Only the event's
+    own: master data another signer put in another event describes nothing here (a member
+    could otherwise rename the places and parties of everyone's events)."""
     items = event.get(MASTER_DATA)
     if not isinstance(items, list):
         return []
+    elements: dict[str, list[Mapping[str, Any]]] = {}
+    for element in items:
+        if isinstance(element, Mapping) and isinstance(element.get("id"), str):
+            elements.setdefault(element["id"], []).append(element)
     out: list[Fact] = []
     for field in MASTER_DATA_FIELDS:
         where = event.get(field)
         location = where.get("id") if isinstance(where, Mapping) else None
-        if not isinstance(location, str):
-            continue
-        for element in items:
-            if not isinstance(element, Mapping) or element.get("id") != location:
-                continue
-            for name, value in element.items():
-                texts = _attribute_texts(value)
-                if name == "id" or not isinstance(name, str) or not texts:
-                    continue
+        for element in elements.get(location, ()) if isinstance(location, str) else ():
+            for name, texts in _attributes(element):
                 key = f"attr.{field}.{name}"
-                if len(key) > KEY_LIMIT or len(name) > TEXT_LIMIT:
+                if len(key) > KEY_LIMIT:
                     continue
                 out.append((f"hasattr.{field}", name, None))
                 out.extend((key, text, None) for text in texts if len(text) <= TEXT_LIMIT)
+    # HASATTR_<prefix:field>: an extension field whose value (a URI, or each of a list of
+    # them) is an element the master data describes. An object is no vocabulary element.
+    for field, value in event.items():
+        key = f"hasattr.{field}"
+        if not isinstance(field, str) or ":" not in field or field == MASTER_DATA \
+                or field.startswith("@") or len(key) > KEY_LIMIT:
+            continue
+        for named in value if isinstance(value, list) else (value,):
+            for element in elements.get(named, ()) if isinstance(named, str) else ():
+                out.extend((key, name, None) for name, _ in _attributes(element))
     return list(dict.fromkeys(out))
 
 

@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.chain]
 CLASS = "urn:epc:class:lgtin:4012345.012345.998877"
 DEVICE = "urn:epc:id:giai:4000001.111"
 LOCATION = "https://id.gs1.org/414/9506000999968"
+SELLER = "https://id.gs1.org/417/9506000999944"
 
 
 def _sensors(n: int, flag: bool, time: str, rank: float) -> list[dict[str, Any]]:
@@ -71,9 +72,12 @@ def corpus(gateway_stack: GatewayStack) -> dict[str, Any]:
     # a rank below, false, another hex byte…).
     first["sensorElementList"] = _sensors(1, True, "2032-04-01T08:00:00.000Z", 50)
     # Event 0's own master data names its readPoint; event 1's names another place.
-    first["zhenzhi:masterData"] = [{"id": marker, "name": "Module dock", "countryCode": "NZ"}]
+    # Both name a seller; only event 0's own master data describes it.
+    first["zhenzhi:masterData"] = [{"id": marker, "name": "Module dock", "countryCode": "NZ"},
+                                   {"id": SELLER, "name": "Module shop"}]
     events[1]["zhenzhi:masterData"] = [{"id": "https://id.gs1.org/414/9506000999982",
                                         "name": "Module dock", "countryCode": "NZ"}]
+    first["zhenzhi:seller"] = events[1]["zhenzhi:seller"] = SELLER
     events[1]["sensorElementList"] = _sensors(2, False, "2032-04-01T07:59:59.999Z", 49.5)
     captured = captured_corpus(gateway_stack, doc, marker)
     # Event 1 declared erroneous, with extension fields in its declaration.
@@ -134,6 +138,7 @@ def _ids(stack: GatewayStack, corpus: dict[str, Any], **params: str) -> list[str
     {"EQ_readPoint_example:dock": "D7|D9"},
     {"EQ_INNER_readPoint_example:lane": "3"},
     {"EQ_bizLocation_example:zone": "Z1"},
+    {"HASATTR_zhenzhi:seller": "name|address"},
 ])
 def test_a_parameter_finds_the_event_that_has_it_and_only_that(
         gateway_stack: GatewayStack, corpus: dict[str, Any], params: dict[str, str]) -> None:
@@ -183,6 +188,8 @@ def test_a_parameter_finds_the_event_that_has_it_and_only_that(
     {"EQ_INNER_readPoint_example:dock": "D7"},  # a field of its own, not nested
     {"EQ_INNER_bizLocation_example:lane": "3"},
     {"EQ_example:dock": "D7"},  # not an event's own field
+    {"HASATTR_zhenzhi:seller": "countryCode"},
+    {"HASATTR_example:zone": "name"},  # no vocabulary element its master data describes
 ])
 def test_a_parameter_the_events_do_not_satisfy_finds_none(
         gateway_stack: GatewayStack, corpus: dict[str, Any], params: dict[str, str]) -> None:
@@ -276,6 +283,7 @@ def test_error_declaration_fields_find_the_declared_event(gateway_stack: Gateway
     "EQ_ATTR_bizLocation_name=", "HASATTR_epcList=name", "EQ_ATTR_source_name=x",
     "EQ_readPoint_example:x=", "EQ_INNER_bizLocation_example:x=%7C",
     "GT_readPoint_example:x=1", "EXISTS_INNER_readPoint_example:x=", "EQ_readPoint_x=1",
+    "HASATTR_zhenzhi:seller=", "HASATTR_INNER_example:x=name", "HASATTR_bizStep=name",
 ])
 def test_a_malformed_new_parameter_is_a_400_validation_problem(
         gateway_stack: GatewayStack, corpus: dict[str, Any], query: str) -> None:

@@ -106,7 +106,7 @@ def test_migration_0022_writes_the_location_rows_capture_writes(event: dict[str,
     """0022 keeps its own copy of the rows (a migration must not change when the code does):
     the copy writes what capture writes today."""
     written = {r for r in fact_rows(event) if r[0].startswith(_LOCATION_KEYS)}
-    assert set(_migration("0022_location_facts").location_facts(event)) == written
+    assert set(_migration("0022_location_and_attribute_facts").location_facts(event)) == written
 
 
 def _migration(name: str) -> Any:
@@ -148,8 +148,10 @@ def test_order_and_limits_are_read_as_the_standard_says() -> None:
     # Not in the query language: the sensor extension families have no EXISTS_INNER_, percRank
     # no EQ_.
     "EXISTS_INNER_SENSORREPORT_example:x=", "EQ_percRank=50",
-    # Master data: of readPoint and bizLocation only, and with a value.
-    "HASATTR_example:x=1", "EQ_ATTR_example_x=1", "HASATTR_epcList=name",
+    # Master data: of readPoint, bizLocation and extension fields only, and with a value;
+    # EQ_ATTR_ of readPoint and bizLocation only (the schema's `\w+` names no prefix:field).
+    "HASATTR_example:x=", "EQ_ATTR_example_x=1", "HASATTR_epcList=name", "HASATTR_x=name",
+    "HASATTR_INNER_example:x=name", "EQ_ATTR_example:x_name=1",
     "EQ_ATTR_source_name=x", "HASATTR_readPoint=", "EQ_ATTR_bizLocation_name=",
     "EQ_ATTR_readPoint_cbvmda:name=x",
 ])
@@ -250,8 +252,37 @@ def test_master_data_facts_are_the_events_own_of_its_read_point_and_biz_location
     assert master_data_facts({"readPoint": {"id": "urn:x"}}) == []
 
 
+def test_master_data_facts_say_which_attributes_describe_an_extension_fields_value() -> None:
+    seller = "urn:epc:id:pgln:0614141.00001"
+    rows = master_data_facts({
+        "zhenzhi:seller": seller, "example:parties": ["urn:other", seller],
+        "example:place": {"id": seller}, "example:count": 3, "plain": seller,
+        "zhenzhi:masterData": [{"id": seller, "name": {"en": "Shop"}, "countryCode": "CN",
+                                "example:x": 3}]})
+    assert set(rows) == {("hasattr.zhenzhi:seller", "name", None),
+                         ("hasattr.zhenzhi:seller", "countryCode", None),
+                         ("hasattr.example:parties", "name", None),
+                         ("hasattr.example:parties", "countryCode", None)}
+
+
+_master = st.lists(st.fixed_dictionaries({"id": st.sampled_from(["urn:a", "urn:b", 3]) | _json},
+                                         optional={"name": _json, "countryCode": _json,
+                                                   "example:x": _json}), max_size=3)
+
+
+@given(st.fixed_dictionaries({}, optional={
+    "zhenzhi:masterData": _master | _json, "zhenzhi:seller": st.sampled_from(["urn:a", "urn:b"])
+    | _json, "example:x": st.lists(st.sampled_from(["urn:a", "urn:c"])) | _json,
+    "readPoint": st.fixed_dictionaries({"id": st.sampled_from(["urn:a", "urn:b"])})}))
+def test_migration_0022_writes_the_hasattr_rows_capture_writes(event: dict[str, Any]) -> None:
+    written = {r for r in master_data_facts(event) if ":" in r[0]}
+    assert set(_migration("0022_location_and_attribute_facts").hasattr_facts(event)) == written
+
+
 def test_the_master_data_parameters_become_fact_filters() -> None:
     got = _filters("HASATTR_readPoint=urn:epcglobal:cbv:mda%23name|countryCode"
-                   "&EQ_ATTR_bizLocation_countryCode=NZ|CN")["facts"]
+                   "&EQ_ATTR_bizLocation_countryCode=NZ|CN"
+                   "&HASATTR_zhenzhi:seller=urn:epcglobal:cbv:mda%23name")["facts"]
     assert set(got) == {FactFilter("hasattr.readPoint", "EQ", texts=("name", "countryCode")),
-                        FactFilter("attr.bizLocation.countryCode", "EQ", texts=("NZ", "CN"))}
+                        FactFilter("attr.bizLocation.countryCode", "EQ", texts=("NZ", "CN")),
+                        FactFilter("hasattr.zhenzhi:seller", "EQ", texts=("name",))}

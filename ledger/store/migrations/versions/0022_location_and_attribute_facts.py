@@ -1,4 +1,5 @@
-"""location facts: event facts rows for the extension fields of readPoint and bizLocation.
+"""location and attribute facts: event facts rows for the extension fields of readPoint and
+bizLocation, and for HASATTR_ on an extension field.
 
 Revision ID: 0022
 Revises: 0021
@@ -9,14 +10,16 @@ No new table: `event_facts` gains rows under keys of their own (read through its
 extension field (a name with a namespace prefix) of an event's readPoint object, beside its
 `id`, and `inner_readPoint:<name>` for each named field nested at any depth in one;
 bizLocation alike. They answer `EQ_readPoint_<prefix:field>`, `EQ_INNER_readPoint_<prefix:field>`
-and their bizLocation forms.
+and their bizLocation forms. And `hasattr.<prefix:field>` with the name of each attribute the
+event's own signed master data (`zhenzhi:masterData`) gives the vocabulary element an extension
+field names (its value, a URI, or each of a list of them): `HASATTR_<prefix:field>`.
 
 Events stored before this revision are indexed from their JSON here, a batch at a time. The
 rows are worked out by this module's own copy of what `ledger.store.event_facts` writes at
 capture, so that this revision writes the same rows however that module changes later. The
-upgrade first deletes any rows of these keys: a database upgraded from before 0017 has them
-already, from 0017's backfill (which calls `fact_rows` as it is now). The downgrade deletes
-them again.
+upgrade first deletes any rows of these keys: a database upgraded from before 0017 or 0019 has
+them already, from those revisions' backfills (which call `fact_rows` and `master_data_facts`
+as they are now). The downgrade deletes them again.
 """
 
 import json
@@ -37,9 +40,12 @@ _BATCH = 1000
 _KEY_LIMIT = 256
 _TEXT_LIMIT = 512
 _FIELDS = ("readPoint", "bizLocation")
-# The keys this revision writes, as LIKE patterns (`_` escaped): nothing before it (but 0017's
-# backfill, see above) writes keys starting so.
-_KEY_PATTERNS = ("readPoint:%", "inner!_readPoint:%", "bizLocation:%", "inner!_bizLocation:%")
+_MASTER_DATA = "zhenzhi:masterData"
+# The keys this revision writes, as LIKE patterns (`_` escaped): nothing before it (but the
+# backfills of 0017 and 0019, see above) writes keys so. 0019's `hasattr.readPoint` and
+# `hasattr.bizLocation` have no colon.
+_KEY_PATTERNS = ("readPoint:%", "inner!_readPoint:%", "bizLocation:%", "inner!_bizLocation:%",
+                 "hasattr.%:%")
 
 Fact = tuple[str, str | None, float | None]
 
@@ -100,6 +106,37 @@ def location_facts(event: Mapping[str, Any]) -> list[Fact]:
     return list(dict.fromkeys(out))
 
 
+def _attribute_names(element: Mapping[str, Any]) -> list[str]:
+    out = []
+    for name, value in element.items():
+        has_text = isinstance(value, str) or (
+            isinstance(value, Mapping) and any(isinstance(v, str) for v in value.values()))
+        if name != "id" and isinstance(name, str) and has_text and len(name) <= _TEXT_LIMIT:
+            out.append(name)
+    return out
+
+
+def hasattr_facts(event: Mapping[str, Any]) -> list[Fact]:
+    """The `hasattr.<prefix:field>` rows of `event`, duplicates dropped."""
+    items = event.get(_MASTER_DATA)
+    if not isinstance(items, list):
+        return []
+    elements: dict[str, list[Mapping[str, Any]]] = {}
+    for element in items:
+        if isinstance(element, Mapping) and isinstance(element.get("id"), str):
+            elements.setdefault(element["id"], []).append(element)
+    out: list[Fact] = []
+    for field, value in event.items():
+        key = f"hasattr.{field}"
+        if not isinstance(field, str) or ":" not in field or field == _MASTER_DATA \
+                or field.startswith("@") or len(key) > _KEY_LIMIT:
+            continue
+        for named in value if isinstance(value, list) else (value,):
+            for element in elements.get(named, ()) if isinstance(named, str) else ():
+                out.extend((key, name, None) for name in _attribute_names(element))
+    return list(dict.fromkeys(out))
+
+
 def _delete(conn: Any) -> None:
     facts = sa.table("event_facts", sa.column("key"))
     conn.execute(facts.delete().where(
@@ -119,8 +156,8 @@ def upgrade() -> None:
         if not rows:
             return
         out = [{"seq": seq, "key": key, "text": text, "num": num}
-               for seq, body in rows
-               for key, text, num in location_facts(json.loads(body))]
+               for seq, event in ((seq, json.loads(body)) for seq, body in rows)
+               for key, text, num in (*location_facts(event), *hasattr_facts(event))]
         if out:
             conn.execute(facts.insert(), out)
         last = rows[-1][0]
