@@ -26,7 +26,7 @@ about twice as much, while a scan of 1,000,000 events costs hundreds of times mo
 
 The event facts families (`ledger.store.event_facts`: EQ_action, EQ_bizTransaction_<type>,
 EQ_source_/EQ_destination_<type>, the quantity bounds, EQ_ILMD_<field>, MATCH_epcClass,
-EXISTS_<field>) draw their values from the facts of random events (read from the events' JSON
+EXISTS_<field>, EQ_readPoint_<field>, EQ_bizLocation_<field>) draw their values from the facts of random events (read from the events' JSON
 with `fact_rows`, as the index holds them); the sensor metadata and report families (`GE_time`,
 `EQ_deviceID`, `EQ_stringValue`, `GE_percRank`, `EQ_SENSORREPORT_<field>`…) from theirs
 (`sensor_index.sensor_facts`), the ERROR_DECLARATION_ family from the stored declarations'
@@ -81,10 +81,9 @@ _ALL_PAGE = 1000  # GatewaySettings.per_page_max
 _ALL_CAP = 5 * _ALL_PAGE
 _SAMPLES = 24
 _PAGE_RUNS = 5
-# Extension fields of the readPoint/bizLocation elements, master data of other fields than
-# readPoint and bizLocation, and ordering by an extension field.
-NOT_OFFERED = ("EQ_[INNER_]readPoint_<field>", "EQ_[INNER_]bizLocation_<field>",
-               "HASATTR_<other field>", "EQ_ATTR_<other field>_<attr>",
+# Master data of other standard fields than readPoint and bizLocation (and EQ_ATTR_ of
+# extension fields), and ordering by an extension field.
+NOT_OFFERED = ("HASATTR_<other standard field>", "EQ_ATTR_<other field>_<attr>",
                "orderBy=<extension field>")
 _MAX_COUNT = 10_000_000
 
@@ -244,6 +243,8 @@ def _families(store: Store, rng: random.Random, samples: int) -> list[_Family]:
             ("destination", "EQ_destination_<type>", "destination.", "EQ"),
             ("quantity", "GE_quantity", "quantity", "GE"),
             ("ilmd", "EQ_ILMD_<field>", "ilmd:", "EQ"),
+            ("readpointfield", "EQ_readPoint_<field>", "readPoint:", "EQ"),
+            ("bizlocationfield", "EQ_bizLocation_<field>", "bizLocation:", "EQ"),
             ("exists", "EXISTS_<field>", "has:", "EXISTS")):
         fams.append(_fact_family(store, rng, samples, name, parameter, prefix, op))
     for name, parameter, prefix, op in (
@@ -266,7 +267,7 @@ def _families(store: Store, rng: random.Random, samples: int) -> list[_Family]:
             ("sensorelement", "EQ_SENSORELEMENT_<field>", "sensorelement:", "EQ"),
             ("sensormetadata", "EQ_SENSORMETADATA_<field>", "sensormetadata:", "EQ"),
             ("sensorreport", "EQ_SENSORREPORT_<field>", "sensorreport:", "EQ"),
-            ("hasattr", "HASATTR_<readPoint|bizLocation>", "hasattr.", "EQ"),
+            ("hasattr", "HASATTR_<readPoint|bizLocation|prefix:field>", "hasattr.", "EQ"),
             ("attr", "EQ_ATTR_<readPoint|bizLocation>_<attr>", "attr.", "EQ")):
         fams.append(_fact_family(store, rng, samples, name, parameter, prefix, op))
     with store.engine.connect() as conn:

@@ -96,22 +96,31 @@ FIELD_PARAMETER = re.compile(
     r"^(EQ|GT|GE|LT|LE|EXISTS)_(INNER_ILMD_|ILMD_|INNER_)?([a-z][a-zA-Z0-9]*:[\w.-]+)$")
 EXISTS_PARAMETER = re.compile(r"^EXISTS_([a-z][a-zA-Z0-9]*)$")
 _FIELD_KEYS = {"INNER_ILMD_": "inner_ilmd", "ILMD_": "ilmd", "INNER_": "inner", None: "ext"}
-# Extension fields of a sensorElement, its sensorMetadata or its sensorReports (the query
-# schema names no EXISTS_ for them), and of an event's errorDeclaration; INNER_: nested in one.
+# Extension fields of a sensorElement, its sensorMetadata or its sensorReports, and of an
+# event's errorDeclaration; INNER_: nested in one. The query schema names EXISTS_ for the
+# sensor parts' own fields but not for the nested ones (no `EXISTS_INNER_SENSORREPORT_`), so
+# that one is refused.
 SENSOR_FIELD_PARAMETER = re.compile(
-    r"^(EQ|GT|GE|LT|LE)_(INNER_)?(SENSORELEMENT|SENSORMETADATA|SENSORREPORT)_"
+    r"^(?:(EQ|GT|GE|LT|LE)_(INNER_)?|(EXISTS)_)(SENSORELEMENT|SENSORMETADATA|SENSORREPORT)_"
     r"([a-z][a-zA-Z0-9]*:[\w.-]+)$")
 DECLARATION_FIELD_PARAMETER = re.compile(
     r"^(EQ|GT|GE|LT|LE|EXISTS)_(INNER_)?ERROR_DECLARATION_([a-z][a-zA-Z0-9]*:[\w.-]+)$")
+# Extension fields of an event's readPoint and bizLocation (EPCIS 2.0 §8.2.7.1,
+# `EQ_readPoint_fieldname`…); INNER_: nested at any depth in one. The query schema names EQ_
+# alone for them.
+LOCATION_FIELD_PARAMETER = re.compile(
+    r"^EQ_(INNER_)?(readPoint|bizLocation)_([a-z][a-zA-Z0-9]*:[\w.-]+)$")
 # Master data (EPCIS 2.0 §8.2.7.1, `HASATTR_fieldname`, `EQ_ATTR_fieldname_attrname`): of the
 # fields the signed master data describes, from each event's own (`ledger.store.event_facts
-# .master_data_facts`).
-HASATTR_PARAMETER = re.compile(r"^HASATTR_(readPoint|bizLocation)$")
+# .master_data_facts`): readPoint and bizLocation, and for HASATTR_ an extension field whose
+# value is a vocabulary element (the query schema's `HASATTR_<prefix:field>`; its `EQ_ATTR_\w+`
+# names no extension field).
+HASATTR_PARAMETER = re.compile(r"^HASATTR_(readPoint|bizLocation|[a-z][a-zA-Z0-9]*:[\w.-]+)$")
 ATTR_PARAMETER = re.compile(r"^EQ_ATTR_(readPoint|bizLocation)_([A-Za-z][A-Za-z0-9]*)$")
 _MDA_PREFIX = "urn:epcglobal:cbv:mda#"
 _FAMILIES = (SENSOR_PARAMETER, QUANTITY_PARAMETER, TYPED_PARAMETER, FIELD_PARAMETER,
              EXISTS_PARAMETER, SENSOR_FIELD_PARAMETER, DECLARATION_FIELD_PARAMETER,
-             HASATTR_PARAMETER, ATTR_PARAMETER)
+             LOCATION_FIELD_PARAMETER, HASATTR_PARAMETER, ATTR_PARAMETER)
 # A URI as RFC 3986 begins one (a scheme and a colon), with no spaces.
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
 CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
@@ -190,9 +199,13 @@ BizStepQ = Annotated[str | None, Query(alias="EQ_bizStep", description=(
 DispositionQ = Annotated[str | None, Query(alias="EQ_disposition", description=(
     "disposition equals." + _PIPE_DOC), examples=["in_transit"])]
 ReadPointQ = Annotated[str | None, Query(alias="EQ_readPoint", description=(
-    "readPoint id equals." + _PIPE_DOC))]
+    "readPoint id equals." + _PIPE_DOC + " Its extension fields: `EQ_readPoint_<prefix:field>` "
+    "(a field of the readPoint beside its id has one of these values, compared as the ILMD "
+    "and extension fields are) and `EQ_INNER_readPoint_<prefix:field>` (a field nested at "
+    "any depth in one); answered from the event facts index."))]
 BizLocationQ = Annotated[str | None, Query(alias="EQ_bizLocation", description=(
-    "bizLocation id equals." + _PIPE_DOC))]
+    "bizLocation id equals." + _PIPE_DOC + " Its extension fields: "
+    "`EQ_[INNER_]bizLocation_<prefix:field>`, as EQ_[INNER_]readPoint_<prefix:field>."))]
 MatchEpcQ = Annotated[str | None, Query(alias="MATCH_epc", description=(
     "an EPC in epcList or childEPCs." + _PIPE_DOC))]
 MatchAnyEpcQ = Annotated[str | None, Query(alias="MATCH_anyEPC", description=(
@@ -279,7 +292,8 @@ _MORE: tuple[tuple[str, str, str | None], ...] = (
     ("LT_endTime", "a sensorMetadata `endTime` < this date-time.", None),
     ("GT_percRank", "a sensorReport's `percRank` > this number (also GE_, LT_, LE_). "
      "Extension fields of a sensorElement, its sensorMetadata or sensorReports: "
-     "`<EQ|GT|GE|LT|LE>_[INNER_]<SENSORELEMENT|SENSORMETADATA|SENSORREPORT>_<prefix:field>`; "
+     "`<EQ|GT|GE|LT|LE>_[INNER_]<SENSORELEMENT|SENSORMETADATA|SENSORREPORT>_<prefix:field>` "
+     "and `EXISTS_<SENSORELEMENT|SENSORMETADATA|SENSORREPORT>_<prefix:field>`; "
      "of an errorDeclaration: `<EQ|GT|GE|LT|LE|EXISTS>_[INNER_]ERROR_DECLARATION_"
      "<prefix:field>`." + _FACTS_DOC, None),
     ("GE_percRank", "a sensorReport's `percRank` ≥ this number.", None),
@@ -288,7 +302,9 @@ _MORE: tuple[tuple[str, str, str | None], ...] = (
     ("HASATTR_readPoint", "the event's own signed master data (`zhenzhi:masterData`) gives its "
      "readPoint one of these attributes (`name`, `countryCode`; a CBV URN "
      "`urn:epcglobal:cbv:mda#name` too). `EQ_ATTR_readPoint_<attribute>`: that attribute has "
-     "one of these values; bizLocation alike." + _PIPE_DOC + _FACTS_DOC, "name"),
+     "one of these values; bizLocation alike. `HASATTR_<prefix:field>`: an extension field's "
+     "value (`zhenzhi:seller`'s party) is an element the event's own master data gives one of "
+     "these attributes." + _PIPE_DOC + _FACTS_DOC, "name"),
     ("HASATTR_bizLocation", "as HASATTR_readPoint, for the bizLocation." + _PIPE_DOC, None),
     ("orderBy", "eventTime or recordTime (extension fields are refused). Without it: the order "
      "events were recorded in.", "eventTime"),
@@ -305,7 +321,8 @@ def more_query_parameters(**_: str | None) -> None:
     declared for the OpenAPI; `query_filters` reads them, and the families whose names are
     built from a field, type or unit (`EQ_ILMD_<prefix:field>`, `EQ_bizTransaction_<type>`,
     `GE_quantity_<uom>`, `EXISTS_<field>`, `EQ_SENSORREPORT_<prefix:field>`,
-    `EQ_ERROR_DECLARATION_<prefix:field>`…), which no fixed list can name."""
+    `EQ_ERROR_DECLARATION_<prefix:field>`, `EQ_readPoint_<prefix:field>`…), which no fixed
+    list can name."""
 
 
 # FastAPI reads a dependency's parameters from its signature: one optional query string each.
@@ -587,9 +604,13 @@ def _fact_filters(q: QueryParams) -> list[FactFilter]:
             op, scope, field = m.groups()
             out.append(_field_filter(q, name, op, f"{_FIELD_KEYS[scope]}:{field}"))
         elif (m := SENSOR_FIELD_PARAMETER.match(name)) is not None:
-            op, inner, part, field = m.groups()
+            op, inner, exists, part, field = m.groups()
             key = f"{'inner_' if inner else ''}{part.lower()}:{field}"
-            out.append(_field_filter(q, name, op, key))
+            out.append(_field_filter(q, name, op or exists, key))
+        elif (m := LOCATION_FIELD_PARAMETER.match(name)) is not None:
+            inner, field, extension = m.groups()
+            key = f"{'inner_' if inner else ''}{field}:{extension}"
+            out.append(_field_filter(q, name, "EQ", key))
         elif (m := DECLARATION_FIELD_PARAMETER.match(name)) is not None:
             op, inner, field = m.groups()
             out.append(_field_filter(q, name, op, f"{'inner_' if inner else ''}decl:{field}"))
@@ -650,8 +671,11 @@ def query_filters(q: QueryParams, own: frozenset[str] = frozenset()) -> dict[str
             "<EQ|GT|GE|LT|LE>_quantity_<uom>, EQ_<bizTransaction|source|destination>_<type>, "
             "<EQ|GT|GE|LT|LE|EXISTS>_[INNER_][ILMD_]<prefix:field>, EXISTS_<field>, "
             "<EQ|GT|GE|LT|LE>_[INNER_]<SENSORELEMENT|SENSORMETADATA|SENSORREPORT>_"
-            "<prefix:field>, <EQ|GT|GE|LT|LE|EXISTS>_[INNER_]ERROR_DECLARATION_<prefix:field>, "
-            "HASATTR_<readPoint|bizLocation>, EQ_ATTR_<readPoint|bizLocation>_<attribute>",
+            "<prefix:field>, EXISTS_<SENSORELEMENT|SENSORMETADATA|SENSORREPORT>_<prefix:field>, "
+            "<EQ|GT|GE|LT|LE|EXISTS>_[INNER_]ERROR_DECLARATION_<prefix:field>, "
+            "EQ_[INNER_]<readPoint|bizLocation>_<prefix:field>, "
+            "HASATTR_<readPoint|bizLocation|prefix:field>, "
+            "EQ_ATTR_<readPoint|bizLocation>_<attribute>",
             parameters=unknown)
     types = _pipe(q.get("eventType"))
     if types:

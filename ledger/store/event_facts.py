@@ -19,6 +19,12 @@ Keys (`fact_rows`):
   ISO 8601 date-time with a zone, also `num` in epoch milliseconds: GT_/LT_ compare times); a
   number is `num`; a boolean `text` `true`/`false`; a list gives one row per element; an object
   or a null one row with neither, so EXISTS_ finds it;
+- `readPoint:<name>`, `bizLocation:<name>`: the extension fields of the event's readPoint and
+  bizLocation objects (beside their `id`: `{"id": …, "example:dock": "D7"}`, or
+  `<readPoint><id>…</id><example:dock>D7</example:dock>` in XML), and `inner_readPoint:<name>`
+  / `inner_bizLocation:<name>` for the named fields nested at any depth inside those, the
+  values kept as the event's own extension fields' are (`EQ_[INNER_]readPoint_<field>`, migration
+  0024);
 - `has:<field>`: the event has this standard top-level field (EXISTS_<field>), for every field
   but the ones every event has (`type`, `eventTime`, `eventTimeZoneOffset`) and the ones
   another index answers (`COLUMN_BACKED`: bizStep, disposition, readPoint, bizLocation,
@@ -34,15 +40,18 @@ of an event's error declaration (`declaration_facts`: `decl:<name>` and `inner_d
 written under the declared event's seq when the declaration is stored); and the attributes the
 event's own signed master data (`zhenzhi:masterData`, `ledger.epcis.master_data`) gives its
 readPoint and bizLocation (`master_data_facts`: `attr.readPoint.<attribute>` with each value,
-`hasattr.readPoint` with each attribute's name; bizLocation alike), for HASATTR_ and EQ_ATTR_,
-and the readPoint's and bizLocation's ancestors in the hierarchy that master data declares (an
-element's `children`: `within.readPoint` / `within.bizLocation` with each ancestor), for WD_.
+`hasattr.readPoint` with each attribute's name; bizLocation alike), for HASATTR_ and EQ_ATTR_;
+the names of the attributes it gives the vocabulary element an extension field names
+(`hasattr.<prefix:field>`, the field's value a URI or a list of them: `zhenzhi:seller`'s
+party), for `HASATTR_<prefix:field>` (migration 0024); and the readPoint's and bizLocation's
+ancestors in the hierarchy that master data declares (an element's `children`:
+`within.readPoint` / `within.bizLocation` with each ancestor), for WD_ (migration 0023).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -50,9 +59,9 @@ from typing import Any
 from ledger.epcis.document import event_epcs
 from ledger.epcis.master_data import MASTER_DATA
 
-__all__ = ["COLUMN_BACKED", "KEY_LIMIT", "MASTER_DATA_FIELDS", "TEXT_LIMIT", "FactFilter",
-           "ancestors", "bare_party_type", "bare_transaction_type", "declaration_facts",
-           "extension_rows", "fact_rows", "master_data_facts", "time_ms"]
+__all__ = ["COLUMN_BACKED", "KEY_LIMIT", "LOCATION_FIELDS", "MASTER_DATA_FIELDS", "TEXT_LIMIT",
+           "FactFilter", "ancestors", "bare_party_type", "bare_transaction_type",
+           "declaration_facts", "extension_rows", "fact_rows", "master_data_facts", "time_ms"]
 
 KEY_LIMIT = 256
 TEXT_LIMIT = 512
@@ -68,6 +77,10 @@ _BTT_PREFIXES = ("urn:epcglobal:cbv:btt:", "https://ref.gs1.org/cbv/BTT-",
 _SDT_PREFIXES = ("urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-",
                  "http://ref.gs1.org/cbv/SDT-", "https://gs1.org/voc/SDT-", "gs1:SDT-",
                  "cbv:SDT-")
+# The standard fields whose object holds extension fields of its own beside its `id`
+# (`{"id": …, "example:dock": …}`), which `EQ_[INNER_]readPoint_<field>` and
+# `EQ_[INNER_]bizLocation_<field>` look at (EPCIS 2.0 §8.2.7.1).
+LOCATION_FIELDS = ("readPoint", "bizLocation")
 _QUANTITY_LISTS = ("quantityList", "childQuantityList", "inputQuantityList",
                    "outputQuantityList")
 
@@ -200,36 +213,53 @@ def ancestors(location: str, parents: Mapping[str, list[str]]) -> list[str]:
     return out[:MAX_ANCESTORS]
 
 
+def _attributes(element: Mapping[str, Any]) -> Iterator[tuple[str, list[str]]]:
+    """The attributes of a master data element with a value: (name, its texts)."""
+    for name, value in element.items():
+        texts = _attribute_texts(value)
+        if name != "id" and isinstance(name, str) and texts and len(name) <= TEXT_LIMIT:
+            yield name, texts
+
+
 def master_data_facts(event: Mapping[str, Any]) -> list[Fact]:
     """(key, text, num) rows of the attributes `event`'s own signed master data gives its
-    readPoint and bizLocation (see the module's docstring), and of their ancestors in its
-    hierarchy (`within.<field>`, WD_), duplicates dropped. Only the event's own: master data
-    another signer put in another event describes nothing here (a member could otherwise
-    rename, or re-parent, the places of everyone's events)."""
+    readPoint and bizLocation, the names of those it gives the vocabulary elements its
+    extension fields name, and the readPoint's and bizLocation's ancestors in its hierarchy
+    (`within.<field>`, WD_) (see the module's docstring), duplicates dropped. Only the event's
+    own: master data another signer put in another event describes nothing here (a member
+    could otherwise rename, or re-parent, the places and parties of everyone's events)."""
     items = event.get(MASTER_DATA)
     if not isinstance(items, list):
         return []
+    elements: dict[str, list[Mapping[str, Any]]] = {}
+    for element in items:
+        if isinstance(element, Mapping) and isinstance(element.get("id"), str):
+            elements.setdefault(element["id"], []).append(element)
     out: list[Fact] = []
     parents = _parents(items)
     for field in MASTER_DATA_FIELDS:
         where = event.get(field)
         location = where.get("id") if isinstance(where, Mapping) else None
-        if not isinstance(location, str):
-            continue
-        out.extend((f"within.{field}", ancestor, None) for ancestor in
-                   ancestors(location, parents) if len(ancestor) <= TEXT_LIMIT)
-        for element in items:
-            if not isinstance(element, Mapping) or element.get("id") != location:
-                continue
-            for name, value in element.items():
-                texts = _attribute_texts(value)
-                if name == "id" or not isinstance(name, str) or not texts:
-                    continue
+        if isinstance(location, str):
+            out.extend((f"within.{field}", ancestor, None) for ancestor in
+                       ancestors(location, parents) if len(ancestor) <= TEXT_LIMIT)
+        for element in elements.get(location, ()) if isinstance(location, str) else ():
+            for name, texts in _attributes(element):
                 key = f"attr.{field}.{name}"
-                if len(key) > KEY_LIMIT or len(name) > TEXT_LIMIT:
+                if len(key) > KEY_LIMIT:
                     continue
                 out.append((f"hasattr.{field}", name, None))
                 out.extend((key, text, None) for text in texts if len(text) <= TEXT_LIMIT)
+    # HASATTR_<prefix:field>: an extension field whose value (a URI, or each of a list of
+    # them) is an element the master data describes. An object is no vocabulary element.
+    for field, value in event.items():
+        key = f"hasattr.{field}"
+        if not isinstance(field, str) or ":" not in field or field == MASTER_DATA \
+                or field.startswith("@") or len(key) > KEY_LIMIT:
+            continue
+        for named in value if isinstance(value, list) else (value,):
+            for element in elements.get(named, ()) if isinstance(named, str) else ():
+                out.extend((key, name, None) for name, _ in _attributes(element))
     return list(dict.fromkeys(out))
 
 
@@ -312,6 +342,10 @@ def fact_rows(event: Mapping[str, Any], normalise_cbv: Any = None) -> list[Fact]
         for name, value in ilmd.items():
             if isinstance(name, str) and not name.startswith("@"):
                 _values(f"ilmd:{name}", value, out, "inner_ilmd")
+    for field in LOCATION_FIELDS:
+        where = get(field)
+        if isinstance(where, Mapping):
+            out.extend(extension_rows(where, field, f"inner_{field}"))
     return list(dict.fromkeys(out))
 
 

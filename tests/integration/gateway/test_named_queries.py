@@ -187,11 +187,10 @@ def test_a_name_is_created_once(gateway_stack: GatewayStack, held: dict[str, Any
      "/query/GE_eventTime"),
     ({"name": "x", "query": {"NOT_aParameter": ["a"]}}, 400, "invalid-query", "/query"),
     # Valid EPCIS, but what GET /events does not implement (ordering by an extension field;
-    # an extension field of a readPoint, a patterned name the schema accepts once its double
-    # escaping is undone, `ledger.epcis.query._unescaped`): refused, not ignored.
+    # master data of a source, a patterned name the schema accepts once its double escaping is
+    # undone, `ledger.epcis.query._unescaped`): refused, not ignored.
     ({"name": "x", "query": {"orderBy": "example:weight"}}, 400, "query-parameter", None),
-    ({"name": "x", "query": {"EQ_readPoint_example:room": ["a"]}}, 400, "query-parameter",
-     None),
+    ({"name": "x", "query": {"EQ_ATTR_source_name": ["a"]}}, 400, "query-parameter", None),
     ({"name": "has space", "query": {}}, 400, "invalid-query", "/name"),
     ({"name": "y" * 129, "query": {}}, 400, "invalid-query", "/name"),
     ({"query": {}}, 400, "invalid-query", "/name"),

@@ -141,8 +141,10 @@ def test_event_by_id_returns_the_event_as_captured(gateway_stack: GatewayStack,
 
 @pytest.mark.parametrize(("query", "slug"), [
     ("EQ_deviceID=urn:x|no%20uri", "query-parameter"),  # a URI list
-    ("HASATTR_example:x=1", "query-parameter"),  # master data: not stored
-    ("EQ_readPoint_example:x=1", "query-parameter"),
+    ("HASATTR_example:x=", "query-parameter"),  # needs an attribute's name
+    ("HASATTR_bizStep=name", "query-parameter"),  # master data describes no bizStep here
+    ("EQ_readPoint_example:x=", "query-parameter"),  # needs a value
+    ("GT_readPoint_example:x=1", "query-parameter"),  # EQ_ alone, as the query schema names
     ("EQ_action=ADD|TAKE", "query-parameter"),
     ("orderBy=example:weight", "query-parameter"),
     ("eventCountLimit=3", "query-parameter"),  # needs orderBy

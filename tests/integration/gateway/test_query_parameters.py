@@ -1,6 +1,7 @@
 """`GET /events` over HTTP with the parameters the event facts index answers (issue 19, item 2;
-the sensor metadata and report parameters and the ERROR_DECLARATION_ families too), orderBy /
-eventCountLimit / maxEventCount with Link paging, and `GS1-Extensions`."""
+the sensor metadata and report parameters, the ERROR_DECLARATION_ families and the readPoint
+and bizLocation extension fields too, captured as JSON or as XML), orderBy / eventCountLimit /
+maxEventCount with Link paging, and `GS1-Extensions`."""
 
 from __future__ import annotations
 
@@ -12,13 +13,17 @@ from typing import Any
 import httpx
 import pytest
 
+from ledger.epcis.xml_writer import write_document
 from tests.integration.gateway.test_query import _events, _get, captured_corpus
+from tests.integration.gateway.test_xml_capture import _post_xml
 from tests.integration.gateway_env import GatewayStack, document
 
 pytestmark = [pytest.mark.chain]
 
 CLASS = "urn:epc:class:lgtin:4012345.012345.998877"
 DEVICE = "urn:epc:id:giai:4000001.111"
+LOCATION = "https://id.gs1.org/414/9506000999968"
+SELLER = "https://id.gs1.org/417/9506000999944"
 
 
 def _sensors(n: int, flag: bool, time: str, rank: float) -> list[dict[str, Any]]:
@@ -51,6 +56,12 @@ def corpus(gateway_stack: GatewayStack) -> dict[str, Any]:
     for i, event in enumerate(events):
         event["readPoint"] = {"id": marker}
         event["eventTime"] = f"2032-0{4 - i}-01T08:00:00.000+08:00"  # later captured, earlier
+    # Extension fields of event 0's readPoint and bizLocation; event 1 has the same values one
+    # level up or down (a field of its own where 0's is nested, and the other way round).
+    events[0]["readPoint"] |= {"example:dock": "D7", "example:gate": {"example:lane": 3}}
+    events[0]["bizLocation"] = {"id": LOCATION, "example:zone": "Z1"}
+    events[1]["readPoint"] |= {"example:dock": "D8", "example:lane": 3}
+    events[1]["bizLocation"] = {"id": LOCATION, "example:yard": {"example:zone": "Z1"}}
     first = events[0]
     first["action"] = "ADD"
     first["bizTransactionList"] = [{"type": "po", "bizTransaction": "urn:epc:id:gdti:0614141.00001.7"}]
@@ -61,9 +72,12 @@ def corpus(gateway_stack: GatewayStack) -> dict[str, Any]:
     # a rank below, false, another hex byte…).
     first["sensorElementList"] = _sensors(1, True, "2032-04-01T08:00:00.000Z", 50)
     # Event 0's own master data names its readPoint; event 1's names another place.
-    first["zhenzhi:masterData"] = [{"id": marker, "name": "Module dock", "countryCode": "NZ"}]
+    # Both name a seller; only event 0's own master data describes it.
+    first["zhenzhi:masterData"] = [{"id": marker, "name": "Module dock", "countryCode": "NZ"},
+                                   {"id": SELLER, "name": "Module shop"}]
     events[1]["zhenzhi:masterData"] = [{"id": "https://id.gs1.org/414/9506000999982",
                                         "name": "Module dock", "countryCode": "NZ"}]
+    first["zhenzhi:seller"] = events[1]["zhenzhi:seller"] = SELLER
     events[1]["sensorElementList"] = _sensors(2, False, "2032-04-01T07:59:59.999Z", 49.5)
     captured = captured_corpus(gateway_stack, doc, marker)
     # Event 1 declared erroneous, with extension fields in its declaration.
@@ -121,6 +135,10 @@ def _ids(stack: GatewayStack, corpus: dict[str, Any], **params: str) -> list[str
     {"HASATTR_readPoint": "urn:epcglobal:cbv:mda#countryCode"},
     {"EQ_ATTR_readPoint_name": "Module dock"},
     {"EQ_ATTR_readPoint_countryCode": "NZ|CN"},
+    {"EQ_readPoint_example:dock": "D7|D9"},
+    {"EQ_INNER_readPoint_example:lane": "3"},
+    {"EQ_bizLocation_example:zone": "Z1"},
+    {"HASATTR_zhenzhi:seller": "name|address"},
 ])
 def test_a_parameter_finds_the_event_that_has_it_and_only_that(
         gateway_stack: GatewayStack, corpus: dict[str, Any], params: dict[str, str]) -> None:
@@ -165,6 +183,13 @@ def test_a_parameter_finds_the_event_that_has_it_and_only_that(
     {"HASATTR_readPoint": "address"},
     {"EQ_ATTR_readPoint_name": "Module doc"},
     {"EQ_ATTR_readPoint_countryCode": "nz"},
+    {"EQ_readPoint_example:dock": "D9"},
+    {"EQ_bizLocation_example:dock": "D7"},  # a readPoint's field
+    {"EQ_INNER_readPoint_example:dock": "D7"},  # a field of its own, not nested
+    {"EQ_INNER_bizLocation_example:lane": "3"},
+    {"EQ_example:dock": "D7"},  # not an event's own field
+    {"HASATTR_zhenzhi:seller": "countryCode"},
+    {"HASATTR_example:zone": "name"},  # no vocabulary element its master data describes
 ])
 def test_a_parameter_the_events_do_not_satisfy_finds_none(
         gateway_stack: GatewayStack, corpus: dict[str, Any], params: dict[str, str]) -> None:
@@ -179,6 +204,55 @@ def test_sensor_parameters_each_find_the_event_beside_too(gateway_stack: Gateway
     assert _ids(gateway_stack, corpus, EQ_deviceID=f"{DEVICE}|urn:epc:id:giai:4000001.112",
                 GE_percRank="49.5", LE_percRank="49.5") == [ids[1]]
     assert _ids(gateway_stack, corpus, EQ_type="Temperature", GE_percRank="0") == ids[:2]
+    assert _ids(gateway_stack, corpus, **{"EXISTS_SENSORMETADATA_example:shelf": ""}) \
+        == ids[:2]
+    assert _ids(gateway_stack, corpus, **{"EXISTS_SENSORREPORT_example:probe": ""}) == ids[:2]
+    assert _ids(gateway_stack, corpus, **{"EXISTS_SENSORELEMENT_example:element": ""}) \
+        == ids[:2]
+    # Another part's field, or one nested in a report: not a field of the part named.
+    assert _ids(gateway_stack, corpus, **{"EXISTS_SENSORREPORT_example:shelf": ""}) == []
+    assert _ids(gateway_stack, corpus, **{"EXISTS_SENSORMETADATA_example:element": ""}) == []
+    assert _ids(gateway_stack, corpus, **{"EXISTS_SENSORREPORT_example:depth": ""}) == []
+
+
+def test_location_fields_distinguish_inner_from_their_own(gateway_stack: GatewayStack,
+                                                         corpus: dict[str, Any]) -> None:
+    ids = corpus["ids"]
+    assert _ids(gateway_stack, corpus, **{"EQ_readPoint_example:lane": "3"}) == [ids[1]]
+    assert _ids(gateway_stack, corpus, **{"EQ_INNER_readPoint_example:lane": "3"}) == [ids[0]]
+    assert _ids(gateway_stack, corpus, **{"EQ_bizLocation_example:zone": "Z1"}) == [ids[0]]
+    assert _ids(gateway_stack, corpus, **{"EQ_INNER_bizLocation_example:zone": "Z1"}) \
+        == [ids[1]]
+    assert _ids(gateway_stack, corpus, **{"EQ_readPoint_example:dock": "D7|D8",
+                                          "EQ_bizLocation_example:zone": "Z1"}) == [ids[0]]
+
+
+def test_location_fields_of_an_xml_capture_are_found_as_a_json_ones(
+        gateway_stack: GatewayStack) -> None:
+    """`<readPoint><id>…</id><example:dock>…` in an XML capture is indexed as the same field
+    in JSON-LD: one query finds the event captured each way."""
+    marker = "https://id.gs1.org/414/9506000999951"
+    fields = {"example:dock": "X1", "example:gate": {"example:lane": 5}}
+    context = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+               {"example": "https://ns.example.com/epcis/"}]
+    as_xml, as_json = document(1), document(1)
+    for doc in (as_xml, as_json):
+        doc["@context"] = context
+        doc["epcisBody"]["eventList"][0]["readPoint"] = {"id": marker, **fields}
+        doc["epcisBody"]["eventList"][0]["bizLocation"] = {"id": LOCATION, **fields}
+    body = write_document(as_xml["epcisBody"]["eventList"], context=context,
+                          creation_date="2032-01-01T00:00:00Z")
+    assert b"<example:dock>X1</example:dock>" in body and b"<example:lane>5" in body
+    response = _post_xml(gateway_stack, body)
+    assert response.status_code == 202, response.text
+    xml_id = response.json()["eventIDs"][0]
+    json_id = captured_corpus(gateway_stack, as_json, marker)["ids"][0]
+    found = {"marker": marker}
+    for query in ({"EQ_readPoint_example:dock": "X1"}, {"EQ_INNER_readPoint_example:lane": "5"},
+                  {"EQ_bizLocation_example:dock": "X1"},
+                  {"EQ_INNER_bizLocation_example:lane": "5"}):
+        assert sorted(_ids(gateway_stack, found, **query)) == sorted([xml_id, json_id]), query
+    assert _ids(gateway_stack, found, **{"EQ_readPoint_example:lane": "5"}) == []
 
 
 def test_error_declaration_fields_find_the_declared_event(gateway_stack: GatewayStack,
@@ -205,8 +279,11 @@ def test_error_declaration_fields_find_the_declared_event(gateway_stack: Gateway
     "GT_SENSORELEMENT_example:x=big", "GE_SENSORMETADATA_example:x=2032-01-01T00:00:00",
     "EQ_SENSORREPORT_example:x=", "LE_INNER_SENSORREPORT_example:x=many",
     "GE_ERROR_DECLARATION_example:x=many", "EQ_INNER_ERROR_DECLARATION_example:x=",
-    "EXISTS_SENSORREPORT_example:x=", "EQ_percRank=50", "HASATTR_readPoint=",
+    "EXISTS_INNER_SENSORREPORT_example:x=", "EQ_percRank=50", "HASATTR_readPoint=",
     "EQ_ATTR_bizLocation_name=", "HASATTR_epcList=name", "EQ_ATTR_source_name=x",
+    "EQ_readPoint_example:x=", "EQ_INNER_bizLocation_example:x=%7C",
+    "GT_readPoint_example:x=1", "EXISTS_INNER_readPoint_example:x=", "EQ_readPoint_x=1",
+    "HASATTR_zhenzhi:seller=", "HASATTR_INNER_example:x=name", "HASATTR_bizStep=name",
 ])
 def test_a_malformed_new_parameter_is_a_400_validation_problem(
         gateway_stack: GatewayStack, corpus: dict[str, Any], query: str) -> None:

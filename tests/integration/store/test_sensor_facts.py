@@ -166,6 +166,12 @@ def sensors(store: Store) -> Store:
     ("GE_INNER_SENSORMETADATA_example:on=2024-02-01T00:00:00Z", ["1"]),
     ("LT_INNER_SENSORREPORT_example:cv=0.5", ["2"]),
     ("GT_INNER_SENSORELEMENT_example:cv=0", []),
+    ("EXISTS_SENSORELEMENT_example:element", ["1", "2"]),
+    ("EXISTS_SENSORMETADATA_example:calibration", ["1", "2"]),  # an object
+    ("EXISTS_SENSORMETADATA_example:by", []),  # nested, not a field of its own
+    ("EXISTS_SENSORREPORT_example:someFurtherMetaData", ["4"]),  # not 1's, in its metadata
+    ("EXISTS_SENSORREPORT_example:reading", ["1", "2"]),
+    ("EXISTS_SENSORREPORT_example:element", []),  # an element's field, not a report's
     # Event 2 is declared erroneous; event 4 has an `example:ticket` of its own, not declared.
     ("EQ_ERROR_DECLARATION_example:ticket=T-9", ["2"]),
     ("EQ_ERROR_DECLARATION_example:ticket=T-8", []),

@@ -3,6 +3,8 @@ it serves (`gateway.routes.events.query_filters`)."""
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +22,7 @@ from ledger.store.event_facts import (
     master_data_facts,
     time_ms,
 )
+from ledger.store.migrations import versions
 from ledger.store.sensor_index import sensor_facts
 
 _json = st.recursive(
@@ -69,6 +72,52 @@ def test_the_families_become_fact_filters() -> None:
     assert FactFilter("ext:example:when", "LT", nums=(time_ms("2024-01-01T00:00:00Z"),)) in got
 
 
+def test_the_location_field_parameters_become_fact_filters() -> None:
+    got = _filters("EQ_readPoint_example:dock=D7|4&EQ_INNER_bizLocation_example:lane=3"
+                   "&EQ_INNER_readPoint_example:at=2024-01-01T08:00:00%2B08:00")["facts"]
+    assert set(got) == {
+        FactFilter("readPoint:example:dock", "EQ", texts=("D7", "4"), nums=(4.0,)),
+        FactFilter("inner_bizLocation:example:lane", "EQ", texts=("3",), nums=(3.0,)),
+        FactFilter("inner_readPoint:example:at", "EQ", texts=("2024-01-01T08:00:00+08:00",),
+                   nums=(time_ms("2024-01-01T00:00:00Z"),))}
+
+
+def test_location_facts_are_the_extension_fields_of_read_point_and_biz_location() -> None:
+    rows = fact_rows({"readPoint": {"id": "urn:epc:id:sgln:0614141.00777.0",
+                                    "example:dock": "D7",
+                                    "example:gate": {"example:lane": 3, "@id": "x"}},
+                      "bizLocation": {"id": "urn:x", "example:open": True, "plain": "no"},
+                      "sourceList": [{"type": "owning_party", "source": "urn:p",
+                                      "example:not": "a location"}]})
+    assert {r for r in rows if not r[0].startswith("has:")} == {
+        ("readPoint:example:dock", "D7", None), ("readPoint:example:gate", None, None),
+        ("inner_readPoint:example:lane", None, 3.0), ("bizLocation:example:open", "true", None),
+        ("source.owning_party", "urn:p", None)}
+
+
+_LOCATION_KEYS = ("readPoint:", "inner_readPoint:", "bizLocation:", "inner_bizLocation:")
+_location = st.dictionaries(st.sampled_from(["id", "example:x", "example:y", "@id", "plain",
+                                             "a:" + "b" * 300]), _json, max_size=4)
+
+
+@given(st.fixed_dictionaries({}, optional={"readPoint": _location | _json,
+                                           "bizLocation": _location | _json}))
+def test_migration_0024_writes_the_location_rows_capture_writes(event: dict[str, Any]) -> None:
+    """0024 keeps its own copy of the rows (a migration must not change when the code does):
+    the copy writes what capture writes today."""
+    written = {r for r in fact_rows(event) if r[0].startswith(_LOCATION_KEYS)}
+    assert set(_migration("0024_location_and_attribute_facts").location_facts(event)) == written
+
+
+def _migration(name: str) -> Any:
+    path = Path(versions.__file__).parent / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_migration_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_order_and_limits_are_read_as_the_standard_says() -> None:
     got = _filters("orderBy=recordTime&eventCountLimit=2")
     assert (got["order_by"], got["order_desc"], got["event_count_limit"]) == (
@@ -92,12 +141,17 @@ def test_order_and_limits_are_read_as_the_standard_says() -> None:
     "GT_SENSORELEMENT_example:x=big", "LE_INNER_SENSORMETADATA_example:x=2024-01-01T00:00:00",
     "EQ_SENSORREPORT_example:x=", "GE_ERROR_DECLARATION_example:x=many",
     "EQ_INNER_ERROR_DECLARATION_example:x=",
-    # Not in the query language: the sensor extension families have no EXISTS_, percRank no
-    # EQ_; master data is not stored.
-    "EXISTS_SENSORREPORT_example:x=", "EQ_percRank=50", "EQ_readPoint_example:x=1",
-    "EQ_INNER_bizLocation_example:x=1",
-    # Master data: of readPoint and bizLocation only, and with a value.
-    "HASATTR_example:x=1", "EQ_ATTR_example_x=1", "HASATTR_epcList=name",
+    # readPoint and bizLocation extension fields: EQ_ only, with a value.
+    "EQ_readPoint_example:x=", "EQ_INNER_bizLocation_example:x=%20",
+    "GT_readPoint_example:x=1", "EXISTS_INNER_bizLocation_example:x=",
+    "EQ_readPoint_x=1", "EQ_ILMD_readPoint_example:x=1",
+    # Not in the query language: the sensor extension families have no EXISTS_INNER_, percRank
+    # no EQ_.
+    "EXISTS_INNER_SENSORREPORT_example:x=", "EQ_percRank=50",
+    # Master data: of readPoint, bizLocation and extension fields only, and with a value;
+    # EQ_ATTR_ of readPoint and bizLocation only (the schema's `\w+` names no prefix:field).
+    "HASATTR_example:x=", "EQ_ATTR_example_x=1", "HASATTR_epcList=name", "HASATTR_x=name",
+    "HASATTR_INNER_example:x=name", "EQ_ATTR_example:x_name=1",
     "EQ_ATTR_source_name=x", "HASATTR_readPoint=", "EQ_ATTR_bizLocation_name=",
     "EQ_ATTR_readPoint_cbvmda:name=x",
 ])
@@ -163,7 +217,8 @@ def test_the_sensor_and_declaration_parameters_become_fact_filters() -> None:
                    "&EQ_stringValue=a b|c&LT_INNER_SENSORMETADATA_example:cell=8"
                    "&EQ_SENSORELEMENT_example:e=true&GE_SENSORREPORT_example:n=2"
                    "&EQ_ERROR_DECLARATION_example:ticket=T-9"
-                   "&EXISTS_INNER_ERROR_DECLARATION_example:by=")["facts"]
+                   "&EXISTS_INNER_ERROR_DECLARATION_example:by="
+                   "&EXISTS_SENSORMETADATA_example:batch=")["facts"]
     assert set(got) == {
         FactFilter("sensor.deviceID", "EQ", texts=("urn:d:1", "https://d.example/2")),
         FactFilter("sensor.hexBinaryValue", "EQ", texts=("0A", "FF")),
@@ -176,7 +231,8 @@ def test_the_sensor_and_declaration_parameters_become_fact_filters() -> None:
         FactFilter("sensorelement:example:e", "EQ", texts=("true",)),
         FactFilter("sensorreport:example:n", "GE", nums=(2.0,)),
         FactFilter("decl:example:ticket", "EQ", texts=("T-9",)),
-        FactFilter("inner_decl:example:by", "EXISTS")}
+        FactFilter("inner_decl:example:by", "EXISTS"),
+        FactFilter("sensormetadata:example:batch", "EXISTS")}
 
 
 def test_master_data_facts_are_the_events_own_of_its_read_point_and_biz_location() -> None:
@@ -196,8 +252,37 @@ def test_master_data_facts_are_the_events_own_of_its_read_point_and_biz_location
     assert master_data_facts({"readPoint": {"id": "urn:x"}}) == []
 
 
+def test_master_data_facts_say_which_attributes_describe_an_extension_fields_value() -> None:
+    seller = "urn:epc:id:pgln:0614141.00001"
+    rows = master_data_facts({
+        "zhenzhi:seller": seller, "example:parties": ["urn:other", seller],
+        "example:place": {"id": seller}, "example:count": 3, "plain": seller,
+        "zhenzhi:masterData": [{"id": seller, "name": {"en": "Shop"}, "countryCode": "CN",
+                                "example:x": 3}]})
+    assert set(rows) == {("hasattr.zhenzhi:seller", "name", None),
+                         ("hasattr.zhenzhi:seller", "countryCode", None),
+                         ("hasattr.example:parties", "name", None),
+                         ("hasattr.example:parties", "countryCode", None)}
+
+
+_master = st.lists(st.fixed_dictionaries({"id": st.sampled_from(["urn:a", "urn:b", 3]) | _json},
+                                         optional={"name": _json, "countryCode": _json,
+                                                   "example:x": _json}), max_size=3)
+
+
+@given(st.fixed_dictionaries({}, optional={
+    "zhenzhi:masterData": _master | _json, "zhenzhi:seller": st.sampled_from(["urn:a", "urn:b"])
+    | _json, "example:x": st.lists(st.sampled_from(["urn:a", "urn:c"])) | _json,
+    "readPoint": st.fixed_dictionaries({"id": st.sampled_from(["urn:a", "urn:b"])})}))
+def test_migration_0024_writes_the_hasattr_rows_capture_writes(event: dict[str, Any]) -> None:
+    written = {r for r in master_data_facts(event) if ":" in r[0]}
+    assert set(_migration("0024_location_and_attribute_facts").hasattr_facts(event)) == written
+
+
 def test_the_master_data_parameters_become_fact_filters() -> None:
     got = _filters("HASATTR_readPoint=urn:epcglobal:cbv:mda%23name|countryCode"
-                   "&EQ_ATTR_bizLocation_countryCode=NZ|CN")["facts"]
+                   "&EQ_ATTR_bizLocation_countryCode=NZ|CN"
+                   "&HASATTR_zhenzhi:seller=urn:epcglobal:cbv:mda%23name")["facts"]
     assert set(got) == {FactFilter("hasattr.readPoint", "EQ", texts=("name", "countryCode")),
-                        FactFilter("attr.bizLocation.countryCode", "EQ", texts=("NZ", "CN"))}
+                        FactFilter("attr.bizLocation.countryCode", "EQ", texts=("NZ", "CN")),
+                        FactFilter("hasattr.zhenzhi:seller", "EQ", texts=("name",))}
