@@ -50,6 +50,10 @@ FIELD = re.compile(r"[a-z][a-zA-Z0-9]*:[\w.-]+")
 # Longer names are not indexed (`event_facts.KEY_LIMIT`, key `ext:<name>`).
 FIELD_LIMIT = KEY_LIMIT - len("ext:")
 NUMBER, TEXT, NONE = 0, 1, 2  # the ranks, in order
+# The facts walked, and the same event's other facts. Made once: an alias's columns cost a
+# millisecond to set up, a third of a page.
+_WALKED = t.event_facts.alias("walked")
+_OTHER = t.event_facts.alias("other")
 
 
 def is_field(name: str) -> bool:
@@ -95,9 +99,7 @@ def _after(value: Any, seq: Any, start: FieldPosition, desc: bool) -> Any:
 
 def _walk(rank: int, key: str, desc: bool, conds: Sequence[Any], start: FieldPosition | None,
           limit: int, code_point: Callable[[Any], Any]) -> Any:
-    e = t.events
-    x = t.event_facts.alias("walked")
-    y = t.event_facts.alias("other")
+    e, x, y = t.events, _WALKED, _OTHER
     if rank == NONE:
         valued = exists().where(y.c.seq == e.c.seq, y.c.key == key,
                                 or_(y.c.num.is_not(None), y.c.text.is_not(None)))
