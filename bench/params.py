@@ -33,7 +33,9 @@ with `fact_rows`, as the index holds them); the sensor metadata and report famil
 (`event_facts.declaration_facts`), HASATTR_/EQ_ATTR_ from the events' own master data
 (`event_facts.master_data_facts`). `orderby` is `orderBy=eventTime` (DESC) with an
 `EQ_bizStep` value, `maxeventcount` an `EQ_bizStep` value with a `maxEventCount` no value
-reaches (each page counts the matches up to it).
+reaches (each page counts the matches up to it), `orderbyfield` `orderBy=<prefix:field>` (in
+a random direction) of the extension field of a random event's fact (`ledger.store
+.field_order`: every event, those with the field first, those without after).
 
 Parameters the gateway does not answer (refused with 400) are listed under
 `params_not_offered`, not timed; offered families the stream has no data for (the journey's
@@ -71,6 +73,7 @@ from ledger.store.event_facts import (
     fact_rows,
     master_data_facts,
 )
+from ledger.store.field_order import is_field
 from ledger.store.sensor_index import SensorFilter, sensor_facts
 from ledger.store.store import EventQuery, Store, normalise_cbv
 
@@ -82,9 +85,8 @@ _ALL_CAP = 5 * _ALL_PAGE
 _SAMPLES = 24
 _PAGE_RUNS = 5
 # Master data of other standard fields than readPoint and bizLocation (and EQ_ATTR_ of
-# extension fields), and ordering by an extension field.
-NOT_OFFERED = ("HASATTR_<other standard field>", "EQ_ATTR_<other field>_<attr>",
-               "orderBy=<extension field>")
+# extension fields).
+NOT_OFFERED = ("HASATTR_<other standard field>", "EQ_ATTR_<other field>_<attr>")
 _MAX_COUNT = 10_000_000
 
 
@@ -301,6 +303,10 @@ def _families(store: Store, rng: random.Random, samples: int) -> list[_Family]:
         EventQuery(eq_biz_step=(v,), order_by="eventTime") for v in steps]))
     fams.append(_Family("maxeventcount", "maxEventCount+EQ_bizStep", [
         EventQuery(eq_biz_step=(v,), max_event_count=_MAX_COUNT) for v in steps]))
+    fams.append(_Family("orderbyfield", "orderBy=<prefix:field>", [
+        EventQuery(order_by=key[len("ext:"):], order_desc=rng.random() < 0.5)
+        for key, _, _ in _random_facts(store, rng, samples, "ext:")
+        if is_field(key[len("ext:"):])]))
     return fams
 
 

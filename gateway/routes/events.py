@@ -37,6 +37,7 @@ from ledger.epcis.epc_format import EpcFormat, translate_event
 from ledger.epcis.xml_writer import CbvXmlFormat
 from ledger.errors import InvalidInputError, LedgerError, NotFoundError
 from ledger.store.event_facts import FactFilter, bare_party_type, bare_transaction_type, time_ms
+from ledger.store.field_order import FIELD_LIMIT, is_field
 from ledger.store.sensor_index import OPS, STATS, SensorFilter, hex_binary
 from ledger.store.store import normalise_cbv
 
@@ -306,8 +307,9 @@ _MORE: tuple[tuple[str, str, str | None], ...] = (
      "value (`zhenzhi:seller`'s party) is an element the event's own master data gives one of "
      "these attributes." + _PIPE_DOC + _FACTS_DOC, "name"),
     ("HASATTR_bizLocation", "as HASATTR_readPoint, for the bizLocation." + _PIPE_DOC, None),
-    ("orderBy", "eventTime or recordTime (extension fields are refused). Without it: the order "
-     "events were recorded in.", "eventTime"),
+    ("orderBy", "eventTime, recordTime or a top-level extension field `prefix:name` (numbers "
+     "and date-times by value, then strings by code point, then the events without a value, "
+     "in either direction). Without it: the order events were recorded in.", "eventTime"),
     ("orderDirection", "ASC or DESC (default DESC, as the standard says).", "DESC"),
     ("eventCountLimit", "the first N events in orderBy's order (needs orderBy), across pages.",
      None),
@@ -637,10 +639,14 @@ def _ordering(q: QueryParams) -> dict[str, Any]:
     """orderBy, orderDirection, eventCountLimit and maxEventCount, checked as the standard
     says (QueryParameterException otherwise)."""
     order_by = _once(q, "orderBy") if "orderBy" in q else None
-    if order_by is not None and order_by not in ("eventTime", "recordTime"):
+    # An extension field is named as the EQ_<prefix:field> family names it (EPCIS 2.0
+    # §8.2.7.1: "constructed as for the EQ_fieldname parameter"); the store answers it from
+    # the facts index (`ledger.store.field_order`), which keeps names up to FIELD_LIMIT.
+    if order_by is not None and order_by not in ("eventTime", "recordTime") \
+            and not is_field(order_by):
         raise QueryParameterError(
-            f"orderBy {order_by!r}: this repository orders by eventTime or recordTime only "
-            "(not by extension fields)", parameter="orderBy")
+            f"orderBy {order_by[:300]!r}: eventTime, recordTime or an extension field "
+            f"prefix:name (at most {FIELD_LIMIT} characters)", parameter="orderBy")
     direction = _once(q, "orderDirection") if "orderDirection" in q else "DESC"
     if direction not in ("ASC", "DESC"):
         raise QueryParameterError(f"orderDirection must be ASC or DESC, got {direction!r}",

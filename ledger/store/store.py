@@ -64,8 +64,8 @@ from ledger.epcis.measurements import MEASUREMENTS
 from ledger.errors import ConflictError, InvalidInputError, LedgerError, NotFoundError
 from ledger.proofs.capture import SignedCapture, events_tree
 from ledger.proofs.merkle import MerkleTree, keccak256
+from ledger.store import field_order, trace_index
 from ledger.store import tables as t
-from ledger.store import trace_index
 from ledger.store.event_facts import (
     TEXT_LIMIT,
     FactFilter,
@@ -300,7 +300,8 @@ class EventQuery:
     eq_corrective_event_id: tuple[str, ...] = ()
     # Conditions on the event facts index (`ledger.store.event_facts`), ANDed.
     facts: tuple[FactFilter, ...] = ()
-    # Order: by seq (insert order) when None; "eventTime" or "recordTime", ascending or not.
+    # Order: by seq (insert order) when None; "eventTime", "recordTime" or a top-level
+    # extension field (`example:temperature`, `ledger.store.field_order`), ascending or not.
     order_by: str | None = None
     order_desc: bool = True
     event_count_limit: int | None = None  # the first N matches in that order, then no more
@@ -1220,7 +1221,13 @@ class Store:
         f = filters
         conds = self._conditions(f)
         order = _ORDER.get(f.order_by or "")
-        driver = _driver(f.facts) if order is None else None
+        by_field = f.order_by is not None and order is None
+        if by_field and not field_order.is_field(f.order_by or ""):
+            raise InvalidInputError(
+                f"orderBy {f.order_by!r}: eventTime, recordTime or an extension field "
+                f"prefix:name of at most {field_order.FIELD_LIMIT} characters",
+                orderBy=(f.order_by or "")[:300])
+        driver = _driver(f.facts) if f.order_by is None else None
         if f.max_event_count is not None:
             # Counted up to one past the bound: the index entries read stop there.
             over = select(e.c.seq).where(*conds).limit(f.max_event_count + 1).subquery()
@@ -1242,16 +1249,18 @@ class Store:
             # order under.
             conds.append(x.c.text == driver.texts[0] if driver.op == "EQ"
                          else x.c.text.is_(None))
-        desc = f.order_desc and order is not None
+        desc = f.order_desc and f.order_by is not None
         served = 0
+        after: field_order.FieldPosition | None = None
         if page_token:
             position = _decode_token(page_token)
-            if (position.order, position.desc) != (f.order_by if order is not None else None,
-                                                   desc):
+            if (position.order, position.desc) != (f.order_by, desc):
                 raise InvalidPageTokenError("the page token belongs to a query in another "
                                             "order", token=page_token[:100])
             served = position.served
-            if order is None:
+            if by_field:
+                after = position.field
+            elif order is None:
                 conds.append(seq > position.seq)
             else:
                 column = e.c[order]
@@ -1266,6 +1275,8 @@ class Store:
             limit = min(per_page, f.event_count_limit - served)
             if limit <= 0:
                 return [], None
+        if by_field:
+            return self._page_by_field(f, conds, after, served, limit)
         if order is None:
             keys: list[Any] = [e.c.seq]
         elif desc:
@@ -1311,6 +1322,38 @@ class Store:
             return column.in_(wanted)
         return t.events.c.seq.in_(union(select(t.events.c.seq).where(column.in_(wanted)),
                                         inside))
+
+    def _page_by_field(self, f: EventQuery, conds: list[Any],
+                       after: field_order.FieldPosition | None, served: int, limit: int
+                       ) -> tuple[list[StoredEvent], str | None]:
+        """A page of `query_events` in the order of the extension field `f.order_by`: the
+        positions from the facts index (`ledger.store.field_order`), then those events."""
+        with self._read() as conn:
+            if self.dialect == "postgresql":
+                # The page is a range of an index in its own order. PostgreSQL's planner takes
+                # the field's key and `num IS NOT NULL` as independent and so may expect a
+                # few dozen rows where there are thousands: it then read them all, probed
+                # each, and sorted them (13 ms at 2,000 values, linear). This transaction only.
+                conn.exec_driver_sql("SET LOCAL enable_sort = off")
+            walked = field_order.page(conn, f.order_by or "", f.order_desc, conds, after,
+                                      limit + 1, self._code_point)
+            found: dict[int, Any] = {}
+            for chunk in _chunks([w.seq for w in walked[:limit]]):
+                for r in conn.execute(self._event_select().where(t.events.c.seq.in_(chunk))):
+                    found[r.seq] = r
+        rows = [found[w.seq] for w in walked[:limit]]
+        served += len(rows)
+        more = len(walked) > limit
+        if f.event_count_limit is not None and served >= f.event_count_limit:
+            more = False
+        token = (_encode_field_position(f.order_by or "", f.order_desc, walked[limit - 1],
+                                        served) if more else None)
+        return [self._stored(r) for r in rows], token
+
+    def _code_point(self, column: Any) -> Any:
+        """`column` compared by code point, as EPCIS orders strings: SQLite's own (BINARY) on
+        UTF-8; PostgreSQL's database collation may be a language's, so "C" is named."""
+        return column if self.dialect == "sqlite" else column.collate("C")
 
     def _conditions(self, f: EventQuery, skip: FactFilter | None = None) -> list[Any]:
         """The WHERE conditions of `f` on `events`: columns of events, or `seq IN (…)` /
@@ -2198,14 +2241,23 @@ class _Position:
 
     order: str | None  # None: insert order
     desc: bool
-    key: int | None  # the last event's eventTime/recordTime (ms), when ordered
+    key: int | None  # the last event's eventTime/recordTime (ms), when ordered by one
     seq: int
     served: int  # events the query answered before (eventCountLimit)
+    field: field_order.FieldPosition | None = None  # ordered by an extension field
 
 
 def _encode_position(order: str, desc: bool, key: int, seq: int, served: int) -> str:
     raw = f"v2:{order}:{'D' if desc else 'A'}:{key}:{seq}:{served}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _encode_field_position(order: str, desc: bool, at: field_order.FieldPosition,
+                           served: int) -> str:
+    # JSON: a string value may hold any character (a ':' among them).
+    raw = b"v3:" + orjson.dumps([order, "D" if desc else "A", field_order.position_key(at),
+                                 served])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def page_token_after(seq: int) -> str:
@@ -2223,12 +2275,19 @@ def _decode_token(token: str) -> _Position:
         version, rest = raw.split(":", 1)
         if version == "v1":
             return _Position(None, False, None, int(rest), 0)
+        if version == "v3":
+            order, direction, at, served = orjson.loads(rest)
+            field = field_order.read_position(at)
+            if (not isinstance(order, str) or not field_order.is_field(order)
+                    or direction not in ("A", "D") or type(served) is not int or served < 0):
+                raise ValueError(order)
+            return _Position(order, direction == "D", None, field.seq, served, field)
         if version != "v2":
             raise ValueError(version)
         order, direction, key, seq, served = rest.split(":")
         if order not in _ORDER or direction not in ("A", "D"):
             raise ValueError(order)
         return _Position(order, direction == "D", int(key), int(seq), int(served))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, TypeError, UnicodeDecodeError):
         raise InvalidPageTokenError("the page token is not one this store issued",
                                     token=token[:100]) from None

@@ -235,6 +235,11 @@ event_facts = Table(
     Column("num", Float, nullable=True),
     Index(None, "key", "text", "seq"),
     Index(None, "key", "num", "seq"),
+    # One event's rows of one key (0025): `orderBy=<prefix:field>` asks, of each event its
+    # walk of the two indexes above meets, whether the event has another value of the field
+    # that orders first, and of each event without a value whether it has none. Keys grow with
+    # seq, so each capture appends to its end.
+    Index(None, "seq", "key"),
 )
 
 outbox = Table(

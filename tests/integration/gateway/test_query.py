@@ -146,7 +146,7 @@ def test_event_by_id_returns_the_event_as_captured(gateway_stack: GatewayStack,
     ("EQ_readPoint_example:x=", "query-parameter"),  # needs a value
     ("GT_readPoint_example:x=1", "query-parameter"),  # EQ_ alone, as the query schema names
     ("EQ_action=ADD|TAKE", "query-parameter"),
-    ("orderBy=example:weight", "query-parameter"),
+    ("orderBy=weight", "query-parameter"),  # an extension field has a prefix
     ("eventCountLimit=3", "query-parameter"),  # needs orderBy
     ("orderBy=eventTime&eventCountLimit=3&maxEventCount=3", "query-parameter"),
     ("maxEventCount=0", "query-parameter"),

@@ -724,9 +724,11 @@ def test_epc_queries_start_from_the_epc_index_not_a_scan_of_events(tmp_path: Pat
 T = TypeVar("T")
 
 
-def query_plans(store: Store, run: Callable[[], T]) -> tuple[T, list[list[tuple[int, str]]]]:
-    """What `run()` returns, and SQLite's plan of each statement it sent that reads events:
-    the rows of EXPLAIN QUERY PLAN as (parent, detail), parent 0 for the outermost query."""
+def query_plans(store: Store, run: Callable[[], T], reads: str = "FROM events"
+                ) -> tuple[T, list[list[tuple[int, str]]]]:
+    """What `run()` returns, and SQLite's plan of each statement it sent that reads events
+    (that contains `reads`): the rows of EXPLAIN QUERY PLAN as (parent, detail), parent 0 for
+    the outermost query."""
     from sqlalchemy import event as sa_event
 
     sent: list[tuple[str, Any]] = []
@@ -741,7 +743,7 @@ def query_plans(store: Store, run: Callable[[], T]) -> tuple[T, list[list[tuple[
         sa_event.remove(store.engine, "before_cursor_execute", record)
     with store.engine.connect() as conn:
         plans = [[(r[1], r[3]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + q, p)]
-                 for q, p in sent if "FROM events" in q]
+                 for q, p in sent if reads in q]
     return out, plans
 
 
@@ -844,6 +846,54 @@ def test_a_frequent_value_pages_from_its_index_in_either_order(
                 # page (at most per_page + 1 events) by the same keys: the only sort allowed.
                 inner_sorts = [d for parent, d in rows if "TEMP B-TREE" in d and parent != 0]
                 assert f"INDEX {index} " in plan_text(rows) and not inner_sorts, (order, rows)
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("statistics", [False, True], ids=["fresh", "analyzed"])
+@pytest.mark.parametrize("desc", [False, True], ids=["ASC", "DESC"])
+def test_order_by_a_rare_extension_field_walks_the_facts_index_not_the_events(
+        tmp_path: Path, desc: bool, statistics: bool) -> None:
+    """orderBy=example:temp where 25 events of 2,000 have the field: each page is a range read
+    of the facts index in the page's order ((key, num, seq), then (key, text, seq)), each event
+    it meets one seek of (seq, key); no statement sorts (no TEMP B-TREE) or scans the facts,
+    and only the last rank (events without a value, after every valued one) walks events."""
+    s = Store(f"sqlite:///{tmp_path / 'plan.db'}")
+    s.migrate()
+    try:
+        for n in range(20):
+            events = [object_event(n * 100 + i, minute=i % 60) for i in range(100)]
+            events[7]["example:temp"] = n
+            if n < 5:
+                events[8]["example:temp"] = f"t{n}"
+            s.accept_capture(signed(events, nonce=n))
+        if statistics:
+            s.optimize()
+        query = EventQuery(order_by="example:temp", order_desc=desc)
+
+        def four_pages() -> list[Any]:
+            token, out = None, []
+            for _ in range(4):
+                page, token = s.query_events(query, per_page=8, page_token=token)
+                out += page
+            return out
+
+        events, plans = query_plans(s, four_pages, reads="FROM event")
+        walked = [e.event.get("example:temp") for e in events]
+        numbers, strings = list(range(20)), [f"t{n}" for n in range(5)]
+        if desc:
+            numbers.reverse()
+            strings.reverse()
+        assert walked == [*numbers, *strings, *[None] * 7]
+        texts = [plan_text(rows) for rows in plans]
+        assert any("INDEX ix_event_facts_key_num_seq " in p for p in texts), texts
+        assert any("INDEX ix_event_facts_key_text_seq " in p for p in texts), texts
+        for p in texts:
+            assert "TEMP B-TREE" not in p and "SCAN walked" not in p, p
+            assert "SCAN other" not in p and "SCAN event_facts" not in p, p
+            if "other" in p:
+                assert "SEARCH other USING INDEX ix_event_facts_seq_key (seq=? AND key=?)" in p, p
+        assert sum("SCAN events" in p for p in texts) == 1, texts  # the last page's last rank
     finally:
         s.close()
 
