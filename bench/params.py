@@ -84,8 +84,8 @@ _ALL_PAGE = 1000  # GatewaySettings.per_page_max
 _ALL_CAP = 5 * _ALL_PAGE
 _SAMPLES = 24
 _PAGE_RUNS = 5
-# Master data of other standard fields than readPoint and bizLocation (and EQ_ATTR_ of
-# extension fields).
+# Master data of other standard fields than readPoint, bizLocation, source and destination
+# (and EQ_ATTR_ of extension fields).
 NOT_OFFERED = ("HASATTR_<other standard field>", "EQ_ATTR_<other field>_<attr>")
 _MAX_COUNT = 10_000_000
 
@@ -269,8 +269,8 @@ def _families(store: Store, rng: random.Random, samples: int) -> list[_Family]:
             ("sensorelement", "EQ_SENSORELEMENT_<field>", "sensorelement:", "EQ"),
             ("sensormetadata", "EQ_SENSORMETADATA_<field>", "sensormetadata:", "EQ"),
             ("sensorreport", "EQ_SENSORREPORT_<field>", "sensorreport:", "EQ"),
-            ("hasattr", "HASATTR_<readPoint|bizLocation|prefix:field>", "hasattr.", "EQ"),
-            ("attr", "EQ_ATTR_<readPoint|bizLocation>_<attr>", "attr.", "EQ")):
+            ("hasattr", "HASATTR_<readPoint|bizLocation|source|destination|prefix:field>", "hasattr.", "EQ"),
+            ("attr", "EQ_ATTR_<readPoint|bizLocation|source|destination>_<attr>", "attr.", "EQ")):
         fams.append(_fact_family(store, rng, samples, name, parameter, prefix, op))
     with store.engine.connect() as conn:
         declared = [f for body in conn.execute(select(t.error_declarations.c.body).limit(

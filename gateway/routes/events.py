@@ -113,11 +113,14 @@ LOCATION_FIELD_PARAMETER = re.compile(
     r"^EQ_(INNER_)?(readPoint|bizLocation)_([a-z][a-zA-Z0-9]*:[\w.-]+)$")
 # Master data (EPCIS 2.0 §8.2.7.1, `HASATTR_fieldname`, `EQ_ATTR_fieldname_attrname`): of the
 # fields the signed master data describes, from each event's own (`ledger.store.event_facts
-# .master_data_facts`): readPoint and bizLocation, and for HASATTR_ an extension field whose
+# .master_data_facts`): readPoint, bizLocation and the parties of sourceList and
+# destinationList (`source`, `destination`), and for HASATTR_ an extension field whose
 # value is a vocabulary element (the query schema's `HASATTR_<prefix:field>`; its `EQ_ATTR_\w+`
 # names no extension field).
-HASATTR_PARAMETER = re.compile(r"^HASATTR_(readPoint|bizLocation|[a-z][a-zA-Z0-9]*:[\w.-]+)$")
-ATTR_PARAMETER = re.compile(r"^EQ_ATTR_(readPoint|bizLocation)_([A-Za-z][A-Za-z0-9]*)$")
+HASATTR_PARAMETER = re.compile(
+    r"^HASATTR_(readPoint|bizLocation|source|destination|[a-z][a-zA-Z0-9]*:[\w.-]+)$")
+ATTR_PARAMETER = re.compile(
+    r"^EQ_ATTR_(readPoint|bizLocation|source|destination)_([A-Za-z][A-Za-z0-9]*)$")
 _MDA_PREFIX = "urn:epcglobal:cbv:mda#"
 _FAMILIES = (SENSOR_PARAMETER, QUANTITY_PARAMETER, TYPED_PARAMETER, FIELD_PARAMETER,
              EXISTS_PARAMETER, SENSOR_FIELD_PARAMETER, DECLARATION_FIELD_PARAMETER,
@@ -303,10 +306,15 @@ _MORE: tuple[tuple[str, str, str | None], ...] = (
     ("HASATTR_readPoint", "the event's own signed master data (`zhenzhi:masterData`) gives its "
      "readPoint one of these attributes (`name`, `countryCode`; a CBV URN "
      "`urn:epcglobal:cbv:mda#name` too). `EQ_ATTR_readPoint_<attribute>`: that attribute has "
-     "one of these values; bizLocation alike. `HASATTR_<prefix:field>`: an extension field's "
+     "one of these values; bizLocation, `source` and `destination` (a party of the event's "
+     "sourceList / destinationList) alike. `HASATTR_<prefix:field>`: an extension field's "
      "value (`zhenzhi:seller`'s party) is an element the event's own master data gives one of "
      "these attributes." + _PIPE_DOC + _FACTS_DOC, "name"),
     ("HASATTR_bizLocation", "as HASATTR_readPoint, for the bizLocation." + _PIPE_DOC, None),
+    ("HASATTR_source", "as HASATTR_readPoint, for a party of the event's sourceList."
+     + _PIPE_DOC, None),
+    ("HASATTR_destination", "as HASATTR_readPoint, for a party of the event's "
+     "destinationList." + _PIPE_DOC, None),
     ("orderBy", "eventTime, recordTime or a top-level extension field `prefix:name` (numbers "
      "and date-times by value, then strings by code point, then the events without a value, "
      "in either direction). Without it: the order events were recorded in.", "eventTime"),
@@ -680,8 +688,8 @@ def query_filters(q: QueryParams, own: frozenset[str] = frozenset()) -> dict[str
             "<prefix:field>, EXISTS_<SENSORELEMENT|SENSORMETADATA|SENSORREPORT>_<prefix:field>, "
             "<EQ|GT|GE|LT|LE|EXISTS>_[INNER_]ERROR_DECLARATION_<prefix:field>, "
             "EQ_[INNER_]<readPoint|bizLocation>_<prefix:field>, "
-            "HASATTR_<readPoint|bizLocation|prefix:field>, "
-            "EQ_ATTR_<readPoint|bizLocation>_<attribute>",
+            "HASATTR_<readPoint|bizLocation|source|destination|prefix:field>, "
+            "EQ_ATTR_<readPoint|bizLocation|source|destination>_<attribute>",
             parameters=unknown)
     types = _pipe(q.get("eventType"))
     if types:

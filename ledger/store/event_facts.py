@@ -40,7 +40,9 @@ of an event's error declaration (`declaration_facts`: `decl:<name>` and `inner_d
 written under the declared event's seq when the declaration is stored); and the attributes the
 event's own signed master data (`zhenzhi:masterData`, `ledger.epcis.master_data`) gives its
 readPoint and bizLocation (`master_data_facts`: `attr.readPoint.<attribute>` with each value,
-`hasattr.readPoint` with each attribute's name; bizLocation alike), for HASATTR_ and EQ_ATTR_;
+`hasattr.readPoint` with each attribute's name; bizLocation alike) and the parties its
+sourceList and destinationList name (`attr.source.<attribute>`, `hasattr.source`; destination
+alike, migration 0026), for HASATTR_ and EQ_ATTR_;
 the names of the attributes it gives the vocabulary element an extension field names
 (`hasattr.<prefix:field>`, the field's value a URI or a list of them: `zhenzhi:seller`'s
 party), for `HASATTR_<prefix:field>` (migration 0024); and the readPoint's and bizLocation's
@@ -162,8 +164,22 @@ def declaration_facts(declaration: Any) -> list[Fact]:
     return list(dict.fromkeys(extension_rows(declaration, "decl", "inner_decl")))
 
 
-# The event fields whose vocabulary elements the signed master data describes.
-MASTER_DATA_FIELDS = ("readPoint", "bizLocation")
+# The event fields whose vocabulary elements the signed master data describes: the places
+# (`readPoint`, `bizLocation`: their `id`) and the parties (`source`, `destination`: the value
+# of each entry of `sourceList` / `destinationList`, whatever its type).
+MASTER_DATA_FIELDS = ("readPoint", "bizLocation", "source", "destination")
+_PARTY_LISTS = {"source": "sourceList", "destination": "destinationList"}
+
+
+def _field_ids(event: Mapping[str, Any], field: str) -> list[str]:
+    """The vocabulary elements `field` of `event` names (`MASTER_DATA_FIELDS`)."""
+    if field in _PARTY_LISTS:
+        entries = event.get(_PARTY_LISTS[field])
+        return [e[field] for e in entries if isinstance(e, Mapping)
+                and isinstance(e.get(field), str)] if isinstance(entries, list) else []
+    where = event.get(field)
+    location = where.get("id") if isinstance(where, Mapping) else None
+    return [location] if isinstance(location, str) else []
 
 
 def _attribute_texts(value: Any) -> list[str]:
@@ -238,18 +254,17 @@ def master_data_facts(event: Mapping[str, Any]) -> list[Fact]:
     out: list[Fact] = []
     parents = _parents(items)
     for field in MASTER_DATA_FIELDS:
-        where = event.get(field)
-        location = where.get("id") if isinstance(where, Mapping) else None
-        if isinstance(location, str):
-            out.extend((f"within.{field}", ancestor, None) for ancestor in
-                       ancestors(location, parents) if len(ancestor) <= TEXT_LIMIT)
-        for element in elements.get(location, ()) if isinstance(location, str) else ():
-            for name, texts in _attributes(element):
-                key = f"attr.{field}.{name}"
-                if len(key) > KEY_LIMIT:
-                    continue
-                out.append((f"hasattr.{field}", name, None))
-                out.extend((key, text, None) for text in texts if len(text) <= TEXT_LIMIT)
+        for named in _field_ids(event, field):
+            if field in LOCATION_FIELDS:
+                out.extend((f"within.{field}", ancestor, None) for ancestor in
+                           ancestors(named, parents) if len(ancestor) <= TEXT_LIMIT)
+            for element in elements.get(named, ()):
+                for name, texts in _attributes(element):
+                    key = f"attr.{field}.{name}"
+                    if len(key) > KEY_LIMIT:
+                        continue
+                    out.append((f"hasattr.{field}", name, None))
+                    out.extend((key, text, None) for text in texts if len(text) <= TEXT_LIMIT)
     # HASATTR_<prefix:field>: an extension field whose value (a URI, or each of a list of
     # them) is an element the master data describes. An object is no vocabulary element.
     for field, value in event.items():

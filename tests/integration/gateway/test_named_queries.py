@@ -188,10 +188,10 @@ def test_a_name_is_created_once(gateway_stack: GatewayStack, held: dict[str, Any
     ({"name": "x", "query": {"NOT_aParameter": ["a"]}}, 400, "invalid-query", "/query"),
     # Valid against the schema (orderBy is any string), but no field GET /events can order
     # by (an extension field has a prefix); and what GET /events does not implement (master
-    # data of a source, a patterned name the schema accepts once its double escaping is
+    # data of a bizStep, a patterned name the schema accepts once its double escaping is
     # undone, `ledger.epcis.query._unescaped`): refused, not ignored.
     ({"name": "x", "query": {"orderBy": "weight"}}, 400, "query-parameter", None),
-    ({"name": "x", "query": {"EQ_ATTR_source_name": ["a"]}}, 400, "query-parameter", None),
+    ({"name": "x", "query": {"EQ_ATTR_bizStep_name": ["a"]}}, 400, "query-parameter", None),
     ({"name": "has space", "query": {}}, 400, "invalid-query", "/name"),
     ({"name": "y" * 129, "query": {}}, 400, "invalid-query", "/name"),
     ({"query": {}}, 400, "invalid-query", "/name"),

@@ -280,7 +280,7 @@ def test_error_declaration_fields_find_the_declared_event(gateway_stack: Gateway
     "EQ_SENSORREPORT_example:x=", "LE_INNER_SENSORREPORT_example:x=many",
     "GE_ERROR_DECLARATION_example:x=many", "EQ_INNER_ERROR_DECLARATION_example:x=",
     "EXISTS_INNER_SENSORREPORT_example:x=", "EQ_percRank=50", "HASATTR_readPoint=",
-    "EQ_ATTR_bizLocation_name=", "HASATTR_epcList=name", "EQ_ATTR_source_name=x",
+    "EQ_ATTR_bizLocation_name=", "HASATTR_epcList=name", "EQ_ATTR_bizStep_name=x",
     "EQ_readPoint_example:x=", "EQ_INNER_bizLocation_example:x=%7C",
     "GT_readPoint_example:x=1", "EXISTS_INNER_readPoint_example:x=", "EQ_readPoint_x=1",
     "HASATTR_zhenzhi:seller=", "HASATTR_INNER_example:x=name", "HASATTR_bizStep=name",

@@ -156,3 +156,74 @@ def test_migration_0024_indexes_hasattr_of_what_was_stored_before_it(sellers: St
     sellers.migrate("0018")  # from before 0019, whose backfill writes them too: each once
     sellers.migrate()
     assert facts() == before
+
+
+SHIPPER = "urn:epc:id:pgln:0614141.00010"
+CONSIGNEE = "urn:epc:id:pgln:0614141.00020"
+OWNING = "urn:epcglobal:cbv:sdt:owning_party"
+
+
+def _shipped(i: int, master: list[dict[str, Any]] | None, sources: list[str],
+             destinations: list[str]) -> dict[str, Any]:
+    ev = object_event(i, minute=i)
+    if master is not None:
+        ev["zhenzhi:masterData"] = master
+    ev["sourceList"] = [{"type": OWNING, "source": s} for s in sources]
+    ev["destinationList"] = [{"type": OWNING, "destination": d} for d in destinations]
+    return ev
+
+
+@pytest.fixture
+def parties(store: Store) -> Store:
+    store.accept_capture(signed([
+        # 1: its shipper and consignee described by its own master data.
+        _shipped(1, [{"id": SHIPPER, "name": "Acme Export", "countryCode": "NZ"},
+                     {"id": CONSIGNEE, "name": {"en": "Zhenzhi Imports", "zh-Hans": "真知进口"}}],
+                 [SHIPPER], [CONSIGNEE]),
+        # 2: the same parties, no master data of its own.
+        _shipped(2, None, [SHIPPER], [CONSIGNEE]),
+        # 3: its master data describes the shipper, who is its destination here.
+        _shipped(3, [{"id": SHIPPER, "name": "Acme Export"}], [CONSIGNEE], [SHIPPER]),
+    ], nonce=1))
+    return store
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("HASATTR_source=name", ["1"]),
+    ("HASATTR_source=countryCode", ["1"]),
+    ("HASATTR_destination=name", ["1", "3"]),
+    ("HASATTR_destination=countryCode", []),
+    ("EQ_ATTR_source_name=Acme Export", ["1"]),  # not 3's: there Acme is the destination
+    ("EQ_ATTR_destination_name=Acme Export", ["3"]),
+    ("EQ_ATTR_destination_name=真知进口", ["1"]),
+    ("EQ_ATTR_source_countryCode=NZ&EQ_ATTR_destination_name=Zhenzhi Imports", ["1"]),
+])
+def test_source_and_destination_parties_are_found_by_the_events_own_master_data(
+        parties: Store, query: str, expected: list[str]) -> None:
+    assert _ids(parties, query) == expected
+
+
+def _party_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    return [r for r in rows if str(r[1]).startswith(
+        ("attr.source.", "attr.destination.", "hasattr.source", "hasattr.destination"))]
+
+
+def test_migration_0026_indexes_the_parties_of_what_was_stored_before_it(
+        parties: Store) -> None:
+    def facts() -> list[tuple[Any, ...]]:
+        with parties.engine.connect() as conn:  # (a party's type row has no text: sort as text)
+            return sorted((tuple(r) for r in conn.execute(select(t.event_facts)).all()),
+                          key=lambda r: tuple(map(str, r)))
+
+    before = facts()
+    added = _party_rows(before)
+    # 1: hasattr.source ×2, attr.source ×2, hasattr.destination, attr.destination ×2;
+    # 3: hasattr.destination, attr.destination.
+    assert len(added) == 9, added
+    parties.migrate("0025")
+    assert _party_rows(facts()) == []
+    parties.migrate()
+    assert facts() == before
+    parties.migrate("0018")  # from before 0019, whose backfill writes them too: each once
+    parties.migrate()
+    assert facts() == before

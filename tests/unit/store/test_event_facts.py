@@ -152,7 +152,7 @@ def test_order_and_limits_are_read_as_the_standard_says() -> None:
     # EQ_ATTR_ of readPoint and bizLocation only (the schema's `\w+` names no prefix:field).
     "HASATTR_example:x=", "EQ_ATTR_example_x=1", "HASATTR_epcList=name", "HASATTR_x=name",
     "HASATTR_INNER_example:x=name", "EQ_ATTR_example:x_name=1",
-    "EQ_ATTR_source_name=x", "HASATTR_readPoint=", "EQ_ATTR_bizLocation_name=",
+    "EQ_ATTR_bizStep_name=x", "HASATTR_readPoint=", "EQ_ATTR_bizLocation_name=",
     "EQ_ATTR_readPoint_cbvmda:name=x",
 ])
 def test_refused_with_a_query_parameter_exception(query: str) -> None:
@@ -286,3 +286,27 @@ def test_the_master_data_parameters_become_fact_filters() -> None:
     assert set(got) == {FactFilter("hasattr.readPoint", "EQ", texts=("name", "countryCode")),
                         FactFilter("attr.bizLocation.countryCode", "EQ", texts=("NZ", "CN")),
                         FactFilter("hasattr.zhenzhi:seller", "EQ", texts=("name",))}
+
+
+def test_0026s_frozen_party_rule_is_the_live_one() -> None:
+    """0026 keeps its own copy of the party rows: held equal to `master_data_facts`' on events
+    with parties in both lists, some described, some not, some twice."""
+    import random
+
+    parties = [f"urn:epc:id:pgln:0614141.{i:05d}" for i in range(5)]
+    rng = random.Random(26)
+    for _ in range(300):
+        event = {
+            "sourceList": [{"type": "owning_party", "source": rng.choice(parties)}
+                           for _ in range(rng.randrange(3))],
+            "destinationList": [{"type": "possessing_party",
+                                 "destination": rng.choice(parties + [7])}
+                                for _ in range(rng.randrange(3))],
+            "zhenzhi:masterData": [{"id": rng.choice(parties),
+                                    rng.choice(["name", "countryCode", "children"]):
+                                    rng.choice(["A", {"en": "B", "zh": "乙"}, ["x"]])}
+                                   for _ in range(rng.randrange(4))],
+        }
+        live = [(k, text) for k, text, _ in master_data_facts(event)
+                if k.split(".")[1] in ("source", "destination")]
+        assert _migration("0026_party_master_data_facts").party_rows(event) == live
