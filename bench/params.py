@@ -37,6 +37,13 @@ reaches (each page counts the matches up to it), `orderbyfield` `orderBy=<prefix
 a random direction) of the extension field of a random event's fact (`ledger.store
 .field_order`: every event, those with the field first, those without after).
 
+Beside the journey, 1% as many events again are a warehouse operator's own (`decorate`,
+captured after the journey, signed as its warehouse): readPoint and bizLocation extension fields,
+valued top-level extension fields (`example:temperature`, `example:grade`), a site → hall →
+dock hierarchy and named parties in their own master data, so that `EQ_readPoint_<field>`,
+`orderBy=<prefix:field>`, `WD_readPoint` of an ancestor (`wdreadpoint`: the union of the
+readPoint index and the `within.` facts) and `EQ_ATTR_source_<attr>` have data at scale.
+
 Parameters the gateway does not answer (refused with 400) are listed under
 `params_not_offered`, not timed; offered families the stream has no data for (the journey's
 reefer reports carry a `time` and readings only, no device ids) under `params_absent`.
@@ -303,11 +310,84 @@ def _families(store: Store, rng: random.Random, samples: int) -> list[_Family]:
         EventQuery(eq_biz_step=(v,), order_by="eventTime") for v in steps]))
     fams.append(_Family("maxeventcount", "maxEventCount+EQ_bizStep", [
         EventQuery(eq_biz_step=(v,), max_event_count=_MAX_COUNT) for v in steps]))
+    fams.append(_Family("wdreadpoint", "WD_readPoint (an ancestor)", [
+        EventQuery(wd_read_point=(text,))
+        for _, text, _ in _random_facts(store, rng, samples, "within.readPoint") if text]))
     fams.append(_Family("orderbyfield", "orderBy=<prefix:field>", [
         EventQuery(order_by=key[len("ext:"):], order_desc=rng.random() < 0.5)
         for key, _, _ in _random_facts(store, rng, samples, "ext:")
         if is_field(key[len("ext:"):])]))
     return fams
+
+
+# The warehouse operator's own events beside the journey: a share of the store's events with
+# what the journey stream lacks (extension fields of readPoint and bizLocation, valued
+# top-level extension fields, a site → hall → dock hierarchy and named parties in their own
+# master data), so that those families are timed at scale too.
+_CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+            {"example": "https://ns.example.com/epcis/",
+             "zhenzhi": "https://ns.zhenzhi.example/epcis/"}]
+_PER_CAPTURE = 500
+
+
+def _warehouse_event(rng: random.Random, i: int, prefix: str) -> dict[str, Any]:
+    site, hall, dock = rng.randrange(20), rng.randrange(8), rng.randrange(8)
+
+    def place(ref: str) -> str:
+        return f"urn:epc:id:sgln:{prefix}.{ref}.0"
+
+    site_id, hall_id = place(f"9{site:02d}00"), place(f"8{site:02d}{hall}0")
+    dock_id = place(f"7{site:02d}{hall}{dock}")
+    owner, receiver = (f"urn:epc:id:pgln:{prefix}.{rng.randrange(200):05d}" for _ in range(2))
+    at = 1_767_225_600_000 + i * 60_000 + rng.randrange(60_000)
+    return {
+        "type": "ObjectEvent", "eventTime": _iso(at),
+        "eventTimeZoneOffset": "+08:00",
+        "epcList": [f"urn:epc:id:sgtin:{prefix}.0{rng.randrange(100000):05d}.W{i}"],
+        "action": "OBSERVE", "bizStep": "storing", "disposition": "in_progress",
+        "readPoint": {"id": dock_id, "example:door": f"door-{rng.randrange(40)}"},
+        "bizLocation": {"id": site_id, "example:zone": f"Z{rng.randrange(25)}"},
+        "sourceList": [{"type": "owning_party", "source": owner}],
+        "destinationList": [{"type": "owning_party", "destination": receiver}],
+        "example:temperature": round(rng.uniform(-25.0, 8.0), 1),
+        "example:grade": rng.choice(["A", "B", "C", "export", "domestic"]),
+        "zhenzhi:masterData": [
+            {"id": site_id, "name": f"Site {site}", "countryCode": "CN", "children": [hall_id]},
+            {"id": hall_id, "name": f"Hall {site}-{hall}", "children": [dock_id]},
+            {"id": owner, "name": f"Owner {owner[-5:]}", "countryCode": "CN"},
+            {"id": receiver, "name": f"Receiver {receiver[-5:]}", "countryCode": "NZ"}],
+    }
+
+
+def _iso(ms: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def decorate(store: Store, n_events: int, seed: int) -> dict[str, Any]:
+    """Capture `n_events` warehouse events (`_warehouse_event`) into `store`, signed as the
+    journey's warehouse, `_PER_CAPTURE` a capture; the accept rate beside the journey's."""
+    from bench.queries import _sign
+    from ledger.demo import journey as J
+
+    rng = random.Random(seed + 19)  # noqa: S311 - benchmark data, not secrets
+    org = J.organisations()["warehouse"]
+    captures = []
+    for start in range(0, n_events, _PER_CAPTURE):
+        events = [_warehouse_event(rng, i, org.company_prefix)
+                  for i in range(start, min(n_events, start + _PER_CAPTURE))]
+        document = {"@context": _CONTEXT, "type": "EPCISDocument", "schemaVersion": "2.0",
+                    "creationDate": "2026-01-01T00:00:00.000Z",
+                    "epcisBody": {"eventList": events}}
+        captures.append(_sign(J.Capture(org, document), 1_000_000 + start // _PER_CAPTURE))
+    t0 = time.perf_counter()
+    for outcome in store.accept_captures(captures):
+        if isinstance(outcome, BaseException):
+            raise outcome
+    took = time.perf_counter() - t0
+    return {"decorated_events": n_events, "decorated_accept_s": round(took, 2),
+            "decorated_events_per_s": round(n_events / took) if took else None}
 
 
 def _bizstep_line(points: list[tuple[int, float]]) -> Callable[[int], float]:
@@ -373,6 +453,7 @@ def measure(n_events: int = 1_000_000, quick: bool = False, *, seed: int = 7,
             if not reuse:
                 loaded = load(store, n_events, seed)
                 loaded.pop("samples")
+                loaded.update(decorate(store, n_events // 100, seed))
             store.optimize()
             rng = random.Random(seed)  # noqa: S311 - benchmark picks, not secrets
             drawn = _families(store, rng, samples)
