@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 
 from signproxy.errors import BrowserOriginError, UnknownHostError
 
-__all__ = ["hostname", "refuse_browsers"]
+__all__ = ["hostname", "is_address", "refuse_browsers"]
 
 
 def hostname(host: str) -> str:
@@ -33,7 +33,8 @@ def hostname(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def _literal(name: str) -> bool:
+def is_address(name: str) -> bool:
+    """Whether `name` is an IP address (v4, or v6 unbracketed), not a name."""
     try:
         ipaddress.ip_address(name)
     except ValueError:
@@ -45,7 +46,7 @@ def refuse_browsers(headers: Mapping[str, str], names: Iterable[str]) -> None:
     """Raise UnknownHostError for a `Host` that is not an IP literal, `localhost` or one of
     `names`; BrowserOriginError for a request that carries `Origin`."""
     name = hostname(headers.get("host", ""))
-    if not (_literal(name) or name == "localhost" or name in {n.lower() for n in names}):
+    if not (is_address(name) or name == "localhost" or name in {n.lower() for n in names}):
         raise UnknownHostError(
             f"the proxy is not reached as {name!r}: it answers requests addressed to an IP "
             "address, localhost or a name given with --allow-host (a name it is not told of "

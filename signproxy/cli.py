@@ -17,18 +17,11 @@ import typer
 from ledger.cli.keys import PassphraseFileOption, _passphrase, org_bytes
 from ledger.cli.output import err_console, fail
 from ledger.errors import LedgerError
+from signproxy.browsers import is_address
 
 __all__ = ["register"]
 
 DEFAULT_PORT = 8090
-
-
-def _address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _loopback(host: str) -> bool:
@@ -74,7 +67,7 @@ def register(app: typer.Typer) -> None:
         from signproxy.signer import Signer
 
         try:
-            names = (*(allow_host or ()), *(() if _address(host) else (host,)))
+            names = (*(allow_host or ()), *(() if is_address(host) else (host,)))
             settings = ProxySettings(gateway_url=gateway, gateway_aliases=tuple(gateway_alias or ()),
                                      host_names=names, timeout_s=timeout)
         except ValidationError as exc:

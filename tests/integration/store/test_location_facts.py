@@ -19,6 +19,7 @@ from gateway.routes.events import query_filters
 from gateway.services import Services
 from ledger.store import tables as t
 from ledger.store.store import Store
+from tests.integration.store.test_master_data_facts import serials
 from tests.integration.store.test_store import object_event, plan_text, query_plans, signed
 
 DOCK = "urn:epc:id:sgln:0614141.00777.0"  # every object_event's readPoint
@@ -66,13 +67,6 @@ def places(store: Store) -> Store:
     return store
 
 
-def _ids(store: Store, query: str) -> list[str]:
-    events, token = store.query_events(
-        Services.event_query(query_filters(QueryParams(query))), 100)
-    assert token is None
-    return [e.event["epcList"][0].rsplit(".", 1)[1] for e in events]
-
-
 @pytest.mark.parametrize(("query", "expected"), [
     ("EQ_readPoint_example:dock=D7", ["1"]),  # not 2's bizLocation, nor 3's own field
     ("EQ_readPoint_example:dock=D7|D8", ["1", "2"]),
@@ -97,18 +91,18 @@ def _ids(store: Store, query: str) -> list[str]:
 ])
 def test_each_parameter_finds_its_event_and_not_the_near_miss(
         places: Store, query: str, expected: list[str]) -> None:
-    assert _ids(places, query) == expected
+    assert serials(places, query) == expected
 
 
 def test_the_query_reads_the_index_not_the_events_json(places: Store) -> None:
     with places.engine.begin() as conn:
         conn.execute(update(t.events).where(t.events.c.seq == 1)
                      .values(body=json.dumps(object_event(1, minute=1))))
-    assert _ids(places, "EQ_readPoint_example:dock=D7") == ["1"]
+    assert serials(places, "EQ_readPoint_example:dock=D7") == ["1"]
     with places.engine.begin() as conn:
         conn.execute(delete(t.event_facts).where(t.event_facts.c.seq == 1,
                                                  t.event_facts.c.key.like("readPoint:%")))
-    assert _ids(places, "EQ_readPoint_example:dock=D7") == []
+    assert serials(places, "EQ_readPoint_example:dock=D7") == []
 
 
 def _facts(store: Store) -> list[tuple[Any, ...]]:

@@ -12,13 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
-from starlette.datastructures import QueryParams
 
-from gateway.routes.events import query_filters
-from gateway.services import Services
 from ledger.store import tables as t
 from ledger.store.event_facts import MAX_ANCESTORS, master_data_facts
 from ledger.store.store import Store
+from tests.integration.store.test_master_data_facts import serials
 from tests.integration.store.test_store import object_event, signed
 
 SITE = "urn:epc:id:sgln:0614141.00100.0"      # a warehouse
@@ -55,13 +53,6 @@ def placed(store: Store) -> Store:
     return store
 
 
-def _ids(store: Store, query: str) -> list[str]:
-    events, token = store.query_events(
-        Services.event_query(query_filters(QueryParams(query))), 100)
-    assert token is None
-    return [e.event["epcList"][0].rsplit(".", 1)[1] for e in events]
-
-
 @pytest.mark.parametrize(("query", "expected"), [
     (f"WD_readPoint={DOCK}", ["1", "2", "3", "5"]),  # the location itself, for every event
     (f"WD_readPoint={HALL}", ["1", "4", "5"]),  # 1 and 5 by their own master data, 4 there
@@ -77,7 +68,7 @@ def _ids(store: Store, query: str) -> list[str]:
 ])
 def test_wd_finds_the_location_and_what_each_events_master_data_puts_inside_it(
         placed: Store, query: str, expected: list[str]) -> None:
-    assert _ids(placed, query) == expected
+    assert serials(placed, query) == expected
 
 
 def test_attack_anothers_master_data_does_not_move_an_event(store: Store) -> None:
@@ -86,7 +77,7 @@ def test_attack_anothers_master_data_does_not_move_an_event(store: Store) -> Non
     store.accept_capture(signed([_placed(1, None)], nonce=1))
     store.accept_capture(signed([_placed(2, [{"id": ELSEWHERE, "children": [DOCK]}])],
                                 nonce=2))
-    assert _ids(store, f"WD_readPoint={ELSEWHERE}") == ["2"]
+    assert serials(store, f"WD_readPoint={ELSEWHERE}") == ["2"]
 
 
 def test_ancestors_are_bounded() -> None:

@@ -49,11 +49,13 @@ def places(store: Store) -> Store:
     return store
 
 
-def _ids(store: Store, query: str) -> list[str]:
+def serials(store: Store, query: str) -> list[str]:
+    """The serials of the events a query string finds, as the gateway parses it, in one page."""
     events, token = store.query_events(
         Services.event_query(query_filters(QueryParams(query))), 100)
     assert token is None
     return [e.event["epcList"][0].rsplit(".", 1)[1] for e in events]
+
 
 
 @pytest.mark.parametrize(("query", "expected"), [
@@ -74,7 +76,7 @@ def _ids(store: Store, query: str) -> list[str]:
 ])
 def test_each_parameter_finds_the_event_its_own_master_data_describes(
         places: Store, query: str, expected: list[str]) -> None:
-    assert _ids(places, query) == expected
+    assert serials(places, query) == expected
 
 
 def test_migration_0019_indexes_what_was_stored_before_it(places: Store) -> None:
@@ -133,7 +135,7 @@ def sellers(store: Store) -> Store:
 ])
 def test_hasattr_of_an_extension_field_finds_the_event_whose_own_master_data_describes_it(
         sellers: Store, query: str, expected: list[str]) -> None:
-    assert _ids(sellers, query) == expected
+    assert serials(sellers, query) == expected
 
 
 def _hasattr_of_fields(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -200,7 +202,7 @@ def parties(store: Store) -> Store:
 ])
 def test_source_and_destination_parties_are_found_by_the_events_own_master_data(
         parties: Store, query: str, expected: list[str]) -> None:
-    assert _ids(parties, query) == expected
+    assert serials(parties, query) == expected
 
 
 def _party_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
