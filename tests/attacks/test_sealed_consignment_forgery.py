@@ -117,8 +117,9 @@ def test_attack_a_renamed_or_uppercased_element_is_named_where_it_is(
         assert report.kind == "REFUSED" and report.place == place, (report.place, report.reason)
         assert "unexpected keys" in report.reason
     commitment = events[at]["commitment"].encode()
-    i = raw.index(commitment) + commitment.rindex(b"a")  # an "a" digit, made "A"
-    report = _check(sealed_consignment, raw[:i] + b"A" + raw[i + 1:], trade)
+    # Its last hex letter made upper case (a random commitment has no "a" one time in 60).
+    i = raw.index(commitment) + max(k for k, c in enumerate(commitment) if c in b"abcdef")
+    report = _check(sealed_consignment, raw[:i] + raw[i:i + 1].upper() + raw[i + 1:], trade)
     assert report.kind == "REFUSED", report.reason
     assert report.place == f"evidence.events[{at}].commitment", (report.place, report.reason)
 
