@@ -18,7 +18,7 @@ machine reaches loopback too, in two ways:
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Mapping
 
 from signproxy.errors import BrowserOriginError, UnknownHostError
 
@@ -42,11 +42,12 @@ def is_address(name: str) -> bool:
     return True
 
 
-def refuse_browsers(headers: Mapping[str, str], names: Iterable[str]) -> None:
+def refuse_browsers(headers: Mapping[str, str], names: Collection[str]) -> None:
     """Raise UnknownHostError for a `Host` that is not an IP literal, `localhost` or one of
-    `names`; BrowserOriginError for a request that carries `Origin`."""
+    `names` (lower case, as `ProxySettings.host_names` keeps them); BrowserOriginError for a
+    request that carries `Origin`."""
     name = hostname(headers.get("host", ""))
-    if not (is_address(name) or name == "localhost" or name in {n.lower() for n in names}):
+    if not (is_address(name) or name == "localhost" or name in names):
         raise UnknownHostError(
             f"the proxy is not reached as {name!r}: it answers requests addressed to an IP "
             "address, localhost or a name given with --allow-host (a name it is not told of "

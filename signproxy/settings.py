@@ -30,6 +30,11 @@ class ProxySettings(BaseSettings):
             raise ValueError("the gateway URL must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("host_names")
+    @classmethod
+    def _names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(v.strip().lower() for v in value if v.strip())  # as `browsers.hostname`
+
     @field_validator("gateway_aliases")
     @classmethod
     def _roots(cls, value: tuple[str, ...]) -> tuple[str, ...]:

@@ -322,7 +322,8 @@ async def events_socket(websocket: WebSocket,
         id=f"ws-{uuid.uuid4()}", org=org, query_name=name, signer=viewer.signer or "",
         dest="websocket", secret="", stream=stream, schedule=schedule,
         report_if_empty=report_if_empty, initial_record_ms=now, last_seq=last,
-        next_run_ms=next_run(now), created_ms=now, last_notified_ms=None)
+        next_run_ms=next_run(now), created_ms=now, last_notified_ms=None,
+        epc_format=asked.epc_format.value)  # keys written as the handshake asked
     closed = asyncio.Event()
 
     async def watch() -> None:  # the client's close ends the subscription
@@ -346,15 +347,12 @@ async def events_socket(websocket: WebSocket,
                 sent = 0
                 more = True
                 while more:
-                    # (written as captured: this subscription has no epc_format, the
-                    # handshake's is applied below)
                     found, more, _ = await run_in_threadpool(
                         services.subscription_events, subscription, last, 100)
                     if not found:
                         break
-                    events, _ = await run_in_threadpool(
-                        with_epc_format, services, [e for _, e in found], asked.epc_format)
-                    await websocket.send_bytes(query_result(subscription, events, now))
+                    await websocket.send_bytes(
+                        query_result(subscription, [e for _, e in found], now))
                     sent += 1
                     last = found[-1][0]
                 if not subscription.stream and sent == 0 and subscription.report_if_empty:

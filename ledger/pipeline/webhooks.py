@@ -17,9 +17,9 @@ store holds all the state, the worker none):
    receiver asking for smaller batches (the binding's callback): the delivery is replaced by
    two, each half its events, due at once (one event alone cannot be split: a failure like any
    other). Anything else (or no answer) tries again after `backoff_base_s · 2^attempts` (at
-   most `backoff_max_s`), and after `max_attempts` the delivery is dropped. Deliveries to one receiver (scheme and host) go
-   one after another, in order; different receivers are sent to at the same time, so a slow
-   receiver holds up only its own.
+   most `backoff_max_s`), and after `max_attempts` the delivery is dropped. Deliveries to
+   one receiver (scheme and host) go one after another, in order; different receivers are
+   sent to at the same time, so a slow receiver holds up only its own.
 
 Who receives what: a subscription delivers what its organisation's member could read with a
 signed request at that moment. Before each run and each attempt `may_read(org, signer)` asks

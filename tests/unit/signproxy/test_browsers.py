@@ -34,3 +34,11 @@ def test_origin_is_a_browser_whatever_its_value() -> None:
     for origin in ("https://evil.example", "http://127.0.0.1:8090", "null"):
         with pytest.raises(BrowserOriginError):
             refuse_browsers({"host": "127.0.0.1:8090", "origin": origin}, [])
+
+
+def test_names_given_in_any_case_are_kept_as_hosts_are_compared() -> None:
+    from signproxy.settings import ProxySettings
+
+    settings = ProxySettings(gateway_url="http://gw.test", host_names=(" ERP-GW.Corp ", ""))
+    assert settings.host_names == ("erp-gw.corp",)
+    refuse_browsers({"host": "erp-gw.CORP:8090"}, settings.host_names)
